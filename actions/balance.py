@@ -1,0 +1,50 @@
+"""`action_check_balance`: the customer's balances, read from core_banking."""
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.core_banking import (
+    CoreBankingError,
+    CoreBankingUnauthorized,
+    list_accounts,
+)
+from actions.customer import customer_from_tracker
+from actions.money import format_money, mask_account_number
+
+_ACCOUNT_LABELS = {"checking": "Checking account", "savings": "Savings account"}
+
+
+class ActionCheckBalance(Action):
+    def name(self) -> str:
+        return "action_check_balance"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        customer = customer_from_tracker(tracker)
+        if customer is None:
+            dispatcher.utter_message(response="utter_login_required")
+            return []
+        try:
+            accounts = await list_accounts(customer.access_token)
+        except CoreBankingUnauthorized:
+            dispatcher.utter_message(response="utter_session_expired")
+            return []
+        except CoreBankingError:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+            return []
+        if not accounts:
+            dispatcher.utter_message(response="utter_no_accounts")
+            return []
+        dispatcher.utter_message(response="utter_balances_intro")
+        for account in accounts:
+            dispatcher.utter_message(
+                response="utter_account_balance",
+                account_label=_ACCOUNT_LABELS.get(account["type"], account["type"].title()),
+                account_number_masked=mask_account_number(account["number"]),
+                balance=format_money(account["balance_minor"], account["currency"]),
+                available=format_money(account["available_minor"], account["currency"]),
+            )
+        return []

@@ -1,0 +1,20 @@
+"""Formatting of money held as integer minor units (never floats)."""
+
+# ISO 4217 minor-unit exponents for the currencies the bank handles; 2 otherwise.
+_EXPONENTS = {"JPY": 0, "KRW": 0, "ISK": 0, "BHD": 3, "KWD": 3, "JOD": 3, "TND": 3}
+
+
+def format_money(amount_minor: int, currency: str) -> str:
+    """Render `amount_minor` of `currency` as text, e.g. 100000 EUR -> "1,000.00 EUR"."""
+    exponent = _EXPONENTS.get(currency.upper(), 2)
+    sign = "-" if amount_minor < 0 else ""
+    major, minor = divmod(abs(amount_minor), 10**exponent)
+    text = f"{major:,}"
+    if exponent:
+        text += f".{minor:0{exponent}d}"
+    return f"{sign}{text} {currency.upper()}"
+
+
+def mask_account_number(number: str) -> str:
+    """Show only the last four characters of an account number."""
+    return f"•••• {number[-4:]}" if len(number) > 4 else number

@@ -1,0 +1,1 @@
+"""core_banking: customers, accounts and the double-entry ledger behind the assistant."""

@@ -1,0 +1,21 @@
+"""`python -m core_banking` runs the API with uvicorn on CORE_BANKING_HOST:CORE_BANKING_PORT."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from core_banking.settings import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    uvicorn.run(
+        "core_banking.app:app",
+        host=settings.core_banking_host,
+        port=settings.core_banking_port,
+        proxy_headers=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Application factory. `core_banking.app:app` is the ASGI entry point."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from core_banking import problems
+from core_banking.accounts.endpoints import router as accounts_router
+from core_banking.db import create_engine, create_sessionmaker
+from core_banking.health.endpoints import router as health_router
+from core_banking.identity.endpoints import router as identity_router
+from core_banking.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="core_banking",
+        version="0.1.0",
+        lifespan=lifespan,
+        # API docs are handy in development and a free map for attackers in production.
+        docs_url=None if settings.is_production else "/docs",
+        redoc_url=None,
+        openapi_url=None if settings.is_production else "/openapi.json",
+    )
+    # The engine is created eagerly (it connects lazily), so test clients that skip the
+    # lifespan, like httpx.ASGITransport, still work.
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+
+    problems.install(app)
+    app.include_router(health_router)
+    app.include_router(identity_router)
+    app.include_router(accounts_router)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # Built on first access so importing this module (tests, tooling) reads no env vars.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

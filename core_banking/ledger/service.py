@@ -1,0 +1,76 @@
+"""Posting balanced journals: the only code path that moves money."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core_banking.ledger.repository import LedgerRepository
+from core_banking.models import Journal, LedgerEntry
+from core_banking.models.base import new_id
+
+
+class UnbalancedJournal(ValueError):
+    """A programming error, not a client error: callers must build balanced legs."""
+
+
+@dataclass(frozen=True)
+class Leg:
+    account_id: str
+    amount_minor: int  # signed; + increases the account's balance (see LedgerEntry)
+    currency: str
+
+
+async def post_journal(
+    session: AsyncSession, *, kind: str, description: str, legs: Sequence[Leg]
+) -> Journal:
+    """Write a journal and its entries, and move the cached balances, in one flush.
+
+    The caller's transaction decides commit/rollback; we only flush.
+    """
+    _check_balanced(legs)
+    repository = LedgerRepository(session)
+    accounts = {a.id: a for a in await repository.lock_accounts(leg.account_id for leg in legs)}
+    for leg in legs:
+        account = accounts.get(leg.account_id)
+        if account is None:
+            raise UnbalancedJournal(f"unknown account {leg.account_id}")
+        if account.currency != leg.currency:
+            raise UnbalancedJournal(
+                f"account {account.id} is {account.currency}, not {leg.currency}"
+            )
+
+    # Explicit id: the column default only fires at flush, and the entries need it now.
+    journal = Journal(id=new_id(), kind=kind, description=description)
+    entries = [
+        LedgerEntry(
+            journal_id=journal.id,
+            account_id=leg.account_id,
+            amount_minor=leg.amount_minor,
+            currency=leg.currency,
+        )
+        for leg in legs
+    ]
+    await repository.add_journal(journal, entries)
+    for leg in legs:
+        await repository.apply_delta(leg.account_id, leg.amount_minor)
+    # Refresh the identity-map copies so callers see post-posting balances.
+    for account in accounts.values():
+        await session.refresh(account)
+    return journal
+
+
+def _check_balanced(legs: Sequence[Leg]) -> None:
+    if len(legs) < 2:
+        raise UnbalancedJournal("a journal needs at least two legs")
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        if leg.amount_minor == 0:
+            raise UnbalancedJournal("zero-amount leg")
+        totals[leg.currency] += leg.amount_minor
+    unbalanced = {c: t for c, t in totals.items() if t != 0}
+    if unbalanced:
+        raise UnbalancedJournal(f"journal does not sum to zero: {unbalanced}")

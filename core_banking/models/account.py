@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from enum import Enum
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core_banking.models.base import Base, IdMixin, TimestampMixin
+
+
+class AccountType(str, Enum):
+    checking = "checking"
+    savings = "savings"
+    internal = "internal"  # the bank's own accounts (funding, fees, gift-card float, ...)
+
+
+class Account(IdMixin, TimestampMixin, Base):
+    """A ledger account. balance_minor is a cache of SUM(ledger_entries.amount_minor),
+
+    maintained in the same transaction as the entries (see ledger.service.post_journal).
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint("type IN ('checking', 'savings', 'internal')", name="type"),
+        # Customer accounts belong to a customer; internal accounts belong to the bank.
+        CheckConstraint(
+            "(type = 'internal') = (customer_id IS NULL)", name="owner_matches_type"
+        ),
+        CheckConstraint("length(currency) = 3", name="currency_len"),
+        Index("ix_accounts_customer_id", "customer_id"),
+    )
+
+    customer_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("customers.id", ondelete="RESTRICT"), nullable=True
+    )
+    # IBAN, electronic form (no spaces).
+    number: Mapped[str] = mapped_column(String(34), unique=True, nullable=False)
+    # Stable machine name for the bank's own accounts ("funding"); NULL for customers.
+    system_code: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    balance_minor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # balance minus holds; equal to balance until holds exist.
+    available_minor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core_banking.models.base import Base, IdMixin, TimestampMixin
+
+
+class Customer(IdMixin, TimestampMixin, Base):
+    __tablename__ = "customers"
+
+    username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)

@@ -1,0 +1,118 @@
+"""Who is calling: customers via the gateway's RS256 JWT, the gateway itself via SERVICE_TOKEN."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from jose import JWTError, jwt
+
+from core_banking.problems import Forbidden, InvalidToken, Problem, Unauthorized
+from core_banking.settings import Settings
+
+ALGORITHM = "RS256"  # pinned: never trust the token header's "alg"
+REQUIRED_CLAIMS = ("sub", "iss", "aud", "exp", "iat", "jti")
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    roles: frozenset[str]
+    username: str | None
+    display_name: str | None
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+@lru_cache(maxsize=8)
+def _read_public_key(path: Path, _mtime: float) -> str:
+    # Keyed by mtime so a rotated key file is picked up without a restart.
+    return path.read_text()
+
+
+def load_public_key(path: Path) -> str:
+    try:
+        return _read_public_key(path, path.stat().st_mtime)
+    except OSError as exc:
+        # Misconfiguration, not the caller's fault: a 503, not a 401.
+        raise KeyUnavailable(f"JWT public key not readable at {path}") from exc
+
+
+class KeyUnavailable(Problem):
+    status, slug, title = 503, "unavailable", "Service unavailable"
+
+
+def decode_access_token(token: str, settings: Settings) -> dict[str, Any]:
+    options = {f"require_{claim}": True for claim in REQUIRED_CLAIMS}
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            load_public_key(settings.jwt_public_key_file),
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options=options,
+        )
+    except JWTError as exc:
+        # One message for every failure: which check failed is of no use to a client.
+        raise InvalidToken() from exc
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise InvalidToken()
+    return claims
+
+
+_bearer = HTTPBearer(auto_error=False, description="Access token issued by the gateway")
+
+
+async def get_principal(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise InvalidToken()
+    claims = decode_access_token(credentials.credentials, settings)
+    roles = claims.get("roles")
+    if not isinstance(roles, list):
+        raise InvalidToken()
+    return Principal(
+        id=claims["sub"],
+        roles=frozenset(str(r) for r in roles),
+        username=claims.get("username"),
+        display_name=claims.get("name"),
+    )
+
+
+async def get_current_customer(
+    principal: Annotated[Principal, Depends(get_principal)],
+) -> Principal:
+    # Staff tokens are valid tokens, just not for customer endpoints.
+    if "customer" not in principal.roles:
+        raise Forbidden("This endpoint is for customers")
+    return principal
+
+
+CurrentCustomer = Annotated[Principal, Depends(get_current_customer)]
+
+
+async def require_service_token(
+    settings: SettingsDep,
+    x_service_token: Annotated[str | None, Header()] = None,
+) -> None:
+    # compare_digest: the comparison time must not reveal how much of the token matched.
+    supplied = (x_service_token or "").encode()
+    if not x_service_token or not hmac.compare_digest(supplied, settings.service_token.encode()):
+        raise Unauthorized("Missing or invalid service token")
+
+
+ServiceCaller = Depends(require_service_token)

@@ -1,0 +1,235 @@
+"""`python -m core_banking.seed --customers N`: idempotent demo data (CONTRACT.md "make seed").
+
+Creates demo001..demoN (password `demo-password`) with a funded checking and savings
+account, one debit card and two payees, plus staff agent1/supervisor1 (`staff-password`).
+Existing rows are never modified: a rerun with a larger N only adds missing customers.
+Demo money enters through ledger journals from the bank's `funding` account, so the
+per-currency sum of all balances stays zero (see models.ledger.LedgerEntry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core_banking.db import create_engine, create_sessionmaker
+from core_banking.iban import OTHER_BANK_CODE, OUR_BANK_CODE, make_iban
+from core_banking.ledger.service import Leg, post_journal
+from core_banking.models import (
+    Account,
+    AccountType,
+    Card,
+    Customer,
+    Payee,
+    StaffRole,
+    StaffUser,
+)
+from core_banking.passwords import hash_password
+from core_banking.settings import Settings, get_settings
+
+DEMO_PASSWORD = "demo-password"
+STAFF_PASSWORD = "staff-password"
+CURRENCY = "EUR"
+CHECKING_OPENING_MINOR = 100_000  # 1,000.00 EUR
+SAVINGS_OPENING_MINOR = 500_000  # 5,000.00 EUR
+FUNDING_CODE = "funding"
+
+STAFF = (
+    ("agent1", "Alex Agent", StaffRole.agent),
+    ("supervisor1", "Sam Supervisor", StaffRole.supervisor),
+)
+FIRST_NAMES = ("Anna", "Ben", "Chloé", "David", "Elif", "Felix", "Greta", "Hugo", "Ines", "Jonas")
+LAST_NAMES = ("Meier", "Rossi", "Dubois", "Schmid", "Keller", "Weber", "Huber", "Frei", "Brunner")
+
+
+class SeedRefused(RuntimeError):
+    pass
+
+
+@dataclass
+class SeedReport:
+    customers_created: list[str] = field(default_factory=list)
+    customers_existing: int = 0
+    staff_created: list[str] = field(default_factory=list)
+    funding_account_created: bool = False
+
+    def lines(self) -> list[str]:
+        created = ", ".join(self.customers_created) if self.customers_created else "none"
+        return [
+            f"funding account: {'created' if self.funding_account_created else 'exists'}",
+            f"staff created: {', '.join(self.staff_created) or 'none'}",
+            f"customers already present: {self.customers_existing}",
+            f"customers created ({len(self.customers_created)}): {created}",
+        ]
+
+
+def demo_username(n: int) -> str:
+    return f"demo{n:03d}"
+
+
+def _account_number(n: int, type_code: int) -> str:
+    # Deterministic: demoNNN's accounts always get the same IBANs, across reseeds and
+    # machines, which makes demo scripts and support conversations reproducible.
+    return make_iban(OUR_BANK_CODE, f"{n:08d}{type_code:02d}")
+
+
+async def seed(session: AsyncSession, customers: int, settings: Settings) -> SeedReport:
+    if settings.is_production:
+        raise SeedRefused("refusing to create demo credentials when APP_ENV=production")
+    if customers < 0:
+        raise ValueError("customers must be >= 0")
+    report = SeedReport()
+    # One argon2 hash per password per run, reused for every demo user: hashing is
+    # deliberately slow (~50 ms), and demo accounts share a published password anyway.
+    # Reuse means they share a salt, which is acceptable for demo data only.
+    demo_hash = hash_password(DEMO_PASSWORD)
+    staff_hash = hash_password(STAFF_PASSWORD)
+
+    funding = await _ensure_funding_account(session, report)
+    await _ensure_staff(session, staff_hash, report)
+
+    wanted = {demo_username(n): n for n in range(1, customers + 1)}
+    # LIKE rather than IN (...): a big N would exceed the drivers' bind-parameter limits.
+    demo_like = select(Customer.username).where(Customer.username.like("demo%"))
+    existing = set(await session.scalars(demo_like)) & wanted.keys()
+    report.customers_existing = len(existing)
+    for username, n in wanted.items():
+        if username not in existing:
+            await _create_demo_customer(session, n, demo_hash, funding)
+            report.customers_created.append(username)
+    return report
+
+
+async def _ensure_funding_account(session: AsyncSession, report: SeedReport) -> Account:
+    funding = await session.scalar(select(Account).where(Account.system_code == FUNDING_CODE))
+    if funding is None:
+        funding = Account(
+            customer_id=None,
+            system_code=FUNDING_CODE,
+            number=_account_number(0, 90),
+            type=AccountType.internal.value,
+            currency=CURRENCY,
+            balance_minor=0,
+            available_minor=0,
+        )
+        session.add(funding)
+        await session.flush()
+        report.funding_account_created = True
+    return funding
+
+
+async def _ensure_staff(session: AsyncSession, password_hash: str, report: SeedReport) -> None:
+    present = set(await session.scalars(select(StaffUser.username)))
+    for username, display_name, role in STAFF:
+        if username not in present:
+            session.add(
+                StaffUser(
+                    username=username,
+                    display_name=display_name,
+                    role=role.value,
+                    password_hash=password_hash,
+                )
+            )
+            report.staff_created.append(username)
+    await session.flush()
+
+
+async def _create_demo_customer(
+    session: AsyncSession, n: int, password_hash: str, funding: Account
+) -> None:
+    name = f"{FIRST_NAMES[(n - 1) % len(FIRST_NAMES)]} {LAST_NAMES[(n - 1) % len(LAST_NAMES)]}"
+    customer = Customer(username=demo_username(n), display_name=name, password_hash=password_hash)
+    session.add(customer)
+    await session.flush()
+
+    def new_account(kind: AccountType, type_code: int) -> Account:
+        return Account(
+            customer_id=customer.id,
+            number=_account_number(n, type_code),
+            type=kind.value,
+            currency=CURRENCY,
+            balance_minor=0,
+            available_minor=0,
+        )
+
+    checking = new_account(AccountType.checking, 1)
+    savings = new_account(AccountType.savings, 2)
+    session.add_all([checking, savings])
+    await session.flush()
+
+    for account, amount in ((checking, CHECKING_OPENING_MINOR), (savings, SAVINGS_OPENING_MINOR)):
+        await post_journal(
+            session,
+            kind="deposit",
+            description=f"Opening deposit ({account.type})",
+            legs=[
+                Leg(funding.id, -amount, CURRENCY),
+                Leg(account.id, amount, CURRENCY),
+            ],
+        )
+
+    session.add(
+        Card(
+            customer_id=customer.id,
+            account_id=checking.id,
+            last4=f"{(4000 + n * 37) % 10000:04d}",
+            brand="VISA",
+            kind="debit",
+            expiry_month=(n % 12) + 1,
+            expiry_year=2029,
+        )
+    )
+    session.add_all(
+        [
+            Payee(
+                customer_id=customer.id,
+                name="Alpine Energy AG",
+                iban=make_iban(OTHER_BANK_CODE, f"{n:08d}11"),
+            ),
+            Payee(
+                customer_id=customer.id,
+                name="City Housing (rent)",
+                iban=make_iban(OTHER_BANK_CODE, f"{n:08d}22"),
+            ),
+        ]
+    )
+    await session.flush()
+
+
+async def run(settings: Settings, customers: int) -> SeedReport:
+    engine = create_engine(settings)
+    try:
+        # One transaction for the whole run: an interrupted seed leaves nothing half-made.
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await seed(session, customers, settings)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Create idempotent demo data.")
+    parser.add_argument("--customers", type=int, default=20, help="create demo001..demoN")
+    args = parser.parse_args(argv)
+    if args.customers < 0:
+        parser.error("--customers must be >= 0")
+    # Checked before loading Settings, which in production would fail on other grounds
+    # first (e.g. SERVICE_TOKEN) with a less helpful message.
+    if os.environ.get("APP_ENV", "").strip().lower() == "production":
+        print("core_banking.seed: refusing to run with APP_ENV=production", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    report = asyncio.run(run(settings, args.customers))
+    print(f"core_banking.seed: up to demo{args.customers:03d}")
+    for line in report.lines():
+        print(f"  {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

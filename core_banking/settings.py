@@ -1,0 +1,73 @@
+"""All runtime configuration, read once from environment variables."""
+
+from __future__ import annotations
+
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SERVICE_TOKEN = "dev-service-token"
+
+
+class Environment(str, Enum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    # No env_prefix: the variable names are shared with the other services (interfaces.md).
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    app_env: Environment = Environment.development
+    database_url: str = "sqlite:///var/core_banking.sqlite3"
+    database_echo: bool = False
+
+    jwt_public_key_file: Path = Path("var/keys/jwt-public.pem")
+    jwt_issuer: str = "bank-gateway"
+    jwt_audience: str = "bank-api"
+
+    service_token: str = DEFAULT_SERVICE_TOKEN
+
+    core_banking_host: str = "127.0.0.1"
+    core_banking_port: int = Field(default=8001, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        # A well-known default token in production would let anyone verify passwords.
+        if self.is_production and self.service_token in ("", DEFAULT_SERVICE_TOKEN):
+            raise ValueError("SERVICE_TOKEN must be set to a non-default value in production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == Environment.production
+
+    @property
+    def async_database_url(self) -> str:
+        return to_async_url(self.database_url)
+
+
+def to_async_url(url: str) -> str:
+    """Map the documented (sync-looking) DATABASE_URL onto an async driver.
+
+    Operators write `sqlite:///path` or `postgresql://...`; request paths need async drivers,
+    so we pick aiosqlite / psycopg 3 (which is async-capable under the same dialect name).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"DATABASE_URL has no scheme: {url!r}")
+    base = scheme.split("+", 1)[0]
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    if base in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    raise ValueError(f"unsupported DATABASE_URL scheme: {scheme!r}")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,7 @@
+# The rasa-sdk action server (Python 3.10).
+FROM python:3.10-slim
+WORKDIR /app
+COPY actions/requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir -r /tmp/requirements.txt
+COPY actions/ /app/actions/
+ENV PYTHONPATH=/app

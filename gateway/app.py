@@ -1,0 +1,104 @@
+"""Application factory. ``create_app(settings)`` builds a fresh app (tests use this);
+``app`` is the process-wide instance that ``python -m gateway`` serves.
+
+Everything with a connection (Redis, HTTP clients) or a secret (the signing key) is
+created in the lifespan, so importing this module needs neither Redis nor key files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
+
+from gateway import health
+from gateway.auth import endpoints as auth_endpoints
+from gateway.auth.service import AuthService
+from gateway.auth.tokens import TokenService
+from gateway.chat import endpoints as chat_endpoints
+from gateway.chat.hub import SessionHub
+from gateway.chat.rasa_client import RasaClient
+from gateway.chat.service import ChatService
+from gateway.chat.store import ChatStore
+from gateway.identity_client import IdentityClient
+from gateway.problems import install_problem_handlers
+from gateway.settings import Settings, get_settings
+
+STATIC_DIR = Path(__file__).parent / "static"
+# The widget loads only same-origin script/style and talks only to its own origin.
+_CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data: https:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tokens = TokenService.from_file(
+            settings.jwt_private_key_file, key_id=settings.jwt_key_id,
+            issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+            ttl_seconds=settings.access_token_ttl_seconds,
+        )
+        redis = Redis.from_url(settings.redis_url)
+        identity_http = httpx.AsyncClient(base_url=settings.core_banking_url,
+                                          timeout=settings.core_banking_timeout_seconds)
+        rasa_http = httpx.AsyncClient(base_url=settings.rasa_url,
+                                      timeout=settings.rasa_timeout_seconds)
+        hub = SessionHub(redis, key_prefix=settings.redis_key_prefix)
+        app.state.settings = settings
+        app.state.redis = redis
+        app.state.background_tasks = set()
+        app.state.auth_service = AuthService(
+            tokens=tokens, identity=IdentityClient(identity_http, settings.service_token),
+            redis=redis, key_prefix=settings.redis_key_prefix,
+            refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+        )
+        app.state.chat_service = ChatService(
+            store=ChatStore(redis, key_prefix=settings.redis_key_prefix,
+                            retention=settings.session_retention_frames,
+                            ttl_seconds=settings.session_ttl_seconds),
+            hub=hub, rasa=RasaClient(rasa_http), tokens=tokens,
+        )
+        listener = asyncio.create_task(hub.run())
+        # Start serving only once other instances' frames can reach us (bounded wait:
+        # without Redis we still start, /health reports it, the listener keeps retrying).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hub.listening.wait(), 5)
+        try:
+            yield
+        finally:
+            tasks = [listener, *app.state.background_tasks]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await identity_http.aclose()
+            await rasa_http.aclose()
+            await redis.aclose()
+
+    app = FastAPI(title="Banking assistant gateway", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(auth_endpoints.router)
+    app.include_router(chat_endpoints.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def widget() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={
+            "Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache",
+        })
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,216 @@
+"""The chat protocol as a pure state machine (no I/O, no clock, no asyncio).
+
+The I/O layer (``chat/connection.py``) feeds it what happened -- a text or binary
+frame arrived, the hello deadline passed, the session was opened or refused -- and
+performs the actions it returns, in order:
+
+- ``Send(frame)``: send this frame to this socket only.
+- ``Close(code)``: close the socket with this code; nothing more will be returned.
+- ``OpenSession(hello)``: verify the token and open/resume the session, then call
+  ``session_opened`` or ``session_refused`` with the outcome.
+- ``StartTurn(message)``: queue this user turn for the session (turn processing itself
+  is driven by ``ChatService`` using the pure helpers at the bottom of this module).
+
+Callers may rely on: the first frame must be ``hello`` (anything else is refused with
+``unauthorized`` + 4401, except frames that do not even parse, which get
+``bad_request`` and leave the deadline running); after ``Close`` every input yields
+``[]``; parse errors never close an open socket.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from gateway.chat import frames
+from gateway.chat.frames import Frame, FrameError, HelloFrame, MessageFrame, PingFrame
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_AUTH_TIMEOUT = 4408
+GUEST_OWNER = "guest"
+
+
+@dataclass(frozen=True)
+class Send:
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class Close:
+    code: int
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    hello: HelloFrame
+
+
+@dataclass(frozen=True)
+class StartTurn:
+    message: MessageFrame
+
+
+Action = Send | Close | OpenSession | StartTurn
+
+
+class State(enum.Enum):
+    AWAITING_HELLO = "awaiting_hello"
+    OPENING = "opening"  # OpenSession returned, outcome not reported yet
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ChatProtocol:
+    """One WebSocket connection's view of the protocol."""
+
+    def __init__(self, max_frame_bytes: int) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self.state = State.AWAITING_HELLO
+        self.session_id: str | None = None
+
+    def receive_text(self, text: str) -> list[Action]:
+        if self.state is State.CLOSED:
+            return []
+        try:
+            frame = frames.parse_client_frame(text, self.max_frame_bytes)
+        except FrameError as exc:
+            return [Send(frames.error(exc.code, exc.message))]
+        if self.state is State.AWAITING_HELLO:
+            if isinstance(frame, HelloFrame):
+                self.state = State.OPENING
+                return [OpenSession(frame)]
+            return self._close("unauthorized", "the first frame must be hello",
+                               CLOSE_UNAUTHORIZED)
+        if self.state is State.OPENING:
+            # The I/O layer does not read while opening; be explicit if it ever does.
+            return [Send(frames.error("bad_request", "wait for welcome"))]
+        if isinstance(frame, PingFrame):
+            return [Send(frames.pong())]
+        if isinstance(frame, MessageFrame):
+            return [StartTurn(frame)]
+        return [Send(frames.error("bad_request", "hello was already received"))]
+
+    def receive_bytes(self, _data: bytes) -> list[Action]:
+        if self.state is State.CLOSED:
+            return []
+        return [Send(frames.error("bad_request", "binary frames are not supported"))]
+
+    def hello_timed_out(self) -> list[Action]:
+        if self.state is not State.AWAITING_HELLO:
+            return []
+        return self._close("auth_timeout", "no hello received in time", CLOSE_AUTH_TIMEOUT)
+
+    def session_opened(
+        self, session_id: str, *, resumed: bool, user: str | None, replay: Sequence[Frame]
+    ) -> list[Action]:
+        assert self.state is State.OPENING, self.state
+        self.state = State.OPEN
+        self.session_id = session_id
+        return [Send(frames.welcome(session_id, resumed, user)), *(Send(f) for f in replay)]
+
+    def session_refused(self, code: str, message: str, close_code: int) -> list[Action]:
+        assert self.state is State.OPENING, self.state
+        return self._close(code, message, close_code)
+
+    def _close(self, code: str, message: str, close_code: int) -> list[Action]:
+        self.state = State.CLOSED
+        return [Send(frames.error(code, message)), Close(close_code)]
+
+
+# --- pure decisions used by ChatService ------------------------------------------------
+
+def owner_of(user: str | None) -> str:
+    """Session owner tag: ``customer:<sub>`` or ``guest``."""
+    return GUEST_OWNER if user is None else f"customer:{user}"
+
+
+def may_resume(owner: str, user: str | None) -> bool:
+    """Only the owner resumes a session.
+
+    Customer sessions: only a hello with a valid token for the same ``sub``. Guest
+    sessions: only a guest hello (no token); the unguessable 128-bit session id acts
+    as the guest's bearer secret, and a logged-in user cannot adopt a guest session
+    (that would mix an anonymous transcript into an authenticated one).
+    """
+    return owner == owner_of(user)
+
+
+def frames_after(stored: Iterable[Frame], last_seq: int) -> list[Frame]:
+    """Stored frames to re-send on resume: ``seq > last_seq``, in ``seq`` order."""
+    return sorted((f for f in stored if int(f.get("seq", 0)) > last_seq),
+                  key=lambda f: int(f["seq"]))
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """Dedupe record of one ``client_msg_id``: its ack seq and, once done, its replies."""
+
+    seq: int
+    done: bool
+    frames: tuple[Frame, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "done": self.done, "frames": list(self.frames)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TurnRecord:
+        return cls(seq=int(data["seq"]), done=bool(data["done"]),
+                   frames=tuple(data.get("frames", ())))
+
+
+@dataclass(frozen=True)
+class NewTurn:
+    """Never seen: allocate a seq, store, ack, ask the bot."""
+
+
+@dataclass(frozen=True)
+class ReplayTurn:
+    """Already answered: re-send the same ack and the stored replies; do not ask again."""
+
+    frames: tuple[Frame, ...]
+
+
+@dataclass(frozen=True)
+class RetryTurn:
+    """Stored and acked, but the bot never answered (it was down): re-ack, ask again."""
+
+    ack: Frame
+
+
+TurnPlan = NewTurn | ReplayTurn | RetryTurn
+
+
+def plan_turn(client_msg_id: str, record: TurnRecord | None) -> TurnPlan:
+    if record is None:
+        return NewTurn()
+    ack = frames.ack(client_msg_id, record.seq)
+    if record.done:
+        return ReplayTurn((ack, *record.frames))
+    return RetryTurn(ack)
+
+
+def bot_frames(
+    first_seq: int, reply_to: str, responses: Sequence[dict[str, Any]]
+) -> list[Frame]:
+    """One ``bot`` frame per Rasa response, numbered from ``first_seq`` consecutively."""
+    return [frames.bot(first_seq + i, reply_to, r) for i, r in enumerate(responses)]
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: Collection[str]) -> bool:
+    """Handshake Origin policy (CONTRACT.md): no Origin (apps, load tests) is fine;
+    otherwise it must be in ALLOWED_ORIGINS or be the gateway's own origin, i.e. name
+    the same host[:port] the request was sent to (the widget page served at ``/``).
+    Behind a proxy that rewrites Host, list the public origin in ALLOWED_ORIGINS.
+    """
+    if origin is None:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    if origin in {o.lower() for o in allowed}:
+        return True
+    parts = urlsplit(origin)
+    return (parts.scheme in ("http", "https") and host is not None
+            and parts.netloc == host.strip().lower())

@@ -1,0 +1,165 @@
+// Customer chat widget: plain JS, no build step. Speaks the CONTRACT.md WebSocket protocol.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const store = window.sessionStorage; // per tab: survives reloads, not shared across tabs
+  let socket = null;
+  let retryDelay = 500;
+  let closedByUs = false;
+  const seen = new Set(); // seqs already rendered (resume may re-send some)
+  // A freshly loaded page has rendered nothing yet, so its first resume asks for every
+  // retained frame; later reconnects ask only for what this page has not seen.
+  let pageHasTranscript = false;
+
+  const lastSeq = () => Number(store.getItem("chat.last_seq") || 0);
+  const noteSeq = (seq) => { if (seq > lastSeq()) store.setItem("chat.last_seq", String(seq)); };
+
+  function addMessage(kind, text, extra) {
+    const el = document.createElement("div");
+    el.className = `msg ${kind}`;
+    el.textContent = text; // never innerHTML: bot text is untrusted
+    if (extra && extra.image) {
+      const img = document.createElement("img");
+      img.src = extra.image; img.alt = "";
+      el.appendChild(img);
+    }
+    if (extra && Array.isArray(extra.buttons) && extra.buttons.length) {
+      const row = document.createElement("div");
+      row.className = "buttons";
+      for (const b of extra.buttons) {
+        const btn = document.createElement("button");
+        btn.type = "button"; btn.textContent = b.title;
+        btn.addEventListener("click", () => sendTurn({ payload: b.payload }, b.title));
+        row.appendChild(btn);
+      }
+      el.appendChild(row);
+    }
+    $("chat-log").appendChild(el);
+    $("chat-log").scrollTop = $("chat-log").scrollHeight;
+  }
+
+  function setStatus(text) { $("status").textContent = text; }
+
+  function sendTurn(content, shownAs) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) { setStatus("Not connected yet…"); return; }
+    const frame = { type: "message", client_msg_id: crypto.randomUUID(), ...content };
+    socket.send(JSON.stringify(frame));
+    addMessage("user", shownAs);
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "welcome":
+        store.setItem("chat.session_id", frame.session_id);
+        if (!frame.resumed) store.setItem("chat.last_seq", "0");
+        pageHasTranscript = true;
+        retryDelay = 500;
+        setStatus("Connected");
+        break;
+      case "ack": noteSeq(frame.seq); break;
+      case "typing": $("typing").hidden = frame.state !== "on"; break;
+      case "bot":
+      case "agent":
+        if (seen.has(frame.seq)) break;
+        seen.add(frame.seq); noteSeq(frame.seq);
+        addMessage("bot", frame.type === "agent" ? `${frame.agent}: ${frame.text}` : frame.text, frame);
+        break;
+      case "handoff": noteSeq(frame.seq); break;
+      case "error":
+        $("typing").hidden = true;
+        if (frame.code === "unauthorized" || frame.code === "forbidden") {
+          // Our token or session is no good: forget the session and start a fresh one.
+          store.removeItem("chat.session_id"); store.removeItem("chat.last_seq");
+        }
+        addMessage("system", frame.message);
+        break;
+      default: break;
+    }
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/ws`);
+    socket.addEventListener("open", () => {
+      const hello = { type: "hello" };
+      const token = store.getItem("chat.token");
+      const sessionId = store.getItem("chat.session_id");
+      if (token) hello.token = token;
+      if (sessionId) {
+        hello.session_id = sessionId;
+        hello.last_seq = pageHasTranscript ? lastSeq() : 0;
+      }
+      socket.send(JSON.stringify(hello));
+    });
+    socket.addEventListener("message", (event) => {
+      try { onFrame(JSON.parse(event.data)); } catch (e) { console.error(e); }
+    });
+    socket.addEventListener("close", (event) => {
+      $("typing").hidden = true;
+      if (closedByUs) return;
+      if (event.code === 4401 || event.code === 4403) store.removeItem("chat.token");
+      setStatus("Disconnected; reconnecting…");
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 10000);
+    });
+  }
+
+  function startChat(who) {
+    $("login-panel").hidden = true;
+    $("chat-panel").hidden = false;
+    $("who").textContent = who ? `(signed in as ${who})` : "(guest)";
+    closedByUs = false;
+    connect();
+    $("message-input").focus();
+  }
+
+  async function login(event) {
+    event.preventDefault();
+    $("login-error").hidden = true;
+    const body = new URLSearchParams({ username: $("username").value, password: $("password").value });
+    try {
+      const response = await fetch("/auth/token", { method: "POST", body });
+      if (!response.ok) {
+        const problem = await response.json().catch(() => ({}));
+        throw new Error(problem.title || "Sign-in failed");
+      }
+      const tokens = await response.json();
+      store.setItem("chat.token", tokens.access_token);
+      store.setItem("chat.user", $("username").value);
+      store.removeItem("chat.session_id");
+      startChat($("username").value);
+    } catch (error) {
+      $("login-error").textContent = error.message;
+      $("login-error").hidden = false;
+    }
+  }
+
+  function guest() {
+    store.removeItem("chat.token"); store.removeItem("chat.user"); store.removeItem("chat.session_id");
+    startChat(null);
+  }
+
+  function logout() {
+    closedByUs = true;
+    if (socket) socket.close();
+    store.clear();
+    $("chat-log").replaceChildren();
+    $("chat-panel").hidden = true;
+    $("login-panel").hidden = false;
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("login-form").addEventListener("submit", login);
+    $("guest-button").addEventListener("click", guest);
+    $("logout-button").addEventListener("click", logout);
+    $("send-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = $("message-input").value.trim();
+      if (!text) return;
+      sendTurn({ text }, text);
+      $("message-input").value = "";
+    });
+    // A reload of a tab that was chatting resumes its session.
+    if (store.getItem("chat.session_id")) startChat(store.getItem("chat.user"));
+  });
+})();

@@ -1,0 +1,247 @@
+"""Starts the whole system as local processes and stops it again.
+
+`make run` uses it in the foreground; the end-to-end tests use `Stack` as a fixture, with
+their own ports, database and Redis prefix. Each service logs to `var/log/<name>.log`.
+
+    python scripts/stack.py run     # migrate, seed, start all four, print URLs, Ctrl-C stops
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.error import URLError
+from urllib.parse import urlparse
+from urllib.request import urlopen
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_BIN = ROOT / ".venv" / "bin"
+RASA_BIN = ROOT / ".venv-rasa" / "bin"
+LOG_DIR = ROOT / "var" / "log"
+
+
+@dataclass
+class Ports:
+    gateway: int = 8000
+    core_banking: int = 8001
+    rasa: int = 5005
+    actions: int = 5055
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Ports":
+        return cls(
+            gateway=int(env.get("GATEWAY_PORT", 8000)),
+            core_banking=int(env.get("CORE_BANKING_PORT", 8001)),
+            rasa=int(env.get("RASA_PORT", 5005)),
+            actions=int(env.get("ACTION_SERVER_PORT", 5055)),
+        )
+
+
+@dataclass
+class Service:
+    name: str
+    command: list[str]
+    health_url: str
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+
+class StackError(RuntimeError):
+    """A service could not start; the message names it and points at its log."""
+
+
+class Stack:
+    """The four services, wired to each other through environment variables only."""
+
+    def __init__(self, model: Path, env: Mapping[str, str] | None = None,
+                 log_dir: Path = LOG_DIR) -> None:
+        base = dict(os.environ if env is None else env)
+        self.ports = Ports.from_env(base)
+        self.log_dir = log_dir
+        host = "127.0.0.1"
+        self.urls = {
+            "gateway": f"http://{host}:{self.ports.gateway}",
+            "core_banking": f"http://{host}:{self.ports.core_banking}",
+            "rasa": f"http://{host}:{self.ports.rasa}",
+            "actions": f"http://{host}:{self.ports.actions}",
+        }
+        base.setdefault("CORE_BANKING_URL", self.urls["core_banking"])
+        base.setdefault("RASA_URL", self.urls["rasa"])
+        base.setdefault("ACTION_ENDPOINT_URL", f"{self.urls['actions']}/webhook")
+        base["PYTHONPATH"] = str(ROOT)
+        self.env = base
+        p = self.ports
+        self.services = [
+            Service("core_banking", [str(APP_BIN / "uvicorn"), "core_banking.app:app",
+                                     "--host", host, "--port", str(p.core_banking)],
+                    f"{self.urls['core_banking']}/health"),
+            Service("actions", [str(RASA_BIN / "rasa"), "run", "actions", "--actions",
+                                "actions", "--port", str(p.actions)],
+                    f"{self.urls['actions']}/health"),
+            Service("rasa", [str(RASA_BIN / "rasa"), "run", "--enable-api", "-i", host,
+                             "--port", str(p.rasa), "--model", str(model),
+                             "--endpoints", "bot/endpoints.yml",
+                             "--credentials", "bot/credentials.yml"],
+                    f"{self.urls['rasa']}/"),
+            Service("gateway", [str(APP_BIN / "uvicorn"), "gateway.app:app",
+                                "--host", host, "--port", str(p.gateway)],
+                    f"{self.urls['gateway']}/health"),
+        ]  # fmt: skip
+
+    def prepare_database(self, seed_customers: int | None = 20) -> None:
+        """Migrate core_banking's database and seed the demo data (idempotent)."""
+        self._run_tool([str(APP_BIN / "python"), "-m", "core_banking.migrate"])
+        if seed_customers is not None:
+            self._run_tool([str(APP_BIN / "python"), "-m", "core_banking.seed",
+                            "--customers", str(seed_customers)])  # fmt: skip
+
+    def _run_tool(self, command: list[str]) -> None:
+        subprocess.run(command, cwd=ROOT, env=self.env, check=True)  # noqa: S603
+
+    def start(self, timeout: float = 180.0) -> None:
+        """Start every service and return once all answer their health URL."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for service in self.services:
+            log = open(self.log_dir / f"{service.name}.log", "ab")  # noqa: SIM115
+            service.process = subprocess.Popen(  # noqa: S603
+                service.command, cwd=ROOT, env=self.env, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            log.close()
+        deadline = time.monotonic() + timeout
+        for service in self.services:
+            self._wait_healthy(service, deadline)
+
+    def _wait_healthy(self, service: Service, deadline: float) -> None:
+        assert service.process is not None
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                raise StackError(f"{service.name} exited with {service.process.returncode}; "
+                                 f"see {self.log_dir / (service.name + '.log')}")
+            if _answers(service.health_url):
+                return
+            time.sleep(0.3)
+        raise StackError(f"{service.name} not healthy at {service.health_url} in time; "
+                         f"see {self.log_dir / (service.name + '.log')}")
+
+    def first_exited(self) -> Service | None:
+        return next((s for s in self.services if s.process and s.process.poll() is not None),
+                    None)
+
+    def stop(self) -> None:
+        """Stop all services (SIGTERM to each process group, SIGKILL after 15 s)."""
+        running = [s for s in self.services if s.process and s.process.poll() is None]
+        for service in running:
+            _signal_group(service, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for service in running:
+            assert service.process is not None
+            try:
+                service.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(service, signal.SIGKILL)
+                service.process.wait()
+
+
+def _signal_group(service: Service, sig: signal.Signals) -> None:
+    assert service.process is not None
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(service.process.pid, sig)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urlopen(url, timeout=2) as response:  # noqa: S310 (our own localhost URL)
+            return bool(200 <= response.status < 300)
+    except (URLError, OSError):
+        return False
+
+
+def ensure_redis(redis_url: str) -> subprocess.Popen[bytes] | None:
+    """Make sure Redis answers at `redis_url`; start a local `redis-server` if it does
+    not and the URL is on this machine. Returns the process started, if any."""
+    import socket
+
+    parsed = urlparse(redis_url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return None
+    except OSError:
+        pass
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        raise StackError(f"Redis does not answer at {redis_url}")
+    server = shutil.which("redis-server")
+    if server is None:
+        raise StackError(
+            f"Redis does not answer at {redis_url} and redis-server is not installed: "
+            "install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install "
+            "redis) or point REDIS_URL at a running Redis."
+        )
+    print(f"[run] starting a local redis-server on port {port}", file=sys.stderr)
+    process = subprocess.Popen(  # noqa: S603
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    for _ in range(50):
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    raise StackError("redis-server started but does not answer")
+
+
+def run_foreground() -> int:
+    from scripts.train import ensure_trained
+
+    started = time.monotonic()
+    redis = ensure_redis(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    stack = Stack(ensure_trained())
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        stack.prepare_database(int(os.environ.get("SEED_CUSTOMERS", 20)))
+        stack.start()
+        print(f"\nBanking assistant ready in {time.monotonic() - started:.1f} s:\n"
+              f"  chat widget      {stack.urls['gateway']}/\n"
+              f"  core_banking API {stack.urls['core_banking']}/docs\n"
+              f"  Rasa server      {stack.urls['rasa']}/\n"
+              f"  action server    {stack.urls['actions']}/health\n"
+              f"  logs             {LOG_DIR}/\n"
+              "Log in as demo001 / demo-password. Ctrl-C stops everything.",
+              flush=True)  # fmt: skip
+        while not stopping:
+            exited = stack.first_exited()
+            if exited is not None:
+                print(f"[run] {exited.name} stopped unexpectedly; see "
+                      f"{LOG_DIR / (exited.name + '.log')}", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        return 0
+    except (StackError, subprocess.CalledProcessError) as exc:
+        print(f"[run] {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("[run] stopping…", file=sys.stderr)
+        stack.stop()
+        if redis is not None:
+            redis.terminate()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["run"]:
+        sys.exit(__doc__)
+    sys.exit(run_foreground())

@@ -1,0 +1,145 @@
+"""Fixtures for the action tests: trackers as Rasa sends them, and a real core_banking
+process (SQLite, migrated and seeded) reached over HTTP with a real signed token."""
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+import jwt
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from scripts.dev_keys import ensure_key_pair  # noqa: E402
+
+APP_PYTHON = ROOT / ".venv" / "bin" / "python"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class CoreBanking:
+    def __init__(self, url: str, database: Path, private_key: bytes) -> None:
+        self.url = url
+        self.database = database
+        self.private_key = private_key
+
+    def customer_id(self, username: str) -> str:
+        with sqlite3.connect(self.database) as conn:
+            row = conn.execute("SELECT id FROM customers WHERE username = ?", (username,))
+            return str(row.fetchone()[0])
+
+    def token(self, username: str, expires_in: int = 300) -> str:
+        now = int(time.time())
+        claims = {
+            "sub": self.customer_id(username), "iss": "bank-gateway", "aud": "bank-api",
+            "iat": now, "exp": now + expires_in, "jti": uuid.uuid4().hex,
+            "roles": ["customer"], "username": username,
+        }  # fmt: skip
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": "dev-1"})
+
+
+@pytest.fixture(scope="session")
+def core_banking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreBanking]:
+    work = tmp_path_factory.mktemp("core_banking")
+    private, public = work / "jwt-private.pem", work / "jwt-public.pem"
+    ensure_key_pair(private, public)
+    database = work / "bank.sqlite3"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "APP_ENV": "test",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "JWT_PUBLIC_KEY_FILE": str(public),
+    }
+    for module, *args in (("core_banking.migrate",), ("core_banking.seed", "--customers", "2")):
+        subprocess.run([str(APP_PYTHON), "-m", module, *args], cwd=ROOT, env=env, check=True)
+    log = open(work / "core_banking.log", "wb")  # noqa: SIM115 (closed in finally)
+    process = subprocess.Popen(
+        [str(APP_PYTHON), "-m", "uvicorn", "core_banking.app:app", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                with urlopen(f"{url}/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("core_banking did not start: " + (work / "core_banking.log").read_text())
+        yield CoreBanking(url, database, private.read_bytes())
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+
+
+@pytest.fixture
+def use_core_banking(core_banking: CoreBanking, monkeypatch: pytest.MonkeyPatch) -> CoreBanking:
+    """Point the actions' settings (and their pooled HTTP client) at `core_banking`."""
+    _reset_action_settings(monkeypatch, core_banking.url)
+    return core_banking
+
+
+@pytest.fixture
+def unreachable_core_banking(monkeypatch: pytest.MonkeyPatch) -> None:
+    _reset_action_settings(monkeypatch, f"http://127.0.0.1:{_free_port()}")
+
+
+def _reset_action_settings(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    import actions.core_banking
+    from actions.settings import get_settings
+
+    monkeypatch.setenv("CORE_BANKING_URL", url)
+    get_settings.cache_clear()
+    monkeypatch.setattr(actions.core_banking, "_client", None)
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+TrackerFactory = Callable[..., Tracker]
+
+
+@pytest.fixture
+def make_tracker() -> TrackerFactory:
+    """A tracker whose latest user message carries the gateway's metadata."""
+
+    def build(
+        text: str = "what's my balance?",
+        intent: str = "check_balance",
+        metadata: dict[str, Any] | None = None,
+        slots: dict[str, Any] | None = None,
+    ) -> Tracker:
+        latest = {
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.99},
+            "entities": [],
+            "metadata": metadata or {},
+        }
+        return Tracker(
+            sender_id="session-under-test", slots=slots or {}, latest_message=latest,
+            events=[], paused=False, followup_action=None, active_loop={},
+            latest_action_name="action_listen",
+        )  # fmt: skip
+
+    return build

@@ -1,0 +1,49 @@
+"""`action_check_balance` against a real core_banking over HTTP."""
+
+from typing import Any
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.balance import ActionCheckBalance
+
+
+def responses(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
+    return dispatcher.messages
+
+
+async def test_guest_is_asked_to_log_in(make_tracker, dispatcher, use_core_banking) -> None:
+    events = await ActionCheckBalance().run(dispatcher, make_tracker(metadata={}), {})
+    assert events == []
+    assert [m["response"] for m in responses(dispatcher)] == ["utter_login_required"]
+
+
+async def test_customer_sees_each_account(make_tracker, dispatcher, use_core_banking) -> None:
+    customer_id = use_core_banking.customer_id("demo001")
+    metadata = {"customer_id": customer_id, "access_token": use_core_banking.token("demo001")}
+    await ActionCheckBalance().run(dispatcher, make_tracker(metadata=metadata), {})
+    messages = responses(dispatcher)
+    assert [m["response"] for m in messages] == [
+        "utter_balances_intro", "utter_account_balance", "utter_account_balance",
+    ]  # fmt: skip
+    balances = [(m["account_label"], m["balance"]) for m in messages[1:]]
+    assert balances == [
+        ("Checking account", "1,000.00 EUR"), ("Savings account", "5,000.00 EUR"),
+    ]  # fmt: skip
+    assert all(m["account_number_masked"].startswith("••••") for m in messages[1:])
+
+
+async def test_expired_token_asks_to_log_in_again(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    token = use_core_banking.token("demo001", expires_in=-60)
+    metadata = {"customer_id": use_core_banking.customer_id("demo001"), "access_token": token}
+    await ActionCheckBalance().run(dispatcher, make_tracker(metadata=metadata), {})
+    assert [m["response"] for m in responses(dispatcher)] == ["utter_session_expired"]
+
+
+async def test_backend_down_is_said_plainly(
+    make_tracker, dispatcher, unreachable_core_banking
+) -> None:
+    metadata = {"customer_id": "someone", "access_token": "a-token"}
+    await ActionCheckBalance().run(dispatcher, make_tracker(metadata=metadata), {})
+    assert [m["response"] for m in responses(dispatcher)] == ["utter_backend_unavailable"]

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.core_banking.conftest import Keys, claims, customer_id, forge_hs256
+
+PROBLEM = "application/problem+json"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_customer_sees_only_own_accounts_checking_first(
+    seeded: Any,
+    client: httpx.AsyncClient,
+    session_factory: Callable[[], AsyncSession],
+    sign: Callable[..., str],
+) -> None:
+    demo1 = await customer_id(session_factory, "demo001")
+    demo2 = await customer_id(session_factory, "demo002")
+
+    response = await client.get("/v1/accounts", headers=bearer(sign(claims(demo1))))
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert [(a["type"], a["currency"], a["balance_minor"], a["available_minor"]) for a in data] == [
+        ("checking", "EUR", 100_000, 100_000),
+        ("savings", "EUR", 500_000, 500_000),
+    ]
+    assert set(data[0]) == {"id", "number", "type", "currency", "balance_minor", "available_minor"}
+
+    other = await client.get("/v1/accounts", headers=bearer(sign(claims(demo2))))
+    assert other.status_code == 200
+    other_ids = {a["id"] for a in other.json()["data"]}
+    assert len(other_ids) == 2
+    assert other_ids.isdisjoint({a["id"] for a in data})
+
+
+async def test_unknown_subject_gets_empty_list_not_someone_elses(
+    seeded: Any, client: httpx.AsyncClient, sign: Callable[..., str]
+) -> None:
+    response = await client.get("/v1/accounts", headers=bearer(sign(claims("no-such-id"))))
+    assert response.status_code == 200
+    assert response.json() == {"data": []}
+
+
+def _other_private_key() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@pytest.mark.parametrize(
+    "make_headers",
+    [
+        pytest.param(lambda sign, keys: {}, id="no-token"),
+        pytest.param(lambda sign, keys: {"Authorization": "Basic ZGVtbzpkZW1v"}, id="basic"),
+        pytest.param(lambda sign, keys: bearer("not.a.jwt"), id="garbage"),
+        pytest.param(
+            lambda sign, keys: bearer(sign(claims("x", exp=1_000_000, iat=999_000))),
+            id="expired",
+        ),
+        pytest.param(lambda sign, keys: bearer(sign(claims("x", aud="other-api"))), id="aud"),
+        pytest.param(lambda sign, keys: bearer(sign(claims("x", iss="evil"))), id="iss"),
+        pytest.param(lambda sign, keys: bearer(sign(claims("x", jti=None))), id="no-jti"),
+        pytest.param(
+            lambda sign, keys: bearer(sign(claims("x"), key=_other_private_key())),
+            id="wrong-key",
+        ),
+        pytest.param(
+            lambda sign, keys: bearer(forge_hs256(claims("x"), keys.public_path.read_bytes())),
+            id="hs256-forged-with-public-key",
+        ),
+    ],
+)
+async def test_bad_tokens_get_401_problem(
+    make_headers: Callable[..., dict[str, str]],
+    client: httpx.AsyncClient,
+    sign: Callable[..., str],
+    rsa_keys: Keys,
+) -> None:
+    response = await client.get("/v1/accounts", headers=make_headers(sign, rsa_keys))
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    body = response.json()
+    assert body["type"] == "https://bank.example/problems/unauthorized"
+    assert body["status"] == 401
+
+
+async def test_staff_token_is_forbidden_on_customer_api(
+    client: httpx.AsyncClient, sign: Callable[..., str]
+) -> None:
+    response = await client.get(
+        "/v1/accounts", headers=bearer(sign(claims("staff-id", roles=["agent"])))
+    )
+    assert response.status_code == 403
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "https://bank.example/problems/forbidden"
+
+
+async def test_unknown_route_is_a_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "https://bank.example/problems/not-found"

@@ -1,0 +1,54 @@
+"""The whole system started for real: PostgreSQL, Redis, a trained Rasa model, the
+action server, core_banking and the gateway, talking HTTP to each other."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scripts.stack import Stack
+from scripts.train import model_path
+from tests.support import free_port, fresh_postgres_database, key_pair
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    with fresh_postgres_database("e2e") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    model = model_path()
+    if not model.exists():
+        pytest.fail(f"no trained model at {model}: run `make train` (make test does)")
+    private_key, public_key = key_pair(tmp_path_factory.mktemp("keys"))
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "REDIS_KEY_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}:",
+        "JWT_PRIVATE_KEY_FILE": str(private_key),
+        "JWT_PUBLIC_KEY_FILE": str(public_key),
+        "GATEWAY_PORT": str(free_port()),
+        "CORE_BANKING_PORT": str(free_port()),
+        "RASA_PORT": str(free_port()),
+        "ACTION_SERVER_PORT": str(free_port()),
+    }
+    log_dir = Path(tmp_path_factory.mktemp("logs"))
+    stack = Stack(model, env=env, log_dir=log_dir)
+    stack.prepare_database(seed_customers=3)
+    try:
+        try:
+            stack.start()
+        except Exception:
+            for log in sorted(log_dir.glob("*.log")):  # show why, since CI keeps no files
+                print(f"----- {log.name} (last 40 lines)")
+                print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))
+            raise
+        yield stack
+    finally:
+        stack.stop()

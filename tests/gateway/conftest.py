@@ -1,0 +1,230 @@
+"""Fixtures for gateway tests: a throwaway RSA key, a unique Redis key prefix, stub Rasa
+and identity servers, and real gateway servers (uvicorn in background threads)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+
+from gateway.app import create_app
+from gateway.auth.tokens import TokenService
+from gateway.settings import Settings
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+SERVICE_TOKEN = "test-service-token"
+ISSUER = "bank-gateway"
+AUDIENCE = "bank-api"
+KEY_ID = "test-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerThread:
+    """Runs an ASGI app with uvicorn on a free port in a daemon thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def make_private_key_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@pytest.fixture(scope="session")
+def private_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys") / "jwt-private.pem"
+    path.write_text(make_private_key_pem())
+    return path
+
+
+@pytest.fixture(scope="session")
+def token_service(private_key_file: Path) -> TokenService:
+    """Signs tokens exactly like the gateway under test (same key and kid)."""
+    return TokenService.from_file(str(private_key_file), key_id=KEY_ID, issuer=ISSUER,
+                                  audience=AUDIENCE, ttl_seconds=900)
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> Iterator[str]:
+    prefix = f"gwtest-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    yield client
+    client.close()
+
+
+# --- stub Rasa -----------------------------------------------------------------------
+
+@dataclass
+class StubRasa:
+    url: str = ""
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def calls_for(self, message: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [c for c in self.calls if c["message"] == message]
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/webhooks/rest/webhook")
+        async def webhook(request: Request) -> list[dict[str, Any]]:
+            body = await request.json()
+            with self.lock:
+                self.calls.append(body)
+            sender, message = body["sender"], body["message"]
+            if message == "/show_buttons":
+                return [{"recipient_id": sender, "text": "Pick one",
+                         "buttons": [{"title": "Yes", "payload": "/affirm"},
+                                     {"title": "No", "payload": "/deny"}]}]
+            if message.startswith("two "):
+                return [{"recipient_id": sender, "text": f"first: {message}"},
+                        {"recipient_id": sender, "text": f"second: {message}"}]
+            return [{"recipient_id": sender, "text": f"you said: {message}"}]
+
+        return app
+
+
+@pytest.fixture(scope="session")
+def stub_rasa() -> Iterator[StubRasa]:
+    stub = StubRasa()
+    with ServerThread(stub.app()) as server:
+        stub.url = server.url
+        yield stub
+
+
+# --- stub identity (core_banking /internal/auth/verify) ------------------------------
+
+USERS = {
+    "demo001": ("demo-password", {"subject": "cust-001", "username": "demo001",
+                                  "display_name": "Demo One", "roles": ["customer"]}),
+}
+
+
+def identity_app() -> FastAPI:
+    app = FastAPI()
+
+    def problem(detail: str) -> JSONResponse:
+        return JSONResponse({"type": "about:blank", "title": "Unauthorized", "status": 401,
+                             "detail": detail}, status_code=401,
+                            media_type="application/problem+json")
+
+    @app.post("/internal/auth/verify", response_model=None)
+    async def verify(
+        request: Request, x_service_token: str | None = Header(default=None)
+    ) -> JSONResponse | dict[str, Any]:
+        if x_service_token != SERVICE_TOKEN:
+            return problem("bad service token")
+        body = json.loads(await request.body())
+        user = USERS.get(body.get("username"))
+        if user is None or user[0] != body.get("password"):
+            return problem("bad credentials")
+        return user[1]
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def stub_identity() -> Iterator[ServerThread]:
+    with ServerThread(identity_app()) as server:
+        yield server
+
+
+# --- gateways ------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def make_settings(
+    private_key_file: Path, redis_prefix: str, stub_rasa: StubRasa, stub_identity: ServerThread
+) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "app_env": "test", "redis_url": REDIS_URL, "redis_key_prefix": redis_prefix,
+            "rasa_url": stub_rasa.url,
+            "rasa_timeout_seconds": 5, "core_banking_url": stub_identity.url,
+            "service_token": SERVICE_TOKEN, "jwt_private_key_file": str(private_key_file),
+            "jwt_key_id": KEY_ID, "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE,
+            "allowed_origins": "http://allowed.example", "hello_timeout_seconds": 0.5,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def gateway(make_settings: Callable[..., Settings]) -> Iterator[ServerThread]:
+    with ServerThread(create_app(make_settings())) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gateway2(make_settings: Callable[..., Settings]) -> Iterator[ServerThread]:
+    """A second instance sharing Redis with ``gateway`` (multi-instance fan-out)."""
+    with ServerThread(create_app(make_settings())) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def broken_gateway(make_settings: Callable[..., Settings]) -> Iterator[ServerThread]:
+    """Rasa and core_banking both point at a port nobody listens on."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    with ServerThread(create_app(make_settings(rasa_url=dead, core_banking_url=dead))) as server:
+        yield server
