@@ -32,7 +32,9 @@ seed: setup
 
 lint: setup
 	$(APP)/ruff check .
-	$(APP)/mypy gateway core_banking scripts $(filter-out tests/actions,$(wildcard tests/*))
+	$(APP)/mypy gateway core_banking scripts tests/core_banking tests/gateway tests/e2e $(wildcard tests/*.py)
+	$(APP)/mypy bench/gateway.py
+	$(APP)/mypy bench/ledger.py
 	$(APP)/mypy --python-executable $(RASA)/python --python-version 3.10 actions tests/actions
 
 validate-bot: setup

@@ -1,6 +1,8 @@
 """Async client for core_banking's `/v1` API, called with the customer's own token.
 
-Errors come back as `CoreBankingError` subclasses so actions can answer plainly.
+Errors come back as `CoreBankingError` subclasses so actions can answer plainly:
+`CoreBankingUnavailable` (down, slow, 5xx), `CoreBankingUnauthorized` (token refused),
+`CoreBankingRejected` (a 4xx with core_banking's problem+json).
 """
 
 from typing import Any
@@ -22,6 +24,25 @@ class CoreBankingUnauthorized(CoreBankingError):
     """The customer's token was refused (expired or revoked)."""
 
 
+class CoreBankingRejected(CoreBankingError):
+    """core_banking refused the request (4xx): `problem` is its problem+json body and
+    `kind` the last segment of the problem `type` (e.g. "insufficient-funds")."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(f"{status}: {problem.get('title') or problem.get('detail')}")
+        self.status = status
+        self.problem = problem
+        self.kind = str(problem.get("type", "")).rstrip("/").rsplit("/", 1)[-1]
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> "CoreBankingRejected":
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {}
+        return cls(response.status_code, problem if isinstance(problem, dict) else {})
+
+
 _client: httpx.AsyncClient | None = None
 
 
@@ -38,24 +59,73 @@ def _http() -> httpx.AsyncClient:
     return _client
 
 
-async def _get(path: str, token: str, params: dict[str, Any] | None = None) -> Any:
-    try:
-        response = await _http().get(
-            path, params=params, headers={"Authorization": f"Bearer {token}"}
-        )
-    except httpx.HTTPError as exc:
-        raise CoreBankingUnavailable(str(exc)) from exc
+def _checked(response: httpx.Response) -> Any:
     if response.status_code == 401:
         raise CoreBankingUnauthorized(response.text)
     if response.status_code >= 500:
         raise CoreBankingUnavailable(f"{response.status_code}: {response.text[:200]}")
     if response.status_code >= 400:
-        raise CoreBankingError(f"{response.status_code}: {response.text[:200]}")
-    return response.json()
+        raise CoreBankingRejected.from_response(response)
+    return response.json() if response.content else None
+
+
+async def _request(method: str, path: str, token: str, *, params: dict[str, Any] | None = None,
+                   body: dict[str, Any] | None = None,
+                   idempotency_key: str | None = None) -> Any:  # fmt: skip
+    headers = {"Authorization": f"Bearer {token}"}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    try:
+        response = await _http().request(
+            method, path, params=params, json=body, headers=headers
+        )
+    except httpx.HTTPError as exc:
+        raise CoreBankingUnavailable(str(exc)) from exc
+    return _checked(response)
 
 
 async def list_accounts(token: str) -> list[dict[str, Any]]:
     """The customer's accounts: dicts with id, number, type, currency, balance_minor,
     available_minor."""
-    body = await _get("/v1/accounts", token)
+    return list((await _request("GET", "/v1/accounts", token))["data"])
+
+
+async def list_transactions(
+    token: str, account_id: str, *, q: str | None = None, date_from: str | None = None,
+    date_to: str | None = None, limit: int = 100,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Newest first; at most `limit` items of one account's history."""
+    params: dict[str, Any] = {"limit": limit}
+    for key, value in (("q", q), ("from", date_from), ("to", date_to)):
+        if value:
+            params[key] = value
+    body = await _request("GET", f"/v1/accounts/{account_id}/transactions", token, params=params)
     return list(body["data"])
+
+
+async def list_cards(token: str) -> list[dict[str, Any]]:
+    return list((await _request("GET", "/v1/cards", token))["data"])
+
+
+async def card_action(token: str, card_id: str, action: str,
+                      body: dict[str, Any] | None = None) -> Any:  # fmt: skip
+    """`action` is one of freeze, unfreeze, report-lost."""
+    return await _request("POST", f"/v1/cards/{card_id}/{action}", token, body=body or {})
+
+
+async def list_payees(token: str) -> list[dict[str, Any]]:
+    return list((await _request("GET", "/v1/payees", token))["data"])
+
+
+async def create_transfer(token: str, body: dict[str, Any], idempotency_key: str) -> Any:
+    return await _request("POST", "/v1/transfers", token, body=body,
+                          idempotency_key=idempotency_key)  # fmt: skip
+
+
+async def confirm_transfer(token: str, transfer_id: str, code: str) -> Any:
+    return await _request("POST", f"/v1/transfers/{transfer_id}/confirm", token,
+                          body={"code": code})  # fmt: skip
+
+
+async def cancel_transfer(token: str, transfer_id: str) -> Any:
+    return await _request("POST", f"/v1/transfers/{transfer_id}/cancel", token)

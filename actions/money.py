@@ -18,3 +18,27 @@ def format_money(amount_minor: int, currency: str) -> str:
 def mask_account_number(number: str) -> str:
     """Show only the last four characters of an account number."""
     return f"•••• {number[-4:]}" if len(number) > 4 else number
+
+
+def exponent(currency: str) -> int:
+    return _EXPONENTS.get(currency.upper(), 2)
+
+
+def to_minor(amount: str, currency: str) -> int:
+    """Parse a decimal string ("50", "1250.5") into integer minor units of `currency`.
+
+    Raises ValueError for anything that is not a plain non-negative decimal with no more
+    fraction digits than the currency has.
+    """
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(str(amount).strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"not an amount: {amount!r}") from exc
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"not an amount: {amount!r}")
+    scaled = value.scaleb(exponent(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"too many decimal places for {currency}: {amount!r}")
+    return int(scaled)

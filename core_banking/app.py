@@ -9,10 +9,14 @@ from fastapi import FastAPI
 
 from core_banking import problems
 from core_banking.accounts.endpoints import router as accounts_router
+from core_banking.cards.endpoints import router as cards_router
 from core_banking.db import create_engine, create_sessionmaker
+from core_banking.gift_cards.endpoints import router as gift_cards_router
 from core_banking.health.endpoints import router as health_router
 from core_banking.identity.endpoints import router as identity_router
+from core_banking.payees.endpoints import router as payees_router
 from core_banking.settings import Settings, get_settings
+from core_banking.transfers.endpoints import router as transfers_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,6 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(identity_router)
     app.include_router(accounts_router)
+    app.include_router(transfers_router)
+    app.include_router(payees_router)
+    app.include_router(cards_router)
+    app.include_router(gift_cards_router)
     return app
 
 

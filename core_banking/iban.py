@@ -35,3 +35,22 @@ def is_valid_iban(value: str) -> bool:
     if not _IBAN_RE.match(iban):
         return False
     return _as_digits(iban[4:] + iban[:4]) % 97 == 1
+
+
+class IbanError(ValueError):
+    pass
+
+
+def normalize_iban(value: str) -> str:
+    """Validate (schwifty: country format + mod-97) and return the electronic form."""
+    from schwifty import IBAN  # local import: schwifty loads its registry on import
+    from schwifty.exceptions import SchwiftyException
+
+    try:
+        return str(IBAN(value).compact)
+    except (SchwiftyException, ValueError) as exc:
+        raise IbanError(str(exc)) from exc
+
+
+def is_our_bank(iban: str) -> bool:
+    return iban.startswith("DE") and iban[4:12] == OUR_BANK_CODE

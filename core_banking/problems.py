@@ -77,6 +77,70 @@ class ValidationFailed(Problem):
     status, slug, title = 422, "validation-error", "Request validation failed"
 
 
+class Conflict(Problem):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class InvalidState(Conflict):
+    slug, title = "invalid-state", "Not possible in the resource's current state"
+
+
+class DuplicatePayee(Conflict):
+    slug, title = "duplicate-payee", "This payee already exists"
+
+
+class InsufficientFunds(ValidationFailed):
+    slug, title = "insufficient-funds", "Insufficient funds"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    slug, title = "idempotency-key-reused", "Idempotency-Key was used with another request"
+
+
+class CurrencyMismatch(ValidationFailed):
+    slug, title = "currency-mismatch", "Currency does not match the account"
+
+
+class SameAccount(ValidationFailed):
+    slug, title = "same-account", "Source and destination are the same account"
+
+
+class InvalidIban(ValidationFailed):
+    slug, title = "invalid-iban", "Not a valid IBAN"
+
+
+class UnknownAccount(ValidationFailed):
+    slug, title = "unknown-account", "No such account at this bank"
+
+
+class DailyLimitExceeded(ValidationFailed):
+    slug, title = "daily-limit-exceeded", "Daily transfer limit exceeded"
+
+
+class InvalidConfirmationCode(ValidationFailed):
+    slug, title = "invalid-confirmation-code", "Wrong confirmation code"
+
+
+class ConfirmationExpired(ValidationFailed):
+    slug, title = "confirmation-expired", "The confirmation code has expired"
+
+
+class GiftCardExpired(ValidationFailed):
+    slug, title = "gift-card-expired", "The gift card has expired"
+
+
+class GiftCardBlocked(ValidationFailed):
+    slug, title = "gift-card-blocked", "The gift card is blocked"
+
+
+class GiftCardInsufficientBalance(ValidationFailed):
+    slug, title = "gift-card-insufficient-balance", "The gift card balance is too low"
+
+
+class TooManyAttempts(Problem):
+    status, slug, title = 429, "too-many-attempts", "Too many failed attempts"
+
+
 class ServiceUnavailable(Problem):
     status, slug, title = 503, "unavailable", "Service unavailable"
 

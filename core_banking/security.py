@@ -116,3 +116,9 @@ async def require_service_token(
 
 
 ServiceCaller = Depends(require_service_token)
+
+
+def client_ip(request: Request) -> str:
+    # The direct peer. Behind the gateway/action server that is their address; see
+    # core_banking/README.md (gift-card lockout) for what that means.
+    return request.client.host if request.client else "unknown"

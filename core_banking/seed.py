@@ -4,7 +4,10 @@ Creates demo001..demoN (password `demo-password`) with a funded checking and sav
 account, one debit card and two payees, plus staff agent1/supervisor1 (`staff-password`).
 Existing rows are never modified: a rerun with a larger N only adds missing customers.
 Demo money enters through ledger journals from the bank's `funding` account, so the
-per-currency sum of all balances stays zero (see models.ledger.LedgerEntry).
+per-currency sum of all balances stays zero (see models.ledger.LedgerEntry). Each new
+customer also gets ~6 weeks of back-dated history (salary, rent, card payments at Tesco,
+Amazon, ...) booked against the bank's clearing account; it nets to zero on the checking
+account, so the opening balances above still hold.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,8 +34,10 @@ from core_banking.models import (
     StaffRole,
     StaffUser,
 )
+from core_banking.models.base import utcnow
 from core_banking.passwords import hash_password
 from core_banking.settings import Settings, get_settings
+from core_banking.system import accounts as system_accounts
 
 DEMO_PASSWORD = "demo-password"
 STAFF_PASSWORD = "staff-password"
@@ -39,6 +45,25 @@ CURRENCY = "EUR"
 CHECKING_OPENING_MINOR = 100_000  # 1,000.00 EUR
 SAVINGS_OPENING_MINOR = 500_000  # 5,000.00 EUR
 FUNDING_CODE = "funding"
+OPENING_DAYS_AGO = 60
+SALARY_PAYER = ("Acme Logistics GmbH", make_iban(OTHER_BANK_CODE, "7000000001"))
+# (days ago, journal kind, description, counterparty, signed amount). The history nets
+# to zero, so the contract's opening balances (1,000.00 checking) still hold after it.
+# "rent" and "energy" go to the customer's two seeded payees.
+HISTORY: tuple[tuple[int, str, str, str, int], ...] = (
+    (45, "incoming_payment", "Salary", "salary", 215_000),
+    (44, "transfer", "Rent", "rent", -110_000),
+    (40, "card_payment", "Card payment TESCO STORES 2231", "Tesco", -8_540),
+    (36, "card_payment", "Card payment AMAZON EU SARL", "Amazon", -4_999),
+    (30, "transfer", "Electricity", "energy", -9_500),
+    (25, "card_payment", "Card payment TESCO EXPRESS", "Tesco", -6_215),
+    (20, "card_payment", "Cash withdrawal ATM Bahnhofstrasse", "ATM", -20_000),
+    (15, "card_payment", "Card payment NETFLIX.COM", "Netflix", -1_399),
+    (10, "card_payment", "Card payment AMAZON MARKETPLACE", "Amazon", -2_347),
+    (7, "card_payment", "Card payment BOOKING.COM", "Booking.com", -38_000),
+    (4, "card_payment", "Card payment SHELL 0421", "Shell", -7_000),
+    (2, "card_payment", "Card payment IKEA", "IKEA", -7_000),
+)
 
 STAFF = (
     ("agent1", "Alex Agent", StaffRole.agent),
@@ -79,7 +104,9 @@ def _account_number(n: int, type_code: int) -> str:
     return make_iban(OUR_BANK_CODE, f"{n:08d}{type_code:02d}")
 
 
-async def seed(session: AsyncSession, customers: int, settings: Settings) -> SeedReport:
+async def seed(
+    session: AsyncSession, customers: int, settings: Settings, *, history: bool = True
+) -> SeedReport:
     if settings.is_production:
         raise SeedRefused("refusing to create demo credentials when APP_ENV=production")
     if customers < 0:
@@ -92,6 +119,8 @@ async def seed(session: AsyncSession, customers: int, settings: Settings) -> See
     staff_hash = hash_password(STAFF_PASSWORD)
 
     funding = await _ensure_funding_account(session, report)
+    clearing = await system_accounts.get_or_create(session, system_accounts.CLEARING, CURRENCY)
+    await system_accounts.get_or_create(session, system_accounts.GIFT_CARD_LIABILITY, CURRENCY)
     await _ensure_staff(session, staff_hash, report)
 
     wanted = {demo_username(n): n for n in range(1, customers + 1)}
@@ -101,7 +130,7 @@ async def seed(session: AsyncSession, customers: int, settings: Settings) -> See
     report.customers_existing = len(existing)
     for username, n in wanted.items():
         if username not in existing:
-            await _create_demo_customer(session, n, demo_hash, funding)
+            await _create_demo_customer(session, n, demo_hash, funding, clearing, history)
             report.customers_created.append(username)
     return report
 
@@ -141,7 +170,12 @@ async def _ensure_staff(session: AsyncSession, password_hash: str, report: SeedR
 
 
 async def _create_demo_customer(
-    session: AsyncSession, n: int, password_hash: str, funding: Account
+    session: AsyncSession,
+    n: int,
+    password_hash: str,
+    funding: Account,
+    clearing: Account,
+    history: bool,
 ) -> None:
     name = f"{FIRST_NAMES[(n - 1) % len(FIRST_NAMES)]} {LAST_NAMES[(n - 1) % len(LAST_NAMES)]}"
     customer = Customer(username=demo_username(n), display_name=name, password_hash=password_hash)
@@ -163,6 +197,7 @@ async def _create_demo_customer(
     session.add_all([checking, savings])
     await session.flush()
 
+    opened = utcnow() - timedelta(days=OPENING_DAYS_AGO)
     for account, amount in ((checking, CHECKING_OPENING_MINOR), (savings, SAVINGS_OPENING_MINOR)):
         await post_journal(
             session,
@@ -172,6 +207,7 @@ async def _create_demo_customer(
                 Leg(funding.id, -amount, CURRENCY),
                 Leg(account.id, amount, CURRENCY),
             ],
+            booked_at=opened,
         )
 
     session.add(
@@ -185,21 +221,49 @@ async def _create_demo_customer(
             expiry_year=2029,
         )
     )
-    session.add_all(
-        [
-            Payee(
-                customer_id=customer.id,
-                name="Alpine Energy AG",
-                iban=make_iban(OTHER_BANK_CODE, f"{n:08d}11"),
-            ),
-            Payee(
-                customer_id=customer.id,
-                name="City Housing (rent)",
-                iban=make_iban(OTHER_BANK_CODE, f"{n:08d}22"),
-            ),
-        ]
+    energy = Payee(
+        customer_id=customer.id,
+        name="Alpine Energy AG",
+        iban=make_iban(OTHER_BANK_CODE, f"{n:08d}11"),
     )
+    rent = Payee(
+        customer_id=customer.id,
+        name="City Housing (rent)",
+        iban=make_iban(OTHER_BANK_CODE, f"{n:08d}22"),
+    )
+    session.add_all([energy, rent])
     await session.flush()
+    if history:
+        parties = {
+            "salary": SALARY_PAYER,
+            "rent": (rent.name, rent.iban),
+            "energy": (energy.name, energy.iban),
+        }
+        await _post_history(session, customer, checking, clearing, parties)
+
+
+async def _post_history(
+    session: AsyncSession,
+    customer: Customer,
+    checking: Account,
+    clearing: Account,
+    parties: dict[str, tuple[str, str]],
+) -> None:
+    """Back-dated salary, rent and card payments through the clearing account, so
+    transaction search has realistic data. Totals stay conserved: each is a journal."""
+    now = utcnow()
+    for days_ago, kind, description, party, amount in HISTORY:
+        name, number = parties.get(party, (party, None))
+        await post_journal(
+            session,
+            kind=kind,
+            description=description,
+            legs=[
+                Leg(checking.id, amount, CURRENCY, name, number),
+                Leg(clearing.id, -amount, CURRENCY, customer.display_name, checking.number),
+            ],
+            booked_at=now - timedelta(days=days_ago, hours=days_ago % 7),
+        )
 
 
 async def run(settings: Settings, customers: int) -> SeedReport:

@@ -10,6 +10,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SERVICE_TOKEN = "dev-service-token"
+DEFAULT_GIFT_CARD_CODE_KEY = "dev-gift-card-code-key"
+DEFAULT_CONFIRMATION_CODE_KEY = "dev-confirmation-code-key"
 
 
 class Environment(str, Enum):
@@ -32,6 +34,26 @@ class Settings(BaseSettings):
 
     service_token: str = DEFAULT_SERVICE_TOKEN
 
+    # Transfers (core_banking/README.md "Risk rules"). All amounts in minor units.
+    daily_transfer_limit_minor: int = Field(default=500_000, ge=0)
+    risk_new_payee_threshold_minor: int = Field(default=20_000, ge=0)
+    risk_large_amount_minor: int = Field(default=50_000, ge=0)
+    risk_large_multiplier: int = Field(default=3, ge=1)
+    risk_velocity_max_transfers: int = Field(default=5, ge=0)
+    risk_velocity_window_seconds: int = Field(default=600, ge=1)
+    confirmation_code_key: str = DEFAULT_CONFIRMATION_CODE_KEY
+    confirmation_code_ttl_seconds: int = Field(default=900, ge=1)
+    confirmation_max_attempts: int = Field(default=3, ge=1)
+    idempotency_ttl_hours: int = Field(default=48, ge=24)
+    # Retries of a whole money-moving transaction on PostgreSQL 40001/40P01.
+    transaction_max_attempts: int = Field(default=6, ge=1)
+
+    # Gift cards.
+    gift_card_code_key: str = DEFAULT_GIFT_CARD_CODE_KEY
+    gift_card_validity_days: int = Field(default=365, ge=1)
+    gift_card_lookup_max_failures: int = Field(default=5, ge=1)
+    gift_card_lookup_window_seconds: int = Field(default=900, ge=1)
+
     core_banking_host: str = "127.0.0.1"
     core_banking_port: int = Field(default=8001, ge=1, le=65535)
 
@@ -40,6 +62,16 @@ class Settings(BaseSettings):
         # A well-known default token in production would let anyone verify passwords.
         if self.is_production and self.service_token in ("", DEFAULT_SERVICE_TOKEN):
             raise ValueError("SERVICE_TOKEN must be set to a non-default value in production")
+        # Both keys protect hashes of short secrets: with a public key they brute-force.
+        if self.is_production and self.gift_card_code_key in ("", DEFAULT_GIFT_CARD_CODE_KEY):
+            raise ValueError("GIFT_CARD_CODE_KEY must be set to a non-default value in production")
+        if self.is_production and self.confirmation_code_key in (
+            "",
+            DEFAULT_CONFIRMATION_CODE_KEY,
+        ):
+            raise ValueError(
+                "CONFIRMATION_CODE_KEY must be set to a non-default value in production"
+            )
         return self
 
     @property

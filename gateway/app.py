@@ -19,18 +19,21 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
-from gateway import health
+from gateway import health, internal, metrics
 from gateway.auth import endpoints as auth_endpoints
 from gateway.auth.service import AuthService
 from gateway.auth.tokens import TokenService
 from gateway.chat import endpoints as chat_endpoints
 from gateway.chat.hub import SessionHub
+from gateway.chat.limits import Limits
 from gateway.chat.rasa_client import RasaClient
 from gateway.chat.service import ChatService
 from gateway.chat.store import ChatStore
+from gateway.chat.turns import TurnRunner
 from gateway.identity_client import IdentityClient
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings, get_settings
+from gateway.transcripts.writer import TranscriptQueue, TranscriptWriter, make_engine
 
 STATIC_DIR = Path(__file__).parent / "static"
 # The widget loads only same-origin script/style and talks only to its own origin.
@@ -56,19 +59,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = SessionHub(redis, key_prefix=settings.redis_key_prefix)
         app.state.settings = settings
         app.state.redis = redis
-        app.state.background_tasks = set()
+        background: set[asyncio.Task[None]] = set()
+        app.state.background_tasks = background
+        prefix = settings.redis_key_prefix
+        store = ChatStore(redis, key_prefix=prefix, retention=settings.session_retention_frames,
+                          ttl_seconds=settings.session_ttl_seconds,
+                          queue_max=settings.turn_queue_max)
+        app.state.chat_store = store
         app.state.auth_service = AuthService(
             tokens=tokens, identity=IdentityClient(identity_http, settings.service_token),
             redis=redis, key_prefix=settings.redis_key_prefix,
             refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
         )
-        app.state.chat_service = ChatService(
-            store=ChatStore(redis, key_prefix=settings.redis_key_prefix,
-                            retention=settings.session_retention_frames,
-                            ttl_seconds=settings.session_ttl_seconds),
-            hub=hub, rasa=RasaClient(rasa_http), tokens=tokens,
-        )
+        transcripts = TranscriptQueue(redis, key_prefix=prefix)
+        engine = make_engine(settings.transcript_database_url)
+        writer = TranscriptWriter(redis=redis, queue=transcripts, engine=engine,
+                                  rasa=rasa_http, consumer=hub.instance_id)
+        runner = TurnRunner(store=store, hub=hub, rasa=RasaClient(rasa_http), tokens=tokens,
+                            settings=settings, metrics=app.state.metrics,
+                            background=background, on_turn_done=transcripts.enqueue)
+        limits = Limits(redis, key_prefix=prefix,
+                        session_rate=(settings.rate_session_messages,
+                                      settings.rate_session_window_seconds),
+                        user_rate=(settings.rate_user_messages,
+                                   settings.rate_user_window_seconds),
+                        max_sockets_per_user=settings.max_sockets_per_user)
+        service = ChatService(store=store, hub=hub, runner=runner, limits=limits,
+                              tokens=tokens, metrics=app.state.metrics,
+                              pii_ref_ttl_seconds=settings.pii_ref_ttl_seconds)
+        app.state.chat_service = service
         listener = asyncio.create_task(hub.run())
+        loops = [asyncio.create_task(runner.sweep_forever()),
+                 asyncio.create_task(service.maintain_forever()),
+                 asyncio.create_task(writer.run())]
         # Start serving only once other instances' frames can reach us (bounded wait:
         # without Redis we still start, /health reports it, the listener keeps retrying).
         with contextlib.suppress(TimeoutError):
@@ -76,17 +99,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            tasks = [listener, *app.state.background_tasks]
+            tasks = [listener, *loops, *background]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await identity_http.aclose()
             await rasa_http.aclose()
+            await engine.dispose()
             await redis.aclose()
 
     app = FastAPI(title="Banking assistant gateway", lifespan=lifespan)
+    app.state.metrics = metrics.Metrics()
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(internal.router)
     app.include_router(auth_endpoints.router)
     app.include_router(chat_endpoints.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -47,13 +47,60 @@ class Settings(BaseSettings):
 
     hello_timeout_seconds: float = Field(default=10.0, gt=0)
     max_frame_bytes: int = 16 * 1024
+    # uvicorn drops (1009) frames above this before the app sees them; kept a little
+    # above MAX_FRAME_BYTES so moderately oversized frames get an app-level too_large.
+    # 0 = MAX_FRAME_BYTES + 16 KiB.
+    ws_max_size_bytes: int = Field(default=0, ge=0)
     session_retention_frames: int = 500
     session_ttl_seconds: int = 24 * 3600
+
+    # Per-turn delegated token relayed to Rasa instead of the customer's own token.
+    delegated_token_ttl_seconds: int = Field(default=120, gt=0)
+
+    # Cross-instance turn queue: one worker per session holds a Redis lease.
+    turn_queue_max: int = Field(default=20, gt=0)
+    turn_lease_seconds: float = Field(default=15.0, gt=0)
+    # How often each instance looks for sessions with queued turns and no worker
+    # (a crashed instance's sessions are picked up within lease + this).
+    turn_sweep_interval_seconds: float = Field(default=5.0, gt=0)
+
+    # Rasa degradation: "still working" notice after the soft timeout, then retry
+    # failed calls in the background with exponential backoff for the retry window.
+    rasa_soft_timeout_seconds: float = Field(default=5.0, gt=0)
+    rasa_retry_window_seconds: float = Field(default=120.0, ge=0)
+    rasa_retry_initial_backoff_seconds: float = Field(default=1.0, gt=0)
+    rasa_retry_max_backoff_seconds: float = Field(default=15.0, gt=0)
+
+    # Token buckets (Redis, shared by all instances): N messages per window.
+    rate_session_messages: int = Field(default=10, gt=0)
+    rate_session_window_seconds: float = Field(default=10.0, gt=0)
+    rate_user_messages: int = Field(default=30, gt=0)
+    rate_user_window_seconds: float = Field(default=10.0, gt=0)
+    max_sockets_per_user: int = Field(default=10, gt=0)
+    idle_timeout_seconds: float = Field(default=300.0, gt=0)
+
+    # Gift-card codes are replaced by references resolvable for this long.
+    pii_ref_ttl_seconds: int = Field(default=900, gt=0)
+
+    # Where finished turns are recorded (SQLAlchemy async URL).
+    transcript_database_url: str = "sqlite+aiosqlite:///var/transcripts.sqlite3"
 
     @property
     def allowed_origin_set(self) -> frozenset[str]:
         parts = (o.strip().rstrip("/") for o in self.allowed_origins.split(","))
         return frozenset(p for p in parts if p)
+
+    @property
+    def ws_max_size(self) -> int:
+        return self.ws_max_size_bytes or self.max_frame_bytes + 16 * 1024
+
+    def uvicorn_ws_options(self) -> dict[str, object]:
+        """uvicorn settings the chat relies on (``python -m gateway`` applies them):
+        frames above ``ws_max_size`` are dropped by the server with 1009; no
+        per-message deflate (its memory per socket is unbounded by MAX_FRAME_BYTES and
+        compression bombs would bypass the size check); transport pings every 20 s."""
+        return {"ws_max_size": self.ws_max_size, "ws_per_message_deflate": False,
+                "ws_ping_interval": 20.0, "ws_ping_timeout": 20.0}
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:

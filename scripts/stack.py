@@ -74,6 +74,7 @@ class Stack:
         base.setdefault("RASA_URL", self.urls["rasa"])
         base.setdefault("ACTION_ENDPOINT_URL", f"{self.urls['actions']}/webhook")
         base["PYTHONPATH"] = str(ROOT)
+        base.setdefault("GATEWAY_URL", self.urls["gateway"])
         self.env = base
         p = self.ports
         self.services = [
@@ -88,8 +89,9 @@ class Stack:
                              "--endpoints", "bot/endpoints.yml",
                              "--credentials", "bot/credentials.yml"],
                     f"{self.urls['rasa']}/"),
-            Service("gateway", [str(APP_BIN / "uvicorn"), "gateway.app:app",
-                                "--host", host, "--port", str(p.gateway)],
+            # `python -m gateway` applies the WebSocket server limits (frame size,
+            # no compression, pings) that a bare `uvicorn` command would not.
+            Service("gateway", [str(APP_BIN / "python"), "-m", "gateway"],
                     f"{self.urls['gateway']}/health"),
         ]  # fmt: skip
 

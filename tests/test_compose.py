@@ -65,7 +65,11 @@ def test_ports_match_the_code(name: str, port: int) -> None:
     assert service["ports"] == [f"{port}:{port}"]
     command = service["command"]
     command = command if isinstance(command, str) else " ".join(command)
-    assert f"--port {port}" in command
+    port_variable = {"gateway": "GATEWAY_PORT", "core_banking": "CORE_BANKING_PORT"}.get(name)
+    listens_on = f"--port {port}" in command or (
+        port_variable is not None and service["environment"].get(port_variable) == str(port)
+    )
+    assert listens_on, f"{name} does not listen on {port}"
     assert f":{port}/" in " ".join(service["healthcheck"]["test"])
     defaults = {
         "core_banking": CoreBankingSettings.model_fields["core_banking_port"].default,

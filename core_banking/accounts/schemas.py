@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -16,3 +18,25 @@ class AccountRead(BaseModel):
 
 class AccountList(BaseModel):
     data: list[AccountRead]
+
+
+class Counterparty(BaseModel):
+    name: str | None
+    number: str | None
+
+
+class TransactionRead(BaseModel):
+    id: str  # the ledger entry
+    journal_id: str
+    booked_at: datetime
+    kind: str  # journal kind: transfer, own_transfer, card_payment, incoming_payment, ...
+    amount_minor: int  # signed for this account: negative = money out
+    currency: str
+    balance_after_minor: int
+    description: str
+    counterparty: Counterparty
+
+
+class TransactionList(BaseModel):
+    data: list[TransactionRead]
+    next_cursor: str | None

@@ -14,12 +14,17 @@ class LedgerRepository:
 
     async def lock_accounts(self, account_ids: Iterable[str]) -> Sequence[Account]:
         # Lock in id order so concurrent postings touching the same accounts cannot
-        # deadlock. SQLite ignores FOR UPDATE; its writer lock already serialises us.
+        # deadlock. FOR NO KEY UPDATE (key_share): it still excludes other writers, but
+        # not the KEY SHARE locks that inserting rows with a foreign key to an account
+        # (entries, transfers) takes; FOR UPDATE would deadlock against those.
+        # SQLite ignores the clause; its writer lock already serialises us.
         stmt = (
             select(Account)
             .where(Account.id.in_(sorted(set(account_ids))))
             .order_by(Account.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
+            # Overwrite identity-map copies: callers check balances read under the lock.
+            .execution_options(populate_existing=True)
         )
         return (await self.session.scalars(stmt)).all()
 

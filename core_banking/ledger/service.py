@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.ledger.repository import LedgerRepository
 from core_banking.models import Journal, LedgerEntry
-from core_banking.models.base import new_id
+from core_banking.models.base import new_id, utcnow
 
 
 class UnbalancedJournal(ValueError):
@@ -22,14 +23,23 @@ class Leg:
     account_id: str
     amount_minor: int  # signed; + increases the account's balance (see LedgerEntry)
     currency: str
+    # The other side as this account's owner should see it in their history.
+    counterparty_name: str | None = None
+    counterparty_number: str | None = None
 
 
 async def post_journal(
-    session: AsyncSession, *, kind: str, description: str, legs: Sequence[Leg]
+    session: AsyncSession,
+    *,
+    kind: str,
+    description: str,
+    legs: Sequence[Leg],
+    booked_at: datetime | None = None,
 ) -> Journal:
     """Write a journal and its entries, and move the cached balances, in one flush.
 
-    The caller's transaction decides commit/rollback; we only flush.
+    The caller's transaction decides commit/rollback; we only flush. `booked_at` is for
+    back-dated demo history only; real postings are booked now.
     """
     _check_balanced(legs)
     repository = LedgerRepository(session)
@@ -44,16 +54,26 @@ async def post_journal(
             )
 
     # Explicit id: the column default only fires at flush, and the entries need it now.
-    journal = Journal(id=new_id(), kind=kind, description=description)
-    entries = [
-        LedgerEntry(
-            journal_id=journal.id,
-            account_id=leg.account_id,
-            amount_minor=leg.amount_minor,
-            currency=leg.currency,
+    booked = booked_at or utcnow()
+    journal = Journal(id=new_id(), kind=kind, description=description, created_at=booked)
+    # Balances are read under the row locks taken above, so the running balance
+    # written on each entry is exact even with concurrent postings.
+    running = {account_id: account.balance_minor for account_id, account in accounts.items()}
+    entries = []
+    for leg in legs:
+        running[leg.account_id] += leg.amount_minor
+        entries.append(
+            LedgerEntry(
+                journal_id=journal.id,
+                account_id=leg.account_id,
+                amount_minor=leg.amount_minor,
+                currency=leg.currency,
+                booked_at=booked,
+                balance_after_minor=running[leg.account_id],
+                counterparty_name=leg.counterparty_name,
+                counterparty_number=leg.counterparty_number,
+            )
         )
-        for leg in legs
-    ]
     await repository.add_journal(journal, entries)
     for leg in legs:
         await repository.apply_delta(leg.account_id, leg.amount_minor)

@@ -12,6 +12,11 @@ class CardStatus(str, Enum):
     active = "active"
     frozen = "frozen"
     cancelled = "cancelled"
+    lost = "lost"  # permanent; a replacement card is issued
+    stolen = "stolen"  # permanent; a replacement card is issued
+
+
+CARD_STATUS_CHECK = "status IN ('active', 'frozen', 'cancelled', 'lost', 'stolen')"
 
 
 class Card(IdMixin, TimestampMixin, Base):
@@ -19,7 +24,7 @@ class Card(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "cards"
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'frozen', 'cancelled')", name="status"),
+        CheckConstraint(CARD_STATUS_CHECK, name="status"),
         CheckConstraint("length(last4) = 4", name="last4_len"),
         CheckConstraint("expiry_month BETWEEN 1 AND 12", name="expiry_month"),
         Index("ix_cards_customer_id", "customer_id"),
@@ -37,3 +42,6 @@ class Card(IdMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=CardStatus.active.value)
     expiry_month: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     expiry_year: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    replaced_by_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("cards.id", ondelete="RESTRICT"), nullable=True
+    )

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core_banking.models.base import Base, IdMixin, TimestampMixin
+from core_banking.models.base import Base, IdMixin, TimestampMixin, UtcDateTime
 
 
 class Journal(IdMixin, TimestampMixin, Base):
@@ -31,6 +33,8 @@ class LedgerEntry(IdMixin, Base):
         CheckConstraint("length(currency) = 3", name="currency_len"),
         Index("ix_ledger_entries_account_id", "account_id"),
         Index("ix_ledger_entries_journal_id", "journal_id"),
+        # Account history: newest first, keyset-paginated on (booked_at, id).
+        Index("ix_ledger_entries_account_booked", "account_id", "booked_at", "id"),
     )
 
     journal_id: Mapped[str] = mapped_column(
@@ -41,3 +45,10 @@ class LedgerEntry(IdMixin, Base):
     )
     amount_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    # Copies of the journal's time and the account's balance right after this entry,
+    # written under the account lock so history pages need no running-sum query.
+    booked_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    balance_after_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Who is on the other side, as this account's owner should see it.
+    counterparty_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    counterparty_number: Mapped[str | None] = mapped_column(String(34), nullable=True)

@@ -1,10 +1,15 @@
 """Drives one accepted WebSocket: feeds ``ChatProtocol`` and performs its actions.
 
-Three tasks per socket: the reader (this ``run``), a writer that is the only one to
-touch ``send_*`` (so frames from the hub, the turn worker and the reader never
-interleave mid-send), and a turn worker that runs the socket's turns in order.
-A turn that is running when the socket drops still finishes (its replies are stored
-for resume); the worker then stops.
+Two tasks per socket: the reader (this ``run``) and a writer that is the only one to
+touch ``send_*`` (so frames from the hub and the reader never interleave mid-send).
+The reader admits turns itself (``ChatService.submit``: a few Redis round trips, which
+also gives natural back-pressure); running them is the session worker's job
+(``turns.py``), so a turn goes on -- and its replies are stored for resume -- when the
+socket that sent it drops.
+
+Timers: the hello deadline (HELLO_TIMEOUT_SECONDS) before ``welcome``; afterwards
+IDLE_TIMEOUT_SECONDS without any client frame closes the socket with 1001. Transport
+liveness (dead peers) is uvicorn's WebSocket ping/pong (``ws_ping_interval``).
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from gateway.chat import frames
-from gateway.chat.frames import Frame, MessageFrame
+from gateway.chat import protocol
+from gateway.chat.frames import Frame
 from gateway.chat.protocol import (
     Action,
     ChatProtocol,
@@ -31,7 +37,6 @@ from gateway.chat.protocol import (
 from gateway.chat.service import Caller, ChatService, Opened
 
 log = logging.getLogger(__name__)
-MAX_QUEUED_TURNS = 32
 _STORED_TYPES = frozenset({"bot", "agent", "handoff"})
 
 
@@ -43,16 +48,15 @@ class _CloseSignal:
 class ChatConnection:
     def __init__(
         self, websocket: WebSocket, service: ChatService, *, hello_timeout: float,
-        max_frame_bytes: int, background: set[asyncio.Task[None]],
+        idle_timeout: float, max_frame_bytes: int,
     ) -> None:
         self._ws = websocket
         self._service = service
         self._hello_timeout = hello_timeout
+        self._idle_timeout = idle_timeout
         self._protocol = ChatProtocol(max_frame_bytes)
         self._outbox: asyncio.Queue[Frame | _CloseSignal] = asyncio.Queue()
-        # Unbounded so the stop marker always fits; StartTurn enforces MAX_QUEUED_TURNS.
-        self._turns: asyncio.Queue[MessageFrame | None] = asyncio.Queue()
-        self._background = background  # owned by the app, so shutdown can cancel them
+        self._socket_id = service.new_socket_id()
         self._session_id: str | None = None
         self._caller = Caller()
         # Live hub frames that arrive while welcome + replay are being prepared.
@@ -69,16 +73,21 @@ class ChatConnection:
 
     async def run(self) -> None:
         writer = asyncio.create_task(self._write())
+        metrics = self._service.metrics
+        metrics.sockets_open.inc()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._hello_timeout
         try:
             while self._protocol.state is not State.CLOSED:
                 timeout = (deadline - loop.time()
-                           if self._protocol.state is State.AWAITING_HELLO else None)
+                           if self._protocol.state is State.AWAITING_HELLO
+                           else self._idle_timeout)
                 try:
                     message = await asyncio.wait_for(self._ws.receive(), timeout)
                 except TimeoutError:
-                    actions = self._protocol.hello_timed_out()
+                    actions = (self._protocol.hello_timed_out()
+                               if self._protocol.state is State.AWAITING_HELLO
+                               else self._protocol.idle_timed_out())
                 else:
                     if message["type"] == "websocket.disconnect":
                         break
@@ -90,26 +99,32 @@ class ChatConnection:
         except WebSocketDisconnect:
             pass
         finally:
+            metrics.sockets_open.dec()
             if self._session_id is not None:
                 self._service.hub.unregister(self._session_id, self._deliver)
-            self._turns.put_nowait(None)  # worker: finish queued turns, then stop
+            await self._service.socket_closed(self._socket_id)
             self._outbox.put_nowait(_CloseSignal(1000))
             await writer
 
     async def _perform(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Send):
+                if action.frame.get("type") == "error":
+                    self._service.metrics.error(str(action.frame["code"]))
                 self._send(action.frame)
             elif isinstance(action, Close):
                 self._outbox.put_nowait(_CloseSignal(action.code))
             elif isinstance(action, OpenSession):
                 await self._perform(await self._open(action))
             elif isinstance(action, StartTurn):
-                if self._turns.qsize() >= MAX_QUEUED_TURNS:
-                    self._send(frames.error("rate_limited", "too many turns in flight",
-                                            action.message.client_msg_id))
-                else:
-                    self._turns.put_nowait(action.message)
+                # The socket's own token must still be valid at every turn (the turn
+                # itself runs with a short-lived delegated token, see turns.py).
+                if not protocol.auth_valid(self._caller.expires_at, time.time()):
+                    await self._perform(self._protocol.auth_expired())
+                    return
+                assert self._session_id is not None
+                await self._service.submit(self._session_id, self._caller, action.message,
+                                           self._send)
 
     async def _open(self, action: OpenSession) -> list[Action]:
         hello = action.hello
@@ -117,7 +132,7 @@ class ChatConnection:
         # lost; duplicates of replayed frames are dropped when the hold is released.
         if hello.session_id is not None:
             self._service.hub.register(hello.session_id, self._deliver)
-        outcome = await self._service.open_session(hello)
+        outcome = await self._service.open_session(hello, self._socket_id)
         if hello.session_id is not None and (
             not isinstance(outcome, Opened) or outcome.session_id != hello.session_id
         ):
@@ -134,19 +149,7 @@ class ChatConnection:
         held, self._held = self._held or [], None
         actions += [Send(f) for f in held
                     if not (f.get("type") in _STORED_TYPES and int(f["seq"]) <= replayed)]
-        task = asyncio.create_task(self._work(outcome.session_id))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
         return actions
-
-    async def _work(self, session_id: str) -> None:
-        while (message := await self._turns.get()) is not None:
-            try:
-                await self._service.run_turn(session_id, self._caller, message, self._send)
-            except Exception:
-                log.exception("turn failed")
-                self._send(frames.error("internal", "something went wrong",
-                                        message.client_msg_id))
 
     async def _write(self) -> None:
         try:

@@ -22,5 +22,5 @@ async def chat_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     await ChatConnection(
         websocket, state.chat_service, hello_timeout=settings.hello_timeout_seconds,
-        max_frame_bytes=settings.max_frame_bytes, background=state.background_tasks,
+        idle_timeout=settings.idle_timeout_seconds, max_frame_bytes=settings.max_frame_bytes,
     ).run()

@@ -106,6 +106,10 @@ def pong() -> Frame:
     return {"type": "pong"}
 
 
+def handoff(seq: int, state: str) -> Frame:
+    return {"type": "handoff", "seq": seq, "state": state}
+
+
 def bot(seq: int, reply_to: str, response: dict[str, Any]) -> Frame:
     """One Rasa REST response -> one ``bot`` frame (optional fields only when present)."""
     frame: Frame = {"type": "bot", "seq": seq, "reply_to": reply_to,

@@ -14,7 +14,10 @@ performs the actions it returns, in order:
 Callers may rely on: the first frame must be ``hello`` (anything else is refused with
 ``unauthorized`` + 4401, except frames that do not even parse, which get
 ``bad_request`` and leave the deadline running); after ``Close`` every input yields
-``[]``; parse errors never close an open socket.
+``[]``; parse errors never close an open socket. The I/O layer reports two more
+events: ``auth_expired`` (a message arrived after the socket's token ``exp``:
+``unauthorized`` + 4401) and ``idle_timed_out`` (no frame for IDLE_TIMEOUT_SECONDS:
+close 1001, no error frame -- nobody may be reading).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from gateway.chat.frames import Frame, FrameError, HelloFrame, MessageFrame, Pin
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_AUTH_TIMEOUT = 4408
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
 GUEST_OWNER = "guest"
 
 
@@ -104,6 +109,18 @@ class ChatProtocol:
             return []
         return self._close("auth_timeout", "no hello received in time", CLOSE_AUTH_TIMEOUT)
 
+    def auth_expired(self) -> list[Action]:
+        if self.state is not State.OPEN:
+            return []
+        return self._close("unauthorized", "the access token has expired; refresh it and "
+                           "resume the session", CLOSE_UNAUTHORIZED)
+
+    def idle_timed_out(self) -> list[Action]:
+        if self.state is not State.OPEN:
+            return []
+        self.state = State.CLOSED
+        return [Close(CLOSE_GOING_AWAY)]
+
     def session_opened(
         self, session_id: str, *, resumed: bool, user: str | None, replay: Sequence[Frame]
     ) -> list[Action]:
@@ -175,13 +192,15 @@ class ReplayTurn:
 
 
 @dataclass(frozen=True)
-class RetryTurn:
-    """Stored and acked, but the bot never answered (it was down): re-ack, ask again."""
+class PendingTurn:
+    """Stored and acked, not answered yet (queued, running on some instance, or waiting
+    for Rasa to come back): re-ack only; the replies reach every socket of the session
+    through the hub when they are ready."""
 
     ack: Frame
 
 
-TurnPlan = NewTurn | ReplayTurn | RetryTurn
+TurnPlan = NewTurn | ReplayTurn | PendingTurn
 
 
 def plan_turn(client_msg_id: str, record: TurnRecord | None) -> TurnPlan:
@@ -190,14 +209,38 @@ def plan_turn(client_msg_id: str, record: TurnRecord | None) -> TurnPlan:
     ack = frames.ack(client_msg_id, record.seq)
     if record.done:
         return ReplayTurn((ack, *record.frames))
-    return RetryTurn(ack)
+    return PendingTurn(ack)
 
 
 def bot_frames(
     first_seq: int, reply_to: str, responses: Sequence[dict[str, Any]]
 ) -> list[Frame]:
-    """One ``bot`` frame per Rasa response, numbered from ``first_seq`` consecutively."""
-    return [frames.bot(first_seq + i, reply_to, r) for i, r in enumerate(responses)]
+    """Server frames for a turn's Rasa responses, numbered from ``first_seq``.
+
+    One ``bot`` frame per response, except that a response whose ``custom`` has
+    ``"handoff": "requested"`` is (also) a ``handoff`` frame ``{seq, state}``: after its
+    ``bot`` frame when it carries text, buttons or an image; instead of it otherwise.
+    Use ``len(bot_frames(0, ...))`` to know how many seqs to allocate.
+    """
+    out: list[Frame] = []
+    for response in responses:
+        handoff = requests_handoff(response)
+        visible = response.get("text") or response.get("buttons") or response.get("image")
+        if visible or not handoff:
+            out.append(frames.bot(first_seq + len(out), reply_to, response))
+        if handoff:
+            out.append(frames.handoff(first_seq + len(out), "requested"))
+    return out
+
+
+def requests_handoff(response: dict[str, Any]) -> bool:
+    custom = response.get("custom")
+    return isinstance(custom, dict) and custom.get("handoff") == "requested"
+
+
+def auth_valid(expires_at: int | None, now: float) -> bool:
+    """A socket's own authentication still holds (guests have none to expire)."""
+    return expires_at is None or now < expires_at
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: Collection[str]) -> bool:

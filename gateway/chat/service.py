@@ -1,44 +1,63 @@
-"""Chat session I/O orchestration: opening/resuming sessions and running turns.
+"""Chat session I/O orchestration: opening/resuming sessions and admitting turns.
 
-Decisions are taken by the pure helpers in ``protocol.py``; this module only fetches
-their inputs (Redis, token check, Rasa) and carries out their outcome.
+Decisions are taken by the pure helpers in ``protocol.py`` and ``pii.py``; this module
+only fetches their inputs (Redis, token check) and carries out their outcome. Running
+the admitted turns against Rasa is ``turns.TurnRunner``'s job, on whichever instance
+holds the session's lease.
 
 Callers may rely on:
 - ``open_session`` never raises for bad input: it returns ``Opened`` or ``Refused``
-  (with the contract error code and WebSocket close code).
-- ``run_turn`` processes one session's turns one at a time in call order (per-session
-  asyncio lock, FIFO). It sends the turn's ack/typing/bot/error frames to every
-  socket of the session through the hub, except replays of a duplicate, which go
-  only to ``reply`` (the asking socket; the others saw them the first time).
+  (with the contract error code and WebSocket close code). A customer with
+  MAX_SOCKETS_PER_USER sockets open (all instances) is refused with ``rate_limited``
+  and close 1008; ``socket_closed`` must be called for every ``Opened`` socket.
+- ``submit`` returns once the turn is admitted (or refused); it never raises. The new
+  turn's ``ack`` goes to every socket of the session through the hub; frames for a
+  duplicate (its ack, and its replies if it was answered) and refusals
+  (``rate_limited``, ``unavailable``) go only to ``reply``, the asking socket. The
+  text is PII-masked before it is stored anywhere (see ``pii.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.exceptions import RedisError
 
 from gateway.auth.tokens import TokenError, TokenService
-from gateway.chat import frames, protocol
+from gateway.chat import frames, pii, protocol
 from gateway.chat.frames import Frame, HelloFrame, MessageFrame
 from gateway.chat.hub import SessionHub
-from gateway.chat.rasa_client import BotUnavailable, RasaClient
-from gateway.chat.store import ChatStore
+from gateway.chat.limits import SOCKET_REFRESH_SECONDS, Limits
+from gateway.chat.store import ChatStore, Duplicate, QueueFull
+from gateway.chat.turns import TurnRunner
+from gateway.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is on this socket; forwarded to Rasa as metadata on every turn."""
+    """Who is on this socket. The socket's token itself is not kept: each turn gets a
+    delegated token minted from these claims (``turns.py``)."""
 
     customer_id: str | None = None
-    access_token: str | None = None
     display_name: str | None = None
+    username: str | None = None
+    roles: tuple[str, ...] = ()
+    expires_at: int | None = None  # the socket token's exp (None for guests)
+
+    def queued(self) -> dict[str, Any] | None:
+        """What a queued turn keeps of its caller (no secret)."""
+        if self.customer_id is None:
+            return None
+        return {"sub": self.customer_id, "roles": list(self.roles),
+                "name": self.display_name, "username": self.username}
 
 
 @dataclass(frozen=True)
@@ -56,41 +75,19 @@ class Refused:
     close_code: int
 
 
-class _SessionLocks:
-    """Per-session FIFO locks, dropped when nobody holds or waits for them.
-
-    Only serialises turns within this process. TODO(multi-instance): a Redis-based
-    per-session lease or stream consumer so two gateways never run one session's
-    turns concurrently.
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class ChatService:
     def __init__(
-        self, *, store: ChatStore, hub: SessionHub, rasa: RasaClient, tokens: TokenService
+        self, *, store: ChatStore, hub: SessionHub, runner: TurnRunner, limits: Limits,
+        tokens: TokenService, metrics: Metrics, pii_ref_ttl_seconds: int,
     ) -> None:
         self.store = store
         self.hub = hub
-        self._rasa = rasa
+        self.runner = runner
+        self.metrics = metrics
+        self._limits = limits
         self._tokens = tokens
-        self._locks = _SessionLocks()
+        self._pii_ttl = pii_ref_ttl_seconds
+        self._sockets: dict[str, str] = {}  # live customer sockets here: id -> sub
 
     def _authenticate(self, token: str | None) -> Caller | Refused:
         if token is None:
@@ -104,90 +101,113 @@ class ChatService:
         if "customer" not in claims.roles:
             # Staff tokens belong to the console, and must never reach Rasa as a customer.
             return Refused("unauthorized", "not a customer token", protocol.CLOSE_UNAUTHORIZED)
-        return Caller(customer_id=claims.sub, access_token=token, display_name=claims.name)
+        return Caller(customer_id=claims.sub, display_name=claims.name,
+                      username=claims.username, roles=claims.roles, expires_at=claims.exp)
 
-    async def open_session(self, hello: HelloFrame) -> Opened | Refused:
+    async def open_session(self, hello: HelloFrame, socket_id: str) -> Opened | Refused:
         caller = self._authenticate(hello.token)
         if isinstance(caller, Refused):
             return caller
         try:
-            if hello.session_id is not None:
-                owner = await self.store.get_owner(hello.session_id)
-                if owner is not None:
-                    if not protocol.may_resume(owner, caller.customer_id):
-                        return Refused("forbidden", "this session belongs to someone else",
-                                       protocol.CLOSE_FORBIDDEN)
-                    await self.store.touch(hello.session_id)
-                    # A session_id without last_seq resumes from the start of retention.
-                    replay = protocol.frames_after(
-                        await self.store.stored_frames(hello.session_id), hello.last_seq or 0
-                    )
-                    return Opened(hello.session_id, True, caller, replay)
-            # Unknown ids get a fresh server-chosen id (no session fixation).
-            session_id = await self.store.create_session(protocol.owner_of(caller.customer_id))
+            if caller.customer_id is not None:
+                if not await self._limits.open_socket(caller.customer_id, socket_id):
+                    return Refused("rate_limited", "too many open connections for this user",
+                                   protocol.CLOSE_POLICY)
+                self._sockets[socket_id] = caller.customer_id
+            return await self._open(hello, caller)
         except RedisError as exc:
             log.error("redis unavailable while opening a session: %r", exc)
             return Refused("unavailable", "chat is temporarily unavailable", 1011)
+
+    async def _open(self, hello: HelloFrame, caller: Caller) -> Opened | Refused:
+        if hello.session_id is not None:
+            owner = await self.store.get_owner(hello.session_id)
+            if owner is not None:
+                if not protocol.may_resume(owner, caller.customer_id):
+                    return Refused("forbidden", "this session belongs to someone else",
+                                   protocol.CLOSE_FORBIDDEN)
+                await self.store.touch(hello.session_id)
+                # A session_id without last_seq resumes from the start of retention.
+                replay = protocol.frames_after(
+                    await self.store.stored_frames(hello.session_id), hello.last_seq or 0)
+                return Opened(hello.session_id, True, caller, replay)
+        # Unknown ids get a fresh server-chosen id (no session fixation).
+        session_id = await self.store.create_session(protocol.owner_of(caller.customer_id))
         return Opened(session_id, False, caller)
 
-    async def run_turn(
-        self, session_id: str, caller: Caller, message: MessageFrame,
-        reply: Callable[[Frame], None],
-    ) -> None:
-        cmid = message.client_msg_id
-        async with self._locks.hold(session_id):
+    async def socket_closed(self, socket_id: str) -> None:
+        user = self._sockets.pop(socket_id, None)
+        if user is not None:
             try:
-                await self._run_turn_locked(session_id, caller, message, reply)
-            except RedisError as exc:
-                log.error("redis unavailable during a turn: %r", exc)
-                reply(frames.error("unavailable", "chat is temporarily unavailable", cmid))
-                reply(frames.typing(False))
+                await self._limits.close_socket(user, socket_id)
+            except RedisError as exc:  # the entry expires by itself
+                log.warning("could not unregister socket: %r", exc)
 
-    async def _run_turn_locked(
+    async def maintain_forever(self) -> None:
+        """Keep this instance's socket entries alive in the per-user socket count."""
+        while True:
+            await asyncio.sleep(SOCKET_REFRESH_SECONDS)
+            try:
+                await self._limits.refresh_sockets(dict(self._sockets))
+            except RedisError as exc:
+                log.warning("socket refresh failed: %r", exc)
+
+    @staticmethod
+    def new_socket_id() -> str:
+        return uuid.uuid4().hex
+
+    async def submit(
         self, session_id: str, caller: Caller, message: MessageFrame,
         reply: Callable[[Frame], None],
     ) -> None:
         cmid = message.client_msg_id
-        plan = protocol.plan_turn(cmid, await self.store.get_turn(session_id, cmid))
-        if isinstance(plan, protocol.NewTurn):
-            seq = await self.store.allocate_seqs(session_id, 1)
-            if not await self.store.claim_turn(session_id, cmid, seq):
-                # Lost a race with another instance: that one owns the turn.
-                # (The seq we took stays unused; seqs need only increase.)
-                plan = protocol.plan_turn(cmid, await self.store.get_turn(session_id, cmid))
-                if isinstance(plan, protocol.ReplayTurn):
-                    for frame in plan.frames:
-                        reply(frame)
-                elif isinstance(plan, protocol.RetryTurn):
-                    reply(plan.ack)
+        try:
+            if await self._answer_known(session_id, cmid, reply):
                 return
-            await self.hub.publish(session_id, frames.ack(cmid, seq))
-        elif isinstance(plan, protocol.ReplayTurn):
+            hit = await self._limits.allow_message(session_id, caller.customer_id)
+            if hit is not None:
+                self._refuse(reply, "rate_limited", f"too many messages ({hit} limit); "
+                             "slow down", cmid)
+                return
+            masked = pii.mask(message.content,
+                              expecting_secret=await self.store.expecting_secret(session_id))
+            if masked.gift_cards:
+                await self.store.store_refs(session_id, masked.gift_cards, self._pii_ttl)
+            outcome = await self.store.admit(session_id, cmid, {
+                "content": masked.text, "caller": caller.queued(), "queued_at": time.time()})
+            if isinstance(outcome, Duplicate):  # raced with the same id elsewhere
+                await self._answer_known(session_id, cmid, reply)
+                return
+            if isinstance(outcome, QueueFull):
+                self._refuse(reply, "rate_limited", "too many messages waiting for an "
+                             "answer; wait for the replies", cmid)
+                return
+            await self.hub.publish(session_id, frames.ack(cmid, outcome.seq))
+            await self.store.touch(session_id)
+        except RedisError as exc:
+            log.error("redis unavailable while admitting a turn: %r", exc)
+            self._refuse(reply, "unavailable", "chat is temporarily unavailable", cmid)
+            return
+        except Exception:  # a bug must cost this message, never the socket
+            log.exception("admitting a turn failed")
+            self._refuse(reply, "internal", "something went wrong", cmid)
+            return
+        self.runner.kick(session_id)
+
+    async def _answer_known(
+        self, session_id: str, cmid: str, reply: Callable[[Frame], None]
+    ) -> bool:
+        plan = protocol.plan_turn(cmid, await self.store.get_turn(session_id, cmid))
+        if isinstance(plan, protocol.ReplayTurn):
             for frame in plan.frames:
                 reply(frame)
-            return
-        else:
-            seq = int(plan.ack["seq"])
+            return True
+        if isinstance(plan, protocol.PendingTurn):
             reply(plan.ack)
+            return True
+        return False
 
-        await self.store.touch(session_id)
-        await self.hub.publish(session_id, frames.typing(True))
-        try:
-            responses = await self._rasa.send(session_id, message.content, {
-                "customer_id": caller.customer_id, "access_token": caller.access_token,
-                "display_name": caller.display_name, "session_id": session_id,
-            })
-        except BotUnavailable:
-            # The turn stays stored (pending); resending the same client_msg_id retries it.
-            await self.hub.publish(session_id, frames.error(
-                "unavailable", "The assistant is unavailable right now. Please try again "
-                "in a moment.", cmid))
-            await self.hub.publish(session_id, frames.typing(False))
-            return
-        first = await self.store.allocate_seqs(session_id, len(responses)) if responses else 0
-        replies = protocol.bot_frames(first, cmid, responses)
-        # Stored before sent: a client that saw a reply can always get it back on resume.
-        await self.store.complete_turn(session_id, cmid, seq, replies)
-        for frame in replies:
-            await self.hub.publish(session_id, frame)
-        await self.hub.publish(session_id, frames.typing(False))
+    def _refuse(self, reply: Callable[[Frame], None], code: str, message: str,
+                cmid: str) -> None:
+        self.metrics.error(code)
+        reply(frames.error(code, message, cmid))

@@ -6,6 +6,7 @@
   let socket = null;
   let retryDelay = 500;
   let closedByUs = false;
+  let idle = false; // the server closed us for inactivity: reconnect when the user acts
   const seen = new Set(); // seqs already rendered (resume may re-send some)
   // A freshly loaded page has rendered nothing yet, so its first resume asks for every
   // retained frame; later reconnects ask only for what this page has not seen.
@@ -41,6 +42,7 @@
   function setStatus(text) { $("status").textContent = text; }
 
   function sendTurn(content, shownAs) {
+    if (idle) { idle = false; connect(); }
     if (!socket || socket.readyState !== WebSocket.OPEN) { setStatus("Not connected yet…"); return; }
     const frame = { type: "message", client_msg_id: crypto.randomUUID(), ...content };
     socket.send(JSON.stringify(frame));
@@ -67,8 +69,9 @@
       case "handoff": noteSeq(frame.seq); break;
       case "error":
         $("typing").hidden = true;
-        if (frame.code === "unauthorized" || frame.code === "forbidden") {
+        if (frame.code === "forbidden" || (frame.code === "unauthorized" && !store.getItem("chat.refresh"))) {
           // Our token or session is no good: forget the session and start a fresh one.
+          // (With a refresh token, an expired token is refreshed and the session resumed.)
           store.removeItem("chat.session_id"); store.removeItem("chat.last_seq");
         }
         addMessage("system", frame.message);
@@ -97,11 +100,33 @@
     socket.addEventListener("close", (event) => {
       $("typing").hidden = true;
       if (closedByUs) return;
+      if (event.code === 1001) { idle = true; setStatus("Disconnected while idle; send a message to reconnect."); return; }
+      if (event.code === 4401 && store.getItem("chat.refresh")) {
+        // The access token expired: get a new pair and resume the same session.
+        refresh().then(() => setTimeout(connect, 0));
+        return;
+      }
       if (event.code === 4401 || event.code === 4403) store.removeItem("chat.token");
       setStatus("Disconnected; reconnecting…");
       setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 10000);
     });
+  }
+
+  async function refresh() {
+    const response = await fetch("/auth/refresh", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: store.getItem("chat.refresh") }),
+    }).catch(() => null);
+    store.removeItem("chat.refresh");
+    if (response && response.ok) {
+      const tokens = await response.json();
+      store.setItem("chat.token", tokens.access_token);
+      store.setItem("chat.refresh", tokens.refresh_token);
+    } else {
+      store.removeItem("chat.token"); // sign-in again needed; continue as a new session
+      store.removeItem("chat.session_id");
+    }
   }
 
   function startChat(who) {
@@ -125,6 +150,7 @@
       }
       const tokens = await response.json();
       store.setItem("chat.token", tokens.access_token);
+      store.setItem("chat.refresh", tokens.refresh_token);
       store.setItem("chat.user", $("username").value);
       store.removeItem("chat.session_id");
       startChat($("username").value);

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -33,6 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core_banking import migrate
+from core_banking import seed as seed_module
 from core_banking.app import create_app
 from core_banking.db import create_engine, create_sessionmaker
 from core_banking.seed import SeedReport, seed
@@ -46,6 +48,12 @@ ISSUER = "test-issuer"
 AUDIENCE = "test-audience"
 # Children before parents, so foreign keys never block the cleanup.
 TABLES_CHILD_FIRST = (
+    "audit_log",
+    "code_lookup_failures",
+    "gift_card_activities",
+    "gift_cards",
+    "idempotency_records",
+    "transfers",
     "ledger_entries",
     "journals",
     "cards",
@@ -54,6 +62,16 @@ TABLES_CHILD_FIRST = (
     "customers",
     "staff_users",
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_seed_hashing() -> Iterator[None]:
+    """Seeding hashes two passwords with argon2 (~0.3 s each) on every run; the hashes
+    are still real argon2 hashes, just computed once per test session."""
+    cached = functools.lru_cache(maxsize=8)(seed_module.hash_password)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(seed_module, "hash_password", cached)
+        yield
 
 
 @dataclass(frozen=True)
@@ -140,6 +158,8 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         async with engine.begin() as connection:
+            # Replacement cards reference the card they replace (ON DELETE RESTRICT).
+            await connection.execute(text("UPDATE cards SET replaced_by_id = NULL"))
             for table in TABLES_CHILD_FIRST:
                 await connection.execute(text(f"DELETE FROM {table}"))
         await engine.dispose()
@@ -154,9 +174,11 @@ def session_factory(engine: AsyncEngine) -> Callable[[], AsyncSession]:
 def run_seed(
     session_factory: Callable[[], AsyncSession], settings: Settings
 ) -> Callable[[int], Any]:
-    async def _run(customers: int) -> SeedReport:
+    # Without back-dated history by default: it is ~7x the journals and most tests do
+    # not need it (tests of history pass history=True).
+    async def _run(customers: int, history: bool = False) -> SeedReport:
         async with session_factory() as session, session.begin():
-            return await seed(session, customers, settings)
+            return await seed(session, customers, settings, history=history)
 
     return _run
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,12 @@ EXPECTED_TABLES = {
     "ledger_entries",
     "cards",
     "payees",
+    "transfers",
+    "idempotency_records",
+    "gift_cards",
+    "gift_card_activities",
+    "code_lookup_failures",
+    "audit_log",
 }
 
 
@@ -30,7 +37,7 @@ async def test_migrations_reach_head_on_both_backends(engine: AsyncEngine) -> No
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
     assert tables >= EXPECTED_TABLES
-    assert version == "0001"
+    assert version == "0002"
 
 
 async def test_upgrade_is_idempotent_and_downgrade_round_trips(
@@ -71,3 +78,55 @@ def test_migrate_and_seed_clis_on_sqlite(tmp_path: Path) -> None:
     refused = run("core_banking.seed", "--customers", "2", APP_ENV="production")
     assert refused.returncode != 0
     assert "production" in refused.stderr
+
+
+async def test_0002_backfills_history_columns_and_allows_lost_cards(
+    tmp_path: Path, rsa_keys: Keys
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    settings: Settings = make_settings(f"sqlite:///{path}", rsa_keys)
+    await migrate.upgrade(settings, "0001")
+    day = "2024-01-0{} 00:00:00.000000"
+    with sqlite3.connect(path) as db:  # rows as a 0001 database holds them
+        db.execute("INSERT INTO customers VALUES ('c', 'u', 'U', 'h', ?)", (day.format(1),))
+        db.execute(
+            "INSERT INTO accounts VALUES ('a', 'c', 'DE1', NULL, 'checking', 'EUR', 150, 150, ?)",
+            (day.format(1),),
+        )
+        db.execute(
+            "INSERT INTO accounts VALUES ('f', NULL, 'DE2', 'funding', 'internal', 'EUR',"
+            " -150, -150, ?)",
+            (day.format(1),),
+        )
+        for n, amount in ((2, 100), (3, 50)):
+            db.execute(
+                "INSERT INTO journals VALUES (?, 'deposit', 'd', ?)", (f"j{n}", day.format(n))
+            )
+            db.execute(
+                "INSERT INTO ledger_entries VALUES (?, ?, 'a', ?, 'EUR')",
+                (f"a{n}", f"j{n}", amount),
+            )
+            db.execute(
+                "INSERT INTO ledger_entries VALUES (?, ?, 'f', ?, 'EUR')",
+                (f"f{n}", f"j{n}", -amount),
+            )
+        db.execute(
+            "INSERT INTO cards VALUES"
+            " ('k', 'c', 'a', '1234', 'VISA', 'debit', 'active', 1, 2030, ?)",
+            (day.format(1),),
+        )
+    await migrate.upgrade(settings)
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT id, substr(booked_at, 1, 10), balance_after_minor"
+            " FROM ledger_entries ORDER BY id"
+        ).fetchall()
+        assert rows == [
+            ("a2", "2024-01-02", 100),
+            ("a3", "2024-01-03", 150),
+            ("f2", "2024-01-02", -100),
+            ("f3", "2024-01-03", -150),
+        ]
+        codes = {r[0] for r in db.execute("SELECT system_code FROM accounts")}
+        assert codes == {None, "funding", "clearing:EUR", "gift_card_liability:EUR"}
+        db.execute("UPDATE cards SET status = 'lost'")  # the widened CHECK accepts it

@@ -90,12 +90,13 @@ async def test_seed_is_idempotent_and_only_adds_missing_customers(
 
 
 async def test_ledger_is_balanced_and_conserves_money(
-    seeded: Any, session_factory: SessionFactory
+    run_seed: Callable[..., Any], session_factory: SessionFactory
 ) -> None:
     """Sign convention: entries are signed from the account's view and every journal sums
 
     to zero per currency, so all balances per currency (bank accounts included) sum to 0.
     """
+    await run_seed(3, history=True)
     async with session_factory() as s:
         per_journal = (
             await s.execute(
@@ -104,7 +105,8 @@ async def test_ledger_is_balanced_and_conserves_money(
                 ).group_by(LedgerEntry.journal_id, LedgerEntry.currency)
             )
         ).all()
-        assert len(per_journal) == 6  # 3 customers x 2 opening deposits
+        # 3 customers x (2 opening deposits + 12 back-dated history items)
+        assert len(per_journal) == 3 * 14
         assert all(total == 0 for _, _, total in per_journal)
 
         totals = dict(
@@ -121,6 +123,11 @@ async def test_ledger_is_balanced_and_conserves_money(
         funding = await s.scalar(select(Account).where(Account.system_code == "funding"))
         assert funding is not None and funding.customer_id is None and funding.type == "internal"
         assert funding.balance_minor == -3 * 600_000
+        # History (salary in, payments out) nets to zero on each checking account.
+        clearing = await s.scalar(select(Account).where(Account.system_code == "clearing:EUR"))
+        assert clearing is not None and clearing.balance_minor == 0
+        balances = await s.scalars(select(Account.balance_minor).where(Account.type == "checking"))
+        assert set(balances) == {100_000}
 
         # The cached balance of every account equals the sum of its entries.
         sums = dict(
@@ -140,7 +147,12 @@ async def test_seed_refuses_in_production(
     session_factory: SessionFactory, rsa_keys: Keys, settings: Settings
 ) -> None:
     production = make_settings(
-        settings.database_url, rsa_keys, app_env="production", service_token="s3cret-prod"
+        settings.database_url,
+        rsa_keys,
+        app_env="production",
+        service_token="s3cret-prod",
+        gift_card_code_key="prod-gift-key",
+        confirmation_code_key="prod-otp-key",
     )
     async with session_factory() as s:
         with pytest.raises(SeedRefused):

@@ -3,6 +3,7 @@ and identity servers, and real gateway servers (uvicorn in background threads)."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -41,10 +42,10 @@ def free_port() -> int:
 class ServerThread:
     """Runs an ASGI app with uvicorn on a free port in a daemon thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **options: Any) -> None:
         self.port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+                                lifespan="on", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -114,23 +115,46 @@ def redis_client() -> Iterator[redis.Redis]:
 
 @dataclass
 class StubRasa:
+    """Answers by message: ``/show_buttons``, ``two …`` (two responses), ``slow <s> …``
+    (sleeps s seconds), ``handoff …`` (custom handoff), ``cvv?`` (asks for a CVV); anything
+    else is echoed. Messages containing ``flaky`` get 503 while ``flaky_down`` is set.
+    Each call is recorded with its start/end (monotonic) for ordering checks."""
+
     url: str = ""
     calls: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    flaky_down: threading.Event = field(default_factory=threading.Event)
 
     def calls_for(self, message: str) -> list[dict[str, Any]]:
         with self.lock:
             return [c for c in self.calls if c["message"] == message]
 
+    def calls_from(self, sender: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [c for c in self.calls if c["sender"] == sender]
+
     def app(self) -> FastAPI:
         app = FastAPI()
 
         @app.post("/webhooks/rest/webhook")
-        async def webhook(request: Request) -> list[dict[str, Any]]:
+        async def webhook(request: Request) -> Any:
             body = await request.json()
+            body["started"] = time.monotonic()
             with self.lock:
                 self.calls.append(body)
             sender, message = body["sender"], body["message"]
+            if "flaky" in message and self.flaky_down.is_set():
+                return JSONResponse({"error": "down"}, status_code=503)
+            if message.startswith("slow "):
+                await asyncio.sleep(float(message.split()[1]))
+            body["ended"] = time.monotonic()
+            if message.startswith("handoff"):
+                return [{"recipient_id": sender, "text": "Connecting you to an agent.",
+                         "custom": {"handoff": "requested"}}]
+            if message == "cvv?":
+                return [{"recipient_id": sender, "text": "Please enter the card's CVV."}]
+            if message.startswith("mute"):
+                return []
             if message == "/show_buttons":
                 return [{"recipient_id": sender, "text": "Pick one",
                          "buttons": [{"title": "Yes", "payload": "/affirm"},
@@ -139,6 +163,22 @@ class StubRasa:
                 return [{"recipient_id": sender, "text": f"first: {message}"},
                         {"recipient_id": sender, "text": f"second: {message}"}]
             return [{"recipient_id": sender, "text": f"you said: {message}"}]
+
+        @app.get("/conversations/{sender}/tracker")
+        async def tracker(sender: str) -> dict[str, Any]:
+            """Rasa-shaped events for the calls seen: intent ``intent_<first word>``."""
+            events: list[dict[str, Any]] = []
+            for call in self.calls_from(sender):
+                text = call["message"]
+                events.append({"event": "user", "text": text, "metadata": call["metadata"],
+                               "parse_data": {
+                                   "intent": {"name": f"intent_{text.split()[0]}",
+                                              "confidence": 0.875},
+                                   "entities": [{"entity": "amount", "value": "5",
+                                                 "start": 0, "end": 1, "extractor": "x"}]}})
+                events += [{"event": "action", "name": "action_echo"},
+                           {"event": "action", "name": "action_listen"}]
+            return {"sender_id": sender, "events": events}
 
         return app
 
@@ -192,8 +232,11 @@ def stub_identity() -> Iterator[ServerThread]:
 
 @pytest.fixture(scope="session")
 def make_settings(
-    private_key_file: Path, redis_prefix: str, stub_rasa: StubRasa, stub_identity: ServerThread
+    private_key_file: Path, redis_prefix: str, stub_rasa: StubRasa, stub_identity: ServerThread,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[..., Settings]:
+    transcripts = tmp_path_factory.mktemp("transcripts") / "transcripts.sqlite3"
+
     def build(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "app_env": "test", "redis_url": REDIS_URL, "redis_key_prefix": redis_prefix,
@@ -202,6 +245,9 @@ def make_settings(
             "service_token": SERVICE_TOKEN, "jwt_private_key_file": str(private_key_file),
             "jwt_key_id": KEY_ID, "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE,
             "allowed_origins": "http://allowed.example", "hello_timeout_seconds": 0.5,
+            "rasa_retry_initial_backoff_seconds": 0.1, "rasa_retry_max_backoff_seconds": 0.5,
+            "turn_sweep_interval_seconds": 0.5,
+            "transcript_database_url": f"sqlite+aiosqlite:///{transcripts}",
         }
         values.update(overrides)
         return Settings(**values)
@@ -211,20 +257,31 @@ def make_settings(
 
 @pytest.fixture(scope="session")
 def gateway(make_settings: Callable[..., Settings]) -> Iterator[ServerThread]:
-    with ServerThread(create_app(make_settings())) as server:
+    with gateway_server(make_settings()) as server:
         yield server
+
+
+def gateway_server(settings: Settings) -> ServerThread:
+    """A gateway with the uvicorn WebSocket options ``python -m gateway`` uses."""
+    return ServerThread(create_app(settings), **settings.uvicorn_ws_options())
 
 
 @pytest.fixture(scope="session")
 def gateway2(make_settings: Callable[..., Settings]) -> Iterator[ServerThread]:
     """A second instance sharing Redis with ``gateway`` (multi-instance fan-out)."""
-    with ServerThread(create_app(make_settings())) as server:
+    with gateway_server(make_settings()) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def broken_gateway(make_settings: Callable[..., Settings]) -> Iterator[ServerThread]:
+def broken_gateway(
+    make_settings: Callable[..., Settings], redis_prefix: str
+) -> Iterator[ServerThread]:
     """Rasa and core_banking both point at a port nobody listens on."""
     dead = f"http://127.0.0.1:{free_port()}"
-    with ServerThread(create_app(make_settings(rasa_url=dead, core_banking_url=dead))) as server:
+    # Its own key prefix: its sweeper must not pick up the healthy gateways' sessions.
+    settings = make_settings(rasa_url=dead, core_banking_url=dead, rasa_retry_window_seconds=1,
+                             rasa_retry_initial_backoff_seconds=0.2,
+                             redis_key_prefix=f"{redis_prefix}broken:")
+    with gateway_server(settings) as server:
         yield server

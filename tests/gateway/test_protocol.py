@@ -15,8 +15,8 @@ from gateway.chat.protocol import (
     Close,
     NewTurn,
     OpenSession,
+    PendingTurn,
     ReplayTurn,
-    RetryTurn,
     Send,
     StartTurn,
     State,
@@ -139,7 +139,7 @@ def test_plan_turn_dedupe_decisions() -> None:
     bot = {"type": "bot", "seq": 6, "reply_to": "m1", "text": "hi"}
     done = TurnRecord(seq=5, done=True, frames=(bot,))
     assert plan_turn("m1", done) == ReplayTurn((frames.ack("m1", 5), bot))
-    assert plan_turn("m1", TurnRecord(seq=5, done=False)) == RetryTurn(frames.ack("m1", 5))
+    assert plan_turn("m1", TurnRecord(seq=5, done=False)) == PendingTurn(frames.ack("m1", 5))
     assert TurnRecord.from_json(json.loads(json.dumps(done.to_json()))) == done
 
 

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from jose import jwt
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -94,8 +95,16 @@ async def test_message_gets_ack_typing_bot_and_rasa_metadata(
         ]
         [call] = stub_rasa.calls_for(text)
         assert call["sender"] == sid
-        assert call["metadata"] == {"customer_id": "cust-001", "access_token": token,
-                                    "display_name": "Name cust-001", "session_id": sid}
+        delegated = call["metadata"].pop("access_token")
+        assert call["metadata"] == {"customer_id": "cust-001", "display_name": "Name cust-001",
+                                    "session_id": sid, "client_msg_id": "m1"}
+        # Not the customer's own token: a fresh 120 s token for the same subject and roles.
+        assert delegated != token
+        claims, own = token_service.decode(delegated), token_service.decode(token)
+        assert (claims.sub, claims.roles, claims.name) == (own.sub, own.roles, own.name)
+        assert claims.jti != own.jti
+        raw = jwt.get_unverified_claims(delegated)
+        assert raw["exp"] - raw["iat"] == 120
         # seq keeps increasing across turns, and several responses -> several frames.
         frames = await turn(ws, "two things", "m2")
         assert [(f["type"], f.get("seq")) for f in frames] == [
@@ -229,12 +238,16 @@ async def test_rasa_down_is_unavailable_and_socket_stays_open(
              "message": frames[2]["message"]},
             {"type": "typing", "state": "off"},
         ]
-        # The turn is kept: resending it re-acks with the same seq and tries again.
-        again = await turn(ws, "anyone there?", "down1")
-        assert again[0] == {"type": "ack", "client_msg_id": "down1", "seq": 1}
-        assert again[2]["code"] == "unavailable"
+        # The turn is kept and retried in the background: resending it only re-acks.
+        await send(ws, {"type": "message", "client_msg_id": "down1", "text": "anyone there?"})
+        assert await recv(ws) == {"type": "ack", "client_msg_id": "down1", "seq": 1}
         await send(ws, {"type": "ping"})
         assert await recv(ws) == {"type": "pong"}
+        # Past RASA_RETRY_WINDOW_SECONDS (1 s here) the user is told plainly.
+        failed = await until_typing_off(ws)
+        assert failed[0]["type"] == "bot" and failed[0]["seq"] == 2
+        assert failed[0]["custom"] == {"gateway": "turn_failed"}
+        assert "could not answer" in failed[0]["text"]
 
 
 async def test_every_socket_of_a_session_gets_its_frames_across_instances(

@@ -1,0 +1,212 @@
+"""Transfer throughput of core_banking's HTTP API beside pgbench on the same PostgreSQL.
+
+    PYTHONPATH=. .venv/bin/python bench/ledger.py [--clients 1,4,16] [--seconds 5]
+
+Creates two scratch databases on the server (dropped afterwards): one migrated and seeded
+for a core_banking process started here on a free loopback port, one initialised by
+`pgbench -i`. For each client count it runs POST /v1/transfers (1 minor unit between
+random demo accounts, fresh Idempotency-Key each) for --seconds, then pgbench's TPC-B-like
+script with as many clients, and prints transfers/s, p50/p95 latency and the ratio.
+Only 127.0.0.1 is contacted; every loop is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jose import jwt
+from psycopg import sql
+
+REPO = Path(__file__).resolve().parents[1]
+ISSUER, AUDIENCE = "bench", "bench-api"
+
+
+def admin_execute(admin_url: str, statement: sql.Composed) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def make_keys(directory: Path) -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (directory / "public.pem").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def token(private_pem: bytes, subject: str) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": subject,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 3600,
+        "jti": str(uuid.uuid4()),
+        "roles": ["customer"],
+    }
+    return str(jwt.encode(claims, private_pem.decode(), algorithm="RS256"))
+
+
+def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    # Fixed argument lists built here, no shell: the S603/S607 warnings do not apply.
+    return subprocess.run(command, capture_output=True, text=True, check=True, **kwargs)  # noqa: S603
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def api_level(
+    base_url: str, callers: list[tuple[str, str]], numbers: list[str], clients: int, seconds: float
+) -> tuple[float, list[float]]:
+    """callers: (bearer token, source account id); returns (transfers/s, latencies)."""
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def client_loop(n: int) -> None:
+        rng = secrets.SystemRandom()
+        limits = httpx.Limits(max_connections=1)
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+            while time.monotonic() < deadline:
+                bearer, source = callers[(n + rng.randrange(len(callers))) % len(callers)]
+                body = {
+                    "from_account_id": source,
+                    "to_account_number": rng.choice(numbers),
+                    "amount_minor": 1,
+                    "currency": "EUR",
+                    "reference": "bench",
+                }
+                headers = {
+                    "Authorization": f"Bearer {bearer}",
+                    "Idempotency-Key": str(uuid.uuid4()),
+                }
+                started = time.perf_counter()
+                response = await client.post("/v1/transfers", json=body, headers=headers)
+                if response.status_code == 201:
+                    latencies.append(time.perf_counter() - started)
+                elif response.status_code != 422:  # same-account picks are refused: fine
+                    raise RuntimeError(f"{response.status_code} {response.text}")
+
+    started = time.monotonic()
+    await asyncio.gather(*(client_loop(n) for n in range(clients)))
+    return len(latencies) / (time.monotonic() - started), latencies
+
+
+def pgbench_tps(db_url: str, clients: int, seconds: int) -> float:
+    jobs = str(min(clients, os.cpu_count() or 1))
+    command = ["pgbench", "-n", "-c", str(clients), "-j", jobs, "-T", str(seconds), db_url]
+    result = run(command, timeout=seconds + 60)
+    match = re.search(r"tps = ([0-9.]+)", result.stdout)
+    if not match:
+        raise RuntimeError(result.stdout + result.stderr)
+    return float(match.group(1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--clients", default="1,4,16")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--customers", type=int, default=16)
+    args = parser.parse_args()
+    levels = [int(c) for c in args.clients.split(",")]
+    base = args.admin_url.rsplit("/", 1)[0]
+    app_db, pgb_db = (f"bench_{kind}_{secrets.token_hex(4)}" for kind in ("ledger", "pgbench"))
+    for name in (app_db, pgb_db):
+        admin_execute(args.admin_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            private_pem = make_keys(Path(tmp))
+            env: dict[str, Any] = {
+                **os.environ,
+                "PYTHONPATH": str(REPO),
+                "APP_ENV": "test",
+                "DATABASE_URL": f"{base}/{app_db}",
+                "JWT_PUBLIC_KEY_FILE": str(Path(tmp) / "public.pem"),
+                "JWT_ISSUER": ISSUER,
+                "JWT_AUDIENCE": AUDIENCE,
+                # Measure the ledger path, not the risk hold.
+                "DAILY_TRANSFER_LIMIT_MINOR": str(10**12),
+                "RISK_VELOCITY_MAX_TRANSFERS": str(10**9),
+            }
+            python = sys.executable
+            run([python, "-m", "core_banking.migrate"], env=env)
+            run([python, "-m", "core_banking.seed", "--customers", str(args.customers)], env=env)
+            run(["pgbench", "-i", "-q", "-s", "1", f"{base}/{pgb_db}"])
+            with psycopg.connect(f"{base}/{app_db}") as conn:
+                rows = conn.execute(
+                    "SELECT customer_id, id, number FROM accounts WHERE type = 'checking'"
+                ).fetchall()
+            callers = [(token(private_pem, str(c)), str(a)) for c, a, _ in rows]
+            numbers = [str(n) for _, _, n in rows]
+            port = free_port()
+            server = subprocess.Popen(  # noqa: S603 - fixed argument list
+                [python, "-m", "uvicorn", "core_banking.app:app", "--host", "127.0.0.1",
+                 "--port", str(port), "--log-level", "warning"],
+                env=env,
+            )  # fmt: skip
+            base_url = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            else:
+                raise RuntimeError("core_banking did not become healthy")
+
+            print(f"{'clients':>7} {'transfers/s':>12} {'p50 ms':>8} {'p95 ms':>8} "
+                  f"{'pgbench tps':>12} {'api/pgbench':>12}")  # fmt: skip
+            for clients in levels:
+                tps, latencies = asyncio.run(
+                    api_level(base_url, callers, numbers, clients, args.seconds)
+                )
+                quantiles = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else [0.0]
+                p50 = statistics.median(latencies) * 1000 if latencies else 0.0
+                p95 = quantiles[-1] * 1000
+                reference = pgbench_tps(f"{base}/{pgb_db}", clients, args.seconds)
+                print(f"{clients:>7} {tps:>12.1f} {p50:>8.1f} {p95:>8.1f} "
+                      f"{reference:>12.1f} {tps / reference:>12.3f}")  # fmt: skip
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        for name in (app_db, pgb_db):
+            admin_execute(
+                args.admin_url,
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core_banking.models.base import Base, IdMixin, TimestampMixin, UtcDateTime
+
+
+class TransferStatus(str, Enum):
+    completed = "completed"
+    requires_confirmation = "requires_confirmation"  # risk check fired; no money moved yet
+    cancelled = "cancelled"
+
+
+class TransferKind(str, Enum):
+    own = "own"  # between two accounts of the same customer
+    internal = "internal"  # to another customer of this bank
+    external = "external"  # to another bank, booked to our clearing account
+
+
+class Transfer(IdMixin, TimestampMixin, Base):
+    """A customer's payment order; its money movement is the journal it points to."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="positive"),
+        CheckConstraint(
+            "status IN ('completed', 'requires_confirmation', 'cancelled')", name="status"
+        ),
+        CheckConstraint("kind IN ('own', 'internal', 'external')", name="kind"),
+        Index("ix_transfers_customer_created", "customer_id", "created_at", "id"),
+    )
+
+    customer_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("customers.id", ondelete="RESTRICT"), nullable=False
+    )
+    from_account_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.id", ondelete="RESTRICT"), nullable=False
+    )
+    # The account credited: the payee's account here, or our clearing account.
+    to_account_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.id", ondelete="RESTRICT"), nullable=False
+    )
+    to_account_number: Mapped[str] = mapped_column(String(34), nullable=False)
+    to_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    reference: Mapped[str] = mapped_column(String(140), nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    risk_reasons: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    journal_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("journals.id", ondelete="RESTRICT"), nullable=True
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # One-time confirmation code: only a keyed hash is kept.
+    otp_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    otp_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    otp_attempts: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=0)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core_banking.db import AsyncSessionDep
+from core_banking.iban import IbanError, normalize_iban
+from core_banking.models import Payee
+from core_banking.payees.schemas import PayeeCreate, PayeeList, PayeeRead
+from core_banking.problems import DuplicatePayee, InvalidIban, NotFound
+from core_banking.security import CurrentCustomer
+
+router = APIRouter(prefix="/v1/payees", tags=["payees"])
+
+
+@router.get("", response_model=PayeeList)
+async def list_payees(customer: CurrentCustomer, session: AsyncSessionDep) -> PayeeList:
+    stmt = (
+        select(Payee)
+        .where(Payee.customer_id == customer.id)
+        .order_by(Payee.name, Payee.id)
+    )
+    payees = (await session.scalars(stmt)).all()
+    return PayeeList(data=[PayeeRead.model_validate(p) for p in payees])
+
+
+@router.post("", status_code=201, response_model=PayeeRead)
+async def create_payee(
+    body: PayeeCreate, customer: CurrentCustomer, session: AsyncSessionDep
+) -> PayeeRead:
+    try:
+        iban = normalize_iban(body.iban)
+    except IbanError as exc:
+        raise InvalidIban(f"{body.iban!r} is not a valid IBAN") from exc
+    exists = await session.scalar(
+        select(Payee.id).where(Payee.customer_id == customer.id, Payee.iban == iban)
+    )
+    if exists is not None:
+        raise DuplicatePayee(extra={"payee_id": exists})
+    payee = Payee(customer_id=customer.id, name=body.name.strip(), iban=iban)
+    session.add(payee)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent twin got there first
+        raise DuplicatePayee() from exc
+    return PayeeRead.model_validate(payee)
+
+
+@router.delete("/{payee_id}", status_code=204)
+async def delete_payee(
+    payee_id: str, customer: CurrentCustomer, session: AsyncSessionDep
+) -> Response:
+    payee = await session.scalar(
+        select(Payee).where(Payee.id == payee_id, Payee.customer_id == customer.id)
+    )
+    if payee is None:
+        raise NotFound("No such payee")
+    await session.delete(payee)
+    await session.flush()
+    return Response(status_code=204)

@@ -1,0 +1,43 @@
+"""Pre-execution risk rules (documented in core_banking/README.md, "Risk rules").
+
+A transfer that trips any rule is held as `requires_confirmation` until the customer
+enters a one-time code. Transfers between a customer's own accounts are never checked.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core_banking.models.base import utcnow
+from core_banking.settings import Settings
+from core_banking.transfers.repository import TransferRepository
+
+NEW_PAYEE = "new_payee_large_amount"
+UNUSUAL_AMOUNT = "unusual_amount"
+VELOCITY = "velocity"
+
+
+async def assess(
+    repository: TransferRepository,
+    settings: Settings,
+    *,
+    customer_id: str,
+    to_number: str,
+    amount_minor: int,
+) -> list[str]:
+    reasons: list[str] = []
+    # (a) a large first payment to a destination this customer never paid before.
+    if amount_minor > settings.risk_new_payee_threshold_minor and not await repository.has_paid(
+        customer_id, to_number
+    ):
+        reasons.append(NEW_PAYEE)
+    # (b) far above anything this customer has paid before.
+    if amount_minor > settings.risk_large_amount_minor:
+        largest = await repository.largest_payment(customer_id)
+        if amount_minor > settings.risk_large_multiplier * largest:
+            reasons.append(UNUSUAL_AMOUNT)
+    # (c) too many transfers in a short window (this one would exceed the maximum).
+    since = utcnow() - timedelta(seconds=settings.risk_velocity_window_seconds)
+    if await repository.count_since(customer_id, since) >= settings.risk_velocity_max_transfers:
+        reasons.append(VELOCITY)
+    return reasons

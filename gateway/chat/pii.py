@@ -1,0 +1,167 @@
+"""Masking of payment secrets in user text, before it reaches Rasa, logs, Redis or
+transcripts (pure: no I/O, no clock; the caller supplies reference ids).
+
+Callers may rely on:
+- ``mask`` returns the text with
+  - card numbers (13-19 digits, optionally grouped with single spaces or dashes,
+    Luhn-valid) replaced by ``[card •••• 1234]`` (last four digits kept);
+  - gift-card codes (Crockford base32: groups of four joined by ``-`` or a space, five
+    groups or more, optional check character; or 20-25 contiguous characters; mixing
+    letters and digits, see ``_looks_random``) replaced by ``[giftcard:<ref>]``,
+    with ``ref -> code`` in ``Masked.gift_cards`` so the caller can store it for later
+    resolution;
+  - if ``expecting_secret`` (the bot's last message asked for a CVV / security code)
+    and the whole message is 3-4 digits: ``[redacted]`` -- the digits are dropped.
+- Valid IBANs (``DE89 3704 0044 0532 0130 00``, mod-97 checked) are left intact.
+- Masking is idempotent: masked output contains nothing that would be masked again.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+REDACTED = "[redacted]"
+
+# Crockford base32 plus the letters core_banking reads as aliases (O->0, I/L->1), since
+# customers type codes as they read them; only U never appears.
+_CROCKFORD = "0-9A-TV-Z"
+_GIFT_GROUPED = re.compile(
+    rf"(?<![\w-])[{_CROCKFORD}]{{4}}([- ])[{_CROCKFORD}]{{4}}(?:\1[{_CROCKFORD}]{{4}}){{3,}}"
+    rf"(?:-[{_CROCKFORD}*~$=U])?(?![\w-])",
+    re.IGNORECASE,
+)
+_GIFT_CONTIGUOUS = re.compile(rf"(?<![\w-])[{_CROCKFORD}]{{20,25}}(?![\w-])",
+                              re.IGNORECASE)
+# Runs of digit groups joined by one space or dash; a card is a window of whole groups.
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d+(?:[ -]\d+)*(?![0-9A-Za-z])")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{1,4}){3,8}\b", re.IGNORECASE)
+_BARE_SECRET = re.compile(r"\s*\d{3,4}\s*")
+_ASKS_SECRET = re.compile(
+    r"\b(?:cvv2?|cvc2?|csc|security code|card verification|verification code|"
+    r"3[- ]digit code|three[- ]digit code)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Masked:
+    text: str
+    gift_cards: dict[str, str] = field(default_factory=dict)  # ref -> code as typed
+    redacted: bool = False  # a bare CVV was dropped
+
+
+def new_ref() -> str:
+    """Default reference id: 96 random bits, unguessable so refs are not enumerable."""
+    return "gc_" + secrets.token_hex(12)
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def asks_for_secret(bot_text: str) -> bool:
+    """Does this bot message ask for a CVV / security code (so the next bare 3-4 digit
+    user message is that secret)?"""
+    return bool(_ASKS_SECRET.search(bot_text))
+
+
+def mask(text: str, *, expecting_secret: bool = False,
+         make_ref: Callable[[], str] = new_ref) -> Masked:
+    if expecting_secret and _BARE_SECRET.fullmatch(text):
+        return Masked(REDACTED, redacted=True)
+    gift_cards: dict[str, str] = {}
+
+    def gift(match: re.Match[str]) -> str:
+        code = match.group()
+        if not _looks_random(code):
+            return code
+        ref = make_ref()
+        gift_cards[ref] = code
+        return f"[giftcard:{ref}]"
+
+    # Nothing inside a real (mod-97 valid) IBAN is masked: account numbers must reach
+    # the bot, and IBAN digit groups could otherwise pass for a card or a gift code.
+    out: list[str] = []
+    pos = 0
+    for start, end in _iban_spans(text):
+        out += [_mask_segment(text[pos:start], gift), text[start:end]]
+        pos = end
+    out.append(_mask_segment(text[pos:], gift))
+    return Masked("".join(out), gift_cards)
+
+
+def _iban_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for match in _IBAN.finditer(text):
+        # The pattern may run on into following words; keep the longest valid prefix.
+        ends = [match.start() + m.end() for m in re.finditer(r"[A-Z0-9]+", match.group(), re.I)]
+        for end in reversed(ends):  # iban_valid checks the length, so a lone token works
+            if iban_valid(text[match.start():end]):
+                spans.append((match.start(), end))
+                break
+    return spans
+
+
+def _looks_random(code: str) -> bool:
+    """Random codes mix letters and digits; text that merely fits the shape does not:
+    ``card 4111 1111 1111 1111`` (one group with letters: a card after a word), all
+    digits (maybe a card), all letters unless dashed (words)."""
+    groups = re.split(r"[- ]", code)
+    if len(groups) == 1:
+        groups = list(code)
+    with_letters = sum(1 for g in groups if re.search(r"[A-Za-z]", g))
+    if "-" in code:  # dashed groups of four are never ordinary words
+        return with_letters >= 2
+    return with_letters >= 2 and bool(re.search(r"\d", code))
+
+
+def iban_valid(candidate: str) -> bool:
+    compact = candidate.replace(" ", "").upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def _mask_segment(text: str, gift: Callable[[re.Match[str]], str]) -> str:
+    text = _GIFT_GROUPED.sub(gift, text)
+    text = _GIFT_CONTIGUOUS.sub(gift, text)
+    return _mask_cards(text)
+
+
+def _mask_cards(text: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for run in _DIGIT_RUN.finditer(text):
+        groups = list(re.finditer(r"\d+", run.group()))
+        i = 0
+        while i < len(groups):
+            # Longest Luhn-valid window of whole groups starting at group i (a card may
+            # be followed by other numbers, e.g. an expiry year).
+            best: tuple[int, str] | None = None
+            digits = ""
+            for j in range(i, len(groups)):
+                digits += groups[j].group()
+                if len(digits) > 19:
+                    break
+                if len(digits) >= 13 and luhn_valid(digits):
+                    best = (j, digits)
+            if best is None:
+                i += 1
+                continue
+            j, digits = best
+            start, end = run.start() + groups[i].start(), run.start() + groups[j].end()
+            out += [text[pos:start], f"[card •••• {digits[-4:]}]"]
+            pos = end
+            i = j + 1
+    out.append(text[pos:])
+    return "".join(out)

@@ -1,0 +1,167 @@
+"""Many clients moving money at once through a real HTTP server on PostgreSQL.
+
+uvicorn runs in a background thread (its own event loop, its own connection pool); the
+test drives it over real sockets with 16 concurrent workers doing random transfers
+between a few seeded accounts, including replayed and simultaneously doubled
+Idempotency-Keys and transfers that must fail for lack of funds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import func, select, text
+
+from core_banking.app import create_app
+from core_banking.models import Account, Transfer
+from core_banking.settings import Settings
+from core_banking.verify_ledger import verify
+from tests.core_banking.helpers import Customer, SessionFactory, login
+from tests.support import free_port
+
+pytestmark = pytest.mark.parametrize("settings", ["postgresql"], indirect=True)
+WORKERS = 16
+OPS_PER_WORKER = 6
+CUSTOMERS = 4
+NO_RISK = 10**12  # these tests are about the ledger, not the risk rules
+
+
+@dataclass
+class Ledger:
+    """What the clients saw."""
+
+    key_to_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    ok_ids: set[str] = field(default_factory=set)
+    statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    insufficient: int = 0
+    replays: int = 0
+
+
+@pytest.fixture
+def server(settings: Settings, engine: Any) -> Iterator[str]:
+    app = create_app(
+        settings.model_copy(
+            update={
+                "daily_transfer_limit_minor": NO_RISK,
+                "risk_new_payee_threshold_minor": NO_RISK,
+                "risk_large_amount_minor": NO_RISK,
+                "risk_velocity_max_transfers": 10**6,
+            }
+        )
+    )
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+async def test_concurrent_transfers_conserve_money(
+    server: str,
+    run_seed: Callable[..., Any],
+    session_factory: SessionFactory,
+    sign: Callable[..., str],
+) -> None:
+    await run_seed(CUSTOMERS)
+    people = [await login(session_factory, sign, f"demo{n:03d}") for n in range(1, 5)]
+    async with session_factory() as s:
+        owned = (
+            await s.execute(
+                select(Account.customer_id, Account.id, Account.number).where(
+                    Account.customer_id.is_not(None)
+                )
+            )
+        ).all()
+    accounts_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for customer_id, account_id, number in owned:
+        accounts_of[str(customer_id)].append((account_id, number))
+    numbers = [number for _, _, number in owned]
+    seen = Ledger()
+    sent: list[tuple[Customer, str, dict[str, Any]]] = []  # for replays
+
+    async def send(
+        client: httpx.AsyncClient, who: Customer, key: str, body: dict[str, Any]
+    ) -> None:
+        response = await client.post(
+            "/v1/transfers", json=body, headers={**who.headers, "Idempotency-Key": key}
+        )
+        seen.statuses[response.status_code] += 1
+        if response.status_code == 201:
+            seen.key_to_ids[f"{who.id}/{key}"].add(response.json()["id"])
+            seen.ok_ids.add(response.json()["id"])
+        elif response.status_code == 422:
+            assert response.json()["type"].endswith("insufficient-funds"), response.text
+            seen.insufficient += 1
+        else:
+            raise AssertionError(f"{response.status_code} {response.text}")
+
+    async def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        async with httpx.AsyncClient(base_url=server, timeout=60) as client:
+            for _ in range(OPS_PER_WORKER):
+                if sent and rng.random() < 0.2:
+                    who, key, body = rng.choice(sent)
+                    seen.replays += 1
+                    await send(client, who, key, body)
+                    continue
+                who = rng.choice(people)
+                source_id, source_number = rng.choice(accounts_of[who.id])
+                target = rng.choice([n for n in numbers if n != source_number])
+                big = rng.random() < 0.4  # often more than a checking account holds
+                body = {
+                    "from_account_id": source_id,
+                    "to_account_number": target,
+                    "amount_minor": rng.randint(60_000, 250_000) if big else rng.randint(1, 5_000),
+                    "currency": "EUR",
+                    "reference": f"w{seed}",
+                }
+                key = str(uuid.uuid4())
+                sent.append((who, key, body))
+                if rng.random() < 0.15:  # the same request twice at the same moment
+                    seen.replays += 1
+                    await asyncio.gather(send(client, who, key, body), send(client, who, key, body))
+                else:
+                    await send(client, who, key, body)
+
+    await asyncio.wait_for(asyncio.gather(*(worker(i) for i in range(WORKERS))), timeout=120)
+
+    assert seen.statuses[201] > 0 and seen.insufficient > 0 and seen.replays > 0, seen.statuses
+    # Every key moved money at most once: all its successful answers name one transfer.
+    assert all(len(ids) == 1 for ids in seen.key_to_ids.values())
+    async with session_factory() as s:
+        db_ids = set(await s.scalars(select(Transfer.id)))
+        journals = await s.scalar(text("SELECT count(*) FROM journals WHERE kind <> 'deposit'"))
+        records = await s.scalar(text("SELECT count(*) FROM idempotency_records"))
+        negative = await s.scalar(
+            select(func.count()).where(Account.customer_id.is_not(None), Account.balance_minor < 0)
+        )
+        customer_total = await s.scalar(
+            select(func.sum(Account.balance_minor)).where(Account.customer_id.is_not(None))
+        )
+        report = await verify(s)
+    # Each 2xx transfer exists exactly once, and nothing else moved money.
+    assert db_ids == seen.ok_ids
+    assert journals == len(db_ids) == records == len(seen.key_to_ids)
+    assert negative == 0
+    assert customer_total == CUSTOMERS * 600_000
+    assert report.ok, report.problems

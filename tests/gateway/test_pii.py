@@ -1,0 +1,121 @@
+"""PII masking: the pure module, then end to end (what Rasa and Redis see, and the
+gift-card reference resolution endpoint)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+
+import httpx
+import pytest
+import redis
+
+from gateway.chat.pii import REDACTED, asks_for_secret, iban_valid, luhn_valid, mask
+from tests.gateway.conftest import SERVICE_TOKEN, ServerThread, StubRasa
+from tests.gateway.test_ws import hello, socket, turn
+
+
+def refs() -> itertools.count[int]:
+    return itertools.count(1)
+
+
+def masked(text: str, **kw: bool) -> str:
+    counter = refs()
+    return mask(text, make_ref=lambda: f"gc_{next(counter)}", **kw).text
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("card 4111 1111 1111 1111 please", "card [card •••• 1111] please"),
+    ("4111-1111-1111-1111", "[card •••• 1111]"),
+    ("5555555555554444", "[card •••• 4444]"),
+    ("378282246310005 is amex", "[card •••• 0005] is amex"),  # 15 digits
+    ("4111 1111 1111 1111 2027", "[card •••• 1111] 2027"),  # card then expiry year
+    ("4111111111111112", "4111111111111112"),  # not Luhn-valid
+    ("call 123456789012", "call 123456789012"),  # too short
+    ("to DE89 3704 0044 0532 0130 00 now", "to DE89 3704 0044 0532 0130 00 now"),  # IBAN
+    ("send 50 to DE89370400440532013000", "send 50 to DE89370400440532013000"),  # compact
+    ("ES9121000418450200051332", "ES9121000418450200051332"),  # compact, 24 characters
+    ("on 2024-01-15 at 10:30", "on 2024-01-15 at 10:30"),
+    ("code ABCD-EFGH-JKMN-PQRS-TV12-X ok", "code [giftcard:gc_1] ok"),
+    ("abcd-efgh-jkmn-pqrs-tv12", "[giftcard:gc_1]"),
+    ("ABCD EFGH JKMN PQRS TV12", "[giftcard:gc_1]"),
+    ("ABCDEFGHJKMNPQRS1234", "[giftcard:gc_1]"),
+    ("7K2P-9XQD-M4TR-0ZAB-C8NE", "[giftcard:gc_1]"),  # core_banking's display form
+    ("7K2P-9XQD-M4TR-OZAB-C8NE", "[giftcard:gc_1]"),  # O typed for 0 (an accepted alias)
+    ("1234-5678-9012-3456-7890", "1234-5678-9012-3456-7890"),  # digits only: no code
+    ("NEED BEST CARD WHAT TEXT", "NEED BEST CARD WHAT TEXT"),  # letters only: words
+])
+def test_mask(text: str, expected: str) -> None:
+    assert masked(text) == expected
+    assert masked(expected) == expected  # idempotent
+
+
+def test_gift_card_refs_map_to_the_codes_as_typed() -> None:
+    result = mask("a ABCD-EFGH-JKMN-PQRS-TV12 b 0123456789ABCDEFGHJK",
+                  make_ref=iter(["gc_a", "gc_b"]).__next__)
+    assert result.text == "a [giftcard:gc_a] b [giftcard:gc_b]"
+    assert result.gift_cards == {"gc_a": "ABCD-EFGH-JKMN-PQRS-TV12",
+                                 "gc_b": "0123456789ABCDEFGHJK"}
+    default = mask("ABCD-EFGH-JKMN-PQRS-TV12")
+    assert re.fullmatch(r"\[giftcard:gc_[0-9a-f]{24}\]", default.text)
+
+
+def test_cvv_only_right_after_the_bot_asked_and_only_bare_digits() -> None:
+    assert mask(" 123 ", expecting_secret=True).text == REDACTED
+    assert mask("1234", expecting_secret=True).redacted
+    assert mask("123", expecting_secret=False).text == "123"
+    assert mask("12345", expecting_secret=True).text == "12345"
+    assert mask("it is 123", expecting_secret=True).text == "it is 123"
+    assert asks_for_secret("Please enter the CVV on the back")
+    assert asks_for_secret("What is the card's security code?")
+    assert not asks_for_secret("Your balance is 12.00 EUR")
+
+
+def test_checksums() -> None:
+    assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
+    assert iban_valid("DE89 3704 0044 0532 0130 00")
+    assert not iban_valid("DE88 3704 0044 0532 0130 00")
+
+
+def test_long_inputs_stay_fast() -> None:
+    # Worst cases for the window search: thousands of one-digit groups, long runs.
+    assert masked("1 " * 1000) == "1 " * 1000
+    assert masked("9" * 2000) == "9" * 2000
+
+
+async def test_rasa_and_redis_see_only_masked_text_and_refs_resolve(
+    gateway: ServerThread, stub_rasa: StubRasa, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    async with socket(gateway) as ws:
+        sid = (await hello(ws))["session_id"]
+        await turn(ws, f"{tag} pay with 4111 1111 1111 1111 and ABCD-EFGH-JKMN-PQRS-TV12", "p1")
+        # CVV: a bare number right after the bot asked for it is not forwarded.
+        await turn(ws, "cvv?", "p2")
+        await turn(ws, "737", "p3")
+        await turn(ws, "737", "p4")  # the bot did not ask again: a plain number
+    sent = [c["message"] for c in stub_rasa.calls_from(sid)]
+    match = re.fullmatch(rf"{tag} pay with \[card •••• 1111\] and \[giftcard:(gc_\w+)\]",
+                         sent[0])
+    assert match, sent[0]
+    assert sent[1:] == ["cvv?", REDACTED, "737"]
+    stored = b""
+    for key in redis_client.scan_iter(f"{redis_prefix}chat:{sid}*"):
+        if redis_client.type(key) == b"hash":
+            stored += b" ".join(redis_client.hgetall(key).values())  # type: ignore[arg-type]
+    assert b"4111 1111" not in stored and b"ABCD-EFGH" not in stored
+    assert b"[redacted]" in stored and b"737" in stored
+
+    ref = match.group(1)
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        ok = await http.post("/internal/pii/resolve", json={"session_id": sid, "ref": ref},
+                             headers={"X-Service-Token": SERVICE_TOKEN})
+        assert ok.json() == {"kind": "gift_card", "value": "ABCD-EFGH-JKMN-PQRS-TV12"}
+        for body, token, status in [({"session_id": sid, "ref": ref}, "wrong", 401),
+                                    ({"session_id": sid, "ref": ref}, None, 401),
+                                    ({"session_id": "other", "ref": ref}, SERVICE_TOKEN, 404)]:
+            headers = {"X-Service-Token": token} if token else {}
+            response = await http.post("/internal/pii/resolve", json=body, headers=headers)
+            assert response.status_code == status
+            assert response.headers["content-type"] == "application/problem+json"

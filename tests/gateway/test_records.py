@@ -1,0 +1,134 @@
+"""Metrics, transcripts (SQLite and PostgreSQL, via the durable Redis stream) and
+handoff marking, over real sockets with real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from gateway.settings import Settings
+from tests.gateway.conftest import ServerThread, gateway_server
+from tests.gateway.test_ws import customer_token, hello, socket, turn
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def rows(url: str, session_id: str) -> list[dict[str, Any]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(text("SELECT * FROM chat_turns WHERE session_id = :s "
+                                       "ORDER BY id"), {"s": session_id})
+            return [dict(r._mapping) for r in result]
+    except Exception:  # table not created yet
+        return []
+    finally:
+        engine.dispose()
+
+
+async def wait_rows(url: str, session_id: str, count: int) -> list[dict[str, Any]]:
+    for _ in range(200):  # written in the background; poll, do not time it
+        found = await asyncio.to_thread(rows, url, session_id)
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.05)
+    pytest.fail(f"no transcript rows for {session_id}")
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    name = f"gwtest_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        pytest.skip("PostgreSQL not reachable")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+async def test_metrics(gateway: ServerThread) -> None:
+    async with socket(gateway) as ws:
+        await hello(ws)
+        await turn(ws, "count me")
+        await ws.send("{broken")
+        await ws.recv()
+        async with httpx.AsyncClient(base_url=gateway.url) as http:
+            response = await http.get("/metrics")
+    assert response.status_code == 200
+    body = response.text
+    assert re.search(r"^gateway_sockets_open [1-9]", body, re.M)  # this one, maybe more
+    assert 'gateway_turns_total{outcome="answered"}' in body
+    assert "gateway_turn_latency_seconds_bucket" in body
+    assert "gateway_rasa_latency_seconds_count" in body
+    assert 'gateway_errors_total{code="bad_request"}' in body
+
+
+async def test_transcripts_in_postgresql_with_nlu_data(
+    make_settings: Callable[..., Settings], pg_url: str, redis_prefix: str,
+    token_service: Any,
+) -> None:
+    # Own key prefix: only this instance's writer consumes this stream.
+    settings = make_settings(transcript_database_url=pg_url,
+                             redis_key_prefix=f"{redis_prefix}pg:")
+    with gateway_server(settings) as gw:
+        async with socket(gw) as ws:
+            sid = (await hello(ws, token=customer_token(token_service, "cust-tr")))["session_id"]
+            await turn(ws, "pay 4111 1111 1111 1111", "t1")
+            await turn(ws, "handoff please", "t2")
+        found = await wait_rows(pg_url.replace("+psycopg", ""), sid, 2)
+    first, second = found
+    assert first["user_text"] == "pay [card •••• 1111]"
+    assert first["customer_id"] == "cust-tr"
+    assert [r["text"] for r in first["replies"]] == ["you said: pay [card •••• 1111]"]
+    assert (first["intent"], first["confidence"]) == ("intent_pay", 0.875)
+    assert first["entities"] == [{"entity": "amount", "value": "5", "start": 0, "end": 1}]
+    assert first["actions"] == ["action_echo"]
+    assert first["latency_ms"] >= 0 and not first["failed"] and not first["fallback"]
+    assert second["handoff"] is True
+
+
+async def test_queued_transcripts_are_written_after_a_restart(
+    make_settings: Callable[..., Settings], redis_client: redis.Redis, redis_prefix: str,
+    tmp_path: Any,
+) -> None:
+    # Left in the stream by a gateway that stopped before writing it.
+    prefix = f"{redis_prefix}restart:"
+    entry: dict[str, Any] = {"session_id": "s-restart", "client_msg_id": "c1", "user_text": "hello",
+             "customer_id": None, "replies": [], "failed": False, "handoff": False,
+             "latency_ms": 12, "created_at": time.time()}
+    redis_client.xadd(f"{prefix}transcripts", {"turn": json.dumps(entry)})
+    url = f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"
+    with gateway_server(make_settings(transcript_database_url=url, redis_key_prefix=prefix)):
+        found = await wait_rows(url.replace("+aiosqlite", ""), "s-restart", 1)
+    assert (found[0]["user_text"], found[0]["latency_ms"], found[0]["intent"]) == (
+        "hello", 12, None)  # Rasa's tracker has no such session: written without NLU
+
+
+async def test_handoff_frame_and_session_marked(
+    gateway: ServerThread, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    async with socket(gateway) as ws:
+        sid = (await hello(ws))["session_id"]
+        got = await turn(ws, "handoff now", "h1")
+    assert [f["type"] for f in got] == ["ack", "typing", "bot", "handoff", "typing"]
+    bot, handoff = got[2], got[3]
+    assert bot["custom"] == {"handoff": "requested"}
+    assert handoff == {"type": "handoff", "seq": bot["seq"] + 1, "state": "requested"}
+    assert redis_client.hget(f"{redis_prefix}chat:{sid}", "handoff") == b"requested"
+    assert redis_client.sismember(f"{redis_prefix}handoff:requested", sid)
+    async with socket(gateway) as ws:  # stored like any server frame: replayed on resume
+        await hello(ws, session_id=sid, last_seq=bot["seq"])
+        assert json.loads(await ws.recv()) == handoff
