@@ -8,13 +8,17 @@ APP := .venv/bin
 RASA := .venv-rasa/bin
 CUSTOMERS ?= 20
 
-.PHONY: help setup train run seed lint test test-unit test-actions test-e2e validate-bot
+.PHONY: help setup train run run-scaled seed lint test test-unit test-actions test-e2e \
+	validate-bot eval-nlu bench test-stories
 
 help:
 	@echo "make run    - set up what is missing and start the whole system (Ctrl-C stops it)"
 	@echo "make test   - set up what is missing and run every check and test"
 	@echo "make seed CUSTOMERS=N - create demo customers demo001..demoN (idempotent)"
 	@echo "make train  - train the Rasa model if the training data changed"
+	@echo "make run-scaled - like run, with two gateway instances (ports 8000 and 8010)"
+	@echo "make eval-nlu   - BANKING77 held-out evaluation, out-of-scope and task intents"
+	@echo "make bench      - ledger and gateway benchmarks"
 
 setup:
 	@scripts/setup.sh
@@ -26,6 +30,17 @@ run: setup
 	@$(APP)/python scripts/train.py > /dev/null
 	@$(APP)/python scripts/stack.py run
 
+run-scaled: setup
+	@$(APP)/python scripts/train.py > /dev/null
+	@GATEWAY_INSTANCES=2 $(APP)/python scripts/stack.py run
+
+eval-nlu: setup
+	@$(RASA)/python scripts/eval_nlu.py
+
+bench: setup
+	$(APP)/python bench/ledger.py
+	$(APP)/python bench/gateway.py
+
 seed: setup
 	@$(APP)/python -m core_banking.migrate
 	@$(APP)/python -m core_banking.seed --customers $(CUSTOMERS)
@@ -35,7 +50,8 @@ lint: setup
 	$(APP)/mypy gateway core_banking scripts tests/core_banking tests/gateway tests/e2e $(wildcard tests/*.py)
 	$(APP)/mypy bench/gateway.py
 	$(APP)/mypy bench/ledger.py
-	$(APP)/mypy --python-executable $(RASA)/python --python-version 3.10 actions tests/actions
+	$(APP)/mypy --python-executable $(RASA)/python --python-version 3.10 actions tests/actions \
+		bot tests/bot
 
 validate-bot: setup
 	cd bot && ../$(RASA)/rasa data validate --fail-on-warnings --domain domain \
@@ -46,8 +62,16 @@ test-unit: setup
 
 test-actions: setup
 	$(RASA)/pytest -q -p no:cacheprovider -c tests/actions/pytest.ini tests/actions
+	$(RASA)/pytest -q -p no:cacheprovider -c tests/bot/pytest.ini tests/bot
+
+# Conversation tests through the real NLU and policies (no action server needed).
+test-stories: train
+	ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook $(RASA)/rasa test core \
+		--model "$$($(APP)/python scripts/train.py)" --stories tests/stories \
+		--fail-on-prediction-errors --out var/eval/stories --endpoints bot/endpoints.yml
 
 test-e2e: train
+	@scripts/ensure_chromium.sh
 	$(APP)/pytest -q -m e2e tests
 
-test: lint validate-bot test-unit test-actions test-e2e
+test: lint validate-bot test-unit test-actions test-stories test-e2e

@@ -129,3 +129,35 @@ async def confirm_transfer(token: str, transfer_id: str, code: str) -> Any:
 
 async def cancel_transfer(token: str, transfer_id: str) -> Any:
     return await _request("POST", f"/v1/transfers/{transfer_id}/cancel", token)
+
+
+async def create_payee(token: str, name: str, iban: str) -> dict[str, Any]:
+    """201 with the payee; a payee with the same IBAN → CoreBankingRejected 409
+    (kind "duplicate-payee"); a bad IBAN → 422 (kind "invalid-iban")."""
+    return dict(await _request("POST", "/v1/payees", token, body={"name": name, "iban": iban}))
+
+
+async def delete_payee(token: str, payee_id: str) -> None:
+    await _request("DELETE", f"/v1/payees/{payee_id}", token)
+
+
+async def buy_gift_card(token: str, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+    """201 with the card; its `code` is only in the first response (null in replays)."""
+    return dict(await _request("POST", "/v1/gift-cards", token, body=body,
+                               idempotency_key=idempotency_key))  # fmt: skip
+
+
+async def gift_card_balance(token: str, code: str) -> dict[str, Any]:
+    """{last4, status, balance_minor, currency, expires_at}; unknown code → 404, too many
+    wrong codes → 429 (kind "too-many-attempts")."""
+    return dict(await _request("POST", "/v1/gift-cards/balance", token, body={"code": code}))
+
+
+async def redeem_gift_card(token: str, code: str, to_account_id: str, amount_minor: int | None,
+                           idempotency_key: str) -> dict[str, Any]:  # fmt: skip
+    """Moves `amount_minor` (None: the whole balance) from the card to the account."""
+    body: dict[str, Any] = {"code": code, "to_account_id": to_account_id}
+    if amount_minor is not None:
+        body["amount_minor"] = amount_minor
+    return dict(await _request("POST", "/v1/gift-cards/redeem", token, body=body,
+                               idempotency_key=idempotency_key))  # fmt: skip

@@ -14,6 +14,10 @@ class ActionSettings(BaseSettings):
     # to the customer instead of a failed action.
     core_banking_timeout_seconds: float = 5.0
     action_server_port: int = 5055
+    # The gateway resolves the gift-card references it masked in user text
+    # (POST /internal/pii/resolve, authenticated with the shared service token).
+    gateway_url: str = "http://127.0.0.1:8000"
+    service_token: str = "dev-service-token"
 
 
 @lru_cache(maxsize=1)

@@ -48,6 +48,7 @@ class Service:
     name: str
     command: list[str]
     health_url: str
+    env: dict[str, str] = field(default_factory=dict)  # on top of the stack's environment
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
 
@@ -94,6 +95,14 @@ class Stack:
             Service("gateway", [str(APP_BIN / "python"), "-m", "gateway"],
                     f"{self.urls['gateway']}/health"),
         ]  # fmt: skip
+        # GATEWAY_INSTANCES=N (make run-scaled: 2) adds gateways on ports +10, +20 …; they
+        # share Redis, so every socket of a session gets every frame on any of them.
+        for n in range(1, int(base.get("GATEWAY_INSTANCES", 1))):
+            port = p.gateway + 10 * n  # 8010: 8001 is core_banking
+            self.urls[f"gateway-{n + 1}"] = f"http://{host}:{port}"
+            self.services.append(Service(
+                f"gateway-{n + 1}", [str(APP_BIN / "python"), "-m", "gateway"],
+                f"http://{host}:{port}/health", env={"GATEWAY_PORT": str(port)}))
 
     def prepare_database(self, seed_customers: int | None = 20) -> None:
         """Migrate core_banking's database and seed the demo data (idempotent)."""
@@ -111,7 +120,7 @@ class Stack:
         for service in self.services:
             log = open(self.log_dir / f"{service.name}.log", "ab")  # noqa: SIM115
             service.process = subprocess.Popen(  # noqa: S603
-                service.command, cwd=ROOT, env=self.env, stdout=log,
+                service.command, cwd=ROOT, env={**self.env, **service.env}, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
             log.close()
@@ -217,8 +226,10 @@ def run_foreground() -> int:
     try:
         stack.prepare_database(int(os.environ.get("SEED_CUSTOMERS", 20)))
         stack.start()
+        extra = "".join(f"  chat widget ({name})  {url}/\n" for name, url in stack.urls.items()
+                        if name.startswith("gateway-"))
         print(f"\nBanking assistant ready in {time.monotonic() - started:.1f} s:\n"
-              f"  chat widget      {stack.urls['gateway']}/\n"
+              f"  chat widget      {stack.urls['gateway']}/\n{extra}"
               f"  core_banking API {stack.urls['core_banking']}/docs\n"
               f"  Rasa server      {stack.urls['rasa']}/\n"
               f"  action server    {stack.urls['actions']}/health\n"

@@ -28,6 +28,8 @@ def training_files() -> list[Path]:
     files = list(TRAINING_INPUTS)
     for directory in [DOMAIN_DIR, *DATA_DIRS]:
         files += sorted(p for p in directory.rglob("*") if p.suffix in {".yml", ".yaml"})
+    # The custom NLU components' code shapes the model as much as the data does.
+    files += sorted((ROOT / "bot" / "components").glob("*.py"))
     return files
 
 

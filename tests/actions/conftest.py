@@ -38,6 +38,10 @@ class CoreBanking:
         self.database = database
         self.private_key = private_key
 
+    def metadata(self, username: str) -> dict[str, Any]:
+        """What the gateway relays for a logged-in customer."""
+        return {"customer_id": self.customer_id(username), "access_token": self.token(username)}
+
     def customer_id(self, username: str) -> str:
         with sqlite3.connect(self.database) as conn:
             row = conn.execute("SELECT id FROM customers WHERE username = ?", (username,))
@@ -129,16 +133,21 @@ def make_tracker() -> TrackerFactory:
         intent: str = "check_balance",
         metadata: dict[str, Any] | None = None,
         slots: dict[str, Any] | None = None,
+        entities: list[dict[str, Any]] | None = None,
+        message_id: str = "message-1",
+        sender_id: str = "session-under-test",
+        events: list[dict[str, Any]] | None = None,
     ) -> Tracker:
         latest = {
             "text": text,
             "intent": {"name": intent, "confidence": 0.99},
-            "entities": [],
+            "entities": entities or [],
             "metadata": metadata or {},
+            "message_id": message_id,
         }
         return Tracker(
-            sender_id="session-under-test", slots=slots or {}, latest_message=latest,
-            events=[], paused=False, followup_action=None, active_loop={},
+            sender_id=sender_id, slots=slots or {}, latest_message=latest,
+            events=events or [], paused=False, followup_action=None, active_loop={},
             latest_action_name="action_listen",
         )  # fmt: skip
 

@@ -21,7 +21,8 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    model = model_path()
+    # E2E_MODEL: try a model other than the one for the current data (development only).
+    model = Path(os.environ["E2E_MODEL"]) if os.environ.get("E2E_MODEL") else model_path()
     if not model.exists():
         pytest.fail(f"no trained model at {model}: run `make train` (make test does)")
     private_key, public_key = key_pair(tmp_path_factory.mktemp("keys"))
@@ -37,6 +38,9 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "CORE_BANKING_PORT": str(free_port()),
         "RASA_PORT": str(free_port()),
         "ACTION_SERVER_PORT": str(free_port()),
+        # Two cores shared by four services and the tests: allow slow turns without the
+        # gateway's "still working" notice, which the conversation tests would see.
+        "RASA_SOFT_TIMEOUT_SECONDS": "60",
     }
     log_dir = Path(tmp_path_factory.mktemp("logs"))
     stack = Stack(model, env=env, log_dir=log_dir)

@@ -1,0 +1,127 @@
+"""Card actions: list, freeze and unfreeze the customer's cards.
+
+Freezing is reversible and protects the customer, so it runs at once (no confirmation);
+with several candidate cards the customer picks one from buttons first.
+"""
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import core_banking
+from actions.customer import Customer, customer_from_tracker
+
+_STATUS_TEXT = {"active": "active", "frozen": "frozen", "lost": "reported lost",
+                "stolen": "reported stolen", "expired": "expired"}  # fmt: skip
+
+
+async def _cards_or_explain(
+    dispatcher: CollectingDispatcher, tracker: Tracker
+) -> tuple[Customer, list[dict[str, Any]]] | None:
+    customer = customer_from_tracker(tracker)
+    if customer is None:
+        dispatcher.utter_message(response="utter_login_required")
+        return None
+    try:
+        return customer, await core_banking.list_cards(customer.access_token)
+    except core_banking.CoreBankingUnauthorized:
+        dispatcher.utter_message(response="utter_session_expired")
+    except core_banking.CoreBankingError:
+        dispatcher.utter_message(response="utter_backend_unavailable")
+    return None
+
+
+class ActionListCards(Action):
+    def name(self) -> str:
+        return "action_list_cards"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+        found = await _cards_or_explain(dispatcher, tracker)
+        if found is None:
+            return []
+        _, cards = found
+        if not cards:
+            dispatcher.utter_message(response="utter_no_cards")
+            return []
+        dispatcher.utter_message(response="utter_cards_intro")
+        for card in cards:
+            dispatcher.utter_message(
+                response="utter_card_line", brand=str(card.get("brand", "Debit")).title(),
+                last4=card["last4"], status=_STATUS_TEXT.get(card["status"], card["status"]),
+                expiry=_expiry(card),
+            )  # fmt: skip
+        return []
+
+
+def _expiry(card: dict[str, Any]) -> str:
+    if card.get("expiry_month") and card.get("expiry_year"):
+        return f"{int(card['expiry_month']):02d}/{str(card['expiry_year'])[-2:]}"
+    return str(card.get("expiry") or card.get("expires_at") or "—")[:7]
+
+
+class _ChangeCardStatus:
+    """Freeze or unfreeze one card, asking which one when that is not clear.
+
+    A mixin, not an `Action`: rasa-sdk registers every `Action` subclass by its name."""
+
+    action: str  # core_banking's verb: freeze | unfreeze
+    from_status: str  # the status this change applies to
+    done_response: str
+    intent: str
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+        found = await _cards_or_explain(dispatcher, tracker)
+        if found is None:
+            return []
+        customer, cards = found
+        wanted = tracker.get_slot("card_last4")
+        if wanted:
+            cards = [c for c in cards if c["last4"] == str(wanted)]
+        if not cards:
+            dispatcher.utter_message(response="utter_no_cards")
+            return [SlotSet("card_last4", None)]
+        candidates = [c for c in cards if c["status"] == self.from_status]
+        if len(candidates) > 1:
+            buttons = [{"title": f"•••• {c['last4']}",
+                        "payload": f'/{self.intent}{{"card_last4": "{c["last4"]}"}}'}
+                       for c in candidates]  # fmt: skip
+            dispatcher.utter_message(response="utter_which_card", buttons=buttons)
+            return []
+        if not candidates:
+            card = cards[0]
+            status = _STATUS_TEXT.get(card["status"], card["status"])
+            response = ("utter_card_already" if card["status"] in ("active", "frozen")
+                        else "utter_card_cannot_change")  # fmt: skip
+            dispatcher.utter_message(response=response, last4=card["last4"], status=status)
+            return [SlotSet("card_last4", None)]
+        card = candidates[0]
+        try:
+            await core_banking.card_action(customer.access_token, card["id"], self.action)
+        except core_banking.CoreBankingUnauthorized:
+            dispatcher.utter_message(response="utter_session_expired")
+            return []
+        except core_banking.CoreBankingError:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+            return []
+        dispatcher.utter_message(response=self.done_response, last4=card["last4"])
+        return [SlotSet("card_last4", None)]
+
+
+class ActionFreezeCard(_ChangeCardStatus, Action):
+    action, from_status, done_response, intent = (
+        "freeze", "active", "utter_card_frozen", "freeze_card")
+
+    def name(self) -> str:
+        return "action_freeze_card"
+
+
+class ActionUnfreezeCard(_ChangeCardStatus, Action):
+    action, from_status, done_response, intent = (
+        "unfreeze", "frozen", "utter_card_unfrozen", "unfreeze_card")
+
+    def name(self) -> str:
+        return "action_unfreeze_card"

@@ -1,0 +1,65 @@
+"""The one gateway call the action server makes: resolving a masked gift-card code.
+
+The gateway replaces gift-card codes in user text with `[giftcard:<ref>]` before Rasa
+sees the message, so codes never sit in Rasa's tracker store, logs or transcripts. Right
+before an action needs the code it asks the gateway:
+
+    POST {GATEWAY_URL}/internal/pii/resolve  {"session_id": <sender id>, "ref": <ref>}
+    X-Service-Token: <SERVICE_TOKEN>
+    → 200 {"kind": "gift_card", "value": <the code as typed>} | 404 (unknown or expired)
+
+Resolving does not consume the reference, so a check followed by a redemption may
+resolve it twice. The resolved code is used for one core_banking call and never stored.
+"""
+
+import logging
+
+import httpx
+
+from actions.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+class GatewayUnavailable(Exception):
+    """The gateway did not answer usefully (down, slow, 5xx or a refused service token)."""
+
+
+_client: httpx.AsyncClient | None = None
+
+
+def _http() -> httpx.AsyncClient:
+    global _client
+    if _client is None:
+        settings = get_settings()
+        _client = httpx.AsyncClient(
+            base_url=settings.gateway_url,
+            timeout=httpx.Timeout(settings.core_banking_timeout_seconds),
+        )
+    return _client
+
+
+async def resolve_gift_card_ref(session_id: str, ref: str) -> str | None:
+    """The gift-card code behind `ref` in this session, or None when the gateway no longer
+    knows it (expired: ask the customer to type the code again)."""
+    headers = {"X-Service-Token": get_settings().service_token}
+    try:
+        response = await _http().post(
+            "/internal/pii/resolve", json={"session_id": session_id, "ref": ref}, headers=headers
+        )
+    except httpx.HTTPError as exc:
+        raise GatewayUnavailable(str(exc)) from exc
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        if response.status_code == 401:
+            log.error("the gateway refused SERVICE_TOKEN; check it matches the gateway's")
+        raise GatewayUnavailable(f"{response.status_code}: {response.text[:200]}")
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise GatewayUnavailable("resolve answered with something other than JSON") from exc
+    value = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(value, str) or not value or body.get("kind", "gift_card") != "gift_card":
+        return None
+    return value

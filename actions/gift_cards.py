@@ -1,0 +1,628 @@
+"""Gift cards: buy one (form, summary, yes), check a card's balance, redeem a card.
+
+Codes are secrets. The gateway masks a code typed in the chat as `[giftcard:<ref>]`
+(NLU entity `gift_card_ref`); slots keep only `ref:<ref>`, and the code is fetched from
+the gateway (actions/gateway_client.py) right before core_banking needs it. A raw code
+(entity `gift_card_code`, e.g. when Rasa is called without the gateway) works too.
+Replies never repeat a code a customer typed: only its last four characters. The one
+exception is the purchase receipt, which shows the new code once (core_banking will
+never return it again).
+
+Buying and redeeming move money, so they run only after a yes, with an
+`Idempotency-Key` derived from that yes (sender id plus the message's id): a retried
+action gets core_banking's original answer and never pays twice.
+
+Limitation: core_banking answers gift-card balance and redemption only for a logged-in
+customer (Bearer token), so guests are asked to log in for every gift-card task.
+"""
+
+import hashlib
+import re
+import uuid
+from abc import abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import core_banking, gateway_client
+from actions.customer import customer_from_tracker
+from actions.entities import entity_value
+from actions.money import format_money, to_minor
+from actions.payees import (
+    confirmation_value,
+    intent_of,
+    is_answer,
+    latest_text,
+    reprompt_confirmation,
+    requested_slot,
+)
+
+CURRENCY = "EUR"
+NO_MESSAGE = "none"  # gift_message when the customer wants no message
+ALL = "all"  # redeem_amount for the whole balance
+BUY_SLOTS = ("gift_amount", "gift_recipient_name", "gift_message", "gift_source_account",
+             "buy_gift_card_confirmed")  # fmt: skip
+CODE_SLOTS = ("gift_card_code", "gift_card_last4")
+REDEEM_SLOTS = (*CODE_SLOTS, "redeem_amount", "redeem_target_account",
+                "redeem_gift_card_confirmed")  # fmt: skip
+ACCOUNT_LABELS = {"checking": "checking account", "savings": "savings account"}
+_STATUS_TEXT = {"active": "active", "blocked": "blocked", "expired": "expired"}
+_NO_MESSAGE_RE = re.compile(
+    r"^\s*(?:no|none|nothing|nope|skip(?: it)?|no message|no note|no thanks|"
+    r"without (?:a )?(?:message|note)|leave it (?:empty|blank)|no,? thanks?)\s*[.!]*\s*$",
+    re.IGNORECASE,
+)
+_ALL_RE = re.compile(r"\b(?:all|everything|whole|full|entire|the rest|remaining)\b",
+                     re.IGNORECASE)  # fmt: skip
+_MESSAGE_IN_REQUEST = re.compile(
+    r"\bwith (?:the |a )?(?:message|note)(?:\s+(?:saying|that says|reading))?\s*:?\s+(?P<m>.+)$",
+    re.IGNORECASE,
+)
+_RECIPIENT_IN_REQUEST = re.compile(
+    r"\b(?:to|for)\s+(?P<name>my\s+[^\W\d_]+|(?:[A-ZÀ-Ý][^\W\d_]+)(?:\s+(?:and\s+)?[A-ZÀ-Ý][^\W\d_]+)*)"
+    r"(?!'s)"
+)
+_NOT_RECIPIENTS = {"christmas", "father", "mother", "easter", "my account", "my savings",
+                   "my checking", "my birthday", "birthday"}  # fmt: skip
+
+
+# --- gift-card codes ----------------------------------------------------------------------
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, as core_banking
+_DECODE = {ch: i for i, ch in enumerate(_ALPHABET)}
+_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def normalise_code(code: str) -> str | None:
+    """The 20-character canonical form of a well-formed code (its check character
+    right), else None: a typo is caught here before it counts as a failed lookup."""
+    compact = re.sub(r"[\s-]", "", code.upper()).translate(_ALIASES)
+    if len(compact) != 20 or any(ch not in _DECODE for ch in compact):
+        return None
+    total, double = 0, False
+    for ch in reversed(compact):
+        value = _DECODE[ch] * (2 if double else 1)
+        total += value // 32 + value % 32
+        double = not double
+    return compact if total % 32 == 0 else None
+
+
+class CodeUnavailable(Exception):
+    """The code behind a reference cannot be had: `response` says why."""
+
+    def __init__(self, response: str) -> None:
+        super().__init__(response)
+        self.response = response
+
+
+async def code_from_slot(tracker: Tracker, value: str) -> str:
+    """The code itself for a `gift_card_code` slot value (resolving `ref:` via the
+    gateway); raises CodeUnavailable."""
+    if not value.startswith("ref:"):
+        return value
+    try:
+        code = await gateway_client.resolve_gift_card_ref(tracker.sender_id, value[4:])
+    except gateway_client.GatewayUnavailable as exc:
+        raise CodeUnavailable("utter_gift_card_lookup_unavailable") from exc
+    if code is None:
+        raise CodeUnavailable("utter_gift_card_ref_expired")
+    return code
+
+
+def idempotency_key(tracker: Tracker, purpose: str) -> str:
+    """Same confirming message, same key: sender id plus the message's id."""
+    message_id = (tracker.latest_message or {}).get("message_id")
+    if not message_id:  # no id (a bare REST client): the user turn's timestamp
+        user_events = [e for e in tracker.events if e.get("event") == "user"]
+        message_id = user_events[-1].get("timestamp") if user_events else None
+    turn = str(message_id) if message_id else uuid.uuid4().hex
+    return hashlib.sha256(f"gift-card-{purpose}:{tracker.sender_id}:{turn}".encode()).hexdigest()
+
+
+def _account_type(tracker: Tracker, role: str) -> str | None:
+    value = entity_value(tracker, "account_type", role) or entity_value(tracker, "account_type")
+    return str(value) if value in ACCOUNT_LABELS else None
+
+
+def _pick_account(accounts: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
+    return next((a for a in accounts if a["type"] == kind and a["currency"] == CURRENCY), None)
+
+
+def _reset(slots: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [SlotSet(slot, None) for slot in slots]
+
+
+def _amount_minor(value: Any) -> int | None:
+    try:
+        minor = to_minor(str(value).replace(",", "."), CURRENCY)
+    except ValueError:
+        return None
+    return minor if minor > 0 else None
+
+
+# --- buying -------------------------------------------------------------------------------
+
+
+class ValidateBuyGiftCardForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_buy_gift_card_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:  # fmt: skip
+        if customer_from_tracker(tracker) is None:
+            return []  # action_buy_gift_card tells a guest to log in
+        return domain_slots
+
+    async def extract_gift_amount(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        asked = requested_slot(tracker)
+        if not is_answer(tracker) or asked not in (None, "gift_amount"):
+            return {}
+        amount = entity_value(tracker, "amount")
+        if amount is not None:
+            return {"gift_amount": str(amount)}
+        if asked == "gift_amount" and latest_text(tracker).strip():
+            return {"gift_amount": latest_text(tracker).strip()}  # explained by validation
+        return {}
+
+    async def validate_gift_amount(self, value: Any, dispatcher: CollectingDispatcher,
+                                   tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        currency = entity_value(tracker, "currency")
+        if currency and currency != CURRENCY:
+            dispatcher.utter_message(response="utter_gift_card_eur_only")
+            return {"gift_amount": None}
+        minor = _amount_minor(value)
+        if minor is None:
+            dispatcher.utter_message(response="utter_invalid_gift_amount")
+            return {"gift_amount": None}
+        customer = customer_from_tracker(tracker)
+        kind = str(tracker.get_slot("gift_source_account") or "checking")
+        if customer is not None:
+            try:
+                account = _pick_account(await core_banking.list_accounts(customer.access_token),
+                                        kind)  # fmt: skip
+            except core_banking.CoreBankingUnauthorized:
+                dispatcher.utter_message(response="utter_session_expired")
+                return {"gift_amount": None}
+            except core_banking.CoreBankingError:
+                dispatcher.utter_message(response="utter_backend_unavailable")
+                return {"gift_amount": None}
+            if account is not None and minor > int(account["available_minor"]):
+                dispatcher.utter_message(
+                    response="utter_gift_amount_over_balance",
+                    account_label=ACCOUNT_LABELS.get(kind, kind),
+                    available=format_money(int(account["available_minor"]), CURRENCY))  # fmt: skip
+                return {"gift_amount": None}
+        return {"gift_amount": f"{minor // 100}.{minor % 100:02d}"}
+
+    async def extract_gift_recipient_name(self, dispatcher: CollectingDispatcher,
+                                          tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        asked = requested_slot(tracker)
+        if not is_answer(tracker):
+            return {}
+        text = latest_text(tracker).strip()
+        if asked == "gift_recipient_name":
+            name = re.sub(r"^(?:it'?s\s+)?(?:for|to)\s+", "", text, flags=re.IGNORECASE)
+            return {"gift_recipient_name": name.strip(" .!")}
+        if asked is not None or tracker.get_slot("gift_recipient_name"):
+            return {}
+        request = _MESSAGE_IN_REQUEST.split(text, maxsplit=1)[0]
+        found = _RECIPIENT_IN_REQUEST.search(request)
+        if found and found.group("name").lower() not in _NOT_RECIPIENTS:
+            return {"gift_recipient_name": found.group("name")}
+        return {}
+
+    async def validate_gift_recipient_name(self, value: Any, dispatcher: CollectingDispatcher,
+                                           tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        name = re.sub(r"\s+", " ", str(value or "")).strip()
+        if not name or len(name) > 100 or not re.search(r"[^\W\d_]", name):
+            dispatcher.utter_message(response="utter_invalid_gift_recipient")
+            return {"gift_recipient_name": None}
+        return {"gift_recipient_name": name}
+
+    async def extract_gift_message(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        asked = requested_slot(tracker)
+        if not is_answer(tracker):
+            return {}
+        text = latest_text(tracker).strip()
+        if asked == "gift_message":
+            if intent_of(tracker) == "deny" or _NO_MESSAGE_RE.match(text):
+                return {"gift_message": NO_MESSAGE}
+            return {"gift_message": text}
+        if asked is None and not tracker.get_slot("gift_message"):
+            found = _MESSAGE_IN_REQUEST.search(text)
+            if found:
+                return {"gift_message": found.group("m").strip()}
+        return {}
+
+    async def validate_gift_message(self, value: Any, dispatcher: CollectingDispatcher,
+                                    tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        message = str(value or "").strip()
+        if not message:
+            return {"gift_message": NO_MESSAGE}
+        if len(message) > 500:
+            dispatcher.utter_message(response="utter_gift_message_too_long")
+            return {"gift_message": None}
+        return {"gift_message": message}
+
+    async def extract_gift_source_account(self, dispatcher: CollectingDispatcher,
+                                          tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        if not is_answer(tracker):
+            return {}
+        asked = requested_slot(tracker)
+        kind = _account_type(tracker, "from")
+        if kind and asked not in ("gift_recipient_name", "gift_message"):
+            return {"gift_source_account": kind}
+        if tracker.get_slot("gift_source_account") is None:
+            return {"gift_source_account": "checking"}  # the default
+        return {}
+
+    async def validate_gift_source_account(self, value: Any, dispatcher: CollectingDispatcher,
+                                           tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        if value in ACCOUNT_LABELS:
+            return {"gift_source_account": value}
+        dispatcher.utter_message(response="utter_which_gift_account")
+        return {"gift_source_account": None}
+
+    async def extract_buy_gift_card_confirmed(self, dispatcher: CollectingDispatcher,
+                                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        return reprompt_confirmation(tracker, "buy_gift_card_confirmed")
+
+    async def validate_buy_gift_card_confirmed(self, value: Any, dispatcher: CollectingDispatcher,
+                                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        return confirmation_value("buy_gift_card_confirmed", value)
+
+
+def _message_text(value: Any) -> str:
+    return "no message" if not value or value == NO_MESSAGE else f"the message “{value}”"
+
+
+class ActionAskBuyGiftCardConfirmed(Action):
+    def name(self) -> str:
+        return "action_ask_buy_gift_card_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        kind = str(tracker.get_slot("gift_source_account") or "checking")
+        dispatcher.utter_message(
+            response="utter_confirm_buy_gift_card",
+            amount=format_money(_amount_minor(tracker.get_slot("gift_amount")) or 0, CURRENCY),
+            recipient=tracker.get_slot("gift_recipient_name"),
+            message_text=_message_text(tracker.get_slot("gift_message")),
+            account_label=ACCOUNT_LABELS.get(kind, kind))  # fmt: skip
+        return []
+
+
+class ActionBuyGiftCard(Action):
+    """Submit of buy_gift_card_form: buys the card after a yes; the reply is the receipt
+    with the code, shown this once."""
+
+    def name(self) -> str:
+        return "action_buy_gift_card"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        customer = customer_from_tracker(tracker)
+        minor = _amount_minor(tracker.get_slot("gift_amount"))
+        kind = str(tracker.get_slot("gift_source_account") or "checking")
+        label = ACCOUNT_LABELS.get(kind, kind)
+        if customer is None:
+            dispatcher.utter_message(response="utter_login_required")
+            return _reset(BUY_SLOTS)
+        if tracker.get_slot("buy_gift_card_confirmed") is not True or minor is None:
+            dispatcher.utter_message(response="utter_buy_gift_card_cancelled")
+            return _reset(BUY_SLOTS)
+        message = tracker.get_slot("gift_message")
+        try:
+            account = _pick_account(await core_banking.list_accounts(customer.access_token), kind)
+            if account is None:
+                dispatcher.utter_message(response="utter_gift_card_account_not_found",
+                                         account_label=label)  # fmt: skip
+                return _reset(BUY_SLOTS)
+            body = {"from_account_id": account["id"], "amount_minor": minor, "currency": CURRENCY,
+                    "recipient_name": tracker.get_slot("gift_recipient_name"),
+                    "message": None if message in (None, NO_MESSAGE) else message}  # fmt: skip
+            card = await core_banking.buy_gift_card(customer.access_token, body,
+                                                    idempotency_key(tracker, "buy"))  # fmt: skip
+        except core_banking.CoreBankingUnauthorized:
+            dispatcher.utter_message(response="utter_session_expired")
+        except core_banking.CoreBankingRejected as error:
+            if error.kind == "insufficient-funds":
+                dispatcher.utter_message(response="utter_gift_card_insufficient_funds",
+                                         account_label=label)  # fmt: skip
+            elif error.kind == "currency-mismatch":
+                dispatcher.utter_message(response="utter_gift_card_eur_only")
+            elif error.status == 404:
+                dispatcher.utter_message(response="utter_gift_card_account_not_found",
+                                         account_label=label)  # fmt: skip
+            else:
+                dispatcher.utter_message(response="utter_gift_card_not_bought")
+        except core_banking.CoreBankingError:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+        else:
+            amount = format_money(int(card["initial_minor"]), str(card["currency"]))
+            if card.get("code"):
+                dispatcher.utter_message(
+                    response="utter_gift_card_bought", code=card["code"], amount=amount,
+                    recipient=card.get("recipient_name") or "the recipient",
+                    last4=card["last4"], account_label=label)  # fmt: skip
+            else:  # a replay of a purchase already made: its code was shown then
+                dispatcher.utter_message(response="utter_gift_card_already_bought",
+                                         amount=amount, last4=card["last4"])  # fmt: skip
+        return _reset(BUY_SLOTS)
+
+
+class ActionCancelBuyGiftCardForm(Action):
+    def name(self) -> str:
+        return "action_cancel_buy_gift_card_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        dispatcher.utter_message(response="utter_buy_gift_card_cancelled")
+        return _reset(BUY_SLOTS)
+
+
+# --- the code (balance and redemption) ----------------------------------------------------
+
+
+class _GiftCardCodeValidation(FormValidationAction):
+    """`gift_card_code`: `ref:<ref>` for a code the gateway masked, else the code."""
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:  # fmt: skip
+        if customer_from_tracker(tracker) is None:
+            return []  # the submit action tells a guest to log in
+        return domain_slots
+
+    async def extract_gift_card_code(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        if not is_answer(tracker):
+            return {}
+        asked = requested_slot(tracker)
+        ref = entity_value(tracker, "gift_card_ref")
+        code = entity_value(tracker, "gift_card_code")
+        if (ref or code) and (asked in (None, "gift_card_code")
+                              or not tracker.get_slot("gift_card_code")):  # fmt: skip
+            return {"gift_card_code": f"ref:{ref}" if ref else str(code)}
+        if asked == "gift_card_code" and latest_text(tracker).strip():
+            return {"gift_card_code": latest_text(tracker).strip()}  # explained by validation
+        return {}
+
+    async def validate_gift_card_code(self, value: Any, dispatcher: CollectingDispatcher,
+                                      tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        try:
+            code = await code_from_slot(tracker, str(value or ""))
+        except CodeUnavailable as unavailable:
+            dispatcher.utter_message(response=unavailable.response)
+            return {"gift_card_code": None, "gift_card_last4": None}
+        normalised = normalise_code(code)
+        if normalised is None:
+            dispatcher.utter_message(response="utter_gift_card_code_invalid")
+            return {"gift_card_code": None, "gift_card_last4": None}
+        return {"gift_card_code": value, "gift_card_last4": normalised[-4:]}
+
+
+def _explain_card_rejection(dispatcher: CollectingDispatcher,
+                            error: core_banking.CoreBankingRejected, last4: str) -> None:  # fmt: skip  # noqa: E501
+    """One plain answer per problem core_banking reports for a gift card."""
+    if error.status == 429:
+        dispatcher.utter_message(response="utter_gift_card_locked_out")
+    elif error.kind == "gift-card-not-found":
+        dispatcher.utter_message(response="utter_gift_card_not_found", last4=last4)
+    elif error.kind == "gift-card-blocked":
+        dispatcher.utter_message(response="utter_gift_card_blocked", last4=last4)
+    elif error.kind == "gift-card-expired":
+        dispatcher.utter_message(response="utter_gift_card_expired", last4=last4)
+    elif error.kind == "gift-card-insufficient-balance":
+        balance = error.problem.get("balance_minor")
+        dispatcher.utter_message(
+            response="utter_gift_card_insufficient_balance", last4=last4,
+            balance=format_money(int(balance), CURRENCY) if isinstance(balance, int) else "less")  # fmt: skip  # noqa: E501
+    elif error.kind == "currency-mismatch":
+        dispatcher.utter_message(response="utter_gift_card_currency_mismatch")
+    elif error.status == 404:
+        dispatcher.utter_message(response="utter_gift_card_account_not_found",
+                                 account_label="account")  # fmt: skip
+    else:
+        dispatcher.utter_message(response="utter_gift_card_not_redeemed")
+
+
+class ValidateCheckGiftCardBalanceForm(_GiftCardCodeValidation):
+    def name(self) -> str:
+        return "validate_check_gift_card_balance_form"
+
+
+class ActionCheckGiftCardBalance(Action):
+    """Submit of check_gift_card_balance_form."""
+
+    def name(self) -> str:
+        return "action_check_gift_card_balance"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        customer = customer_from_tracker(tracker)
+        value = tracker.get_slot("gift_card_code")
+        last4 = str(tracker.get_slot("gift_card_last4") or "")
+        if customer is None:
+            dispatcher.utter_message(response="utter_login_required")
+            return _reset(CODE_SLOTS)
+        if not value:
+            dispatcher.utter_message(response="utter_check_gift_card_balance_cancelled")
+            return _reset(CODE_SLOTS)
+        try:
+            code = await code_from_slot(tracker, str(value))
+            card = await core_banking.gift_card_balance(customer.access_token, code)
+        except CodeUnavailable as unavailable:
+            dispatcher.utter_message(response=unavailable.response)
+        except core_banking.CoreBankingUnauthorized:
+            dispatcher.utter_message(response="utter_session_expired")
+        except core_banking.CoreBankingRejected as error:
+            _explain_card_rejection(dispatcher, error, last4)
+        except core_banking.CoreBankingError:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+        else:
+            dispatcher.utter_message(
+                response="utter_gift_card_balance", last4=card["last4"],
+                balance=format_money(int(card["balance_minor"]), str(card["currency"])),
+                status=_STATUS_TEXT.get(card["status"], card["status"]),
+                expires_on=str(card["expires_at"])[:10])  # fmt: skip
+        return _reset(CODE_SLOTS)
+
+
+class ActionCancelCheckGiftCardBalanceForm(Action):
+    def name(self) -> str:
+        return "action_cancel_check_gift_card_balance_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        dispatcher.utter_message(response="utter_check_gift_card_balance_cancelled")
+        return _reset(CODE_SLOTS)
+
+
+# --- redeeming ----------------------------------------------------------------------------
+
+
+class ValidateRedeemGiftCardForm(_GiftCardCodeValidation):
+    def name(self) -> str:
+        return "validate_redeem_gift_card_form"
+
+    async def extract_redeem_amount(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        asked = requested_slot(tracker)
+        if not is_answer(tracker) or asked not in (None, "redeem_amount"):
+            return {}
+        amount = entity_value(tracker, "amount")
+        text = latest_text(tracker)
+        if amount is not None:
+            return {"redeem_amount": str(amount)}
+        if _ALL_RE.search(text):
+            return {"redeem_amount": ALL}
+        if asked == "redeem_amount" and text.strip():
+            return {"redeem_amount": text.strip()}  # explained by validation
+        return {}
+
+    async def validate_redeem_amount(self, value: Any, dispatcher: CollectingDispatcher,
+                                     tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        if str(value).lower() == ALL:
+            return {"redeem_amount": ALL}
+        currency = entity_value(tracker, "currency")
+        if currency and currency != CURRENCY:
+            dispatcher.utter_message(response="utter_gift_card_eur_only")
+            return {"redeem_amount": None}
+        minor = _amount_minor(value)
+        if minor is None:
+            dispatcher.utter_message(response="utter_invalid_redeem_amount")
+            return {"redeem_amount": None}
+        return {"redeem_amount": f"{minor // 100}.{minor % 100:02d}"}
+
+    async def extract_redeem_target_account(self, dispatcher: CollectingDispatcher,
+                                            tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        if not is_answer(tracker):
+            return {}
+        kind = _account_type(tracker, "to")
+        if kind:
+            return {"redeem_target_account": kind}
+        if tracker.get_slot("redeem_target_account") is None:
+            return {"redeem_target_account": "checking"}  # the default
+        return {}
+
+    async def validate_redeem_target_account(self, value: Any, dispatcher: CollectingDispatcher,
+                                             tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        if value in ACCOUNT_LABELS:
+            return {"redeem_target_account": value}
+        dispatcher.utter_message(response="utter_which_gift_account")
+        return {"redeem_target_account": None}
+
+    async def extract_redeem_gift_card_confirmed(self, dispatcher: CollectingDispatcher,
+                                                 tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        return reprompt_confirmation(tracker, "redeem_gift_card_confirmed")
+
+    async def validate_redeem_gift_card_confirmed(self, value: Any,
+                                                  dispatcher: CollectingDispatcher,
+                                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        return confirmation_value("redeem_gift_card_confirmed", value)
+
+
+def _redeem_amount_text(value: Any) -> str:
+    minor = None if value in (None, ALL) else _amount_minor(value)
+    return "the full balance" if minor is None else format_money(minor, CURRENCY)
+
+
+class ActionAskRedeemGiftCardConfirmed(Action):
+    def name(self) -> str:
+        return "action_ask_redeem_gift_card_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        kind = str(tracker.get_slot("redeem_target_account") or "checking")
+        dispatcher.utter_message(
+            response="utter_confirm_redeem_gift_card",
+            amount=_redeem_amount_text(tracker.get_slot("redeem_amount")),
+            last4=tracker.get_slot("gift_card_last4"),
+            account_label=ACCOUNT_LABELS.get(kind, kind))  # fmt: skip
+        return []
+
+
+class ActionRedeemGiftCard(Action):
+    """Submit of redeem_gift_card_form: moves the card's money after a yes."""
+
+    def name(self) -> str:
+        return "action_redeem_gift_card"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        customer = customer_from_tracker(tracker)
+        value = tracker.get_slot("gift_card_code")
+        last4 = str(tracker.get_slot("gift_card_last4") or "")
+        kind = str(tracker.get_slot("redeem_target_account") or "checking")
+        label = ACCOUNT_LABELS.get(kind, kind)
+        amount = tracker.get_slot("redeem_amount")
+        if customer is None:
+            dispatcher.utter_message(response="utter_login_required")
+            return _reset(REDEEM_SLOTS)
+        if tracker.get_slot("redeem_gift_card_confirmed") is not True or not value:
+            dispatcher.utter_message(response="utter_redeem_gift_card_cancelled")
+            return _reset(REDEEM_SLOTS)
+        try:
+            account = _pick_account(await core_banking.list_accounts(customer.access_token), kind)
+            if account is None:
+                dispatcher.utter_message(response="utter_gift_card_account_not_found",
+                                         account_label=label)  # fmt: skip
+                return _reset(REDEEM_SLOTS)
+            code = await code_from_slot(tracker, str(value))
+            result = await core_banking.redeem_gift_card(
+                customer.access_token, code, account["id"],
+                None if amount in (None, ALL) else _amount_minor(amount),
+                idempotency_key(tracker, "redeem"))  # fmt: skip
+        except CodeUnavailable as unavailable:
+            dispatcher.utter_message(response=unavailable.response)
+        except core_banking.CoreBankingUnauthorized:
+            dispatcher.utter_message(response="utter_session_expired")
+        except core_banking.CoreBankingRejected as error:
+            _explain_card_rejection(dispatcher, error, last4)
+        except core_banking.CoreBankingError:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+        else:
+            card = result["gift_card"]
+            dispatcher.utter_message(
+                response="utter_gift_card_redeemed", last4=card["last4"], account_label=label,
+                amount=format_money(int(result["redeemed_minor"]), str(result["currency"])),
+                balance=format_money(int(card["balance_minor"]), str(card["currency"])))  # fmt: skip  # noqa: E501
+        return _reset(REDEEM_SLOTS)
+
+
+class ActionCancelRedeemGiftCardForm(Action):
+    def name(self) -> str:
+        return "action_cancel_redeem_gift_card_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        dispatcher.utter_message(response="utter_redeem_gift_card_cancelled")
+        return _reset(REDEEM_SLOTS)

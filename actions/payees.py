@@ -1,0 +1,487 @@
+"""Payees: list them, add one (form + confirmation), remove one (pick + confirmation).
+
+`add_payee_form` asks for the IBAN (the NLU's `iban` entity is already mod-97 checked;
+anything else typed as an answer is explained and asked again) and the payee's name (the
+answer's text, a name typed after the IBAN, or one given in the request itself, as in
+"add John Smith with IBAN …"), shows a summary and adds the payee only after a yes.
+`remove_payee_form` matches a saved payee named in the text (or picked from buttons
+`/remove_payee{"payee_name": "…"}`), asks for a yes and deletes it.
+
+Guests get `utter_login_required` from the submit action: the validators give a guest no
+required slots, so the form ends before asking anything.
+
+The small helpers at the top (`is_answer`, `requested_slot`, `reprompt_confirmation`)
+are shared with actions/gift_cards.py.
+"""
+
+import json
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import core_banking
+from actions.customer import customer_from_tracker
+from actions.entities import entities, entity_value
+from actions.money import mask_account_number
+
+# Intents that are not an answer to the form's question: the form lets them through
+# (rules answer them: cancel, a balance question, help, a handoff) instead of
+# taking their text as a name or a message.
+INTERRUPTIONS = frozenset({"cancel", "check_balance", "help", "human_handoff"})
+
+ADD_PAYEE_SLOTS = ("payee_iban", "payee_name", "add_payee_confirmed")
+REMOVE_PAYEE_SLOTS = ("payee_name", "payee_id", "payee_iban", "remove_payee_confirmed")
+NO_PAYEES = "-"  # payee_name when the customer has no payee to remove
+
+
+# --- helpers shared by the form validators ----------------------------------------------
+
+
+def intent_of(tracker: Tracker) -> str | None:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    name = intent.get("name") if isinstance(intent, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def is_answer(tracker: Tracker) -> bool:
+    """Can the latest message be an answer to the form's question?"""
+    return intent_of(tracker) not in INTERRUPTIONS
+
+
+def requested_slot(tracker: Tracker) -> str | None:
+    value = tracker.get_slot("requested_slot")
+    return value if isinstance(value, str) else None
+
+
+def latest_text(tracker: Tracker) -> str:
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+def reprompt_confirmation(tracker: Tracker, slot: str) -> dict[str, Any]:
+    """While asking yes/no, an answer that is neither (the domain's from_intent mappings
+    fill the slot for affirm/deny) clears the slot so the summary is asked again."""
+    if requested_slot(tracker) != slot or not is_answer(tracker):
+        return {}
+    if intent_of(tracker) in ("affirm", "deny"):
+        return {}
+    return {slot: None}
+
+
+def confirmation_value(slot: str, value: Any) -> dict[str, Any]:
+    return {slot: value if isinstance(value, bool) else None}
+
+
+# --- IBANs and names ----------------------------------------------------------------------
+
+
+def iban_is_valid(candidate: str) -> bool:
+    iban = re.sub(r"\s+", "", candidate).upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", iban):
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in iban[4:] + iban[:4])
+    return int(digits) % 97 == 1
+
+
+def _without_ibans(tracker: Tracker, text: str) -> tuple[str, str]:
+    """(text before the first IBAN, text after it); the whole text and "" if none."""
+    spans = [(int(e["start"]), int(e["end"])) for e in entities(tracker, "iban")
+             if isinstance(e.get("start"), int) and isinstance(e.get("end"), int)]  # fmt: skip
+    if not spans:
+        m = re.search(r"\b[A-Za-z]{2}\d{2}(?:\s?[A-Za-z0-9]){11,30}\b", text)
+        if m is None or not iban_is_valid(m.group(0)):
+            return text, ""
+        spans = [(m.start(), m.end())]
+    start, end = min(spans)
+    return text[:start], text[end:]
+
+
+_LEAD = re.compile(
+    r"^\s*(?:please\s+|pls\s+|can you\s+|could you\s+)?"
+    r"(?:(?:add|save|create|register|set up|store|put)\s+(?:a\s+)?(?:new\s+)?"
+    r"(?:payee|recipient|beneficiary)?|new\s+(?:payee|recipient|beneficiary))\s*:?\s*",
+    re.IGNORECASE,
+)
+_CALLED = re.compile(r"\b(?:called|named|name is|name's)\s+(?P<name>.+)$", re.IGNORECASE)
+_CUT = re.compile(
+    r"(?:'s?\s+(?:account|bank|iban|details)\b|\s+with\b|\s+as\b|\s+to my\b|\s+on my\b|"
+    r"\s+so\b|\s+for\b|,|;|\s+iban\b|\s+account\b|\s+her\b|\s+his\b|\s+their\b)",
+    re.IGNORECASE,
+)
+_ANSWER_LEAD = re.compile(
+    r"^\s*(?:it'?s\s+|it is\s+|the name is\s+|name\s*:\s*|call (?:it|them|him|her)\s+|"
+    r"called\s+|they'?re\s+|he'?s\s+|she'?s\s+|that'?s\s+)", re.IGNORECASE,
+)  # fmt: skip
+_NOT_A_NAME = {"a", "an", "new", "payee", "payees", "recipient", "beneficiary", "someone",
+               "somebody", "this", "that", "it", "iban", "my", "the", "pls", "please"}  # fmt: skip
+
+
+def _tidy_name(text: str) -> str | None:
+    name = re.sub(r"\s+", " ", text).strip(" \t:,.;!?\"'")
+    name = re.sub(r"\s+(?:please|pls|thanks|thank you)$", "", name, flags=re.IGNORECASE)
+    if not name or not re.search(r"[^\W\d_]", name) or len(name) > 70:
+        return None
+    if name.lower() in _NOT_A_NAME or name.split()[0].lower() in _NOT_A_NAME - {"my", "the"}:
+        return None
+    return name.title() if name.isupper() and len(name) > 3 else name
+
+
+def name_from_request(tracker: Tracker) -> str | None:
+    """A payee name given along with the request or the IBAN, if there is one."""
+    text = latest_text(tracker)
+    before, after = _without_ibans(tracker, text)
+    called = _CALLED.search(before + " " + after)
+    if called:
+        return _tidy_name(_CUT.split(called.group("name"), maxsplit=1)[0])
+    if after.strip() and intent_of(tracker) != "add_payee":
+        return _tidy_name(_ANSWER_LEAD.sub("", after))  # "DE89 3704 … John Smith"
+    lead = _LEAD.match(before)
+    if intent_of(tracker) != "add_payee" or lead is None:
+        return None
+    return _tidy_name(_CUT.split(before[lead.end():], maxsplit=1)[0])
+
+
+def name_from_answer(tracker: Tracker) -> str | None:
+    before, after = _without_ibans(tracker, latest_text(tracker))
+    text = f"{before} {after}"
+    called = _CALLED.search(text)
+    if called:
+        return _tidy_name(called.group("name"))
+    return _tidy_name(_ANSWER_LEAD.sub("", text.strip()))
+
+
+# --- listing ------------------------------------------------------------------------------
+
+
+def payee_label(payee: dict[str, Any], payees: list[dict[str, Any]]) -> str:
+    """The name, plus the IBAN's last four when another payee has the same name."""
+    same = [p for p in payees if p["name"].lower() == payee["name"].lower()]
+    return payee["name"] if len(same) < 2 else f"{payee['name']} ({mask_account_number(payee['iban'])})"  # noqa: E501
+
+
+def match_payee(text: str, payees: list[dict[str, Any]],
+                iban: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Payees the text names: by IBAN, by full name or label, else by a distinctive word."""
+    if iban:
+        by_iban = [p for p in payees if p["iban"] == iban]
+        if by_iban:
+            return by_iban
+    lowered = f" {text.lower().strip()} "
+    exact = [p for p in payees if payee_label(p, payees).lower() == text.lower().strip()]
+    if exact:
+        return exact
+    full = [p for p in payees if re.search(rf"(?<!\w){re.escape(p['name'].lower())}(?!\w)", lowered)]  # noqa: E501
+    if full:
+        return full
+    words = set(re.findall(r"[^\W\d_]{3,}", lowered)) - {"the", "payee", "and", "from", "remove",
+                                                      "delete", "my", "payees", "recipient"}  # fmt: skip  # noqa: E501
+    return [p for p in payees if words & set(re.findall(r"[^\W\d_]{3,}", p["name"].lower()))]
+
+
+def payee_buttons(payees: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{"title": payee_label(p, payees),
+             "payload": "/remove_payee" + json.dumps({"payee_name": payee_label(p, payees)},
+                                                     ensure_ascii=False)}
+            for p in payees]  # fmt: skip
+
+
+class ActionListPayees(Action):
+    def name(self) -> str:
+        return "action_list_payees"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        customer = customer_from_tracker(tracker)
+        if customer is None:
+            dispatcher.utter_message(response="utter_login_required")
+            return []
+        try:
+            payees = await core_banking.list_payees(customer.access_token)
+        except core_banking.CoreBankingUnauthorized:
+            dispatcher.utter_message(response="utter_session_expired")
+            return []
+        except core_banking.CoreBankingError:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+            return []
+        if not payees:
+            dispatcher.utter_message(response="utter_no_payees")
+            return []
+        dispatcher.utter_message(response="utter_payees_intro", count=len(payees))
+        for payee in payees:
+            dispatcher.utter_message(response="utter_payee_line", payee_name=payee["name"],
+                                     iban_masked=mask_account_number(payee["iban"]))  # fmt: skip
+        return []
+
+
+# --- adding -------------------------------------------------------------------------------
+
+
+class ValidateAddPayeeForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_add_payee_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:  # fmt: skip
+        if customer_from_tracker(tracker) is None:
+            return []  # action_add_payee tells a guest to log in
+        return domain_slots
+
+    async def extract_payee_iban(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        if not is_answer(tracker):
+            return {}
+        asked = requested_slot(tracker)
+        iban = entity_value(tracker, "iban")
+        if iban and (asked in (None, "payee_iban") or not tracker.get_slot("payee_iban")):
+            return {"payee_iban": str(iban)}
+        if asked == "payee_iban" and latest_text(tracker).strip():
+            return {"payee_iban": latest_text(tracker).strip()}  # explained by validation
+        return {}
+
+    async def validate_payee_iban(self, value: Any, dispatcher: CollectingDispatcher,
+                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        iban = re.sub(r"\s+", "", str(value or "")).upper()
+        if iban_is_valid(iban):
+            return {"payee_iban": iban}
+        dispatcher.utter_message(response="utter_invalid_iban")
+        return {"payee_iban": None}
+
+    async def extract_payee_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        if not is_answer(tracker) or entity_value(tracker, "payee_name"):
+            return {}
+        asked = requested_slot(tracker)
+        if asked == "payee_name":
+            name = name_from_answer(tracker)
+            return {"payee_name": name or latest_text(tracker).strip()}
+        if tracker.get_slot("payee_name") or asked not in (None, "payee_iban"):
+            return {}
+        name = name_from_request(tracker)
+        return {"payee_name": name} if name else {}
+
+    async def validate_payee_name(self, value: Any, dispatcher: CollectingDispatcher,
+                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        name = _tidy_name(str(value or ""))
+        if name is None or iban_is_valid(name):
+            dispatcher.utter_message(response="utter_invalid_payee_name")
+            return {"payee_name": None}
+        return {"payee_name": name}
+
+    async def extract_add_payee_confirmed(self, dispatcher: CollectingDispatcher,
+                                          tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        return reprompt_confirmation(tracker, "add_payee_confirmed")
+
+    async def validate_add_payee_confirmed(self, value: Any, dispatcher: CollectingDispatcher,
+                                           tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        return confirmation_value("add_payee_confirmed", value)
+
+
+class ActionAskAddPayeeConfirmed(Action):
+    def name(self) -> str:
+        return "action_ask_add_payee_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        iban = str(tracker.get_slot("payee_iban") or "")
+        dispatcher.utter_message(response="utter_confirm_add_payee",
+                                 payee_name=tracker.get_slot("payee_name"),
+                                 payee_iban=" ".join(re.findall(".{1,4}", iban)))  # fmt: skip
+        return []
+
+
+def _reset(slots: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [SlotSet(slot, None) for slot in slots]
+
+
+class ActionAddPayee(Action):
+    """Submit of add_payee_form: adds the payee after a yes."""
+
+    def name(self) -> str:
+        return "action_add_payee"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        customer = customer_from_tracker(tracker)
+        name, iban = tracker.get_slot("payee_name"), tracker.get_slot("payee_iban")
+        if customer is None:
+            dispatcher.utter_message(response="utter_login_required")
+        elif tracker.get_slot("add_payee_confirmed") is not True or not name or not iban:
+            dispatcher.utter_message(response="utter_add_payee_cancelled")
+        else:
+            try:
+                payee = await core_banking.create_payee(customer.access_token, name, iban)
+                dispatcher.utter_message(response="utter_payee_added", payee_name=payee["name"],
+                                         iban_masked=mask_account_number(payee["iban"]))  # fmt: skip  # noqa: E501
+            except core_banking.CoreBankingUnauthorized:
+                dispatcher.utter_message(response="utter_session_expired")
+            except core_banking.CoreBankingRejected as error:
+                if error.status == 409:
+                    dispatcher.utter_message(response="utter_payee_already_exists",
+                                             iban_masked=mask_account_number(iban))  # fmt: skip
+                elif error.kind == "invalid-iban":
+                    dispatcher.utter_message(response="utter_invalid_iban")
+                else:
+                    dispatcher.utter_message(response="utter_payee_not_saved")
+            except core_banking.CoreBankingError:
+                dispatcher.utter_message(response="utter_backend_unavailable")
+        return _reset(ADD_PAYEE_SLOTS)
+
+
+class ActionCancelAddPayeeForm(Action):
+    def name(self) -> str:
+        return "action_cancel_add_payee_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        dispatcher.utter_message(response="utter_add_payee_cancelled")
+        return _reset(ADD_PAYEE_SLOTS)
+
+
+# --- removing -----------------------------------------------------------------------------
+
+
+class ValidateRemovePayeeForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_remove_payee_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:  # fmt: skip
+        if customer_from_tracker(tracker) is None or tracker.get_slot("payee_name") == NO_PAYEES:
+            return []  # action_remove_payee explains
+        return domain_slots
+
+    async def extract_payee_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        customer = customer_from_tracker(tracker)
+        if customer is None or not is_answer(tracker) or entity_value(tracker, "payee_name"):
+            return {}  # a button's payload fills the slot from its entity
+        asked = requested_slot(tracker)
+        if asked not in (None, "payee_name") or (asked is None and tracker.get_slot("payee_name")):
+            return {}
+        try:
+            payees = await core_banking.list_payees(customer.access_token)
+        except core_banking.CoreBankingError:
+            return {}  # the question (with its buttons) explains the outage
+        if not payees:
+            return {"payee_name": NO_PAYEES}
+        text = latest_text(tracker)
+        found = match_payee(text, payees, entity_value(tracker, "iban"))
+        if len(found) == 1:
+            return {"payee_name": payee_label(found[0], payees)}
+        if asked == "payee_name":
+            return {"payee_name": text.strip()}  # validation explains, the question lists them
+        return {}  # several or none named: the question lists them
+
+    async def validate_payee_name(self, value: Any, dispatcher: CollectingDispatcher,
+                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        customer = customer_from_tracker(tracker)
+        if value == NO_PAYEES or customer is None:
+            return {"payee_name": value}
+        try:
+            payees = await core_banking.list_payees(customer.access_token)
+        except core_banking.CoreBankingUnauthorized:
+            dispatcher.utter_message(response="utter_session_expired")
+            return {"payee_name": None}
+        except core_banking.CoreBankingError:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+            return {"payee_name": None}
+        if not payees:
+            return {"payee_name": NO_PAYEES}
+        found = match_payee(str(value), payees)
+        if len(found) == 1:
+            payee = found[0]
+            return {"payee_name": payee["name"], "payee_id": payee["id"], "payee_iban": payee["iban"]}  # noqa: E501
+        if not found:
+            dispatcher.utter_message(response="utter_payee_not_found", payee_name=str(value))
+        return {"payee_name": None, "payee_id": None, "payee_iban": None}
+
+    async def extract_remove_payee_confirmed(self, dispatcher: CollectingDispatcher,
+                                             tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        return reprompt_confirmation(tracker, "remove_payee_confirmed")
+
+    async def validate_remove_payee_confirmed(self, value: Any, dispatcher: CollectingDispatcher,
+                                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        return confirmation_value("remove_payee_confirmed", value)
+
+
+class ActionAskRemovePayeeName(Action):
+    """Asks which payee to remove, one button per saved payee."""
+
+    def name(self) -> str:
+        return "action_ask_remove_payee_form_payee_name"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        customer = customer_from_tracker(tracker)
+        if customer is None:
+            dispatcher.utter_message(response="utter_login_required")
+            return []
+        try:
+            payees = await core_banking.list_payees(customer.access_token)
+        except core_banking.CoreBankingUnauthorized:
+            dispatcher.utter_message(response="utter_session_expired")
+            return []
+        except core_banking.CoreBankingError:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+            return []
+        dispatcher.utter_message(response="utter_ask_remove_payee_name",
+                                 buttons=payee_buttons(payees))  # fmt: skip
+        return []
+
+
+class ActionAskRemovePayeeConfirmed(Action):
+    def name(self) -> str:
+        return "action_ask_remove_payee_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        dispatcher.utter_message(
+            response="utter_confirm_remove_payee", payee_name=tracker.get_slot("payee_name"),
+            iban_masked=mask_account_number(str(tracker.get_slot("payee_iban") or "")))  # fmt: skip
+        return []
+
+
+class ActionRemovePayee(Action):
+    """Submit of remove_payee_form: deletes the payee after a yes."""
+
+    def name(self) -> str:
+        return "action_remove_payee"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        customer = customer_from_tracker(tracker)
+        payee_id, name = tracker.get_slot("payee_id"), tracker.get_slot("payee_name")
+        if customer is None:
+            dispatcher.utter_message(response="utter_login_required")
+        elif name == NO_PAYEES:
+            dispatcher.utter_message(response="utter_no_payees")
+        elif tracker.get_slot("remove_payee_confirmed") is not True or not payee_id:
+            dispatcher.utter_message(response="utter_remove_payee_cancelled")
+        else:
+            try:
+                await core_banking.delete_payee(customer.access_token, str(payee_id))
+                dispatcher.utter_message(response="utter_payee_removed", payee_name=name)
+            except core_banking.CoreBankingUnauthorized:
+                dispatcher.utter_message(response="utter_session_expired")
+            except core_banking.CoreBankingRejected as error:
+                if error.status == 404:
+                    dispatcher.utter_message(response="utter_payee_already_removed",
+                                             payee_name=name)  # fmt: skip
+                else:
+                    dispatcher.utter_message(response="utter_payee_not_removed")
+            except core_banking.CoreBankingError:
+                dispatcher.utter_message(response="utter_backend_unavailable")
+        return _reset(REMOVE_PAYEE_SLOTS)
+
+
+class ActionCancelRemovePayeeForm(Action):
+    def name(self) -> str:
+        return "action_cancel_remove_payee_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        dispatcher.utter_message(response="utter_remove_payee_cancelled")
+        return _reset(REMOVE_PAYEE_SLOTS)

@@ -1,0 +1,315 @@
+"""Transfers: a form gathers destination, amount and source, the customer confirms a
+summary, then core_banking executes it; a held transfer asks for a one-time code.
+
+Money moves only after an explicit yes. The `Idempotency-Key` is derived from the
+conversation turn that said yes, so a retried action (Rasa retries, a gateway replay)
+can never pay twice: core_banking answers a repeated key with the original transfer.
+"""
+
+import contextlib
+import hashlib
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import core_banking
+from actions.customer import Customer, customer_from_tracker
+from actions.entities import entity_value
+from actions.money import format_money, mask_account_number, to_minor
+
+TRANSFER_SLOTS = ("transfer_amount", "transfer_currency", "transfer_destination",
+                  "transfer_source", "transfer_confirmed", "pending_transfer_id", "otp_code")
+_ACCOUNT_LABELS = {"checking": "checking account", "savings": "savings account"}
+
+
+def idempotency_key(tracker: Tracker) -> str:
+    """Same conversation turn, same key: sender plus the id of the user's message."""
+    message_id = tracker.latest_message.get("message_id") or ""
+    return hashlib.sha256(f"{tracker.sender_id}:{message_id}".encode()).hexdigest()
+
+
+def _account_slot(account: dict[str, Any]) -> dict[str, Any]:
+    return {"id": account["id"], "type": account["type"], "number": account["number"],
+            "currency": account["currency"], "available_minor": account["available_minor"],
+            "label": _ACCOUNT_LABELS.get(account["type"], account["type"])}  # fmt: skip
+
+
+def _payee_named_in(text: str, payees: list[dict[str, Any]]) -> dict[str, Any] | None:
+    lowered = f" {text.lower()} "
+    for payee in payees:  # full names first, then first names
+        if f" {payee['name'].lower()}" in lowered:
+            return payee
+    for payee in payees:
+        first = payee["name"].split()[0].lower()
+        if re.search(rf"\b{re.escape(first)}\b", lowered):
+            return payee
+    return None
+
+
+def choose_source(accounts: list[dict[str, Any]], destination: dict[str, Any] | None,
+                  wanted_type: str | None) -> dict[str, Any] | None:  # fmt: skip
+    """The account the money comes from: the one named, else for an own-account transfer
+    the other account, else the checking account."""
+    if wanted_type:
+        return next((a for a in accounts if a["type"] == wanted_type), None)
+    if destination and destination.get("kind") == "own":
+        return next((a for a in accounts if a["number"] != destination["account_number"]), None)
+    return next((a for a in accounts if a["type"] == "checking"), accounts[0] if accounts else None)
+
+
+class ValidateTransferForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_transfer_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:  # fmt: skip
+        if customer_from_tracker(tracker) is None:
+            return []  # guests are told to log in by action_execute_transfer
+        return domain_slots
+
+    async def extract_transfer_destination(self, dispatcher: CollectingDispatcher,
+                                           tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        customer = customer_from_tracker(tracker)
+        if customer is None or tracker.get_slot("transfer_destination"):
+            return {}
+        iban = entity_value(tracker, "iban")
+        if iban:
+            return {"transfer_destination": {"kind": "iban", "account_number": iban,
+                                             "label": f"IBAN {mask_account_number(iban)}"}}
+        asked = tracker.get_slot("requested_slot") == "transfer_destination"
+        own_type = entity_value(tracker, "account_type", "to") or (
+            entity_value(tracker, "account_type") if asked else None)
+        try:
+            if own_type:
+                accounts = await core_banking.list_accounts(customer.access_token)
+                own = next((a for a in accounts if a["type"] == own_type), None)
+                if own:
+                    return {"transfer_destination": {
+                        "kind": "own", "account_number": own["number"],
+                        "label": f"your {_ACCOUNT_LABELS.get(own_type, own_type)}"}}
+            payees = await core_banking.list_payees(customer.access_token)
+        except core_banking.CoreBankingError:
+            return {}
+        payee = _payee_named_in(tracker.latest_message.get("text") or "", payees)
+        if payee:
+            return {"transfer_destination": {"kind": "payee", "payee_id": payee["id"],
+                                             "account_number": payee["iban"],
+                                             "label": payee["name"]}}
+        if asked:
+            names = ", ".join(p["name"] for p in payees) or "none saved yet"
+            dispatcher.utter_message(response="utter_unknown_destination", payee_names=names)
+        return {}
+
+    async def extract_transfer_amount(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        if tracker.get_slot("transfer_amount"):
+            return {}
+        amount = entity_value(tracker, "amount")
+        if amount is None:
+            return {}
+        return {"transfer_amount": str(amount),
+                "transfer_currency": entity_value(tracker, "currency")}
+
+    async def extract_transfer_source(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        customer = customer_from_tracker(tracker)
+        destination = tracker.get_slot("transfer_destination")
+        if customer is None or tracker.get_slot("transfer_source") or not destination:
+            return {}
+        try:
+            accounts = await core_banking.list_accounts(customer.access_token)
+        except core_banking.CoreBankingError:
+            return {}
+        source = choose_source(accounts, destination, entity_value(tracker, "account_type", "from"))
+        if source is None:
+            return {}
+        if destination.get("account_number") == source["number"]:
+            dispatcher.utter_message(response="utter_same_account")
+            return {"transfer_destination": None}
+        return {"transfer_source": _account_slot(source)}
+
+    async def validate_transfer_amount(self, value: Any, dispatcher: CollectingDispatcher,
+                                       tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        source = tracker.get_slot("transfer_source")
+        currency = (source or {}).get("currency", "EUR")
+        said_currency = tracker.get_slot("transfer_currency")
+        if said_currency and said_currency != currency:
+            dispatcher.utter_message(response="utter_currency_not_supported",
+                                     source_label=(source or {}).get("label", "account"),
+                                     account_currency=currency)  # fmt: skip
+            return {"transfer_amount": None, "transfer_currency": None}
+        try:
+            minor = to_minor(str(value), currency)
+        except ValueError:
+            minor = 0
+        if minor <= 0:
+            dispatcher.utter_message(response="utter_invalid_amount")
+            return {"transfer_amount": None}
+        if source and minor > int(source["available_minor"]):
+            dispatcher.utter_message(
+                response="utter_amount_over_available", source_label=source["label"],
+                available=format_money(int(source["available_minor"]), currency))  # fmt: skip
+            return {"transfer_amount": None}
+        return {"transfer_amount": str(value), "transfer_currency": currency}
+
+
+class ActionAskTransferConfirmed(Action):
+    def name(self) -> str:
+        return "action_ask_transfer_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        source = tracker.get_slot("transfer_source")
+        destination = tracker.get_slot("transfer_destination")
+        currency = source["currency"]
+        amount = format_money(to_minor(tracker.get_slot("transfer_amount"), currency), currency)
+        dispatcher.utter_message(response="utter_transfer_summary", amount=amount,
+                                 source_label=source["label"], destination_label=destination["label"])  # fmt: skip  # noqa: E501
+        return []
+
+
+def _reset() -> list[dict[str, Any]]:
+    return [SlotSet(slot, None) for slot in TRANSFER_SLOTS]
+
+
+def _explain_rejection(dispatcher: CollectingDispatcher, error: core_banking.CoreBankingRejected,
+                       source_label: str) -> None:  # fmt: skip
+    if error.kind == "insufficient-funds":
+        dispatcher.utter_message(response="utter_insufficient_funds", source_label=source_label)
+    elif error.kind == "daily-limit-exceeded":
+        dispatcher.utter_message(response="utter_daily_limit")
+    else:
+        reason = str(error.problem.get("detail") or error.problem.get("title") or "it was refused")
+        dispatcher.utter_message(response="utter_transfer_rejected", reason=reason.rstrip("."))
+
+
+def _done(dispatcher: CollectingDispatcher, transfer: dict[str, Any], label: str) -> None:
+    dispatcher.utter_message(
+        response="utter_transfer_done", destination_label=label,
+        amount=format_money(int(transfer["amount_minor"]), transfer["currency"]),
+        transfer_reference=str(transfer["id"])[:8].upper())  # fmt: skip
+
+
+class ActionExecuteTransfer(Action):
+    def name(self) -> str:
+        return "action_execute_transfer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        customer = customer_from_tracker(tracker)
+        if customer is None:
+            dispatcher.utter_message(response="utter_login_required")
+            return _reset()
+        if tracker.get_slot("transfer_confirmed") is not True:
+            dispatcher.utter_message(response="utter_transfer_cancelled")
+            return _reset()
+        source = tracker.get_slot("transfer_source")
+        destination = tracker.get_slot("transfer_destination")
+        body: dict[str, Any] = {
+            "from_account_id": source["id"], "currency": source["currency"],
+            "amount_minor": to_minor(tracker.get_slot("transfer_amount"), source["currency"]),
+            "reference": "Transfer via chat",
+        }  # fmt: skip
+        if destination["kind"] == "payee":
+            body["payee_id"] = destination["payee_id"]
+        else:
+            body["to_account_number"] = destination["account_number"]
+        return await self._send(dispatcher, customer, body, idempotency_key(tracker),
+                                source["label"], destination["label"])  # fmt: skip
+
+    async def _send(self, dispatcher: CollectingDispatcher, customer: Customer,
+                    body: dict[str, Any], key: str, source_label: str,
+                    destination_label: str) -> list[dict[str, Any]]:  # fmt: skip
+        try:
+            transfer = await core_banking.create_transfer(customer.access_token, body, key)
+        except core_banking.CoreBankingRejected as error:
+            _explain_rejection(dispatcher, error, source_label)
+            return _reset()
+        except core_banking.CoreBankingUnauthorized:
+            dispatcher.utter_message(response="utter_session_expired")
+            return _reset()
+        except core_banking.CoreBankingError:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+            return _reset()
+        if transfer["status"] == "requires_confirmation":
+            if transfer.get("debug_otp"):
+                dispatcher.utter_message(response="utter_demo_otp", code=transfer["debug_otp"])
+            return [SlotSet("pending_transfer_id", transfer["id"]), SlotSet("otp_code", None),
+                    FollowupAction("otp_form")]  # fmt: skip
+        _done(dispatcher, transfer, destination_label)
+        return _reset()
+
+
+class ValidateOtpForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_otp_form"
+
+    async def extract_otp_code(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        if tracker.get_slot("requested_slot") != "otp_code":
+            return {}
+        match = re.search(r"\b(\d{6})\b", tracker.latest_message.get("text") or "")
+        if match:
+            return {"otp_code": match.group(1)}
+        if tracker.latest_message.get("intent", {}).get("name") in ("inform", "affirm", "deny"):
+            dispatcher.utter_message(response="utter_otp_not_a_code")
+        return {}
+
+
+class ActionConfirmTransfer(Action):
+    def name(self) -> str:
+        return "action_confirm_transfer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        customer = customer_from_tracker(tracker)
+        transfer_id, code = tracker.get_slot("pending_transfer_id"), tracker.get_slot("otp_code")
+        if customer is None or not transfer_id or not code:
+            return _reset()
+        label = (tracker.get_slot("transfer_destination") or {}).get("label", "the payee")
+        try:
+            transfer = await core_banking.confirm_transfer(customer.access_token, transfer_id, code)
+        except core_banking.CoreBankingRejected as error:
+            if error.kind == "invalid-confirmation-code":
+                dispatcher.utter_message(response="utter_wrong_otp")
+                return [SlotSet("otp_code", None), FollowupAction("otp_form")]
+            if error.kind in ("invalid-state", "confirmation-expired", "too-many-attempts"):
+                dispatcher.utter_message(response="utter_transfer_blocked_after_otp")
+                return _reset()
+            source_label = (tracker.get_slot("transfer_source") or {}).get("label", "account")
+            _explain_rejection(dispatcher, error, source_label)
+            return _reset()
+        except core_banking.CoreBankingUnauthorized:
+            dispatcher.utter_message(response="utter_session_expired")
+            return _reset()
+        except core_banking.CoreBankingError:
+            dispatcher.utter_message(response="utter_backend_unavailable")
+            return [SlotSet("otp_code", None)]
+        if transfer["status"] == "completed":
+            _done(dispatcher, transfer, label)
+        else:
+            dispatcher.utter_message(response="utter_transfer_blocked_after_otp")
+        return _reset()
+
+
+class ActionCancelTransferTask(Action):
+    """Cancel whatever transfer step is under way; a held transfer is cancelled at the
+    bank too, so it can never be confirmed later."""
+
+    def name(self) -> str:
+        return "action_cancel_transfer_task"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        customer = customer_from_tracker(tracker)
+        transfer_id = tracker.get_slot("pending_transfer_id")
+        if customer is not None and transfer_id:
+            # An unconfirmed transfer expires on its own and never moves money.
+            with contextlib.suppress(core_banking.CoreBankingError):
+                await core_banking.cancel_transfer(customer.access_token, transfer_id)
+        dispatcher.utter_message(response="utter_transfer_cancelled")
+        return _reset()

@@ -1,0 +1,1 @@
+"""The Rasa assistant: domain, rules, stories, pipeline and its custom NLU components."""

@@ -1,0 +1,291 @@
+"""Rule-based extraction of the entities banking conversations need (pure, no Rasa).
+
+Found entities (value types are what callers may rely on):
+- `iban`: str, upper case without spaces, mod-97 valid.
+- `gift_card_code`: str, the code as typed (upper case); `gift_card_ref`: str, the
+  gateway's reference for a masked code, `[giftcard:<ref>]` in the text.
+- `amount`: str, a plain decimal ("1250.5", "50"); role `min` / `max` after words such
+  as "over" / "under", or for the two ends of "between X and Y".
+- `currency`: str, ISO 4217 ("EUR").
+- `account_type`: "checking" or "savings"; role `from` / `to` after "from" / "to|into".
+- `time_period`: {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}, both inclusive, relative
+  expressions resolved against `today`.
+- `merchant`: str, the word(s) after "at" / "on" / "from" in a spending question.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+MONTHS["sept"] = 9
+MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
+CURRENCY_WORDS = {
+    "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
+    "$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD",
+    "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP",
+    "chf": "CHF", "francs": "CHF", "sek": "SEK", "pln": "PLN",
+}  # fmt: skip
+CUR_RE = r"€|\$|£|eur(?:os?)?\b|usd\b|dollars?\b|gbp\b|pounds?\b|quid\b|chf\b|francs\b|sek\b|pln\b"
+NUMBER_RE = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+MIN_WORDS = r"(?:over|above|more than|greater than|at least|bigger than|larger than|exceeding)"
+MAX_WORDS = r"(?:under|below|less than|at most|up to|smaller than|no more than)"
+_UNITS = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+    "eighteen", "nineteen",
+]  # fmt: skip
+SMALL_NUMBERS = {word: value for value, word in enumerate(_UNITS)}
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+TENS = {word: 10 * (index + 2) for index, word in enumerate(_TENS)}
+
+
+@dataclass(frozen=True)
+class Found:
+    entity: str
+    value: Any
+    start: int
+    end: int
+    role: str | None = None
+
+
+def iban_is_valid(candidate: str) -> bool:
+    iban = candidate.replace(" ", "").upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", iban):
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in iban[4:] + iban[:4])
+    return int(digits) % 97 == 1
+
+
+def _ibans(text: str) -> list[Found]:
+    found = []
+    for m in re.finditer(r"\b[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}\b", text):
+        raw = m.group(0)
+        # Trailing words can be swallowed by the optional spaces: shrink until valid.
+        parts = raw.split(" ")
+        while parts and not iban_is_valid("".join(parts)):
+            parts.pop()
+        if parts:
+            value = "".join(parts).upper()
+            found.append(Found("iban", value, m.start(), m.start() + len(" ".join(parts))))
+    return found
+
+
+def _gift_cards(text: str) -> list[Found]:
+    found = [Found("gift_card_ref", m.group(1), m.start(), m.end())
+             for m in re.finditer(r"\[giftcard:([A-Za-z0-9_-]{4,64})\]", text)]  # fmt: skip
+    group = r"[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{4}"
+    for m in re.finditer(rf"\b{group}(?:-{group}){{3,5}}(?:-[0-9A-Za-z])?\b", text):
+        found.append(Found("gift_card_code", m.group(0).upper(), m.start(), m.end()))
+    return found
+
+
+def _day_month(day: str, month: str, year: str | None, today: date) -> date | None:
+    try:
+        y = int(year) if year else today.year
+        d = date(y, MONTHS[month.lower()], int(day))
+    except (ValueError, KeyError):
+        return None
+    return d.replace(year=d.year - 1) if not year and d > today else d
+
+
+DATE_RE = (
+    rf"(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m1>{MONTH_RE})\b|"
+    rf"(?P<m2>{MONTH_RE})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\b)(?:,?\s+(?P<y>\d{{4}}))?|"
+    r"(?P<iso>\d{4}-\d{2}-\d{2})|(?P<dd>\d{1,2})[./](?P<mm>\d{1,2})[./](?P<yy>\d{4})"
+)
+
+
+def _parse_date(m: re.Match[str], today: date) -> date | None:
+    if m.group("iso"):
+        try:
+            return date.fromisoformat(m.group("iso"))
+        except ValueError:
+            return None
+    if m.group("dd"):
+        try:  # European order: day first
+            return date(int(m.group("yy")), int(m.group("mm")), int(m.group("dd")))
+        except ValueError:
+            return None
+    day, month = (m.group("d1"), m.group("m1")) if m.group("d1") else (m.group("d2"), m.group("m2"))
+    return _day_month(day, month, m.group("y"), today)
+
+
+def _month_span(month: int, year: int) -> tuple[date, date]:
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _periods(text: str, today: date) -> list[Found]:
+    lower = text.lower()
+    rules: list[tuple[str, Any]] = [
+        (rf"\b(?:between|from)\s+(?P<a>{DATE_RE.replace('?P<', '?P<a_')})\s+(?:and|to|until|-)\s+"
+         rf"(?P<b>{DATE_RE.replace('?P<', '?P<b_')})", "range"),
+        (rf"\b(?:between|from)\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:and|to|-)\s+"
+         rf"(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m>{MONTH_RE})\b", "days_of_month"),
+        (rf"\bsince\s+(?P<m>{MONTH_RE})\b(?:\s+(?P<y>\d{{4}}))?(?!\s+\d)", "since_month"),
+        (rf"\bsince\s+(?:the\s+)?(?P<x>{DATE_RE})", "since_date"),
+        (r"\btoday\b", "today"), (r"\byesterday\b", "yesterday"),
+        (r"\bthis\s+week\b", "this_week"), (r"\blast\s+week\b", "last_week"),
+        (r"\bthis\s+month\b", "this_month"), (r"\blast\s+month\b", "last_month"),
+        (r"\bthis\s+year\b", "this_year"), (r"\blast\s+year\b", "last_year"),
+        (r"\b(?:last|past|previous)\s+(?P<n>\d{1,3})\s+(?P<u>days?|weeks?|months?)\b", "last_n"),
+        (rf"\bon\s+(?:the\s+)?(?P<x>{DATE_RE})", "on_date"),
+        (rf"\b(?:in|during|for)\s+(?P<m>{MONTH_RE})\b(?:\s+(?P<y>\d{{4}}))?(?!\s+\d)", "month"),
+    ]  # fmt: skip
+    for pattern, kind in rules:
+        m = re.search(pattern, lower)
+        if m is None:
+            continue
+        span = _resolve(kind, m, today)
+        if span is not None:
+            start, end = span
+            value = {"from": start.isoformat(), "to": end.isoformat()}
+            return [Found("time_period", value, m.start(), m.end())]
+    return []
+
+
+def _resolve(kind: str, m: re.Match[str], today: date) -> tuple[date, date] | None:
+    g = m.groupdict()
+    if kind == "range":
+        a = _parse_date(re.search(DATE_RE, g["a"]), today)  # type: ignore[arg-type]
+        b = _parse_date(re.search(DATE_RE, g["b"]), today)  # type: ignore[arg-type]
+        return (min(a, b), max(a, b)) if a and b else None
+    if kind == "days_of_month":
+        a = _day_month(g["d"], g["m"], None, today)
+        b = _day_month(g["d2"], g["m"], None, today)
+        return (min(a, b), max(a, b)) if a and b else None
+    if kind in ("since_month", "month"):
+        month = MONTHS[g["m"]]
+        past_year = today.year if month <= today.month else today.year - 1
+        year = int(g["y"]) if g.get("y") else past_year
+        first, last = _month_span(month, year)
+        return (first, today) if kind == "since_month" else (first, min(last, today))
+    if kind in ("since_date", "on_date"):
+        d = _parse_date(re.search(DATE_RE, g["x"]), today)  # type: ignore[arg-type]
+        if d is None:
+            return None
+        return (d, today) if kind == "since_date" else (d, d)
+    if kind == "last_n":
+        n, unit = int(g["n"]), g["u"].rstrip("s")
+        days = {"day": 1, "week": 7, "month": 30}[unit] * n
+        return today - timedelta(days=days), today
+    monday = today - timedelta(days=today.weekday())
+    first_of_month = today.replace(day=1)
+    last_month_end = first_of_month - timedelta(days=1)
+    fixed = {
+        "today": (today, today),
+        "yesterday": (today - timedelta(days=1), today - timedelta(days=1)),
+        "this_week": (monday, today),
+        "last_week": (monday - timedelta(days=7), monday - timedelta(days=1)),
+        "this_month": (first_of_month, today),
+        "last_month": (last_month_end.replace(day=1), last_month_end),
+        "this_year": (date(today.year, 1, 1), today),
+        "last_year": (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+    }
+    return fixed.get(kind)
+
+
+def _word_number(words: str) -> int | None:
+    total, current = 0, 0
+    for word in re.split(r"[\s-]+", words.lower()):
+        if word in SMALL_NUMBERS:
+            current += SMALL_NUMBERS[word]
+        elif word in TENS:
+            current += TENS[word]
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word == "thousand":
+            total, current = total + max(current, 1) * 1000, 0
+        elif word != "and":
+            return None
+    return total + current or None
+
+
+def _amounts(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
+    number_words = "|".join([*SMALL_NUMBERS, *TENS, "hundred", "thousand", "and"])
+    words_re = rf"(?:(?:{number_words})[\s-]+)*(?:{number_words})"
+    pattern = re.compile(
+        rf"(?P<pre>{CUR_RE})?\s?(?P<num>{NUMBER_RE})(?![\d/.-]\d)\s?(?P<post>{CUR_RE})?"
+        rf"|(?P<words>\b{words_re})\s+(?P<wcur>{CUR_RE})", re.IGNORECASE,
+    )  # fmt: skip
+    found: list[Found] = []
+    for m in pattern.finditer(text):
+        if any(m.start() < end and start < m.end() for start, end in blocked):
+            continue
+        before = text[max(0, m.start() - 25) : m.start()].lower()
+        card_digits = r"(ending|ends|ending in|ends in|last four|last 4|number)\s*(with|in)?\s*$"
+        if re.search(card_digits, before):
+            continue  # "the card ending 4321" is not money
+        if m.group("words"):
+            value = _word_number(m.group("words"))
+            if value is None:
+                continue
+            amount, cur = str(value), m.group("wcur")
+        else:
+            raw = m.group("num")
+            amount = raw.replace(",", "") if re.search(r",\d{3}", raw) else raw.replace(",", ".")
+            cur = m.group("pre") or m.group("post")
+        role = None
+        if re.search(rf"{MIN_WORDS}\s*$", before):
+            role = "min"
+        elif re.search(rf"{MAX_WORDS}\s*$", before):
+            role = "max"
+        found.append(Found("amount", amount, m.start("num") if m.group("num") else m.start(),
+                           m.end(), role))  # fmt: skip
+        if cur:
+            found.append(Found("currency", CURRENCY_WORDS[cur.lower()], m.start(), m.end()))
+    between = None
+    if len(found) >= 2:
+        between = re.search(r"\bbetween\s*$", text[: found[0].start].lower())
+    amounts = [f for f in found if f.entity == "amount"]
+    if between and len(amounts) >= 2 and amounts[0].role is None and amounts[1].role is None:
+        found = [Found(f.entity, f.value, f.start, f.end, "min" if f is amounts[0] else
+                       "max" if f is amounts[1] else f.role) for f in found]  # fmt: skip
+    return found
+
+
+def _account_types(text: str) -> list[Found]:
+    found = []
+    pattern = r"\b(savings?(?:\s+account)?|checking(?:\s+account)?|current\s+account|main\s+account|everyday\s+account)\b"  # noqa: E501
+    for m in re.finditer(pattern, text, re.IGNORECASE):
+        kind = "savings" if m.group(1).lower().startswith("saving") else "checking"
+        before = text[max(0, m.start() - 12) : m.start()].lower()
+        role = "from" if re.search(r"\bfrom\s+(my\s+|the\s+)?$", before) else (
+            "to" if re.search(r"\b(to|into|in)\s+(my\s+|the\s+)?$", before) else None)
+        found.append(Found("account_type", kind, m.start(), m.end(), role))
+    return found
+
+
+STOP_AFTER_AT = {"my", "the", "a", "all", "least", "most", "this", "last", "home", "work",
+                 "an", "any", "night", "once"}  # fmt: skip
+
+
+def _merchants(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
+    m = re.search(r"\b(?:at|on|from|with)\s+([A-Za-z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)?)", text)
+    while m is not None:
+        word = m.group(1)
+        first = word.split()[0].lower().rstrip(".")
+        if (first not in STOP_AFTER_AT and first not in MONTHS and not
+                any(m.start(1) < e and s < m.end(1) for s, e in blocked)
+                and first not in {"checking", "savings", "saving", "current", "amazon's"}):
+            return [Found("merchant", word.rstrip(".?!,"), m.start(1), m.end(1))]
+        m = re.compile(r"\b(?:at|on|from|with)\s+([A-Za-z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)?)").search(text, m.end())  # noqa: E501
+    return []
+
+
+def extract(text: str, today: date | None = None) -> list[Found]:
+    """All entities found in `text`, in the order of the rules above."""
+    today = today or date.today()
+    ibans = _ibans(text)
+    cards = _gift_cards(text)
+    periods = _periods(text, today)
+    blocked = [(f.start, f.end) for f in (*ibans, *cards, *periods)]
+    found = [*ibans, *cards, *periods, *_amounts(text, blocked), *_account_types(text)]
+    if re.search(r"\b(spen[dt]|paid|pay|payments?|purchases?|bought|transactions?)\b", text, re.I):
+        found += _merchants(text, blocked + [(f.start, f.end) for f in found])
+    return found

@@ -1,0 +1,203 @@
+"""The transfer flow's actions against a real core_banking: destination/amount
+extraction and validation, the confirmed execution (exactly once per turn), a declined
+summary, insufficient funds, and the one-time-code step-up."""
+
+from typing import Any
+
+import httpx
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.transfers import (
+    ActionCancelTransferTask,
+    ActionConfirmTransfer,
+    ActionExecuteTransfer,
+    ValidateOtpForm,
+    ValidateTransferForm,
+    idempotency_key,
+)
+
+
+def responses(dispatcher: CollectingDispatcher) -> list[str]:
+    return [m.get("response") for m in dispatcher.messages]
+
+
+def api(core_banking: Any, username: str, path: str) -> Any:
+    headers = {"Authorization": f"Bearer {core_banking.token(username)}"}
+    response = httpx.get(f"{core_banking.url}{path}", headers=headers)
+    response.raise_for_status()
+    return response.json()["data"]
+
+
+def accounts(core_banking: Any, username: str) -> dict[str, dict[str, Any]]:
+    return {a["type"]: a for a in api(core_banking, username, "/v1/accounts")}
+
+
+def slots_for(core_banking: Any, username: str, amount: str, destination: dict[str, Any],
+              confirmed: bool | None = True) -> dict[str, Any]:  # fmt: skip
+    checking = accounts(core_banking, username)["checking"]
+    source = {"id": checking["id"], "type": "checking", "number": checking["number"],
+              "currency": "EUR", "available_minor": checking["available_minor"],
+              "label": "checking account"}  # fmt: skip
+    return {"transfer_amount": amount, "transfer_currency": "EUR", "transfer_source": source,
+            "transfer_destination": destination, "transfer_confirmed": confirmed}  # fmt: skip
+
+
+async def test_payee_named_in_the_request_becomes_the_destination(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    payee = api(use_core_banking, "demo001", "/v1/payees")[0]
+    first_name = payee["name"].split()[0]
+    tracker = make_tracker(text=f"send 50 to {first_name}", intent="transfer_money",
+                           metadata=use_core_banking.metadata("demo001"))  # fmt: skip
+    found = await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {})
+    assert found["transfer_destination"]["kind"] == "payee"
+    assert found["transfer_destination"]["payee_id"] == payee["id"]
+
+
+async def test_own_account_and_iban_destinations(make_tracker, dispatcher, use_core_banking) -> None:
+    metadata = use_core_banking.metadata("demo001")
+    own = make_tracker(text="move 100 to my savings", intent="transfer_money", metadata=metadata,
+                       entities=[{"entity": "account_type", "value": "savings", "role": "to"}])
+    found = await ValidateTransferForm().extract_transfer_destination(dispatcher, own, {})
+    assert found["transfer_destination"]["kind"] == "own"
+    assert found["transfer_destination"]["account_number"] == accounts(
+        use_core_banking, "demo001")["savings"]["number"]
+    iban = "DE89370400440532013000"
+    external = make_tracker(text=f"send 20 to {iban}", metadata=metadata,
+                            entities=[{"entity": "iban", "value": iban}])
+    found = await ValidateTransferForm().extract_transfer_destination(dispatcher, external, {})
+    assert found["transfer_destination"] == {"kind": "iban", "account_number": iban,
+                                             "label": "IBAN •••• 3000"}
+
+
+async def test_unknown_destination_when_asked_lists_the_payees(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    tracker = make_tracker(text="to Zebediah", intent="inform",
+                           metadata=use_core_banking.metadata("demo001"),
+                           slots={"requested_slot": "transfer_destination"})  # fmt: skip
+    assert await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {}) == {}
+    assert responses(dispatcher) == ["utter_unknown_destination"]
+
+
+async def test_amount_is_checked_against_available_balance(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    slots = slots_for(use_core_banking, "demo001", "0", {"kind": "own"}, None)
+    tracker = make_tracker(metadata=use_core_banking.metadata("demo001"), slots=slots)
+    form = ValidateTransferForm()
+    assert await form.validate_transfer_amount("0", dispatcher, tracker, {}) == {
+        "transfer_amount": None}
+    assert await form.validate_transfer_amount("1000000", dispatcher, tracker, {}) == {
+        "transfer_amount": None}
+    assert await form.validate_transfer_amount("12.50", dispatcher, tracker, {}) == {
+        "transfer_amount": "12.50", "transfer_currency": "EUR"}
+    assert responses(dispatcher) == ["utter_invalid_amount", "utter_amount_over_available"]
+
+
+async def test_confirmed_transfer_runs_once_per_turn(make_tracker, use_core_banking) -> None:
+    savings = accounts(use_core_banking, "demo002")["savings"]
+    destination = {"kind": "own", "account_number": savings["number"], "label": "your savings"}
+    before = accounts(use_core_banking, "demo002")
+    tracker = make_tracker(text="yes", intent="affirm", message_id="turn-42",
+                           metadata=use_core_banking.metadata("demo002"),
+                           slots=slots_for(use_core_banking, "demo002", "25.50", destination))
+    for _ in range(2):  # Rasa retrying the same action for the same turn
+        dispatcher = CollectingDispatcher()
+        events = await ActionExecuteTransfer().run(dispatcher, tracker, {})
+        assert responses(dispatcher) == ["utter_transfer_done"]
+        assert dispatcher.messages[0]["amount"] == "25.50 EUR"
+        assert ("transfer_amount", None) in [(e.get("name"), e.get("value")) for e in events]
+    after = accounts(use_core_banking, "demo002")
+    assert after["checking"]["balance_minor"] == before["checking"]["balance_minor"] - 2550
+    assert after["savings"]["balance_minor"] == before["savings"]["balance_minor"] + 2550
+
+
+async def test_declined_summary_moves_nothing(make_tracker, dispatcher, use_core_banking) -> None:
+    before = accounts(use_core_banking, "demo002")
+    destination = {"kind": "own", "account_number": before["savings"]["number"], "label": "s"}
+    tracker = make_tracker(intent="deny", metadata=use_core_banking.metadata("demo002"),
+                           slots=slots_for(use_core_banking, "demo002", "10", destination, False))
+    await ActionExecuteTransfer().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_transfer_cancelled"]
+    assert accounts(use_core_banking, "demo002") == before
+
+
+async def test_insufficient_funds_and_daily_limit_are_explained(
+    make_tracker, use_core_banking
+) -> None:
+    savings = accounts(use_core_banking, "demo001")["savings"]
+    own = {"kind": "own", "account_number": savings["number"], "label": "savings"}
+    # The daily limit (5,000.00 by default) applies to money leaving the customer.
+    external = {"kind": "iban", "account_number": "DE89370400440532013000", "label": "x"}
+    metadata = use_core_banking.metadata("demo001")
+    cases = (("4000", own, "utter_insufficient_funds"), ("6000", external, "utter_daily_limit"))
+    for amount, destination, expected in cases:
+        dispatcher = CollectingDispatcher()
+        slots = slots_for(use_core_banking, "demo001", amount, destination)
+        tracker = make_tracker(intent="affirm", metadata=metadata, message_id=amount, slots=slots)
+        await ActionExecuteTransfer().run(dispatcher, tracker, {})
+        assert responses(dispatcher) == [expected]
+
+
+async def test_held_transfer_needs_the_one_time_code(make_tracker, use_core_banking) -> None:
+    # A first payment of 300 EUR to a new IBAN is above the new-payee risk threshold.
+    destination = {"kind": "iban", "account_number": "FR1420041010050500013M02606",
+                   "label": "IBAN •••• 2606"}  # fmt: skip
+    metadata = use_core_banking.metadata("demo001")
+    slots = slots_for(use_core_banking, "demo001", "300", destination)
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(intent="affirm", metadata=metadata, message_id="risky", slots=slots)
+    events = await ActionExecuteTransfer().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_demo_otp"]
+    code = dispatcher.messages[0]["code"]
+    pending = next(e["value"] for e in events if e.get("name") == "pending_transfer_id")
+    assert "otp_form" in [e.get("name") for e in events if e["event"] == "followup"]
+
+    otp = {**slots, "pending_transfer_id": pending, "requested_slot": "otp_code"}
+    wrong = "000000" if code != "000000" else "111111"
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text=f"it's {wrong}", intent="inform", metadata=metadata, slots=otp)
+    assert await ValidateOtpForm().extract_otp_code(dispatcher, tracker, {}) == {"otp_code": wrong}
+    events = await ActionConfirmTransfer().run(
+        dispatcher, make_tracker(metadata=metadata, slots={**otp, "otp_code": wrong}), {})
+    assert responses(dispatcher) == ["utter_wrong_otp"]
+    assert "otp_form" in [e.get("name") for e in events if e["event"] == "followup"]
+
+    before = accounts(use_core_banking, "demo001")["checking"]["balance_minor"]
+    dispatcher = CollectingDispatcher()
+    await ActionConfirmTransfer().run(
+        dispatcher, make_tracker(metadata=metadata, slots={**otp, "otp_code": code}), {})
+    assert responses(dispatcher) == ["utter_transfer_done"]
+    assert accounts(use_core_banking, "demo001")["checking"]["balance_minor"] == before - 30000
+
+
+async def test_cancel_at_the_code_cancels_at_the_bank(make_tracker, use_core_banking) -> None:
+    destination = {"kind": "iban", "account_number": "NL91ABNA0417164300", "label": "NL"}
+    metadata = use_core_banking.metadata("demo002")
+    slots = slots_for(use_core_banking, "demo002", "400", destination)
+    dispatcher = CollectingDispatcher()
+    events = await ActionExecuteTransfer().run(
+        dispatcher, make_tracker(metadata=metadata, message_id="c1", slots=slots), {})
+    pending = next(e["value"] for e in events if e.get("name") == "pending_transfer_id")
+    dispatcher = CollectingDispatcher()
+    await ActionCancelTransferTask().run(
+        dispatcher, make_tracker(metadata=metadata, slots={"pending_transfer_id": pending}), {})
+    assert responses(dispatcher) == ["utter_transfer_cancelled"]
+    headers = {"Authorization": f"Bearer {use_core_banking.token('demo002')}"}
+    status = httpx.get(f"{use_core_banking.url}/v1/transfers/{pending}", headers=headers).json()
+    assert status["status"] == "cancelled"
+
+
+async def test_guest_is_asked_to_log_in(make_tracker, dispatcher, use_core_banking) -> None:
+    tracker = make_tracker(intent="transfer_money", metadata={})
+    assert await ValidateTransferForm().required_slots(["transfer_amount"], dispatcher, tracker, {}) == []
+    await ActionExecuteTransfer().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_login_required"]
+
+
+def test_idempotency_key_follows_the_turn(make_tracker) -> None:
+    assert idempotency_key(make_tracker(message_id="a")) == idempotency_key(make_tracker(message_id="a"))
+    assert idempotency_key(make_tracker(message_id="a")) != idempotency_key(make_tracker(message_id="b"))
+    assert idempotency_key(make_tracker(message_id="a", sender_id="s1")) != idempotency_key(
+        make_tracker(message_id="a", sender_id="s2"))

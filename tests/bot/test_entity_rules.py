@@ -1,0 +1,57 @@
+"""The rule-based entities the NLU adds (bot/components/entity_rules.py)."""
+
+from datetime import date
+
+import pytest
+
+from bot.components.entity_rules import extract, iban_is_valid
+
+TODAY = date(2026, 11, 25)
+
+
+def found(text: str) -> list[tuple[str, object, object]]:
+    return [(f.entity, f.value, f.role) for f in extract(text, TODAY)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("send 50 to Anna", [("amount", "50", None)]),
+    ("move €1,250.50 from checking to savings", [
+        ("amount", "1250.50", None), ("currency", "EUR", None),
+        ("account_type", "checking", "from"), ("account_type", "savings", "to")]),
+    ("show payments over 100 euros since May", [
+        ("time_period", {"from": "2026-05-01", "to": "2026-11-25"}, None),
+        ("amount", "100", "min"), ("currency", "EUR", None)]),
+    ("what did I spend at Tesco last month?", [
+        ("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None),
+        ("merchant", "Tesco", None)]),
+    ("payments between 1 and 15 June", [
+        ("time_period", {"from": "2026-06-01", "to": "2026-06-15"}, None)]),
+    ("between 20 and 50 EUR", [
+        ("amount", "20", "min"), ("amount", "50", "max"), ("currency", "EUR", None)]),
+    ("fifty euros", [("amount", "50", None), ("currency", "EUR", None)]),
+    ("£20.5", [("amount", "20.5", None), ("currency", "GBP", None)]),
+    ("send it to DE89 3704 0044 0532 0130 00 please", [("iban", "DE89370400440532013000", None)]),
+    ("the card ending 4321", []),
+    ("check gift card 7K3M-9QPX-2HVD-RT6W-4NCJ", [
+        ("gift_card_code", "7K3M-9QPX-2HVD-RT6W-4NCJ", None)]),
+    ("redeem [giftcard:gc_ab12cd34] to checking", [
+        ("gift_card_ref", "gc_ab12cd34", None), ("account_type", "checking", "to")]),
+    ("transactions from 2026-01-01 to 2026-02-15", [
+        ("time_period", {"from": "2026-01-01", "to": "2026-02-15"}, None)]),
+    ("last 7 days", [("time_period", {"from": "2026-11-18", "to": "2026-11-25"}, None)]),
+    ("in December", [("time_period", {"from": "2025-12-01", "to": "2025-12-31"}, None)]),
+])
+def test_extract(text: str, expected: list[tuple[str, object, object]]) -> None:
+    assert found(text) == expected
+
+
+def test_iban_checksum() -> None:
+    assert iban_is_valid("DE89370400440532013000")
+    assert iban_is_valid("fr14 2004 1010 0505 0001 3m02 606")
+    assert not iban_is_valid("DE89370400440532013001")
+    assert not iban_is_valid("DE89")
+
+
+def test_no_entities_in_plain_questions() -> None:
+    assert found("how do I activate my card?") == []
+    assert found("hello") == []

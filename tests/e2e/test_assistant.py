@@ -1,0 +1,112 @@
+"""Conversations with the real assistant over the WebSocket: support answers, the
+contract's NLU output, a transfer with confirmation, digression and cancel, handoff."""
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from websockets.asyncio.client import ClientConnection
+
+from scripts.stack import Stack
+from tests.e2e.test_balance import ask, bot_text, login, open_session
+
+pytestmark = pytest.mark.e2e
+SUPPORT = yaml.safe_load((Path(__file__).parents[2] / "bot/domain/support.yml").read_text())
+
+
+def answers_for(label: str) -> list[str]:
+    return [" ".join(v["text"].split()) for v in SUPPORT["responses"][f"utter_{label}"]]
+
+
+async def press(ws: ClientConnection, payload: str) -> list[dict[str, Any]]:
+    """Click a button: send its payload as one turn."""
+    client_msg_id = uuid.uuid4().hex
+    await ws.send(json.dumps({"type": "message", "client_msg_id": client_msg_id,
+                              "payload": payload}))  # fmt: skip
+    frames = []
+    while True:
+        frame = json.loads(await ws.recv(decode=True))
+        frames.append(frame)
+        if frame["type"] == "typing" and frame["state"] == "off":
+            return frames
+
+
+async def balances(stack: Stack, token: str) -> dict[str, int]:
+    async with httpx.AsyncClient(base_url=stack.urls["core_banking"]) as client:
+        response = await client.get("/v1/accounts", headers={"Authorization": f"Bearer {token}"})
+    return {a["type"]: a["balance_minor"] for a in response.json()["data"]}
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("my new card still hasn't shown up, where is it?", "card_arrival"),
+    ("someone stole my card last night", "lost_or_stolen_card"),
+    ("what is the exchange rate you use?", "exchange_rate"),
+])
+async def test_guest_gets_the_support_answer(stack: Stack, text: str, label: str) -> None:
+    ws, _ = await open_session(stack, None)
+    async with ws:
+        frames = await ask(ws, text)
+    replies = [" ".join(f["text"].split()) for f in frames if f["type"] == "bot" and "text" in f]
+    assert any(r in answers_for(label) for r in replies), replies
+
+
+async def test_model_parse_follows_the_contract(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.urls["rasa"]) as client:
+        card = (await client.post("/model/parse", json={"text": "how do I activate my card"})).json()
+        weather = (await client.post("/model/parse", json={"text": "will it rain in Paris tomorrow?"})).json()
+    assert card["intent"]["name"] == "activate_my_card"
+    name = weather["intent"]["name"]
+    assert name == "nlu_fallback" or name.startswith("out_of_scope"), weather["intent"]
+
+
+async def test_transfer_with_digression_then_confirmation(stack: Stack) -> None:
+    token = await login(stack, "demo003")
+    before = await balances(stack, token)
+    ws, _ = await open_session(stack, token)
+    async with ws:
+        who = bot_text(await ask(ws, "I need to send money"))
+        assert "who would you like to send money to" in who.lower(), who
+        asked = bot_text(await ask(ws, "to my savings account"))
+        assert "how much" in asked.lower(), asked
+        digression = bot_text(await ask(ws, "what's my balance?"))
+        assert "EUR" in digression and "how much" in digression.lower(), digression
+        summary = await ask(ws, "40 euros")
+        summary_frame = next(f for f in summary if f["type"] == "bot" and f.get("buttons"))
+        assert "40.00 EUR" in summary_frame["text"], summary_frame
+        done = bot_text(await press(ws, "/affirm"))
+    assert "40.00 EUR sent" in done, done
+    after = await balances(stack, token)
+    assert after["checking"] == before["checking"] - 4000
+    assert after["savings"] == before["savings"] + 4000
+
+
+async def test_cancel_in_the_middle_of_a_transfer(stack: Stack) -> None:
+    token = await login(stack, "demo003")
+    before = await balances(stack, token)
+    ws, _ = await open_session(stack, token)
+    async with ws:
+        await ask(ws, "send 15 to my savings")
+        cancelled = bot_text(await ask(ws, "never mind, cancel that"))
+        again = bot_text(await ask(ws, "what's my balance"))
+    assert "cancelled" in cancelled.lower(), cancelled
+    assert "confirm" not in again.lower()
+    assert await balances(stack, token) == before
+
+
+async def test_asking_for_a_human_sends_a_handoff_frame(stack: Stack) -> None:
+    ws, _ = await open_session(stack, await login(stack, "demo001"))
+    async with ws:
+        frames = await ask(ws, "I want to talk to a real person")
+    handoffs = [f for f in frames if f["type"] == "handoff"]
+    assert handoffs and handoffs[0]["state"] == "requested", frames
+
+
+async def test_out_of_scope_is_declined_politely(stack: Stack) -> None:
+    ws, _ = await open_session(stack, None)
+    async with ws:
+        text = bot_text(await ask(ws, "can you recommend a good lasagne recipe?"))
+    assert "outside what I can help with" in text or "not sure I understood" in text, text
