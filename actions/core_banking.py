@@ -161,3 +161,15 @@ async def redeem_gift_card(token: str, code: str, to_account_id: str, amount_min
         body["amount_minor"] = amount_minor
     return dict(await _request("POST", "/v1/gift-cards/redeem", token, body=body,
                                idempotency_key=idempotency_key))  # fmt: skip
+
+
+async def guest_gift_card_balance(code: str, requester: str) -> dict[str, Any]:
+    """The balance of a gift card for a guest (no login), asked with the service token;
+    `requester` (the chat session) is what wrong codes are counted against."""
+    headers = {"X-Service-Token": get_settings().service_token}
+    try:
+        response = await _http().post("/internal/gift-cards/balance", headers=headers,
+                                      json={"code": code, "requester": requester})  # fmt: skip
+    except httpx.HTTPError as exc:
+        raise CoreBankingUnavailable(str(exc)) from exc
+    return dict(_checked(response))

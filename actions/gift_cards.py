@@ -438,6 +438,10 @@ class ValidateCheckGiftCardBalanceForm(_GiftCardCodeValidation):
     def name(self) -> str:
         return "validate_check_gift_card_balance_form"
 
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:  # fmt: skip
+        return domain_slots  # guests may check a balance too (no account involved)
+
 
 class ActionCheckGiftCardBalance(Action):
     """Submit of check_gift_card_balance_form."""
@@ -450,15 +454,15 @@ class ActionCheckGiftCardBalance(Action):
         customer = customer_from_tracker(tracker)
         value = tracker.get_slot("gift_card_code")
         last4 = str(tracker.get_slot("gift_card_last4") or "")
-        if customer is None:
-            dispatcher.utter_message(response="utter_login_required")
-            return _reset(CODE_SLOTS)
         if not value:
             dispatcher.utter_message(response="utter_check_gift_card_balance_cancelled")
             return _reset(CODE_SLOTS)
         try:
             code = await code_from_slot(tracker, str(value))
-            card = await core_banking.gift_card_balance(customer.access_token, code)
+            if customer is None:  # a guest: asked on their behalf, counted per session
+                card = await core_banking.guest_gift_card_balance(code, tracker.sender_id)
+            else:
+                card = await core_banking.gift_card_balance(customer.access_token, code)
         except CodeUnavailable as unavailable:
             dispatcher.utter_message(response=unavailable.response)
         except core_banking.CoreBankingUnauthorized:

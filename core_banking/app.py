@@ -11,6 +11,7 @@ from core_banking import problems
 from core_banking.accounts.endpoints import router as accounts_router
 from core_banking.cards.endpoints import router as cards_router
 from core_banking.db import create_engine, create_sessionmaker
+from core_banking.gift_cards.endpoints import internal_router as guest_gift_cards_router
 from core_banking.gift_cards.endpoints import router as gift_cards_router
 from core_banking.health.endpoints import router as health_router
 from core_banking.identity.endpoints import router as identity_router
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payees_router)
     app.include_router(cards_router)
     app.include_router(gift_cards_router)
+    app.include_router(guest_gift_cards_router)
     return app
 
 

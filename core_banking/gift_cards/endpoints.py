@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,11 +21,18 @@ from core_banking.gift_cards.schemas import (
     GiftCardRead,
     GiftCardRedeem,
     GiftCardRedemption,
+    GuestCodeLookup,
 )
 from core_banking.gift_cards.service import GiftCardCodeNotFound
 from core_banking.idempotency import IdempotencyKey, Outcome, request_hash, run_idempotent
 from core_banking.models import GiftCard, GiftCardActivity
-from core_banking.security import CurrentCustomer, Principal, SettingsDep, client_ip
+from core_banking.security import (
+    CurrentCustomer,
+    Principal,
+    ServiceCaller,
+    SettingsDep,
+    client_ip,
+)
 from core_banking.settings import Settings
 from core_banking.transactions import Transactions
 
@@ -88,12 +96,36 @@ async def gift_card_balance(
     settings: SettingsDep,
     session: AsyncSessionDep,
 ) -> GiftCardBalance:
-    ip = client_ip(request)
-    await lockout.ensure_not_locked(session, settings, customer.id, ip)
+    return await _balance(request, session, settings, body.code, customer.id, client_ip(request))
+
+
+# Guests (not logged in) may check a card's balance in the chat. The action server asks
+# on their behalf with the service token, naming the chat session as the requester;
+# failed lookups are counted per requester, as they are per customer above.
+internal_router = APIRouter(
+    prefix="/internal/gift-cards", tags=["internal"], dependencies=[ServiceCaller]
+)
+
+
+@internal_router.post("/balance", response_model=GiftCardBalance)
+async def guest_gift_card_balance(
+    body: GuestCodeLookup,
+    request: Request,
+    settings: SettingsDep,
+    session: AsyncSessionDep,
+) -> GiftCardBalance:
+    requester = "guest:" + hashlib.sha256(body.requester.encode()).hexdigest()[:24]
+    return await _balance(request, session, settings, body.code, requester, requester)
+
+
+async def _balance(
+    request: Request, session: AsyncSession, settings: Settings, code: str, who: str, ip: str
+) -> GiftCardBalance:
+    await lockout.ensure_not_locked(session, settings, who, ip)
     try:
-        card = await service.find_by_code(session, settings, body.code, lock=False)
+        card = await service.find_by_code(session, settings, code, lock=False)
     except GiftCardCodeNotFound:
-        await lockout.record_failure(request.app.state.sessionmaker, customer.id, ip)
+        await lockout.record_failure(request.app.state.sessionmaker, who, ip)
         raise
     return service.balance_view(card)
 

@@ -23,6 +23,12 @@ class CodeLookup(BaseModel):
     code: str = Field(min_length=1, max_length=64)
 
 
+class GuestCodeLookup(CodeLookup):
+    """A guest's lookup relayed by the action server: `requester` is the chat session."""
+
+    requester: str = Field(min_length=1, max_length=128)
+
+
 class GiftCardRedeem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -362,17 +362,31 @@ async def test_cancel_actions_reset_their_slots(dispatcher) -> None:
 # --- guests, errors -----------------------------------------------------------------------
 
 
-async def test_guest_is_asked_to_log_in_and_no_form_questions(dispatcher) -> None:
-    guest = tracker(text=f"check gift card {well_formed_unknown_code()}",
-                    intent="check_gift_card_balance")
-    validators = (ValidateBuyGiftCardForm(), ValidateCheckGiftCardBalanceForm(),
-                  ValidateRedeemGiftCardForm())
-    for validator in validators:
+async def test_guest_is_asked_to_log_in_to_buy_or_redeem(dispatcher) -> None:
+    guest = tracker(text=f"redeem gift card {well_formed_unknown_code()}",
+                    intent="redeem_gift_card")
+    for validator in (ValidateBuyGiftCardForm(), ValidateRedeemGiftCardForm()):
         assert slot_events(await validator.run(dispatcher, guest, DOMAIN)) == {
             "requested_slot": None}
-    for submit in (ActionBuyGiftCard(), ActionCheckGiftCardBalance(), ActionRedeemGiftCard()):
+    for submit in (ActionBuyGiftCard(), ActionRedeemGiftCard()):
         await submit.run(dispatcher, guest, DOMAIN)
-    assert said(dispatcher) == ["utter_login_required"] * 3
+    assert said(dispatcher) == ["utter_login_required"] * 2
+
+
+async def test_guest_can_check_a_balance(use_core_banking) -> None:
+    receipt = await buy(use_core_banking, CollectingDispatcher(), "12.00", message_id="guest-gift")
+    code = receipt["code"]
+    dispatcher = CollectingDispatcher()
+    asked = tracker(text=f"check gift card {code}", intent="check_gift_card_balance",
+                    entities=[entity("gift_card_code", code)], sender_id="guest-session")
+    filled = slot_events(await ValidateCheckGiftCardBalanceForm().run(dispatcher, asked, DOMAIN))
+    assert filled["gift_card_code"] == code and filled["gift_card_last4"] == last4(code)
+    guest = tracker(slots={"gift_card_code": code, "gift_card_last4": last4(code)},
+                    sender_id="guest-session")
+    await ActionCheckGiftCardBalance().run(dispatcher, guest, DOMAIN)
+    assert said(dispatcher) == ["utter_gift_card_balance"]
+    assert dispatcher.messages[0]["balance"] == "12.00 EUR"
+    assert code not in json.dumps(dispatcher.messages)
 
 
 async def test_backend_down_is_said_plainly(dispatcher, unreachable_core_banking) -> None:

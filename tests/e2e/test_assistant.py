@@ -110,3 +110,21 @@ async def test_out_of_scope_is_declined_politely(stack: Stack) -> None:
     async with ws:
         text = bot_text(await ask(ws, "can you recommend a good lasagne recipe?"))
     assert "outside what I can help with" in text or "not sure I understood" in text, text
+
+
+async def test_guest_checks_a_gift_card_without_seeing_the_code_echoed(stack: Stack) -> None:
+    token = await login(stack, "demo002")
+    async with httpx.AsyncClient(base_url=stack.urls["core_banking"]) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        source = next(a for a in (await client.get("/v1/accounts", headers=headers)).json()["data"]
+                      if a["type"] == "checking")  # fmt: skip
+        bought = await client.post("/v1/gift-cards", json={
+            "from_account_id": source["id"], "amount_minor": 2500, "currency": "EUR",
+        }, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
+    code = bought.json()["code"]
+    ws, _ = await open_session(stack, None)
+    async with ws:
+        frames = await ask(ws, f"what's the balance on gift card {code}?")
+    text = bot_text(frames)
+    assert "25.00 EUR" in text, text
+    assert code not in json.dumps(frames) and code.replace("-", "") not in json.dumps(frames)
