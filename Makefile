@@ -40,6 +40,7 @@ eval-nlu: setup
 bench: setup
 	$(APP)/python bench/ledger.py
 	$(APP)/python bench/gateway.py
+	$(APP)/python bench/nlu.py
 
 seed: setup
 	@$(APP)/python -m core_banking.migrate
@@ -50,6 +51,7 @@ lint: setup
 	$(APP)/mypy gateway core_banking scripts tests/core_banking tests/gateway tests/e2e $(wildcard tests/*.py)
 	$(APP)/mypy bench/gateway.py
 	$(APP)/mypy bench/ledger.py
+	$(APP)/mypy bench/nlu.py
 	$(APP)/mypy --python-executable $(RASA)/python --python-version 3.10 actions tests/actions \
 		bot tests/bot
 

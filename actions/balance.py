@@ -5,11 +5,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.core_banking import (
-    CoreBankingError,
-    CoreBankingUnauthorized,
-    list_accounts,
-)
+from actions.core_banking import CoreBankingError, list_accounts, say_failure
 from actions.customer import customer_from_tracker
 from actions.money import format_money, mask_account_number
 
@@ -29,11 +25,8 @@ class ActionCheckBalance(Action):
             return []
         try:
             accounts = await list_accounts(customer.access_token)
-        except CoreBankingUnauthorized:
-            dispatcher.utter_message(response="utter_session_expired")
-            return []
-        except CoreBankingError:
-            dispatcher.utter_message(response="utter_backend_unavailable")
+        except CoreBankingError as error:
+            say_failure(dispatcher, error)
             return []
         if not accounts:
             dispatcher.utter_message(response="utter_no_accounts")

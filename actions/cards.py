@@ -26,10 +26,8 @@ async def _cards_or_explain(
         return None
     try:
         return customer, await core_banking.list_cards(customer.access_token)
-    except core_banking.CoreBankingUnauthorized:
-        dispatcher.utter_message(response="utter_session_expired")
-    except core_banking.CoreBankingError:
-        dispatcher.utter_message(response="utter_backend_unavailable")
+    except core_banking.CoreBankingError as error:
+        core_banking.say_failure(dispatcher, error)
     return None
 
 
@@ -101,11 +99,8 @@ class _ChangeCardStatus:
         card = candidates[0]
         try:
             await core_banking.card_action(customer.access_token, card["id"], self.action)
-        except core_banking.CoreBankingUnauthorized:
-            dispatcher.utter_message(response="utter_session_expired")
-            return []
-        except core_banking.CoreBankingError:
-            dispatcher.utter_message(response="utter_backend_unavailable")
+        except core_banking.CoreBankingError as error:
+            core_banking.say_failure(dispatcher, error)
             return []
         dispatcher.utter_message(response=self.done_response, last4=card["last4"])
         return [SlotSet("card_last4", None)]

@@ -173,3 +173,12 @@ async def guest_gift_card_balance(code: str, requester: str) -> dict[str, Any]:
     except httpx.HTTPError as exc:
         raise CoreBankingUnavailable(str(exc)) from exc
     return dict(_checked(response))
+
+
+def say_failure(dispatcher: Any, error: CoreBankingError) -> None:
+    """The customer's plain answer when a call failed for a reason that is not about the
+    request itself: the login expired, or the bank could not be reached."""
+    if isinstance(error, CoreBankingUnauthorized):
+        dispatcher.utter_message(response="utter_session_expired")
+    else:
+        dispatcher.utter_message(response="utter_backend_unavailable")

@@ -184,11 +184,8 @@ class ValidateBuyGiftCardForm(FormValidationAction):
             try:
                 account = _pick_account(await core_banking.list_accounts(customer.access_token),
                                         kind)  # fmt: skip
-            except core_banking.CoreBankingUnauthorized:
-                dispatcher.utter_message(response="utter_session_expired")
-                return {"gift_amount": None}
-            except core_banking.CoreBankingError:
-                dispatcher.utter_message(response="utter_backend_unavailable")
+            except core_banking.CoreBankingError as error:
+                core_banking.say_failure(dispatcher, error)
                 return {"gift_amount": None}
             if account is not None and minor > int(account["available_minor"]):
                 dispatcher.utter_message(

@@ -200,11 +200,8 @@ class ActionListPayees(Action):
             return []
         try:
             payees = await core_banking.list_payees(customer.access_token)
-        except core_banking.CoreBankingUnauthorized:
-            dispatcher.utter_message(response="utter_session_expired")
-            return []
-        except core_banking.CoreBankingError:
-            dispatcher.utter_message(response="utter_backend_unavailable")
+        except core_banking.CoreBankingError as error:
+            core_banking.say_failure(dispatcher, error)
             return []
         if not payees:
             dispatcher.utter_message(response="utter_no_payees")
@@ -382,11 +379,8 @@ class ValidateRemovePayeeForm(FormValidationAction):
             return {"payee_name": value}
         try:
             payees = await core_banking.list_payees(customer.access_token)
-        except core_banking.CoreBankingUnauthorized:
-            dispatcher.utter_message(response="utter_session_expired")
-            return {"payee_name": None}
-        except core_banking.CoreBankingError:
-            dispatcher.utter_message(response="utter_backend_unavailable")
+        except core_banking.CoreBankingError as error:
+            core_banking.say_failure(dispatcher, error)
             return {"payee_name": None}
         if not payees:
             return {"payee_name": NO_PAYEES}
@@ -421,11 +415,8 @@ class ActionAskRemovePayeeName(Action):
             return []
         try:
             payees = await core_banking.list_payees(customer.access_token)
-        except core_banking.CoreBankingUnauthorized:
-            dispatcher.utter_message(response="utter_session_expired")
-            return []
-        except core_banking.CoreBankingError:
-            dispatcher.utter_message(response="utter_backend_unavailable")
+        except core_banking.CoreBankingError as error:
+            core_banking.say_failure(dispatcher, error)
             return []
         dispatcher.utter_message(response="utter_ask_remove_payee_name",
                                  buttons=payee_buttons(payees))  # fmt: skip

@@ -56,11 +56,8 @@ class ActionSearchTransactions(Action):
                 )  # fmt: skip
                 found += [{**item, "currency": item.get("currency", account["currency"])}
                           for item in items]  # fmt: skip
-        except core_banking.CoreBankingUnauthorized:
-            dispatcher.utter_message(response="utter_session_expired")
-            return []
-        except core_banking.CoreBankingError:
-            dispatcher.utter_message(response="utter_backend_unavailable")
+        except core_banking.CoreBankingError as error:
+            core_banking.say_failure(dispatcher, error)
             return []
         found = [t for t in found if _within(t, low, high)]
         found.sort(key=lambda t: str(t.get("booked_at", "")), reverse=True)

@@ -229,11 +229,8 @@ class ActionExecuteTransfer(Action):
         except core_banking.CoreBankingRejected as error:
             _explain_rejection(dispatcher, error, source_label)
             return _reset()
-        except core_banking.CoreBankingUnauthorized:
-            dispatcher.utter_message(response="utter_session_expired")
-            return _reset()
-        except core_banking.CoreBankingError:
-            dispatcher.utter_message(response="utter_backend_unavailable")
+        except core_banking.CoreBankingError as error:
+            core_banking.say_failure(dispatcher, error)
             return _reset()
         if transfer["status"] == "requires_confirmation":
             if transfer.get("debug_otp"):
