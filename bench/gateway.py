@@ -2,11 +2,18 @@
 compared with a bare FastAPI WebSocket echo server, and the latency the gateway adds
 over calling the stub Rasa directly.
 
-    PYTHONPATH=. .venv/bin/python bench/gateway.py [--sockets 500] [--clients 20] [--turns 20]
+    PYTHONPATH=. .venv/bin/python bench/gateway.py [--sockets 10000] [--socket-procs 4]
+        [--clients 20] [--turns 50] [--latency-turns 200] [--gateway-root DIR]
 
+``--sockets 0`` skips the idle-socket part; ``--clients 0`` skips the turn parts.
 Needs Redis at REDIS_URL (default redis://127.0.0.1:6379/0); uses a throwaway key
 prefix, RSA key and SQLite transcript file. Servers run as separate processes so the
-RSS figures are the gateway's own. Numbers are for comparison on one machine only.
+RSS figures are the gateway's own; idle sockets are opened by ``--socket-procs``
+client processes (each an asyncio websockets client that sends ``hello``, waits for
+``welcome`` and stays idle). RLIMIT_NOFILE is raised to the hard limit in this process
+before anything is started, so every child (gateway, stubs, socket holders) inherits
+it. Everything is loopback; every loop is bounded. Numbers are for comparison on one
+machine only (the stubs, the client and Redis share its cores with the gateway).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,9 +36,11 @@ import httpx
 import redis
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parent.parent
+GIB_KIB = 1024 * 1024
+OPEN_TIMEOUT = 300.0  # seconds a socket holder may take to open its share
 
 
 def stub_rasa_app() -> FastAPI:
@@ -58,6 +68,22 @@ def echo_app() -> FastAPI:
     return app
 
 
+def raise_nofile() -> tuple[int, int]:
+    """Soft RLIMIT_NOFILE up to the hard limit (inherited by every child process)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def proc_nofile(pid: int) -> str:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            return "/".join(line.split()[3:5])
+    return "?"
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -65,9 +91,21 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT,  # noqa: S603
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process so far (robust to a busy machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def start(args: list[str], env: dict[str, str], port: int, cwd: Path = ROOT,
+          log: Path | None = None) -> subprocess.Popen[bytes]:
+    out = log.open("wb") if log is not None else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, *args], env=env, cwd=cwd,  # noqa: S603
+                            stdout=out, stderr=out)
     for _ in range(200):
         try:
             httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
@@ -95,6 +133,8 @@ async def turns(
                 while json.loads(await ws.recv())["type"] != "bot":
                     pass
                 latencies.append(time.perf_counter() - started)
+            if gateway:  # let the trailing typing-off arrive before closing
+                await asyncio.wait_for(ws.recv(), 5)
 
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
@@ -111,18 +151,78 @@ async def direct_rasa(url: str, count: int) -> list[float]:
     return out
 
 
-async def idle_sockets(url: str, count: int, pid: int) -> tuple[int, int]:
+# --- idle sockets ----------------------------------------------------------------------
+
+async def hold(url: str, count: int, batch: int) -> None:
+    """Socket holder (child process): open ``count`` idle chat sockets, ``batch`` at a
+    time, print ``ready <n>``, keep them until stdin closes or says anything."""
+    sockets: list[ClientConnection] = []
+
+    async def one() -> ClientConnection:
+        ws = await connect(url, open_timeout=60, ping_interval=None, max_queue=4)
+        await ws.send('{"type": "hello"}')
+        first = json.loads(await ws.recv())
+        if first.get("type") != "welcome":  # e.g. the hello deadline passed under load
+            await ws.close()
+            raise RuntimeError(f"no welcome: {first}")
+        return ws
+
+    failed = 0
+    for start_at in range(0, count, batch):
+        got = await asyncio.gather(*(one() for _ in range(min(batch, count - start_at))),
+                                   return_exceptions=True)
+        sockets += [ws for ws in got if isinstance(ws, ClientConnection)]
+        errors = [ws for ws in got if not isinstance(ws, ClientConnection)]
+        if errors and not failed:
+            print(f"first failure: {errors[0]!r}", file=sys.stderr, flush=True)
+        failed += len(errors)
+    print(f"ready {len(sockets)} {failed}", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    for i in range(0, len(sockets), batch):
+        await asyncio.gather(*(ws.close() for ws in sockets[i:i + batch]),
+                             return_exceptions=True)
+
+
+def idle_sockets(url: str, count: int, procs: int, batch: int, pid: int,
+                 env: dict[str, str]) -> dict[str, float]:
+    # One warm-up socket first, so one-time costs (imports, pools) are in the baseline.
+    asyncio.run(_one_socket(url))
+    time.sleep(1)
     before = rss_kib(pid)
-    sockets = []
-    for _ in range(count):
-        ws = await connect(url)
-        await ws.send(json.dumps({"type": "hello"}))
+    shares = [count // procs + (1 if i < count % procs else 0) for i in range(procs)]
+    started = time.perf_counter()
+    holders = [subprocess.Popen(  # noqa: S603
+        [sys.executable, __file__, "--hold", url, str(n), str(batch)], env=env, cwd=ROOT,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for n in shares if n]
+    opened = failed = 0
+    try:
+        for holder in holders:
+            assert holder.stdout is not None
+            line = holder.stdout.readline().split()  # blocks until that holder is ready
+            if len(line) == 3 and line[0] == "ready":
+                opened += int(line[1])
+                failed += int(line[2])
+        took = time.perf_counter() - started
+        time.sleep(2)
+        after = rss_kib(pid)
+        fds = open_fds(pid)
+    finally:
+        for holder in holders:
+            assert holder.stdin is not None
+            holder.stdin.close()
+        for holder in holders:
+            try:
+                holder.wait(timeout=OPEN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                holder.kill()
+    return {"opened": opened, "failed": failed, "before": before, "after": after,
+            "fds": fds, "open_seconds": took}
+
+
+async def _one_socket(url: str) -> None:
+    async with connect(url) as ws:
+        await ws.send('{"type": "hello"}')
         await ws.recv()
-        sockets.append(ws)
-    await asyncio.sleep(1)
-    after = rss_kib(pid)
-    await asyncio.gather(*(ws.close() for ws in sockets))
-    return before, after
 
 
 def free_port() -> int:
@@ -132,9 +232,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def main(opts: argparse.Namespace) -> None:
+def main(opts: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT))
     from tests.gateway.conftest import make_private_key_pem
+
+    soft, hard = raise_nofile()
+    print(f"RLIMIT_NOFILE: {soft} (hard limit {hard}), inherited by the gateway and clients")
+    need = opts.sockets + 1000
+    if opts.sockets and hard < need:
+        print(f"  warning: the hard limit {hard} is below the ~{need} descriptors the "
+              f"gateway needs for {opts.sockets} sockets; raise it (ulimit -Hn) as root")
 
     tmp = Path(tempfile.mkdtemp(prefix="gwbench-"))
     (tmp / "key.pem").write_text(make_private_key_pem())
@@ -147,31 +254,52 @@ async def main(opts: argparse.Namespace) -> None:
     procs = [
         start([__file__, "--serve", "rasa", str(ports["rasa"])], env, ports["rasa"]),
         start([__file__, "--serve", "echo", str(ports["echo"])], env, ports["echo"]),
-        start(["-m", "gateway"], env, ports["gateway"]),
+        start(["-m", "gateway"], {**env, "PYTHONPATH": str(opts.gateway_root)},
+              ports["gateway"], cwd=opts.gateway_root, log=tmp / "gateway.log"),
     ]
+    print(f"gateway log: {tmp / 'gateway.log'}")
+    gw_pid = procs[2].pid
+    print(f"gateway pid {gw_pid}: RLIMIT_NOFILE soft/hard {proc_nofile(gw_pid)}")
     try:
         gw, echo = (f"ws://127.0.0.1:{ports[p]}/ws" for p in ("gateway", "echo"))
-        before, after = await idle_sockets(gw, opts.sockets, procs[2].pid)
-        print(f"idle sockets: {opts.sockets}, gateway RSS {before} -> {after} KiB, "
-              f"{(after - before) / opts.sockets:.1f} KiB per socket")
-        rate, gw_lat = await turns(gw, opts.clients, opts.turns, gateway=True)
-        echo_rate, _ = await turns(echo, opts.clients, opts.turns, gateway=False)
-        print(f"turns/s with {opts.clients} clients: gateway+stub bot {rate:.0f}, "
-              f"bare echo server {echo_rate:.0f}")
-        _, single = await turns(gw, 1, opts.turns, gateway=True)
-        direct = await direct_rasa(f"http://127.0.0.1:{ports['rasa']}", opts.turns)
-        print(f"median latency, one client: via gateway {statistics.median(single) * 1000:.1f}"
-              f" ms, stub Rasa directly {statistics.median(direct) * 1000:.1f} ms, added "
-              f"{(statistics.median(single) - statistics.median(direct)) * 1000:.1f} ms; "
-              f"p95 under load {sorted(gw_lat)[int(len(gw_lat) * 0.95)] * 1000:.1f} ms")
+        if opts.sockets:
+            r = idle_sockets(gw, opts.sockets, opts.socket_procs, opts.batch, gw_pid, env)
+            per = (r["after"] - r["before"]) / max(1, r["opened"])
+            at_10k = r["before"] + per * 10_000
+            print(f"(a) idle sockets: {int(r['opened'])} open ({int(r['failed'])} failed) "
+                  f"from {opts.socket_procs} client processes in {r['open_seconds']:.1f} s; "
+                  f"gateway fds {int(r['fds'])}; gateway RSS {int(r['before'])} -> "
+                  f"{int(r['after'])} KiB = {per:.1f} KiB per socket; "
+                  f"{r['after'] / 1024:.0f} MiB total; "
+                  f"10,000 sockets {'<' if at_10k < GIB_KIB else '>='} 1 GiB "
+                  f"({at_10k / 1024:.0f} MiB)")
+        if opts.clients:
+            cpu_before = cpu_seconds(gw_pid)
+            rate, gw_lat = asyncio.run(turns(gw, opts.clients, opts.turns, gateway=True))
+            time.sleep(2)  # let the transcript writer catch up: its work is per turn too
+            cpu_ms = (cpu_seconds(gw_pid) - cpu_before) * 1000 / (opts.clients * opts.turns)
+            echo_rate, _ = asyncio.run(turns(echo, opts.clients, opts.turns, gateway=False))
+            print(f"(b) turns/s, {opts.clients} clients x {opts.turns} turns: gateway+stub bot "
+                  f"{rate:.0f}, bare echo server {echo_rate:.0f}, ratio "
+                  f"{rate / echo_rate:.3f} (target >= 0.5); gateway p50/p95 under load "
+                  f"{statistics.median(gw_lat) * 1000:.1f}/"
+                  f"{sorted(gw_lat)[int(len(gw_lat) * 0.95)] * 1000:.1f} ms; gateway CPU "
+                  f"{cpu_ms:.2f} ms per turn")
+            _, single = asyncio.run(turns(gw, 1, opts.latency_turns, gateway=True))
+            direct = asyncio.run(direct_rasa(f"http://127.0.0.1:{ports['rasa']}",
+                                             opts.latency_turns))
+            via, bare = statistics.median(single), statistics.median(direct)
+            print(f"(c) median latency, one client, {opts.latency_turns} turns: via gateway "
+                  f"{via * 1000:.2f} ms, stub Rasa directly {bare * 1000:.2f} ms, ratio "
+                  f"{via / bare:.2f} (target <= 1.05), added {(via - bare) * 1000:.2f} ms")
     finally:
         for proc in procs:
             proc.terminate()
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)
         client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
         keys = list(client.scan_iter(match=f"{env['REDIS_KEY_PREFIX']}*", count=1000))
-        if keys:
-            client.delete(*keys)
+        for i in range(0, len(keys), 1000):
+            client.delete(*keys[i:i + 1000])
         client.close()
 
 
@@ -180,9 +308,23 @@ if __name__ == "__main__":
         app = stub_rasa_app() if sys.argv[2] == "rasa" else echo_app()
         app.get("/health")(lambda: {"status": "ok"})
         uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
+    elif len(sys.argv) == 5 and sys.argv[1] == "--hold":
+        asyncio.run(hold(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-        parser.add_argument("--sockets", type=int, default=500)
-        parser.add_argument("--clients", type=int, default=20)
-        parser.add_argument("--turns", type=int, default=20)
-        asyncio.run(main(parser.parse_args()))
+        parser.add_argument("--sockets", type=int, default=10_000,
+                            help="idle sockets to hold open (0: skip)")
+        parser.add_argument("--socket-procs", type=int, default=4,
+                            help="client processes sharing the idle sockets")
+        parser.add_argument("--batch", type=int, default=100,
+                            help="sockets each client process opens at once")
+        parser.add_argument("--clients", type=int, default=20,
+                            help="concurrent chat clients for turns/s (0: skip)")
+        parser.add_argument("--turns", type=int, default=50, help="turns per client")
+        parser.add_argument("--latency-turns", type=int, default=200,
+                            help="sequential turns of one client for the latency ratio")
+        parser.add_argument("--gateway-root", type=Path, default=ROOT,
+                            help="directory whose gateway/ package is benchmarked, e.g. "
+                                 "`git archive HEAD gateway | tar -x -C DIR` for a "
+                                 "before/after comparison in the same run conditions")
+        main(parser.parse_args())

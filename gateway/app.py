@@ -17,7 +17,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from gateway import health, internal, metrics
 from gateway.auth import endpoints as auth_endpoints
@@ -33,7 +33,12 @@ from gateway.chat.turns import TurnRunner
 from gateway.identity_client import IdentityClient
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings, get_settings
-from gateway.transcripts.writer import TranscriptQueue, TranscriptWriter, make_engine
+from gateway.transcripts.writer import (
+    STREAM_MAX,
+    TranscriptQueue,
+    TranscriptWriter,
+    make_engine,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 # The widget loads only same-origin script/style and talks only to its own origin.
@@ -51,7 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             issuer=settings.jwt_issuer, audience=settings.jwt_audience,
             ttl_seconds=settings.access_token_ttl_seconds,
         )
-        redis = Redis.from_url(settings.redis_url)
+        # Blocking pool: a burst of commands beyond the pool size waits (up to the
+        # timeout) for a connection instead of failing with MaxConnectionsError, which
+        # refused hellos as "unavailable" at ~400 concurrent handshakes (bench/gateway.py).
+        redis = Redis.from_pool(BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=settings.redis_max_connections,
+            timeout=settings.redis_pool_timeout_seconds))
         identity_http = httpx.AsyncClient(base_url=settings.core_banking_url,
                                           timeout=settings.core_banking_timeout_seconds)
         rasa_http = httpx.AsyncClient(base_url=settings.rasa_url,
@@ -62,22 +72,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background: set[asyncio.Task[None]] = set()
         app.state.background_tasks = background
         prefix = settings.redis_key_prefix
-        store = ChatStore(redis, key_prefix=prefix, retention=settings.session_retention_frames,
-                          ttl_seconds=settings.session_ttl_seconds,
-                          queue_max=settings.turn_queue_max)
-        app.state.chat_store = store
         app.state.auth_service = AuthService(
             tokens=tokens, identity=IdentityClient(identity_http, settings.service_token),
             redis=redis, key_prefix=settings.redis_key_prefix,
             refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
         )
         transcripts = TranscriptQueue(redis, key_prefix=prefix)
+        # Finished turns are XADDed to the transcript stream by the store's completion
+        # script, atomically with storing their replies.
+        store = ChatStore(redis, key_prefix=prefix, retention=settings.session_retention_frames,
+                          ttl_seconds=settings.session_ttl_seconds,
+                          queue_max=settings.turn_queue_max,
+                          transcript_stream=transcripts.key, transcript_max=STREAM_MAX)
+        app.state.chat_store = store
         engine = make_engine(settings.transcript_database_url)
         writer = TranscriptWriter(redis=redis, queue=transcripts, engine=engine,
                                   rasa=rasa_http, consumer=hub.instance_id)
         runner = TurnRunner(store=store, hub=hub, rasa=RasaClient(rasa_http), tokens=tokens,
                             settings=settings, metrics=app.state.metrics,
-                            background=background, on_turn_done=transcripts.enqueue)
+                            background=background)
         limits = Limits(redis, key_prefix=prefix,
                         session_rate=(settings.rate_session_messages,
                                       settings.rate_session_window_seconds),

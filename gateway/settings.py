@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     # Every Redis key and pub/sub channel starts with this, so tests and several
     # deployments can share one Redis without seeing each other.
     redis_key_prefix: str = "gw:"
+    # Connections per gateway process; commands beyond them wait up to the timeout.
+    redis_max_connections: int = Field(default=100, gt=1)
+    redis_pool_timeout_seconds: float = Field(default=5.0, gt=0)
 
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 30.0

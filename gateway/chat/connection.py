@@ -2,7 +2,7 @@
 
 Two tasks per socket: the reader (this ``run``) and a writer that is the only one to
 touch ``send_*`` (so frames from the hub and the reader never interleave mid-send).
-The reader admits turns itself (``ChatService.submit``: a few Redis round trips, which
+The reader admits turns itself (``ChatService.submit``: one Redis round trip, which
 also gives natural back-pressure); running them is the session worker's job
 (``turns.py``), so a turn goes on -- and its replies are stored for resume -- when the
 socket that sent it drops.

@@ -7,7 +7,12 @@ once and without a Redis round trip.
 
 Callers may rely on: ``publish`` delivers to local sockets synchronously, in call
 order, and never raises because Redis is down (remote delivery is then lost and logged).
-Delivery callbacks must not block (they enqueue).
+Delivery callbacks must not block (they enqueue). The hot path does not call
+``publish``: the store's Lua scripts PUBLISH the stored frames (and ack / typing) in
+the same round trip that stores them, using ``fanout(sid)``, and the caller then hands
+the same frames to ``deliver_local``. The envelope is ``{"origin": <instance id>,
+"frame": <frame>}`` either way; an instance drops its own messages by their prefix,
+without parsing them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.chat.frames import Frame
+from gateway.chat.store import Fanout
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[Frame], None]
@@ -34,9 +40,15 @@ class SessionHub:
         self.instance_id = uuid.uuid4().hex
         self._local: dict[str, set[Deliver]] = {}
         self.listening = asyncio.Event()  # set once the pub/sub subscription is live
+        self._head = '{"origin": ' + json.dumps(self.instance_id) + ', "frame": '
+        self._own = self._head.encode()
 
     def _channel(self, session_id: str) -> str:
         return f"{self._prefix}events:{session_id}"
+
+    def fanout(self, session_id: str) -> Fanout:
+        """Channel and envelope for publishing this session's frames from a script."""
+        return Fanout(self._channel(session_id), self._head)
 
     def register(self, session_id: str, deliver: Deliver) -> None:
         self._local.setdefault(session_id, set()).add(deliver)
@@ -48,15 +60,16 @@ class SessionHub:
             if not subscribers:
                 del self._local[session_id]
 
-    def _deliver_local(self, session_id: str, frame: Frame) -> None:
+    def deliver_local(self, session_id: str, frame: Frame) -> None:
+        """To this instance's sockets of the session only (the frame was published)."""
         for deliver in list(self._local.get(session_id, ())):
             deliver(frame)
 
     async def publish(self, session_id: str, frame: Frame) -> None:
-        self._deliver_local(session_id, frame)
-        message = json.dumps({"origin": self.instance_id, "frame": frame})
+        self.deliver_local(session_id, frame)
+        fanout = self.fanout(session_id)
         try:
-            await self._redis.publish(self._channel(session_id), message)
+            await self._redis.publish(fanout.channel, fanout.envelope(frame))
         except RedisError as exc:
             log.warning("pub/sub publish failed for session %s: %r", session_id, exc)
 
@@ -84,6 +97,8 @@ class SessionHub:
     def _on_message(self, message: dict[str, object]) -> None:
         channel = message["channel"]
         data = message["data"]
+        if isinstance(data, bytes) and data.startswith(self._own):
+            return  # our own frame, already delivered locally
         if isinstance(channel, bytes):
             channel = channel.decode()
         try:
@@ -93,4 +108,4 @@ class SessionHub:
         if envelope.get("origin") == self.instance_id:
             return
         session_id = str(channel).removeprefix(f"{self._prefix}events:")
-        self._deliver_local(session_id, envelope["frame"])
+        self.deliver_local(session_id, envelope["frame"])

@@ -1,8 +1,9 @@
 """Cross-instance limits in Redis: message token buckets and open sockets per user.
 
 Callers may rely on:
-- ``allow_message`` takes one token from the session's bucket and, for customers, from
-  the user's bucket, atomically (both or neither), using Redis' clock so every
+- ``allow_message`` (or the turn admission script in ``store.py``, given
+  ``message_buckets``) takes one token from the session's bucket and, for customers,
+  from the user's bucket, atomically (both or neither), using Redis' clock so every
   instance agrees. Capacity N refills at N per window: bursts up to N, N per window
   sustained.
 - ``open_socket`` admits a socket while the user has fewer than MAX_SOCKETS_PER_USER
@@ -21,26 +22,38 @@ from redis.asyncio import Redis
 
 SOCKET_ENTRY_SECONDS = 90.0
 SOCKET_REFRESH_SECONDS = 30.0
+BUCKET_NAMES = ("session", "user")
 
-# KEYS: buckets...  ARGV: per bucket (capacity, window ms)
-_BUCKETS = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local levels = {}
-for i, key in ipairs(KEYS) do
-  local cap, window = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  local b = redis.call('HMGET', key, 'tokens', 'ts')
-  local tokens, ts = tonumber(b[1]) or cap, tonumber(b[2]) or now
-  tokens = math.min(cap, tokens + (now - ts) * cap / window)
-  if tokens < 1 then return i end
-  levels[i] = tokens
+# take_tokens(first_key, first_arg, n): KEYS[first_key .. first_key+n-1] are buckets,
+# ARGV from first_arg holds (capacity, window ms) per bucket. Returns 0 when a token was
+# taken from every bucket, else the 1-based index of the first empty one (nothing
+# taken). Shared with the turn admission script (``store.py``), which runs it in the
+# same round trip as the rest of the admission.
+TAKE_TOKENS_LUA = """
+local function take_tokens(first_key, first_arg, n)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local levels = {}
+  for i = 1, n do
+    local key = KEYS[first_key + i - 1]
+    local cap = tonumber(ARGV[first_arg + 2 * i - 2])
+    local window = tonumber(ARGV[first_arg + 2 * i - 1])
+    local b = redis.call('HMGET', key, 'tokens', 'ts')
+    local tokens, ts = tonumber(b[1]) or cap, tonumber(b[2]) or now
+    tokens = math.min(cap, tokens + (now - ts) * cap / window)
+    if tokens < 1 then return i end
+    levels[i] = tokens
+  end
+  for i = 1, n do
+    local key = KEYS[first_key + i - 1]
+    redis.call('HSET', key, 'tokens', tostring(levels[i] - 1), 'ts', now)
+    redis.call('PEXPIRE', key, ARGV[first_arg + 2 * i - 1])
+  end
+  return 0
 end
-for i, key in ipairs(KEYS) do
-  redis.call('HSET', key, 'tokens', tostring(levels[i] - 1), 'ts', now)
-  redis.call('PEXPIRE', key, ARGV[2 * i])
-end
-return 0
 """
+# KEYS: buckets...  ARGV: per bucket (capacity, window ms)
+_BUCKETS = TAKE_TOKENS_LUA + "return take_tokens(1, 1, #KEYS)"
 # KEYS: zset  ARGV: socket id, max, entry ms
 _OPEN_SOCKET = """
 local t = redis.call('TIME')
@@ -66,16 +79,21 @@ class Limits:
         self._buckets = redis.register_script(_BUCKETS)
         self._open_socket = redis.register_script(_OPEN_SOCKET)
 
-    async def allow_message(self, session_id: str, user: str | None) -> str | None:
-        """None if allowed, else which limit was hit: ``session`` or ``user``."""
+    def message_buckets(self, session_id: str, user: str | None) -> tuple[list[str], list[int]]:
+        """The buckets one message is charged to: keys, and (capacity, window ms) per
+        key, as ``TAKE_TOKENS_LUA`` reads them. Index 1 is ``session``, 2 ``user``."""
         keys = [f"{self._prefix}rl:s:{session_id}"]
         rates = [self._session_rate]
         if user is not None:
             keys.append(f"{self._prefix}rl:u:{user}")
             rates.append(self._user_rate)
-        args = [v for n, window in rates for v in (n, int(window * 1000))]
+        return keys, [v for n, window in rates for v in (n, int(window * 1000))]
+
+    async def allow_message(self, session_id: str, user: str | None) -> str | None:
+        """None if allowed, else which limit was hit: ``session`` or ``user``."""
+        keys, args = self.message_buckets(session_id, user)
         hit = int(await self._buckets(keys=keys, args=args))
-        return None if hit == 0 else ("session", "user")[hit - 1]
+        return None if hit == 0 else BUCKET_NAMES[hit - 1]
 
     def _sockets_key(self, user: str) -> str:
         return f"{self._prefix}sockets:{user}"

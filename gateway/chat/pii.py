@@ -74,6 +74,12 @@ def asks_for_secret(bot_text: str) -> bool:
     return bool(_ASKS_SECRET.search(bot_text))
 
 
+def is_bare_secret(text: str) -> bool:
+    """Would ``mask(text, expecting_secret=True)`` redact this whole message (3-4 digits
+    alone)? Lets the caller decide on ``expecting_secret`` later, atomically in Redis."""
+    return bool(_BARE_SECRET.fullmatch(text))
+
+
 def mask(text: str, *, expecting_secret: bool = False,
          make_ref: Callable[[], str] = new_ref) -> Masked:
     if expecting_secret and _BARE_SECRET.fullmatch(text):

@@ -11,10 +11,13 @@ Callers may rely on:
   MAX_SOCKETS_PER_USER sockets open (all instances) is refused with ``rate_limited``
   and close 1008; ``socket_closed`` must be called for every ``Opened`` socket.
 - ``submit`` returns once the turn is admitted (or refused); it never raises. The new
-  turn's ``ack`` goes to every socket of the session through the hub; frames for a
+  turn's ``ack`` goes to every socket of the session (published by the admission
+  script, which also stored the turn; delivered here to local sockets); frames for a
   duplicate (its ack, and its replies if it was answered) and refusals
   (``rate_limited``, ``unavailable``) go only to ``reply``, the asking socket. The
-  text is PII-masked before it is stored anywhere (see ``pii.py``).
+  text is PII-masked before it is stored anywhere (see ``pii.py``). Admission is one
+  Redis round trip (``ChatStore.submit``): dedupe, token buckets, queue bound, seq,
+  store, enqueue, session expiry, gift-card refs and the ack's publish, atomically.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from gateway.auth.tokens import TokenError, TokenService
 from gateway.chat import frames, pii, protocol
 from gateway.chat.frames import Frame, HelloFrame, MessageFrame
 from gateway.chat.hub import SessionHub
-from gateway.chat.limits import SOCKET_REFRESH_SECONDS, Limits
-from gateway.chat.store import ChatStore, Duplicate, QueueFull
+from gateway.chat.limits import BUCKET_NAMES, SOCKET_REFRESH_SECONDS, Limits
+from gateway.chat.store import ChatStore, Known, Limited, QueueFull
 from gateway.chat.turns import TurnRunner
 from gateway.metrics import Metrics
 
@@ -162,28 +165,19 @@ class ChatService:
     ) -> None:
         cmid = message.client_msg_id
         try:
-            if await self._answer_known(session_id, cmid, reply):
-                return
-            hit = await self._limits.allow_message(session_id, caller.customer_id)
-            if hit is not None:
-                self._refuse(reply, "rate_limited", f"too many messages ({hit} limit); "
-                             "slow down", cmid)
-                return
-            masked = pii.mask(message.content,
-                              expecting_secret=await self.store.expecting_secret(session_id))
-            if masked.gift_cards:
-                await self.store.store_refs(session_id, masked.gift_cards, self._pii_ttl)
-            outcome = await self.store.admit(session_id, cmid, {
-                "content": masked.text, "caller": caller.queued(), "queued_at": time.time()})
-            if isinstance(outcome, Duplicate):  # raced with the same id elsewhere
-                await self._answer_known(session_id, cmid, reply)
-                return
-            if isinstance(outcome, QueueFull):
-                self._refuse(reply, "rate_limited", "too many messages waiting for an "
-                             "answer; wait for the replies", cmid)
-                return
-            await self.hub.publish(session_id, frames.ack(cmid, outcome.seq))
-            await self.store.touch(session_id)
+            # Masked before anything is stored. Whether a bare 3-4 digit message is a CVV
+            # depends on the session's expect_secret flag, which the admission script
+            # reads itself: it is given both forms and stores the right one.
+            masked = pii.mask(message.content)
+            queued_at = time.time()
+            turn = {"content": masked.text, "caller": caller.queued(), "queued_at": queued_at}
+            secret_turn = ({**turn, "content": pii.REDACTED}
+                           if pii.is_bare_secret(message.content) else None)
+            outcome = await self.store.submit(
+                session_id, cmid, turn, secret_turn=secret_turn,
+                buckets=self._limits.message_buckets(session_id, caller.customer_id),
+                bucket_names=BUCKET_NAMES, refs=masked.gift_cards, ref_ttl=self._pii_ttl,
+                ack=frames.ack(cmid, 0), fanout=self.hub.fanout(session_id))
         except RedisError as exc:
             log.error("redis unavailable while admitting a turn: %r", exc)
             self._refuse(reply, "unavailable", "chat is temporarily unavailable", cmid)
@@ -192,20 +186,27 @@ class ChatService:
             log.exception("admitting a turn failed")
             self._refuse(reply, "internal", "something went wrong", cmid)
             return
+        if isinstance(outcome, Known):
+            # A duplicate: its ack (and its replies if answered) to the asker only; a
+            # pending one's replies reach every socket through the hub when ready.
+            plan = protocol.plan_turn(cmid, outcome.record)
+            if isinstance(plan, protocol.ReplayTurn):
+                for frame in plan.frames:
+                    reply(frame)
+            elif isinstance(plan, protocol.PendingTurn):
+                reply(plan.ack)
+            return
+        if isinstance(outcome, Limited):
+            self._refuse(reply, "rate_limited", f"too many messages ({outcome.limit} "
+                         "limit); slow down", cmid)
+            return
+        if isinstance(outcome, QueueFull):
+            self._refuse(reply, "rate_limited", "too many messages waiting for an "
+                         "answer; wait for the replies", cmid)
+            return
+        # Stored and published to the other instances by the script; now ours.
+        self.hub.deliver_local(session_id, frames.ack(cmid, outcome.seq))
         self.runner.kick(session_id)
-
-    async def _answer_known(
-        self, session_id: str, cmid: str, reply: Callable[[Frame], None]
-    ) -> bool:
-        plan = protocol.plan_turn(cmid, await self.store.get_turn(session_id, cmid))
-        if isinstance(plan, protocol.ReplayTurn):
-            for frame in plan.frames:
-                reply(frame)
-            return True
-        if isinstance(plan, protocol.PendingTurn):
-            reply(plan.ack)
-            return True
-        return False
 
     def _refuse(self, reply: Callable[[Frame], None], code: str, message: str,
                 cmid: str) -> None:

@@ -18,10 +18,17 @@ last activity):
 - ``handoff:requested``   set of session ids that asked for a human (staff console)
 - ``pii:{sid}:{ref}``     a gift-card code behind ``[giftcard:<ref>]`` (PII_REF_TTL_SECONDS)
 
+- ``transcripts``         stream of finished turns (``transcripts/writer.py``), XADDed by
+                          ``complete``
+
 Callers may rely on: seqs survive gateway restarts and are strictly increasing per
-session; ``admit`` is atomic (dedupe + bound + seq + enqueue), and ``complete`` only
-takes effect while the caller still holds the lease, so a worker that lost its lease
-can never record or pop a turn; every method raises ``RedisError`` when Redis is down.
+session; ``submit`` is atomic (dedupe + token buckets + bound + seq + store + enqueue +
+publish of the ack), and ``complete`` only takes effect while the caller still holds
+the lease, so a worker that lost its lease can never record or pop a turn; frames are
+published (to other instances) by the same script that stores them, never before;
+every method raises ``RedisError`` when Redis is down. One round trip each: ``submit``
+per message, ``claim`` + ``complete`` per turn run. The worker's scripts read the queue
+head's turn record by a key built in the script (fine on a single Redis, not Cluster).
 """
 
 from __future__ import annotations
@@ -29,25 +36,66 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
 from gateway.chat.frames import Frame
+from gateway.chat.limits import TAKE_TOKENS_LUA
 from gateway.chat.protocol import TurnRecord
 
-# KEYS: turn, seq, queue, active  ARGV: client_msg_id, turn json, queue max, ttl, sid
-_ADMIT = """
-local seq = redis.call('HGET', KEYS[1], 'seq')
-if seq then return {'dup', seq} end
-if redis.call('LLEN', KEYS[3]) >= tonumber(ARGV[3]) then return {'full', '0'} end
-seq = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'seq', seq, 'state', 'pending', 'turn', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
+# Frames whose seq Redis allocates are sent to the scripts as JSON templates: the text
+# before and after the seq value (``seq_template``); the script splices the number in.
+SEQ_SENTINEL = 7_340_032_000_000_001
+
+# Admission, one round trip. KEYS: turn, seq, queue, active, session, frames,
+# buckets..., pii refs...  ARGV: 1 client_msg_id, 2 turn json, 3 turn json to store
+# instead when the session expects a secret ('' = same), 4 queue max, 5 ttl, 6 sid,
+# 7 channel, 8-9 ack envelope around its seq, 10 bucket count, 11 ref count, 12 ref ttl,
+# then (capacity, window ms) per bucket, then one value per ref.
+_SUBMIT = TAKE_TOKENS_LUA + """
+local rec = redis.call('HMGET', KEYS[1], 'seq', 'state', 'frames')
+if rec[1] then return {'known', rec[1], rec[2] or '', rec[3] or ''} end
+local nb, nrefs = tonumber(ARGV[10]), tonumber(ARGV[11])
+local hit = take_tokens(7, 13, nb)
+if hit > 0 then return {'limited', tostring(hit)} end
+if redis.call('LLEN', KEYS[3]) >= tonumber(ARGV[4]) then return {'full'} end
+local turn = ARGV[2]
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[5], 'expect_secret') == '1' then
+  turn = ARGV[3]
+end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'seq', seq, 'state', 'pending', 'turn', turn)
 redis.call('RPUSH', KEYS[3], ARGV[1])
-redis.call('EXPIRE', KEYS[3], ARGV[4])
-redis.call('SADD', KEYS[4], ARGV[5])
+redis.call('SADD', KEYS[4], ARGV[6])
+for _, i in ipairs({1, 2, 3, 5, 6}) do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+for i = 1, nrefs do
+  redis.call('SET', KEYS[6 + nb + i], ARGV[12 + 2 * nb + i], 'EX', ARGV[12])
+end
+redis.call('PUBLISH', ARGV[7], ARGV[8] .. seq .. ARGV[9])
 return {'ok', tostring(seq)}
+"""
+# The worker's next step; KEYS 1-3 are lease, queue, active in both scripts using it.
+# Returns {} after giving the lease up (queue empty), else {client_msg_id, turn json}
+# ('' when the record expired) after publishing typing-on for it.
+_NEXT_TURN = """
+local function next_turn(turn_prefix, sid, channel, typing_on)
+  local head = redis.call('LINDEX', KEYS[2], 0)
+  if not head then
+    redis.call('DEL', KEYS[1])
+    redis.call('SREM', KEYS[3], sid)
+    return {}
+  end
+  local turn = redis.call('HGET', turn_prefix .. head, 'turn')
+  if turn then redis.call('PUBLISH', channel, typing_on) else turn = '' end
+  return {head, turn}
+end
+"""
+# KEYS: lease, queue, active  ARGV: token, ttl ms, turn key prefix, sid, channel,
+# typing-on envelope.  false when another worker holds the lease.
+_CLAIM = _NEXT_TURN + """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+return next_turn(ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 """
 # KEYS: lease  ARGV: token, ttl ms
 _RENEW = """
@@ -62,26 +110,69 @@ local left = redis.call('LLEN', KEYS[2])
 if left == 0 then redis.call('SREM', KEYS[3], ARGV[2]) end
 return left
 """
-# KEYS: lease, turn, queue, frames, session, handoff set
-# ARGV: token, client_msg_id, state, frames json, retention, ttl, expect_secret,
-#       handoff (0/1), sid, frame json...
-_COMPLETE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[2], 'state', ARGV[3], 'frames', ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('LREM', KEYS[3], 1, ARGV[2])
-if #ARGV > 9 then
-  redis.call('RPUSH', KEYS[4], unpack(ARGV, 10))
-  redis.call('LTRIM', KEYS[4], -tonumber(ARGV[5]), -1)
-  redis.call('EXPIRE', KEYS[4], ARGV[6])
+# KEYS: lease, queue, active, turn, frames, session, handoff set, seq, transcripts
+# ARGV: 1 token, 2 client_msg_id, 3 state, 4 retention, 5 ttl, 6 expect_secret,
+#       7 handoff (0/1), 8 sid, 9 channel, 10-11 envelope around a frame, 12 typing-off
+#       frame ('' = none), 13 typing-on envelope, 14 turn key prefix, 15-16 transcript
+#       entry around its replies ('' = none), 17 stream max length, 18 reply count n,
+#       then n (head, tail) reply templates.
+# Returns false if the lease is lost, else {first seq, next_turn(...)}.
+_COMPLETE = _NEXT_TURN + """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+local n = tonumber(ARGV[18])
+local first, out = 0, {}
+if n > 0 then
+  first = redis.call('INCRBY', KEYS[8], n) - n + 1
+  for i = 1, n do out[i] = ARGV[17 + 2 * i] .. (first + i - 1) .. ARGV[18 + 2 * i] end
+  redis.call('EXPIRE', KEYS[8], ARGV[5])
 end
-redis.call('HSET', KEYS[5], 'expect_secret', ARGV[7])
-if ARGV[8] == '1' then
-  redis.call('HSET', KEYS[5], 'handoff', 'requested')
-  redis.call('SADD', KEYS[6], ARGV[9])
+local list = '[' .. table.concat(out, ', ') .. ']'
+redis.call('HSET', KEYS[4], 'state', ARGV[3], 'frames', list)
+redis.call('EXPIRE', KEYS[4], ARGV[5])
+redis.call('LREM', KEYS[2], 1, ARGV[2])
+if n > 0 then
+  redis.call('RPUSH', KEYS[5], unpack(out))
+  redis.call('LTRIM', KEYS[5], -tonumber(ARGV[4]), -1)
+  redis.call('EXPIRE', KEYS[5], ARGV[5])
 end
-return 1
+redis.call('HSET', KEYS[6], 'expect_secret', ARGV[6])
+if ARGV[7] == '1' then
+  redis.call('HSET', KEYS[6], 'handoff', 'requested')
+  redis.call('SADD', KEYS[7], ARGV[8])
+end
+if ARGV[15] ~= '' then
+  redis.call('XADD', KEYS[9], 'MAXLEN', '~', ARGV[17], '*', 'turn',
+             ARGV[15] .. list .. ARGV[16])
+end
+for i = 1, n do redis.call('PUBLISH', ARGV[9], ARGV[10] .. out[i] .. ARGV[11]) end
+if ARGV[12] ~= '' then redis.call('PUBLISH', ARGV[9], ARGV[10] .. ARGV[12] .. ARGV[11]) end
+return {first, next_turn(ARGV[14], ARGV[8], ARGV[9], ARGV[13])}
 """
+
+
+def seq_template(frame: Frame) -> tuple[str, str]:
+    """The frame's JSON split around its ``seq`` value (``head + str(seq) + tail``).
+    Every seq-carrying frame builder puts ``type`` then ``seq`` first, so the first
+    ``"seq": `` in the text is the frame's own (one inside a JSON string would read
+    ``\\"seq\\"``)."""
+    text = json.dumps({**frame, "seq": SEQ_SENTINEL})
+    head, found, tail = text.partition(f'"seq": {SEQ_SENTINEL}')
+    if not found:
+        raise ValueError(f"frame has no top-level seq: {frame!r}")
+    return head + '"seq": ', tail
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """Where a session's frames are published, and the text around each frame there
+    (``hub.SessionHub.fanout``)."""
+
+    channel: str
+    head: str
+    tail: str = "}"
+
+    def envelope(self, frame: Frame) -> str:
+        return self.head + json.dumps(frame) + self.tail
 
 
 @dataclass(frozen=True)
@@ -90,8 +181,15 @@ class Admitted:
 
 
 @dataclass(frozen=True)
-class Duplicate:
-    seq: int
+class Known:
+    """This client_msg_id was admitted before (its ack seq, its replies once done)."""
+
+    record: TurnRecord
+
+
+@dataclass(frozen=True)
+class Limited:
+    limit: str  # "session" | "user"
 
 
 @dataclass(frozen=True)
@@ -99,15 +197,44 @@ class QueueFull:
     pass
 
 
+@dataclass(frozen=True)
+class NextTurn:
+    """The queue head the worker runs next (``turn`` None: its record expired)."""
+
+    client_msg_id: str
+    turn: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Completed:
+    first_seq: int  # of the replies (0 when there were none)
+    next: NextTurn | None  # None: the queue was empty and the lease is given up
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _next_turn(reply: Any) -> NextTurn | None:
+    if not reply:
+        return None
+    cmid, raw = _text(reply[0]), reply[1]
+    return NextTurn(cmid, dict(json.loads(raw)) if raw else None)
+
+
 class ChatStore:
     def __init__(self, redis: Redis, *, key_prefix: str, retention: int, ttl_seconds: int,
-                 queue_max: int = 20) -> None:
+                 queue_max: int = 20, transcript_stream: str | None = None,
+                 transcript_max: int = 100_000) -> None:
         self._redis = redis
         self._prefix = key_prefix
         self._retention = retention
         self._ttl = ttl_seconds
         self._queue_max = queue_max
-        self._admit = redis.register_script(_ADMIT)
+        self._transcripts = transcript_stream
+        self._transcript_max = transcript_max
+        self._submit = redis.register_script(_SUBMIT)
+        self._claim = redis.register_script(_CLAIM)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
         self._complete = redis.register_script(_COMPLETE)
@@ -138,9 +265,6 @@ class ChatStore:
         owner = await self._redis.hget(self._key(session_id), "owner")
         return owner.decode() if isinstance(owner, bytes) else owner
 
-    async def expecting_secret(self, session_id: str) -> bool:
-        return await self._redis.hget(self._key(session_id), "expect_secret") in (b"1", "1")
-
     async def session_field(self, session_id: str, name: str) -> str | None:
         value = await self._redis.hget(self._key(session_id), name)
         return value.decode() if isinstance(value, bytes) else value
@@ -152,56 +276,67 @@ class ChatStore:
                 pipe.expire(key, self._ttl)
             await pipe.execute()
 
-    async def allocate_seqs(self, session_id: str, count: int) -> int:
-        """Reserve ``count`` consecutive seqs; returns the first one."""
-        last = int(await self._redis.incrby(self._key(session_id, "seq"), count))
-        return last - count + 1
-
     async def stored_frames(self, session_id: str) -> list[Frame]:
         raw = await self._redis.lrange(self._key(session_id, "frames"), 0, -1)
         return [json.loads(item) for item in raw]
 
     # --- turns and the per-session queue ----------------------------------------------
 
-    async def get_turn(self, session_id: str, client_msg_id: str) -> TurnRecord | None:
-        raw = await self._redis.hmget(self._key(session_id, "t", client_msg_id),
-                                      ["seq", "state", "frames"])
-        if raw[0] is None:
-            return None
-        return TurnRecord(seq=int(raw[0]), done=raw[1] in (b"done", b"failed"),
-                          frames=tuple(json.loads(raw[2])) if raw[2] else ())
-
-    async def queued_turn(self, session_id: str, client_msg_id: str) -> dict[str, object] | None:
-        raw = await self._redis.hget(self._key(session_id, "t", client_msg_id), "turn")
-        return None if raw is None else dict(json.loads(raw))
-
-    async def admit(
-        self, session_id: str, client_msg_id: str, turn: dict[str, object]
-    ) -> Admitted | Duplicate | QueueFull:
-        """Atomically: dedupe, enforce TURN_QUEUE_MAX, allocate the ack seq, store the
-        pending turn and append it to the session's queue."""
+    async def submit(
+        self, session_id: str, client_msg_id: str, turn: dict[str, Any], *,
+        secret_turn: dict[str, Any] | None, buckets: tuple[list[str], list[int]],
+        bucket_names: tuple[str, ...], refs: dict[str, str], ref_ttl: int, ack: Frame,
+        fanout: Fanout,
+    ) -> Admitted | Known | Limited | QueueFull:
+        """Admit one user message in one atomic script: a known ``client_msg_id`` is
+        answered with its record (nothing charged); otherwise take a token from each
+        bucket (``Limits.message_buckets``), enforce TURN_QUEUE_MAX, pick ``turn`` or,
+        if the session expects a secret, ``secret_turn``, allocate the ack seq, store
+        the pending turn, enqueue it, refresh the session's expiry, store the gift-card
+        ``refs`` and publish ``ack`` (its seq filled in) to ``fanout``."""
+        bucket_keys, bucket_args = buckets
+        ack_head, ack_tail = seq_template(ack)
         keys = [self._key(session_id, "t", client_msg_id), self._key(session_id, "seq"),
-                self._key(session_id, "q"), self._active_key]
-        outcome, seq = await self._admit(keys=keys, args=[
-            client_msg_id, json.dumps(turn), self._queue_max, self._ttl, session_id])
-        kind = outcome.decode() if isinstance(outcome, bytes) else outcome
-        if kind == "dup":
-            return Duplicate(int(seq))
-        if kind == "full":
-            return QueueFull()
-        return Admitted(int(seq))
+                self._key(session_id, "q"), self._active_key, self._key(session_id),
+                self._key(session_id, "frames"), *bucket_keys,
+                *(self._pii_key(session_id, ref) for ref in refs)]
+        args: list[str | int] = [
+            client_msg_id, json.dumps(turn),
+            "" if secret_turn is None else json.dumps(secret_turn), self._queue_max,
+            self._ttl, session_id, fanout.channel, fanout.head + ack_head,
+            ack_tail + fanout.tail, len(bucket_keys), len(refs), ref_ttl, *bucket_args,
+            *refs.values()]
+        reply = await self._submit(keys=keys, args=args)
+        kind = _text(reply[0])
+        if kind == "ok":
+            return Admitted(int(reply[1]))
+        if kind == "known":
+            state, raw = _text(reply[2]), reply[3]
+            return Known(TurnRecord(seq=int(reply[1]), done=state in ("done", "failed"),
+                                    frames=tuple(json.loads(raw)) if raw else ()))
+        if kind == "limited":
+            return Limited(bucket_names[int(reply[1]) - 1])
+        return QueueFull()
 
-    async def queue_head(self, session_id: str) -> str | None:
-        head = await self._redis.lindex(self._key(session_id, "q"), 0)
-        return head.decode() if isinstance(head, bytes) else head
+    def _turn_prefix(self, session_id: str) -> str:
+        return self._key(session_id, "t", "")
+
+    async def claim(
+        self, session_id: str, token: str, ttl: float, typing_on: str, fanout: Fanout
+    ) -> NextTurn | None:
+        """Take the session's lease and read the queue head, in one script. None when
+        another worker holds the lease, or when the queue is empty (the lease is then
+        given up again). Otherwise ``typing_on`` (a frame's JSON) has been published
+        to ``fanout`` for a head whose record exists."""
+        keys = [self._key(session_id, "lease"), self._key(session_id, "q"), self._active_key]
+        reply = await self._claim(keys=keys, args=[
+            token, int(ttl * 1000), self._turn_prefix(session_id), session_id,
+            fanout.channel, fanout.head + typing_on + fanout.tail])
+        return _next_turn(reply) if reply else None
 
     async def active_sessions(self) -> list[str]:
         members = await self._redis.smembers(self._active_key)
         return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
-
-    async def acquire_lease(self, session_id: str, token: str, ttl: float) -> bool:
-        return bool(await self._redis.set(self._key(session_id, "lease"), token, nx=True,
-                                          px=int(ttl * 1000)))
 
     async def lease_held(self, session_id: str) -> bool:
         return bool(await self._redis.exists(self._key(session_id, "lease")))
@@ -218,29 +353,41 @@ class ChatStore:
 
     async def complete(
         self, session_id: str, client_msg_id: str, lease_token: str, replies: list[Frame], *,
-        failed: bool = False, expect_secret: bool = False, handoff: bool = False,
-    ) -> bool:
-        """Record the turn's replies, append them to the frame log and pop the turn,
-        all only if ``lease_token`` still holds the lease (False otherwise)."""
-        keys = [self._key(session_id, "lease"), self._key(session_id, "t", client_msg_id),
-                self._key(session_id, "q"), self._key(session_id, "frames"),
-                self._key(session_id), self.handoff_key]
+        fanout: Fanout, typing_off: str, typing_on: str, failed: bool = False,
+        expect_secret: bool = False, handoff: bool = False,
+        transcript: dict[str, Any] | None = None,
+    ) -> Completed | None:
+        """Only if ``lease_token`` still holds the lease (None otherwise), in one script:
+        allocate consecutive seqs for ``replies`` (their ``seq`` values are replaced),
+        record them on the turn, append them to the frame log, pop the turn, update the
+        session flags, XADD ``transcript`` plus ``{"replies": [...]}`` to the transcript
+        stream, publish the replies and then ``typing_off`` (JSON, '' for none) to
+        ``fanout``; then, like ``claim``, read the next queue head (publishing
+        ``typing_on`` for it) or give the lease up when the queue is empty."""
+        keys = [self._key(session_id, "lease"), self._key(session_id, "q"), self._active_key,
+                self._key(session_id, "t", client_msg_id), self._key(session_id, "frames"),
+                self._key(session_id), self.handoff_key, self._key(session_id, "seq"),
+                self._transcripts or self._key(session_id, "no-transcripts")]
+        entry_head = entry_tail = ""
+        if transcript is not None and self._transcripts is not None:
+            text = json.dumps({**transcript, "replies": None})
+            entry_head, _, entry_tail = text.rpartition("null")  # replies is the last key
+        templates = [part for frame in replies for part in seq_template(frame)]
         args: list[str | int] = [
-            lease_token, client_msg_id, "failed" if failed else "done", json.dumps(replies),
-            self._retention, self._ttl, "1" if expect_secret else "0",
-            "1" if handoff else "0", session_id, *(json.dumps(f) for f in replies)]
-        return bool(await self._complete(keys=keys, args=args))
+            lease_token, client_msg_id, "failed" if failed else "done", self._retention,
+            self._ttl, "1" if expect_secret else "0", "1" if handoff else "0", session_id,
+            fanout.channel, fanout.head, fanout.tail, typing_off,
+            fanout.head + typing_on + fanout.tail, self._turn_prefix(session_id),
+            entry_head, entry_tail, self._transcript_max, len(replies), *templates]
+        reply = await self._complete(keys=keys, args=args)
+        if not reply:
+            return None
+        return Completed(int(reply[0]), _next_turn(reply[1]))
 
     # --- gift-card references ---------------------------------------------------------
 
     def _pii_key(self, session_id: str, ref: str) -> str:
         return f"{self._prefix}pii:{session_id}:{ref}"
-
-    async def store_refs(self, session_id: str, refs: dict[str, str], ttl: int) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for ref, value in refs.items():
-                pipe.set(self._pii_key(session_id, ref), value, ex=ttl)
-            await pipe.execute()
 
     async def resolve_ref(self, session_id: str, ref: str) -> str | None:
         value = await self._redis.get(self._pii_key(session_id, ref))

@@ -7,10 +7,17 @@ lease (SET NX PX with a random token, renewed every third of TURN_LEASE_SECONDS)
 drains the queue head first; every other kick, on any instance, finds the lease taken
 and returns, which is what serialises a session across instances. Results are written
 with ``store.complete``, which checks the lease token in the same Lua script: a worker
-that stalled past its lease can no longer record or pop anything. After releasing the
-lease the worker re-checks the queue, so a turn admitted during the release is never
-stranded; a crashed worker's sessions are picked up by every instance's sweeper
+that stalled past its lease can no longer record or pop anything. The same script
+reads the next queue head, or gives the lease up when the queue is empty, so a turn
+admitted before it runs is drained by this worker and one admitted after it finds the
+lease free; a kick on this instance during a drain makes the worker look again when
+it ends. A crashed worker's sessions are picked up by every instance's sweeper
 (``sweep_forever``) once the lease expires.
+
+Redis round trips per turn: ``claim`` (lease + head + turn + typing-on publish) and
+``complete`` (lease check + seqs + store + pop + transcript XADD + publish + next head
+or release); replies reach local sockets right after ``complete`` returns (stored
+before sent), and other instances through the PUBLISHes inside it.
 
 Rasa degradation: after RASA_SOFT_TIMEOUT_SECONDS without an answer the session gets
 ``error unavailable`` ("still working"); a failed call (down, 5xx, RASA_TIMEOUT_SECONDS)
@@ -30,10 +37,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -42,7 +49,7 @@ from gateway.auth.tokens import TokenService
 from gateway.chat import frames, pii, protocol
 from gateway.chat.hub import SessionHub
 from gateway.chat.rasa_client import BotUnavailable, RasaClient
-from gateway.chat.store import ChatStore
+from gateway.chat.store import ChatStore, Fanout, NextTurn
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 
@@ -52,18 +59,20 @@ FAILED_TEXT = ("Sorry, I could not answer your message because the assistant is 
 SLOW_TEXT = "The assistant is slow right now; still working on your message."
 DOWN_TEXT = ("The assistant is unavailable right now. Your message is kept and will be "
              "answered as soon as it is back.")
-TurnSink = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class LeaseLost(Exception):
     """Another worker owns the session now; stop without touching it."""
 
 
+TYPING_ON = json.dumps(frames.typing(True))
+TYPING_OFF = json.dumps(frames.typing(False))
+
+
 class TurnRunner:
     def __init__(
         self, *, store: ChatStore, hub: SessionHub, rasa: RasaClient, tokens: TokenService,
         settings: Settings, metrics: Metrics, background: set[asyncio.Task[None]],
-        on_turn_done: TurnSink | None = None,
     ) -> None:
         self._store = store
         self._hub = hub
@@ -72,12 +81,15 @@ class TurnRunner:
         self._settings = settings
         self._metrics = metrics
         self._background = background
-        self._on_turn_done = on_turn_done
         self._draining: set[str] = set()  # sessions this instance is draining now
+        self._rekick: set[str] = set()  # kicked while draining: look again afterwards
 
     def kick(self, session_id: str) -> None:
         """Make sure someone drains this session's queue (never blocks, never raises)."""
         if session_id in self._draining:
+            # The running drain may already have given the lease up (in the same script
+            # that found the queue empty): look again once it is done.
+            self._rekick.add(session_id)
             return
         self._draining.add(session_id)
         task = asyncio.create_task(self._drain(session_id))
@@ -97,60 +109,69 @@ class TurnRunner:
 
     async def _drain(self, session_id: str) -> None:
         token = secrets.token_hex(16)
-        left = 0
+        fanout = self._hub.fanout(session_id)
+        renewer: asyncio.Task[None] | None = None
+        leased = False
         try:
-            if not await self._store.acquire_lease(session_id, token, self._lease):
-                return  # another worker has it and will see our turn
-            try:
-                await self._drain_leased(session_id, token)
-            finally:
-                # Forget the session first: a kick arriving from here on starts a new
-                # drain instead of relying on this one.
-                self._draining.discard(session_id)
-                left = await self._store.release_lease(session_id, token)
+            step = await self._store.claim(session_id, token, self._lease, TYPING_ON, fanout)
+            if step is None:
+                return  # another worker has it and will see our turn, or nothing queued
+            leased = True
+            worker = asyncio.current_task()
+            assert worker is not None
+            renewer = asyncio.create_task(self._renew(session_id, token, worker))
+            while step is not None:
+                step = await self._process(session_id, token, step, fanout)
+            leased = False  # the last complete() gave the lease up with the empty queue
         except (RedisError, LeaseLost) as exc:
             log.warning("worker for session %s stopped: %r", session_id, exc)
         except Exception:
             log.exception("worker for session %s failed", session_id)
         finally:
+            if renewer is not None:
+                renewer.cancel()
+            # Forget the session first: a kick arriving from here on starts a new drain.
             self._draining.discard(session_id)
-        if left:
+        again = session_id in self._rekick
+        self._rekick.discard(session_id)
+        if leased:  # stopped by an error while holding the lease: hand it back
+            try:
+                again = await self._store.release_lease(session_id, token) > 0 or again
+            except RedisError as exc:  # it expires by itself; the sweeper takes over
+                log.warning("could not release the lease of %s: %r", session_id, exc)
+        if again:
             self.kick(session_id)
 
     @property
     def _lease(self) -> float:
         return self._settings.turn_lease_seconds
 
-    async def _drain_leased(self, session_id: str, token: str) -> None:
-        worker = asyncio.current_task()
-        assert worker is not None
+    async def _renew(self, session_id: str, token: str, worker: asyncio.Task[Any]) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            try:
+                held = await self._store.renew_lease(session_id, token, self._lease)
+            except RedisError:
+                continue  # complete() re-checks the token anyway
+            if not held:
+                worker.cancel()
+                return
 
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(self._lease / 3)
-                try:
-                    held = await self._store.renew_lease(session_id, token, self._lease)
-                except RedisError:
-                    continue  # complete() re-checks the token anyway
-                if not held:
-                    worker.cancel()
-                    return
-
-        renewer = asyncio.create_task(renew())
-        try:
-            while (cmid := await self._store.queue_head(session_id)) is not None:
-                await self._process(session_id, token, cmid)
-        finally:
-            renewer.cancel()
-
-    async def _process(self, session_id: str, token: str, cmid: str) -> None:
-        turn = await self._store.queued_turn(session_id, cmid)
+    async def _process(
+        self, session_id: str, token: str, step: NextTurn, fanout: Fanout
+    ) -> NextTurn | None:
+        """Run one turn; returns the next queue head (None: queue empty, lease given up)."""
+        cmid, turn = step.client_msg_id, step.turn
         if turn is None:  # the record expired under it: just drop it from the queue
-            await self._store.complete(session_id, cmid, token, [], failed=True)
-            return
+            done = await self._store.complete(session_id, cmid, token, [], fanout=fanout,
+                                              typing_off="", typing_on=TYPING_ON,
+                                              failed=True)
+            if done is None:
+                raise LeaseLost(session_id)
+            return done.next
         caller = turn.get("caller")
-        content, queued_at = str(turn["content"]), float(turn["queued_at"])  # type: ignore[arg-type]
-        await self._publish(session_id, frames.typing(True))
+        content, queued_at = str(turn["content"]), float(turn["queued_at"])
+        self._hub.deliver_local(session_id, frames.typing(True))  # published by the script
         deadline = queued_at + self._settings.rasa_retry_window_seconds
         backoff = self._settings.rasa_retry_initial_backoff_seconds
         told = False
@@ -162,7 +183,7 @@ class TurnRunner:
             except BotUnavailable:
                 if not told:
                     await self._error(session_id, "unavailable", DOWN_TEXT, cmid)
-                    await self._publish(session_id, frames.typing(False))
+                    await self._hub.publish(session_id, frames.typing(False))
                     told = True
                 if time.time() + backoff > deadline:
                     break
@@ -171,27 +192,29 @@ class TurnRunner:
         failed = responses is None
         if responses is None:
             responses = [{"text": FAILED_TEXT, "custom": {"gateway": "turn_failed"}}]
-        count = len(protocol.bot_frames(0, cmid, responses))
-        first = await self._store.allocate_seqs(session_id, count) if count else 0
-        replies = protocol.bot_frames(first, cmid, responses)
         handoff = any(protocol.requests_handoff(r) for r in responses)
         asks = any(pii.asks_for_secret(str(r.get("text") or "")) for r in responses)
-        if not await self._store.complete(session_id, cmid, token, replies, failed=failed,
-                                          expect_secret=asks, handoff=handoff):
-            raise LeaseLost(session_id)
-        for frame in replies:
-            await self._publish(session_id, frame)
-        await self._publish(session_id, frames.typing(False))
         latency = max(0.0, time.time() - queued_at)
+        transcript = {
+            "session_id": session_id, "client_msg_id": cmid, "user_text": content,
+            "customer_id": caller.get("sub") if isinstance(caller, dict) else None,
+            "failed": failed, "handoff": handoff, "latency_ms": int(latency * 1000),
+            "created_at": queued_at,
+        }
+        # Stored, published to other instances, XADDed to the transcript stream and the
+        # next head read, in one script; only then do local sockets get the replies.
+        done = await self._store.complete(
+            session_id, cmid, token, protocol.bot_frames(0, cmid, responses), fanout=fanout,
+            typing_off=TYPING_OFF, typing_on=TYPING_ON, failed=failed, expect_secret=asks,
+            handoff=handoff, transcript=transcript)
+        if done is None:
+            raise LeaseLost(session_id)
+        for frame in protocol.bot_frames(done.first_seq, cmid, responses):
+            self._hub.deliver_local(session_id, frame)
+        self._hub.deliver_local(session_id, frames.typing(False))
         self._metrics.turns.labels(outcome="failed" if failed else "answered").inc()
         self._metrics.turn_latency.observe(latency)
-        if self._on_turn_done is not None:
-            await self._on_turn_done({
-                "session_id": session_id, "client_msg_id": cmid, "user_text": content,
-                "customer_id": caller.get("sub") if isinstance(caller, dict) else None,
-                "replies": replies, "failed": failed, "handoff": handoff,
-                "latency_ms": int(latency * 1000), "created_at": queued_at,
-            })
+        return done.next
 
     def _metadata(self, session_id: str, cmid: str, caller: object) -> dict[str, Any]:
         if not isinstance(caller, dict):
@@ -227,7 +250,4 @@ class TurnRunner:
 
     async def _error(self, session_id: str, code: str, message: str, cmid: str) -> None:
         self._metrics.error(code)
-        await self._publish(session_id, frames.error(code, message, cmid))
-
-    async def _publish(self, session_id: str, frame: frames.Frame) -> None:
-        await self._hub.publish(session_id, frame)
+        await self._hub.publish(session_id, frames.error(code, message, cmid))

@@ -1,10 +1,12 @@
 """Durable transcript writing: finished turns go through a Redis stream, then into SQL.
 
 Why this shape: the turn worker must not wait for SQL or for Rasa's tracker (the user
-already has the reply), and nothing may be lost when a gateway stops. So the worker
-only XADDs the turn to ``{prefix}transcripts`` (one Redis call); every instance runs a
-``TranscriptWriter`` in consumer group ``writers``, which fetches the turn's NLU data
-from ``GET /conversations/{sid}/tracker``, inserts the row and only then XACKs. An
+already has the reply), and nothing may be lost when a gateway stops. So the turn's
+completion script (``ChatStore.complete``) XADDs it to ``{prefix}transcripts``,
+atomically with storing its replies; every instance runs a ``TranscriptWriter`` in
+consumer group ``writers``, which reads up to 50 entries at a time, fetches the NLU
+data from ``GET /conversations/{sid}/tracker`` (once per session in the batch),
+inserts the batch's rows in one transaction and only then XACKs (and XDELs) them. An
 entry whose writer died stays pending and is re-claimed (XAUTOCLAIM) after
 ``RECLAIM_IDLE_MS``, by any instance, including after a restart; inserts are
 idempotent (unique session_id + client_msg_id), so a re-claimed entry that was in
@@ -102,12 +104,16 @@ class TranscriptWriter:
         fresh: Any = await self._redis.xreadgroup(GROUP, self._consumer, {self._key: ">"},
                                              count=50, block=block_ms)
         entries = list(claimed) + [e for _, batch in fresh for e in batch]
-        for entry_id, fields in entries:
-            if fields:  # a claimed entry trimmed from the stream has no fields
-                raw = fields.get(b"turn") or fields.get("turn")
-                await self._write(json.loads(raw))
-            await self._redis.xack(self._key, GROUP, entry_id)
-            await self._redis.xdel(self._key, entry_id)
+        # A claimed entry trimmed from the stream has no fields.
+        turns = [json.loads(fields.get(b"turn") or fields.get("turn"))
+                 for _, fields in entries if fields]
+        await self._write(turns)
+        if entries:  # only once the whole batch is in SQL
+            ids = [entry_id for entry_id, _ in entries]
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xack(self._key, GROUP, *ids)
+                pipe.xdel(self._key, *ids)
+                await pipe.execute()
         return len(entries)
 
     async def _tracker_events(self, session_id: str) -> list[dict[str, Any]]:
@@ -120,10 +126,23 @@ class TranscriptWriter:
             return []
         return [e for e in events if isinstance(e, dict)]
 
-    async def _write(self, turn: dict[str, Any]) -> None:
-        events = await self._tracker_events(turn["session_id"])
+    async def _write(self, turns: list[dict[str, Any]]) -> None:
+        """One transaction for the batch; one tracker fetch per session in it."""
+        if not turns:
+            return
+        events = {sid: await self._tracker_events(sid)
+                  for sid in dict.fromkeys(t["session_id"] for t in turns)}
+        rows = [self._row(turn, events[turn["session_id"]]) for turn in turns]
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(ChatTurn).on_conflict_do_nothing(
+            index_elements=["session_id", "client_msg_id"])
+        async with self._engine.begin() as conn:
+            await conn.execute(statement, rows)
+
+    @staticmethod
+    def _row(turn: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
         nlu = nlu_details(events, turn["client_msg_id"], turn["user_text"])
-        row = {
+        return {
             "session_id": turn["session_id"], "client_msg_id": turn["client_msg_id"],
             "customer_id": turn.get("customer_id"), "user_text": turn["user_text"],
             "replies": turn["replies"], "intent": nlu["intent"],
@@ -133,8 +152,3 @@ class TranscriptWriter:
             "latency_ms": int(turn["latency_ms"]),
             "created_at": datetime.fromtimestamp(float(turn["created_at"]), UTC),
         }
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(ChatTurn).values(**row).on_conflict_do_nothing(
-            index_elements=["session_id", "client_msg_id"])
-        async with self._engine.begin() as conn:
-            await conn.execute(statement)
