@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FORMS = ["transfer_form", "otp_form", "add_payee_form", "remove_payee_form",
          "buy_gift_card_form", "check_gift_card_balance_form", "redeem_gift_card_form"]
 ANSWERS = {"check_balance": "action_check_balance", "bot_challenge": "utter_iamabot",
-           "help": "utter_help", "search_transactions": "action_search_transactions"}  # fmt: skip
+           "help": "utter_help", "search_transactions": "action_search_transactions",
+           "shared_sensitive_data": "utter_never_share_cvv"}  # fmt: skip
 SWITCHES = {
     "list_cards": "action_list_cards", "freeze_card": "action_freeze_card",
     "unfreeze_card": "action_unfreeze_card", "human_handoff": "action_request_handoff",

@@ -284,7 +284,9 @@ def extract(text: str, today: date | None = None) -> list[Found]:
     ibans = _ibans(text)
     cards = _gift_cards(text)
     periods = _periods(text, today)
-    blocked = [(f.start, f.end) for f in (*ibans, *cards, *periods)]
+    # The gateway's masks of a card number or CVV hold digits that are never amounts.
+    masked = [m.span() for m in re.finditer(r"\[card [^\]]*\]|\[redacted\]", text)]
+    blocked = masked + [(f.start, f.end) for f in (*ibans, *cards, *periods)]
     found = [*ibans, *cards, *periods, *_amounts(text, blocked), *_account_types(text)]
     if re.search(r"\b(spen[dt]|paid|pay|payments?|purchases?|bought|transactions?)\b", text, re.I):
         found += _merchants(text, blocked + [(f.start, f.end) for f in found])

@@ -40,6 +40,8 @@ def found(text: str) -> list[tuple[str, object, object]]:
         ("time_period", {"from": "2026-01-01", "to": "2026-02-15"}, None)]),
     ("last 7 days", [("time_period", {"from": "2026-11-18", "to": "2026-11-25"}, None)]),
     ("in December", [("time_period", {"from": "2025-12-01", "to": "2025-12-31"}, None)]),
+    ("my card is [card •••• 1111]", []),  # the gateway's mask: no amount in there
+    ("send 20 with [card •••• 4242]", [("amount", "20", None)]),
 ])
 def test_extract(text: str, expected: list[tuple[str, object, object]]) -> None:
     assert found(text) == expected

@@ -128,3 +128,12 @@ async def test_guest_checks_a_gift_card_without_seeing_the_code_echoed(stack: St
     text = bot_text(frames)
     assert "25.00 EUR" in text, text
     assert code not in json.dumps(frames) and code.replace("-", "") not in json.dumps(frames)
+
+
+async def test_a_typed_card_number_is_masked_and_warned_about(stack: Stack) -> None:
+    ws, _ = await open_session(stack, None)
+    async with ws:
+        frames = await ask(ws, "my card number is 4111 1111 1111 1111, can you check it?")
+    text = bot_text(frames)
+    assert "never type your full card number" in text, text
+    assert "4111 1111" not in json.dumps(frames)
