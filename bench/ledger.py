@@ -1,6 +1,6 @@
 """Transfer throughput of core_banking's HTTP API beside pgbench on the same PostgreSQL.
 
-    PYTHONPATH=. .venv/bin/python bench/ledger.py [--clients 1,4,16] [--seconds 5]
+    PYTHONPATH=. .venv/bin/python bench/ledger.py [--clients 1,4,16] [--seconds 5] [--workers 1]
 
 Creates two scratch databases on the server (dropped afterwards): one migrated and seeded
 for a core_banking process started here on a free loopback port, one initialised by
@@ -135,6 +135,9 @@ def main() -> int:
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--customers", type=int, default=16)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (each has its own pool)"
+    )
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
     base = args.admin_url.rsplit("/", 1)[0]
@@ -170,7 +173,7 @@ def main() -> int:
             port = free_port()
             server = subprocess.Popen(  # noqa: S603 - fixed argument list
                 [python, "-m", "uvicorn", "core_banking.app:app", "--host", "127.0.0.1",
-                 "--port", str(port), "--log-level", "warning"],
+                 "--port", str(port), "--log-level", "warning", "--workers", str(args.workers)],
                 env=env,
             )  # fmt: skip
             base_url = f"http://127.0.0.1:{port}"

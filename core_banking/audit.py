@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.models import AuditLog
+from core_banking.models.base import new_id, utcnow
 
 
 async def record(
@@ -22,8 +24,11 @@ async def record(
     detail: str = "",
 ) -> None:
     # Same transaction as the change it describes: no audit row without the change.
-    session.add(
-        AuditLog(
+    # A plain INSERT (no ORM unit of work): nothing reads the row back.
+    await session.execute(
+        insert(AuditLog).values(
+            id=new_id(),
+            created_at=utcnow(),
             customer_id=customer_id,
             action=action,
             resource_type=resource_type,
@@ -36,4 +41,5 @@ async def record(
             detail=detail[:500],
         )
     )
-    await session.flush()
+    if session.new or session.dirty:
+        await session.flush()  # as before: callers rely on pending changes being written

@@ -36,7 +36,15 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.async_database_url
     ensure_sqlite_directory(url)
-    engine = create_async_engine(url, echo=settings.database_echo, pool_pre_ping=True)
+    options: dict[str, Any] = {}
+    if make_url(url).get_backend_name() == "postgresql":
+        options = {
+            "pool_size": settings.database_pool_size,
+            "max_overflow": settings.database_max_overflow,
+        }
+    # pool_pre_ping: a pooled connection whose backend died (restart, terminated) is
+    # replaced at checkout instead of failing the request.
+    engine = create_async_engine(url, echo=settings.database_echo, pool_pre_ping=True, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
     return engine

@@ -7,6 +7,7 @@ errors (validation, unknown routes) are adapted into the same shape.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,8 +15,12 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core_banking.dberrors import is_connection_lost, is_retryable
+
+log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://bank.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -194,6 +199,21 @@ async def _http_exception_handler(request: Request, exc: Exception) -> JSONRespo
     return render(problem, request)
 
 
+async def _database_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Money paths retry these themselves (core_banking.transactions) and end in a 503
+    # there; this catches the rest (reads, single-statement writes). A lost connection or
+    # an aborted transaction is the database's state, not a bug: 503, try again.
+    assert isinstance(exc, DBAPIError)
+    if is_connection_lost(exc) or is_retryable(exc):
+        problem = ServiceUnavailable(
+            "The database is temporarily unavailable; please retry",
+            headers={"Retry-After": "1"},
+        )
+        return render(problem, request)
+    log.error("database error on %s", request.url.path, exc_info=exc)
+    return await _unhandled_handler(request, exc)
+
+
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
     # Starlette still logs the traceback; the client gets a stable shape and no internals.
     return render(Problem(), request)
@@ -202,5 +222,6 @@ async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, problem_handler)
     app.add_exception_handler(Exception, _unhandled_handler)
+    app.add_exception_handler(DBAPIError, _database_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)

@@ -10,7 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from jose import JWTError, jwt
+from jose import JWTError, jwk, jwt
+from jose.backends.base import Key
+from jose.exceptions import JWKError
 
 from core_banking.problems import Forbidden, InvalidToken, Problem, Unauthorized
 from core_banking.settings import Settings
@@ -36,15 +38,16 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 @lru_cache(maxsize=8)
-def _read_public_key(path: Path, _mtime: float) -> str:
-    # Keyed by mtime so a rotated key file is picked up without a restart.
-    return path.read_text()
+def _read_public_key(path: Path, _mtime: float) -> Key:
+    # Keyed by mtime so a rotated key file is picked up without a restart. The parsed
+    # key object is cached, not just the PEM text: jose would re-parse it per request.
+    return jwk.construct(path.read_text(), ALGORITHM)
 
 
-def load_public_key(path: Path) -> str:
+def load_public_key(path: Path) -> Key:
     try:
         return _read_public_key(path, path.stat().st_mtime)
-    except OSError as exc:
+    except (OSError, JWKError) as exc:
         # Misconfiguration, not the caller's fault: a 503, not a 401.
         raise KeyUnavailable(f"JWT public key not readable at {path}") from exc
 

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     app_env: Environment = Environment.development
     database_url: str = "sqlite:///var/core_banking.sqlite3"
     database_echo: bool = False
+    # Connection pool per process (PostgreSQL). A request holds one connection for its
+    # transaction; size + overflow bounds the concurrent transactions of one process.
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=20, ge=0)
 
     jwt_public_key_file: Path = Path("var/keys/jwt-public.pem")
     jwt_issuer: str = "bank-gateway"

@@ -3,8 +3,10 @@
 PostgreSQL may abort a transaction with a serialization failure (40001) or a deadlock
 (40P01); a concurrent first use of an Idempotency-Key (or of a lazily created system
 account) ends in a unique violation (23505) that a fresh attempt resolves by finding the
-other's row. The whole transaction is retried with bounded, jittered exponential backoff.
-SQLite has one writer at a time; "database is locked" is retried the same way.
+other's row; a connection may be lost mid-transaction (backend terminated, server
+restart). The whole transaction is retried with bounded, jittered exponential backoff
+(see core_banking.dberrors for why that is safe). SQLite has one writer at a time;
+"database is locked" is retried the same way.
 """
 
 from __future__ import annotations
@@ -19,20 +21,13 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core_banking.dberrors import is_retryable
 from core_banking.problems import ServiceUnavailable
 
 T = TypeVar("T")
-RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "23505"})
 BASE_DELAY_SECONDS = 0.01
 MAX_DELAY_SECONDS = 0.5
 log = logging.getLogger(__name__)
-
-
-def is_retryable(exc: DBAPIError) -> bool:
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate in RETRYABLE_SQLSTATES:
-        return True
-    return "database is locked" in str(exc.orig)
 
 
 class TransactionRunner:
@@ -54,9 +49,7 @@ class TransactionRunner:
             if attempt < self.max_attempts:
                 delay = min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2**attempt)
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
-        raise ServiceUnavailable(
-            "The system is busy; please retry", headers={"Retry-After": "1"}
-        )
+        raise ServiceUnavailable("The system is busy; please retry", headers={"Retry-After": "1"})
 
 
 def get_runner(request: Request) -> TransactionRunner:

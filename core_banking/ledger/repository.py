@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.models import Account, Journal, LedgerEntry
@@ -28,18 +29,19 @@ class LedgerRepository:
         )
         return (await self.session.scalars(stmt)).all()
 
-    async def add_journal(self, journal: Journal, entries: Sequence[LedgerEntry]) -> None:
-        self.session.add(journal)
-        await self.session.flush()  # journal row first: entries reference it
-        self.session.add_all(entries)
-        await self.session.flush()
+    async def add_journal(self, journal: Mapping[str, Any], entries: list[dict[str, Any]]) -> None:
+        """Two statements: the journal row, then all its entries in one multi-row INSERT."""
+        await self.session.execute(insert(Journal).values(**journal))
+        await self.session.execute(insert(LedgerEntry).values(entries))
 
-    async def apply_delta(self, account_id: str, delta: int) -> None:
-        # Relative UPDATE rather than read-modify-write in Python: correct even if a
-        # caller forgot to lock. available moves with balance until holds exist.
+    async def apply_deltas(self, deltas: Mapping[str, int]) -> None:
+        # One relative UPDATE for all accounts (CASE on the id) rather than read-modify-
+        # write in Python: correct even if a caller forgot to lock. available moves with
+        # balance until holds exist.
+        delta = case({account_id: d for account_id, d in deltas.items()}, value=Account.id)
         await self.session.execute(
             update(Account)
-            .where(Account.id == account_id)
+            .where(Account.id.in_(list(deltas)))
             .values(
                 balance_minor=Account.balance_minor + delta,
                 available_minor=Account.available_minor + delta,

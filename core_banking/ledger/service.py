@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core_banking.ledger.repository import LedgerRepository
-from core_banking.models import Journal, LedgerEntry
+from core_banking.models import Account, Journal
 from core_banking.models.base import new_id, utcnow
 
 
@@ -35,15 +36,21 @@ async def post_journal(
     description: str,
     legs: Sequence[Leg],
     booked_at: datetime | None = None,
+    locked: Mapping[str, Account] | None = None,
 ) -> Journal:
-    """Write a journal and its entries, and move the cached balances, in one flush.
+    """Write a journal and its entries, and move the cached balances: three statements.
 
-    The caller's transaction decides commit/rollback; we only flush. `booked_at` is for
+    The caller's transaction decides commit/rollback. `locked`: the legs' accounts, already
+    locked (LedgerRepository.lock_accounts or an equivalent FOR NO KEY UPDATE in id order)
+    and read in this transaction; without it they are locked here. Either way the Account
+    objects' balances are updated in memory to the posted values. `booked_at` is for
     back-dated demo history only; real postings are booked now.
     """
     _check_balanced(legs)
     repository = LedgerRepository(session)
-    accounts = {a.id: a for a in await repository.lock_accounts(leg.account_id for leg in legs)}
+    if locked is None:
+        locked = {a.id: a for a in await repository.lock_accounts(leg.account_id for leg in legs)}
+    accounts = locked
     for leg in legs:
         account = accounts.get(leg.account_id)
         if account is None:
@@ -53,33 +60,39 @@ async def post_journal(
                 f"account {account.id} is {account.currency}, not {leg.currency}"
             )
 
-    # Explicit id: the column default only fires at flush, and the entries need it now.
     booked = booked_at or utcnow()
     journal = Journal(id=new_id(), kind=kind, description=description, created_at=booked)
-    # Balances are read under the row locks taken above, so the running balance
-    # written on each entry is exact even with concurrent postings.
-    running = {account_id: account.balance_minor for account_id, account in accounts.items()}
+    # Balances are read under the row locks, so the running balance written on each
+    # entry is exact even with concurrent postings.
+    running = {leg.account_id: accounts[leg.account_id].balance_minor for leg in legs}
+    deltas: dict[str, int] = defaultdict(int)
     entries = []
     for leg in legs:
         running[leg.account_id] += leg.amount_minor
+        deltas[leg.account_id] += leg.amount_minor
         entries.append(
-            LedgerEntry(
-                journal_id=journal.id,
-                account_id=leg.account_id,
-                amount_minor=leg.amount_minor,
-                currency=leg.currency,
-                booked_at=booked,
-                balance_after_minor=running[leg.account_id],
-                counterparty_name=leg.counterparty_name,
-                counterparty_number=leg.counterparty_number,
-            )
+            {
+                "id": new_id(),
+                "journal_id": journal.id,
+                "account_id": leg.account_id,
+                "amount_minor": leg.amount_minor,
+                "currency": leg.currency,
+                "booked_at": booked,
+                "balance_after_minor": running[leg.account_id],
+                "counterparty_name": leg.counterparty_name,
+                "counterparty_number": leg.counterparty_number,
+            }
         )
-    await repository.add_journal(journal, entries)
-    for leg in legs:
-        await repository.apply_delta(leg.account_id, leg.amount_minor)
-    # Refresh the identity-map copies so callers see post-posting balances.
-    for account in accounts.values():
-        await session.refresh(account)
+    await repository.add_journal(
+        {"id": journal.id, "kind": kind, "description": description, "created_at": booked},
+        entries,
+    )
+    await repository.apply_deltas(deltas)
+    # What the UPDATE just wrote (exact under the locks): no re-select needed.
+    for account_id, delta in deltas.items():
+        account = accounts[account_id]
+        set_committed_value(account, "balance_minor", account.balance_minor + delta)
+        set_committed_value(account, "available_minor", account.available_minor + delta)
     return journal
 
 

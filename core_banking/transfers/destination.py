@@ -1,7 +1,15 @@
-"""Where a transfer goes: one of our accounts, or another bank via our clearing account."""
+"""Where a transfer goes: one of our accounts, or another bank via our clearing account.
+
+Two steps, so that the accounts can be fetched and locked in one statement (see
+transfers.service): `requested_number` turns the request into a validated IBAN (no
+locks), and `choose` classifies the rows that TransferRepository.lock_transfer_accounts
+returned for it. Every account of this bank carries our bank code (iban.OUR_BANK_CODE),
+so any other valid IBAN is another bank's, paid through `clearing:<CCY>`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -11,8 +19,6 @@ from core_banking.iban import IbanError, is_our_bank, normalize_iban
 from core_banking.models import Account, Payee, TransferKind
 from core_banking.naming import mask_name
 from core_banking.problems import InvalidIban, NotFound, UnknownAccount
-from core_banking.system import accounts as system_accounts
-from core_banking.transfers.repository import TransferRepository
 
 
 @dataclass(frozen=True)
@@ -23,15 +29,23 @@ class Destination:
     kind: TransferKind
 
 
-async def resolve(
+@dataclass(frozen=True)
+class Requested:
+    number: str  # electronic form
+    payee_name: str | None  # the saved payee's name, when a payee_id was given
+
+    @property
+    def external(self) -> bool:
+        return not is_our_bank(self.number)
+
+
+async def requested_number(
     session: AsyncSession,
     *,
     customer_id: str,
-    currency: str,
     to_account_number: str | None,
     payee_id: str | None,
-) -> Destination:
-    repository = TransferRepository(session)
+) -> Requested:
     payee_name: str | None = None
     if payee_id is not None:
         payee = await session.scalar(
@@ -47,18 +61,26 @@ async def resolve(
         number = normalize_iban(raw_number)
     except IbanError as exc:
         raise InvalidIban(f"{raw_number!r} is not a valid IBAN") from exc
+    return Requested(number, payee_name)
 
-    account = await repository.account_by_number(number)
-    if account is not None and account.customer_id is not None:
-        if account.customer_id == customer_id:
-            owner = await repository.customer(customer_id)
-            name = owner.display_name if owner else None
-            return Destination(account, number, name, TransferKind.own)
-        owner = await repository.customer(account.customer_id)
-        name = mask_name(owner.display_name) if owner else None
-        return Destination(account, number, payee_name or name, TransferKind.internal)
-    if account is not None or is_our_bank(number):
+
+def choose(
+    requested: Requested,
+    rows: Sequence[tuple[Account, str | None]],
+    *,
+    customer_id: str,
+    clearing: Account | None,
+) -> Destination:
+    """rows: (account, owner's display name) as locked for this transfer."""
+    if requested.external:
+        assert clearing is not None
+        return Destination(clearing, requested.number, requested.payee_name, TransferKind.external)
+    found = next(((a, name) for a, name in rows if a.number == requested.number), None)
+    if found is None or found[0].customer_id is None:
         # Our bank code but no customer account (or one of the bank's own accounts).
-        raise UnknownAccount(f"{number} is not an account customers can pay at this bank")
-    clearing = await system_accounts.get_or_create(session, system_accounts.CLEARING, currency)
-    return Destination(clearing, number, payee_name, TransferKind.external)
+        raise UnknownAccount(f"{requested.number} is not an account customers can pay at this bank")
+    account, owner_name = found
+    if account.customer_id == customer_id:
+        return Destination(account, requested.number, owner_name, TransferKind.own)
+    name = requested.payee_name or (mask_name(owner_name) if owner_name else None)
+    return Destination(account, requested.number, name, TransferKind.internal)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.models import Account, Customer, Journal, LedgerEntry, Transfer, TransferKind
@@ -25,11 +25,38 @@ class TransferRepository:
     async def customer(self, customer_id: str) -> Customer | None:
         return await self.session.get(Customer, customer_id)
 
-    async def lock_customer(self, customer_id: str) -> None:
-        # Serialises one customer's transfers so the daily limit and velocity counts
-        # cannot be raced. Always taken before any account lock (see service).
-        stmt = select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True)
-        await self.session.execute(stmt)
+    async def lock_customer(self, customer_id: str) -> str | None:
+        """Lock the customer row and return the display name (None: no such customer).
+
+        Serialises one customer's transfers so the daily limit and velocity counts
+        cannot be raced. Always taken before any account lock (see service)."""
+        stmt = (
+            select(Customer.display_name)
+            .where(Customer.id == customer_id)
+            .with_for_update(key_share=True)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def lock_transfer_accounts(
+        self, customer_id: str, source_id: str, *, number: str | None, system_code: str | None
+    ) -> Sequence[tuple[Account, str | None]]:
+        """Fetch and lock, in one statement and in id order, the customer's source account
+        and the destination (by IBAN, or a bank account by system code), each with its
+        owner's display name. Either may be missing from the result."""
+        wanted = and_(Account.id == source_id, Account.customer_id == customer_id)
+        if number is not None:
+            other = Account.number == number
+        else:
+            other = Account.system_code == system_code
+        stmt = (
+            select(Account, Customer.display_name)
+            .outerjoin(Customer, Customer.id == Account.customer_id)
+            .where(or_(wanted, other))
+            .order_by(Account.id)
+            .with_for_update(key_share=True, of=Account)
+            .execution_options(populate_existing=True)
+        )
+        return [(account, name) for account, name in (await self.session.execute(stmt)).all()]
 
     async def get_owned(self, customer_id: str, transfer_id: str, lock: bool) -> Transfer | None:
         stmt = select(Transfer).where(
@@ -48,22 +75,26 @@ class TransferRepository:
         stmt = stmt.order_by(Transfer.created_at.desc(), Transfer.id.desc()).limit(limit)
         return (await self.session.scalars(stmt)).all()
 
-    async def outgoing_total_since(self, customer_id: str, since: datetime) -> int:
-        stmt = select(func.coalesce(func.sum(Transfer.amount_minor), 0)).where(
+    async def recent_outgoing(
+        self, customer_id: str, day_start: datetime, since: datetime
+    ) -> tuple[int, int]:
+        """(amount of today's non-own transfers that count against the daily limit,
+        number of non-own transfers created since `since`), in one query."""
+        stmt = select(
+            func.coalesce(
+                func.sum(Transfer.amount_minor).filter(
+                    Transfer.status.in_(OUTGOING_STATUSES), Transfer.created_at >= day_start
+                ),
+                0,
+            ),
+            func.count().filter(Transfer.created_at >= since),
+        ).where(
             Transfer.customer_id == customer_id,
             Transfer.kind != TransferKind.own.value,
-            Transfer.status.in_(OUTGOING_STATUSES),
-            Transfer.created_at >= since,
+            Transfer.created_at >= min(day_start, since),
         )
-        return int(await self.session.scalar(stmt) or 0)
-
-    async def count_since(self, customer_id: str, since: datetime) -> int:
-        stmt = select(func.count()).where(
-            Transfer.customer_id == customer_id,
-            Transfer.kind != TransferKind.own.value,
-            Transfer.created_at >= since,
-        )
-        return int(await self.session.scalar(stmt) or 0)
+        spent, count = (await self.session.execute(stmt)).one()
+        return int(spent or 0), int(count or 0)
 
     def _customer_payments(self, customer_id: str) -> Select[LedgerEntry]:
         # Money the customer sent to someone else: kind "transfer" journals (own-account

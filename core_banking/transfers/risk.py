@@ -6,9 +6,6 @@ enters a one-time code. Transfers between a customer's own accounts are never ch
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from core_banking.models.base import utcnow
 from core_banking.settings import Settings
 from core_banking.transfers.repository import TransferRepository
 
@@ -24,7 +21,10 @@ async def assess(
     customer_id: str,
     to_number: str,
     amount_minor: int,
+    recent_count: int,
 ) -> list[str]:
+    """`recent_count`: the customer's non-own transfers in the velocity window
+    (TransferRepository.recent_outgoing), fetched with the daily-limit total."""
     reasons: list[str] = []
     # (a) a large first payment to a destination this customer never paid before.
     if amount_minor > settings.risk_new_payee_threshold_minor and not await repository.has_paid(
@@ -37,7 +37,6 @@ async def assess(
         if amount_minor > settings.risk_large_multiplier * largest:
             reasons.append(UNUSUAL_AMOUNT)
     # (c) too many transfers in a short window (this one would exceed the maximum).
-    since = utcnow() - timedelta(seconds=settings.risk_velocity_window_seconds)
-    if await repository.count_since(customer_id, since) >= settings.risk_velocity_max_transfers:
+    if recent_count >= settings.risk_velocity_max_transfers:
         reasons.append(VELOCITY)
     return reasons

@@ -28,6 +28,7 @@ from core_banking.problems import (
 )
 from core_banking.security import Principal
 from core_banking.settings import Settings
+from core_banking.system import accounts as system_accounts
 from core_banking.transfers import destination, risk
 from core_banking.transfers.repository import TransferRepository
 from core_banking.transfers.schemas import TransferCreate
@@ -51,30 +52,55 @@ async def create(
     idempotency_key: str,
     client_ip: str,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Returns (body for this caller, body stored for replays)."""
+    """Returns (body for this caller, body stored for replays).
+
+    Round trips for a completed transfer (README "Execution"): lock the customer (and
+    read the payer's name); fetch and lock both accounts in id order in one statement;
+    today's total and the velocity count in one query (not for own transfers); then
+    the journal, its entries, the balances, the transfer and the audit row.
+    """
     repository = TransferRepository(session)
-    source = await repository.owned_account(customer.id, body.from_account_id)
+    requested = await destination.requested_number(
+        session,
+        customer_id=customer.id,
+        to_account_number=body.to_account_number,
+        payee_id=body.payee_id,
+    )
+    payer_name = await repository.lock_customer(customer.id)
+    clearing_code = system_accounts.system_code(system_accounts.CLEARING, body.currency)
+    rows = await repository.lock_transfer_accounts(
+        customer.id,
+        body.from_account_id,
+        number=None if requested.external else requested.number,
+        system_code=clearing_code if requested.external else None,
+    )
+    source = next(
+        (a for a, _ in rows if a.id == body.from_account_id and a.customer_id == customer.id),
+        None,
+    )
     if source is None:
         raise NotFound("No such account")
     if body.currency != source.currency:
         raise CurrencyMismatch(f"the source account is in {source.currency}")
-    dest = await destination.resolve(
-        session,
-        customer_id=customer.id,
-        currency=body.currency,
-        to_account_number=body.to_account_number,
-        payee_id=body.payee_id,
-    )
+    clearing: Account | None = None
+    if requested.external:
+        clearing = next((a for a, _ in rows if a.system_code == clearing_code), None)
+        if clearing is None:  # first payment in this currency: a row only we can see yet
+            clearing = await system_accounts.get_or_create(
+                session, system_accounts.CLEARING, body.currency
+            )
+    dest = destination.choose(requested, rows, customer_id=customer.id, clearing=clearing)
     if dest.account.id == source.id:
         raise SameAccount()
     if dest.account.currency != body.currency:
         raise CurrencyMismatch(f"the destination account is in {dest.account.currency}")
 
-    await repository.lock_customer(customer.id)
     reasons: list[str] = []
     if dest.kind != TransferKind.own:
-        day_start = datetime.combine(utcnow().date(), time(0), tzinfo=timezone.utc)
-        spent = await repository.outgoing_total_since(customer.id, day_start)
+        now = utcnow()
+        day_start = datetime.combine(now.date(), time(0), tzinfo=timezone.utc)
+        since = now - timedelta(seconds=settings.risk_velocity_window_seconds)
+        spent, recent = await repository.recent_outgoing(customer.id, day_start, since)
         if spent + body.amount_minor > settings.daily_transfer_limit_minor:
             raise DailyLimitExceeded(
                 extra={
@@ -88,6 +114,7 @@ async def create(
             customer_id=customer.id,
             to_number=dest.number,
             amount_minor=body.amount_minor,
+            recent_count=recent,
         )
 
     transfer = Transfer(
@@ -113,14 +140,12 @@ async def create(
         transfer.otp_expires_at = utcnow() + timedelta(
             seconds=settings.confirmation_code_ttl_seconds
         )
-        session.add(transfer)
-        await session.flush()
         # Production would send `code` by SMS here.
     else:
-        transfer.status = TransferStatus.completed.value
-        session.add(transfer)
-        await session.flush()
-        await _execute(session, transfer)
+        # The journal first: the transfer row is inserted once, already completed.
+        await _post(session, transfer, source, dest.account, payer_name)
+    session.add(transfer)
+    await session.flush()
     await audit.record(
         session,
         customer_id=customer.id,
@@ -134,27 +159,26 @@ async def create(
         client_ip=client_ip,
         detail=transfer.risk_reasons,
     )
-    stored = await render(session, transfer)
+    stored = await render(session, transfer, known=(source.number, payer_name))
     shown = dict(stored)
     if code is not None and not settings.is_production:
         shown["debug_otp"] = code  # never stored: a replay does not reveal the code
     return shown, stored
 
 
-async def _execute(session: AsyncSession, transfer: Transfer) -> None:
-    """Move the money: lock both accounts in id order, check funds, post the journal."""
-    locked = await LedgerRepository(session).lock_accounts(
-        [transfer.from_account_id, transfer.to_account_id]
-    )
-    accounts: dict[str, Account] = {a.id: a for a in locked}
-    source, target = accounts[transfer.from_account_id], accounts[transfer.to_account_id]
+async def _post(
+    session: AsyncSession,
+    transfer: Transfer,
+    source: Account,
+    target: Account,
+    payer_name: str | None,
+) -> None:
+    """Move the money. `source` and `target` must be locked in this transaction (in id
+    order); funds are checked here, under those locks. The caller flushes `transfer`."""
     if source.available_minor < transfer.amount_minor:
         raise InsufficientFunds(
             f"available {source.available_minor} < {transfer.amount_minor} minor units"
         )
-    repository = TransferRepository(session)
-    payer = await repository.customer(transfer.customer_id)
-    payer_name = payer.display_name if payer else None
     journal = await post_journal(
         session,
         kind=JOURNAL_KIND.get(transfer.kind, "transfer"),
@@ -175,12 +199,27 @@ async def _execute(session: AsyncSession, transfer: Transfer) -> None:
                 counterparty_number=source.number,
             ),
         ],
+        locked={source.id: source, target.id: target},
     )
     transfer.journal_id = journal.id
     transfer.status = TransferStatus.completed.value
     transfer.completed_at = utcnow()
     transfer.otp_hash = None
+
+
+async def _execute(session: AsyncSession, transfer: Transfer) -> tuple[str, str | None]:
+    """Complete a held transfer: lock both accounts in id order, check funds, post.
+    Returns (source account number, payer's name) for rendering."""
+    locked = await LedgerRepository(session).lock_accounts(
+        [transfer.from_account_id, transfer.to_account_id]
+    )
+    accounts: dict[str, Account] = {a.id: a for a in locked}
+    source, target = accounts[transfer.from_account_id], accounts[transfer.to_account_id]
+    payer = await TransferRepository(session).customer(transfer.customer_id)
+    payer_name = payer.display_name if payer else None
+    await _post(session, transfer, source, target, payer_name)
     await session.flush()
+    return source.number, payer_name
 
 
 async def confirm(
@@ -212,7 +251,7 @@ async def confirm(
             "Wrong code" if remaining > 0 else "Wrong code; the transfer was cancelled",
             extra={"attempts_remaining": max(0, remaining), "status": transfer.status},
         )
-    await _execute(session, transfer)
+    known = await _execute(session, transfer)
     await audit.record(
         session,
         customer_id=customer.id,
@@ -224,7 +263,7 @@ async def confirm(
         currency=transfer.currency,
         client_ip=client_ip,
     )
-    return await render(session, transfer)
+    return await render(session, transfer, known=known)
 
 
 async def cancel(

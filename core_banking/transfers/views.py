@@ -10,10 +10,16 @@ from core_banking.models import Account, Customer, Transfer, TransferKind
 from core_banking.transfers.schemas import AccountRef, TransferRead
 
 
-async def render(session: AsyncSession, transfer: Transfer) -> dict[str, Any]:
-    source = await session.get(Account, transfer.from_account_id)
-    payer = await session.get(Customer, transfer.customer_id)
-    assert source is not None
+async def render(
+    session: AsyncSession, transfer: Transfer, known: tuple[str, str | None] | None = None
+) -> dict[str, Any]:
+    """`known`: (source account number, payer's name) when the caller has them at hand."""
+    if known is None:
+        source = await session.get(Account, transfer.from_account_id)
+        payer = await session.get(Customer, transfer.customer_id)
+        assert source is not None
+        known = (source.number, payer.display_name if payer else None)
+    from_number, payer_name = known
     external = transfer.kind == TransferKind.external.value
     model = TransferRead(
         id=transfer.id,
@@ -22,9 +28,7 @@ async def render(session: AsyncSession, transfer: Transfer) -> dict[str, Any]:
         amount_minor=transfer.amount_minor,
         currency=transfer.currency,
         reference=transfer.reference,
-        from_account=AccountRef(
-            id=source.id, number=source.number, name=payer.display_name if payer else None
-        ),
+        from_account=AccountRef(id=transfer.from_account_id, number=from_number, name=payer_name),
         to_account=AccountRef(
             id=None if external else transfer.to_account_id,
             number=transfer.to_account_number,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
 from sqlalchemy import func, select, text
@@ -27,14 +28,15 @@ from core_banking.app import create_app
 from core_banking.models import Account, Transfer
 from core_banking.settings import Settings
 from core_banking.verify_ledger import verify
-from tests.core_banking.helpers import Customer, SessionFactory, login
+from tests.core_banking.helpers import PROBLEM, Customer, SessionFactory, login
 from tests.support import free_port
 
 pytestmark = pytest.mark.parametrize("settings", ["postgresql"], indirect=True)
 WORKERS = 16
 OPS_PER_WORKER = 6
 CUSTOMERS = 4
-NO_RISK = 10**12  # these tests are about the ledger, not the risk rules
+NO_RISK = 10**12
+UNAVAILABLE_RETRIES = 100  # these tests are about the ledger, not the risk rules
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Ledger:
     statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     insufficient: int = 0
     replays: int = 0
+    unavailable: int = 0  # 503s retried by the client (connection-kill test)
 
 
 @pytest.fixture
@@ -82,6 +85,78 @@ async def test_concurrent_transfers_conserve_money(
     session_factory: SessionFactory,
     sign: Callable[..., str],
 ) -> None:
+    workload = await _prepare(run_seed, session_factory, sign)
+    seen = await _drive(server, workload, retry_unavailable=False)
+    await _check_ledger(session_factory, seen)
+
+
+async def test_transfers_survive_killed_database_connections(
+    server: str,
+    postgres_url: str,
+    run_seed: Callable[..., Any],
+    session_factory: SessionFactory,
+    sign: Callable[..., str],
+) -> None:
+    """The same workload while another thread keeps terminating the server's PostgreSQL
+    backends (pg_terminate_backend, every ~75 ms, a bounded number of rounds).
+
+    The service must retry (the idempotency record commits with the entries, so a retry
+    after an ambiguous commit replays instead of moving money twice) or answer 503
+    problem+json; never a 500. Clients retry a 503 with the same key, as they should.
+    """
+    # The test's own queries run before and after the chaos: only the server is under test.
+    workload = await _prepare(run_seed, session_factory, sign)
+    killer = Killer(postgres_url)
+    killer.start()
+    try:
+        seen = await _drive(server, workload, retry_unavailable=True)
+    finally:
+        killer.stop()
+    assert killer.terminated > 0, "the killer never hit a backend"
+    await _check_ledger(session_factory, seen)
+
+
+class Killer(threading.Thread):
+    """Terminates every client backend of the test database but its own, repeatedly."""
+
+    ROUNDS = 60  # bounded: at most ROUNDS * INTERVAL seconds of chaos
+    INTERVAL = 0.075
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(daemon=True)
+        self.database_url = database_url
+        self.database = database_url.rsplit("/", 1)[1]
+        self.terminated = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            for _ in range(self.ROUNDS):
+                rows = conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()"
+                    " AND backend_type = 'client backend'",
+                    (self.database,),
+                ).fetchall()
+                self.terminated += sum(1 for (ok,) in rows if ok)
+                if self._done.wait(self.INTERVAL):
+                    return
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(timeout=10)
+
+
+@dataclass
+class Workload:
+    people: list[Customer]
+    accounts_of: dict[str, list[tuple[str, str]]]
+    numbers: list[str]
+
+
+async def _prepare(
+    run_seed: Callable[..., Any], session_factory: SessionFactory, sign: Callable[..., str]
+) -> Workload:
     await run_seed(CUSTOMERS)
     people = [await login(session_factory, sign, f"demo{n:03d}") for n in range(1, 5)]
     async with session_factory() as s:
@@ -96,15 +171,33 @@ async def test_concurrent_transfers_conserve_money(
     for customer_id, account_id, number in owned:
         accounts_of[str(customer_id)].append((account_id, number))
     numbers = [number for _, _, number in owned]
+    return Workload(people, dict(accounts_of), numbers)
+
+
+async def _drive(server: str, workload: Workload, *, retry_unavailable: bool) -> Ledger:
+    people, accounts_of, numbers = workload.people, workload.accounts_of, workload.numbers
     seen = Ledger()
     sent: list[tuple[Customer, str, dict[str, Any]]] = []  # for replays
+
+    async def post(
+        client: httpx.AsyncClient, who: Customer, key: str, body: dict[str, Any]
+    ) -> httpx.Response:
+        for _ in range(UNAVAILABLE_RETRIES):
+            response = await client.post(
+                "/v1/transfers", json=body, headers={**who.headers, "Idempotency-Key": key}
+            )
+            if response.status_code != 503 or not retry_unavailable:
+                return response
+            assert response.headers["content-type"] == PROBLEM, response.text
+            assert response.json()["type"].endswith("/unavailable"), response.text
+            seen.unavailable += 1
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"still 503 after {UNAVAILABLE_RETRIES} tries")
 
     async def send(
         client: httpx.AsyncClient, who: Customer, key: str, body: dict[str, Any]
     ) -> None:
-        response = await client.post(
-            "/v1/transfers", json=body, headers={**who.headers, "Idempotency-Key": key}
-        )
+        response = await post(client, who, key, body)
         seen.statuses[response.status_code] += 1
         if response.status_code == 201:
             seen.key_to_ids[f"{who.id}/{key}"].add(response.json()["id"])
@@ -144,14 +237,20 @@ async def test_concurrent_transfers_conserve_money(
                     await send(client, who, key, body)
 
     await asyncio.wait_for(asyncio.gather(*(worker(i) for i in range(WORKERS))), timeout=120)
-
     assert seen.statuses[201] > 0 and seen.insufficient > 0 and seen.replays > 0, seen.statuses
+    return seen
+
+
+async def _check_ledger(session_factory: SessionFactory, seen: Ledger) -> None:
     # Every key moved money at most once: all its successful answers name one transfer.
     assert all(len(ids) == 1 for ids in seen.key_to_ids.values())
     async with session_factory() as s:
         db_ids = set(await s.scalars(select(Transfer.id)))
         journals = await s.scalar(text("SELECT count(*) FROM journals WHERE kind <> 'deposit'"))
         records = await s.scalar(text("SELECT count(*) FROM idempotency_records"))
+        audited = await s.scalar(
+            text("SELECT count(DISTINCT resource_id) FROM audit_log WHERE action LIKE 'transfer.%'")
+        )
         negative = await s.scalar(
             select(func.count()).where(Account.customer_id.is_not(None), Account.balance_minor < 0)
         )
@@ -161,7 +260,7 @@ async def test_concurrent_transfers_conserve_money(
         report = await verify(s)
     # Each 2xx transfer exists exactly once, and nothing else moved money.
     assert db_ids == seen.ok_ids
-    assert journals == len(db_ids) == records == len(seen.key_to_ids)
+    assert journals == len(db_ids) == records == audited == len(seen.key_to_ids)
     assert negative == 0
     assert customer_total == CUSTOMERS * 600_000
     assert report.ok, report.problems
