@@ -5,8 +5,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.core_banking import CoreBankingError, list_accounts, say_failure
-from actions.customer import customer_from_tracker
+from actions.core_banking import list_accounts
+from actions.customer import for_customer
 from actions.money import format_money, mask_account_number
 
 _ACCOUNT_LABELS = {"checking": "Checking account", "savings": "Savings account"}
@@ -19,15 +19,10 @@ class ActionCheckBalance(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        customer = customer_from_tracker(tracker)
-        if customer is None:
-            dispatcher.utter_message(response="utter_login_required")
+        found = await for_customer(dispatcher, tracker, list_accounts)
+        if found is None:
             return []
-        try:
-            accounts = await list_accounts(customer.access_token)
-        except CoreBankingError as error:
-            say_failure(dispatcher, error)
-            return []
+        _, accounts = found
         if not accounts:
             dispatcher.utter_message(response="utter_no_accounts")
             return []

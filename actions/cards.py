@@ -11,7 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import core_banking
-from actions.customer import Customer, customer_from_tracker
+from actions.customer import Customer, for_customer
 
 _STATUS_TEXT = {"active": "active", "frozen": "frozen", "lost": "reported lost",
                 "stolen": "reported stolen", "expired": "expired"}  # fmt: skip
@@ -20,15 +20,7 @@ _STATUS_TEXT = {"active": "active", "frozen": "frozen", "lost": "reported lost",
 async def _cards_or_explain(
     dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> tuple[Customer, list[dict[str, Any]]] | None:
-    customer = customer_from_tracker(tracker)
-    if customer is None:
-        dispatcher.utter_message(response="utter_login_required")
-        return None
-    try:
-        return customer, await core_banking.list_cards(customer.access_token)
-    except core_banking.CoreBankingError as error:
-        core_banking.say_failure(dispatcher, error)
-    return None
+    return await for_customer(dispatcher, tracker, core_banking.list_cards)
 
 
 class ActionListCards(Action):

@@ -4,10 +4,15 @@ The gateway authenticates the socket and relays the customer's id and bearer tok
 every message's metadata; the sender id or the text never identifies a customer.
 """
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from rasa_sdk import Tracker
+
+from actions.core_banking import CoreBankingError, say_failure
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,3 +35,19 @@ def customer_from_tracker(tracker: Tracker) -> Customer | None:
         return None
     name = metadata.get("display_name")
     return Customer(customer_id, token, name if isinstance(name, str) else None)
+
+
+async def for_customer(
+    dispatcher: Any, tracker: Tracker, call: Callable[[str], Awaitable[T]]
+) -> tuple[Customer, T] | None:
+    """`call(access_token)` for the logged-in customer, or None once the customer has been
+    told why not: a guest is asked to log in, a failed call is explained plainly."""
+    customer = customer_from_tracker(tracker)
+    if customer is None:
+        dispatcher.utter_message(response="utter_login_required")
+        return None
+    try:
+        return customer, await call(customer.access_token)
+    except CoreBankingError as error:
+        say_failure(dispatcher, error)
+        return None

@@ -39,6 +39,7 @@ from actions.payees import (
     reprompt_confirmation,
     requested_slot,
 )
+from actions.tasks import CancelTask
 
 CURRENCY = "EUR"
 NO_MESSAGE = "none"  # gift_message when the customer wants no message
@@ -353,14 +354,9 @@ class ActionBuyGiftCard(Action):
         return _reset(BUY_SLOTS)
 
 
-class ActionCancelBuyGiftCardForm(Action):
-    def name(self) -> str:
-        return "action_cancel_buy_gift_card_form"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
-        dispatcher.utter_message(response="utter_buy_gift_card_cancelled")
-        return _reset(BUY_SLOTS)
+class ActionCancelBuyGiftCardForm(CancelTask, Action):
+    action_name, cancelled_response, slots = (
+        "action_cancel_buy_gift_card_form", "utter_buy_gift_card_cancelled", BUY_SLOTS)
 
 
 # --- the code (balance and redemption) ----------------------------------------------------
@@ -477,14 +473,10 @@ class ActionCheckGiftCardBalance(Action):
         return _reset(CODE_SLOTS)
 
 
-class ActionCancelCheckGiftCardBalanceForm(Action):
-    def name(self) -> str:
-        return "action_cancel_check_gift_card_balance_form"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
-        dispatcher.utter_message(response="utter_check_gift_card_balance_cancelled")
-        return _reset(CODE_SLOTS)
+class ActionCancelCheckGiftCardBalanceForm(CancelTask, Action):
+    action_name, cancelled_response, slots = (
+        "action_cancel_check_gift_card_balance_form", "utter_check_gift_card_balance_cancelled",
+        CODE_SLOTS)
 
 
 # --- redeeming ----------------------------------------------------------------------------
@@ -619,11 +611,6 @@ class ActionRedeemGiftCard(Action):
         return _reset(REDEEM_SLOTS)
 
 
-class ActionCancelRedeemGiftCardForm(Action):
-    def name(self) -> str:
-        return "action_cancel_redeem_gift_card_form"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
-        dispatcher.utter_message(response="utter_redeem_gift_card_cancelled")
-        return _reset(REDEEM_SLOTS)
+class ActionCancelRedeemGiftCardForm(CancelTask, Action):
+    action_name, cancelled_response, slots = (
+        "action_cancel_redeem_gift_card_form", "utter_redeem_gift_card_cancelled", REDEEM_SLOTS)

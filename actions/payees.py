@@ -24,9 +24,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import core_banking
-from actions.customer import customer_from_tracker
+from actions.customer import customer_from_tracker, for_customer
 from actions.entities import entities, entity_value
 from actions.money import mask_account_number
+from actions.tasks import CancelTask
 
 # Intents that are not an answer to the form's question: the form lets them through
 # (rules answer them: cancel, a balance question, help, a handoff) instead of
@@ -194,15 +195,10 @@ class ActionListPayees(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
-        customer = customer_from_tracker(tracker)
-        if customer is None:
-            dispatcher.utter_message(response="utter_login_required")
+        found = await for_customer(dispatcher, tracker, core_banking.list_payees)
+        if found is None:
             return []
-        try:
-            payees = await core_banking.list_payees(customer.access_token)
-        except core_banking.CoreBankingError as error:
-            core_banking.say_failure(dispatcher, error)
-            return []
+        _, payees = found
         if not payees:
             dispatcher.utter_message(response="utter_no_payees")
             return []
@@ -327,14 +323,9 @@ class ActionAddPayee(Action):
         return _reset(ADD_PAYEE_SLOTS)
 
 
-class ActionCancelAddPayeeForm(Action):
-    def name(self) -> str:
-        return "action_cancel_add_payee_form"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
-        dispatcher.utter_message(response="utter_add_payee_cancelled")
-        return _reset(ADD_PAYEE_SLOTS)
+class ActionCancelAddPayeeForm(CancelTask, Action):
+    action_name, cancelled_response, slots = (
+        "action_cancel_add_payee_form", "utter_add_payee_cancelled", ADD_PAYEE_SLOTS)
 
 
 # --- removing -----------------------------------------------------------------------------
@@ -409,15 +400,10 @@ class ActionAskRemovePayeeName(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
-        customer = customer_from_tracker(tracker)
-        if customer is None:
-            dispatcher.utter_message(response="utter_login_required")
+        found = await for_customer(dispatcher, tracker, core_banking.list_payees)
+        if found is None:
             return []
-        try:
-            payees = await core_banking.list_payees(customer.access_token)
-        except core_banking.CoreBankingError as error:
-            core_banking.say_failure(dispatcher, error)
-            return []
+        _, payees = found
         dispatcher.utter_message(response="utter_ask_remove_payee_name",
                                  buttons=payee_buttons(payees))  # fmt: skip
         return []
@@ -468,11 +454,6 @@ class ActionRemovePayee(Action):
         return _reset(REMOVE_PAYEE_SLOTS)
 
 
-class ActionCancelRemovePayeeForm(Action):
-    def name(self) -> str:
-        return "action_cancel_remove_payee_form"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
-        dispatcher.utter_message(response="utter_remove_payee_cancelled")
-        return _reset(REMOVE_PAYEE_SLOTS)
+class ActionCancelRemovePayeeForm(CancelTask, Action):
+    action_name, cancelled_response, slots = (
+        "action_cancel_remove_payee_form", "utter_remove_payee_cancelled", REMOVE_PAYEE_SLOTS)

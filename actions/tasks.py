@@ -20,3 +20,22 @@ class ActionResetTaskSlots(Action):
                   domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
         return [SlotSet(name, None) for name in domain.get("slots", {})
                 if name not in _KEEP and tracker.get_slot(name) is not None]  # fmt: skip
+
+
+class CancelTask:
+    """A form's cancel action: say it was cancelled and forget the form's slots.
+
+    A mixin, not an `Action` (rasa-sdk registers every `Action` subclass by name):
+    concrete actions set `action_name`, `cancelled_response` and `slots`."""
+
+    action_name: str
+    cancelled_response: str
+    slots: tuple[str, ...]
+
+    def name(self) -> str:
+        return self.action_name
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        dispatcher.utter_message(response=self.cancelled_response)
+        return [SlotSet(slot, None) for slot in self.slots]
