@@ -53,7 +53,7 @@ lint: setup
 	$(APP)/mypy bench/ledger.py
 	$(APP)/mypy bench/nlu.py
 	$(APP)/mypy --python-executable $(RASA)/python --python-version 3.10 actions tests/actions \
-		bot tests/bot
+		bot tests/bot bench/nlu_finetune.py
 
 validate-bot: setup
 	cd bot && ../$(RASA)/rasa data validate --fail-on-warnings --domain domain \
