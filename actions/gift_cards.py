@@ -16,9 +16,7 @@ Limitation: core_banking answers gift-card balance and redemption only for a log
 customer (Bearer token), so guests are asked to log in for every gift-card task.
 """
 
-import hashlib
 import re
-import uuid
 from abc import abstractmethod
 from typing import Any
 
@@ -39,7 +37,7 @@ from actions.payees import (
     reprompt_confirmation,
     requested_slot,
 )
-from actions.tasks import CancelTask
+from actions.tasks import CancelTask, turn_key
 
 CURRENCY = "EUR"
 NO_MESSAGE = "none"  # gift_message when the customer wants no message
@@ -114,18 +112,33 @@ async def code_from_slot(tracker: Tracker, value: str) -> str:
 
 
 def idempotency_key(tracker: Tracker, purpose: str) -> str:
-    """Same confirming message, same key: sender id plus the message's id."""
-    message_id = (tracker.latest_message or {}).get("message_id")
-    if not message_id:  # no id (a bare REST client): the user turn's timestamp
-        user_events = [e for e in tracker.events if e.get("event") == "user"]
-        message_id = user_events[-1].get("timestamp") if user_events else None
-    turn = str(message_id) if message_id else uuid.uuid4().hex
-    return hashlib.sha256(f"gift-card-{purpose}:{tracker.sender_id}:{turn}".encode()).hexdigest()
+    return turn_key(tracker, f"gift-card-{purpose}")
 
 
 def _account_type(tracker: Tracker, role: str) -> str | None:
     value = entity_value(tracker, "account_type", role) or entity_value(tracker, "account_type")
     return str(value) if value in ACCOUNT_LABELS else None
+
+
+def _account_answer(tracker: Tracker, slot: str, role: str,
+                    ignore: bool = False) -> dict[str, Any]:  # fmt: skip
+    """The account type named in the answer (entity with `role`), else checking as the
+    default the first time; nothing when the message is not an answer or is `ignore`d."""
+    if not is_answer(tracker):
+        return {}
+    kind = _account_type(tracker, role)
+    if kind and not ignore:
+        return {slot: kind}
+    if tracker.get_slot(slot) is None:
+        return {slot: "checking"}  # the default
+    return {}
+
+
+def _known_account(dispatcher: CollectingDispatcher, slot: str, value: Any) -> dict[str, Any]:
+    if value in ACCOUNT_LABELS:
+        return {slot: value}
+    dispatcher.utter_message(response="utter_which_gift_account")
+    return {slot: None}
 
 
 def _pick_account(accounts: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
@@ -249,22 +262,13 @@ class ValidateBuyGiftCardForm(FormValidationAction):
 
     async def extract_gift_source_account(self, dispatcher: CollectingDispatcher,
                                           tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
-        if not is_answer(tracker):
-            return {}
-        asked = requested_slot(tracker)
-        kind = _account_type(tracker, "from")
-        if kind and asked not in ("gift_recipient_name", "gift_message"):
-            return {"gift_source_account": kind}
-        if tracker.get_slot("gift_source_account") is None:
-            return {"gift_source_account": "checking"}  # the default
-        return {}
+        # A free-text answer to the recipient or message question is not an account.
+        free_text = requested_slot(tracker) in ("gift_recipient_name", "gift_message")
+        return _account_answer(tracker, "gift_source_account", "from", ignore=free_text)
 
     async def validate_gift_source_account(self, value: Any, dispatcher: CollectingDispatcher,
                                            tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
-        if value in ACCOUNT_LABELS:
-            return {"gift_source_account": value}
-        dispatcher.utter_message(response="utter_which_gift_account")
-        return {"gift_source_account": None}
+        return _known_account(dispatcher, "gift_source_account", value)
 
     async def extract_buy_gift_card_confirmed(self, dispatcher: CollectingDispatcher,
                                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
@@ -517,21 +521,11 @@ class ValidateRedeemGiftCardForm(_GiftCardCodeValidation):
 
     async def extract_redeem_target_account(self, dispatcher: CollectingDispatcher,
                                             tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
-        if not is_answer(tracker):
-            return {}
-        kind = _account_type(tracker, "to")
-        if kind:
-            return {"redeem_target_account": kind}
-        if tracker.get_slot("redeem_target_account") is None:
-            return {"redeem_target_account": "checking"}  # the default
-        return {}
+        return _account_answer(tracker, "redeem_target_account", "to")
 
     async def validate_redeem_target_account(self, value: Any, dispatcher: CollectingDispatcher,
                                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
-        if value in ACCOUNT_LABELS:
-            return {"redeem_target_account": value}
-        dispatcher.utter_message(response="utter_which_gift_account")
-        return {"redeem_target_account": None}
+        return _known_account(dispatcher, "redeem_target_account", value)
 
     async def extract_redeem_gift_card_confirmed(self, dispatcher: CollectingDispatcher,
                                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501

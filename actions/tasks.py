@@ -1,6 +1,8 @@
 """`action_reset_task_slots`: forget every half-finished task before a new one starts,
 so answers given to an abandoned form never leak into the next task."""
 
+import hashlib
+import uuid
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -39,3 +41,15 @@ class CancelTask:
                   domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
         dispatcher.utter_message(response=self.cancelled_response)
         return [SlotSet(slot, None) for slot in self.slots]
+
+
+def turn_key(tracker: Tracker, purpose: str) -> str:
+    """An `Idempotency-Key` for the money-moving call made in answer to the latest user
+    message: the same confirming message gives the same key, so a retried action (Rasa
+    retries, a gateway replay) can never move money twice."""
+    message_id = (tracker.latest_message or {}).get("message_id")
+    if not message_id:  # no id (a bare REST client): the user turn's timestamp
+        user_events = [e for e in tracker.events if e.get("event") == "user"]
+        message_id = user_events[-1].get("timestamp") if user_events else None
+    turn = str(message_id) if message_id else uuid.uuid4().hex
+    return hashlib.sha256(f"{purpose}:{tracker.sender_id}:{turn}".encode()).hexdigest()

@@ -7,7 +7,6 @@ can never pay twice: core_banking answers a repeated key with the original trans
 """
 
 import contextlib
-import hashlib
 import re
 from typing import Any
 
@@ -20,6 +19,7 @@ from actions import core_banking
 from actions.customer import Customer, customer_from_tracker
 from actions.entities import entity_value
 from actions.money import format_money, mask_account_number, to_minor
+from actions.tasks import turn_key
 
 TRANSFER_SLOTS = ("transfer_amount", "transfer_currency", "transfer_destination",
                   "transfer_source", "transfer_confirmed", "pending_transfer_id", "otp_code")
@@ -27,9 +27,7 @@ _ACCOUNT_LABELS = {"checking": "checking account", "savings": "savings account"}
 
 
 def idempotency_key(tracker: Tracker) -> str:
-    """Same conversation turn, same key: sender plus the id of the user's message."""
-    message_id = tracker.latest_message.get("message_id") or ""
-    return hashlib.sha256(f"{tracker.sender_id}:{message_id}".encode()).hexdigest()
+    return turn_key(tracker, "transfer")
 
 
 def _account_slot(account: dict[str, Any]) -> dict[str, Any]:
