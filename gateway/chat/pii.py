@@ -13,6 +13,8 @@ Callers may rely on:
   - if ``expecting_secret`` (the bot's last message asked for a CVV / security code)
     and the whole message is 3-4 digits: ``[redacted]`` -- the digits are dropped.
 - Valid IBANs (``DE89 3704 0044 0532 0130 00``, mod-97 checked) are left intact.
+- ``redact_reply`` does the same to a bot reply for transcripts, keeping only a gift
+  code's last four characters (no reference).
 - Masking is idempotent: masked output contains nothing that would be masked again.
 """
 
@@ -94,6 +96,25 @@ def mask(text: str, *, expecting_secret: bool = False,
         gift_cards[ref] = code
         return f"[giftcard:{ref}]"
 
+    return Masked(_mask_outside_ibans(text, gift), gift_cards)
+
+
+def redact_reply(text: str) -> str:
+    """A bot reply as it may be kept for staff: card numbers masked as in ``mask`` and
+    gift-card codes (the purchase receipt shows one once) cut to ``[gift card •••• ABCD]``
+    (last four characters), with no reference: nobody can recover the code from it."""
+
+    def gift(match: re.Match[str]) -> str:
+        code = match.group()
+        if not _looks_random(code):
+            return code
+        plain = re.sub(r"[- ]", "", code)
+        return f"[gift card •••• {plain[-4:].upper()}]"
+
+    return _mask_outside_ibans(text, gift)
+
+
+def _mask_outside_ibans(text: str, gift: Callable[[re.Match[str]], str]) -> str:
     # Nothing inside a real (mod-97 valid) IBAN is masked: account numbers must reach
     # the bot, and IBAN digit groups could otherwise pass for a card or a gift code.
     out: list[str] = []
@@ -102,7 +123,7 @@ def mask(text: str, *, expecting_secret: bool = False,
         out += [_mask_segment(text[pos:start], gift), text[start:end]]
         pos = end
     out.append(_mask_segment(text[pos:], gift))
-    return Masked("".join(out), gift_cards)
+    return "".join(out)
 
 
 def _iban_spans(text: str) -> list[tuple[int, int]]:

@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from gateway.chat.pii import redact_reply
 from gateway.transcripts.extract import nlu_details
 from gateway.transcripts.model import Base, ChatTurn
 
@@ -145,10 +146,19 @@ class TranscriptWriter:
         return {
             "session_id": turn["session_id"], "client_msg_id": turn["client_msg_id"],
             "customer_id": turn.get("customer_id"), "user_text": turn["user_text"],
-            "replies": turn["replies"], "intent": nlu["intent"],
+            "replies": [_redacted(reply) for reply in turn["replies"]],
+            "intent": nlu["intent"],
             "confidence": nlu["confidence"], "entities": nlu["entities"],
             "actions": nlu["actions"], "fallback": nlu["fallback"],
             "handoff": bool(turn.get("handoff")), "failed": bool(turn.get("failed")),
             "latency_ms": int(turn["latency_ms"]),
             "created_at": datetime.fromtimestamp(float(turn["created_at"]), UTC),
         }
+
+
+def _redacted(reply: Any) -> Any:
+    """A reply frame as staff may see it: a gift card's code is shown to its buyer once
+    and is never kept in a transcript (see ``pii.redact_reply``)."""
+    if isinstance(reply, dict) and isinstance(reply.get("text"), str):
+        return {**reply, "text": redact_reply(reply["text"])}
+    return reply

@@ -11,7 +11,14 @@ import httpx
 import pytest
 import redis
 
-from gateway.chat.pii import REDACTED, asks_for_secret, iban_valid, luhn_valid, mask
+from gateway.chat.pii import (
+    REDACTED,
+    asks_for_secret,
+    iban_valid,
+    luhn_valid,
+    mask,
+    redact_reply,
+)
 from tests.gateway.conftest import SERVICE_TOKEN, ServerThread, StubRasa
 from tests.gateway.test_ws import hello, socket, turn
 
@@ -49,6 +56,16 @@ def masked(text: str, **kw: bool) -> str:
 def test_mask(text: str, expected: str) -> None:
     assert masked(text) == expected
     assert masked(expected) == expected  # idempotent
+
+
+def test_replies_kept_for_staff_show_only_a_gift_codes_last_four() -> None:
+    receipt = ("Done! Your €25.00 gift card for Anna is paid. Its code is "
+               "7K2P-9XQD-M4TR-0ZAB-C8NE. Card 4111 1111 1111 1111, to DE89 3704 0044 0532 0130 00.")
+    redacted = redact_reply(receipt)
+    assert redacted == ("Done! Your €25.00 gift card for Anna is paid. Its code is "
+                        "[gift card •••• C8NE]. Card [card •••• 1111], to DE89 3704 0044 0532 0130 00.")
+    assert redact_reply(redacted) == redacted
+    assert redact_reply("Your balance is €1,234.56.") == "Your balance is €1,234.56."
 
 
 def test_gift_card_refs_map_to_the_codes_as_typed() -> None:

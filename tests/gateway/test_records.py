@@ -117,6 +117,25 @@ async def test_queued_transcripts_are_written_after_a_restart(
         "hello", 12, None)  # Rasa's tracker has no such session: written without NLU
 
 
+async def test_a_gift_card_code_in_a_reply_never_reaches_the_transcript(
+    make_settings: Callable[..., Settings], redis_client: redis.Redis, redis_prefix: str,
+    tmp_path: Any,
+) -> None:
+    prefix = f"{redis_prefix}receipt:"
+    receipt = {"type": "bot", "seq": 3, "reply_to": "c1",
+               "text": "Its code is 7K2P-9XQD-M4TR-0ZAB-C8NE. Keep it safe."}
+    entry: dict[str, Any] = {"session_id": "s-receipt", "client_msg_id": "c1", "user_text": "yes",
+             "customer_id": "cust-1", "replies": [receipt], "failed": False,
+             "handoff": False, "latency_ms": 40, "created_at": time.time()}
+    redis_client.xadd(f"{prefix}transcripts", {"turn": json.dumps(entry)})
+    url = f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"
+    with gateway_server(make_settings(transcript_database_url=url, redis_key_prefix=prefix)):
+        found = await wait_rows(url.replace("+aiosqlite", ""), "s-receipt", 1)
+    replies = found[0]["replies"]
+    replies = json.loads(replies) if isinstance(replies, str) else replies
+    assert replies == [{**receipt, "text": "Its code is [gift card •••• C8NE]. Keep it safe."}]
+
+
 async def test_handoff_frame_and_session_marked(
     gateway: ServerThread, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
