@@ -8,6 +8,7 @@ can never pay twice: core_banking answers a repeated key with the original trans
 
 import contextlib
 import re
+from decimal import Decimal
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -59,6 +60,13 @@ def choose_source(accounts: list[dict[str, Any]], destination: dict[str, Any] | 
     return next((a for a in accounts if a["type"] == "checking"), accounts[0] if accounts else None)
 
 
+def _same_amount(a: Any, b: Any) -> bool:
+    try:
+        return Decimal(str(a)) == Decimal(str(b))
+    except ArithmeticError:
+        return False
+
+
 class ValidateTransferForm(FormValidationAction):
     def name(self) -> str:
         return "validate_transfer_form"
@@ -104,13 +112,19 @@ class ValidateTransferForm(FormValidationAction):
 
     async def extract_transfer_amount(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> dict[str, Any]:  # fmt: skip
-        if tracker.get_slot("transfer_amount"):
-            return {}
         amount = entity_value(tracker, "amount")
-        if amount is None:
+        at_summary = tracker.get_slot("requested_slot") == "transfer_confirmed"
+        if amount is None or (tracker.get_slot("transfer_amount") and not at_summary):
             return {}
-        return {"transfer_amount": str(amount),
-                "transfer_currency": entity_value(tracker, "currency")}
+        if at_summary and _same_amount(amount, tracker.get_slot("transfer_amount")):
+            return {}  # "yes, 50" confirms the amount it repeats
+        new = {"transfer_amount": str(amount),
+               "transfer_currency": entity_value(tracker, "currency")}
+        if at_summary:
+            # "make it 60" / "no, 60 euros": a new amount at the summary corrects it; the
+            # yes/no it may also carry answered the old summary, so ask again.
+            new["transfer_confirmed"] = None
+        return new
 
     async def extract_transfer_source(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> dict[str, Any]:  # fmt: skip

@@ -7,7 +7,8 @@ the model was trained for.
 
 Callers may rely on: `encode(texts)` returns a float32 array of shape (len(texts), 384)
 whose rows have unit length; the same text always gives the same row; one encoder is
-loaded per process and shared.
+loaded per process and shared. An already loaded `TFBertModel` (e.g. one being
+fine-tuned) may be passed as `model`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def default_model_dir() -> Path:
 
 
 class SentenceEncoder:
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, model: Any = None) -> None:
         # Never reach for a hub: everything must come from `model_dir`.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -39,7 +40,7 @@ class SentenceEncoder:
 
         self._tf = tf
         self.tokenizer = BertTokenizerFast.from_pretrained(str(model_dir))
-        self.model = TFBertModel.from_pretrained(str(model_dir))
+        self.model = model if model is not None else TFBertModel.from_pretrained(str(model_dir))
         spec = tf.TensorSpec(shape=(None, None), dtype=tf.int32)
         # A traced graph runs a single short sentence several times faster than eager
         # Keras calls, which is what keeps parse latency low.

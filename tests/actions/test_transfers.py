@@ -95,6 +95,30 @@ async def test_amount_is_checked_against_available_balance(
     assert responses(dispatcher) == ["utter_invalid_amount", "utter_amount_over_available"]
 
 
+async def test_a_new_amount_at_the_summary_corrects_it_and_asks_again(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    destination = {"kind": "own", "account_number": "x", "label": "your savings"}
+    slots = {**slots_for(use_core_banking, "demo001", "50", destination, False),
+             "requested_slot": "transfer_confirmed"}
+    form = ValidateTransferForm()
+    corrected = make_tracker(text="no, make it 60 euros", intent="deny", slots=slots,
+                             metadata=use_core_banking.metadata("demo001"),
+                             entities=[{"entity": "amount", "value": "60"},
+                                       {"entity": "currency", "value": "EUR"}])
+    assert await form.extract_transfer_amount(dispatcher, corrected, {}) == {
+        "transfer_amount": "60", "transfer_currency": "EUR", "transfer_confirmed": None}
+    repeated = make_tracker(text="yes, 50", intent="affirm", slots=slots,
+                            entities=[{"entity": "amount", "value": "50"}],
+                            metadata=use_core_banking.metadata("demo001"))
+    assert await form.extract_transfer_amount(dispatcher, repeated, {}) == {}
+    mid_form = make_tracker(text="to savings, 70", intent="inform",
+                            slots={**slots, "requested_slot": "transfer_destination"},
+                            entities=[{"entity": "amount", "value": "70"}],
+                            metadata=use_core_banking.metadata("demo001"))
+    assert await form.extract_transfer_amount(dispatcher, mid_form, {}) == {}
+
+
 async def test_confirmed_transfer_runs_once_per_turn(make_tracker, use_core_banking) -> None:
     savings = accounts(use_core_banking, "demo002")["savings"]
     destination = {"kind": "own", "account_number": savings["number"], "label": "your savings"}

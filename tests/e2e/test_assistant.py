@@ -84,6 +84,21 @@ async def test_transfer_with_digression_then_confirmation(stack: Stack) -> None:
     assert after["savings"] == before["savings"] + 4000
 
 
+async def test_a_new_amount_at_the_summary_replaces_the_old_one(stack: Stack) -> None:
+    token = await login(stack, "demo003")
+    before = await balances(stack, token)
+    ws, _ = await open_session(stack, token)
+    async with ws:
+        first = bot_text(await ask(ws, "send 30 euros to my savings account"))
+        assert "30.00 EUR" in first, first
+        corrected = bot_text(await ask(ws, "no, make it 35 euros"))
+        assert "35.00 EUR" in corrected and "30.00 EUR" not in corrected, corrected
+        done = bot_text(await press(ws, "/affirm"))
+    assert "35.00 EUR sent" in done, done
+    after = await balances(stack, token)
+    assert after["savings"] == before["savings"] + 3500
+
+
 async def test_cancel_in_the_middle_of_a_transfer(stack: Stack) -> None:
     token = await login(stack, "demo003")
     before = await balances(stack, token)
