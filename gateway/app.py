@@ -30,6 +30,8 @@ from gateway.chat.rasa_client import RasaClient
 from gateway.chat.service import ChatService
 from gateway.chat.store import ChatStore
 from gateway.chat.turns import TurnRunner
+from gateway.console import endpoints as console_endpoints
+from gateway.console.service import ConsoleService
 from gateway.identity_client import IdentityClient
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings, get_settings
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = SessionHub(redis, key_prefix=settings.redis_key_prefix)
         app.state.settings = settings
         app.state.redis = redis
+        app.state.tokens = tokens
         background: set[asyncio.Task[None]] = set()
         app.state.background_tasks = background
         prefix = settings.redis_key_prefix
@@ -101,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               tokens=tokens, metrics=app.state.metrics,
                               pii_ref_ttl_seconds=settings.pii_ref_ttl_seconds)
         app.state.chat_service = service
+        app.state.console_service = ConsoleService(store=store, hub=hub, engine=engine)
         listener = asyncio.create_task(hub.run())
         loops = [asyncio.create_task(runner.sweep_forever()),
                  asyncio.create_task(service.maintain_forever()),
@@ -129,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(internal.router)
     app.include_router(auth_endpoints.router)
     app.include_router(chat_endpoints.router)
+    app.include_router(console_endpoints.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -230,11 +230,13 @@ def run_foreground() -> int:
                         if name.startswith("gateway-"))
         print(f"\nBanking assistant ready in {time.monotonic() - started:.1f} s:\n"
               f"  chat widget      {stack.urls['gateway']}/\n{extra}"
+              f"  staff console    {stack.urls['gateway']}/console\n"
               f"  core_banking API {stack.urls['core_banking']}/docs\n"
               f"  Rasa server      {stack.urls['rasa']}/\n"
               f"  action server    {stack.urls['actions']}/health\n"
               f"  logs             {LOG_DIR}/\n"
-              "Log in as demo001 / demo-password. Ctrl-C stops everything.",
+              "Log in as demo001 / demo-password (console: agent1 / staff-password). "
+              "Ctrl-C stops everything.",
               flush=True)  # fmt: skip
         while not stopping:
             exited = stack.first_exited()

@@ -110,6 +110,10 @@ def handoff(seq: int, state: str) -> Frame:
     return {"type": "handoff", "seq": seq, "state": state}
 
 
+def agent(seq: int, text: str, agent_name: str) -> Frame:
+    return {"type": "agent", "seq": seq, "text": text, "agent": agent_name}
+
+
 def bot(seq: int, reply_to: str, response: dict[str, Any]) -> Frame:
     """One Rasa REST response -> one ``bot`` frame (optional fields only when present)."""
     frame: Frame = {"type": "bot", "seq": seq, "reply_to": reply_to,

@@ -15,7 +15,10 @@ last activity):
 - ``chat:{sid}:q``        list of client_msg_ids waiting, in arrival order (head = next)
 - ``chat:{sid}:lease``    token of the one worker (any instance) draining the queue
 - ``turnq:active``        set of session ids whose queue may be non-empty (sweeper input)
+- ``chat:{sid}`` also ``agent_sub``/``agent_name`` while an agent holds the session
+  (``handoff`` = ``accepted``; the turn worker then passes turns to the agent, not Rasa)
 - ``handoff:requested``   set of session ids that asked for a human (staff console)
+- ``handoff:accepted``    set of session ids an agent has taken over
 - ``pii:{sid}:{ref}``     a gift-card code behind ``[giftcard:<ref>]`` (PII_REF_TTL_SECONDS)
 
 - ``transcripts``         stream of finished turns (``transcripts/writer.py``), XADDed by
@@ -88,7 +91,9 @@ local function next_turn(turn_prefix, sid, channel, typing_on)
   end
   local turn = redis.call('HGET', turn_prefix .. head, 'turn')
   if turn then redis.call('PUBLISH', channel, typing_on) else turn = '' end
-  return {head, turn}
+  -- the session hash is the turn prefix without its trailing ':t:'
+  local handoff = redis.call('HGET', string.sub(turn_prefix, 1, -4), 'handoff') or ''
+  return {head, turn, handoff}
 end
 """
 # KEYS: lease, queue, active  ARGV: token, ttl ms, turn key prefix, sid, channel,
@@ -149,6 +154,63 @@ if ARGV[12] ~= '' then redis.call('PUBLISH', ARGV[9], ARGV[10] .. ARGV[12] .. AR
 return {first, next_turn(ARGV[14], ARGV[8], ARGV[9], ARGV[13])}
 """
 
+# A server frame outside any turn (the staff console): check the session's handoff
+# state (and agent), apply a transition, allocate the seq, store, XADD a transcript
+# entry, publish.  KEYS: session, seq, frames, requested set, accepted set, transcripts
+# ARGV: 1 allowed states ('|requested|' ...; '' = none), 2 required agent ('' = any),
+# 3 transition ('accepted' | 'ended' | ''), 4 agent sub, 5 agent name, 6 sid,
+# 7-8 frame around its seq, 9 retention, 10 ttl, 11 channel, 12-13 envelope,
+# 14-15 transcript entry around the frame ('' = none), 16 stream max length.
+_SERVER_FRAME = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone', ''} end
+local h = redis.call('HMGET', KEYS[1], 'handoff', 'agent_sub')
+local state = h[1] or ''
+if not string.find(ARGV[1], '|' .. state .. '|', 1, true) then return {'state', state} end
+if ARGV[2] ~= '' and (h[2] or '') ~= ARGV[2] then return {'agent', h[2] or ''} end
+if ARGV[3] == 'accepted' then
+  redis.call('HSET', KEYS[1], 'handoff', 'accepted', 'agent_sub', ARGV[4], 'agent_name', ARGV[5])
+  redis.call('SREM', KEYS[4], ARGV[6])
+  redis.call('SADD', KEYS[5], ARGV[6])
+elseif ARGV[3] == 'ended' then
+  redis.call('HDEL', KEYS[1], 'handoff', 'agent_sub', 'agent_name')
+  redis.call('SREM', KEYS[4], ARGV[6])
+  redis.call('SREM', KEYS[5], ARGV[6])
+end
+local seq = redis.call('INCR', KEYS[2])
+local frame = ARGV[7] .. seq .. ARGV[8]
+redis.call('RPUSH', KEYS[3], frame)
+redis.call('LTRIM', KEYS[3], -tonumber(ARGV[9]), -1)
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[10]) end
+if ARGV[14] ~= '' then
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[16], '*', 'turn', ARGV[14] .. frame .. ARGV[15])
+end
+redis.call('PUBLISH', ARGV[11], ARGV[12] .. frame .. ARGV[13])
+return {'ok', tostring(seq)}
+"""
+
+
+@dataclass(frozen=True)
+class HandoffState:
+    """A session's handoff: ``state`` '' (none), ``requested`` or ``accepted``."""
+
+    state: str
+    agent_sub: str | None = None
+    agent_name: str | None = None
+
+
+@dataclass(frozen=True)
+class FramePosted:
+    seq: int
+
+
+@dataclass(frozen=True)
+class FrameRefused:
+    """``reason``: ``gone`` (no such session), ``state`` (handoff state not allowed) or
+    ``agent`` (another agent holds the conversation); ``found`` is what was there."""
+
+    reason: str
+    found: str
+
 
 def seq_template(frame: Frame) -> tuple[str, str]:
     """The frame's JSON split around its ``seq`` value (``head + str(seq) + tail``).
@@ -199,10 +261,13 @@ class QueueFull:
 
 @dataclass(frozen=True)
 class NextTurn:
-    """The queue head the worker runs next (``turn`` None: its record expired)."""
+    """The queue head the worker runs next (``turn`` None: its record expired;
+    ``to_agent``: a support agent has taken the conversation over, so the bot must not
+    answer it)."""
 
     client_msg_id: str
     turn: dict[str, Any] | None
+    to_agent: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,7 +284,8 @@ def _next_turn(reply: Any) -> NextTurn | None:
     if not reply:
         return None
     cmid, raw = _text(reply[0]), reply[1]
-    return NextTurn(cmid, dict(json.loads(raw)) if raw else None)
+    handoff = _text(reply[2]) if len(reply) > 2 else ""
+    return NextTurn(cmid, dict(json.loads(raw)) if raw else None, handoff == "accepted")
 
 
 class ChatStore:
@@ -238,6 +304,7 @@ class ChatStore:
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
         self._complete = redis.register_script(_COMPLETE)
+        self._server_frame = redis.register_script(_SERVER_FRAME)
 
     def _key(self, session_id: str, *parts: str) -> str:
         return ":".join((f"{self._prefix}chat", session_id, *parts))
@@ -383,6 +450,62 @@ class ChatStore:
         if not reply:
             return None
         return Completed(int(reply[0]), _next_turn(reply[1]))
+
+    # --- handoff to a person (the staff console) ----------------------------------------
+
+    @property
+    def accepted_key(self) -> str:
+        return f"{self._prefix}handoff:accepted"
+
+    async def handoff_sessions(self) -> dict[str, list[str]]:
+        """Session ids waiting for a person (``requested``) and taken over (``accepted``)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.smembers(self.handoff_key)
+            pipe.smembers(self.accepted_key)
+            requested, accepted = await pipe.execute()
+        return {"requested": sorted(_text(m) for m in requested),
+                "accepted": sorted(_text(m) for m in accepted)}
+
+    async def handoff_state(self, session_id: str) -> HandoffState | None:
+        """None when the session does not exist (or expired)."""
+        owner, state, sub, name = await self._redis.hmget(
+            self._key(session_id), ["owner", "handoff", "agent_sub", "agent_name"])
+        if owner is None:
+            return None
+        return HandoffState(_text(state) if state else "", _text(sub) if sub else None,
+                            _text(name) if name else None)
+
+    async def post_server_frame(
+        self, session_id: str, frame: Frame, *, fanout: Fanout, allowed_states: tuple[str, ...],
+        holder: str | None = None, transition: str = "", agent: tuple[str, str] = ("", ""),
+        transcript: dict[str, Any] | None = None,
+    ) -> FramePosted | FrameRefused:
+        """Atomically, only if the session exists, its handoff state is one of
+        ``allowed_states`` ('' = none) and (given ``holder``) that agent holds it:
+        apply ``transition`` (``accepted``: record ``agent`` (sub, display name), move
+        the session from the
+        requested set to the accepted set; ``ended``: clear both), give ``frame`` the
+        next seq, store it for resume, XADD ``transcript`` plus ``{"replies": [frame]}``
+        to the transcript stream and publish it to ``fanout``. The caller delivers the
+        frame to local sockets (``SessionHub.deliver_local``)."""
+        head, tail = seq_template(frame)
+        entry_head = entry_tail = ""
+        if transcript is not None and self._transcripts is not None:
+            text = json.dumps({**transcript, "replies": None})
+            before, _, after = text.rpartition("null")  # replies is the last key
+            entry_head, entry_tail = before + "[", "]" + after
+        keys = [self._key(session_id), self._key(session_id, "seq"),
+                self._key(session_id, "frames"), self.handoff_key, self.accepted_key,
+                self._transcripts or self._key(session_id, "no-transcripts")]
+        args: list[str | int] = [
+            "|" + "|".join(allowed_states) + "|", holder or "", transition,
+            agent[0], agent[1], session_id, head, tail, self._retention, self._ttl,
+            fanout.channel, fanout.head, fanout.tail, entry_head, entry_tail,
+            self._transcript_max]
+        reply = await self._server_frame(keys=keys, args=args)
+        if _text(reply[0]) == "ok":
+            return FramePosted(int(reply[1]))
+        return FrameRefused(_text(reply[0]), _text(reply[1]))
 
     # --- gift-card references ---------------------------------------------------------
 

@@ -172,6 +172,8 @@ class TurnRunner:
         caller = turn.get("caller")
         content, queued_at = str(turn["content"]), float(turn["queued_at"])
         self._hub.deliver_local(session_id, frames.typing(True))  # published by the script
+        if step.to_agent:
+            return await self._pass_to_agent(session_id, token, step, fanout)
         deadline = queued_at + self._settings.rasa_retry_window_seconds
         backoff = self._settings.rasa_retry_initial_backoff_seconds
         told = False
@@ -214,6 +216,31 @@ class TurnRunner:
         self._hub.deliver_local(session_id, frames.typing(False))
         self._metrics.turns.labels(outcome="failed" if failed else "answered").inc()
         self._metrics.turn_latency.observe(latency)
+        return done.next
+
+    async def _pass_to_agent(
+        self, session_id: str, token: str, step: NextTurn, fanout: Fanout
+    ) -> NextTurn | None:
+        """An agent holds the conversation: the turn is stored (acked already) and goes
+        to the console through the transcript, and Rasa never sees it."""
+        turn = step.turn or {}
+        caller = turn.get("caller")
+        queued_at = float(turn["queued_at"])
+        transcript = {
+            "session_id": session_id, "client_msg_id": step.client_msg_id,
+            "user_text": str(turn["content"]), "kind": "to_agent",
+            "customer_id": caller.get("sub") if isinstance(caller, dict) else None,
+            "failed": False, "handoff": True,
+            "latency_ms": int(max(0.0, time.time() - queued_at) * 1000),
+            "created_at": queued_at,
+        }
+        done = await self._store.complete(
+            session_id, step.client_msg_id, token, [], fanout=fanout, typing_off=TYPING_OFF,
+            typing_on=TYPING_ON, transcript=transcript)
+        if done is None:
+            raise LeaseLost(session_id)
+        self._hub.deliver_local(session_id, frames.typing(False))
+        self._metrics.turns.labels(outcome="to_agent").inc()
         return done.next
 
     def _metadata(self, session_id: str, cmid: str, caller: object) -> dict[str, Any]:

@@ -131,9 +131,11 @@ class TranscriptWriter:
         """One transaction for the batch; one tracker fetch per session in it."""
         if not turns:
             return
-        events = {sid: await self._tracker_events(sid)
-                  for sid in dict.fromkeys(t["session_id"] for t in turns)}
-        rows = [self._row(turn, events[turn["session_id"]]) for turn in turns]
+        # Turns the bot answered have NLU data in Rasa's tracker; agent messages,
+        # handoff changes and turns passed to an agent ("kind") do not.
+        bot_sessions = dict.fromkeys(t["session_id"] for t in turns if not t.get("kind"))
+        events = {sid: await self._tracker_events(sid) for sid in bot_sessions}
+        rows = [self._row(turn, events.get(turn["session_id"], [])) for turn in turns]
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(ChatTurn).on_conflict_do_nothing(
             index_elements=["session_id", "client_msg_id"])
@@ -142,7 +144,8 @@ class TranscriptWriter:
 
     @staticmethod
     def _row(turn: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-        nlu = nlu_details(events, turn["client_msg_id"], turn["user_text"])
+        nlu = (nlu_details(events, turn["client_msg_id"], turn["user_text"])
+               if not turn.get("kind") else nlu_details([], "", ""))
         return {
             "session_id": turn["session_id"], "client_msg_id": turn["client_msg_id"],
             "customer_id": turn.get("customer_id"), "user_text": turn["user_text"],

@@ -1,0 +1,1 @@
+"""The staff console: handoff queue, taking a conversation over, transcripts."""

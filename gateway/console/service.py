@@ -1,0 +1,197 @@
+"""Staff console logic: the handoff queue, taking a conversation over, agent messages,
+giving it back to the bot, and reading transcripts.
+
+Callers may rely on:
+- ``accept`` moves a session from ``requested`` to ``accepted`` by this agent (a
+  supervisor may also take over one another agent holds) and sends the customer a
+  ``handoff`` frame ``accepted``; from then on the customer's turns go to the console,
+  not to Rasa (``TurnRunner``), until ``end``.
+- ``send`` delivers an ``agent`` frame ``{seq, text, agent}`` to every socket of the
+  session, stored for resume like any server frame; only the holding agent (or a
+  supervisor) may send.
+- ``end`` sends ``handoff`` ``ended`` and gives the conversation back to the bot; a
+  still-``requested`` handoff may be ended too (declined).
+- Every change is one atomic Redis script (``ChatStore.post_server_frame``) and is
+  recorded in the transcript stream, so the transcript shows agent messages and
+  handoff changes in order with the bot's turns.
+- Refusals raise ``Problem``s: 404 unknown session, 409 wrong handoff state or held by
+  another agent.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import Integer, cast, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.chat import frames
+from gateway.chat.hub import SessionHub
+from gateway.chat.store import ChatStore, FramePosted, FrameRefused
+from gateway.console.schemas import (
+    Handoff,
+    Posted,
+    SessionSummary,
+    Transcript,
+    TranscriptTurn,
+)
+from gateway.problems import Problem, StoreUnavailable
+from gateway.transcripts.model import ChatTurn
+
+CONSOLE_ID_PREFIX = "console:"  # client_msg_id of transcript rows the console wrote
+
+
+class SessionNotFound(Problem):
+    status, slug, title = 404, "session-not-found", "No such chat session"
+
+
+class HandoffConflict(Problem):
+    status, slug, title = 409, "handoff-conflict", "The conversation is not in that state"
+
+
+class TranscriptsUnavailable(Problem):
+    status, slug, title = 503, "transcripts-unavailable", "Transcripts cannot be read now"
+
+
+@dataclass(frozen=True)
+class Staff:
+    sub: str
+    name: str
+    supervisor: bool
+
+
+def _customer(owner: str | None) -> str | None:
+    return owner.removeprefix("customer:") if owner and owner.startswith("customer:") else None
+
+
+class ConsoleService:
+    def __init__(self, *, store: ChatStore, hub: SessionHub, engine: AsyncEngine) -> None:
+        self._store = store
+        self._hub = hub
+        self._engine = engine
+
+    async def handoffs(self) -> list[Handoff]:
+        try:
+            return await self._handoffs()
+        except RedisError as exc:
+            raise StoreUnavailable() from exc
+
+    async def _handoffs(self) -> list[Handoff]:
+        sessions = await self._store.handoff_sessions()
+        out = []
+        for session_id in sessions["requested"] + sessions["accepted"]:
+            state = await self._store.handoff_state(session_id)
+            if state is None or state.state not in ("requested", "accepted"):
+                continue  # expired, or changed since the sets were read
+            owner = await self._store.get_owner(session_id)
+            out.append(Handoff(session_id=session_id, state=state.state,
+                               customer_id=_customer(owner), agent=state.agent_name))
+        return out
+
+    async def accept(self, session_id: str, staff: Staff) -> Posted:
+        allowed = ("requested", "accepted") if staff.supervisor else ("requested",)
+        return await self._post(session_id, staff, frames.handoff(0, "accepted"),
+                                allowed=allowed, transition="accepted", holder=None)
+
+    async def send(self, session_id: str, staff: Staff, text: str) -> Posted:
+        return await self._post(session_id, staff, frames.agent(0, text, staff.name),
+                                allowed=("accepted",), transition="",
+                                holder=None if staff.supervisor else staff.sub)
+
+    async def end(self, session_id: str, staff: Staff) -> Posted:
+        try:
+            state = await self._store.handoff_state(session_id)
+        except RedisError as exc:
+            raise StoreUnavailable() from exc
+        holder = None
+        if state is not None and state.state == "accepted" and not staff.supervisor:
+            holder = staff.sub
+        return await self._post(session_id, staff, frames.handoff(0, "ended"),
+                                allowed=("requested", "accepted"), transition="ended",
+                                holder=holder)
+
+    async def _post(self, session_id: str, staff: Staff, frame: dict[str, Any], *,
+                    allowed: tuple[str, ...], transition: str, holder: str | None) -> Posted:
+        try:
+            return await self._post_frame(session_id, staff, frame, allowed=allowed,
+                                          transition=transition, holder=holder)
+        except RedisError as exc:
+            raise StoreUnavailable() from exc
+
+    async def _post_frame(self, session_id: str, staff: Staff, frame: dict[str, Any], *,
+                          allowed: tuple[str, ...], transition: str,
+                          holder: str | None) -> Posted:
+        owner = await self._store.get_owner(session_id)
+        transcript = {
+            "session_id": session_id, "client_msg_id": CONSOLE_ID_PREFIX + uuid.uuid4().hex,
+            "user_text": "", "kind": frame["type"], "customer_id": _customer(owner),
+            "failed": False, "handoff": True, "latency_ms": 0, "created_at": time.time(),
+        }
+        result = await self._store.post_server_frame(
+            session_id, frame, fanout=self._hub.fanout(session_id), allowed_states=allowed,
+            holder=holder, transition=transition, agent=(staff.sub, staff.name),
+            transcript=transcript)
+        if isinstance(result, FrameRefused):
+            if result.reason == "gone":
+                raise SessionNotFound()
+            if result.reason == "agent":
+                raise HandoffConflict("another agent holds this conversation")
+            raise HandoffConflict(f"the handoff is {result.found or 'not requested'}; "
+                                  f"this needs it {' or '.join(allowed)}")
+        assert isinstance(result, FramePosted)
+        self._hub.deliver_local(session_id, {**frame, "seq": result.seq})
+        state = transition or "accepted"
+        return Posted(session_id=session_id, seq=result.seq, state=state)
+
+    # --- transcripts ------------------------------------------------------------------
+
+    async def transcript(self, session_id: str) -> Transcript:
+        query = (select(ChatTurn).where(ChatTurn.session_id == session_id)
+                 .order_by(ChatTurn.created_at, ChatTurn.id))
+        rows = await self._rows(query)
+        return Transcript(session_id=session_id, data=[_turn(dict(r)) for r in rows])
+
+    async def sessions(self, customer_id: str | None, limit: int) -> list[SessionSummary]:
+        query = (
+            select(ChatTurn.session_id, func.max(ChatTurn.customer_id).label("customer_id"),
+                   func.count().label("turns"),
+                   func.sum(cast(ChatTurn.fallback, Integer)).label("fallbacks"),
+                   func.max(cast(ChatTurn.handoff, Integer)).label("handoff"),
+                   func.sum(cast(ChatTurn.failed, Integer)).label("failed"),
+                   func.min(ChatTurn.created_at).label("first_at"),
+                   func.max(ChatTurn.created_at).label("last_at"))
+            .group_by(ChatTurn.session_id)
+            .order_by(func.max(ChatTurn.created_at).desc())
+            .limit(limit))
+        if customer_id is not None:
+            query = query.where(ChatTurn.customer_id == customer_id)
+        rows = await self._rows(query)
+        return [SessionSummary(
+            session_id=r["session_id"], customer_id=r["customer_id"], turns=r["turns"],
+            fallbacks=int(r["fallbacks"] or 0), handoff=bool(r["handoff"]),
+            failed=int(r["failed"] or 0), first_at=r["first_at"], last_at=r["last_at"],
+        ) for r in rows]
+
+
+    async def _rows(self, query: Any) -> list[Any]:
+        try:
+            async with self._engine.connect() as conn:
+                return list((await conn.execute(query)).mappings().all())
+        except SQLAlchemyError as exc:
+            raise TranscriptsUnavailable() from exc
+
+
+def _turn(row: dict[str, Any]) -> TranscriptTurn:
+    replies = row["replies"] or []
+    kind = "bot"
+    if row["client_msg_id"].startswith(CONSOLE_ID_PREFIX) and replies:
+        kind = str(replies[0].get("type") or "agent")
+    elif row["handoff"] and not replies and row["intent"] is None:
+        kind = "to_agent"
+    return TranscriptTurn(**{k: v for k, v in row.items() if k not in ("id", "session_id")},
+                          kind=kind)

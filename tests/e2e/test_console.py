@@ -1,0 +1,74 @@
+"""Support staff's view, on the whole running system: a customer asks the real bot for a
+person; agent1 signs in to /console in headless Chromium, takes the conversation over,
+writes to the customer, sees the customer's answer (which the bot never gets) and gives
+the conversation back to the bot."""
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect
+from websockets.sync.client import ClientConnection, connect
+
+from scripts.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+def frames_until(ws: ClientConnection, done: Any) -> list[dict[str, Any]]:
+    got = []
+    while True:
+        frame = json.loads(ws.recv(timeout=60))
+        got.append(frame)
+        assert frame["type"] != "error", frame
+        if done(frame):
+            return got
+
+
+def say(ws: ClientConnection, text: str) -> list[dict[str, Any]]:
+    ws.send(json.dumps({"type": "message", "client_msg_id": uuid.uuid4().hex, "text": text}))
+    return frames_until(ws, lambda f: f == {"type": "typing", "state": "off"})
+
+
+def test_agent_takes_over_from_the_console(stack: Stack, browser: Browser) -> None:
+    gateway = stack.urls["gateway"]
+    token = httpx.post(f"{gateway}/auth/token",
+                       data={"username": "demo002", "password": "demo-password"}
+                       ).json()["access_token"]
+    with connect(gateway.replace("http", "ws") + "/ws") as ws:
+        ws.send(json.dumps({"type": "hello", "token": token}))
+        sid = json.loads(ws.recv(timeout=10))["session_id"]
+        asked = say(ws, "I want to talk to a real person")
+        assert any(f["type"] == "handoff" and f["state"] == "requested" for f in asked), asked
+
+        page = browser.new_page()
+        page.goto(f"{gateway}/console")
+        page.fill("#username", "agent1")
+        page.fill("#password", "staff-password")
+        page.click("#login-button")
+        page.locator("#queue button", has_text=sid[:8]).click(timeout=30_000)
+        expect(page.locator("#accept-button")).to_be_enabled(timeout=10_000)
+        page.click("#accept-button")
+        accepted = frames_until(ws, lambda f: f["type"] == "handoff")
+        assert accepted[-1]["state"] == "accepted"
+
+        expect(page.locator("#agent-text")).to_be_enabled(timeout=10_000)
+        page.fill("#agent-text", "Hello, Alex here. How can I help?")
+        page.click("#agent-send")
+        agent = frames_until(ws, lambda f: f["type"] == "agent")[-1]
+        assert (agent["agent"], agent["text"]) == ("Alex Agent",
+                                                  "Hello, Alex here. How can I help?")
+
+        paused = say(ws, "my card payment was declined twice")
+        assert [f["type"] for f in paused] == ["ack", "typing", "typing"]  # no bot reply
+        expect(page.locator("#transcript .msg.user", has_text="declined twice")).to_have_count(
+            1, timeout=30_000)
+
+        page.screenshot(path="var/console.png")
+        page.click("#end-button")
+        ended = frames_until(ws, lambda f: f["type"] == "handoff")
+        assert ended[-1]["state"] == "ended"
+        back = say(ws, "what's my balance?")
+        assert any(f["type"] == "bot" and "EUR" in f["text"] for f in back), back
