@@ -9,7 +9,7 @@ RASA := .venv-rasa/bin
 CUSTOMERS ?= 20
 
 .PHONY: help setup train run run-scaled seed lint test test-unit test-actions test-e2e \
-	validate-bot eval-nlu bench test-stories
+	validate-bot eval-nlu bench test-stories load
 
 help:
 	@echo "make run    - set up what is missing and start the whole system (Ctrl-C stops it)"
@@ -19,6 +19,7 @@ help:
 	@echo "make run-scaled - like run, with two gateway instances (ports 8000 and 8010)"
 	@echo "make eval-nlu   - BANKING77 held-out evaluation, out-of-scope and task intents"
 	@echo "make bench      - ledger and gateway benchmarks"
+	@echo "make load       - Locust chat load against a running system (make run first)"
 
 setup:
 	@scripts/setup.sh
@@ -42,6 +43,16 @@ bench: setup
 	$(APP)/python bench/gateway.py
 	$(APP)/python bench/nlu.py
 
+# Locust against the running system (`make run` in another terminal). Override with
+# e.g. `make load USERS=100 DURATION=5m HOST=http://127.0.0.1:8010`.
+USERS ?= 40
+DURATION ?= 2m
+HOST ?= http://127.0.0.1:8000
+load: setup
+	@mkdir -p var/load
+	LOAD_CUSTOMERS=$(CUSTOMERS) $(APP)/locust -f bench/locustfile.py --host $(HOST) \
+		--headless -u $(USERS) -r 4 -t $(DURATION) --csv var/load/run --only-summary
+
 seed: setup
 	@$(APP)/python -m core_banking.migrate
 	@$(APP)/python -m core_banking.seed --customers $(CUSTOMERS)
@@ -52,6 +63,7 @@ lint: setup
 	$(APP)/mypy bench/gateway.py
 	$(APP)/mypy bench/ledger.py
 	$(APP)/mypy bench/nlu.py
+	$(APP)/mypy bench/locustfile.py
 	$(APP)/mypy --python-executable $(RASA)/python --python-version 3.10 actions tests/actions \
 		bot tests/bot bench/nlu_finetune.py
 
