@@ -16,12 +16,14 @@ stay under the gateway's per-customer limits.
 
 Reported request types: `POST /auth/token`; `WS hello` (connect + welcome);
 `WS turn: <kind>`, timed from sending the message to the reply's `typing off` (the
-customer's wait); `WS resume`. A turn fails on an `error` frame (rate_limited,
-unavailable …), a closed socket, or no reply within LOAD_TURN_TIMEOUT.
+customer's wait); `WS resume`. A turn fails on an `error` frame (`rate_limited` …), a
+closed socket, no reply within LOAD_TURN_TIMEOUT, or when the gateway had to send its
+5 s "still working" notice (`unavailable`; the turn is then timed to its late reply).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -69,11 +71,11 @@ class ChatUser(User):
         self.session_id: str | None = None
         self.last_seq = 0
         self.ws: ClientConnection | None = None
+        self._sockets = contextlib.ExitStack()  # websockets wants connect() as a context
         self._open("WS hello")
 
     def on_stop(self) -> None:
-        if self.ws is not None:
-            self.ws.close()
+        self._sockets.close()
 
     # --- conversation ------------------------------------------------------------------
 
@@ -96,8 +98,6 @@ class ChatUser(User):
     @task(1)
     def reconnect(self) -> None:
         """The app went to the background: drop the socket, come back, resume."""
-        if self.ws is not None:
-            self.ws.close()
         self._open("WS resume")
 
     # --- plumbing ----------------------------------------------------------------------
@@ -120,16 +120,18 @@ class ChatUser(User):
         started = time.perf_counter()
         exc: Exception | None = None
         try:
-            self.ws = connect(str(self.host).replace("http", "ws", 1) + "/ws", open_timeout=30)
+            self._sockets.close()  # the previous socket, if any
+            url = str(self.host).replace("http", "ws", 1) + "/ws"
+            self.ws = self._sockets.enter_context(connect(url, open_timeout=30))
             hello: dict[str, Any] = {"type": "hello"}
             if self.token:
                 hello["token"] = self.token
             if self.session_id:
                 hello.update(session_id=self.session_id, last_seq=self.last_seq)
             self.ws.send(json.dumps(hello))
-            welcome = self._recv()
-            while welcome.get("type") != "welcome":  # resumed frames cannot precede it
-                welcome = self._recv()
+            welcome = self._recv()  # resumed frames come after it, errors instead of it
+            if welcome.get("type") != "welcome":
+                raise TurnFailed(f"{welcome.get('code')}: {welcome.get('message')}")
             self.session_id = str(welcome["session_id"])
         except Exception as error:  # any failure is a failed request
             exc = error
@@ -141,8 +143,6 @@ class ChatUser(User):
         frame = dict(json.loads(self.ws.recv(timeout=TURN_TIMEOUT)))
         if isinstance(frame.get("seq"), int):
             self.last_seq = max(self.last_seq, frame["seq"])
-        if frame.get("type") == "error":
-            raise TurnFailed(f"{frame.get('code')}: {frame.get('message')}")
         return frame
 
     def _turn(self, kind: str) -> None:
@@ -155,16 +155,35 @@ class ChatUser(User):
                 return
         started = time.perf_counter()
         exc: Exception | None = None
+        client_msg_id = uuid.uuid4().hex
         try:
-            self.ws.send(json.dumps({"type": "message", "client_msg_id": uuid.uuid4().hex,
+            self.ws.send(json.dumps({"type": "message", "client_msg_id": client_msg_id,
                                      "text": text}))
-            while self._recv() != {"type": "typing", "state": "off"}:
-                pass
+            self._await_reply(client_msg_id)
         except Exception as error:  # any failure is a failed turn
             exc = error
             if not isinstance(error, TurnFailed):
                 self.ws = None  # reconnect (and resume) next time
         self._report("WS", f"turn: {kind}", started, exc)
+
+    def _await_reply(self, client_msg_id: str) -> None:
+        """Wait for the turn's replies: ``typing off`` after a ``bot`` frame for it.
+        The gateway's 5 s "still working" notice (``unavailable``) does not end the
+        wait (the reply still comes, and must not spill into the next turn) but fails
+        the turn as slow; any other ``error`` frame fails it at once."""
+        answered = slow = False
+        while True:
+            frame = self._recv()
+            if frame.get("type") == "error":
+                if frame.get("code") != "unavailable":
+                    raise TurnFailed(f"{frame.get('code')}: {frame.get('message')}")
+                slow = True
+            elif frame.get("type") == "bot" and frame.get("reply_to") == client_msg_id:
+                answered = True
+            elif answered and frame == {"type": "typing", "state": "off"}:
+                break
+        if slow:
+            raise TurnFailed("slow: answered after the gateway's 5 s 'still working' notice")
 
     def _report(self, kind: str, name: str, started: float, exc: Exception | None) -> None:
         events.request.fire(request_type=kind, name=name, response_length=0, exception=exc,
