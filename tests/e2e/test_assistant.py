@@ -99,6 +99,34 @@ async def test_a_new_amount_at_the_summary_replaces_the_old_one(stack: Stack) ->
     assert after["savings"] == before["savings"] + 3500
 
 
+async def test_lost_card_answer_then_report_it_stolen_for_good(stack: Stack) -> None:
+    token = await login(stack, "demo002")
+    ws, _ = await open_session(stack, token)
+    async with ws:
+        answer = await ask(ws, "my card was stolen")
+        offer = next(f for f in answer if f["type"] == "bot" and f.get("buttons"))
+        assert "/report_lost_card" in [b["payload"] for b in offer["buttons"]], offer
+        confirm = bot_text(await press(ws, "/report_lost_card"))
+        assert "as stolen" in confirm and "for good" in confirm, confirm
+        done = bot_text(await ask(ws, "yes"))
+    assert "is cancelled (reported stolen)" in done and "replacement card" in done, done
+    async with httpx.AsyncClient(base_url=stack.urls["core_banking"]) as http:
+        listed = (await http.get("/v1/cards", headers={"Authorization": f"Bearer {token}"}))
+    statuses = sorted(c["status"] for c in listed.json()["data"])
+    assert statuses == ["active", "stolen"], statuses
+
+
+async def test_a_typed_yes_takes_up_the_offered_freeze(stack: Stack) -> None:
+    token = await login(stack, "demo001")
+    ws, _ = await open_session(stack, token)
+    async with ws:
+        await ask(ws, "I lost my card")
+        frozen = bot_text(await ask(ws, "yes please"))
+        assert "is frozen" in frozen, frozen
+        unfrozen = bot_text(await ask(ws, "unfreeze my card"))
+    assert "works again" in unfrozen, unfrozen
+
+
 async def test_cancel_in_the_middle_of_a_transfer(stack: Stack) -> None:
     token = await login(stack, "demo003")
     before = await balances(stack, token)
