@@ -37,6 +37,16 @@ def _account_slot(account: dict[str, Any]) -> dict[str, Any]:
             "label": _ACCOUNT_LABELS.get(account["type"], account["type"])}  # fmt: skip
 
 
+_NOT_A_NAME = frozenset({"my", "the", "a", "an", "your", "our", "me", "savings", "checking",
+                         "current", "account", "iban", "someone", "somebody", "them"})
+
+
+def _names_someone(text: str) -> bool:
+    """The text sends to a capitalised name ("to Anna", "pay Anna 25")."""
+    found = re.search(r"\b(?:to|pay)\s+([A-Z][\w'-]+)", text)
+    return bool(found) and found.group(1).lower() not in _NOT_A_NAME
+
+
 def _payee_named_in(text: str, payees: list[dict[str, Any]]) -> dict[str, Any] | None:
     lowered = f" {text.lower()} "
     for payee in payees:  # full names first, then first names
@@ -105,7 +115,8 @@ class ValidateTransferForm(FormValidationAction):
             return {"transfer_destination": {"kind": "payee", "payee_id": payee["id"],
                                              "account_number": payee["iban"],
                                              "label": payee["name"]}}
-        if asked:
+        if asked or _names_someone(tracker.latest_message.get("text") or ""):
+            # "send 25 to Anna" with no payee Anna: say so now, not just "who to?"
             names = ", ".join(p["name"] for p in payees) or "none saved yet"
             dispatcher.utter_message(response="utter_unknown_destination", payee_names=names)
         return {}

@@ -80,6 +80,20 @@ async def test_unknown_destination_when_asked_lists_the_payees(
     assert responses(dispatcher) == ["utter_unknown_destination"]
 
 
+async def test_an_unknown_name_in_the_request_is_said_at_once(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    unknown = make_tracker(text="I want to pay 25 to Zebedee", intent="transfer_money",
+                           metadata=use_core_banking.metadata("demo001"))
+    assert await ValidateTransferForm().extract_transfer_destination(dispatcher, unknown, {}) == {}
+    assert responses(dispatcher) == ["utter_unknown_destination"]
+    vague = make_tracker(text="I want to send money to My friend", intent="transfer_money",
+                         metadata=use_core_banking.metadata("demo001"))
+    quiet = CollectingDispatcher()
+    assert await ValidateTransferForm().extract_transfer_destination(quiet, vague, {}) == {}
+    assert responses(quiet) == []
+
+
 async def test_amount_is_checked_against_available_balance(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
