@@ -44,7 +44,7 @@ _NOT_A_NAME = frozenset({"my", "the", "a", "an", "your", "our", "me", "savings",
 def _names_someone(text: str) -> bool:
     """The text sends to a capitalised name ("to Anna", "pay Anna 25")."""
     found = re.search(r"\b(?:to|pay)\s+([A-Z][\w'-]+)", text)
-    return bool(found) and found.group(1).lower() not in _NOT_A_NAME
+    return found is not None and found.group(1).lower() not in _NOT_A_NAME
 
 
 def _payee_named_in(text: str, payees: list[dict[str, Any]]) -> dict[str, Any] | None:
