@@ -1,4 +1,5 @@
-"""`action_check_balance`: the customer's balances, read from core_banking."""
+"""`action_check_balance`: the customer's balances, read from core_banking: the one
+account named in the question ("how much is in my savings?"), else all of them."""
 
 from typing import Any
 
@@ -7,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.core_banking import list_accounts
 from actions.customer import for_customer
+from actions.entities import entity_value
 from actions.money import format_money, mask_account_number
 
 _ACCOUNT_LABELS = {"checking": "Checking account", "savings": "Savings account"}
@@ -26,6 +28,9 @@ class ActionCheckBalance(Action):
         if not accounts:
             dispatcher.utter_message(response="utter_no_accounts")
             return []
+        named = entity_value(tracker, "account_type")
+        if named and any(a["type"] == named for a in accounts):
+            accounts = [a for a in accounts if a["type"] == named]
         dispatcher.utter_message(response="utter_balances_intro")
         for account in accounts:
             dispatcher.utter_message(

@@ -32,6 +32,19 @@ async def test_customer_sees_each_account(make_tracker, dispatcher, use_core_ban
     assert all(m["account_number_masked"].startswith("••••") for m in messages[1:])
 
 
+async def test_the_account_named_is_the_one_shown(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    tracker = make_tracker(text="how much is in my savings?",
+                           metadata=use_core_banking.metadata("demo003"),
+                           entities=[{"entity": "account_type", "value": "savings"}])
+    await ActionCheckBalance().run(dispatcher, tracker, {})
+    shown = [(m["response"], m.get("account_label"), m.get("balance"))
+             for m in responses(dispatcher)]
+    assert shown == [("utter_balances_intro", None, None),
+                     ("utter_account_balance", "Savings account", "5,000.00 EUR")]
+
+
 async def test_expired_token_asks_to_log_in_again(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
