@@ -15,6 +15,11 @@
   const lastSeq = () => Number(store.getItem("chat.last_seq") || 0);
   const noteSeq = (seq) => { if (seq > lastSeq()) store.setItem("chat.last_seq", String(seq)); };
 
+  const HANDOFF_NOTES = {
+    accepted: "A colleague has joined the chat.",
+    ended: "Our colleague has left the chat. You're talking to the assistant again.",
+  };
+
   function addMessage(kind, text, extra) {
     const el = document.createElement("div");
     el.className = `msg ${kind}`;
@@ -64,9 +69,15 @@
       case "agent":
         if (seen.has(frame.seq)) break;
         seen.add(frame.seq); noteSeq(frame.seq);
-        addMessage("bot", frame.type === "agent" ? `${frame.agent}: ${frame.text}` : frame.text, frame);
+        if (frame.type === "agent") addMessage("agent", `${frame.agent}: ${frame.text}`);
+        else addMessage("bot", frame.text, frame);
         break;
-      case "handoff": noteSeq(frame.seq); break;
+      case "handoff":
+        if (seen.has(frame.seq)) break;
+        seen.add(frame.seq); noteSeq(frame.seq);
+        // "requested" comes with the bot's own words; the other two need saying.
+        if (HANDOFF_NOTES[frame.state]) addMessage("note", HANDOFF_NOTES[frame.state]);
+        break;
       case "error":
         $("typing").hidden = true;
         if (frame.code === "forbidden" || (frame.code === "unauthorized" && !store.getItem("chat.refresh"))) {

@@ -72,3 +72,39 @@ def test_agent_takes_over_from_the_console(stack: Stack, browser: Browser) -> No
         assert ended[-1]["state"] == "ended"
         back = say(ws, "what's my balance?")
         assert any(f["type"] == "bot" and "EUR" in f["text"] for f in back), back
+
+
+def test_customer_sees_the_colleague_join_write_and_leave_in_the_widget(
+    stack: Stack, browser: Browser
+) -> None:
+    gateway = stack.urls["gateway"]
+    customer = browser.new_context().new_page()
+    customer.goto(f"{gateway}/")
+    customer.fill("#username", "demo001")
+    customer.fill("#password", "demo-password")
+    customer.click("#login-button")
+    customer.fill("#message-input", "can I speak to a human please")
+    customer.click("#send-button")
+    expect(customer.locator("#chat-log .msg.bot").last).to_contain_text("colleague",
+                                                                        timeout=60_000)
+    sid = customer.evaluate("sessionStorage.getItem('chat.session_id')")
+
+    agent = browser.new_context().new_page()
+    agent.goto(f"{gateway}/console")
+    agent.fill("#username", "agent1")
+    agent.fill("#password", "staff-password")
+    agent.click("#login-button")
+    agent.locator("#queue button", has_text=sid[:8]).click(timeout=30_000)
+    expect(agent.locator("#accept-button")).to_be_enabled(timeout=10_000)
+    agent.click("#accept-button")
+    notes = customer.locator("#chat-log .msg.note")
+    expect(notes.last).to_have_text("A colleague has joined the chat.", timeout=30_000)
+
+    expect(agent.locator("#agent-text")).to_be_enabled(timeout=10_000)
+    agent.fill("#agent-text", "Hi, Alex here.")
+    agent.click("#agent-send")
+    expect(customer.locator("#chat-log .msg.agent").last).to_have_text(
+        "Alex Agent: Hi, Alex here.", timeout=30_000)
+
+    agent.click("#end-button")
+    expect(notes.last).to_contain_text("talking to the assistant again", timeout=30_000)
