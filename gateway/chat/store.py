@@ -191,8 +191,9 @@ return {'ok', tostring(seq)}
 
 @dataclass(frozen=True)
 class HandoffState:
-    """A session's handoff: ``state`` '' (none), ``requested`` or ``accepted``."""
+    """A session's owner and handoff: ``state`` '' (none), ``requested`` or ``accepted``."""
 
+    owner: str
     state: str
     agent_sub: str | None = None
     agent_name: str | None = None
@@ -385,6 +386,15 @@ class ChatStore:
             return Limited(bucket_names[int(reply[1]) - 1])
         return QueueFull()
 
+    def _entry_around_replies(self, transcript: dict[str, Any] | None) -> tuple[str, str]:
+        """The transcript entry's JSON split where its ``replies`` go (the scripts put
+        the stored frames there); ``("", "")`` when there is no entry to write."""
+        if transcript is None or self._transcripts is None:
+            return "", ""
+        text = json.dumps({**transcript, "replies": None})
+        head, _, tail = text.rpartition("null")  # replies is the last key
+        return head, tail
+
     def _turn_prefix(self, session_id: str) -> str:
         return self._key(session_id, "t", "")
 
@@ -435,10 +445,7 @@ class ChatStore:
                 self._key(session_id, "t", client_msg_id), self._key(session_id, "frames"),
                 self._key(session_id), self.handoff_key, self._key(session_id, "seq"),
                 self._transcripts or self._key(session_id, "no-transcripts")]
-        entry_head = entry_tail = ""
-        if transcript is not None and self._transcripts is not None:
-            text = json.dumps({**transcript, "replies": None})
-            entry_head, _, entry_tail = text.rpartition("null")  # replies is the last key
+        entry_head, entry_tail = self._entry_around_replies(transcript)
         templates = [part for frame in replies for part in seq_template(frame)]
         args: list[str | int] = [
             lease_token, client_msg_id, "failed" if failed else "done", self._retention,
@@ -472,8 +479,8 @@ class ChatStore:
             self._key(session_id), ["owner", "handoff", "agent_sub", "agent_name"])
         if owner is None:
             return None
-        return HandoffState(_text(state) if state else "", _text(sub) if sub else None,
-                            _text(name) if name else None)
+        return HandoffState(_text(owner), _text(state) if state else "",
+                            _text(sub) if sub else None, _text(name) if name else None)
 
     async def post_server_frame(
         self, session_id: str, frame: Frame, *, fanout: Fanout, allowed_states: tuple[str, ...],
@@ -489,11 +496,9 @@ class ChatStore:
         to the transcript stream and publish it to ``fanout``. The caller delivers the
         frame to local sockets (``SessionHub.deliver_local``)."""
         head, tail = seq_template(frame)
-        entry_head = entry_tail = ""
-        if transcript is not None and self._transcripts is not None:
-            text = json.dumps({**transcript, "replies": None})
-            before, _, after = text.rpartition("null")  # replies is the last key
-            entry_head, entry_tail = before + "[", "]" + after
+        entry_head, entry_tail = self._entry_around_replies(transcript)
+        if entry_head:
+            entry_head, entry_tail = entry_head + "[", "]" + entry_tail
         keys = [self._key(session_id), self._key(session_id, "seq"),
                 self._key(session_id, "frames"), self.handoff_key, self.accepted_key,
                 self._transcripts or self._key(session_id, "no-transcripts")]

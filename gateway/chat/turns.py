@@ -197,12 +197,8 @@ class TurnRunner:
         handoff = any(protocol.requests_handoff(r) for r in responses)
         asks = any(pii.asks_for_secret(str(r.get("text") or "")) for r in responses)
         latency = max(0.0, time.time() - queued_at)
-        transcript = {
-            "session_id": session_id, "client_msg_id": cmid, "user_text": content,
-            "customer_id": caller.get("sub") if isinstance(caller, dict) else None,
-            "failed": failed, "handoff": handoff, "latency_ms": int(latency * 1000),
-            "created_at": queued_at,
-        }
+        transcript = _transcript_entry(session_id, cmid, turn, latency, failed=failed,
+                                       handoff=handoff)
         # Stored, published to other instances, XADDed to the transcript stream and the
         # next head read, in one script; only then do local sockets get the replies.
         done = await self._store.complete(
@@ -224,16 +220,9 @@ class TurnRunner:
         """An agent holds the conversation: the turn is stored (acked already) and goes
         to the console through the transcript, and Rasa never sees it."""
         turn = step.turn or {}
-        caller = turn.get("caller")
-        queued_at = float(turn["queued_at"])
-        transcript = {
-            "session_id": session_id, "client_msg_id": step.client_msg_id,
-            "user_text": str(turn["content"]), "kind": "to_agent",
-            "customer_id": caller.get("sub") if isinstance(caller, dict) else None,
-            "failed": False, "handoff": True,
-            "latency_ms": int(max(0.0, time.time() - queued_at) * 1000),
-            "created_at": queued_at,
-        }
+        latency = max(0.0, time.time() - float(turn["queued_at"]))
+        transcript = {**_transcript_entry(session_id, step.client_msg_id, turn, latency,
+                                          failed=False, handoff=True), "kind": "to_agent"}
         done = await self._store.complete(
             session_id, step.client_msg_id, token, [], fanout=fanout, typing_off=TYPING_OFF,
             typing_on=TYPING_ON, transcript=transcript)
@@ -278,3 +267,15 @@ class TurnRunner:
     async def _error(self, session_id: str, code: str, message: str, cmid: str) -> None:
         self._metrics.error(code)
         await self._hub.publish(session_id, frames.error(code, message, cmid))
+
+
+def _transcript_entry(session_id: str, cmid: str, turn: dict[str, Any], latency: float, *,
+                      failed: bool, handoff: bool) -> dict[str, Any]:
+    """The finished turn as the transcript writer stores it (masked text only)."""
+    caller = turn.get("caller")
+    return {
+        "session_id": session_id, "client_msg_id": cmid, "user_text": str(turn["content"]),
+        "customer_id": caller.get("sub") if isinstance(caller, dict) else None,
+        "failed": failed, "handoff": handoff, "latency_ms": int(latency * 1000),
+        "created_at": float(turn["queued_at"]),
+    }

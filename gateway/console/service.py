@@ -20,8 +20,10 @@ Callers may rely on:
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.chat import frames
 from gateway.chat.hub import SessionHub
-from gateway.chat.store import ChatStore, FramePosted, FrameRefused
+from gateway.chat.store import ChatStore, FrameRefused, HandoffState
 from gateway.console.schemas import (
     Handoff,
     Posted,
@@ -65,6 +67,14 @@ class Staff:
     supervisor: bool
 
 
+@contextlib.asynccontextmanager
+async def _store_errors() -> AsyncIterator[None]:
+    try:
+        yield
+    except RedisError as exc:
+        raise StoreUnavailable() from exc
+
+
 def _customer(owner: str | None) -> str | None:
     return owner.removeprefix("customer:") if owner and owner.startswith("customer:") else None
 
@@ -76,21 +86,16 @@ class ConsoleService:
         self._engine = engine
 
     async def handoffs(self) -> list[Handoff]:
-        try:
-            return await self._handoffs()
-        except RedisError as exc:
-            raise StoreUnavailable() from exc
-
-    async def _handoffs(self) -> list[Handoff]:
-        sessions = await self._store.handoff_sessions()
         out = []
-        for session_id in sessions["requested"] + sessions["accepted"]:
-            state = await self._store.handoff_state(session_id)
-            if state is None or state.state not in ("requested", "accepted"):
-                continue  # expired, or changed since the sets were read
-            owner = await self._store.get_owner(session_id)
-            out.append(Handoff(session_id=session_id, state=state.state,
-                               customer_id=_customer(owner), agent=state.agent_name))
+        async with _store_errors():
+            sessions = await self._store.handoff_sessions()
+            for session_id in sessions["requested"] + sessions["accepted"]:
+                state = await self._store.handoff_state(session_id)
+                if state is None or state.state not in ("requested", "accepted"):
+                    continue  # expired, or changed since the sets were read
+                out.append(Handoff(session_id=session_id, state=state.state,
+                                   customer_id=_customer(state.owner),
+                                   agent=state.agent_name))
         return out
 
     async def accept(self, session_id: str, staff: Staff) -> Posted:
@@ -104,38 +109,33 @@ class ConsoleService:
                                 holder=None if staff.supervisor else staff.sub)
 
     async def end(self, session_id: str, staff: Staff) -> Posted:
-        try:
+        # Only the holder (or a supervisor) ends a taken-over conversation; anyone may
+        # decline a request. The script re-checks, so a change in between is refused.
+        async with _store_errors():
             state = await self._store.handoff_state(session_id)
-        except RedisError as exc:
-            raise StoreUnavailable() from exc
         holder = None
         if state is not None and state.state == "accepted" and not staff.supervisor:
             holder = staff.sub
         return await self._post(session_id, staff, frames.handoff(0, "ended"),
                                 allowed=("requested", "accepted"), transition="ended",
-                                holder=holder)
+                                holder=holder, state=state)
 
     async def _post(self, session_id: str, staff: Staff, frame: dict[str, Any], *,
-                    allowed: tuple[str, ...], transition: str, holder: str | None) -> Posted:
-        try:
-            return await self._post_frame(session_id, staff, frame, allowed=allowed,
-                                          transition=transition, holder=holder)
-        except RedisError as exc:
-            raise StoreUnavailable() from exc
-
-    async def _post_frame(self, session_id: str, staff: Staff, frame: dict[str, Any], *,
-                          allowed: tuple[str, ...], transition: str,
-                          holder: str | None) -> Posted:
-        owner = await self._store.get_owner(session_id)
-        transcript = {
-            "session_id": session_id, "client_msg_id": CONSOLE_ID_PREFIX + uuid.uuid4().hex,
-            "user_text": "", "kind": frame["type"], "customer_id": _customer(owner),
-            "failed": False, "handoff": True, "latency_ms": 0, "created_at": time.time(),
-        }
-        result = await self._store.post_server_frame(
-            session_id, frame, fanout=self._hub.fanout(session_id), allowed_states=allowed,
-            holder=holder, transition=transition, agent=(staff.sub, staff.name),
-            transcript=transcript)
+                    allowed: tuple[str, ...], transition: str, holder: str | None,
+                    state: HandoffState | None = None) -> Posted:
+        async with _store_errors():
+            state = state or await self._store.handoff_state(session_id)
+            transcript = {
+                "session_id": session_id,
+                "client_msg_id": CONSOLE_ID_PREFIX + uuid.uuid4().hex,
+                "user_text": "", "kind": frame["type"],
+                "customer_id": _customer(state.owner if state else None),
+                "failed": False, "handoff": True, "latency_ms": 0, "created_at": time.time(),
+            }
+            result = await self._store.post_server_frame(
+                session_id, frame, fanout=self._hub.fanout(session_id),
+                allowed_states=allowed, holder=holder, transition=transition,
+                agent=(staff.sub, staff.name), transcript=transcript)
         if isinstance(result, FrameRefused):
             if result.reason == "gone":
                 raise SessionNotFound()
@@ -143,10 +143,8 @@ class ConsoleService:
                 raise HandoffConflict("another agent holds this conversation")
             raise HandoffConflict(f"the handoff is {result.found or 'not requested'}; "
                                   f"this needs it {' or '.join(allowed)}")
-        assert isinstance(result, FramePosted)
         self._hub.deliver_local(session_id, {**frame, "seq": result.seq})
-        state = transition or "accepted"
-        return Posted(session_id=session_id, seq=result.seq, state=state)
+        return Posted(session_id=session_id, seq=result.seq, state=transition or "accepted")
 
     # --- transcripts ------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 from websockets.sync.client import ClientConnection, connect
 
 from scripts.stack import Stack
@@ -32,6 +32,20 @@ def say(ws: ClientConnection, text: str) -> list[dict[str, Any]]:
     return frames_until(ws, lambda f: f == {"type": "typing", "state": "off"})
 
 
+def take_over_in_console(browser: Browser, gateway: str, session_id: str) -> Page:
+    """agent1 signs in to /console in its own browser context, opens the waiting
+    session from the queue and takes it over; returns the console page."""
+    page = browser.new_context().new_page()
+    page.goto(f"{gateway}/console")
+    page.fill("#username", "agent1")
+    page.fill("#password", "staff-password")
+    page.click("#login-button")
+    page.locator("#queue button", has_text=session_id[:8]).click(timeout=30_000)
+    expect(page.locator("#accept-button")).to_be_enabled(timeout=10_000)
+    page.click("#accept-button")
+    return page
+
+
 def test_agent_takes_over_from_the_console(stack: Stack, browser: Browser) -> None:
     gateway = stack.urls["gateway"]
     token = httpx.post(f"{gateway}/auth/token",
@@ -43,14 +57,7 @@ def test_agent_takes_over_from_the_console(stack: Stack, browser: Browser) -> No
         asked = say(ws, "I want to talk to a real person")
         assert any(f["type"] == "handoff" and f["state"] == "requested" for f in asked), asked
 
-        page = browser.new_page()
-        page.goto(f"{gateway}/console")
-        page.fill("#username", "agent1")
-        page.fill("#password", "staff-password")
-        page.click("#login-button")
-        page.locator("#queue button", has_text=sid[:8]).click(timeout=30_000)
-        expect(page.locator("#accept-button")).to_be_enabled(timeout=10_000)
-        page.click("#accept-button")
+        page = take_over_in_console(browser, gateway, sid)
         accepted = frames_until(ws, lambda f: f["type"] == "handoff")
         assert accepted[-1]["state"] == "accepted"
 
@@ -89,14 +96,7 @@ def test_customer_sees_the_colleague_join_write_and_leave_in_the_widget(
                                                                         timeout=60_000)
     sid = customer.evaluate("sessionStorage.getItem('chat.session_id')")
 
-    agent = browser.new_context().new_page()
-    agent.goto(f"{gateway}/console")
-    agent.fill("#username", "agent1")
-    agent.fill("#password", "staff-password")
-    agent.click("#login-button")
-    agent.locator("#queue button", has_text=sid[:8]).click(timeout=30_000)
-    expect(agent.locator("#accept-button")).to_be_enabled(timeout=10_000)
-    agent.click("#accept-button")
+    agent = take_over_in_console(browser, gateway, sid)
     notes = customer.locator("#chat-log .msg.note")
     expect(notes.last).to_have_text("A colleague has joined the chat.", timeout=30_000)
 
