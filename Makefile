@@ -38,9 +38,12 @@ run-scaled: setup
 eval-nlu: setup
 	@$(RASA)/python scripts/eval_nlu.py
 
+# (c) of bench/gateway.py compares with a real Rasa when one answers there (`make run`).
+BENCH_RASA_URL ?= http://127.0.0.1:5005
+
 bench: setup
 	$(APP)/python bench/ledger.py
-	$(APP)/python bench/gateway.py
+	$(APP)/python bench/gateway.py --rasa-url $(BENCH_RASA_URL)
 	$(APP)/python bench/nlu.py
 
 # Locust against the running system (`make run` in another terminal). Override with

@@ -66,8 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             timeout=settings.redis_pool_timeout_seconds))
         identity_http = httpx.AsyncClient(base_url=settings.core_banking_url,
                                           timeout=settings.core_banking_timeout_seconds)
-        rasa_http = httpx.AsyncClient(base_url=settings.rasa_url,
-                                      timeout=settings.rasa_timeout_seconds)
+        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds)
+        await rasa.open()
         hub = SessionHub(redis, key_prefix=settings.redis_key_prefix)
         app.state.settings = settings
         app.state.redis = redis
@@ -90,8 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.chat_store = store
         engine = make_engine(settings.transcript_database_url)
         writer = TranscriptWriter(redis=redis, queue=transcripts, engine=engine,
-                                  rasa=rasa_http, consumer=hub.instance_id)
-        runner = TurnRunner(store=store, hub=hub, rasa=RasaClient(rasa_http), tokens=tokens,
+                                  rasa=rasa, consumer=hub.instance_id)
+        runner = TurnRunner(store=store, hub=hub, rasa=rasa, tokens=tokens,
                             settings=settings, metrics=app.state.metrics,
                             background=background)
         limits = Limits(redis, key_prefix=prefix,
@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await identity_http.aclose()
-            await rasa_http.aclose()
+            await rasa.close()
             await engine.dispose()
             await redis.aclose()
 

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gateway.chat.pii import redact_reply
+from gateway.chat.rasa_client import RasaClient
 from gateway.transcripts.extract import nlu_details
 from gateway.transcripts.model import Base, ChatTurn
 
@@ -64,7 +64,7 @@ class TranscriptQueue:
 
 class TranscriptWriter:
     def __init__(self, *, redis: Redis, queue: TranscriptQueue, engine: AsyncEngine,
-                 rasa: httpx.AsyncClient, consumer: str) -> None:
+                 rasa: RasaClient, consumer: str) -> None:
         self._redis = redis
         self._key = queue.key
         self._engine = engine
@@ -117,16 +117,6 @@ class TranscriptWriter:
                 await pipe.execute()
         return len(entries)
 
-    async def _tracker_events(self, session_id: str) -> list[dict[str, Any]]:
-        try:
-            response = await self._rasa.get(f"/conversations/{session_id}/tracker")
-            response.raise_for_status()
-            events = response.json().get("events") or []
-        except (httpx.HTTPError, ValueError, AttributeError) as exc:
-            log.info("no tracker for transcript of %s: %r", session_id, exc)
-            return []
-        return [e for e in events if isinstance(e, dict)]
-
     async def _write(self, turns: list[dict[str, Any]]) -> None:
         """One transaction for the batch; one tracker fetch per session in it."""
         if not turns:
@@ -134,7 +124,7 @@ class TranscriptWriter:
         # Turns the bot answered have NLU data in Rasa's tracker; agent messages,
         # handoff changes and turns passed to an agent ("kind") do not.
         bot_sessions = dict.fromkeys(t["session_id"] for t in turns if not t.get("kind"))
-        events = {sid: await self._tracker_events(sid) for sid in bot_sessions}
+        events = {sid: await self._rasa.tracker_events(sid) for sid in bot_sessions}
         rows = [self._row(turn, events.get(turn["session_id"], [])) for turn in turns]
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(ChatTurn).on_conflict_do_nothing(
