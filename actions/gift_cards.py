@@ -33,6 +33,7 @@ from actions.payees import (
     confirmation_value,
     intent_of,
     is_answer,
+    is_yes_or_no,
     latest_text,
     reprompt_confirmation,
     requested_slot,
@@ -229,7 +230,8 @@ class ValidateBuyGiftCardForm(FormValidationAction):
     async def validate_gift_recipient_name(self, value: Any, dispatcher: CollectingDispatcher,
                                            tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
         name = re.sub(r"\s+", " ", str(value or "")).strip()
-        if not name or len(name) > 100 or not re.search(r"[^\W\d_]", name):
+        if (not name or len(name) > 100 or not re.search(r"[^\W\d_]", name)
+                or is_yes_or_no(name)):
             dispatcher.utter_message(response="utter_invalid_gift_recipient")
             return {"gift_recipient_name": None}
         return {"gift_recipient_name": name}

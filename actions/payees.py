@@ -62,6 +62,17 @@ def latest_text(tracker: Tracker) -> str:
     return str((tracker.latest_message or {}).get("text") or "")
 
 
+_YES_NO = re.compile(
+    r"^(?:y|n|yes|yeah|yep|yup|ya|no|nope|nah|ok|okay|k|sure|fine|correct|right|"
+    r"(?:yes|no|ok|okay),? (?:please|thanks|thank you)|no thanks|of course|go ahead|"
+    r"sounds good|i do|i don'?t|none|nothing|idk|dunno)$", re.IGNORECASE)
+
+
+def is_yes_or_no(text: str) -> bool:
+    """A bare yes/no/ok answer: never a name, whatever the form asked."""
+    return bool(_YES_NO.match(re.sub(r"[\s.!?,]+$", "", text.strip())))
+
+
 def reprompt_confirmation(tracker: Tracker, slot: str) -> dict[str, Any]:
     """While asking yes/no, an answer that is neither (the domain's from_intent mappings
     fill the slot for affirm/deny) clears the slot so the summary is asked again."""
@@ -128,6 +139,22 @@ def _tidy_name(text: str) -> str | None:
     if name.lower() in _NOT_A_NAME or name.split()[0].lower() in _NOT_A_NAME - {"my", "the"}:
         return None
     return name.title() if name.isupper() and len(name) > 3 else name
+
+
+_NOT_IN_NAMES = frozenset({
+    "i", "i'm", "im", "me", "my", "you", "your", "we", "it", "it's", "is", "are", "was",
+    "what", "where", "how", "why", "when", "which", "who", "don't", "dont", "not", "know",
+    "have", "has", "find", "can", "can't", "cannot", "do", "does", "wait", "sorry", "help",
+    "later", "cancel", "stop", "iban", "number", "account", "bank", "code", "send",
+    "transfer", "money", "the", "this", "that"})
+
+
+def _name_instead_of_iban(text: str) -> bool:
+    """Asked for the IBAN, the customer gave the name ("John Smith"): letters only, a
+    few words, no digit (every IBAN has check digits)."""
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text.lower())
+    return (0 < len(words) <= 4 and not re.search(r"\d", text) and not is_yes_or_no(text)
+            and not _NOT_IN_NAMES.intersection(words) and _tidy_name(text) is not None)
 
 
 def name_from_request(tracker: Tracker) -> str | None:
@@ -230,8 +257,11 @@ class ValidateAddPayeeForm(FormValidationAction):
         iban = entity_value(tracker, "iban")
         if iban and (asked in (None, "payee_iban") or not tracker.get_slot("payee_iban")):
             return {"payee_iban": str(iban)}
-        if asked == "payee_iban" and latest_text(tracker).strip():
-            return {"payee_iban": latest_text(tracker).strip()}  # explained by validation
+        text = latest_text(tracker).strip()
+        if asked == "payee_iban" and text:
+            if not tracker.get_slot("payee_name") and _name_instead_of_iban(text):
+                return {}  # extract_payee_name keeps it; the IBAN is asked again
+            return {"payee_iban": text}  # explained by validation
         return {}
 
     async def validate_payee_iban(self, value: Any, dispatcher: CollectingDispatcher,
@@ -252,13 +282,15 @@ class ValidateAddPayeeForm(FormValidationAction):
             return {"payee_name": name or latest_text(tracker).strip()}
         if tracker.get_slot("payee_name") or asked not in (None, "payee_iban"):
             return {}
+        if asked == "payee_iban" and _name_instead_of_iban(latest_text(tracker)):
+            return {"payee_name": latest_text(tracker).strip()}  # "John Smith", then the IBAN
         name = name_from_request(tracker)
         return {"payee_name": name} if name else {}
 
     async def validate_payee_name(self, value: Any, dispatcher: CollectingDispatcher,
                                   tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
         name = _tidy_name(str(value or ""))
-        if name is None or iban_is_valid(name):
+        if name is None or iban_is_valid(name) or is_yes_or_no(name):
             dispatcher.utter_message(response="utter_invalid_payee_name")
             return {"payee_name": None}
         return {"payee_name": name}

@@ -75,10 +75,19 @@ class ActionSearchTransactions(Action):
             )
         currencies = {t["currency"] for t in found}
         if len(currencies) == 1:
-            total = sum(int(t["amount_minor"]) for t in found)
-            dispatcher.utter_message(response="utter_transactions_total", count=len(found),
-                                     total=format_money(total, currencies.pop()))  # fmt: skip
+            currency = currencies.pop()
+            amounts = [int(t["amount_minor"]) for t in found]
+            dispatcher.utter_message(
+                response="utter_transactions_total", count_text=_count_text(len(found)),
+                money_out=format_money(-sum(a for a in amounts if a < 0), currency),
+                money_in=format_money(sum(a for a in amounts if a > 0), currency))
         return []
+
+
+def _count_text(count: int) -> str:
+    """'1 transaction', '4 transactions', '14 transactions (the latest 10 shown)'."""
+    text = f"{count} transaction{'' if count == 1 else 's'}"
+    return f"{text} (the latest {MAX_LINES} shown)" if count > MAX_LINES else text
 
 
 def _describe(item: dict[str, Any]) -> str:

@@ -486,6 +486,8 @@ async def test_other_answers_are_checked(dispatcher, use_core_banking) -> None:
     answer = tracker(text="x", metadata=metadata)
     assert await buy_form.validate_gift_recipient_name("  ", dispatcher, answer, DOMAIN) == {
         "gift_recipient_name": None}
+    assert await buy_form.validate_gift_recipient_name("Yes!", dispatcher, answer, DOMAIN) == {
+        "gift_recipient_name": None}
     assert await buy_form.validate_gift_message("x" * 501, dispatcher, answer, DOMAIN) == {
         "gift_message": None}
     assert await buy_form.validate_gift_source_account("joint", dispatcher, answer, DOMAIN) == {
@@ -495,7 +497,8 @@ async def test_other_answers_are_checked(dispatcher, use_core_banking) -> None:
     assert await redeem_form.validate_redeem_target_account("joint", dispatcher, answer,
                                                             DOMAIN) == {
         "redeem_target_account": None}
-    assert said(dispatcher) == ["utter_invalid_gift_recipient", "utter_gift_message_too_long",
+    assert said(dispatcher) == ["utter_invalid_gift_recipient", "utter_invalid_gift_recipient",
+                                "utter_gift_message_too_long",
                                 "utter_which_gift_account", "utter_invalid_redeem_amount",
                                 "utter_which_gift_account"]
     everything = tracker(text="all of it please", metadata=metadata, requested="redeem_amount")

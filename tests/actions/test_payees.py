@@ -175,6 +175,42 @@ async def test_iban_first_then_name_typed_after_it(dispatcher, use_core_banking)
     assert slot_events(events) == {"payee_iban": iban, "payee_name": "Anna Schmidt"}
 
 
+async def test_name_given_when_the_iban_was_asked_is_kept(dispatcher, use_core_banking) -> None:
+    metadata = logged_in(use_core_banking)
+    answer = tracker(text="John Smith", metadata=metadata, requested="payee_iban",
+                     form="add_payee_form")
+    events = await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN)
+    assert slot_events(events) == {"payee_name": "John Smith"}  # the IBAN is asked again
+    assert said(dispatcher) == []
+    iban = make_iban()
+    then = tracker(text=iban, metadata=metadata, entities=[iban_entity(iban, iban)],
+                   slots={"payee_name": "John Smith"}, requested="payee_iban",
+                   form="add_payee_form")
+    events = await ValidateAddPayeeForm().run(dispatcher, then, DOMAIN)
+    assert slot_events(events) == {"payee_iban": iban}
+
+
+@pytest.mark.parametrize("text", ["I don't know it", "what is an iban", "wait", "ok"])
+async def test_other_words_when_the_iban_was_asked_are_not_a_name(
+    text: str, dispatcher, use_core_banking
+) -> None:
+    answer = tracker(text=text, metadata=logged_in(use_core_banking), requested="payee_iban",
+                     form="add_payee_form")
+    events = await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN)
+    assert slot_events(events) == {"payee_iban": None}
+    assert said(dispatcher) == ["utter_invalid_iban"]
+
+
+@pytest.mark.parametrize("text", ["yes", "No.", "ok thanks", "sure"])
+async def test_yes_or_no_is_not_a_name(text: str, dispatcher, use_core_banking) -> None:
+    answer = tracker(text=text, intent="affirm", metadata=logged_in(use_core_banking),
+                     slots={"payee_iban": make_iban()}, requested="payee_name",
+                     form="add_payee_form")
+    events = await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN)
+    assert slot_events(events) == {"payee_name": None}
+    assert said(dispatcher) == ["utter_invalid_payee_name"]
+
+
 async def test_name_as_an_answer(dispatcher, use_core_banking) -> None:
     answer = tracker(text="it's Lukas Müller", metadata=logged_in(use_core_banking),
                      slots={"payee_iban": make_iban()}, requested="payee_name")

@@ -1,0 +1,55 @@
+"""`action_search_transactions` against a real core_banking over HTTP (demo001's seeded
+card payments: AMAZON MARKETPLACE -23.47 and AMAZON EU SARL -49.99 EUR among them)."""
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.transactions import MAX_LINES, ActionSearchTransactions
+
+
+def shown(dispatcher: CollectingDispatcher) -> list[str]:
+    return [m["response"] for m in dispatcher.messages]
+
+
+async def test_a_merchant_search_lists_and_sums_its_payments(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    tracker = make_tracker(text="what did I spend at amazon?", intent="search_transactions",
+                           metadata=use_core_banking.metadata("demo001"),
+                           entities=[{"entity": "merchant", "value": "amazon"}])
+    await ActionSearchTransactions().run(dispatcher, tracker, {})
+    assert shown(dispatcher) == ["utter_transactions_intro", "utter_transaction_line",
+                                 "utter_transaction_line", "utter_transactions_total"]
+    intro, *lines, total = dispatcher.messages
+    assert intro["search_summary"] == " at amazon"
+    assert all("AMAZON" in line["description"] for line in lines)
+    assert [line["amount"] for line in lines] == ["-23.47 EUR", "-49.99 EUR"]
+    assert (total["count_text"], total["money_out"], total["money_in"]) == (
+        "2 transactions", "73.46 EUR", "0.00 EUR")
+
+
+async def test_a_long_history_says_how_many_of_how_many_are_shown(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    tracker = make_tracker(text="show my transactions", intent="search_transactions",
+                           metadata=use_core_banking.metadata("demo001"))
+    await ActionSearchTransactions().run(dispatcher, tracker, {})
+    lines = [m for m in dispatcher.messages if m["response"] == "utter_transaction_line"]
+    assert len(lines) == MAX_LINES
+    total = dispatcher.messages[-1]
+    assert total["response"] == "utter_transactions_total"
+    assert total["count_text"].endswith(f"transactions (the latest {MAX_LINES} shown)")
+    assert int(total["count_text"].split()[0]) > MAX_LINES
+
+
+async def test_nothing_found_is_said(make_tracker, dispatcher, use_core_banking) -> None:
+    tracker = make_tracker(text="payments at zebrafish", intent="search_transactions",
+                           metadata=use_core_banking.metadata("demo001"),
+                           entities=[{"entity": "merchant", "value": "zebrafish"}])
+    await ActionSearchTransactions().run(dispatcher, tracker, {})
+    assert shown(dispatcher) == ["utter_no_transactions"]
+    assert dispatcher.messages[0]["search_summary"] == " at zebrafish"
+
+
+async def test_guest_is_asked_to_log_in(make_tracker, dispatcher, use_core_banking) -> None:
+    await ActionSearchTransactions().run(dispatcher, make_tracker(metadata={}), {})
+    assert shown(dispatcher) == ["utter_login_required"]
