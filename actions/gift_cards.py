@@ -65,6 +65,20 @@ _RECIPIENT_IN_REQUEST = re.compile(
     r"\b(?:to|for)\s+(?P<name>my\s+[^\W\d_]+|(?:[A-ZÀ-Ý][^\W\d_]+)(?:\s+(?:and\s+)?[A-ZÀ-Ý][^\W\d_]+)*)"
     r"(?!'s)"
 )
+# "my sister Maria", "our friend, John Smith": the card shows the name, not the relation.
+_RELATION_THEN_NAME = re.compile(
+    r"^(?:my|our)\s+(?:[^\W\d_]+\s+){0,2}?[^\W\d_]+,?\s+"
+    r"(?P<name>[A-ZÀ-Ý][^\W\d_'-]*(?:[\s'-]+[A-ZÀ-Ý][^\W\d_'-]*){0,2})")
+
+
+def recipient_name(text: str) -> str:
+    """The name to print on the card from an answer such as "for my sister Maria"."""
+    name = re.sub(r"^(?:it'?s\s+|it is\s+)?(?:for|to)\s+", "", text.strip(),
+                  flags=re.IGNORECASE).strip(" .!")
+    relation = _RELATION_THEN_NAME.match(name)
+    return relation.group("name") if relation else name
+
+
 _NOT_RECIPIENTS = {"christmas", "father", "mother", "easter", "my account", "my savings",
                    "my checking", "my birthday", "birthday"}  # fmt: skip
 
@@ -217,14 +231,15 @@ class ValidateBuyGiftCardForm(FormValidationAction):
             return {}
         text = latest_text(tracker).strip()
         if asked == "gift_recipient_name":
-            name = re.sub(r"^(?:it'?s\s+)?(?:for|to)\s+", "", text, flags=re.IGNORECASE)
-            return {"gift_recipient_name": name.strip(" .!")}
+            return {"gift_recipient_name": recipient_name(text)}
         if asked is not None or tracker.get_slot("gift_recipient_name"):
             return {}
         request = _MESSAGE_IN_REQUEST.split(text, maxsplit=1)[0]
         found = _RECIPIENT_IN_REQUEST.search(request)
         if found and found.group("name").lower() not in _NOT_RECIPIENTS:
-            return {"gift_recipient_name": found.group("name")}
+            # "for my sister Maria": the name after the relation, when there is one
+            named = _RELATION_THEN_NAME.match(request[found.start("name"):].strip(" .!"))
+            return {"gift_recipient_name": named.group("name") if named else found.group("name")}
         return {}
 
     async def validate_gift_recipient_name(self, value: Any, dispatcher: CollectingDispatcher,

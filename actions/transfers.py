@@ -23,7 +23,10 @@ from actions.money import format_money, mask_account_number, to_minor
 from actions.tasks import turn_key
 
 TRANSFER_SLOTS = ("transfer_amount", "transfer_currency", "transfer_destination",
-                  "transfer_source", "transfer_confirmed", "pending_transfer_id", "otp_code")
+                  "transfer_source", "transfer_confirmed", "transfer_reference",
+                  "pending_transfer_id", "otp_code")
+DEFAULT_REFERENCE = "Transfer via chat"
+REFERENCE_MAX = 140  # core_banking's limit
 _ACCOUNT_LABELS = {"checking": "checking account", "savings": "savings account"}
 
 
@@ -68,6 +71,21 @@ def choose_source(accounts: list[dict[str, Any]], destination: dict[str, Any] | 
     if destination and destination.get("kind") == "own":
         return next((a for a in accounts if a["number"] != destination["account_number"]), None)
     return next((a for a in accounts if a["type"] == "checking"), accounts[0] if accounts else None)
+
+
+_REFERENCE = re.compile(
+    r"(?:,\s*|\b)(?:with\s+(?:the\s+|a\s+)?|and\s+)?(?:payment\s+)?"
+    r"(?:reference|ref\.?|memo|note)\s*(?:is\b|:|=|-)?\s*(?P<ref>.+)$", re.IGNORECASE)
+
+
+def reference_in(text: str) -> str | None:
+    """The payment reference the customer gave ("... with reference rent november",
+    "ref: INV-2291"), tidied and cut to what core_banking accepts."""
+    found = _REFERENCE.search(text)
+    if found is None:
+        return None
+    ref = re.sub(r"\s+", " ", found.group("ref")).strip(" \t\"'\u201c\u201d\u2018\u2019.,;!?")
+    return ref[:REFERENCE_MAX] or None
 
 
 def _same_amount(a: Any, b: Any) -> bool:
@@ -123,6 +141,13 @@ class ValidateTransferForm(FormValidationAction):
 
     async def extract_transfer_amount(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        # The reference rides along with whatever message gives it (no question of its own).
+        reference = reference_in(str(tracker.latest_message.get("text") or ""))
+        extra = {"transfer_reference": reference} if reference else {}
+        return {**self._amount(tracker), **extra}
+
+    @staticmethod
+    def _amount(tracker: Tracker) -> dict[str, Any]:
         amount = entity_value(tracker, "amount")
         at_summary = tracker.get_slot("requested_slot") == "transfer_confirmed"
         if amount is None or (tracker.get_slot("transfer_amount") and not at_summary):
@@ -190,8 +215,11 @@ class ActionAskTransferConfirmed(Action):
         destination = tracker.get_slot("transfer_destination")
         currency = source["currency"]
         amount = format_money(to_minor(tracker.get_slot("transfer_amount"), currency), currency)
-        dispatcher.utter_message(response="utter_transfer_summary", amount=amount,
-                                 source_label=source["label"], destination_label=destination["label"])  # fmt: skip  # noqa: E501
+        reference = tracker.get_slot("transfer_reference")
+        dispatcher.utter_message(
+            response="utter_transfer_summary", amount=amount, source_label=source["label"],
+            destination_label=destination["label"],
+            reference_text=f' with reference "{reference}"' if reference else "")
         return []
 
 
@@ -235,7 +263,7 @@ class ActionExecuteTransfer(Action):
         body: dict[str, Any] = {
             "from_account_id": source["id"], "currency": source["currency"],
             "amount_minor": to_minor(tracker.get_slot("transfer_amount"), source["currency"]),
-            "reference": "Transfer via chat",
+            "reference": tracker.get_slot("transfer_reference") or DEFAULT_REFERENCE,
         }  # fmt: skip
         if destination["kind"] == "payee":
             body["payee_id"] = destination["payee_id"]

@@ -34,6 +34,7 @@ from actions.gift_cards import (
     ValidateRedeemGiftCardForm,
     idempotency_key,
     normalise_code,
+    recipient_name,
 )
 from actions.settings import get_settings
 
@@ -164,6 +165,23 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[GatewayStub]:
 
 
 # --- buying, checking, redeeming ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("answer", "name"), [
+    ("for my sister Maria", "Maria"), ("it's for my friend, John Smith", "John Smith"),
+    ("to my colleague Jean-Luc Picard", "Jean-Luc Picard"), ("Anna Schmidt", "Anna Schmidt"),
+    ("for my mum", "my mum"),
+])
+def test_the_card_shows_the_name_not_the_relation(answer: str, name: str) -> None:
+    assert recipient_name(answer) == name
+
+
+async def test_a_relation_and_name_in_the_request(dispatcher, use_core_banking) -> None:
+    request = tracker(text="buy a gift card for my brother Tom for 30 euros",
+                      intent="buy_gift_card", metadata=logged_in(use_core_banking),
+                      entities=[entity("amount", "30"), entity("currency", "EUR")])
+    events = await ValidateBuyGiftCardForm().run(dispatcher, request, DOMAIN)
+    assert slot_events(events)["gift_recipient_name"] == "Tom"
 
 
 async def test_buy_check_and_redeem_a_card(dispatcher, use_core_banking, gateway) -> None:
@@ -312,7 +330,7 @@ async def test_message_is_optional_and_answers_are_free_text(dispatcher, use_cor
         "gift_message": "Congratulations on the new job!"}
     who = tracker(text="for my nephew Tom", metadata=metadata, requested="gift_recipient_name")
     assert await validator.extract_gift_recipient_name(dispatcher, who, DOMAIN) == {
-        "gift_recipient_name": "my nephew Tom"}
+        "gift_recipient_name": "Tom"}  # the name goes on the card
     # Asked for the message, "Happy 30th" is not a new amount; a balance question is no answer.
     birthday = tracker(text="Happy 30th!", metadata=metadata, requested="gift_message",
                        entities=[entity("amount", "30")])

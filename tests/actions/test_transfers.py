@@ -5,15 +5,18 @@ summary, insufficient funds, and the one-time-code step-up."""
 from typing import Any
 
 import httpx
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.transfers import (
+    ActionAskTransferConfirmed,
     ActionCancelTransferTask,
     ActionConfirmTransfer,
     ActionExecuteTransfer,
     ValidateOtpForm,
     ValidateTransferForm,
     idempotency_key,
+    reference_in,
 )
 
 
@@ -149,6 +152,45 @@ async def test_confirmed_transfer_runs_once_per_turn(make_tracker, use_core_bank
     after = accounts(use_core_banking, "demo002")
     assert after["checking"]["balance_minor"] == before["checking"]["balance_minor"] - 2550
     assert after["savings"]["balance_minor"] == before["savings"]["balance_minor"] + 2550
+
+
+@pytest.mark.parametrize(("text", "reference"), [
+    ("transfer 20 to City Housing with reference rent november", "rent november"),
+    ("pay 12.50 to Alpine Energy, ref: INV-2291", "INV-2291"),
+    ('send 30 to my savings with the reference "holiday fund".', "holiday fund"),
+    ("memo - birthday present", "birthday present"),
+    ("send 50 to my savings", None),
+    ("what is the reference?", None),
+])
+def test_reference_in_the_request(text: str, reference: str | None) -> None:
+    assert reference_in(text) == reference
+
+
+async def test_the_customers_reference_is_confirmed_and_sent(
+    make_tracker, use_core_banking
+) -> None:
+    savings = accounts(use_core_banking, "demo002")["savings"]
+    destination = {"kind": "own", "account_number": savings["number"], "label": "your savings"}
+    metadata = use_core_banking.metadata("demo002")
+    request = make_tracker(text="send 5 to my savings with reference holiday fund",
+                           intent="transfer_money", metadata=metadata,
+                           entities=[{"entity": "amount", "value": "5"}])
+    found = await ValidateTransferForm().extract_transfer_amount(CollectingDispatcher(),
+                                                                 request, {})
+    assert found["transfer_reference"] == "holiday fund"
+    slots = {**slots_for(use_core_banking, "demo002", "5", destination),
+             "transfer_reference": "holiday fund"}
+    dispatcher = CollectingDispatcher()
+    await ActionAskTransferConfirmed().run(dispatcher, make_tracker(metadata=metadata,
+                                                                    slots=slots), {})
+    assert dispatcher.messages[0]["reference_text"] == ' with reference "holiday fund"'
+    dispatcher = CollectingDispatcher()
+    confirm = make_tracker(text="yes", intent="affirm", message_id="ref-turn", metadata=metadata,
+                           slots=slots)
+    await ActionExecuteTransfer().run(dispatcher, confirm, {})
+    assert responses(dispatcher) == ["utter_transfer_done"]
+    latest = api(use_core_banking, "demo002", "/v1/transfers")[0]
+    assert (latest["reference"], latest["amount_minor"]) == ("holiday fund", 500)
 
 
 async def test_declined_summary_moves_nothing(make_tracker, dispatcher, use_core_banking) -> None:
