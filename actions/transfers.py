@@ -105,6 +105,14 @@ class ValidateTransferForm(FormValidationAction):
             return []  # guests are told to log in by action_execute_transfer
         return domain_slots
 
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+        # rasa_sdk drops extracted slots that are not required slots; the reference is
+        # never asked for, so it is carried over here.
+        reference = tracker.slots_to_validate().get("transfer_reference")
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        return events + ([SlotSet("transfer_reference", reference)] if reference else [])
+
     async def extract_transfer_destination(self, dispatcher: CollectingDispatcher,
                                            tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
         customer = customer_from_tracker(tracker)

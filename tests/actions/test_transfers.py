@@ -2,10 +2,12 @@
 extraction and validation, the confirmed execution (exactly once per turn), a declined
 summary, insufficient funds, and the one-time-code step-up."""
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.transfers import (
@@ -18,6 +20,9 @@ from actions.transfers import (
     idempotency_key,
     reference_in,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "bot" / "domain" / "transfers.yml").read_text())
 
 
 def responses(dispatcher: CollectingDispatcher) -> list[str]:
@@ -174,10 +179,12 @@ async def test_the_customers_reference_is_confirmed_and_sent(
     metadata = use_core_banking.metadata("demo002")
     request = make_tracker(text="send 5 to my savings with reference holiday fund",
                            intent="transfer_money", metadata=metadata,
-                           entities=[{"entity": "amount", "value": "5"}])
-    found = await ValidateTransferForm().extract_transfer_amount(CollectingDispatcher(),
-                                                                 request, {})
-    assert found["transfer_reference"] == "holiday fund"
+                           entities=[{"entity": "amount", "value": "5"},
+                                     {"entity": "account_type", "value": "savings", "role": "to"}])
+    events = await ValidateTransferForm().run(CollectingDispatcher(), request, DOMAIN)
+    slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert slots["transfer_reference"] == "holiday fund"
+    assert slots["transfer_amount"] == "5" and slots["transfer_destination"]["kind"] == "own"
     slots = {**slots_for(use_core_banking, "demo002", "5", destination),
              "transfer_reference": "holiday fund"}
     dispatcher = CollectingDispatcher()
