@@ -48,9 +48,37 @@ def intent_of(tracker: Tracker) -> str | None:
     return name if isinstance(name, str) else None
 
 
+# Intents that start a task, with the form each starts (None: a one-step task). Said
+# confidently inside another task's form, they are a switch to that task (the rules in
+# bot/data/digressions.yml), not an answer to the question asked; inside their own form
+# ("send 50 to savings" while the transfer form asks) they are an answer.
+TASK_FORMS: dict[str, str | None] = {
+    "transfer_money": "transfer_form", "add_payee": "add_payee_form",
+    "remove_payee": "remove_payee_form", "buy_gift_card": "buy_gift_card_form",
+    "check_gift_card_balance": "check_gift_card_balance_form",
+    "redeem_gift_card": "redeem_gift_card_form", "list_payees": None, "list_cards": None,
+    "freeze_card": None, "unfreeze_card": None, "report_lost_card": None,
+    "search_transactions": None}  # fmt: skip
+SWITCH_CONFIDENCE = 0.8  # below it a free-text answer ("Tom") is still an answer
+
+
+def intent_confidence(tracker: Tracker) -> float:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    value = intent.get("confidence") if isinstance(intent, dict) else None
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
 def is_answer(tracker: Tracker) -> bool:
     """Can the latest message be an answer to the form's question?"""
-    return intent_of(tracker) not in INTERRUPTIONS
+    intent = intent_of(tracker)
+    if intent in INTERRUPTIONS:
+        return False
+    if intent in TASK_FORMS and intent_confidence(tracker) >= SWITCH_CONFIDENCE:
+        active = (tracker.active_loop or {}).get("name")
+        # No active loop yet: this message is activating the form (Rasa validates the
+        # request's slots before it records the form as active).
+        return active is None or TASK_FORMS[intent] == active
+    return True
 
 
 def requested_slot(tracker: Tracker) -> str | None:

@@ -16,12 +16,19 @@ FORMS = ["transfer_form", "otp_form", "add_payee_form", "remove_payee_form",
          "buy_gift_card_form", "check_gift_card_balance_form", "redeem_gift_card_form"]
 ANSWERS = {"check_balance": "action_check_balance", "bot_challenge": "utter_iamabot",
            "help": "utter_help", "search_transactions": "action_search_transactions",
-           "shared_sensitive_data": "utter_never_share_cvv"}  # fmt: skip
+           "shared_sensitive_data": "utter_never_share_cvv",
+           "list_payees": "action_list_payees"}  # fmt: skip
 SWITCHES = {
     "list_cards": "action_list_cards", "freeze_card": "action_freeze_card",
     "unfreeze_card": "action_unfreeze_card", "human_handoff": "action_request_handoff",
     "report_lost_card": "action_ask_report_lost",
 }  # fmt: skip
+# Tasks with a form of their own: said inside another form, that form ends and this one
+# starts (actions/payees.py TASK_FORMS makes the form validators let these through).
+FORM_STARTS = {"transfer_money": "transfer_form", "add_payee": "add_payee_form",
+               "remove_payee": "remove_payee_form", "buy_gift_card": "buy_gift_card_form",
+               "check_gift_card_balance": "check_gift_card_balance_form",
+               "redeem_gift_card": "redeem_gift_card_form"}  # fmt: skip
 OFFERED = {**ANSWERS, **SWITCHES}
 
 
@@ -43,6 +50,13 @@ def rules() -> list[dict[str, object]]:
                         "steps": [{"intent": intent}, {"action": "action_deactivate_loop"},
                                   {"active_loop": None}, {"action": "action_reset_task_slots"},
                                   {"action": action}]})  # fmt: skip
+        for intent, other in FORM_STARTS.items():
+            if other == form:
+                continue  # its own task's words are an answer ("send 50 to savings")
+            out.append({"rule": f"{intent} abandons {form}", "condition": [{"active_loop": form}],
+                        "steps": [{"intent": intent}, {"action": "action_deactivate_loop"},
+                                  {"active_loop": None}, {"action": "action_reset_task_slots"},
+                                  {"action": other}, {"active_loop": other}]})  # fmt: skip
     return out
 
 

@@ -282,6 +282,23 @@ async def test_interruptions_are_not_answers(dispatcher, use_core_banking) -> No
         assert slot_events(await ValidateAddPayeeForm().run(dispatcher, message, DOMAIN)) == {}
 
 
+async def test_another_task_is_a_switch_not_an_answer(dispatcher, use_core_banking) -> None:
+    """Said confidently inside this form, another task's request fills nothing (the
+    form rejects and the switch rule in bot/data/digressions.yml starts that task);
+    this form's own request, or a doubtful guess, is still an answer."""
+    metadata = logged_in(use_core_banking)
+    cases: tuple[tuple[str, float, dict[str, Any]], ...] = (("transfer_money", 0.95, {}), ("buy_gift_card", 0.9, {}),
+             ("add_payee", 0.95, {"payee_name": "Tom Baker"}),
+             ("transfer_money", 0.4, {"payee_name": "Tom Baker"}))
+    for intent, confidence, expected in cases:
+        message = tracker(text="Tom Baker", intent=intent, metadata=metadata,
+                          slots={"payee_iban": make_iban()}, requested="payee_name",
+                          form="add_payee_form")
+        message.latest_message["intent"]["confidence"] = confidence
+        events = await ValidateAddPayeeForm().run(dispatcher, message, DOMAIN)
+        assert slot_events(events) == expected, (intent, confidence)
+
+
 async def test_confirmation_is_asked_again_for_anything_but_yes_or_no(
     dispatcher, use_core_banking
 ) -> None:
