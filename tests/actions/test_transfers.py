@@ -200,6 +200,35 @@ async def test_the_customers_reference_is_confirmed_and_sent(
     assert (latest["reference"], latest["amount_minor"]) == ("holiday fund", 500)
 
 
+async def test_another_source_at_the_summary_replaces_it_and_asks_again(
+    make_tracker, use_core_banking
+) -> None:
+    metadata = use_core_banking.metadata("demo002")
+    external = {"kind": "iban", "account_number": "DE89370400440532013000", "label": "x"}
+    slots = {**slots_for(use_core_banking, "demo002", "30", external, confirmed=None),
+             "requested_slot": "transfer_confirmed"}
+    savings = [{"entity": "account_type", "value": "savings", "role": "from"}]
+    tracker = make_tracker(text="from savings", intent="inform", metadata=metadata,
+                           slots=slots, entities=savings)
+    events = await ValidateTransferForm().run(CollectingDispatcher(), tracker, DOMAIN)
+    changed = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert changed["transfer_source"]["type"] == "savings"
+    assert changed["transfer_amount"] == "30" and changed["transfer_confirmed"] is None
+
+    # From the account the money goes to: said, and the summary is asked again unchanged.
+    own = {"kind": "own", "account_number": accounts(use_core_banking, "demo002")["savings"][
+        "number"], "label": "your savings account"}
+    slots = {**slots_for(use_core_banking, "demo002", "30", own, confirmed=None),
+             "requested_slot": "transfer_confirmed"}
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text="from savings", intent="inform", metadata=metadata,
+                           slots=slots, entities=savings)
+    events = await ValidateTransferForm().run(dispatcher, tracker, DOMAIN)
+    assert responses(dispatcher) == ["utter_same_account"]
+    assert {e["name"]: e["value"] for e in events if e.get("event") == "slot"} == {
+        "transfer_confirmed": None}
+
+
 async def test_declined_summary_moves_nothing(make_tracker, dispatcher, use_core_banking) -> None:
     before = accounts(use_core_banking, "demo002")
     destination = {"kind": "own", "account_number": before["savings"]["number"], "label": "s"}
