@@ -55,6 +55,9 @@ _NO_MESSAGE_RE = re.compile(
     r"without (?:a )?(?:message|note)|leave it (?:empty|blank)|no,? thanks?)\s*[.!]*\s*$",
     re.IGNORECASE,
 )
+_NO_MESSAGE_IN_REQUEST = re.compile(
+    r"\b(?:with\s+no|without\s+(?:a\s+|any\s+)?|no)\s+(?:personal\s+)?(?:message|note)\b",
+    re.IGNORECASE)
 _ALL_RE = re.compile(r"\b(?:all|everything|whole|full|entire|the rest|remaining)\b",
                      re.IGNORECASE)  # fmt: skip
 _MESSAGE_IN_REQUEST = re.compile(
@@ -262,6 +265,8 @@ class ValidateBuyGiftCardForm(FormValidationAction):
                 return {"gift_message": NO_MESSAGE}
             return {"gift_message": text}
         if asked is None and not tracker.get_slot("gift_message"):
+            if _NO_MESSAGE_IN_REQUEST.search(text):  # "... for Lena with no message"
+                return {"gift_message": NO_MESSAGE}
             found = _MESSAGE_IN_REQUEST.search(text)
             if found:
                 return {"gift_message": found.group("m").strip()}
@@ -272,6 +277,10 @@ class ValidateBuyGiftCardForm(FormValidationAction):
         message = str(value or "").strip()
         if not message:
             return {"gift_message": NO_MESSAGE}
+        if message != NO_MESSAGE and is_yes_or_no(message):
+            # "yes" to "Would you like to add a personal message?" is not the message
+            dispatcher.utter_message(response="utter_type_gift_message")
+            return {"gift_message": None}
         if len(message) > 500:
             dispatcher.utter_message(response="utter_gift_message_too_long")
             return {"gift_message": None}

@@ -176,6 +176,22 @@ def test_the_card_shows_the_name_not_the_relation(answer: str, name: str) -> Non
     assert recipient_name(answer) == name
 
 
+async def test_no_message_in_the_request_and_yes_is_not_a_message(
+    dispatcher, use_core_banking
+) -> None:
+    metadata = logged_in(use_core_banking)
+    request = tracker(text="buy a 40 euro gift card for Lena with no message",
+                      intent="buy_gift_card", metadata=metadata,
+                      entities=[entity("amount", "40"), entity("currency", "EUR")])
+    slots = slot_events(await ValidateBuyGiftCardForm().run(dispatcher, request, DOMAIN))
+    assert (slots["gift_recipient_name"], slots["gift_message"]) == ("Lena", NO_MESSAGE)
+    answer = tracker(text="yes", intent="affirm", metadata=metadata, requested="gift_message",
+                     slots={"gift_amount": "40.00", "gift_recipient_name": "Lena"})
+    slots = slot_events(await ValidateBuyGiftCardForm().run(dispatcher, answer, DOMAIN))
+    assert slots["gift_message"] is None
+    assert said(dispatcher) == ["utter_type_gift_message"]
+
+
 async def test_a_relation_and_name_in_the_request(dispatcher, use_core_banking) -> None:
     request = tracker(text="buy a gift card for my brother Tom for 30 euros",
                       intent="buy_gift_card", metadata=logged_in(use_core_banking),
