@@ -1,6 +1,7 @@
 """`action_check_balance`: the customer's balances, read from core_banking: the one
 account named in the question ("how much is in my savings?"), else all of them."""
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -12,6 +13,14 @@ from actions.entities import entity_value
 from actions.money import format_money, mask_account_number
 
 _ACCOUNT_LABELS = {"checking": "Checking account", "savings": "Savings account"}
+# "what's my IBAN?", "my account number": the customer's own details are shown in full
+# (they are not secret to their owner and are needed to be paid); balances stay masked.
+_ASKS_FOR_DETAILS = re.compile(r"\b(?:iban|account (?:number|details|no)|bic|swift)\b",
+                               re.IGNORECASE)
+
+
+def grouped_iban(number: str) -> str:
+    return " ".join(number[i:i + 4] for i in range(0, len(number), 4))
 
 
 class ActionCheckBalance(Action):
@@ -31,6 +40,13 @@ class ActionCheckBalance(Action):
         named = entity_value(tracker, "account_type")
         if named and any(a["type"] == named for a in accounts):
             accounts = [a for a in accounts if a["type"] == named]
+        if _ASKS_FOR_DETAILS.search(str(tracker.latest_message.get("text") or "")):
+            for account in accounts:
+                dispatcher.utter_message(
+                    response="utter_account_details",
+                    account_label=_ACCOUNT_LABELS.get(account["type"], account["type"].title()),
+                    iban=grouped_iban(account["number"]))
+            return []
         dispatcher.utter_message(response="utter_balances_intro")
         for account in accounts:
             dispatcher.utter_message(

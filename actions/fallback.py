@@ -9,6 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 _NOT_SUGGESTED = {
     "nlu_fallback", "out_of_scope", "inform", "affirm", "deny", "greet", "goodbye",
     "thank", "cancel", "bot_challenge",
+    # Answered by the gateway's masking, never something to pick from a list.
+    "shared_sensitive_data",
 }  # fmt: skip
 _SUGGESTIONS = 3
 

@@ -45,6 +45,19 @@ async def test_the_account_named_is_the_one_shown(
                      ("utter_account_balance", "Savings account", "5,000.00 EUR")]
 
 
+async def test_asked_for_the_iban_the_account_numbers_are_shown_in_full(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    tracker = make_tracker(text="what's my IBAN?", metadata=use_core_banking.metadata("demo001"))
+    await ActionCheckBalance().run(dispatcher, tracker, {})
+    messages = responses(dispatcher)
+    assert [m["response"] for m in messages] == ["utter_account_details"] * 2
+    ibans = [m["iban"].replace(" ", "") for m in messages]
+    assert all(len(iban) >= 15 and iban[:2].isalpha() for iban in ibans)
+    assert [m["account_label"] for m in messages] == ["Checking account", "Savings account"]
+    assert all("balance" not in m for m in messages)  # the details, not the money
+
+
 async def test_expired_token_asks_to_log_in_again(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
