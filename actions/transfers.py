@@ -174,9 +174,11 @@ class ValidateTransferForm(FormValidationAction):
                                       domain: DomainDict) -> dict[str, Any]:  # fmt: skip
         customer = customer_from_tracker(tracker)
         destination = tracker.get_slot("transfer_destination")
-        if customer is not None and destination and self._source_changed_at_summary(tracker):
-            return await self._new_source(dispatcher, tracker, customer, destination)
-        if customer is None or tracker.get_slot("transfer_source") or not destination:
+        if customer is None or not destination:
+            return {}
+        # "from my savings" at the summary replaces the source and asks again.
+        changing = self._source_changed_at_summary(tracker)
+        if tracker.get_slot("transfer_source") and not changing:
             return {}
         try:
             accounts = await core_banking.list_accounts(customer.access_token)
@@ -187,7 +189,11 @@ class ValidateTransferForm(FormValidationAction):
             return {}
         if destination.get("account_number") == source["number"]:
             dispatcher.utter_message(response="utter_same_account")
-            return {"transfer_destination": None}
+            # At the summary it is asked again unchanged; before it, the destination is.
+            return {"transfer_confirmed": None} if changing else {"transfer_destination": None}
+        if changing:  # the amount is validated again against the new account's balance
+            return {"transfer_source": _account_slot(source), "transfer_confirmed": None,
+                    "transfer_amount": tracker.get_slot("transfer_amount")}
         return {"transfer_source": _account_slot(source)}
 
     @staticmethod
@@ -196,23 +202,6 @@ class ValidateTransferForm(FormValidationAction):
         current = tracker.get_slot("transfer_source") or {}
         return (tracker.get_slot("requested_slot") == "transfer_confirmed"
                 and wanted is not None and wanted != current.get("type"))
-
-    async def _new_source(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                          customer: Customer, destination: dict[str, Any]) -> dict[str, Any]:
-        """"from my savings" at the summary: pay from that account and ask again (the
-        amount is validated again against the new account's available balance)."""
-        try:
-            accounts = await core_banking.list_accounts(customer.access_token)
-        except core_banking.CoreBankingError:
-            return {}
-        source = choose_source(accounts, destination, entity_value(tracker, "account_type", "from"))
-        if source is None:
-            return {}
-        if destination.get("account_number") == source["number"]:
-            dispatcher.utter_message(response="utter_same_account")
-            return {"transfer_confirmed": None}  # the summary, unchanged, is asked again
-        return {"transfer_source": _account_slot(source), "transfer_confirmed": None,
-                "transfer_amount": tracker.get_slot("transfer_amount")}
 
     async def validate_transfer_amount(self, value: Any, dispatcher: CollectingDispatcher,
                                        tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501

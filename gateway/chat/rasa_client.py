@@ -31,7 +31,7 @@ class BotUnavailable(Exception):
 
 class RasaClient:
     def __init__(self, base_url: str, timeout_seconds: float) -> None:
-        self._url = base_url.rstrip("/") + WEBHOOK
+        self._base = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
 
@@ -51,7 +51,7 @@ class RasaClient:
             raise BotUnavailable("the Rasa client is not open")
         payload = {"sender": sender, "message": message, "metadata": metadata}
         try:
-            async with self._session.post(self._url, json=payload) as response:
+            async with self._session.post(self._base + WEBHOOK, json=payload) as response:
                 if response.status >= 300:
                     raise BotUnavailable(f"rasa answered HTTP {response.status}")
                 body = await response.json(content_type=None)
@@ -65,7 +65,7 @@ class RasaClient:
     async def tracker_events(self, sender: str) -> list[dict[str, Any]]:
         if self._session is None:
             return []
-        url = self._url.removesuffix(WEBHOOK) + f"/conversations/{quote(sender, safe='')}/tracker"
+        url = f"{self._base}/conversations/{quote(sender, safe='')}/tracker"
         try:
             async with self._session.get(url) as response:
                 if response.status >= 300:
