@@ -45,6 +45,7 @@ bench: setup
 	$(APP)/python bench/ledger.py
 	$(APP)/python bench/gateway.py --rasa-url $(BENCH_RASA_URL)
 	$(APP)/python bench/nlu.py
+	$(APP)/python bench/rasa_turns.py --rasa-url $(BENCH_RASA_URL)
 
 # Locust against the running system (`make run` in another terminal). Override with
 # e.g. `make load USERS=100 DURATION=5m HOST=http://127.0.0.1:8010`.
@@ -65,7 +66,7 @@ lint: setup
 	$(APP)/mypy gateway core_banking scripts tests/core_banking tests/gateway tests/e2e $(wildcard tests/*.py)
 	$(APP)/mypy bench/gateway.py
 	$(APP)/mypy bench/ledger.py
-	$(APP)/mypy bench/nlu.py
+	$(APP)/mypy bench/nlu.py bench/rasa_turns.py
 	$(APP)/mypy bench/locustfile.py
 	$(APP)/mypy --python-executable $(RASA)/python --python-version 3.10 actions tests/actions \
 		bot tests/bot bench/nlu_finetune.py
