@@ -1,8 +1,10 @@
-"""Two-stage fallback: first offer the closest intents as buttons, then a human."""
+"""Two-stage fallback: first offer the closest intents as buttons, then a human; and
+the core fallback, which inside a form asks its question again."""
 
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 # Intents never offered as a guess: they are moves, not topics.
@@ -48,3 +50,43 @@ class ActionSuggestIntents(Action):
         buttons.append({"title": "Talk to a person", "payload": "/human_handoff"})
         dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
         return []
+
+
+class ActionDefaultFallback(Action):
+    """RulePolicy's core fallback (`core_fallback_action_name` in bot/config.yml): no rule
+    or form could take the last message, e.g. a bare "yes" when a form asked for an IBAN.
+
+    Rasa's own version only says "Sorry, I didn't quite understand" and leaves the
+    customer without the question. Inside a form this one says so and asks the form's
+    question again (a yes/no question is asked as one); outside a form it is Rasa's. Like
+    Rasa's, it reverts the message so the form waits for the next one."""
+
+    def name(self) -> str:
+        return "action_default_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        form = (tracker.active_loop or {}).get("name")
+        slot = tracker.get_slot("requested_slot")
+        if not form or not slot:
+            dispatcher.utter_message(response="utter_default")
+        elif str(slot).endswith("_confirmed"):
+            dispatcher.utter_message(response="utter_answer_yes_or_no")
+        else:
+            dispatcher.utter_message(response="utter_not_understood_in_form")
+            ask = _ask_response(domain, form, str(slot))
+            dispatcher.utter_message(response=ask or "utter_answer_above_or_cancel")
+        return [UserUtteranceReverted()]
+
+
+def _ask_response(domain: dict[str, Any], form: str, slot: str) -> str | None:
+    """The form's `utter_ask_*` for `slot` in Rasa's order of precedence, or None when an
+    `action_ask_*` comes first (that question is built by an action; it is not redone)."""
+    actions, responses = set(domain.get("actions") or []), domain.get("responses") or {}
+    for name in (f"_ask_{form}_{slot}", f"_ask_{slot}"):
+        if f"action{name}" in actions:
+            return None
+        if f"utter{name}" in responses:
+            return f"utter{name}"
+    return None

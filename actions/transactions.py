@@ -1,6 +1,8 @@
 """`action_search_transactions`: the customer's transactions filtered by what they
-said: merchant or text, date range, amount range, account."""
+said: merchant, spending category or text, direction (money out or in), date range,
+amount range, account."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -12,20 +14,89 @@ from actions.entities import entity_value
 from actions.money import format_money, to_minor
 
 MAX_LINES = 10
+# core_banking's page size for one account's history; a category is matched here over
+# that many of the newest transactions in the period (see `_search`).
+HISTORY_LIMIT = 100
+
+# Spending categories by the merchant names on card payments and transfers. Keyword
+# matching on the description is what this bank's data allows (no merchant category
+# codes are stored); the words a customer uses map to one category.
+CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "groceries": ("tesco", "lidl", "aldi", "rewe", "edeka", "sainsbury", "carrefour",
+                  "spar", "migros", "coop", "asda", "morrisons", "waitrose", "supermarket"),
+    "fuel": ("shell", "bp ", "esso", "aral", "totalenergies", "texaco", "petrol", "fuel"),
+    "travel": ("booking.com", "airbnb", "ryanair", "easyjet", "lufthansa", "expedia",
+               "hotel", "airline", "deutsche bahn", "trainline"),
+    "subscriptions": ("netflix", "spotify", "disney", "apple.com", "prime video", "youtube"),
+    "online shopping": ("amazon", "ebay", "zalando", "etsy", "aliexpress"),
+    "cash withdrawals": ("atm", "cash withdrawal"),
+    "utilities": ("electricity", "energy", "gas bill", "water", "utility", "internet"),
+    "rent": ("rent", "housing", "landlord"),
+    "home and furniture": ("ikea", "furniture", "hardware"),
+}  # fmt: skip
+CATEGORY_WORDS = {
+    "groceries": "groceries", "grocery": "groceries", "supermarket": "groceries",
+    "supermarkets": "groceries", "food": "groceries",
+    "fuel": "fuel", "petrol": "fuel", "gas": "fuel", "diesel": "fuel",
+    "travel": "travel", "travelling": "travel", "hotels": "travel", "hotel": "travel",
+    "flights": "travel", "holidays": "travel", "holiday": "travel", "trips": "travel",
+    "subscriptions": "subscriptions", "streaming": "subscriptions",
+    "shopping": "online shopping", "online": "online shopping",
+    "cash": "cash withdrawals", "atm": "cash withdrawals", "withdrawals": "cash withdrawals",
+    "utilities": "utilities", "bills": "utilities", "electricity": "utilities",
+    "energy": "utilities",
+    "rent": "rent", "housing": "rent",
+    "furniture": "home and furniture",
+}  # fmt: skip
+WHAT = {None: "transactions", "out": "payments", "in": "incoming payments"}
 
 
-def _summary(q: str | None, period: dict[str, str] | None, low: str | None,
-             high: str | None) -> str:  # fmt: skip
-    parts = []
-    if q:
-        parts.append(f" at {q}")
-    if period:
-        parts.append(f" from {period['from']} to {period['to']}")
-    if low:
-        parts.append(f" over {low}")
-    if high:
-        parts.append(f" under {high}")
-    return "".join(parts)
+@dataclass(frozen=True)
+class Search:
+    """What the customer asked for, as read from the latest message's entities."""
+
+    text: str | None  # a merchant or other text, searched by core_banking
+    category: str | None  # a key of CATEGORY_KEYWORDS, matched here
+    direction: str | None  # "out", "in" or None for both
+    period: dict[str, str] | None
+    low: str | None  # amount bounds as typed ("100"), in the currency of each item
+    high: str | None
+    currency: str  # for showing the bounds
+
+    def summary(self) -> str:
+        parts = []
+        if self.category:
+            parts.append(f" on {self.category}")
+        elif self.text:
+            parts.append(f" at {self.text}")
+        if self.period:
+            parts.append(f" from {self.period['from']} to {self.period['to']}")
+        for word, bound in (("over", self.low), ("under", self.high)):
+            if bound:
+                parts.append(f" {word} {_shown_amount(bound, self.currency)}")
+        return "".join(parts)
+
+    def keeps(self, item: dict[str, Any]) -> bool:
+        amount = int(item["amount_minor"])
+        if (self.direction == "out" and amount >= 0) or (self.direction == "in" and amount <= 0):
+            return False
+        if self.category and not _in_category(item, self.category):
+            return False
+        return _within(item, self.low, self.high)
+
+
+def read_search(tracker: Tracker) -> Search:
+    merchant = entity_value(tracker, "merchant")
+    category = CATEGORY_WORDS.get(str(merchant).lower()) if merchant else None
+    return Search(
+        text=None if category else merchant,
+        category=category,
+        direction=entity_value(tracker, "direction"),
+        period=entity_value(tracker, "time_period"),
+        low=entity_value(tracker, "amount", "min"),
+        high=entity_value(tracker, "amount", "max"),
+        currency=entity_value(tracker, "currency") or "EUR",
+    )
 
 
 class ActionSearchTransactions(Action):
@@ -39,33 +110,20 @@ class ActionSearchTransactions(Action):
         if customer is None:
             dispatcher.utter_message(response="utter_login_required")
             return []
-        merchant = entity_value(tracker, "merchant")
-        period = entity_value(tracker, "time_period")
-        low, high = entity_value(tracker, "amount", "min"), entity_value(tracker, "amount", "max")
-        account_type = entity_value(tracker, "account_type")
+        search = read_search(tracker)
         try:
-            accounts = await core_banking.list_accounts(customer.access_token)
-            if account_type:
-                accounts = [a for a in accounts if a["type"] == account_type] or accounts
-            found: list[dict[str, Any]] = []
-            for account in accounts:
-                items = await core_banking.list_transactions(
-                    customer.access_token, account["id"], q=merchant,
-                    date_from=period["from"] if period else None,
-                    date_to=period["to"] if period else None,
-                )  # fmt: skip
-                found += [{**item, "currency": item.get("currency", account["currency"])}
-                          for item in items]  # fmt: skip
+            found = await _search(customer.access_token, search, entity_value(
+                tracker, "account_type"))  # fmt: skip
         except core_banking.CoreBankingError as error:
             core_banking.say_failure(dispatcher, error)
             return []
-        found = [t for t in found if _within(t, low, high)]
-        found.sort(key=lambda t: str(t.get("booked_at", "")), reverse=True)
-        summary = _summary(merchant, period, low, high)
+        what, summary = WHAT.get(search.direction, "transactions"), search.summary()
         if not found:
-            dispatcher.utter_message(response="utter_no_transactions", search_summary=summary)
+            dispatcher.utter_message(response="utter_no_transactions", what=what,
+                                     search_summary=summary)  # fmt: skip
             return []
-        dispatcher.utter_message(response="utter_transactions_intro", search_summary=summary)
+        dispatcher.utter_message(response="utter_transactions_intro", what=what,
+                                 search_summary=summary)  # fmt: skip
         for item in found[:MAX_LINES]:
             dispatcher.utter_message(
                 response="utter_transaction_line",
@@ -84,6 +142,25 @@ class ActionSearchTransactions(Action):
         return []
 
 
+async def _search(token: str, search: Search, account_type: str | None) -> list[dict[str, Any]]:
+    """Newest first, over the customer's accounts (or those of `account_type`)."""
+    accounts = await core_banking.list_accounts(token)
+    if account_type:
+        accounts = [a for a in accounts if a["type"] == account_type] or accounts
+    found: list[dict[str, Any]] = []
+    for account in accounts:
+        items = await core_banking.list_transactions(
+            token, account["id"], q=search.text, limit=HISTORY_LIMIT,
+            date_from=search.period["from"] if search.period else None,
+            date_to=search.period["to"] if search.period else None,
+        )  # fmt: skip
+        found += [{**item, "currency": item.get("currency", account["currency"])}
+                  for item in items]  # fmt: skip
+    found = [t for t in found if search.keeps(t)]
+    found.sort(key=lambda t: str(t.get("booked_at", "")), reverse=True)
+    return found
+
+
 def _count_text(count: int) -> str:
     """'1 transaction', '4 transactions', '14 transactions (the latest 10 shown)'."""
     text = f"{count} transaction{'' if count == 1 else 's'}"
@@ -94,6 +171,21 @@ def _describe(item: dict[str, Any]) -> str:
     counterparty = item.get("counterparty") or {}
     name = counterparty.get("name") if isinstance(counterparty, dict) else None
     return str(item.get("description") or item.get("reference") or name or item.get("kind", ""))
+
+
+def _in_category(item: dict[str, Any], category: str) -> bool:
+    counterparty = item.get("counterparty") or {}
+    name = counterparty.get("name") if isinstance(counterparty, dict) else None
+    text = " ".join(str(v) for v in (item.get("description"), item.get("reference"), name)
+                    if v).lower() + " "  # fmt: skip
+    return any(keyword in text for keyword in CATEGORY_KEYWORDS[category])
+
+
+def _shown_amount(amount: str, currency: str) -> str:
+    try:
+        return format_money(to_minor(amount, currency), currency)
+    except ValueError:
+        return amount
 
 
 def _within(item: dict[str, Any], low: str | None, high: str | None) -> bool:

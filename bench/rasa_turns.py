@@ -46,7 +46,8 @@ def turn(client: httpx.Client, sender: str, text: str) -> float:
 
 def summary(name: str, latencies: list[float]) -> str:
     p95 = statistics.quantiles(latencies, n=20)[-1]
-    return f"{name:>6} turns={len(latencies):>4}  p50={statistics.median(latencies):6.1f} ms  p95={p95:6.1f} ms"
+    p50 = statistics.median(latencies)
+    return f"{name:>6} turns={len(latencies):>4}  p50={p50:6.1f} ms  p95={p95:6.1f} ms"
 
 
 def main() -> int:

@@ -11,6 +11,8 @@ Found entities (value types are what callers may rely on):
 - `time_period`: {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}, both inclusive, relative
   expressions resolved against `today`.
 - `merchant`: str, the word(s) after "at" / "on" / "from" in a spending question.
+- `direction`: "out" (spent, paid, payments, purchases …) or "in" (received, income,
+  deposits, refunds …) in a question about transactions; absent when neither is said.
 """
 
 from __future__ import annotations
@@ -278,6 +280,26 @@ def _merchants(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
     return []
 
 
+# Money coming in is named explicitly ("payments I received", "incoming payments"), so
+# those words win over the spending words they often appear with.
+INCOMING = re.compile(
+    r"\b(received|receive[ds]?|incoming|income|deposits?|deposited|credited|credits|"
+    r"refunds?|refunded|paid (?:to )?me|got paid|money in|came in|coming in)\b", re.I)
+OUTGOING = re.compile(
+    r"\b(spen[dt]|spending|paid|pay|payments?|purchases?|bought|charged|charges|"
+    r"outgoing|debits?|debited|withdrawals?|withdrew|sent|expenses?|money out)\b", re.I)
+TRANSACTION_QUESTION = re.compile(
+    r"\b(spen[dt]|spending|paid|pay|payments?|purchases?|bought|transactions?)\b", re.I)
+
+
+def _direction(text: str) -> list[Found]:
+    for value, pattern in (("in", INCOMING), ("out", OUTGOING)):
+        m = pattern.search(text)
+        if m:
+            return [Found("direction", value, m.start(), m.end())]
+    return []
+
+
 def extract(text: str, today: date | None = None) -> list[Found]:
     """All entities found in `text`, in the order of the rules above."""
     today = today or date.today()
@@ -288,6 +310,7 @@ def extract(text: str, today: date | None = None) -> list[Found]:
     masked = [m.span() for m in re.finditer(r"\[card [^\]]*\]|\[redacted\]", text)]
     blocked = masked + [(f.start, f.end) for f in (*ibans, *cards, *periods)]
     found = [*ibans, *cards, *periods, *_amounts(text, blocked), *_account_types(text)]
-    if re.search(r"\b(spen[dt]|paid|pay|payments?|purchases?|bought|transactions?)\b", text, re.I):
+    if TRANSACTION_QUESTION.search(text) or INCOMING.search(text):
         found += _merchants(text, blocked + [(f.start, f.end) for f in found])
+        found += _direction(text)
     return found

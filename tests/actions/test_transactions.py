@@ -20,7 +20,7 @@ async def test_a_merchant_search_lists_and_sums_its_payments(
     assert shown(dispatcher) == ["utter_transactions_intro", "utter_transaction_line",
                                  "utter_transaction_line", "utter_transactions_total"]
     intro, *lines, total = dispatcher.messages
-    assert intro["search_summary"] == " at amazon"
+    assert (intro["what"], intro["search_summary"]) == ("transactions", " at amazon")
     assert all("AMAZON" in line["description"] for line in lines)
     assert [line["amount"] for line in lines] == ["-23.47 EUR", "-49.99 EUR"]
     assert (total["count_text"], total["money_out"], total["money_in"]) == (
@@ -48,6 +48,53 @@ async def test_nothing_found_is_said(make_tracker, dispatcher, use_core_banking)
     await ActionSearchTransactions().run(dispatcher, tracker, {})
     assert shown(dispatcher) == ["utter_no_transactions"]
     assert dispatcher.messages[0]["search_summary"] == " at zebrafish"
+
+
+async def test_a_spending_category_matches_its_merchants(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    # "groceries" is no text in any transaction: the category's merchants are (Tesco).
+    tracker = make_tracker(text="what did I spend on groceries?", intent="search_transactions",
+                           metadata=use_core_banking.metadata("demo001"),
+                           entities=[{"entity": "merchant", "value": "groceries"},
+                                     {"entity": "direction", "value": "out"}])
+    await ActionSearchTransactions().run(dispatcher, tracker, {})
+    intro, *lines, total = dispatcher.messages
+    assert (intro["what"], intro["search_summary"]) == ("payments", " on groceries")
+    assert [line["amount"] for line in lines] == ["-62.15 EUR", "-85.40 EUR"]
+    assert all("TESCO" in line["description"] for line in lines)
+    assert total["money_out"] == "147.55 EUR"
+
+
+async def test_money_in_shows_only_incoming_payments_and_bounds_with_currency(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    tracker = make_tracker(text="payments I received over 500 euros",
+                           intent="search_transactions",
+                           metadata=use_core_banking.metadata("demo001"),
+                           entities=[{"entity": "direction", "value": "in"},
+                                     {"entity": "amount", "value": "500", "role": "min"},
+                                     {"entity": "currency", "value": "EUR"}])
+    await ActionSearchTransactions().run(dispatcher, tracker, {})
+    intro, *lines, total = dispatcher.messages
+    assert (intro["what"], intro["search_summary"]) == ("incoming payments", " over 500.00 EUR")
+    assert lines and all(not line["amount"].startswith("-") for line in lines)
+    assert "Salary" in [line["description"] for line in lines]
+    assert total["money_out"] == "0.00 EUR"
+
+
+async def test_money_out_leaves_out_incoming_payments(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    tracker = make_tracker(text="show payments over 100 euros", intent="search_transactions",
+                           metadata=use_core_banking.metadata("demo001"),
+                           entities=[{"entity": "direction", "value": "out"},
+                                     {"entity": "amount", "value": "100", "role": "min"}])
+    await ActionSearchTransactions().run(dispatcher, tracker, {})
+    lines = [m for m in dispatcher.messages if m["response"] == "utter_transaction_line"]
+    assert lines and all(line["amount"].startswith("-") for line in lines)
+    assert "Salary" not in [line["description"] for line in lines]
+    assert dispatcher.messages[-1]["money_in"] == "0.00 EUR"
 
 
 async def test_guest_is_asked_to_log_in(make_tracker, dispatcher, use_core_banking) -> None:

@@ -20,12 +20,21 @@ def found(text: str) -> list[tuple[str, object, object]]:
         ("account_type", "checking", "from"), ("account_type", "savings", "to")]),
     ("show payments over 100 euros since May", [
         ("time_period", {"from": "2026-05-01", "to": "2026-11-25"}, None),
-        ("amount", "100", "min"), ("currency", "EUR", None)]),
+        ("amount", "100", "min"), ("currency", "EUR", None), ("direction", "out", None)]),
     ("what did I spend at Tesco last month?", [
         ("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None),
-        ("merchant", "Tesco", None)]),
+        ("merchant", "Tesco", None), ("direction", "out", None)]),
     ("payments between 1 and 15 June", [
-        ("time_period", {"from": "2026-06-01", "to": "2026-06-15"}, None)]),
+        ("time_period", {"from": "2026-06-01", "to": "2026-06-15"}, None),
+        ("direction", "out", None)]),
+    ("show the payments I received in October", [
+        ("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None),
+        ("direction", "in", None)]),
+    ("any incoming transactions from Acme Corp?", [
+        ("merchant", "Acme Corp", None), ("direction", "in", None)]),
+    ("how much did I spend on groceries this month", [
+        ("time_period", {"from": "2026-11-01", "to": "2026-11-25"}, None),
+        ("merchant", "groceries", None), ("direction", "out", None)]),
     ("between 20 and 50 EUR", [
         ("amount", "20", "min"), ("amount", "50", "max"), ("currency", "EUR", None)]),
     ("fifty euros", [("amount", "50", None), ("currency", "EUR", None)]),
