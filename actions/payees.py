@@ -60,6 +60,21 @@ TASK_FORMS: dict[str, str | None] = {
     "freeze_card": None, "unfreeze_card": None, "report_lost_card": None,
     "search_transactions": None}  # fmt: skip
 SWITCH_CONFIDENCE = 0.8  # below it a free-text answer ("Tom") is still an answer
+# Intents a form's answer comes as: names, IBANs, codes, amounts, yes/no (the classifier
+# gives "Maria" or "John Smith" `inform`). Any other intent said confidently, as a
+# question, is a digression (a support question: "how long does a transfer take?" while
+# a gift card code is asked) that rules in bot/data/digressions.yml answer before the
+# form asks again.
+ANSWER_INTENTS = frozenset({"inform", "affirm", "deny", "nlu_fallback", "out_of_scope",
+                            "greet", "goodbye", "thank"})  # fmt: skip
+# Slots whose answer is any text (a gift card's personal message): only a question mark
+# makes a confident support topic a digression there.
+FREE_TEXT_SLOTS = frozenset({"gift_message"})
+# Entities that make a message an answer whatever its intent ("my code is 123456").
+ANSWER_ENTITIES = frozenset({"iban", "gift_card_code", "gift_card_ref", "amount"})
+_QUESTION_START = re.compile(
+    r"^(?:how|what|what's|whats|why|when|where|which|who|can|could|do|does|did|is|are|"
+    r"will|would|should|may|am|have|has)\b", re.IGNORECASE)
 
 
 def intent_confidence(tracker: Tracker) -> float:
@@ -78,7 +93,23 @@ def is_answer(tracker: Tracker) -> bool:
         # No active loop yet: this message is activating the form (Rasa validates the
         # request's slots before it records the form as active).
         return active is None or TASK_FORMS[intent] == active
-    return True
+    return not is_digression(tracker)
+
+
+def is_digression(tracker: Tracker) -> bool:
+    """A confident question of another kind while a form asks for a name or a code."""
+    intent = intent_of(tracker)
+    if (intent is None or intent in ANSWER_INTENTS or intent in TASK_FORMS
+            or intent_confidence(tracker) < SWITCH_CONFIDENCE
+            or any(e.get("entity") in ANSWER_ENTITIES
+                   for e in tracker.latest_message.get("entities") or [])):  # fmt: skip
+        return False
+    text = latest_text(tracker).strip()
+    if text.endswith("?"):
+        return True
+    if requested_slot(tracker) in FREE_TEXT_SLOTS:
+        return False
+    return bool(_QUESTION_START.match(text)) or len(text.split()) >= 5
 
 
 def requested_slot(tracker: Tracker) -> str | None:

@@ -552,3 +552,51 @@ async def test_confirmations_want_yes_or_no(slot: str, dispatcher) -> None:
     assert await extract(dispatcher, no, DOMAIN) == {}  # the domain's from_intent mapping
     assert await validate(False, dispatcher, no, DOMAIN) == {slot: False}
     assert await validate("maybe", dispatcher, no, DOMAIN) == {slot: None}
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("how long does a transfer take?", "pending_transfer"),
+    ("why was my card declined", "declined_card_payment"),
+    ("are you a bot?", "bot_challenge"),
+])
+async def test_a_support_question_while_a_code_is_asked_is_let_through(
+    text: str, intent: str, dispatcher, use_core_banking
+) -> None:
+    # Not taken as a wrong code: the form rejects it and a digression rule answers it.
+    question = tracker(text=text, intent=intent, metadata=logged_in(use_core_banking),
+                       requested="gift_card_code")
+    validator = ValidateCheckGiftCardBalanceForm()
+    assert await validator.extract_gift_card_code(dispatcher, question, DOMAIN) == {}
+    assert said(dispatcher) == []
+
+
+async def test_a_question_mark_makes_a_support_topic_no_gift_message(
+    dispatcher, use_core_banking
+) -> None:
+    question = tracker(text="is there a fee for gift cards?", intent="top_up_by_card_charge",
+                       metadata=logged_in(use_core_banking), requested="gift_message")
+    assert await ValidateBuyGiftCardForm().extract_gift_message(dispatcher, question,
+                                                               DOMAIN) == {}  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "intent", "entities", "requested", "slot", "expected"), [
+    # A code typed with words the classifier reads as a support topic is still a code.
+    ("the code is [giftcard:gc_ab12cd34]", "get_physical_card", [
+        {"entity": "gift_card_ref", "value": "gc_ab12cd34"}], "gift_card_code",
+     "gift_card_code", "ref:gc_ab12cd34"),
+    # A personal message is any text without a question mark, whatever its topic.
+    ("Hope the new card brings you luck", "card_arrival", [], "gift_message",
+     "gift_message", "Hope the new card brings you luck"),
+    # A short name is a name, whatever the classifier guessed.
+    ("Lost Ark", "lost_or_stolen_card", [], "gift_recipient_name", "gift_recipient_name",
+     "Lost Ark"),
+])
+async def test_answers_stay_answers(text: str, intent: str, entities: list[dict[str, Any]],
+                                    requested: str, slot: str, expected: str,
+                                    dispatcher, use_core_banking) -> None:  # fmt: skip
+    answer = tracker(text=text, intent=intent, entities=entities, requested=requested,
+                     metadata=logged_in(use_core_banking))
+    validator: Any = (ValidateCheckGiftCardBalanceForm() if slot == "gift_card_code"
+                      else ValidateBuyGiftCardForm())  # fmt: skip
+    extracted = await getattr(validator, f"extract_{slot}")(dispatcher, answer, DOMAIN)
+    assert extracted == {slot: expected}
