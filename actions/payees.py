@@ -65,8 +65,12 @@ SWITCH_CONFIDENCE = 0.8  # below it a free-text answer ("Tom") is still an answe
 # question, is a digression (a support question: "how long does a transfer take?" while
 # a gift card code is asked) that rules in bot/data/digressions.yml answer before the
 # form asks again.
-ANSWER_INTENTS = frozenset({"inform", "affirm", "deny", "nlu_fallback", "out_of_scope",
-                            "greet", "goodbye", "thank"})  # fmt: skip
+ANSWER_INTENTS = frozenset({"inform", "affirm", "deny", "nlu_fallback", "out_of_scope"})
+# "thanks", "bye", "hello" are no name or code either when the classifier is this sure
+# ("Ciao Bella" is goodbye at 0.83; a name): thanks is answered and the form goes on,
+# goodbye ends the task (bot/data/digressions.yml), a greeting hears the question again.
+CONVERSATION_INTENTS = frozenset({"greet", "goodbye", "thank"})
+CONVERSATION_CONFIDENCE = 0.9
 # Slots whose answer is any text (a gift card's personal message): only a question mark
 # makes a confident support topic a digression there.
 FREE_TEXT_SLOTS = frozenset({"gift_message"})
@@ -104,6 +108,9 @@ def is_digression(tracker: Tracker) -> bool:
             or any(e.get("entity") in ANSWER_ENTITIES
                    for e in tracker.latest_message.get("entities") or [])):  # fmt: skip
         return False
+    if intent in CONVERSATION_INTENTS:
+        return (intent_confidence(tracker) >= CONVERSATION_CONFIDENCE
+                and requested_slot(tracker) not in FREE_TEXT_SLOTS)  # fmt: skip
     text = latest_text(tracker).strip()
     if text.endswith("?"):
         return True

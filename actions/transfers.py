@@ -29,6 +29,11 @@ DEFAULT_REFERENCE = "Transfer via chat"
 REFERENCE_MAX = 140  # core_banking's limit
 _ACCOUNT_LABELS = {"checking": "checking account", "savings": "savings account"}
 
+# "50", "12,50 EUR": an amount given where the destination was asked (the amount slot
+# takes it); not a name to report as unknown.
+_BARE_AMOUNT = re.compile(
+    r"^\s*(?:[€$£]\s*)?\d[\d.,\s]*(?:€|eur|euros?|usd|dollars?|gbp|pounds?)?\s*$", re.IGNORECASE)
+
 
 def idempotency_key(tracker: Tracker) -> str:
     return turn_key(tracker, "transfer")
@@ -141,7 +146,8 @@ class ValidateTransferForm(FormValidationAction):
             return {"transfer_destination": {"kind": "payee", "payee_id": payee["id"],
                                              "account_number": payee["iban"],
                                              "label": payee["name"]}}
-        if asked or _names_someone(tracker.latest_message.get("text") or ""):
+        text = tracker.latest_message.get("text") or ""
+        if (asked or _names_someone(text)) and not _BARE_AMOUNT.match(text):
             # "send 25 to Anna" with no payee Anna: say so now, not just "who to?"
             names = ", ".join(p["name"] for p in payees) or "none saved yet"
             dispatcher.utter_message(response="utter_unknown_destination", payee_names=names)

@@ -17,11 +17,11 @@ FORMS = ["transfer_form", "otp_form", "add_payee_form", "remove_payee_form",
 ANSWERS = {"check_balance": "action_check_balance", "bot_challenge": "utter_iamabot",
            "help": "utter_help", "search_transactions": "action_search_transactions",
            "shared_sensitive_data": "utter_never_share_cvv",
-           "list_payees": "action_list_payees"}  # fmt: skip
+           "list_payees": "action_list_payees", "thank": "utter_youre_welcome_in_task"}  # fmt: skip
 SWITCHES = {
     "list_cards": "action_list_cards", "freeze_card": "action_freeze_card",
     "unfreeze_card": "action_unfreeze_card", "human_handoff": "action_request_handoff",
-    "report_lost_card": "action_ask_report_lost",
+    "report_lost_card": "action_ask_report_lost", "goodbye": "utter_goodbye",
 }  # fmt: skip
 # Tasks with a form of their own: said inside another form, that form ends and this one
 # starts (actions/payees.py TASK_FORMS makes the form validators let these through).

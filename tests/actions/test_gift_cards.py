@@ -558,8 +558,10 @@ async def test_confirmations_want_yes_or_no(slot: str, dispatcher) -> None:
     ("how long does a transfer take?", "pending_transfer"),
     ("why was my card declined", "declined_card_payment"),
     ("are you a bot?", "bot_challenge"),
+    ("thanks", "thank"),  # answered, then the code is asked again
+    ("bye", "goodbye"),  # ends the task
 ])
-async def test_a_support_question_while_a_code_is_asked_is_let_through(
+async def test_a_question_thanks_or_bye_while_a_code_is_asked_is_let_through(
     text: str, intent: str, dispatcher, use_core_banking
 ) -> None:
     # Not taken as a wrong code: the form rejects it and a digression rule answers it.
@@ -600,3 +602,11 @@ async def test_answers_stay_answers(text: str, intent: str, entities: list[dict[
                       else ValidateBuyGiftCardForm())  # fmt: skip
     extracted = await getattr(validator, f"extract_{slot}")(dispatcher, answer, DOMAIN)
     assert extracted == {slot: expected}
+
+
+async def test_a_name_the_classifier_is_unsure_about_is_a_name(dispatcher, use_core_banking) -> None:
+    answer = tracker(text="Ciao Bella", intent="goodbye", requested="gift_recipient_name",
+                     metadata=logged_in(use_core_banking))
+    answer.latest_message["intent"]["confidence"] = 0.83  # as measured for this text
+    assert await ValidateBuyGiftCardForm().extract_gift_recipient_name(
+        dispatcher, answer, DOMAIN) == {"gift_recipient_name": "Ciao Bella"}

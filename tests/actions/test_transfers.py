@@ -88,6 +88,17 @@ async def test_unknown_destination_when_asked_lists_the_payees(
     assert responses(dispatcher) == ["utter_unknown_destination"]
 
 
+@pytest.mark.parametrize("text", ["50", "12,50 EUR", "€ 30"])
+async def test_an_amount_where_the_destination_was_asked_is_no_unknown_name(
+    text: str, make_tracker, dispatcher, use_core_banking
+) -> None:
+    tracker = make_tracker(text=text, intent="inform",
+                           metadata=use_core_banking.metadata("demo001"),
+                           slots={"requested_slot": "transfer_destination"})  # fmt: skip
+    assert await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {}) == {}
+    assert responses(dispatcher) == []  # the amount slot takes it; the question comes again
+
+
 async def test_an_unknown_name_in_the_request_is_said_at_once(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
