@@ -1,6 +1,8 @@
 """`action_search_transactions` against a real core_banking over HTTP (demo001's seeded
 card payments: AMAZON MARKETPLACE -23.47 and AMAZON EU SARL -49.99 EUR among them)."""
 
+from typing import Any
+
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.transactions import MAX_LINES, ActionSearchTransactions
@@ -8,6 +10,15 @@ from actions.transactions import MAX_LINES, ActionSearchTransactions
 
 def shown(dispatcher: CollectingDispatcher) -> list[str]:
     return [m["response"] for m in dispatcher.messages]
+
+
+async def search_as_demo001(make_tracker, dispatcher, use_core_banking, text: str,
+                            entities: list[dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
+    """Run the search for demo001's message; the responses it sent."""
+    tracker = make_tracker(text=text, intent="search_transactions", entities=entities,
+                           metadata=use_core_banking.metadata("demo001"))
+    await ActionSearchTransactions().run(dispatcher, tracker, {})
+    return list(dispatcher.messages)
 
 
 async def test_a_merchant_search_lists_and_sums_its_payments(
@@ -54,12 +65,9 @@ async def test_a_spending_category_matches_its_merchants(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
     # "groceries" is no text in any transaction: the category's merchants are (Tesco).
-    tracker = make_tracker(text="what did I spend on groceries?", intent="search_transactions",
-                           metadata=use_core_banking.metadata("demo001"),
-                           entities=[{"entity": "merchant", "value": "groceries"},
-                                     {"entity": "direction", "value": "out"}])
-    await ActionSearchTransactions().run(dispatcher, tracker, {})
-    intro, *lines, total = dispatcher.messages
+    intro, *lines, total = await search_as_demo001(
+        make_tracker, dispatcher, use_core_banking, "what did I spend on groceries?",
+        [{"entity": "merchant", "value": "groceries"}, {"entity": "direction", "value": "out"}])
     assert (intro["what"], intro["search_summary"]) == ("payments", " on groceries")
     assert [line["amount"] for line in lines] == ["-62.15 EUR", "-85.40 EUR"]
     assert all("TESCO" in line["description"] for line in lines)
@@ -69,14 +77,11 @@ async def test_a_spending_category_matches_its_merchants(
 async def test_money_in_shows_only_incoming_payments_and_bounds_with_currency(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
-    tracker = make_tracker(text="payments I received over 500 euros",
-                           intent="search_transactions",
-                           metadata=use_core_banking.metadata("demo001"),
-                           entities=[{"entity": "direction", "value": "in"},
-                                     {"entity": "amount", "value": "500", "role": "min"},
-                                     {"entity": "currency", "value": "EUR"}])
-    await ActionSearchTransactions().run(dispatcher, tracker, {})
-    intro, *lines, total = dispatcher.messages
+    intro, *lines, total = await search_as_demo001(
+        make_tracker, dispatcher, use_core_banking, "payments I received over 500 euros",
+        [{"entity": "direction", "value": "in"},
+         {"entity": "amount", "value": "500", "role": "min"},
+         {"entity": "currency", "value": "EUR"}])
     assert (intro["what"], intro["search_summary"]) == ("incoming payments", " over 500.00 EUR")
     assert lines and all(not line["amount"].startswith("-") for line in lines)
     assert "Salary" in [line["description"] for line in lines]
@@ -86,12 +91,11 @@ async def test_money_in_shows_only_incoming_payments_and_bounds_with_currency(
 async def test_money_out_leaves_out_incoming_payments(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
-    tracker = make_tracker(text="show payments over 100 euros", intent="search_transactions",
-                           metadata=use_core_banking.metadata("demo001"),
-                           entities=[{"entity": "direction", "value": "out"},
-                                     {"entity": "amount", "value": "100", "role": "min"}])
-    await ActionSearchTransactions().run(dispatcher, tracker, {})
-    lines = [m for m in dispatcher.messages if m["response"] == "utter_transaction_line"]
+    messages = await search_as_demo001(
+        make_tracker, dispatcher, use_core_banking, "show payments over 100 euros",
+        [{"entity": "direction", "value": "out"},
+         {"entity": "amount", "value": "100", "role": "min"}])
+    lines = [m for m in messages if m["response"] == "utter_transaction_line"]
     assert lines and all(line["amount"].startswith("-") for line in lines)
     assert "Salary" not in [line["description"] for line in lines]
     assert dispatcher.messages[-1]["money_in"] == "0.00 EUR"
