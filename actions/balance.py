@@ -56,4 +56,13 @@ class ActionCheckBalance(Action):
                 balance=format_money(account["balance_minor"], account["currency"]),
                 available=format_money(account["available_minor"], account["currency"]),
             )
+        currencies = {a["currency"] for a in accounts}
+        if len(accounts) > 1 and len(currencies) == 1:
+            # "how much do I have in total?": only summed within one currency.
+            currency = currencies.pop()
+            dispatcher.utter_message(
+                response="utter_balances_total",
+                balance=format_money(sum(int(a["balance_minor"]) for a in accounts), currency),
+                available=format_money(sum(int(a["available_minor"]) for a in accounts),
+                                       currency))  # fmt: skip
         return []

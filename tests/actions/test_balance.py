@@ -24,12 +24,15 @@ async def test_customer_sees_each_account(make_tracker, dispatcher, use_core_ban
     messages = responses(dispatcher)
     assert [m["response"] for m in messages] == [
         "utter_balances_intro", "utter_account_balance", "utter_account_balance",
+        "utter_balances_total",
     ]  # fmt: skip
-    balances = [(m["account_label"], m["balance"]) for m in messages[1:]]
+    balances = [(m["account_label"], m["balance"]) for m in messages[1:3]]
     assert balances == [
         ("Checking account", "1,000.00 EUR"), ("Savings account", "5,000.00 EUR"),
     ]  # fmt: skip
-    assert all(m["account_number_masked"].startswith("••••") for m in messages[1:])
+    assert all(m["account_number_masked"].startswith("••••") for m in messages[1:3])
+    total = messages[3]
+    assert (total["balance"], total["available"]) == ("6,000.00 EUR", "6,000.00 EUR")
 
 
 async def test_the_account_named_is_the_one_shown(
