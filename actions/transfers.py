@@ -257,11 +257,16 @@ def _reset() -> list[dict[str, Any]]:
 
 
 def _explain_rejection(dispatcher: CollectingDispatcher, error: core_banking.CoreBankingRejected,
-                       source_label: str) -> None:  # fmt: skip
+                       source_label: str, currency: str) -> None:  # fmt: skip
     if error.kind == "insufficient-funds":
         dispatcher.utter_message(response="utter_insufficient_funds", source_label=source_label)
     elif error.kind == "daily-limit-exceeded":
-        dispatcher.utter_message(response="utter_daily_limit")
+        remaining = error.problem.get("remaining_minor")
+        if isinstance(remaining, int) and not isinstance(remaining, bool) and remaining > 0:
+            dispatcher.utter_message(response="utter_daily_limit_remaining",
+                                     remaining=format_money(remaining, currency))  # fmt: skip
+        else:
+            dispatcher.utter_message(response="utter_daily_limit")
     else:
         reason = str(error.problem.get("detail") or error.problem.get("title") or "it was refused")
         dispatcher.utter_message(response="utter_transfer_rejected", reason=reason.rstrip("."))
@@ -307,7 +312,7 @@ class ActionExecuteTransfer(Action):
         try:
             transfer = await core_banking.create_transfer(customer.access_token, body, key)
         except core_banking.CoreBankingRejected as error:
-            _explain_rejection(dispatcher, error, source_label)
+            _explain_rejection(dispatcher, error, source_label, str(body["currency"]))
             return _reset()
         except core_banking.CoreBankingError as error:
             core_banking.say_failure(dispatcher, error)
@@ -357,8 +362,9 @@ class ActionConfirmTransfer(Action):
             if error.kind in ("invalid-state", "confirmation-expired", "too-many-attempts"):
                 dispatcher.utter_message(response="utter_transfer_blocked_after_otp")
                 return _reset()
-            source_label = (tracker.get_slot("transfer_source") or {}).get("label", "account")
-            _explain_rejection(dispatcher, error, source_label)
+            source = tracker.get_slot("transfer_source") or {}
+            _explain_rejection(dispatcher, error, source.get("label", "account"),
+                               str(source.get("currency") or "EUR"))  # fmt: skip
             return _reset()
         except core_banking.CoreBankingUnauthorized:
             dispatcher.utter_message(response="utter_session_expired")

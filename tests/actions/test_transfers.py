@@ -2,6 +2,7 @@
 extraction and validation, the confirmed execution (exactly once per turn), a declined
 summary, insufficient funds, and the one-time-code step-up."""
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -258,13 +259,18 @@ async def test_insufficient_funds_and_daily_limit_are_explained(
     # The daily limit (5,000.00 by default) applies to money leaving the customer.
     external = {"kind": "iban", "account_number": "DE89370400440532013000", "label": "x"}
     metadata = use_core_banking.metadata("demo001")
-    cases = (("4000", own, "utter_insufficient_funds"), ("6000", external, "utter_daily_limit"))
+    cases = (("4000", own, "utter_insufficient_funds"),
+             ("6000", external, "utter_daily_limit_remaining"))  # fmt: skip
     for amount, destination, expected in cases:
         dispatcher = CollectingDispatcher()
         slots = slots_for(use_core_banking, "demo001", amount, destination)
         tracker = make_tracker(intent="affirm", metadata=metadata, message_id=amount, slots=slots)
         await ActionExecuteTransfer().run(dispatcher, tracker, {})
         assert responses(dispatcher) == [expected]
+    # What is left of today's limit (5,000.00 EUR less what demo001 sent out today).
+    remaining = dispatcher.messages[0]["remaining"]
+    assert remaining.endswith(" EUR")
+    assert 0 < Decimal(remaining.removesuffix(" EUR").replace(",", "")) <= 5000
 
 
 async def test_held_transfer_needs_the_one_time_code(make_tracker, use_core_banking) -> None:
