@@ -275,6 +275,26 @@ def match_payee(text: str, payees: list[dict[str, Any]],
     return [p for p in payees if words & set(re.findall(r"[^\W\d_]{3,}", p["name"].lower()))]
 
 
+_NAMED_AFTER_PAYEE = re.compile(
+    r"\b(?:payee|recipient|beneficiary|contact)\s+(?:called\s+|named\s+)?"
+    r"(?P<name>[^\W\d_][\w.'&-]*(?:\s+[^\W\d_][\w.'&-]*)?)", re.IGNORECASE)
+_CAPITALISED_AFTER_VERB = re.compile(
+    r"\b(?:remove|delete|erase)\s+(?P<name>[A-Z][\w.'&-]*(?:\s+[A-Z][\w.'&-]*)*)")
+_NOT_NAMES = frozenset({"please", "now", "from", "for", "list", "that", "the", "a", "an",
+                        "my", "i", "one", "payee", "payees", "someone", "somebody"})  # fmt: skip
+
+
+def named_in_removal(text: str) -> str | None:
+    """The name in "remove payee Zorro" / "delete Anna from my contacts", if any."""
+    for pattern in (_NAMED_AFTER_PAYEE, _CAPITALISED_AFTER_VERB):
+        found = pattern.search(text)
+        if found:
+            name = re.split(r"\s+(?:from|in|on|off|please)\b", found.group("name"))[0]
+            if name.split()[0].lower() not in _NOT_NAMES:
+                return name
+    return None
+
+
 def payee_buttons(payees: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [{"title": payee_label(p, payees),
              "payload": "/remove_payee" + json.dumps({"payee_name": payee_label(p, payees)},
@@ -459,6 +479,9 @@ class ValidateRemovePayeeForm(FormValidationAction):
             return {"payee_name": payee_label(found[0], payees)}
         if asked == "payee_name":
             return {"payee_name": text.strip()}  # validation explains, the question lists them
+        named = named_in_removal(text) if asked is None and not found else None
+        if named:
+            return {"payee_name": named}  # "remove payee Zorro": validation says there is none
         return {}  # several or none named: the question lists them
 
     async def validate_payee_name(self, value: Any, dispatcher: CollectingDispatcher,

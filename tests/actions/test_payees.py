@@ -427,3 +427,15 @@ async def test_remove_confirmation_wants_yes_or_no(dispatcher) -> None:
     assert await validator.extract_remove_payee_confirmed(dispatcher, no, DOMAIN) == {}
     assert await validator.validate_remove_payee_confirmed(False, dispatcher, no, DOMAIN) == {
         "remove_payee_confirmed": False}
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("remove payee Zorro", "Zorro"), ("delete Anna Nobody from my contacts", "Anna Nobody")])
+async def test_an_unknown_name_in_the_removal_request_is_said(
+    text: str, named: str, dispatcher, use_core_banking
+) -> None:
+    request = tracker(text=text, intent="remove_payee", metadata=logged_in(use_core_banking))
+    events = await ValidateRemovePayeeForm().run(dispatcher, request, DOMAIN)
+    assert slot_events(events)["payee_name"] is None  # then the question lists the payees
+    assert said(dispatcher) == ["utter_payee_not_found"]
+    assert dispatcher.messages[0]["payee_name"] == named
