@@ -135,8 +135,12 @@ class ActionSearchTransactions(Action):
         if len(currencies) == 1:
             currency = currencies.pop()
             amounts = [int(t["amount_minor"]) for t in found]
+            # One direction asked for: only its sum (the other is zero by construction).
+            response = {"out": "utter_transactions_total_out",
+                        "in": "utter_transactions_total_in"}.get(
+                search.direction or "", "utter_transactions_total")  # fmt: skip
             dispatcher.utter_message(
-                response="utter_transactions_total", count_text=_count_text(len(found)),
+                response=response, count_text=_count_text(len(found)),
                 money_out=format_money(-sum(a for a in amounts if a < 0), currency),
                 money_in=format_money(sum(a for a in amounts if a > 0), currency))
         return []

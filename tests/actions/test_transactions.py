@@ -71,7 +71,8 @@ async def test_a_spending_category_matches_its_merchants(
     assert (intro["what"], intro["search_summary"]) == ("payments", " on groceries")
     assert [line["amount"] for line in lines] == ["-62.15 EUR", "-85.40 EUR"]
     assert all("TESCO" in line["description"] for line in lines)
-    assert total["money_out"] == "147.55 EUR"
+    assert (total["response"], total["money_out"]) == ("utter_transactions_total_out",
+                                                       "147.55 EUR")  # fmt: skip
 
 
 async def test_money_in_shows_only_incoming_payments_and_bounds_with_currency(
@@ -85,7 +86,7 @@ async def test_money_in_shows_only_incoming_payments_and_bounds_with_currency(
     assert (intro["what"], intro["search_summary"]) == ("incoming payments", " over 500.00 EUR")
     assert lines and all(not line["amount"].startswith("-") for line in lines)
     assert "Salary" in [line["description"] for line in lines]
-    assert total["money_out"] == "0.00 EUR"
+    assert (total["response"], total["money_out"]) == ("utter_transactions_total_in", "0.00 EUR")
 
 
 async def test_money_out_leaves_out_incoming_payments(
@@ -98,6 +99,7 @@ async def test_money_out_leaves_out_incoming_payments(
     lines = [m for m in messages if m["response"] == "utter_transaction_line"]
     assert lines and all(line["amount"].startswith("-") for line in lines)
     assert "Salary" not in [line["description"] for line in lines]
+    assert dispatcher.messages[-1]["response"] == "utter_transactions_total_out"
     assert dispatcher.messages[-1]["money_in"] == "0.00 EUR"
 
 
