@@ -172,9 +172,14 @@ def _count_text(count: int) -> str:
 
 
 def _describe(item: dict[str, Any]) -> str:
+    """The description, and who the money went to or came from unless it already says
+    so ("Card payment IKEA"; "Rent · City Housing"; "Transfer via chat · Anna Schmidt")."""
     counterparty = item.get("counterparty") or {}
     name = counterparty.get("name") if isinstance(counterparty, dict) else None
-    return str(item.get("description") or item.get("reference") or name or item.get("kind", ""))
+    description = str(item.get("description") or item.get("reference") or "")
+    if name and str(name).lower() not in description.lower():
+        return f"{description} · {name}" if description else str(name)
+    return description or str(item.get("kind", ""))
 
 
 def _in_category(item: dict[str, Any], category: str) -> bool:
