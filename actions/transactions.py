@@ -2,6 +2,7 @@
 said: merchant, spending category or text, direction (money out or in), date range,
 amount range, account."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,13 +86,32 @@ class Search:
         return _within(item, self.low, self.high)
 
 
+def offered_direction(tracker: Tracker) -> str | None:
+    """A typed "yes" to a support answer's first button (bot/data/offers.yml) runs this
+    action without the button's entities; the direction comes from that button then
+    ('/search_transactions{"direction": "in"}' after "how do I receive money?")."""
+    if (tracker.latest_message.get("intent") or {}).get("name") != "affirm":
+        return None
+    bots = [e for e in tracker.events if e.get("event") == "bot"]
+    buttons = ((bots[-1].get("data") or {}).get("buttons") or []) if bots else []
+    payload = str(buttons[0].get("payload", "")) if buttons else ""
+    intent, _, entities = payload.lstrip("/").partition("{")
+    if intent != "search_transactions" or not entities:
+        return None
+    try:
+        value = json.loads("{" + entities).get("direction")
+    except (ValueError, AttributeError):
+        return None
+    return value if value in ("in", "out") else None
+
+
 def read_search(tracker: Tracker) -> Search:
     merchant = entity_value(tracker, "merchant")
     category = CATEGORY_WORDS.get(str(merchant).lower()) if merchant else None
     return Search(
         text=None if category else merchant,
         category=category,
-        direction=entity_value(tracker, "direction"),
+        direction=entity_value(tracker, "direction") or offered_direction(tracker),
         period=entity_value(tracker, "time_period"),
         low=entity_value(tracker, "amount", "min"),
         high=entity_value(tracker, "amount", "max"),

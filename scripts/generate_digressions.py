@@ -65,8 +65,9 @@ def offer_rules() -> list[dict[str, object]]:
     domain = yaml.safe_load((ROOT / "bot" / "domain" / "support.yml").read_text())
     out: list[dict[str, object]] = []
     for topic in support_topics():
-        payloads = [b["payload"].lstrip("/") for v in domain["responses"][f"utter_{topic}"]
-                    for b in v.get("buttons", [])]
+        # The intent of each payload ('/search_transactions{"direction": "in"}' too).
+        payloads = [b["payload"].lstrip("/").split("{")[0]
+                    for v in domain["responses"][f"utter_{topic}"] for b in v.get("buttons", [])]
         offered = [p for p in payloads if p in OFFERED]
         if offered:
             out.append({"rule": f"yes to the offer after {topic}",

@@ -107,3 +107,20 @@ async def test_money_out_leaves_out_incoming_payments(
 async def test_guest_is_asked_to_log_in(make_tracker, dispatcher, use_core_banking) -> None:
     await ActionSearchTransactions().run(dispatcher, make_tracker(metadata={}), {})
     assert shown(dispatcher) == ["utter_login_required"]
+
+
+async def test_yes_to_an_offer_of_money_received_shows_money_received(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    offer = {"event": "bot", "text": "… I can show the payments you've received if you like.",
+             "data": {"buttons": [
+                 {"title": "Show money I received",
+                  "payload": '/search_transactions{"direction": "in"}'},
+                 {"title": "No, thanks", "payload": "/deny"}]}}
+    tracker = make_tracker(text="yes", intent="affirm", events=[offer],
+                           metadata=use_core_banking.metadata("demo001"))
+    await ActionSearchTransactions().run(dispatcher, tracker, {})
+    intro, *lines, total = dispatcher.messages
+    assert intro["what"] == "incoming payments"
+    assert lines and all(not line["amount"].startswith("-") for line in lines)
+    assert total["response"] == "utter_transactions_total_in"
