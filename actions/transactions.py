@@ -2,7 +2,6 @@
 said: merchant, spending category or text, direction (money out or in), date range,
 amount range, account."""
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,13 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import core_banking
 from actions.customer import customer_from_tracker
-from actions.entities import entity_value
+from actions.entities import entity_value, offered_entities
 from actions.money import format_money, to_minor
 
 MAX_LINES = 10
-# core_banking's page size for one account's history; a category is matched here over
-# that many of the newest transactions in the period (see `_search`).
-HISTORY_LIMIT = 100
 
 # Spending categories by the merchant names on card payments and transfers. Keyword
 # matching on the description is what this bank's data allows (no merchant category
@@ -86,22 +82,9 @@ class Search:
         return _within(item, self.low, self.high)
 
 
-def offered_direction(tracker: Tracker) -> str | None:
-    """A typed "yes" to a support answer's first button (bot/data/offers.yml) runs this
-    action without the button's entities; the direction comes from that button then
-    ('/search_transactions{"direction": "in"}' after "how do I receive money?")."""
-    if (tracker.latest_message.get("intent") or {}).get("name") != "affirm":
-        return None
-    bots = [e for e in tracker.events if e.get("event") == "bot"]
-    buttons = ((bots[-1].get("data") or {}).get("buttons") or []) if bots else []
-    payload = str(buttons[0].get("payload", "")) if buttons else ""
-    intent, _, entities = payload.lstrip("/").partition("{")
-    if intent != "search_transactions" or not entities:
-        return None
-    try:
-        value = json.loads("{" + entities).get("direction")
-    except (ValueError, AttributeError):
-        return None
+def _offered_direction(tracker: Tracker) -> str | None:
+    # "yes" to "I can show the payments you've received" (receiving_money's button)
+    value = offered_entities(tracker, "search_transactions").get("direction")
     return value if value in ("in", "out") else None
 
 
@@ -111,7 +94,7 @@ def read_search(tracker: Tracker) -> Search:
     return Search(
         text=None if category else merchant,
         category=category,
-        direction=entity_value(tracker, "direction") or offered_direction(tracker),
+        direction=entity_value(tracker, "direction") or _offered_direction(tracker),
         period=entity_value(tracker, "time_period"),
         low=entity_value(tracker, "amount", "min"),
         high=entity_value(tracker, "amount", "max"),
@@ -167,14 +150,16 @@ class ActionSearchTransactions(Action):
 
 
 async def _search(token: str, search: Search, account_type: str | None) -> list[dict[str, Any]]:
-    """Newest first, over the customer's accounts (or those of `account_type`)."""
+    """Newest first, over the customer's accounts (or those of `account_type`). A
+    category is matched here, over the page core_banking returns per account (the newest
+    100 in the period, `core_banking.list_transactions`)."""
     accounts = await core_banking.list_accounts(token)
     if account_type:
         accounts = [a for a in accounts if a["type"] == account_type] or accounts
     found: list[dict[str, Any]] = []
     for account in accounts:
         items = await core_banking.list_transactions(
-            token, account["id"], q=search.text, limit=HISTORY_LIMIT,
+            token, account["id"], q=search.text,
             date_from=search.period["from"] if search.period else None,
             date_to=search.period["to"] if search.period else None,
         )  # fmt: skip
@@ -191,20 +176,24 @@ def _count_text(count: int) -> str:
     return f"{text} (the latest {MAX_LINES} shown)" if count > MAX_LINES else text
 
 
+def _counterparty_name(item: dict[str, Any]) -> str | None:
+    counterparty = item.get("counterparty") or {}
+    name = counterparty.get("name") if isinstance(counterparty, dict) else None
+    return str(name) if name else None
+
+
 def _describe(item: dict[str, Any]) -> str:
     """The description, and who the money went to or came from unless it already says
     so ("Card payment IKEA"; "Rent · City Housing"; "Transfer via chat · Anna Schmidt")."""
-    counterparty = item.get("counterparty") or {}
-    name = counterparty.get("name") if isinstance(counterparty, dict) else None
+    name = _counterparty_name(item)
     description = str(item.get("description") or item.get("reference") or "")
-    if name and str(name).lower() not in description.lower():
-        return f"{description} · {name}" if description else str(name)
+    if name and name.lower() not in description.lower():
+        return f"{description} · {name}" if description else name
     return description or str(item.get("kind", ""))
 
 
 def _in_category(item: dict[str, Any], category: str) -> bool:
-    counterparty = item.get("counterparty") or {}
-    name = counterparty.get("name") if isinstance(counterparty, dict) else None
+    name = _counterparty_name(item)
     text = " ".join(str(v) for v in (item.get("description"), item.get("reference"), name)
                     if v).lower() + " "  # fmt: skip
     return any(keyword in text for keyword in CATEGORY_KEYWORDS[category])

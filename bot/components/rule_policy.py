@@ -32,13 +32,14 @@ from rasa.shared.nlu.constants import ACTION_NAME, INTENT
 State = dict[str, Any]
 Bucket = tuple[str | None, str | None]  # (previous action, user intent); None: any
 
-# The parent's decoder without its bounded cache (lru_cache keeps it as __wrapped__).
-decode_rule_key = RulePolicy._rule_key_to_state.__wrapped__
+# The parent's decoder (lru_cache keeps it as __wrapped__), cached without bound: every
+# key is decoded once, for the parent's code paths and for the lookup below alike.
+decoded_rule_states = functools.cache(RulePolicy._rule_key_to_state.__wrapped__)
 
 
 @functools.cache
 def rule_states_newest_first(rule_key: str) -> tuple[State, ...]:
-    return tuple(reversed(decode_rule_key(rule_key)))
+    return tuple(reversed(decoded_rule_states(rule_key)))
 
 
 def bucket_of(rule_state: State) -> Bucket:
@@ -66,11 +67,7 @@ class CachedRulePolicy(RulePolicy):
     classes with `==`; the default rules (restart, back, session start) are the parent's
     and work unchanged."""
 
-    @staticmethod
-    @functools.cache
-    def _rule_key_to_state(rule_key: str) -> list[State]:
-        states: list[State] = decode_rule_key(rule_key)
-        return states
+    _rule_key_to_state = staticmethod(decoded_rule_states)
 
     def _get_possible_keys(self, lookup: Mapping[str, str], states: Sequence[State]) -> set[str]:
         newest_first = list(reversed(states))
