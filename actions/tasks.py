@@ -43,6 +43,26 @@ class CancelTask:
         return [SlotSet(slot, None) for slot in self.slots]
 
 
+# Actions that run between a message and the form that takes it as an answer.
+_BEFORE_THE_FORM = frozenset({"action_listen", "action_reset_task_slots"})
+
+
+def answers_the_form(tracker: Tracker) -> bool:
+    """The form is judging the user's latest message as an answer (or as the request
+    that starts it). False when the form resumes after a digression ("who are my
+    payees?" answered by its own action first): that message was no answer, and must not
+    be judged as one again. (Rasa reports the form itself as `latest_action_name` in
+    both cases, so the events since the message tell them apart.)"""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return True
+        name = str(event.get("name") or "")
+        if (event.get("event") == "action" and name not in _BEFORE_THE_FORM
+                and not name.endswith("_form")):
+            return False
+    return True
+
+
 def turn_key(tracker: Tracker, purpose: str) -> str:
     """An `Idempotency-Key` for the money-moving call made in answer to the latest user
     message: the same confirming message gives the same key, so a retried action (Rasa

@@ -20,7 +20,7 @@ from actions import core_banking
 from actions.customer import Customer, customer_from_tracker
 from actions.entities import entity_value
 from actions.money import format_money, mask_account_number, to_minor
-from actions.tasks import turn_key
+from actions.tasks import answers_the_form, turn_key
 
 TRANSFER_SLOTS = ("transfer_amount", "transfer_currency", "transfer_destination",
                   "transfer_source", "transfer_confirmed", "transfer_reference",
@@ -46,13 +46,32 @@ def _account_slot(account: dict[str, Any]) -> dict[str, Any]:
 
 
 _NOT_A_NAME = frozenset({"my", "the", "a", "an", "your", "our", "me", "savings", "checking",
-                         "current", "account", "iban", "someone", "somebody", "them"})
+                         "current", "account", "iban", "someone", "somebody", "them", "him",
+                         "her", "us", "you", "it", "this", "that", "whom", "who", "anyone",
+                         "everyone", "people", "friend", "family"})
+# A lower-case word after "to" is a name only where a name ends the request: "transfer
+# 90 to anna", "send 20 to bob for dinner"; "want to send money" names nobody.
+_LOWER_NAME = re.compile(
+    r"\bto\s+([a-z][\w'-]+)\s*(?:$|[.!?,]|\b(?:for|with|please|now|today|tomorrow|from|"
+    r"ref|reference|as)\b)")
 
 
 def _names_someone(text: str) -> bool:
-    """The text sends to a capitalised name ("to Anna", "pay Anna 25")."""
-    found = re.search(r"\b(?:to|pay)\s+([A-Z][\w'-]+)", text)
+    """The text sends to someone by name: capitalised anywhere ("to Anna", "pay Anna
+    25"), or lower-case where the name ends the request ("transfer 90 to anna")."""
+    found = re.search(r"\b(?:to|pay)\s+([A-Z][\w'-]+)", text) or _LOWER_NAME.search(text)
     return found is not None and found.group(1).lower() not in _NOT_A_NAME
+
+
+# A name the NLU sees no request in: `inform`, or too unsure to be one.
+_ANSWER_INTENTS = frozenset({"inform", "nlu_fallback"})
+_ANSWER_BELOW_CONFIDENCE = 0.8
+
+
+def _plain_answer(tracker: Tracker) -> bool:
+    intent = tracker.latest_message.get("intent") or {}
+    return (intent.get("name") in _ANSWER_INTENTS
+            or float(intent.get("confidence") or 0.0) < _ANSWER_BELOW_CONFIDENCE)
 
 
 def _payee_named_in(text: str, payees: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -147,11 +166,17 @@ class ValidateTransferForm(FormValidationAction):
                                              "account_number": payee["iban"],
                                              "label": payee["name"]}}
         text = tracker.latest_message.get("text") or ""
-        if (asked or _names_someone(text)) and not _BARE_AMOUNT.match(text):
-            # "send 25 to Anna" with no payee Anna: say so now, not just "who to?"
-            names = ", ".join(p["name"] for p in payees) or "none saved yet"
-            dispatcher.utter_message(response="utter_unknown_destination", payee_names=names)
-        return {}
+        if (not answers_the_form(tracker) or _BARE_AMOUNT.match(text)
+                or not (asked or _names_someone(text))):
+            return {}
+        # "send 25 to Anna" with no payee Anna: say so now, not just "who to?"
+        names = ", ".join(p["name"] for p in payees) or "none saved yet"
+        dispatcher.utter_message(response="utter_unknown_destination", payee_names=names)
+        # A plain answer with an unknown name ("Anna") still answers the question: the
+        # slot is set (empty) so that Rasa keeps the form on this message instead of
+        # rejecting it to the fallback's "Sorry, I didn't get that". Anything else is
+        # left to be rejected, so that the digression rules can answer it.
+        return {"transfer_destination": None} if asked and _plain_answer(tracker) else {}
 
     async def extract_transfer_amount(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> dict[str, Any]:  # fmt: skip

@@ -85,8 +85,56 @@ async def test_unknown_destination_when_asked_lists_the_payees(
     tracker = make_tracker(text="to Zebediah", intent="inform",
                            metadata=use_core_banking.metadata("demo001"),
                            slots={"requested_slot": "transfer_destination"})  # fmt: skip
-    assert await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {}) == {}
+    # The slot is set (empty) so that Rasa keeps the form instead of rejecting the turn
+    # to the fallback, which would drop this answer for "Sorry, I didn't get that".
+    assert await ValidateTransferForm().extract_transfer_destination(
+        dispatcher, tracker, {}) == {"transfer_destination": None}
     assert responses(dispatcher) == ["utter_unknown_destination"]
+
+
+async def test_a_confident_question_where_the_destination_was_asked_is_left_to_the_rules(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    # Nothing is set, so Rasa rejects the form on it and the digression rule answers.
+    tracker = make_tracker(text="how long does a transfer take", intent="faq",
+                           metadata=use_core_banking.metadata("demo001"),
+                           slots={"requested_slot": "transfer_destination"})  # fmt: skip
+    assert await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {}) == {}
+
+
+async def test_the_form_resuming_after_a_digression_does_not_judge_that_question(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    # "who are my payees?" while the destination was asked: its own action answered it,
+    # then the form runs again on the same message; that is no unknown name.
+    tracker = make_tracker(text="who are my saved payees", intent="list_payees",
+                           metadata=use_core_banking.metadata("demo001"),
+                           slots={"requested_slot": "transfer_destination"},
+                           events=[{"event": "user", "text": "who are my saved payees"},
+                                   {"event": "action", "name": "action_list_payees"},
+                                   {"event": "bot", "text": "Your saved payees (2):"}])  # fmt: skip
+    assert await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {}) == {}
+    assert responses(dispatcher) == []
+
+
+@pytest.mark.parametrize("text, unknown", [
+    ("transfer 90 to anna", True),
+    ("send 20 to bob for dinner", True),
+    ("pay 15 to zebedee please", True),
+    ("i want to send money", False),
+    ("i'd like to transfer 50 to my mum", False),
+    ("move 20 to savings", False),
+])
+async def test_a_lower_case_name_that_ends_the_request_is_said_unknown(
+    text: str, unknown: bool, make_tracker, dispatcher, use_core_banking
+) -> None:
+    # As Rasa runs it: the form starts after the task reset, on the request itself.
+    tracker = make_tracker(text=text, intent="transfer_money",
+                           metadata=use_core_banking.metadata("demo001"),
+                           events=[{"event": "user", "text": text},
+                                   {"event": "action", "name": "action_reset_task_slots"}])
+    assert await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {}) == {}
+    assert responses(dispatcher) == (["utter_unknown_destination"] if unknown else [])
 
 
 @pytest.mark.parametrize("text", ["50", "12,50 EUR", "€ 30"])
