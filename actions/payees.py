@@ -340,7 +340,8 @@ class ValidateAddPayeeForm(FormValidationAction):
         if not is_answer(tracker):
             return {}
         asked = requested_slot(tracker)
-        iban = entity_value(tracker, "iban")
+        # An IBAN that fails its check is taken too: validation says what is wrong.
+        iban = entity_value(tracker, "iban") or entity_value(tracker, "invalid_iban")
         if iban and (asked in (None, "payee_iban") or not tracker.get_slot("payee_iban")):
             return {"payee_iban": str(iban)}
         text = latest_text(tracker).strip()

@@ -147,6 +147,9 @@ class ValidateTransferForm(FormValidationAction):
             return {"transfer_destination": {"kind": "iban", "account_number": iban,
                                              "label": f"IBAN {mask_account_number(iban)}"}}
         asked = tracker.get_slot("requested_slot") == "transfer_destination"
+        if entity_value(tracker, "invalid_iban") and answers_the_form(tracker):
+            dispatcher.utter_message(response="utter_invalid_iban")
+            return {"transfer_destination": None} if asked else {}
         own_type = entity_value(tracker, "account_type", "to") or (
             entity_value(tracker, "account_type") if asked else None)
         try:

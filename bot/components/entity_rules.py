@@ -2,6 +2,9 @@
 
 Found entities (value types are what callers may rely on):
 - `iban`: str, upper case without spaces, mod-97 valid.
+- `invalid_iban`: str, upper case without spaces: something typed as an IBAN (one token,
+  or groups of four; ten digits or more, and mostly digits) that fails the check, so
+  that a form can say so instead of reading its digits as an amount.
 - `gift_card_code`: str, the code as typed (upper case); `gift_card_ref`: str, the
   gateway's reference for a masked code, `[giftcard:<ref>]` in the text.
 - `amount`: str, a plain decimal ("1250.5", "50"); role `min` / `max` after words such
@@ -62,6 +65,22 @@ def iban_is_valid(candidate: str) -> bool:
         return False
     digits = "".join(str(int(ch, 36)) for ch in iban[4:] + iban[:4])
     return int(digits) % 97 == 1
+
+
+# Typed as an IBAN: one token, or the usual groups of four.
+_IBAN_SHAPED = re.compile(
+    r"\b[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?)\b")
+
+
+def _invalid_ibans(text: str, valid: list[Found]) -> list[Found]:
+    found = []
+    for m in _IBAN_SHAPED.finditer(text):
+        value = m.group(0).replace(" ", "").upper()
+        digits = sum(ch.isdigit() for ch in value)  # a random gift code is ~1/3 digits
+        if (digits >= 10 and digits >= 0.6 * len(value) and not iban_is_valid(value)
+                and not any(f.start < m.end() and m.start() < f.end for f in valid)):
+            found.append(Found("invalid_iban", value, m.start(), m.end()))
+    return found
 
 
 def _ibans(text: str) -> list[Found]:
@@ -304,6 +323,7 @@ def extract(text: str, today: date | None = None) -> list[Found]:
     """All entities found in `text`, in the order of the rules above."""
     today = today or date.today()
     ibans = _ibans(text)
+    ibans += _invalid_ibans(text, ibans)
     cards = _gift_cards(text)
     periods = _periods(text, today)
     # The gateway's masks of a card number or CVV hold digits that are never amounts.

@@ -12,7 +12,10 @@ Callers may rely on:
     resolution;
   - if ``expecting_secret`` (the bot's last message asked for a CVV / security code)
     and the whole message is 3-4 digits: ``[redacted]`` -- the digits are dropped.
-- Valid IBANs (``DE89 3704 0044 0532 0130 00``, mod-97 checked) are left intact.
+- Valid IBANs (``DE89 3704 0044 0532 0130 00``, mod-97 checked) are left intact, and
+  so is a mistyped one: text typed as an IBAN (a registry country code, two digits,
+  then one token or groups of four, ten digits or more), so that the bot can say the
+  IBAN is wrong instead of taking its digits for a card number.
 - ``redact_reply`` does the same to a bot reply for transcripts, keeping only a gift
   code's last four characters (no reference).
 - Masking is idempotent: masked output contains nothing that would be masked again.
@@ -40,6 +43,16 @@ _GIFT_CONTIGUOUS = re.compile(rf"(?<![\w-])[{_CROCKFORD}]{{20,25}}(?![\w-])",
 # Runs of digit groups joined by one space or dash; a card is a window of whole groups.
 _DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d+(?:[ -]\d+)*(?![0-9A-Za-z])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{1,4}){3,8}\b", re.IGNORECASE)
+# Typed as an IBAN (the bot's entity rules read the same shape as `invalid_iban`).
+_IBAN_SHAPED = re.compile(
+    r"\b([A-Z]{2})\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)\b",
+    re.IGNORECASE)
+# The IBAN registry's countries (SWIFT, 2025): other letters are no IBAN.
+_IBAN_COUNTRIES = frozenset(re.findall(r"[A-Z]{2}", """
+    AD AE AL AT AZ BA BE BG BH BI BR BY CH CR CY CZ DE DJ DK DO EE EG ES FI FK FO FR GB
+    GE GI GL GR GT HR HU IE IL IQ IS IT JO KW KZ LB LC LI LT LU LV LY MC MD ME MK MN MR
+    MT MU NI NL NO OM PK PL PS PT QA RO RS RU SA SC SD SE SI SK SM SO ST SV TL TN TR UA
+    VA VG XK YE"""))
 _BARE_SECRET = re.compile(r"\s*\d{3,4}\s*")
 _ASKS_SECRET = re.compile(
     r"\b(?:cvv2?|cvc2?|csc|security code|card verification|verification code|"
@@ -135,7 +148,38 @@ def _iban_spans(text: str) -> list[tuple[int, int]]:
             if iban_valid(text[match.start():end]):
                 spans.append((match.start(), end))
                 break
-    return spans
+    for shaped in _IBAN_SHAPED.finditer(text):
+        if _typed_as_iban(shaped) and not any(
+                start < shaped.end() and shaped.start() < end for start, end in spans):
+            spans.append(shaped.span())
+    return sorted(spans)
+
+
+def _typed_as_iban(shaped: re.Match[str]) -> bool:
+    """A mistyped IBAN, not a card or a gift code of the same shape: an IBAN country,
+    mostly digits (a random gift code is about a third digits), and no valid gift code."""
+    compact = shaped.group().replace(" ", "")
+    digits = sum(ch.isdigit() for ch in compact)
+    return (shaped.group(1).upper() in _IBAN_COUNTRIES and digits >= 10
+            and digits >= 0.6 * len(compact) and not _gift_code_checks(compact))
+
+
+_GIFT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_GIFT_ALIASES = str.maketrans("OIL", "011")
+
+
+def _gift_code_checks(compact: str) -> bool:
+    """Does this pass a gift card code's check character (core_banking: 19 Crockford
+    base32 characters plus a Luhn mod 32 check)? Such text is masked as a code."""
+    code = compact.upper().translate(_GIFT_ALIASES)
+    if len(code) != 20 or any(ch not in _GIFT_ALPHABET for ch in code):
+        return False
+    total, double = 0, False
+    for ch in reversed(code):
+        value = _GIFT_ALPHABET.index(ch) * (2 if double else 1)
+        total += value // 32 + value % 32
+        double = not double
+    return total % 32 == 0
 
 
 def _looks_random(code: str) -> bool:

@@ -232,6 +232,18 @@ async def test_invalid_iban_is_explained(dispatcher, use_core_banking) -> None:
                                                DOMAIN) == {"payee_iban": good}
 
 
+async def test_an_invalid_iban_in_the_request_is_explained_and_the_name_kept(
+    dispatcher, use_core_banking
+) -> None:
+    text = "add payee Klaus with IBAN DE12345678901234567890"
+    start = tracker(text=text, intent="add_payee", metadata=logged_in(use_core_banking),
+                    entities=[{"entity": "invalid_iban", "value": "DE12345678901234567890",
+                               "start": 26, "end": 48}])
+    events = await ValidateAddPayeeForm().run(dispatcher, start, DOMAIN)
+    assert slot_events(events) == {"payee_iban": None, "payee_name": "Klaus"}
+    assert said(dispatcher) == ["utter_invalid_iban"]
+
+
 async def test_bad_names_are_explained(dispatcher, use_core_banking) -> None:
     answer = tracker(text="1234", metadata=logged_in(use_core_banking), requested="payee_name")
     validator = ValidateAddPayeeForm()

@@ -102,6 +102,19 @@ async def test_a_confident_question_where_the_destination_was_asked_is_left_to_t
     assert await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {}) == {}
 
 
+@pytest.mark.parametrize("asked", [False, True])
+async def test_an_iban_that_fails_its_check_is_said_to_be_invalid(
+    asked: bool, make_tracker, dispatcher, use_core_banking
+) -> None:
+    tracker = make_tracker(text="send 50 to DE89 3704 0044 0532 0130 01", intent="transfer_money",
+                           metadata=use_core_banking.metadata("demo001"),
+                           entities=[{"entity": "invalid_iban", "value": "DE89370400440532013001"}],
+                           slots={"requested_slot": "transfer_destination"} if asked else {})
+    extracted = await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {})
+    assert extracted == ({"transfer_destination": None} if asked else {})
+    assert responses(dispatcher) == ["utter_invalid_iban"]
+
+
 async def test_the_form_resuming_after_a_digression_does_not_judge_that_question(
     make_tracker, dispatcher, use_core_banking
 ) -> None:

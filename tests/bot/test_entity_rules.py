@@ -41,6 +41,11 @@ def found(text: str) -> list[tuple[str, object, object]]:
     ("£20.5", [("amount", "20.5", None), ("currency", "GBP", None)]),
     ("send it to DE89 3704 0044 0532 0130 00 please", [("iban", "DE89370400440532013000", None)]),
     ("the card ending 4321", []),
+    # Typed as an IBAN but failing its check: said to be one, and no amount.
+    ("add payee Klaus with IBAN DE12345678901234567890", [
+        ("invalid_iban", "DE12345678901234567890", None)]),
+    ("send 50 to DE89 3704 0044 0532 0130 01", [
+        ("invalid_iban", "DE89370400440532013001", None), ("amount", "50", None)]),
     ("check gift card 7K3M-9QPX-2HVD-RT6W-4NCJ", [
         ("gift_card_code", "7K3M-9QPX-2HVD-RT6W-4NCJ", None)]),
     ("redeem [giftcard:gc_ab12cd34] to checking", [
@@ -54,6 +59,12 @@ def found(text: str) -> list[tuple[str, object, object]]:
 ])
 def test_extract(text: str, expected: list[tuple[str, object, object]]) -> None:
     assert found(text) == expected
+
+
+@pytest.mark.parametrize("text", ["my reference is AB12 invoice 2231 from 2025",
+                                  "order XY99 1234 shipped", "code AB12CDEFGHIJKLMNOP"])
+def test_text_that_only_starts_like_an_iban_is_no_invalid_iban(text: str) -> None:
+    assert "invalid_iban" not in [kind for kind, _, _ in found(text)]
 
 
 def test_iban_checksum() -> None:

@@ -43,6 +43,12 @@ def masked(text: str, **kw: bool) -> str:
     ("to DE89 3704 0044 0532 0130 00 now", "to DE89 3704 0044 0532 0130 00 now"),  # IBAN
     ("send 50 to DE89370400440532013000", "send 50 to DE89370400440532013000"),  # compact
     ("ES9121000418450200051332", "ES9121000418450200051332"),  # compact, 24 characters
+    # A mistyped IBAN whose digits happen to pass Luhn: still an IBAN, for the bot to
+    # call invalid, not a card.
+    ("send 50 to DE89 3704 0044 0532 0130 01", "send 50 to DE89 3704 0044 0532 0130 01"),
+    ("add DE12345678901234567890", "add DE12345678901234567890"),  # not a gift code
+    # The same digits after letters that are no IBAN country: a card.
+    ("QQ89 3704 0044 0532 0130 01", "QQ89 [card •••• 3001]"),
     ("on 2024-01-15 at 10:30", "on 2024-01-15 at 10:30"),
     ("code ABCD-EFGH-JKMN-PQRS-TV12-X ok", "code [giftcard:gc_1] ok"),
     ("abcd-efgh-jkmn-pqrs-tv12", "[giftcard:gc_1]"),
@@ -136,3 +142,17 @@ async def test_rasa_and_redis_see_only_masked_text_and_refs_resolve(
             response = await http.post("/internal/pii/resolve", json=body, headers=headers)
             assert response.status_code == status
             assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_gift_code_shaped_like_an_iban_is_still_masked() -> None:
+    # 19 random characters and the check character, as core_banking makes them; one
+    # that starts like an IBAN ("DE12" and mostly digits) is still a code.
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    data = "DE12345678901234567"
+    total, double = 0, True
+    for ch in reversed(data):
+        value = alphabet.index(ch) * (2 if double else 1)
+        total += value // 32 + value % 32
+        double = not double
+    code = data + alphabet[(32 - total % 32) % 32]
+    assert masked(f"redeem {code}") == "redeem [giftcard:gc_1]"
