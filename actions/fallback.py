@@ -52,6 +52,30 @@ class ActionSuggestIntents(Action):
         return []
 
 
+# An out-of-scope guess this unsure, right after the closest topics were offered, is the
+# customer still not getting through ("zzzz qqq"), not a clear other subject.
+_UNSURE_OUT_OF_SCOPE = 0.6
+
+
+class ActionOutOfScope(Action):
+    """Out of scope: say what the assistant does; but as the fallback's second stage
+    (a person offered) when the last turn already missed and this guess is unsure."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0)
+        if (_previous_user_intent(tracker) == "nlu_fallback"
+                and confidence < _UNSURE_OUT_OF_SCOPE):  # fmt: skip
+            dispatcher.utter_message(response="utter_rephrase_or_human")
+        else:
+            dispatcher.utter_message(response="utter_out_of_scope")
+        return []
+
+
 class ActionDefaultFallback(Action):
     """RulePolicy's core fallback (`core_fallback_action_name` in bot/config.yml): no rule
     or form could take the last message, e.g. a bare "yes" when a form asked for an IBAN.

@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 from rasa_sdk import Tracker
 
-from actions.fallback import ActionDefaultFallback, ActionSuggestIntents
+from actions.fallback import ActionDefaultFallback, ActionOutOfScope, ActionSuggestIntents
 
 DOMAIN = Path(__file__).resolve().parents[2] / "bot" / "domain"
 
@@ -37,6 +37,23 @@ async def test_a_second_miss_offers_a_person(dispatcher) -> None:
     users = [{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}] * 2
     await ActionSuggestIntents().run(dispatcher, missed(["check_balance"], users), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_rephrase_or_human"]
+
+
+def out_of_scope(confidence: float, previous: str) -> Tracker:
+    latest = {"text": "zzzz qqq", "intent": {"name": "out_of_scope", "confidence": confidence},
+              "entities": [], "metadata": {}}
+    users = [{"event": "user", "parse_data": {"intent": {"name": previous}}},
+             {"event": "user", "parse_data": {"intent": latest["intent"]}}]
+    return Tracker(sender_id="s", slots={}, latest_message=latest, events=users, paused=False,
+                   followup_action=None, active_loop={}, latest_action_name="action_listen")
+
+
+async def test_an_unsure_out_of_scope_after_a_miss_is_the_second_stage(dispatcher) -> None:
+    await ActionOutOfScope().run(dispatcher, out_of_scope(0.4, "nlu_fallback"), {})
+    await ActionOutOfScope().run(dispatcher, out_of_scope(0.95, "nlu_fallback"), {})
+    await ActionOutOfScope().run(dispatcher, out_of_scope(0.4, "greet"), {})
+    assert [m["response"] for m in dispatcher.messages] == [
+        "utter_rephrase_or_human", "utter_out_of_scope", "utter_out_of_scope"]
 
 
 def in_form(form: str | None, slot: str | None) -> Tracker:
