@@ -15,7 +15,7 @@ from actions.money import format_money, mask_account_number
 _ACCOUNT_LABELS = {"checking": "Checking account", "savings": "Savings account"}
 # "what's my IBAN?", "my account number": the customer's own details are shown in full
 # (they are not secret to their owner and are needed to be paid); balances stay masked.
-_ASKS_FOR_DETAILS = re.compile(r"\b(?:iban|account (?:number|details|no)|bic|swift)\b",
+_ASKS_FOR_DETAILS = re.compile(r"\b(?:iban|account (?:number|details|no)|bank details|bic|swift)\b",
                                re.IGNORECASE)
 
 

@@ -24,6 +24,14 @@ def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency.upper(), 2)
 
 
+def minor_to_decimal(amount_minor: int, currency: str) -> str:
+    """The plain decimal string of an amount in minor units: (125050, "EUR") -> "1250.50"."""
+    from decimal import Decimal
+
+    digits = exponent(currency)
+    return str(Decimal(amount_minor).scaleb(-digits).quantize(Decimal(1).scaleb(-digits)))
+
+
 def to_minor(amount: str, currency: str) -> int:
     """Parse a decimal string ("50", "1250.5") into integer minor units of `currency`.
 

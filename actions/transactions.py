@@ -2,10 +2,12 @@
 said: merchant, spending category or text, direction (money out or in), date range,
 amount range, account."""
 
-from dataclasses import dataclass
+import re
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import core_banking
@@ -88,10 +90,26 @@ def _offered_direction(tracker: Tracker) -> str | None:
     return value if value in ("in", "out") else None
 
 
+# "and on fuel?", "what about last week?": the last search with what this one changes.
+_FOLLOW_UP = re.compile(r"^\W*(?:and|what about|how about|only|just|also|same)\b", re.I)
+# What a follow-up names, where the NLU's merchant rule (which wants a spending verb)
+# found nothing: "and on fuel?", "what about at Lidl".
+_FOLLOW_UP_TOPIC = re.compile(r"\b(?:on|at|from|for)\s+([A-Za-z][\w.&'-]*)")
+_NOT_A_TOPIC = frozenset({"the", "my", "it", "that", "this", "last", "next", "yesterday",
+                          "today", "monday", "tuesday", "wednesday", "thursday", "friday",
+                          "saturday", "sunday", "week", "month", "year"})
+
+
 def read_search(tracker: Tracker) -> Search:
+    text = str(tracker.latest_message.get("text") or "")
     merchant = entity_value(tracker, "merchant")
+    follow_up = _follow_up_of(tracker, text)
+    if merchant is None and follow_up is not None:
+        named = _FOLLOW_UP_TOPIC.search(text)
+        if named and named.group(1).lower() not in _NOT_A_TOPIC:
+            merchant = named.group(1)
     category = CATEGORY_WORDS.get(str(merchant).lower()) if merchant else None
-    return Search(
+    search = Search(
         text=None if category else merchant,
         category=category,
         direction=entity_value(tracker, "direction") or _offered_direction(tracker),
@@ -100,6 +118,35 @@ def read_search(tracker: Tracker) -> Search:
         high=entity_value(tracker, "amount", "max"),
         currency=entity_value(tracker, "currency") or "EUR",
     )
+    if follow_up is None:
+        return search
+    # What the follow-up says replaces; what it leaves out is kept (a new topic replaces
+    # both the merchant and the category).
+    kept = {f.name: getattr(follow_up, f.name) for f in fields(Search)
+            if getattr(search, f.name) is None}
+    if search.text or search.category:
+        kept.pop("text", None)
+        kept.pop("category", None)
+    return replace(search, **kept)
+
+
+def _follow_up_of(tracker: Tracker, text: str) -> Search | None:
+    """The last search, when this message only refines it ("and on fuel?")."""
+    last = tracker.get_slot("last_transaction_search")
+    if not isinstance(last, dict) or not _FOLLOW_UP.match(text):
+        return None
+    period = last.get("period")
+    return Search(
+        text=_text_or_none(last.get("text")),
+        category=last.get("category") if last.get("category") in CATEGORY_KEYWORDS else None,
+        direction=_text_or_none(last.get("direction")),
+        period=period if isinstance(period, dict) else None,
+        low=_text_or_none(last.get("low")), high=_text_or_none(last.get("high")),
+        currency=str(last.get("currency") or "EUR"))
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 class ActionSearchTransactions(Action):
@@ -114,17 +161,18 @@ class ActionSearchTransactions(Action):
             dispatcher.utter_message(response="utter_login_required")
             return []
         search = read_search(tracker)
+        remembered = [SlotSet("last_transaction_search", asdict(search))]
         try:
             found = await _search(customer.access_token, search, entity_value(
                 tracker, "account_type"))  # fmt: skip
         except core_banking.CoreBankingError as error:
             core_banking.say_failure(dispatcher, error)
-            return []
+            return remembered
         what, summary = WHAT.get(search.direction, "transactions"), search.summary()
         if not found:
             dispatcher.utter_message(response="utter_no_transactions", what=what,
                                      search_summary=summary)  # fmt: skip
-            return []
+            return remembered
         dispatcher.utter_message(response="utter_transactions_intro", what=what,
                                  search_summary=summary)  # fmt: skip
         for item in found[:MAX_LINES]:
@@ -146,7 +194,7 @@ class ActionSearchTransactions(Action):
                 response=response, count_text=_count_text(len(found)),
                 money_out=format_money(-sum(a for a in amounts if a < 0), currency),
                 money_in=format_money(sum(a for a in amounts if a > 0), currency))
-        return []
+        return remembered
 
 
 async def _search(token: str, search: Search, account_type: str | None) -> list[dict[str, Any]]:

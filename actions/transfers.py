@@ -19,7 +19,7 @@ from rasa_sdk.types import DomainDict
 from actions import core_banking
 from actions.customer import Customer, customer_from_tracker
 from actions.entities import entity_value
-from actions.money import format_money, mask_account_number, to_minor
+from actions.money import format_money, mask_account_number, minor_to_decimal, to_minor
 from actions.tasks import answers_the_form, turn_key
 
 TRANSFER_SLOTS = ("transfer_amount", "transfer_currency", "transfer_destination",
@@ -112,6 +112,12 @@ def reference_in(text: str) -> str | None:
     return ref[:REFERENCE_MAX] or None
 
 
+_WHOLE_BALANCE = re.compile(
+    r"^\W*(?:(?:all|everything)(?: of it| that'?s (?:there|in it|available))?|"
+    r"(?:the )?(?:whole|full|entire) (?:balance|amount)|all (?:the|my) money)\W*$",
+    re.IGNORECASE)
+
+
 def _same_amount(a: Any, b: Any) -> bool:
     try:
         return Decimal(str(a)) == Decimal(str(b))
@@ -192,6 +198,11 @@ class ValidateTransferForm(FormValidationAction):
     def _amount(tracker: Tracker) -> dict[str, Any]:
         amount = entity_value(tracker, "amount")
         at_summary = tracker.get_slot("requested_slot") == "transfer_confirmed"
+        source = tracker.get_slot("transfer_source")
+        if (amount is None and source and tracker.get_slot("requested_slot") == "transfer_amount"
+                and _WHOLE_BALANCE.search(str(tracker.latest_message.get("text") or ""))):
+            # "all of it": the source's whole available balance (validated like any amount)
+            amount = minor_to_decimal(int(source["available_minor"]), source["currency"])
         if amount is None or (tracker.get_slot("transfer_amount") and not at_summary):
             return {}
         if at_summary and _same_amount(amount, tracker.get_slot("transfer_amount")):

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.balance import ActionCheckBalance
@@ -48,10 +49,12 @@ async def test_the_account_named_is_the_one_shown(
                      ("utter_account_balance", "Savings account", "5,000.00 EUR")]
 
 
+@pytest.mark.parametrize("text", ["what's my IBAN?", "give me my bank details",
+                                  "what's my account number"])
 async def test_asked_for_the_iban_the_account_numbers_are_shown_in_full(
-    make_tracker, dispatcher, use_core_banking
+    text: str, make_tracker, dispatcher, use_core_banking
 ) -> None:
-    tracker = make_tracker(text="what's my IBAN?", metadata=use_core_banking.metadata("demo001"))
+    tracker = make_tracker(text=text, metadata=use_core_banking.metadata("demo001"))
     await ActionCheckBalance().run(dispatcher, tracker, {})
     messages = responses(dispatcher)
     assert [m["response"] for m in messages] == ["utter_account_details"] * 2

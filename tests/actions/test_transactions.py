@@ -124,3 +124,33 @@ async def test_yes_to_an_offer_of_money_received_shows_money_received(
     assert intro["what"] == "incoming payments"
     assert lines and all(not line["amount"].startswith("-") for line in lines)
     assert total["response"] == "utter_transactions_total_in"
+
+
+async def test_a_follow_up_refines_the_last_search(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    first = make_tracker(text="how much did I spend on groceries in October",
+                         intent="search_transactions",
+                         metadata=use_core_banking.metadata("demo001"),
+                         entities=[{"entity": "merchant", "value": "groceries"},
+                                   {"entity": "direction", "value": "out"},
+                                   {"entity": "time_period",
+                                    "value": {"from": "2026-10-01", "to": "2026-10-31"}}])
+    [remembered] = await ActionSearchTransactions().run(dispatcher, first, {})
+    assert remembered["name"] == "last_transaction_search"
+    last = remembered["value"]
+    # "and on fuel?": a new topic (no merchant entity: the NLU's rule wants a verb), the
+    # month and the direction kept.
+    fuel = make_tracker(text="and on fuel?", intent="search_transactions",
+                        metadata=use_core_banking.metadata("demo001"),
+                        slots={"last_transaction_search": last})
+    quiet = CollectingDispatcher()
+    [again] = await ActionSearchTransactions().run(quiet, fuel, {})
+    assert again["value"] == {**last, "category": "fuel"}
+    assert quiet.messages[0]["search_summary"] == " on fuel from 2026-10-01 to 2026-10-31"
+    # Not a follow-up: a question of its own starts afresh.
+    fresh = make_tracker(text="show my transactions", intent="search_transactions",
+                         metadata=use_core_banking.metadata("demo001"),
+                         slots={"last_transaction_search": last})
+    [new] = await ActionSearchTransactions().run(CollectingDispatcher(), fresh, {})
+    assert new["value"]["category"] is None and new["value"]["period"] is None

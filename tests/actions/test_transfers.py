@@ -175,6 +175,26 @@ async def test_an_unknown_name_in_the_request_is_said_at_once(
     assert responses(quiet) == []
 
 
+@pytest.mark.parametrize("text, whole", [
+    ("all of it", True), ("everything", True), ("the whole balance", True),
+    ("all the money", True), ("all of them?", False), ("is that all", False),
+])
+async def test_all_of_it_is_the_sources_whole_available_balance(
+    text: str, whole: bool, make_tracker, dispatcher, use_core_banking
+) -> None:
+    slots = {**slots_for(use_core_banking, "demo001", "0", {"kind": "own"}, None),
+             "transfer_amount": None, "requested_slot": "transfer_amount"}
+    available = slots["transfer_source"]["available_minor"]
+    tracker = make_tracker(text=text, intent="affirm", slots=slots,
+                           metadata=use_core_banking.metadata("demo001"))
+    extracted = await ValidateTransferForm().extract_transfer_amount(dispatcher, tracker, {})
+    if whole:
+        assert extracted == {"transfer_amount": f"{available // 100}.{available % 100:02d}",
+                             "transfer_currency": None}
+    else:
+        assert extracted == {}
+
+
 async def test_amount_is_checked_against_available_balance(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
