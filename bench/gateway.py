@@ -15,6 +15,10 @@ gateway's transcript writer also reads Rasa's tracker after each turn; that cost
 in, as it is part of the gateway's design. A Rasa that does not answer is reported and
 skipped.
 
+(b) also prints a ceiling: an echo server that asks the same stub bot over HTTP once per
+frame and nothing else. No gateway that calls its bot over HTTP can beat it, so its
+ratio to the bare echo server bounds what (b) can reach on the machine.
+
 ``--sockets 0`` skips the idle-socket part; ``--clients 0`` skips (b) and the stub part of
 (c); the real-Rasa part runs only with ``--rasa-url`` (``--real-turns 0`` skips it).
 Needs Redis at REDIS_URL (default redis://127.0.0.1:6379/0); uses a throwaway key
@@ -75,6 +79,31 @@ def echo_app() -> FastAPI:
         while True:
             frame = json.loads(await websocket.receive_text())
             await websocket.send_text(json.dumps({"type": "bot", "text": frame.get("text")}))
+
+    return app
+
+
+def echo_via_bot_app(rasa_url: str) -> FastAPI:
+    """The ceiling for (b): the echo server, but each frame's answer comes from the stub
+    bot over HTTP (aiohttp, one pooled session, as the gateway calls Rasa). Nothing else:
+    no auth, Redis, seq, storage, typing frames or fan-out. No gateway that calls its bot
+    over HTTP can do a turn for less on this machine."""
+    import aiohttp
+
+    app = FastAPI()
+    state: dict[str, aiohttp.ClientSession] = {}
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        if "http" not in state:
+            state["http"] = aiohttp.ClientSession()
+        await websocket.accept()
+        while True:
+            frame = json.loads(await websocket.receive_text())
+            async with state["http"].post(f"{rasa_url}/webhooks/rest/webhook", json={
+                    "sender": "ceiling", "message": frame.get("text")}) as response:
+                replies = await response.json()
+            await websocket.send_text(json.dumps({"type": "bot", "text": replies[0]["text"]}))
 
     return app
 
@@ -324,7 +353,7 @@ def main(opts: argparse.Namespace) -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="gwbench-"))
     (tmp / "key.pem").write_text(make_private_key_pem())
-    ports = {name: free_port() for name in ("rasa", "echo", "gateway")}
+    ports = {name: free_port() for name in ("rasa", "echo", "ceiling", "gateway")}
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JWT_PRIVATE_KEY_FILE": str(tmp / "key.pem"),
            "REDIS_KEY_PREFIX": f"gwbench-{uuid.uuid4().hex[:8]}:", "APP_ENV": "test",
            "RASA_URL": f"http://127.0.0.1:{ports['rasa']}", "GATEWAY_PORT": str(ports["gateway"]),
@@ -333,11 +362,12 @@ def main(opts: argparse.Namespace) -> None:
     procs = [
         start([__file__, "--serve", "rasa", str(ports["rasa"])], env, ports["rasa"]),
         start([__file__, "--serve", "echo", str(ports["echo"])], env, ports["echo"]),
+        start([__file__, "--serve", "ceiling", str(ports["ceiling"])], env, ports["ceiling"]),
         start(["-m", "gateway"], {**env, "PYTHONPATH": str(opts.gateway_root)},
               ports["gateway"], cwd=opts.gateway_root, log=tmp / "gateway.log"),
     ]
     print(f"gateway log: {tmp / 'gateway.log'}")
-    gw_pid = procs[2].pid
+    gw_pid = procs[3].pid
     print(f"gateway pid {gw_pid}: RLIMIT_NOFILE soft/hard {proc_nofile(gw_pid)}")
     try:
         gw, echo = (f"ws://127.0.0.1:{ports[p]}/ws" for p in ("gateway", "echo"))
@@ -358,12 +388,17 @@ def main(opts: argparse.Namespace) -> None:
             time.sleep(2)  # let the transcript writer catch up: its work is per turn too
             cpu_ms = (cpu_seconds(gw_pid) - cpu_before) * 1000 / (opts.clients * opts.turns)
             echo_rate, _ = asyncio.run(turns(echo, opts.clients, opts.turns, gateway=False))
+            ceiling_rate, _ = asyncio.run(turns(f"ws://127.0.0.1:{ports['ceiling']}/ws",
+                                                opts.clients, opts.turns, gateway=False))
             print(f"(b) turns/s, {opts.clients} clients x {opts.turns} turns: gateway+stub bot "
                   f"{rate:.0f}, bare echo server {echo_rate:.0f}, ratio "
                   f"{rate / echo_rate:.3f} (target >= 0.5); gateway p50/p95 under load "
                   f"{statistics.median(gw_lat) * 1000:.1f}/"
                   f"{sorted(gw_lat)[int(len(gw_lat) * 0.95)] * 1000:.1f} ms; gateway CPU "
                   f"{cpu_ms:.2f} ms per turn")
+            print(f"    ceiling: an echo server that asks the stub bot over HTTP per frame "
+                  f"(nothing else) {ceiling_rate:.0f} turns/s, {ceiling_rate / echo_rate:.3f} "
+                  f"x echo; the gateway is {rate / ceiling_rate:.3f} x that ceiling")
             _, single = asyncio.run(turns(gw, 1, opts.latency_turns, gateway=True))
             direct = asyncio.run(direct_rasa(f"http://127.0.0.1:{ports['rasa']}",
                                              opts.latency_turns))
@@ -386,7 +421,8 @@ def main(opts: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
-        app = stub_rasa_app() if sys.argv[2] == "rasa" else echo_app()
+        app = {"rasa": stub_rasa_app, "echo": echo_app,
+               "ceiling": lambda: echo_via_bot_app(os.environ["RASA_URL"])}[sys.argv[2]]()
         app.get("/health")(lambda: {"status": "ok"})
         uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
     elif len(sys.argv) == 5 and sys.argv[1] == "--hold":
