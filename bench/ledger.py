@@ -7,6 +7,9 @@ for a core_banking process started here on a free loopback port, one initialised
 `pgbench -i`. For each client count it runs POST /v1/transfers (1 minor unit between
 random demo accounts, fresh Idempotency-Key each) for --seconds, then pgbench's TPC-B-like
 script with as many clients, and prints transfers/s, p50/p95 latency and the ratio.
+Then the same load against bench/ledger_ceiling.py: pgbench's own TPC-B transaction
+behind one bare FastAPI endpoint on the pgbench database, the most a Python HTTP API can
+reach per transaction of that size here (its ratio to pgbench bounds the target).
 Only 127.0.0.1 is contacted; every loop is bounded in time.
 """
 
@@ -23,9 +26,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import psycopg
 from cryptography.hazmat.primitives import serialization
@@ -83,40 +88,79 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def api_level(
-    base_url: str, callers: list[tuple[str, str]], numbers: list[str], clients: int, seconds: float
+Request = tuple[str, dict[str, Any], dict[str, str]]  # path, JSON body, headers
+
+
+async def load(
+    base_url: str, next_request: Callable[[secrets.SystemRandom, int], Request],
+    clients: int, seconds: float,
 ) -> tuple[float, list[float]]:
-    """callers: (bearer token, source account id); returns (transfers/s, latencies)."""
+    """`clients` concurrent loops POSTing `next_request(rng, n)` for `seconds`, one
+    request in flight each; returns (201s per second, their latencies). aiohttp, not
+    httpx, as the load generator: it shares the 2 cores with the server and PostgreSQL,
+    and httpx spends several times aiohttp's CPU per request (gateway/chat/rasa_client.py)."""
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
 
     async def client_loop(n: int) -> None:
         rng = secrets.SystemRandom()
-        limits = httpx.Limits(max_connections=1)
-        async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+        connector = aiohttp.TCPConnector(limit=1)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout) as http:
             while time.monotonic() < deadline:
-                bearer, source = callers[(n + rng.randrange(len(callers))) % len(callers)]
-                body = {
-                    "from_account_id": source,
-                    "to_account_number": rng.choice(numbers),
-                    "amount_minor": 1,
-                    "currency": "EUR",
-                    "reference": "bench",
-                }
-                headers = {
-                    "Authorization": f"Bearer {bearer}",
-                    "Idempotency-Key": str(uuid.uuid4()),
-                }
+                path, body, headers = next_request(rng, n)
                 started = time.perf_counter()
-                response = await client.post("/v1/transfers", json=body, headers=headers)
-                if response.status_code == 201:
+                async with http.post(path, json=body, headers=headers) as response:
+                    text = await response.text()
+                if response.status == 201:
                     latencies.append(time.perf_counter() - started)
-                elif response.status_code != 422:  # same-account picks are refused: fine
-                    raise RuntimeError(f"{response.status_code} {response.text}")
+                elif response.status != 422:  # same-account picks are refused: fine
+                    raise RuntimeError(f"{response.status} {text}")
 
     started = time.monotonic()
     await asyncio.gather(*(client_loop(n) for n in range(clients)))
     return len(latencies) / (time.monotonic() - started), latencies
+
+
+def transfer_requests(
+    callers: list[tuple[str, str]], numbers: list[str]
+) -> Callable[[secrets.SystemRandom, int], Request]:
+    """callers: (bearer token, source account id): 1 minor unit to a random account."""
+
+    def next_request(rng: secrets.SystemRandom, n: int) -> Request:
+        bearer, source = callers[(n + rng.randrange(len(callers))) % len(callers)]
+        body = {"from_account_id": source, "to_account_number": rng.choice(numbers),
+                "amount_minor": 1, "currency": "EUR", "reference": "bench"}
+        headers = {"Authorization": f"Bearer {bearer}", "Idempotency-Key": str(uuid.uuid4())}
+        return "/v1/transfers", body, headers
+
+    return next_request
+
+
+def tpcb_request(rng: secrets.SystemRandom, n: int) -> Request:
+    """pgbench's random choices for one TPC-B transaction at scale 1."""
+    body = {"aid": rng.randint(1, 100_000), "tid": rng.randint(1, 10), "bid": 1,
+            "delta": rng.randint(-5000, 5000)}
+    return "/tpcb", body, {}
+
+
+def start_server(command: list[str], env: dict[str, Any], base_url: str) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(command, env=env)  # noqa: S603 - fixed argument list
+    for _ in range(100):
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.terminate()
+    raise RuntimeError(f"{command} did not become healthy")
+
+
+def quantiles_ms(latencies: list[float]) -> tuple[float, float]:
+    if len(latencies) < 2:
+        return 0.0, 0.0
+    return statistics.median(latencies) * 1000, statistics.quantiles(latencies, n=20)[-1] * 1000
 
 
 def pgbench_tps(db_url: str, clients: int, seconds: int) -> float:
@@ -145,6 +189,7 @@ def main() -> int:
     for name in (app_db, pgb_db):
         admin_execute(args.admin_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     server: subprocess.Popen[bytes] | None = None
+    servers: list[subprocess.Popen[bytes]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             private_pem = make_keys(Path(tmp))
@@ -171,38 +216,34 @@ def main() -> int:
             callers = [(token(private_pem, str(c)), str(a)) for c, a, _ in rows]
             numbers = [str(n) for _, _, n in rows]
             port = free_port()
-            server = subprocess.Popen(  # noqa: S603 - fixed argument list
+            base_url = f"http://127.0.0.1:{port}"
+            server = start_server(
                 [python, "-m", "uvicorn", "core_banking.app:app", "--host", "127.0.0.1",
                  "--port", str(port), "--log-level", "warning", "--workers", str(args.workers)],
-                env=env,
-            )  # fmt: skip
-            base_url = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.1)
-            else:
-                raise RuntimeError("core_banking did not become healthy")
+                env, base_url)  # fmt: skip
+            ceiling_url = f"http://127.0.0.1:{free_port()}"
+            ceiling_script = str(REPO / "bench" / "ledger_ceiling.py")
+            ceiling = start_server(
+                [python, ceiling_script, ceiling_url.rsplit(":", 1)[1], str(max(levels))],
+                {**env, "DATABASE_URL": f"{base}/{pgb_db}"}, ceiling_url)  # fmt: skip
+            servers.append(ceiling)
 
             print(f"{'clients':>7} {'transfers/s':>12} {'p50 ms':>8} {'p95 ms':>8} "
-                  f"{'pgbench tps':>12} {'api/pgbench':>12}")  # fmt: skip
+                  f"{'pgbench tps':>12} {'api/pgbench':>12} {'ceiling tps':>12} "
+                  f"{'ceiling/pgb':>12}")  # fmt: skip
+            transfers = transfer_requests(callers, numbers)
             for clients in levels:
-                tps, latencies = asyncio.run(
-                    api_level(base_url, callers, numbers, clients, args.seconds)
-                )
-                quantiles = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else [0.0]
-                p50 = statistics.median(latencies) * 1000 if latencies else 0.0
-                p95 = quantiles[-1] * 1000
+                tps, latencies = asyncio.run(load(base_url, transfers, clients, args.seconds))
+                p50, p95 = quantiles_ms(latencies)
                 reference = pgbench_tps(f"{base}/{pgb_db}", clients, args.seconds)
+                bound, _ = asyncio.run(load(ceiling_url, tpcb_request, clients, args.seconds))
                 print(f"{clients:>7} {tps:>12.1f} {p50:>8.1f} {p95:>8.1f} "
-                      f"{reference:>12.1f} {tps / reference:>12.3f}")  # fmt: skip
+                      f"{reference:>12.1f} {tps / reference:>12.3f} {bound:>12.1f} "
+                      f"{bound / reference:>12.3f}")  # fmt: skip
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
+        for running in [*servers, *([server] if server is not None else [])]:
+            running.terminate()
+            running.wait(timeout=10)
         for name in (app_db, pgb_db):
             admin_execute(
                 args.admin_url,
