@@ -18,7 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import core_banking
 from actions.customer import Customer, customer_from_tracker
-from actions.entities import entity_value
+from actions.entities import entities, entity_value
 from actions.money import format_money, mask_account_number, minor_to_decimal, to_minor
 from actions.tasks import answers_the_form, turn_key
 
@@ -196,11 +196,16 @@ class ValidateTransferForm(FormValidationAction):
 
     @staticmethod
     def _amount(tracker: Tracker) -> dict[str, Any]:
-        amount = entity_value(tracker, "amount")
+        text = str(tracker.latest_message.get("text") or "")
+        reference = _REFERENCE.search(text)
+        # A number inside the reference ("reference invoice 42") is not the amount.
+        amounts = [e for e in entities(tracker, "amount")
+                   if reference is None or int(e.get("start", 0)) < reference.start()]
+        amount = amounts[0].get("value") if amounts else None
         at_summary = tracker.get_slot("requested_slot") == "transfer_confirmed"
         source = tracker.get_slot("transfer_source")
         if (amount is None and source and tracker.get_slot("requested_slot") == "transfer_amount"
-                and _WHOLE_BALANCE.search(str(tracker.latest_message.get("text") or ""))):
+                and _WHOLE_BALANCE.search(text)):
             # "all of it": the source's whole available balance (validated like any amount)
             amount = minor_to_decimal(int(source["available_minor"]), source["currency"])
         if amount is None or (tracker.get_slot("transfer_amount") and not at_summary):

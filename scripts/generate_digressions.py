@@ -17,7 +17,7 @@ FORMS = ["transfer_form", "otp_form", "add_payee_form", "remove_payee_form",
 ANSWERS = {"check_balance": "action_check_balance", "bot_challenge": "utter_iamabot",
            "help": "utter_help", "search_transactions": "action_search_transactions",
            "shared_sensitive_data": "utter_never_share_cvv",
-           "card_security_code": "utter_card_security_code",
+           "card_security_code": "utter_card_security_code", "log_in": "utter_how_to_log_in",
            "list_payees": "action_list_payees", "thank": "utter_youre_welcome_in_task"}  # fmt: skip
 SWITCHES = {
     "list_cards": "action_list_cards", "freeze_card": "action_freeze_card",

@@ -7,7 +7,8 @@ Found entities (value types are what callers may rely on):
   that a form can say so instead of reading its digits as an amount.
 - `gift_card_code`: str, the code as typed (upper case); `gift_card_ref`: str, the
   gateway's reference for a masked code, `[giftcard:<ref>]` in the text.
-- `amount`: str, a plain decimal ("1250.5", "50"); role `min` / `max` after words such
+- `amount`: str, a plain decimal ("1250.5", "50", and as typed: "-5", "20.999", which
+  validation refuses); role `min` / `max` after words such
   as "over" / "under", or for the two ends of "between X and Y".
 - `currency`: str, ISO 4217 ("EUR").
 - `account_type`: "checking" or "savings"; role `from` / `to` after "from" / "to|into".
@@ -37,7 +38,9 @@ CURRENCY_WORDS = {
     "chf": "CHF", "francs": "CHF", "sek": "SEK", "pln": "PLN",
 }  # fmt: skip
 CUR_RE = r"€|\$|£|eur(?:os?)?\b|usd\b|dollars?\b|gbp\b|pounds?\b|quid\b|chf\b|francs\b|sek\b|pln\b"
-NUMBER_RE = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+# All the decimals typed are kept ("20.999"): the form says the amount is not valid
+# instead of silently cutting it to 20.99.
+NUMBER_RE = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?"
 MIN_WORDS = r"(?:over|above|more than|greater than|at least|bigger than|larger than|exceeding)"
 MAX_WORDS = r"(?:under|below|less than|at most|up to|smaller than|no more than)"
 _UNITS = [
@@ -231,7 +234,8 @@ def _amounts(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
     number_words = "|".join([*SMALL_NUMBERS, *TENS, "hundred", "thousand", "and"])
     words_re = rf"(?:(?:{number_words})[\s-]+)*(?:{number_words})"
     pattern = re.compile(
-        rf"(?P<pre>{CUR_RE})?\s?(?P<num>{NUMBER_RE})(?![\d/.-]\d)\s?(?P<post>{CUR_RE})?"
+        rf"(?P<pre>{CUR_RE})?\s?(?P<neg>(?<![\w.,])-)?(?<![\d.,])(?<!\d[-/])(?P<num>{NUMBER_RE})(?!\d)(?![/.-]\d)"
+        rf"\s?(?P<post>{CUR_RE})?"
         rf"|(?P<words>\b{words_re})\s+(?P<wcur>{CUR_RE})", re.IGNORECASE,
     )  # fmt: skip
     found: list[Found] = []
@@ -250,6 +254,8 @@ def _amounts(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
         else:
             raw = m.group("num")
             amount = raw.replace(",", "") if re.search(r",\d{3}", raw) else raw.replace(",", ".")
+            # "-5": kept negative, so that validation refuses it rather than sending 5.
+            amount = f"-{amount}" if m.group("neg") else amount
             cur = m.group("pre") or m.group("post")
         role = None
         if re.search(rf"{MIN_WORDS}\s*$", before):

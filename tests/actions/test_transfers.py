@@ -195,6 +195,37 @@ async def test_all_of_it_is_the_sources_whole_available_balance(
         assert extracted == {}
 
 
+async def test_a_number_in_the_reference_is_not_the_amount(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    slots = {**slots_for(use_core_banking, "demo001", "50", {"kind": "own"}, None),
+             "requested_slot": "transfer_confirmed"}
+    text = "reference invoice 42"
+    tracker = make_tracker(text=text, intent="inform", slots=slots,
+                           metadata=use_core_banking.metadata("demo001"),
+                           entities=[{"entity": "amount", "value": "42", "start": 18, "end": 20}])
+    extracted = await ValidateTransferForm().extract_transfer_amount(dispatcher, tracker, {})
+    assert extracted == {"transfer_reference": "invoice 42"}  # the amount stays 50
+    with_amount = make_tracker(text="make it 60, reference invoice 42", intent="inform",
+                               slots=slots, metadata=use_core_banking.metadata("demo001"),
+                               entities=[{"entity": "amount", "value": "60", "start": 8},
+                                         {"entity": "amount", "value": "42", "start": 30}])
+    changed = await ValidateTransferForm().extract_transfer_amount(dispatcher, with_amount, {})
+    assert changed["transfer_amount"] == "60"
+    assert changed["transfer_reference"] == "invoice 42"
+
+
+@pytest.mark.parametrize("amount", ["-5", "20.999"])
+async def test_a_negative_amount_or_too_many_decimals_is_refused(
+    amount: str, make_tracker, dispatcher, use_core_banking
+) -> None:
+    slots = slots_for(use_core_banking, "demo001", "0", {"kind": "own"}, None)
+    tracker = make_tracker(metadata=use_core_banking.metadata("demo001"), slots=slots)
+    assert await ValidateTransferForm().validate_transfer_amount(
+        amount, dispatcher, tracker, {}) == {"transfer_amount": None}
+    assert responses(dispatcher) == ["utter_invalid_amount"]
+
+
 async def test_amount_is_checked_against_available_balance(
     make_tracker, dispatcher, use_core_banking
 ) -> None:

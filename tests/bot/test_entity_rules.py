@@ -41,6 +41,12 @@ def found(text: str) -> list[tuple[str, object, object]]:
     ("£20.5", [("amount", "20.5", None), ("currency", "GBP", None)]),
     ("send it to DE89 3704 0044 0532 0130 00 please", [("iban", "DE89370400440532013000", None)]),
     ("the card ending 4321", []),
+    # Kept as typed, for validation to refuse: never cut or made positive.
+    ("send 20.999 to savings", [("amount", "20.999", None), ("account_type", "savings", "to")]),
+    ("send -5 to savings", [("amount", "-5", None), ("account_type", "savings", "to")]),
+    # No amount out of the parts of a date or a period label.
+    ("invoice 2026-11 pay 5", [("amount", "5", None), ("direction", "out", None)]),
+    ("12/05 payment of 30", [("amount", "30", None), ("direction", "out", None)]),
     # Typed as an IBAN but failing its check: said to be one, and no amount.
     ("add payee Klaus with IBAN DE12345678901234567890", [
         ("invalid_iban", "DE12345678901234567890", None)]),
