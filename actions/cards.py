@@ -23,6 +23,12 @@ async def _cards_or_explain(
     return await for_customer(dispatcher, tracker, core_banking.list_cards)
 
 
+def say_card_not_found(dispatcher: CollectingDispatcher, last4: str,
+                       cards: list[dict[str, Any]]) -> None:  # fmt: skip
+    card_list = ", ".join(f"•••• {c['last4']}" for c in cards)
+    dispatcher.utter_message(response="utter_card_not_found", last4=last4, card_list=card_list)
+
+
 class ActionListCards(Action):
     def name(self) -> str:
         return "action_list_cards"
@@ -69,6 +75,10 @@ class _ChangeCardStatus:
             return []
         customer, cards = found
         wanted = tracker.get_slot("card_last4")
+        if wanted and cards and not any(c["last4"] == str(wanted) for c in cards):
+            # "freeze the card ending 9999": never another card than the one named.
+            say_card_not_found(dispatcher, str(wanted), cards)
+            return [SlotSet("card_last4", None)]
         if wanted:
             cards = [c for c in cards if c["last4"] == str(wanted)]
         if not cards:

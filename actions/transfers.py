@@ -401,7 +401,14 @@ class ActionConfirmTransfer(Action):
             transfer = await core_banking.confirm_transfer(customer.access_token, transfer_id, code)
         except core_banking.CoreBankingRejected as error:
             if error.kind == "invalid-confirmation-code":
-                dispatcher.utter_message(response="utter_wrong_otp")
+                if error.problem.get("status") == "cancelled" or error.problem.get(
+                        "attempts_remaining") == 0:
+                    # That was the last try: core_banking cancelled the transfer.
+                    dispatcher.utter_message(response="utter_transfer_blocked_after_otp")
+                    return _reset()
+                dispatcher.utter_message(response="utter_wrong_otp",
+                                         attempts_remaining=error.problem.get(
+                                             "attempts_remaining", "a few"))
                 return [SlotSet("otp_code", None), FollowupAction("otp_form")]
             if error.kind in ("invalid-state", "confirmation-expired", "too-many-attempts"):
                 dispatcher.utter_message(response="utter_transfer_blocked_after_otp")

@@ -11,6 +11,7 @@ Found entities (value types are what callers may rely on):
   validation refuses); role `min` / `max` after words such
   as "over" / "under", or for the two ends of "between X and Y".
 - `currency`: str, ISO 4217 ("EUR").
+- `card_last4`: str, four digits after "ending (in)", "ends in", "last four (digits)".
 - `account_type`: "checking" or "savings"; role `from` / `to` after "from" / "to|into".
 - `time_period`: {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}, both inclusive, relative
   expressions resolved against `today`.
@@ -107,6 +108,16 @@ def _gift_cards(text: str) -> list[Found]:
     for m in re.finditer(rf"\b{group}(?:-{group}){{3,5}}(?:-[0-9A-Za-z])?\b", text):
         found.append(Found("gift_card_code", m.group(0).upper(), m.start(), m.end()))
     return found
+
+
+_CARD_LAST4 = re.compile(
+    r"\b(?:ending|ends|last (?:four|4)(?: digits)?)(?:\s+(?:in|with|are|is|of))?\s*[:#]?\s*"
+    r"(\d{4})\b", re.IGNORECASE)
+
+
+def _card_last4(text: str) -> list[Found]:
+    return [Found("card_last4", m.group(1), m.start(1), m.end(1))
+            for m in _CARD_LAST4.finditer(text)]
 
 
 def _day_month(day: str, month: str, year: str | None, today: date) -> date | None:
@@ -335,7 +346,9 @@ def extract(text: str, today: date | None = None) -> list[Found]:
     # The gateway's masks of a card number or CVV hold digits that are never amounts.
     masked = [m.span() for m in re.finditer(r"\[card [^\]]*\]|\[redacted\]", text)]
     blocked = masked + [(f.start, f.end) for f in (*ibans, *cards, *periods)]
-    found = [*ibans, *cards, *periods, *_amounts(text, blocked), *_account_types(text)]
+    last4 = _card_last4(text)
+    blocked += [(f.start, f.end) for f in last4]  # "ending 4321" is no money
+    found = [*ibans, *cards, *periods, *_amounts(text, blocked), *_account_types(text), *last4]
     if TRANSACTION_QUESTION.search(text) or INCOMING.search(text):
         found += _merchants(text, blocked + [(f.start, f.end) for f in found])
         found += _direction(text)

@@ -71,7 +71,7 @@ def core_banking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreBanki
         "DATABASE_URL": f"sqlite:///{database}",
         "JWT_PUBLIC_KEY_FILE": str(public),
     }
-    for module, *args in (("core_banking.migrate",), ("core_banking.seed", "--customers", "3")):
+    for module, *args in (("core_banking.migrate",), ("core_banking.seed", "--customers", "4")):
         subprocess.run([str(APP_PYTHON), "-m", module, *args], cwd=ROOT, env=env, check=True)
     log = open(work / "core_banking.log", "wb")  # noqa: SIM115 (closed in finally)
     process = subprocess.Popen(

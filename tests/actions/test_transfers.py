@@ -417,6 +417,30 @@ async def test_held_transfer_needs_the_one_time_code(make_tracker, use_core_bank
     assert accounts(use_core_banking, "demo001")["checking"]["balance_minor"] == before - 30000
 
 
+async def test_the_last_wrong_code_says_the_transfer_is_cancelled(
+    make_tracker, use_core_banking
+) -> None:
+    destination = {"kind": "iban", "account_number": "NL91ABNA0417164300", "label": "NL"}
+    metadata = use_core_banking.metadata("demo002")
+    slots = slots_for(use_core_banking, "demo002", "450", destination)
+    dispatcher = CollectingDispatcher()
+    events = await ActionExecuteTransfer().run(
+        dispatcher, make_tracker(metadata=metadata, message_id="w1", slots=slots), {})
+    code = dispatcher.messages[0]["code"]
+    pending = next(e["value"] for e in events if e.get("name") == "pending_transfer_id")
+    wrong = "000000" if code != "000000" else "111111"
+    otp = {**slots, "pending_transfer_id": pending, "otp_code": wrong}
+    said = []
+    for _ in range(3):  # core_banking's CONFIRMATION_MAX_ATTEMPTS
+        dispatcher = CollectingDispatcher()
+        events = await ActionConfirmTransfer().run(
+            dispatcher, make_tracker(metadata=metadata, slots=otp), {})
+        said += responses(dispatcher)
+    assert said == ["utter_wrong_otp", "utter_wrong_otp", "utter_transfer_blocked_after_otp"]
+    assert "otp_form" not in [e.get("name") for e in events if e["event"] == "followup"]
+    assert any(e.get("name") == "pending_transfer_id" and e["value"] is None for e in events)
+
+
 async def test_cancel_at_the_code_cancels_at_the_bank(make_tracker, use_core_banking) -> None:
     destination = {"kind": "iban", "account_number": "NL91ABNA0417164300", "label": "NL"}
     metadata = use_core_banking.metadata("demo002")

@@ -40,7 +40,9 @@ def found(text: str) -> list[tuple[str, object, object]]:
     ("fifty euros", [("amount", "50", None), ("currency", "EUR", None)]),
     ("£20.5", [("amount", "20.5", None), ("currency", "GBP", None)]),
     ("send it to DE89 3704 0044 0532 0130 00 please", [("iban", "DE89370400440532013000", None)]),
-    ("the card ending 4321", []),
+    ("the card ending 4321", [("card_last4", "4321", None)]),
+    ("freeze the card that ends in 0005 please", [("card_last4", "0005", None)]),
+    ("unfreeze the one with last four digits 9876", [("card_last4", "9876", None)]),
     # Kept as typed, for validation to refuse: never cut or made positive.
     ("send 20.999 to savings", [("amount", "20.999", None), ("account_type", "savings", "to")]),
     ("send -5 to savings", [("amount", "-5", None), ("account_type", "savings", "to")]),
