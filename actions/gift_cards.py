@@ -60,8 +60,12 @@ _NO_MESSAGE_IN_REQUEST = re.compile(
     re.IGNORECASE)
 _ALL_RE = re.compile(r"\b(?:all|everything|whole|full|entire|the rest|remaining)\b",
                      re.IGNORECASE)  # fmt: skip
+# "... with the message Happy birthday", "..., message: Happy birthday", "... and a
+# note saying Congrats", "... saying Well done".
 _MESSAGE_IN_REQUEST = re.compile(
-    r"\bwith (?:the |a )?(?:message|note)(?:\s+(?:saying|that says|reading))?\s*:?\s+(?P<m>.+)$",
+    r"(?:\b(?:with|and)\s+(?:the\s+|a\s+)?|,\s*(?:the\s+|a\s+)?)(?:personal\s+)?"
+    r"(?:message|note)(?:\s+(?:saying|that says|reading))?\s*:?\s+(?P<m>.+)$"
+    r"|\b(?:saying|that says)\s+(?P<said>.+)$",
     re.IGNORECASE,
 )
 _RECIPIENT_IN_REQUEST = re.compile(
@@ -269,7 +273,7 @@ class ValidateBuyGiftCardForm(FormValidationAction):
                 return {"gift_message": NO_MESSAGE}
             found = _MESSAGE_IN_REQUEST.search(text)
             if found:
-                return {"gift_message": found.group("m").strip()}
+                return {"gift_message": (found.group("m") or found.group("said")).strip()}
         return {}
 
     async def validate_gift_message(self, value: Any, dispatcher: CollectingDispatcher,

@@ -200,6 +200,21 @@ async def test_a_relation_and_name_in_the_request(dispatcher, use_core_banking) 
     assert slot_events(events)["gift_recipient_name"] == "Tom"
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("gift card for my nephew Tom, 25 euros, message happy birthday", "happy birthday"),
+    ("a 25 euro gift card for Tom and a note saying well done!", "well done!"),
+    ("25 euro gift card for Tom saying congrats", "congrats"),
+    ("25 euro gift card for Tom with the message: see you soon", "see you soon"),
+])
+async def test_the_message_given_in_the_request_is_kept(
+    text: str, message: str, dispatcher, use_core_banking
+) -> None:
+    request = tracker(text=text, intent="buy_gift_card", metadata=logged_in(use_core_banking),
+                      entities=[entity("amount", "25"), entity("currency", "EUR")])
+    events = await ValidateBuyGiftCardForm().run(dispatcher, request, DOMAIN)
+    assert slot_events(events)["gift_message"] == message
+
+
 async def test_buy_check_and_redeem_a_card(dispatcher, use_core_banking, gateway) -> None:
     metadata = logged_in(use_core_banking)
     before = await balances(use_core_banking)
