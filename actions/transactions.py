@@ -162,26 +162,27 @@ class ActionSearchTransactions(Action):
             return []
         search = read_search(tracker)
         remembered = [SlotSet("last_transaction_search", asdict(search))]
+        account_type = entity_value(tracker, "account_type")
         try:
-            found = await _search(customer.access_token, search, entity_value(
-                tracker, "account_type"))  # fmt: skip
+            found = await _search(customer.access_token, search, account_type)
         except core_banking.CoreBankingError as error:
             core_banking.say_failure(dispatcher, error)
             return remembered
         what, summary = WHAT.get(search.direction, "transactions"), search.summary()
+        if account_type in ("checking", "savings"):
+            summary += f" in your {account_type} account"
         if not found:
             dispatcher.utter_message(response="utter_no_transactions", what=what,
                                      search_summary=summary)  # fmt: skip
             return remembered
+        ranked = _RANKED.search(str(tracker.latest_message.get("text") or ""))
+        if ranked:
+            _say_ranked(dispatcher, found, ranked, what, summary)
+            return remembered
         dispatcher.utter_message(response="utter_transactions_intro", what=what,
                                  search_summary=summary)  # fmt: skip
         for item in found[:MAX_LINES]:
-            dispatcher.utter_message(
-                response="utter_transaction_line",
-                booked_on=str(item.get("booked_at", ""))[:10],
-                description=_describe(item),
-                amount=format_money(int(item["amount_minor"]), item["currency"]),
-            )
+            _say_line(dispatcher, item)
         currencies = {t["currency"] for t in found}
         if len(currencies) == 1:
             currency = currencies.pop()
@@ -195,6 +196,37 @@ class ActionSearchTransactions(Action):
                 money_out=format_money(-sum(a for a in amounts if a < 0), currency),
                 money_in=format_money(sum(a for a in amounts if a > 0), currency))
         return remembered
+
+
+# "what was my biggest payment?", "my 3 largest purchases", "smallest transaction".
+_RANKED = re.compile(
+    r"\b(?P<rank>biggest|largest|highest|most expensive|smallest|lowest)\s+(?:(?P<n>\d+)\s+)?"
+    r"(?P<noun>payment|transaction|purchase|expense|transfer|deposit|incoming payment)"
+    r"(?P<plural>s)?\b", re.IGNORECASE)
+_LARGEST = ("biggest", "largest", "highest", "most expensive")
+
+
+def _say_ranked(dispatcher: CollectingDispatcher, found: list[dict[str, Any]],
+                ranked: re.Match[str], what: str, summary: str) -> None:  # fmt: skip
+    """The largest (or smallest) items by size, whatever their direction."""
+    largest = ranked.group("rank").lower() in _LARGEST
+    count = int(ranked.group("n") or (3 if ranked.group("plural") else 1))
+    count = max(1, min(count, MAX_LINES))
+    top = sorted(found, key=lambda t: abs(int(t["amount_minor"])), reverse=largest)[:count]
+    rank = "largest" if largest else "smallest"
+    label = what if count > 1 else what.removesuffix("s")
+    dispatcher.utter_message(response="utter_transactions_ranked_intro",
+                             rank=f"{count} {rank}" if count > 1 else rank, what=label,
+                             search_summary=summary)  # fmt: skip
+    for item in top:
+        _say_line(dispatcher, item)
+
+
+def _say_line(dispatcher: CollectingDispatcher, item: dict[str, Any]) -> None:
+    dispatcher.utter_message(
+        response="utter_transaction_line", booked_on=str(item.get("booked_at", ""))[:10],
+        description=_describe(item),
+        amount=format_money(int(item["amount_minor"]), item["currency"]))
 
 
 async def _search(token: str, search: Search, account_type: str | None) -> list[dict[str, Any]]:

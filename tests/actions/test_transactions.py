@@ -1,6 +1,8 @@
 """`action_search_transactions` against a real core_banking over HTTP (demo001's seeded
 card payments: AMAZON MARKETPLACE -23.47 and AMAZON EU SARL -49.99 EUR among them)."""
 
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from rasa_sdk.executor import CollectingDispatcher
@@ -154,3 +156,31 @@ async def test_a_follow_up_refines_the_last_search(
                          slots={"last_transaction_search": last})
     [new] = await ActionSearchTransactions().run(CollectingDispatcher(), fresh, {})
     assert new["value"]["category"] is None and new["value"]["period"] is None
+
+
+async def test_the_biggest_payment_is_the_largest_by_size(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    # The seeded history is back-dated from today: BOOKING.COM -380.00 was 7 days ago,
+    # the largest payment of the last ten days (yesterday and before: no test transfers).
+    today = date.today()
+    period = {"from": str(today - timedelta(days=10)), "to": str(today - timedelta(days=1))}
+    tracker = make_tracker(text="what was my biggest payment last week?",
+                           intent="search_transactions",
+                           metadata=use_core_banking.metadata("demo001"),
+                           entities=[{"entity": "direction", "value": "out"},
+                                     {"entity": "time_period", "value": period}])
+    await ActionSearchTransactions().run(dispatcher, tracker, {})
+    intro, *lines = dispatcher.messages
+    assert (intro["response"], intro["rank"], intro["what"]) == (
+        "utter_transactions_ranked_intro", "largest", "payment")
+    assert [line["amount"] for line in lines] == ["-380.00 EUR"]  # BOOKING.COM
+    three = make_tracker(text="my 3 smallest payments", intent="search_transactions",
+                         metadata=use_core_banking.metadata("demo001"),
+                         entities=[{"entity": "direction", "value": "out"}])
+    quiet = CollectingDispatcher()
+    await ActionSearchTransactions().run(quiet, three, {})
+    intro, *lines = quiet.messages
+    assert intro["rank"] == "3 smallest" and intro["what"] == "payments"
+    sizes = [Decimal(line["amount"].split()[0].lstrip("-").replace(",", "")) for line in lines]
+    assert len(sizes) == 3 and sizes == sorted(sizes)
