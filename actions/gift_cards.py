@@ -55,6 +55,12 @@ _NO_MESSAGE_RE = re.compile(
     r"without (?:a )?(?:message|note)|leave it (?:empty|blank)|no,? thanks?)\s*[.!]*\s*$",
     re.IGNORECASE,
 )
+# "I don't have the code", "can't find it", "not with me": no code at hand just now.
+_NO_CODE_AT_HAND = re.compile(
+    r"\b(?:(?:do ?n[o']?t|dont) (?:have|know|remember)|"
+    r"(?:can'?t|cannot|can not|could ?n[o']?t) (?:find|remember|see|read)|"
+    r"(?:lost|forgot(?:ten)?|misplaced) (?:it|the code|my code|the card)|"
+    r"no code|not with me|where (?:is|do I find) the code)\b", re.IGNORECASE)
 _NO_MESSAGE_IN_REQUEST = re.compile(
     r"\b(?:with\s+no|without\s+(?:a\s+|any\s+)?|no)\s+(?:personal\s+)?(?:message|note)\b",
     re.IGNORECASE)
@@ -410,20 +416,29 @@ class _GiftCardCodeValidation(FormValidationAction):
 
     async def extract_gift_card_code(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        asked = requested_slot(tracker)
+        text = latest_text(tracker).strip()
+        if asked == "gift_card_code" and _NO_CODE_AT_HAND.search(text):
+            # "I don't have the code with me": where to find it, and the form waits (the
+            # slot is set empty so that Rasa keeps this message with the form, instead of
+            # a support answer about app passcodes).
+            dispatcher.utter_message(response="utter_gift_card_code_help")
+            return {"gift_card_code": None}
         if not is_answer(tracker):
             return {}
-        asked = requested_slot(tracker)
         ref = entity_value(tracker, "gift_card_ref")
         code = entity_value(tracker, "gift_card_code")
         if (ref or code) and (asked in (None, "gift_card_code")
                               or not tracker.get_slot("gift_card_code")):  # fmt: skip
             return {"gift_card_code": f"ref:{ref}" if ref else str(code)}
-        if asked == "gift_card_code" and latest_text(tracker).strip():
-            return {"gift_card_code": latest_text(tracker).strip()}  # explained by validation
+        if asked == "gift_card_code" and text:
+            return {"gift_card_code": text}  # explained by validation
         return {}
 
     async def validate_gift_card_code(self, value: Any, dispatcher: CollectingDispatcher,
                                       tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        if value is None:  # emptied on purpose by extraction (no code at hand): said there
+            return {"gift_card_code": None}
         try:
             code = await code_from_slot(tracker, str(value or ""))
         except CodeUnavailable as unavailable:

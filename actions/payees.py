@@ -67,9 +67,10 @@ SWITCH_CONFIDENCE = 0.8  # below it a free-text answer ("Tom") is still an answe
 # form asks again.
 ANSWER_INTENTS = frozenset({"inform", "affirm", "deny", "nlu_fallback", "out_of_scope"})
 # "thanks", "bye", "hello" are no name or code either when the classifier is this sure
-# ("Ciao Bella" is goodbye at 0.83; a name): thanks is answered and the form goes on,
-# goodbye ends the task (bot/data/digressions.yml), a greeting hears the question again.
-CONVERSATION_INTENTS = frozenset({"greet", "goodbye", "thank"})
+# ("Ciao Bella" is goodbye at 0.83; a name): thanks or "hold on" is answered and the
+# form goes on, goodbye ends the task (bot/data/digressions.yml), a greeting hears the
+# question again.
+CONVERSATION_INTENTS = frozenset({"greet", "goodbye", "thank", "wait"})
 CONVERSATION_CONFIDENCE = 0.9
 # Slots whose answer is any text (a gift card's personal message): only a question mark
 # makes a confident support topic a digression there.
@@ -232,6 +233,9 @@ def name_from_request(tracker: Tracker) -> str | None:
         return _tidy_name(_CUT.split(called.group("name"), maxsplit=1)[0])
     if after.strip() and intent_of(tracker) != "add_payee":
         return _tidy_name(_ANSWER_LEAD.sub("", after))  # "DE89 3704 … John Smith"
+    if (before.strip() and intent_of(tracker) != "add_payee"
+            and _name_instead_of_iban(_ANSWER_LEAD.sub("", before))):
+        return _tidy_name(_ANSWER_LEAD.sub("", before))  # "John Smith DE89 3704 …"
     lead = _LEAD.match(before)
     if intent_of(tracker) != "add_payee" or lead is None:
         return None

@@ -574,6 +574,7 @@ async def test_confirmations_want_yes_or_no(slot: str, dispatcher) -> None:
     ("why was my card declined", "declined_card_payment"),
     ("are you a bot?", "bot_challenge"),
     ("thanks", "thank"),  # answered, then the code is asked again
+    ("hold on", "wait"),  # answered, then the code is asked again
     ("bye", "goodbye"),  # ends the task
 ])
 async def test_a_question_thanks_or_bye_while_a_code_is_asked_is_let_through(
@@ -585,6 +586,26 @@ async def test_a_question_thanks_or_bye_while_a_code_is_asked_is_let_through(
     validator = ValidateCheckGiftCardBalanceForm()
     assert await validator.extract_gift_card_code(dispatcher, question, DOMAIN) == {}
     assert said(dispatcher) == []
+
+
+@pytest.mark.parametrize("text", ["I don't have the code", "can't find it", "it's not with me",
+                                  "I lost the code"])
+async def test_no_code_at_hand_is_told_where_to_find_it(
+    text: str, dispatcher, use_core_banking
+) -> None:
+    # Whatever the NLU made of it ("I don't have the code": passcode_forgotten), it is
+    # this form's answer: no support answer about app passcodes, no "wrong code".
+    answer = tracker(text=text, intent="passcode_forgotten", metadata=logged_in(use_core_banking),
+                     requested="gift_card_code")
+    for validator in (ValidateCheckGiftCardBalanceForm(), ValidateRedeemGiftCardForm()):
+        assert await validator.extract_gift_card_code(dispatcher, answer, DOMAIN) == {
+            "gift_card_code": None}
+    assert said(dispatcher) == ["utter_gift_card_code_help"] * 2
+    # The whole validation says it once: the emptied slot is no wrong code.
+    quiet = CollectingDispatcher()
+    events = await ValidateCheckGiftCardBalanceForm().run(quiet, answer, DOMAIN)
+    assert said(quiet) == ["utter_gift_card_code_help"]
+    assert slot_events(events)["gift_card_code"] is None
 
 
 async def test_a_question_mark_makes_a_support_topic_no_gift_message(

@@ -175,6 +175,17 @@ async def test_iban_first_then_name_typed_after_it(dispatcher, use_core_banking)
     assert slot_events(events) == {"payee_iban": iban, "payee_name": "Anna Schmidt"}
 
 
+@pytest.mark.parametrize("form", ["{name} {iban}", "it's {name}, {iban}"])
+async def test_name_typed_before_the_iban_is_kept(form: str, dispatcher, use_core_banking) -> None:
+    iban = make_iban()
+    text = form.format(name="Jonas Weber", iban=iban)
+    answer = tracker(text=text, metadata=logged_in(use_core_banking),
+                     entities=[iban_entity(text, iban)], requested="payee_iban",
+                     form="add_payee_form")
+    events = await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN)
+    assert slot_events(events) == {"payee_iban": iban, "payee_name": "Jonas Weber"}
+
+
 async def test_name_given_when_the_iban_was_asked_is_kept(dispatcher, use_core_banking) -> None:
     metadata = logged_in(use_core_banking)
     answer = tracker(text="John Smith", metadata=metadata, requested="payee_iban",
