@@ -74,6 +74,12 @@ def _plain_answer(tracker: Tracker) -> bool:
             or float(intent.get("confidence") or 0.0) < _ANSWER_BELOW_CONFIDENCE)
 
 
+# Words of a transfer request itself: never the reason to pick a payee.
+_REQUEST_WORDS = frozenset({"send", "transfer", "money", "payment", "payments", "account",
+                            "bank", "please", "euro", "euros", "savings", "checking", "from",
+                            "with", "reference"})
+
+
 def _payee_named_in(text: str, payees: list[dict[str, Any]]) -> dict[str, Any] | None:
     lowered = f" {text.lower()} "
     for payee in payees:  # full names first, then first names
@@ -83,7 +89,13 @@ def _payee_named_in(text: str, payees: list[dict[str, Any]]) -> dict[str, Any] |
         first = payee["name"].split()[0].lower()
         if re.search(rf"\b{re.escape(first)}\b", lowered):
             return payee
-    return None
+    # "pay my rent" -> "City Housing (rent)", "my energy bill" -> "Alpine Energy AG": a
+    # word of four letters or more from one payee's name, when only one has it.
+    by_word = [payee for payee in payees
+               if any(re.search(rf"\b{re.escape(word)}\b", lowered)
+                      for word in re.findall(r"[^\W\d_]{4,}", payee["name"].lower())
+                      if word not in _REQUEST_WORDS)]
+    return by_word[0] if len(by_word) == 1 else None
 
 
 def choose_source(accounts: list[dict[str, Any]], destination: dict[str, Any] | None,
@@ -112,6 +124,11 @@ def reference_in(text: str) -> str | None:
     return ref[:REFERENCE_MAX] or None
 
 
+_WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_LATER = re.compile(
+    rf"\b(?:tomorrow|next (?:week|month|year|{_WEEKDAY})|on {_WEEKDAY}|in \d+ (?:days?|weeks?)|"
+    r"on the \d{1,2}(?:st|nd|rd|th)|every (?:day|week|month)|monthly|weekly|"
+    r"standing order|schedule[ds]?|later today|at the end of the month)\b", re.IGNORECASE)
 _WHOLE_BALANCE = re.compile(
     r"^\W*(?:(?:all|everything)(?: of it| that'?s (?:there|in it|available))?|"
     r"(?:the )?(?:whole|full|entire) (?:balance|amount)|all (?:the|my) money)\W*$",
@@ -189,6 +206,11 @@ class ValidateTransferForm(FormValidationAction):
 
     async def extract_transfer_amount(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+        text = str(tracker.latest_message.get("text") or "")
+        if _LATER.search(text) and answers_the_form(tracker):
+            # "send 25 to savings tomorrow": the chat cannot schedule; say so before the
+            # summary, so that nobody confirms a payment they think is for later.
+            dispatcher.utter_message(response="utter_transfer_now_only")
         # The reference rides along with whatever message gives it (no question of its own).
         reference = reference_in(str(tracker.latest_message.get("text") or ""))
         extra = {"transfer_reference": reference} if reference else {}

@@ -195,6 +195,33 @@ async def test_all_of_it_is_the_sources_whole_available_balance(
         assert extracted == {}
 
 
+@pytest.mark.parametrize(("text", "payee"), [
+    ("I need to pay my rent", "City Housing (rent)"),
+    ("pay the energy bill, 40 euros", "Alpine Energy AG"),
+    ("send money to the bank", None),  # request words pick no payee
+])
+async def test_a_word_of_one_payees_name_names_it(
+    text: str, payee: str | None, make_tracker, dispatcher, use_core_banking
+) -> None:
+    tracker = make_tracker(text=text, intent="transfer_money",
+                           metadata=use_core_banking.metadata("demo001"))
+    extracted = await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {})
+    assert (extracted.get("transfer_destination") or {}).get("label") == payee
+
+
+@pytest.mark.parametrize(("text", "warned"), [
+    ("send 25 to savings tomorrow", True), ("pay Anna 30 next Friday", True),
+    ("set up a monthly transfer of 50", True), ("send 25 to savings", False),
+])
+async def test_a_transfer_for_later_is_told_it_goes_now(
+    text: str, warned: bool, make_tracker, dispatcher, use_core_banking
+) -> None:
+    tracker = make_tracker(text=text, intent="transfer_money",
+                           metadata=use_core_banking.metadata("demo001"))
+    await ValidateTransferForm().extract_transfer_amount(dispatcher, tracker, {})
+    assert responses(dispatcher) == (["utter_transfer_now_only"] if warned else [])
+
+
 async def test_a_number_in_the_reference_is_not_the_amount(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
