@@ -15,7 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import core_banking
-from actions.cards import say_card_not_found
+from actions.cards import said_card_not_found
 from actions.customer import customer_from_tracker, for_customer
 
 REPORTABLE = ("active", "frozen")
@@ -42,8 +42,7 @@ class ActionAskReportLost(Action):
             return _reset()
         _, cards = found
         wanted = tracker.get_slot("card_last4")
-        if wanted and cards and not any(c["last4"] == str(wanted) for c in cards):
-            say_card_not_found(dispatcher, str(wanted), cards)
+        if said_card_not_found(dispatcher, wanted, cards):
             return _reset()
         candidates = [c for c in cards if c["status"] in REPORTABLE
                       and (not wanted or c["last4"] == str(wanted))]  # fmt: skip

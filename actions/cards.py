@@ -23,10 +23,16 @@ async def _cards_or_explain(
     return await for_customer(dispatcher, tracker, core_banking.list_cards)
 
 
-def say_card_not_found(dispatcher: CollectingDispatcher, last4: str,
-                       cards: list[dict[str, Any]]) -> None:  # fmt: skip
+def said_card_not_found(dispatcher: CollectingDispatcher, wanted: Any,
+                        cards: list[dict[str, Any]]) -> bool:  # fmt: skip
+    """"The card ending 9999" when no card of the customer's ends so: say so (with the
+    cards there are) and return True; the caller then changes no card at all."""
+    if not wanted or not cards or any(c["last4"] == str(wanted) for c in cards):
+        return False
     card_list = ", ".join(f"•••• {c['last4']}" for c in cards)
-    dispatcher.utter_message(response="utter_card_not_found", last4=last4, card_list=card_list)
+    dispatcher.utter_message(response="utter_card_not_found", last4=str(wanted),
+                             card_list=card_list)
+    return True
 
 
 class ActionListCards(Action):
@@ -75,10 +81,8 @@ class _ChangeCardStatus:
             return []
         customer, cards = found
         wanted = tracker.get_slot("card_last4")
-        if wanted and cards and not any(c["last4"] == str(wanted) for c in cards):
-            # "freeze the card ending 9999": never another card than the one named.
-            say_card_not_found(dispatcher, str(wanted), cards)
-            return [SlotSet("card_last4", None)]
+        if said_card_not_found(dispatcher, wanted, cards):
+            return [SlotSet("card_last4", None)]  # never another card than the one named
         if wanted:
             cards = [c for c in cards if c["last4"] == str(wanted)]
         if not cards:

@@ -212,13 +212,12 @@ class ValidateTransferForm(FormValidationAction):
             # summary, so that nobody confirms a payment they think is for later.
             dispatcher.utter_message(response="utter_transfer_now_only")
         # The reference rides along with whatever message gives it (no question of its own).
-        reference = reference_in(str(tracker.latest_message.get("text") or ""))
+        reference = reference_in(text)
         extra = {"transfer_reference": reference} if reference else {}
-        return {**self._amount(tracker), **extra}
+        return {**self._amount(tracker, text), **extra}
 
     @staticmethod
-    def _amount(tracker: Tracker) -> dict[str, Any]:
-        text = str(tracker.latest_message.get("text") or "")
+    def _amount(tracker: Tracker, text: str) -> dict[str, Any]:
         reference = _REFERENCE.search(text)
         # A number inside the reference ("reference invoice 42") is not the amount.
         amounts = [e for e in entities(tracker, "amount")

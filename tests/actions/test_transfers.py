@@ -51,6 +51,18 @@ def slots_for(core_banking: Any, username: str, amount: str, destination: dict[s
             "transfer_destination": destination, "transfer_confirmed": confirmed}  # fmt: skip
 
 
+ASKED_DESTINATION = {"requested_slot": "transfer_destination"}
+
+
+async def destination_from(make_tracker: Any, bank: Any, dispatcher: CollectingDispatcher,
+                           text: str, intent: str = "inform",
+                           **tracker_args: Any) -> dict[str, Any]:  # fmt: skip
+    """What the transfer form's destination extraction makes of demo001's message."""
+    tracker = make_tracker(text=text, intent=intent, metadata=bank.metadata("demo001"),
+                           **tracker_args)
+    return await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {})
+
+
 async def test_payee_named_in_the_request_becomes_the_destination(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
@@ -82,13 +94,10 @@ async def test_own_account_and_iban_destinations(make_tracker, dispatcher, use_c
 async def test_unknown_destination_when_asked_lists_the_payees(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
-    tracker = make_tracker(text="to Zebediah", intent="inform",
-                           metadata=use_core_banking.metadata("demo001"),
-                           slots={"requested_slot": "transfer_destination"})  # fmt: skip
     # The slot is set (empty) so that Rasa keeps the form instead of rejecting the turn
     # to the fallback, which would drop this answer for "Sorry, I didn't get that".
-    assert await ValidateTransferForm().extract_transfer_destination(
-        dispatcher, tracker, {}) == {"transfer_destination": None}
+    assert await destination_from(make_tracker, use_core_banking, dispatcher, "to Zebediah",
+                                  slots=ASKED_DESTINATION) == {"transfer_destination": None}
     assert responses(dispatcher) == ["utter_unknown_destination"]
 
 
@@ -96,21 +105,19 @@ async def test_a_confident_question_where_the_destination_was_asked_is_left_to_t
     make_tracker, dispatcher, use_core_banking
 ) -> None:
     # Nothing is set, so Rasa rejects the form on it and the digression rule answers.
-    tracker = make_tracker(text="how long does a transfer take", intent="faq",
-                           metadata=use_core_banking.metadata("demo001"),
-                           slots={"requested_slot": "transfer_destination"})  # fmt: skip
-    assert await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {}) == {}
+    assert await destination_from(make_tracker, use_core_banking, dispatcher,
+                                  "how long does a transfer take", "faq",
+                                  slots=ASKED_DESTINATION) == {}
 
 
 @pytest.mark.parametrize("asked", [False, True])
 async def test_an_iban_that_fails_its_check_is_said_to_be_invalid(
     asked: bool, make_tracker, dispatcher, use_core_banking
 ) -> None:
-    tracker = make_tracker(text="send 50 to DE89 3704 0044 0532 0130 01", intent="transfer_money",
-                           metadata=use_core_banking.metadata("demo001"),
-                           entities=[{"entity": "invalid_iban", "value": "DE89370400440532013001"}],
-                           slots={"requested_slot": "transfer_destination"} if asked else {})
-    extracted = await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {})
+    extracted = await destination_from(
+        make_tracker, use_core_banking, dispatcher, "send 50 to DE89 3704 0044 0532 0130 01",
+        "transfer_money", slots=ASKED_DESTINATION if asked else {},
+        entities=[{"entity": "invalid_iban", "value": "DE89370400440532013001"}])
     assert extracted == ({"transfer_destination": None} if asked else {})
     assert responses(dispatcher) == ["utter_invalid_iban"]
 
@@ -120,13 +127,12 @@ async def test_the_form_resuming_after_a_digression_does_not_judge_that_question
 ) -> None:
     # "who are my payees?" while the destination was asked: its own action answered it,
     # then the form runs again on the same message; that is no unknown name.
-    tracker = make_tracker(text="who are my saved payees", intent="list_payees",
-                           metadata=use_core_banking.metadata("demo001"),
-                           slots={"requested_slot": "transfer_destination"},
-                           events=[{"event": "user", "text": "who are my saved payees"},
-                                   {"event": "action", "name": "action_list_payees"},
-                                   {"event": "bot", "text": "Your saved payees (2):"}])  # fmt: skip
-    assert await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {}) == {}
+    events = [{"event": "user", "text": "who are my saved payees"},
+              {"event": "action", "name": "action_list_payees"},
+              {"event": "bot", "text": "Your saved payees (2):"}]
+    assert await destination_from(make_tracker, use_core_banking, dispatcher,
+                                  "who are my saved payees", "list_payees",
+                                  slots=ASKED_DESTINATION, events=events) == {}
     assert responses(dispatcher) == []
 
 
@@ -142,11 +148,10 @@ async def test_a_lower_case_name_that_ends_the_request_is_said_unknown(
     text: str, unknown: bool, make_tracker, dispatcher, use_core_banking
 ) -> None:
     # As Rasa runs it: the form starts after the task reset, on the request itself.
-    tracker = make_tracker(text=text, intent="transfer_money",
-                           metadata=use_core_banking.metadata("demo001"),
-                           events=[{"event": "user", "text": text},
-                                   {"event": "action", "name": "action_reset_task_slots"}])
-    assert await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {}) == {}
+    events = [{"event": "user", "text": text},
+              {"event": "action", "name": "action_reset_task_slots"}]
+    assert await destination_from(make_tracker, use_core_banking, dispatcher, text,
+                                  "transfer_money", events=events) == {}
     assert responses(dispatcher) == (["utter_unknown_destination"] if unknown else [])
 
 
@@ -154,10 +159,8 @@ async def test_a_lower_case_name_that_ends_the_request_is_said_unknown(
 async def test_an_amount_where_the_destination_was_asked_is_no_unknown_name(
     text: str, make_tracker, dispatcher, use_core_banking
 ) -> None:
-    tracker = make_tracker(text=text, intent="inform",
-                           metadata=use_core_banking.metadata("demo001"),
-                           slots={"requested_slot": "transfer_destination"})  # fmt: skip
-    assert await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {}) == {}
+    assert await destination_from(make_tracker, use_core_banking, dispatcher, text,
+                                  slots=ASKED_DESTINATION) == {}
     assert responses(dispatcher) == []  # the amount slot takes it; the question comes again
 
 
@@ -203,9 +206,8 @@ async def test_all_of_it_is_the_sources_whole_available_balance(
 async def test_a_word_of_one_payees_name_names_it(
     text: str, payee: str | None, make_tracker, dispatcher, use_core_banking
 ) -> None:
-    tracker = make_tracker(text=text, intent="transfer_money",
-                           metadata=use_core_banking.metadata("demo001"))
-    extracted = await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {})
+    extracted = await destination_from(make_tracker, use_core_banking, dispatcher, text,
+                                       "transfer_money")
     assert (extracted.get("transfer_destination") or {}).get("label") == payee
 
 
