@@ -84,7 +84,8 @@ test-actions: setup
 
 # Conversation tests through the real NLU and policies (no action server needed).
 test-stories: train
-	ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook $(RASA)/rasa test core \
+	ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook ACTION_SERVER_TOKEN=unused \
+		$(RASA)/rasa test core \
 		--model "$$($(APP)/python scripts/train.py)" --stories tests/stories \
 		--fail-on-prediction-errors --out var/eval/stories --endpoints bot/endpoints.yml
 

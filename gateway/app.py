@@ -22,8 +22,10 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from gateway import health, internal, metrics
 from gateway.auth import endpoints as auth_endpoints
 from gateway.auth.service import AuthService
+from gateway.auth.throttle import LoginThrottle
 from gateway.auth.tokens import TokenService
 from gateway.chat import endpoints as chat_endpoints
+from gateway.chat.credentials import TurnSealer
 from gateway.chat.hub import SessionHub
 from gateway.chat.limits import Limits
 from gateway.chat.rasa_client import RasaClient
@@ -66,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             timeout=settings.redis_pool_timeout_seconds))
         identity_http = httpx.AsyncClient(base_url=settings.core_banking_url,
                                           timeout=settings.core_banking_timeout_seconds)
-        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds)
+        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds,
+                          auth_token=settings.rasa_auth_token)
         await rasa.open()
         hub = SessionHub(redis, key_prefix=settings.redis_key_prefix)
         app.state.settings = settings
@@ -79,6 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tokens=tokens, identity=IdentityClient(identity_http, settings.service_token),
             redis=redis, key_prefix=settings.redis_key_prefix,
             refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+            throttle=LoginThrottle(
+                redis, key_prefix=prefix, window_seconds=settings.login_window_seconds,
+                max_per_account=settings.login_max_failures_per_account,
+                max_per_ip=settings.login_max_failures_per_ip),
         )
         transcripts = TranscriptQueue(redis, key_prefix=prefix)
         # Finished turns are XADDed to the transcript stream by the store's completion
@@ -91,7 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.transcript_database_url)
         writer = TranscriptWriter(redis=redis, queue=transcripts, engine=engine,
                                   rasa=rasa, consumer=hub.instance_id)
-        runner = TurnRunner(store=store, hub=hub, rasa=rasa, tokens=tokens,
+        sealer = TurnSealer(settings.chat_credential_key,
+                            ttl_seconds=settings.delegated_token_ttl_seconds)
+        app.state.turn_sealer = sealer
+        runner = TurnRunner(store=store, hub=hub, rasa=rasa, tokens=tokens, sealer=sealer,
                             settings=settings, metrics=app.state.metrics,
                             background=background)
         limits = Limits(redis, key_prefix=prefix,
@@ -101,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                    settings.rate_user_window_seconds),
                         max_sockets_per_user=settings.max_sockets_per_user)
         service = ChatService(store=store, hub=hub, runner=runner, limits=limits,
-                              tokens=tokens, metrics=app.state.metrics,
+                              tokens=tokens, sealer=sealer, metrics=app.state.metrics,
                               pii_ref_ttl_seconds=settings.pii_ref_ttl_seconds)
         app.state.chat_service = service
         app.state.console_service = ConsoleService(store=store, hub=hub, engine=engine)
