@@ -4,4 +4,6 @@ WORKDIR /app
 COPY actions/requirements.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir -r /tmp/requirements.txt
 COPY actions/ /app/actions/
-ENV PYTHONPATH=/app
+ENV PYTHONPATH=/app PYTHONDONTWRITEBYTECODE=1
+RUN useradd --uid 10001 --user-group --no-create-home --home-dir /tmp app
+USER 10001:10001
