@@ -81,6 +81,7 @@ validate-bot: setup
 		--data data ../nlu_data --config config.yml
 
 test-unit: setup
+	@scripts/ensure_promtool.sh
 	$(APP)/pytest -q -m "not e2e" tests
 
 test-actions: setup
