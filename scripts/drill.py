@@ -69,6 +69,16 @@ def pg_bindir() -> Path:
     return versions[-1].parent
 
 
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -164,6 +174,11 @@ class Drill:
     # --- the primary --------------------------------------------------------------------
     def create_primary(self) -> None:
         if self.as_postgres:
+            if shutil.which("runuser") is None or not _user_exists("postgres"):
+                raise DrillError(
+                    "PostgreSQL refuses to run as root and there is no `postgres` user to "
+                    "run it as (runuser): run the drill as an ordinary user"
+                )
             shutil.chown(self.workdir, "postgres", "postgres")
         self.primary.run("mkdir", "-p", self.archive)
         self.primary.run(
