@@ -1,9 +1,10 @@
 """deploy/k8s/ rendered as the cluster would receive it (`kubectl kustomize` of each
-overlay) and checked: every Deployment has HTTP probes on the contract's health URL,
-requests and limits, and runs non-root with a read-only root and no capabilities; only
-the gateway is behind the TLS Ingress; the chat path autoscales; every service has a
-disruption budget; network policies allow exactly the documented connections; secrets
-are referenced, documented and never written into the manifests."""
+overlay) and checked: every object matches the Kubernetes API schema; every Deployment
+has HTTP probes on the contract's health URL, requests and limits, and runs non-root
+with a read-only root and no capabilities; only the gateway is behind the TLS Ingress;
+the chat path autoscales; every service has a disruption budget; network policies
+allow exactly the documented connections; secrets are referenced, documented and never
+written into the manifests."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -45,6 +47,7 @@ ALLOWED_PEERS = {
 RASA_RUNTIME_VARIABLES = {"RASA_TELEMETRY_ENABLED"}
 SECRET_NAME = re.compile(r"(TOKEN|_KEY|PASSWORD|SECRET|DATABASE_URL|REDIS_URL)$")
 UNPRIVILEGED_UID = 10001  # docker/*.Dockerfile `USER`
+KUBERNETES_VERSION = "1.37.0"  # the schemas kubernetes-validate ships for
 
 pytestmark = pytest.mark.skipif(
     shutil.which("kubectl") is None, reason="kubectl (with kustomize) is not installed"
@@ -106,6 +109,16 @@ def matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 @pytest.fixture(params=OVERLAYS)
 def overlay(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+def test_manifests_match_the_kubernetes_schema(overlay: str) -> None:
+    """Strict: an unknown or misspelt field (`livenessprobe:`) is an error, not ignored."""
+    for document in render(overlay):
+        try:
+            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            name = f"{document['kind']}/{document['metadata']['name']}"
+            pytest.fail(f"{name}: {str(error).splitlines()[0]}")
 
 
 def test_every_deployable_is_a_deployment_with_a_service(overlay: str) -> None:
