@@ -282,4 +282,7 @@ def test_images_run_as_an_unprivileged_user(name: str) -> None:
     users = re.findall(r"^USER (\S+)", dockerfile(name), re.M)
     assert users, f"{name} runs as root"
     assert users[-1].split(":")[0] not in {"root", "0"}
-    assert users[-1].split(":")[0].isdigit(), "numeric uid, so runAsNonRoot can verify it"
+    uid = users[-1].split(":")[0]
+    assert uid.isdigit(), "numeric uid, so runAsNonRoot can verify it"
+    # The services write their logs under var/ (make run: var/log/<service>.log).
+    assert re.search(rf"chown {uid}:{uid} /app/var\b", dockerfile_runs(name)), name
