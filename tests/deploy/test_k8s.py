@@ -188,6 +188,17 @@ def test_pods_run_unprivileged_with_read_only_roots(overlay: str) -> None:
             assert "/tmp" in mounts, where
 
 
+def test_the_namespace_enforces_the_restricted_pod_security_profile(overlay: str) -> None:
+    """The API server itself then refuses any pod that could run as root or escalate."""
+    (namespace,) = of_kind(overlay, "Namespace").values()
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    name = namespace["metadata"]["name"]
+    for document in render(overlay):
+        if document["kind"] != "Namespace":
+            assert document["metadata"]["namespace"] == name, document["metadata"]["name"]
+
+
 def test_images_run_as_the_uid_the_pods_demand() -> None:
     for dockerfile in (ROOT / "docker").glob("*.Dockerfile"):
         users = re.findall(r"^USER (\d+)", dockerfile.read_text(), re.M)
