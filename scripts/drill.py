@@ -343,6 +343,11 @@ class Drill:
         with psycopg.connect(cluster.url("bank")) as conn:
             return {str(row[0]) for row in conn.execute("SELECT id FROM transfers")}
 
+    def balances(self, cluster: Cluster) -> dict[str, int]:
+        with psycopg.connect(cluster.url("bank")) as conn:
+            rows = conn.execute("SELECT number, balance_minor FROM accounts").fetchall()
+        return {str(number): int(balance) for number, balance in rows}
+
     def recovery_target(self) -> str:
         """The primary's own clock after batch B committed: every later commit (batch C)
         is stamped after it, whatever this machine's clock says."""
@@ -439,8 +444,10 @@ class Drill:
             batch_b = self.transfer_batch(api, tokens, per_customer, "B")
         target = self.recovery_target()
         expected = self.transfer_ids(self.primary)
+        balances_at_target = self.balances(self.primary)
         with t.step("transfers C"):
             batch_c = self.transfer_batch(api, tokens, per_customer, "C")
+        balances_now = self.balances(self.primary)
         self.stop_core_banking()
         with t.step("archive WAL"):
             self.archive_current_wal()
@@ -449,6 +456,7 @@ class Drill:
         with t.step("verify"):
             report = self.tool(self.restored, "-m", "core_banking.verify_ledger")
             restored = self.transfer_ids(self.restored)
+            restored_balances = self.balances(self.restored)
         if not set(batch_a + batch_b) <= expected or set(batch_c) & expected:
             raise DrillError("the primary's transfers at T are not batches A and B")
         if restored != expected:
@@ -456,12 +464,20 @@ class Drill:
                 f"restored cluster has {len(restored)} transfers, expected {len(expected)}: "
                 f"missing {sorted(expected - restored)}, unexpected {sorted(restored - expected)}"
             )
+        if restored_balances != balances_at_target:
+            changed = sorted(
+                n for n in balances_at_target if restored_balances.get(n) != balances_at_target[n]
+            )
+            raise DrillError(f"restored balances differ from those at T: accounts {changed}")
+        if balances_now == balances_at_target:
+            raise DrillError("batch C moved no money: the drill would not notice a late restore")
         return [
             "drill ok",
             f"  recovery target T      {target}",
             f"  transfers              A {len(batch_a)} (before backup), B {len(batch_b)} "
             f"(before T), C {len(batch_c)} (after T); restored {len(restored)} = "
             f"all transfers at T, none of C",
+            f"  balances               all {len(restored_balances)} accounts as they were at T",
             *(f"  {line}" for line in report.strip().splitlines()),
             *t.lines(),
         ]

@@ -38,6 +38,7 @@ def test_point_in_time_restore_holds_exactly_the_transfers_before_the_target() -
     a, b, c, restored = map(int, counts.groups())
     assert (a, b, c) == (4, 4, 4)
     assert restored == a + b
+    assert re.search(r"balances +all \d+ accounts as they were at T", done.stdout)
     assert "ledger OK" in done.stdout
     removed = re.search(r"work directory removed: (\S+)", done.stderr)
     assert removed is not None, done.stderr
