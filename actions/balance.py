@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.core_banking import list_accounts
 from actions.customer import for_customer
-from actions.entities import entity_value
+from actions.entities import entities
 from actions.money import format_money, mask_account_number
 
 _ACCOUNT_LABELS = {"checking": "Checking account", "savings": "Savings account"}
@@ -37,9 +37,10 @@ class ActionCheckBalance(Action):
         if not accounts:
             dispatcher.utter_message(response="utter_no_accounts")
             return []
-        named = entity_value(tracker, "account_type")
-        if named and any(a["type"] == named for a in accounts):
-            accounts = [a for a in accounts if a["type"] == named]
+        # Every account named ("in checking and savings"), else all of them.
+        named = {e.get("value") for e in entities(tracker, "account_type")}
+        if named and any(a["type"] in named for a in accounts):
+            accounts = [a for a in accounts if a["type"] in named]
         if _ASKS_FOR_DETAILS.search(str(tracker.latest_message.get("text") or "")):
             for account in accounts:
                 dispatcher.utter_message(

@@ -18,7 +18,7 @@ ANSWERS = {"check_balance": "action_check_balance", "bot_challenge": "utter_iama
            "help": "utter_help", "search_transactions": "action_search_transactions",
            "shared_sensitive_data": "utter_never_share_cvv",
            "card_security_code": "utter_card_security_code", "log_in": "utter_how_to_log_in",
-           "wait": "utter_take_your_time",
+           "wait": "utter_take_your_time", "regulated_advice": "utter_regulated_advice",
            "list_payees": "action_list_payees", "thank": "utter_youre_welcome_in_task"}  # fmt: skip
 SWITCHES = {
     "list_cards": "action_list_cards", "freeze_card": "action_freeze_card",

@@ -47,7 +47,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from gateway.auth.tokens import TokenService
-from gateway.chat import frames, pii, protocol
+from gateway.chat import clauses, frames, pii, protocol
 from gateway.chat.credentials import TurnClaims, TurnSealer
 from gateway.chat.hub import SessionHub
 from gateway.chat.rasa_client import BotUnavailable, RasaClient
@@ -182,10 +182,13 @@ class TurnRunner:
         backoff = self._settings.rasa_retry_initial_backoff_seconds
         told = False
         responses: list[dict[str, Any]] | None = None
+        # Several requests in one message go to Rasa one after another (clauses.py).
+        parts = [content] if content.startswith("/") else clauses.split(content)
         while responses is None:
-            metadata = self._metadata(session_id, cmid, caller)
+            messages = [(part, self._metadata(session_id, cmid, caller, part=n))
+                        for n, part in enumerate(parts)]
             try:
-                responses, told = await self._ask(session_id, cmid, content, metadata, told)
+                responses, told = await self._ask(session_id, cmid, messages, told)
             except BotUnavailable:
                 if not told:
                     await self._error(session_id, "unavailable", DOWN_TEXT, cmid)
@@ -236,9 +239,12 @@ class TurnRunner:
         self._metrics.turns.labels(outcome="to_agent").inc()
         return done.next
 
-    def _metadata(self, session_id: str, cmid: str, caller: object) -> dict[str, Any]:
+    def _metadata(
+        self, session_id: str, cmid: str, caller: object, *, part: int = 0
+    ) -> dict[str, Any]:
         """What Rasa stores with the message: who and which turn, in clear for the
-        bot's own use, and the sealed credential that alone lets actions act."""
+        bot's own use, and the sealed credential that alone lets actions act. The
+        second and later requests of one message (``part``) are turns of their own."""
         who = caller if isinstance(caller, dict) else {}
         customer_id = who.get("sub")
         token = None
@@ -248,7 +254,7 @@ class TurnRunner:
                 display_name=who.get("name"), roles=list(who.get("roles") or ()),
                 ttl_seconds=self._settings.delegated_token_ttl_seconds,
                 audience=self._settings.delegated_audience)
-        turn_id = f"{session_id}:{cmid}"
+        turn_id = f"{session_id}:{cmid}" + (f":{part}" if part else "")
         credential = self._sealer.seal(TurnClaims(
             session_id=session_id, turn_id=turn_id, customer_id=customer_id,
             client_ip=who.get("ip"), token=token))
@@ -257,10 +263,11 @@ class TurnRunner:
                 "credential": credential}
 
     async def _ask(
-        self, session_id: str, cmid: str, content: str, metadata: dict[str, Any], told: bool
+        self, session_id: str, cmid: str, messages: list[tuple[str, dict[str, Any]]],
+        told: bool,
     ) -> tuple[list[dict[str, Any]], bool]:
         started = time.monotonic()
-        call = asyncio.ensure_future(self._rasa.send(session_id, content, metadata))
+        call = asyncio.ensure_future(self._send_in_order(session_id, messages))
         try:
             if not told:
                 soft = self._settings.rasa_soft_timeout_seconds
@@ -275,6 +282,14 @@ class TurnRunner:
                 with contextlib.suppress(BaseException):
                     await call
             self._metrics.rasa_latency.observe(time.monotonic() - started)
+
+    async def _send_in_order(
+        self, session_id: str, messages: list[tuple[str, dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        responses: list[dict[str, Any]] = []
+        for content, metadata in messages:
+            responses += await self._rasa.send(session_id, content, metadata)
+        return responses
 
     async def _error(self, session_id: str, code: str, message: str, cmid: str) -> None:
         self._metrics.error(code)

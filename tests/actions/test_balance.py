@@ -112,3 +112,15 @@ def _expired(token: str) -> str:
     # Sealed two minutes ago: past the 60 s lifetime.
     return Fernet(DEFAULT_CHAT_CREDENTIAL_KEY.encode()).encrypt_at_time(
         json.dumps(body).encode(), int(time.time()) - 120).decode()
+
+
+async def test_every_account_named_is_shown(make_tracker, dispatcher, use_core_banking) -> None:
+    """"how much do i have in checking and savings" showed checking only (issue 14)."""
+    tracker = make_tracker(text="how much do i have in checking and savings",
+                           metadata=use_core_banking.metadata("demo003"),
+                           entities=[{"entity": "account_type", "value": "checking"},
+                                     {"entity": "account_type", "value": "savings"}])
+    await ActionCheckBalance().run(dispatcher, tracker, {})
+    labels = [m.get("account_label") for m in responses(dispatcher)
+              if m["response"] == "utter_account_balance"]
+    assert labels == ["Checking account", "Savings account"]

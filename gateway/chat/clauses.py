@@ -1,0 +1,50 @@
+"""Several requests in one message, split into the requests, in order (pure).
+
+Rasa's REST channel gives one message one intent, so "send 40 to savings and then show
+me my balance" lost the balance, and "how much do I have, and when did my salary come
+in?" the salary. The gateway sends each request to Rasa as its own message, in order,
+within the same turn (``turns.py``), so every request goes through the whole dialogue
+machinery: a second request inside a transfer is answered as a digression and the
+transfer resumes.
+
+Callers may rely on: ``split`` returns the text itself as its only part unless a
+connector ("and then", ", and", "and also", "; ", "? ", ". ", "then") is followed by the
+start of a new request (a question word or a banking verb: "show", "send", "freeze" …)
+of two words or more, and preceded by something; each part is stripped and non-empty,
+and the parts, in order, are the text less the connectors. A name list ("send 50 to Anna and Tom") or an
+amount list is never split: "Tom" and "30" start no request. At most MAX_PARTS parts;
+the last one keeps the rest of the text.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_PARTS = 4
+_STARTS_A_REQUEST = (
+    r"(?:what(?:'s|s)?|how|when|where|who|which|why|show|list|tell|give|send|transfer|"
+    r"pay|move|freeze|unfreeze|block|unblock|check|add|remove|delete|buy|redeem|report|"
+    r"cancel|can you|could you|did|do i|have i|is there|are there)\b"
+)
+# The connector, then (looking ahead, not consumed) the start of a new request.
+_BOUNDARY = re.compile(
+    r"(?:\s*(?:,\s*)?\band\s+then\b\s*|\s*,\s*then\s+|\s*,?\s*\band\s+also\b\s*|"
+    r"\s*,\s*and\s+|\s+and\s+|\s*;\s*|(?<=[?.!])\s+(?:and\s+|also,?\s+|then\s+)?)"
+    rf"(?={_STARTS_A_REQUEST})",
+    re.IGNORECASE,
+)
+
+
+def split(text: str) -> list[str]:
+    parts: list[str] = []
+    rest = text.strip()
+    while len(parts) < MAX_PARTS - 1:
+        cut = next((m for m in _BOUNDARY.finditer(rest)
+                    if rest[:m.start()].strip(" ,.;") and len(rest[m.end():].split()) >= 2),
+                   None)
+        if cut is None:
+            break
+        parts.append(rest[:cut.start()].strip())
+        rest = rest[cut.end():].strip()
+    parts.append(rest)
+    return [p for p in parts if p] or [text]
