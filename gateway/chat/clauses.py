@@ -11,9 +11,9 @@ Callers may rely on: ``split`` returns the text itself as its only part unless a
 connector ("and then", ", and", "and also", "; ", "? ", ". ", "then") is followed by the
 start of a new request (a question word or a banking verb: "show", "send", "freeze" …)
 of two words or more, and preceded by something; each part is stripped and non-empty,
-and the parts, in order, are the text less the connectors. A name list ("send 50 to Anna and Tom") or an
-amount list is never split: "Tom" and "30" start no request. At most MAX_PARTS parts;
-the last one keeps the rest of the text.
+and the parts, in order, are the text less the connectors. A name list ("send 50 to
+Anna and Tom") or an amount list is never split: "Tom" and "30" start no request. At
+most MAX_PARTS parts; the last one keeps the rest of the text.
 """
 
 from __future__ import annotations
