@@ -11,6 +11,7 @@ import pytest
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.tasks import turn_key
 from actions.transfers import (
     ActionAskTransferConfirmed,
     ActionCancelTransferTask,
@@ -312,6 +313,30 @@ async def test_confirmed_transfer_runs_once_per_turn(make_tracker, use_core_bank
     assert after["savings"]["balance_minor"] == before["savings"]["balance_minor"] + 2550
 
 
+async def test_a_gateway_retry_of_the_confirming_turn_makes_one_transfer(
+    make_tracker, use_core_banking
+) -> None:
+    # The gateway retried the turn after a timeout: Rasa gave the second HTTP call a new
+    # message_id, but the turn's identity (session_id:client_msg_id) is the same.
+    savings = accounts(use_core_banking, "demo003")["savings"]
+    destination = {"kind": "own", "account_number": savings["number"], "label": "your savings"}
+    before = accounts(use_core_banking, "demo003")
+    slots = slots_for(use_core_banking, "demo003", "12.34", destination)
+    turn = {**use_core_banking.metadata("demo003"), "turn_id": "session-7:client-msg-19"}
+    ids = []
+    for message_id in ("rasa-message-1", "rasa-message-2"):
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(text="yes", intent="affirm", message_id=message_id,
+                               metadata=turn, slots=slots)
+        await ActionExecuteTransfer().run(dispatcher, tracker, {})
+        assert responses(dispatcher) == ["utter_transfer_done"]
+        ids.append(dispatcher.messages[0]["transfer_reference"])
+    assert ids[0] == ids[1]
+    after = accounts(use_core_banking, "demo003")
+    assert after["checking"]["balance_minor"] == before["checking"]["balance_minor"] - 1234
+    assert after["savings"]["balance_minor"] == before["savings"]["balance_minor"] + 1234
+
+
 @pytest.mark.parametrize(("text", "reference"), [
     ("transfer 20 to City Housing with reference rent november", "rent november"),
     ("pay 12.50 to Alpine Energy, ref: INV-2291", "INV-2291"),
@@ -499,3 +524,14 @@ def test_idempotency_key_follows_the_turn(make_tracker) -> None:
     assert idempotency_key(make_tracker(message_id="a")) != idempotency_key(make_tracker(message_id="b"))
     assert idempotency_key(make_tracker(message_id="a", sender_id="s1")) != idempotency_key(
         make_tracker(message_id="a", sender_id="s2"))
+
+
+def test_idempotency_key_follows_the_gateways_turn_id(make_tracker) -> None:
+    def key(message_id: str, turn_id: str, sender_id: str = "s1") -> str:
+        return idempotency_key(make_tracker(message_id=message_id, sender_id=sender_id,
+                                            metadata={"turn_id": turn_id}))
+
+    assert key("a", "s1:m1") == key("b", "s1:m1")  # a new Rasa message_id per HTTP call
+    assert key("a", "s1:m1") != key("a", "s1:m2")
+    assert idempotency_key(make_tracker(metadata={"turn_id": "s1:m1"})) != turn_key(
+        make_tracker(metadata={"turn_id": "s1:m1"}), "gift-card-buy")
