@@ -11,10 +11,12 @@ from core_banking.models.gift_card import (
     GiftCardActivity,
     GiftCardStatus,
 )
+from core_banking.models.hold import Hold, HoldStatus
 from core_banking.models.idempotency import IdempotencyRecord
 from core_banking.models.ledger import Journal, LedgerEntry
 from core_banking.models.payee import Payee
 from core_banking.models.staff_user import StaffRole, StaffUser
+from core_banking.models.step_up import StepUpFactor, StepUpFactorStatus
 from core_banking.models.transfer import Transfer, TransferKind, TransferStatus
 
 __all__ = [
@@ -29,12 +31,16 @@ __all__ = [
     "GiftCard",
     "GiftCardActivity",
     "GiftCardStatus",
+    "Hold",
+    "HoldStatus",
     "IdempotencyRecord",
     "Journal",
     "LedgerEntry",
     "Payee",
     "StaffRole",
     "StaffUser",
+    "StepUpFactor",
+    "StepUpFactorStatus",
     "Transfer",
     "TransferKind",
     "TransferStatus",

@@ -6,9 +6,18 @@ from datetime import datetime
 from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_banking.models import Account, Customer, Journal, LedgerEntry, Transfer, TransferKind
-
-OUTGOING_STATUSES = ("completed", "requires_confirmation")
+from core_banking.dbclock import db_now
+from core_banking.models import (
+    Account,
+    Customer,
+    Hold,
+    HoldStatus,
+    Journal,
+    LedgerEntry,
+    Transfer,
+    TransferKind,
+    TransferStatus,
+)
 
 
 class TransferRepository:
@@ -79,19 +88,35 @@ class TransferRepository:
         self, customer_id: str, day_start: datetime, since: datetime
     ) -> tuple[int, int]:
         """(amount of today's non-own transfers that count against the daily limit,
-        number of non-own transfers created since `since`), in one query."""
-        stmt = select(
-            func.coalesce(
-                func.sum(Transfer.amount_minor).filter(
-                    Transfer.status.in_(OUTGOING_STATUSES), Transfer.created_at >= day_start
-                ),
-                0,
+        number of non-own transfers created since `since`), in one query.
+
+        What counts: completed transfers and held ones whose hold is still active and
+        unexpired by the database clock; cancelled and expired holds never count."""
+        counts = or_(
+            Transfer.status == TransferStatus.completed.value,
+            and_(
+                Transfer.status == TransferStatus.requires_confirmation.value,
+                Hold.status == HoldStatus.active.value,
+                Hold.expires_at > db_now(),
             ),
-            func.count().filter(Transfer.created_at >= since),
-        ).where(
-            Transfer.customer_id == customer_id,
-            Transfer.kind != TransferKind.own.value,
-            Transfer.created_at >= min(day_start, since),
+        )
+        stmt = (
+            select(
+                func.coalesce(
+                    func.sum(Transfer.amount_minor).filter(
+                        counts, Transfer.created_at >= day_start
+                    ),
+                    0,
+                ),
+                func.count().filter(Transfer.created_at >= since),
+            )
+            .select_from(Transfer)
+            .outerjoin(Hold, Hold.id == Transfer.hold_id)
+            .where(
+                Transfer.customer_id == customer_id,
+                Transfer.kind != TransferKind.own.value,
+                Transfer.created_at >= min(day_start, since),
+            )
         )
         spent, count = (await self.session.execute(stmt)).one()
         return int(spent or 0), int(count or 0)

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core_banking import audit
+from core_banking.holds import service as holds
+from core_banking.holds.repository import HoldRepository
 from core_banking.ledger.repository import LedgerRepository
 from core_banking.ledger.service import Leg, post_journal
-from core_banking.models import Account, Transfer, TransferKind, TransferStatus
+from core_banking.models import (
+    Account,
+    Hold,
+    HoldStatus,
+    Transfer,
+    TransferKind,
+    TransferStatus,
+)
 from core_banking.models.base import new_id, utcnow
 from core_banking.problems import (
     ConfirmationExpired,
@@ -25,9 +32,12 @@ from core_banking.problems import (
     NotFound,
     Problem,
     SameAccount,
+    StepUpRequired,
 )
 from core_banking.security import Principal
 from core_banking.settings import Settings
+from core_banking.step_up import methods as step_up_methods
+from core_banking.step_up.methods import Verdict
 from core_banking.system import accounts as system_accounts
 from core_banking.transfers import destination, risk
 from core_banking.transfers.repository import TransferRepository
@@ -35,12 +45,6 @@ from core_banking.transfers.schemas import TransferCreate
 from core_banking.transfers.views import render
 
 JOURNAL_KIND = {TransferKind.own.value: "own_transfer"}  # everything else: "transfer"
-
-
-def _otp_hash(settings: Settings, transfer_id: str, code: str) -> str:
-    # Keyed: a 6-digit code behind a plain hash would fall to 10^6 guesses offline.
-    message = f"{transfer_id}:{code}".encode()
-    return hmac.new(settings.confirmation_code_key.encode(), message, hashlib.sha256).hexdigest()
 
 
 async def create(
@@ -132,15 +136,22 @@ async def create(
         otp_attempts=0,
         created_at=utcnow(),
     )
-    code: str | None = None
     if reasons:
-        code = f"{secrets.randbelow(10**6):06d}"
-        transfer.status = TransferStatus.requires_confirmation.value
-        transfer.otp_hash = _otp_hash(settings, transfer.id, code)
-        transfer.otp_expires_at = utcnow() + timedelta(
-            seconds=settings.confirmation_code_ttl_seconds
+        method = await step_up_methods.method_for(session, customer.id)
+        if method is None:
+            raise StepUpRequired("Enrol an authenticator app to make this transfer")
+        # The amount is reserved now (funds checked under the source's lock); the money
+        # moves when the customer confirms, and the reservation ends with the transfer.
+        hold = await holds.place(
+            session,
+            source,
+            body.amount_minor,
+            utcnow() + timedelta(seconds=settings.confirmation_code_ttl_seconds),
         )
-        # Production would send `code` by SMS here.
+        transfer.hold_id = hold.id
+        transfer.status = TransferStatus.requires_confirmation.value
+        await session.flush()  # the hold row before the transfer that points to it
+        await method.challenge(session, transfer)
     else:
         # The journal first: the transfer row is inserted once, already completed.
         await _post(session, transfer, source, dest.account, payer_name)
@@ -160,10 +171,7 @@ async def create(
         detail=transfer.risk_reasons,
     )
     stored = await render(session, transfer, known=(source.number, payer_name))
-    shown = dict(stored)
-    if code is not None and not settings.is_production:
-        shown["debug_otp"] = code  # never stored: a replay does not reveal the code
-    return shown, stored
+    return stored, stored
 
 
 async def _post(
@@ -172,10 +180,14 @@ async def _post(
     source: Account,
     target: Account,
     payer_name: str | None,
+    held: Hold | None = None,
 ) -> None:
     """Move the money. `source` and `target` must be locked in this transaction (in id
-    order); funds are checked here, under those locks. The caller flushes `transfer`."""
-    if source.available_minor < transfer.amount_minor:
+    order); funds are checked here, under those locks. `held`: the transfer's own active
+    hold, which is captured (what it reserved counts as available to this transfer).
+    The caller flushes `transfer`."""
+    reserved = held.amount_minor if held is not None else 0
+    if source.available_minor + reserved < transfer.amount_minor:
         raise InsufficientFunds(
             f"available {source.available_minor} < {transfer.amount_minor} minor units"
         )
@@ -204,11 +216,14 @@ async def _post(
     transfer.journal_id = journal.id
     transfer.status = TransferStatus.completed.value
     transfer.completed_at = utcnow()
-    transfer.otp_hash = None
+    if held is not None:
+        holds.settle(held, HoldStatus.captured)
+        # The balance fell by what the hold reserved: available is what it was.
+        set_committed_value(source, "available_minor", source.available_minor + reserved)
 
 
-async def _execute(session: AsyncSession, transfer: Transfer) -> tuple[str, str | None]:
-    """Complete a held transfer: lock both accounts in id order, check funds, post.
+async def _execute(session: AsyncSession, transfer: Transfer, hold: Hold) -> tuple[str, str | None]:
+    """Complete a held transfer: lock both accounts in id order, capture the hold, post.
     Returns (source account number, payer's name) for rendering."""
     locked = await LedgerRepository(session).lock_accounts(
         [transfer.from_account_id, transfer.to_account_id]
@@ -217,7 +232,7 @@ async def _execute(session: AsyncSession, transfer: Transfer) -> tuple[str, str 
     source, target = accounts[transfer.from_account_id], accounts[transfer.to_account_id]
     payer = await TransferRepository(session).customer(transfer.customer_id)
     payer_name = payer.display_name if payer else None
-    await _post(session, transfer, source, target, payer_name)
+    await _post(session, transfer, source, target, payer_name, held=hold)
     await session.flush()
     return source.number, payer_name
 
@@ -238,20 +253,39 @@ async def confirm(
         return await render(session, transfer)  # a repeated confirm changes nothing
     if transfer.status != TransferStatus.requires_confirmation.value:
         raise InvalidState(f"transfer is {transfer.status}")
-    if transfer.otp_expires_at is None or transfer.otp_expires_at <= utcnow():
-        await _cancel(session, transfer, customer, client_ip, "confirmation code expired")
+    hold, expired = await _lock_hold(session, transfer)
+    if expired:
+        # Its hold already stopped reserving the money; this only records the end.
+        await _end(session, transfer, hold, HoldStatus.expired, customer, client_ip, "expired")
         return ConfirmationExpired("The transfer was cancelled; please start again")
-    if not hmac.compare_digest(_otp_hash(settings, transfer.id, code), transfer.otp_hash or ""):
+    method = await step_up_methods.method_for(session, customer.id)
+    verdict = Verdict.wrong
+    if method is not None:
+        verdict = await method.verify(session, customer.id, code, settings)
+    if verdict is Verdict.replayed:
+        # The right code, already used (e.g. for the previous transfer): no guess, so no
+        # attempt is counted; the next code works.
+        return InvalidConfirmationCode(
+            "That code was already used; please wait for the next one",
+            extra={
+                "reason": "code_already_used",
+                "attempts_remaining": settings.confirmation_max_attempts - transfer.otp_attempts,
+                "status": transfer.status,
+            },
+        )
+    if verdict is Verdict.wrong:
         transfer.otp_attempts += 1
         remaining = settings.confirmation_max_attempts - transfer.otp_attempts
         if remaining <= 0:
-            await _cancel(session, transfer, customer, client_ip, "too many wrong codes")
+            await _end(
+                session, transfer, hold, HoldStatus.released, customer, client_ip, "wrong codes"
+            )
         await session.flush()
         return InvalidConfirmationCode(
             "Wrong code" if remaining > 0 else "Wrong code; the transfer was cancelled",
             extra={"attempts_remaining": max(0, remaining), "status": transfer.status},
         )
-    known = await _execute(session, transfer)
+    known = await _execute(session, transfer, hold)
     await audit.record(
         session,
         customer_id=customer.id,
@@ -262,6 +296,7 @@ async def confirm(
         amount_minor=transfer.amount_minor,
         currency=transfer.currency,
         client_ip=client_ip,
+        detail=method.name if method is not None else "",
     )
     return await render(session, transfer, known=known)
 
@@ -273,22 +308,44 @@ async def cancel(
     if transfer is None:
         raise NotFound("No such transfer")
     if transfer.status == TransferStatus.requires_confirmation.value:
-        await _cancel(session, transfer, customer, client_ip, "cancelled by customer")
+        hold, expired = await _lock_hold(session, transfer)
+        if expired:
+            await _end(session, transfer, hold, HoldStatus.expired, customer, client_ip, "expired")
+        else:
+            await _end(
+                session, transfer, hold, HoldStatus.released, customer, client_ip, "by customer"
+            )
     elif transfer.status != TransferStatus.cancelled.value:
         raise InvalidState(f"a {transfer.status} transfer cannot be cancelled")
     return await render(session, transfer)
 
 
-async def _cancel(
-    session: AsyncSession, transfer: Transfer, customer: Principal, client_ip: str, why: str
+async def _lock_hold(session: AsyncSession, transfer: Transfer) -> tuple[Hold, bool]:
+    """The held transfer's hold (locked after the transfer, as the sweeper does) and
+    whether it has expired by the database clock."""
+    assert transfer.hold_id is not None, "a held transfer always has a hold"
+    found = await HoldRepository(session).lock(transfer.hold_id)
+    assert found is not None
+    return found
+
+
+async def _end(
+    session: AsyncSession,
+    transfer: Transfer,
+    hold: Hold,
+    how: HoldStatus,
+    customer: Principal,
+    client_ip: str,
+    why: str,
 ) -> None:
+    """Cancel a held transfer and end its hold (released, or expired)."""
+    holds.settle(hold, how)
     transfer.status = TransferStatus.cancelled.value
-    transfer.otp_hash = None
     await session.flush()
     await audit.record(
         session,
         customer_id=customer.id,
-        action="transfer.cancelled",
+        action="transfer.expired" if how is HoldStatus.expired else "transfer.cancelled",
         resource_type="transfer",
         resource_id=transfer.id,
         client_ip=client_ip,

@@ -29,6 +29,8 @@ EXPECTED_TABLES = {
     "gift_card_activities",
     "code_lookup_failures",
     "audit_log",
+    "holds",
+    "step_up_factors",
 }
 
 
@@ -37,7 +39,7 @@ async def test_migrations_reach_head_on_both_backends(engine: AsyncEngine) -> No
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
     assert tables >= EXPECTED_TABLES
-    assert version == "0002"
+    assert version == "0003"
 
 
 async def test_upgrade_is_idempotent_and_downgrade_round_trips(
