@@ -1,6 +1,7 @@
 """The transfer flow's actions against a real core_banking: destination/amount
 extraction and validation, the confirmed execution (exactly once per turn), a declined
-summary, insufficient funds, and the one-time-code step-up."""
+summary, insufficient funds, and the step-up with the authenticator app's TOTP code
+(computed here from the demo customers' published secret, tests/totp.py)."""
 
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +23,7 @@ from actions.transfers import (
     idempotency_key,
     reference_in,
 )
+from tests.totp import current_code, wrong_code
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "bot" / "domain" / "transfers.yml").read_text())
@@ -448,13 +450,15 @@ async def test_held_transfer_needs_the_one_time_code(make_tracker, use_core_bank
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(intent="affirm", metadata=metadata, message_id="risky", slots=slots)
     events = await ActionExecuteTransfer().run(dispatcher, tracker, {})
-    assert responses(dispatcher) == ["utter_demo_otp"]
-    code = dispatcher.messages[0]["code"]
+    assert responses(dispatcher) == []  # no code in the chat: otp_form asks for the app's
+    assert "authenticator app" in DOMAIN["responses"]["utter_ask_otp_code"][0]["text"]
     pending = next(e["value"] for e in events if e.get("name") == "pending_transfer_id")
     assert "otp_form" in [e.get("name") for e in events if e["event"] == "followup"]
+    held = accounts(use_core_banking, "demo001")["checking"]
+    assert held["available_minor"] == held["balance_minor"] - 30000  # reserved at once
 
     otp = {**slots, "pending_transfer_id": pending, "requested_slot": "otp_code"}
-    wrong = "000000" if code != "000000" else "111111"
+    wrong = wrong_code()
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(text=f"it's {wrong}", intent="inform", metadata=metadata, slots=otp)
     assert await ValidateOtpForm().extract_otp_code(dispatcher, tracker, {}) == {"otp_code": wrong}
@@ -466,7 +470,7 @@ async def test_held_transfer_needs_the_one_time_code(make_tracker, use_core_bank
     before = accounts(use_core_banking, "demo001")["checking"]["balance_minor"]
     dispatcher = CollectingDispatcher()
     await ActionConfirmTransfer().run(
-        dispatcher, make_tracker(metadata=metadata, slots={**otp, "otp_code": code}), {})
+        dispatcher, make_tracker(metadata=metadata, slots={**otp, "otp_code": current_code()}), {})
     assert responses(dispatcher) == ["utter_transfer_done"]
     assert accounts(use_core_banking, "demo001")["checking"]["balance_minor"] == before - 30000
 
@@ -480,10 +484,8 @@ async def test_the_last_wrong_code_says_the_transfer_is_cancelled(
     dispatcher = CollectingDispatcher()
     events = await ActionExecuteTransfer().run(
         dispatcher, make_tracker(metadata=metadata, message_id="w1", slots=slots), {})
-    code = dispatcher.messages[0]["code"]
     pending = next(e["value"] for e in events if e.get("name") == "pending_transfer_id")
-    wrong = "000000" if code != "000000" else "111111"
-    otp = {**slots, "pending_transfer_id": pending, "otp_code": wrong}
+    otp = {**slots, "pending_transfer_id": pending, "otp_code": wrong_code()}
     said = []
     for _ in range(3):  # core_banking's CONFIRMATION_MAX_ATTEMPTS
         dispatcher = CollectingDispatcher()
@@ -493,6 +495,29 @@ async def test_the_last_wrong_code_says_the_transfer_is_cancelled(
     assert said == ["utter_wrong_otp", "utter_wrong_otp", "utter_transfer_blocked_after_otp"]
     assert "otp_form" not in [e.get("name") for e in events if e["event"] == "followup"]
     assert any(e.get("name") == "pending_transfer_id" and e["value"] is None for e in events)
+
+
+async def test_a_code_already_used_is_said_so_and_asked_again(
+    make_tracker, use_core_banking
+) -> None:
+    metadata = use_core_banking.metadata("demo003")
+    pending = []
+    for n, iban in enumerate(("NL91ABNA0417164300", "FR1420041010050500013M02606")):
+        destination = {"kind": "iban", "account_number": iban, "label": iban[:2]}
+        slots = slots_for(use_core_banking, "demo003", "250", destination)
+        events = await ActionExecuteTransfer().run(
+            CollectingDispatcher(), make_tracker(metadata=metadata, message_id=f"u{n}", slots=slots), {})
+        pending.append(next(e["value"] for e in events if e.get("name") == "pending_transfer_id"))
+    code = current_code()
+    said = []
+    for transfer_id in pending:  # the same code for both transfers
+        dispatcher = CollectingDispatcher()
+        otp = {**slots, "pending_transfer_id": transfer_id, "otp_code": code}
+        events = await ActionConfirmTransfer().run(dispatcher, make_tracker(metadata=metadata, slots=otp), {})
+        said += responses(dispatcher)
+    assert said == ["utter_transfer_done", "utter_otp_already_used"]
+    assert "otp_form" in [e.get("name") for e in events if e["event"] == "followup"]
+    assert ("otp_code", None) in [(e.get("name"), e.get("value")) for e in events]
 
 
 async def test_cancel_at_the_code_cancels_at_the_bank(make_tracker, use_core_banking) -> None:
@@ -510,6 +535,8 @@ async def test_cancel_at_the_code_cancels_at_the_bank(make_tracker, use_core_ban
     headers = {"Authorization": f"Bearer {use_core_banking.token('demo002')}"}
     status = httpx.get(f"{use_core_banking.url}/v1/transfers/{pending}", headers=headers).json()
     assert status["status"] == "cancelled"
+    checking = accounts(use_core_banking, "demo002")["checking"]
+    assert checking["available_minor"] == checking["balance_minor"]  # the hold was released
 
 
 async def test_guest_is_asked_to_log_in(make_tracker, dispatcher, use_core_banking) -> None:
