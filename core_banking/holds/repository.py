@@ -13,17 +13,6 @@ class HoldRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lock(self, hold_id: str) -> tuple[Hold, bool] | None:
-        """The hold, locked, and whether it has expired by the database's clock."""
-        stmt = (
-            select(Hold, Hold.expires_at <= db_now())
-            .where(Hold.id == hold_id)
-            .with_for_update(key_share=True, of=Hold)
-            .execution_options(populate_existing=True)
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
-        return None if row is None else (row[0], bool(row[1]))
-
     async def lock_expired_transfers(self, limit: int) -> Sequence[tuple[Transfer, Hold]]:
         """Held transfers whose hold has expired, locked (transfer first, as confirm and
         cancel lock them) and skipping any another process is working on."""

@@ -34,6 +34,7 @@ class Verdict(enum.Enum):
     accepted = "accepted"
     wrong = "wrong"
     replayed = "replayed"  # right code, but its time step was already used
+    not_enrolled = "not_enrolled"  # the customer has no (active) factor of this method
 
 
 class StepUpMethod(Protocol):
@@ -91,7 +92,7 @@ class TotpMethod:
         # Locked: two confirmations racing with one code cannot both use it.
         factor = await self._factor(session, customer_id, lock=True)
         if factor is None:
-            return Verdict.wrong
+            return Verdict.not_enrolled
         secret = crypto.decrypt(settings, factor.secret_encrypted)
         result = matching_step(secret, code, factor.last_used_step, now())
         if isinstance(result, Verdict):
@@ -123,5 +124,12 @@ async def method_for(session: AsyncSession, customer_id: str) -> StepUpMethod | 
     return None
 
 
-def by_name(name: str) -> StepUpMethod | None:
-    return next((m for m in METHODS if m.name == name), None)
+async def verify(
+    session: AsyncSession, customer_id: str, code: str, settings: Settings
+) -> tuple[Verdict, str | None]:
+    """The verdict of the first method the customer has, and that method's name."""
+    for method in METHODS:
+        verdict = await method.verify(session, customer_id, code, settings)
+        if verdict is not Verdict.not_enrolled:
+            return verdict, method.name
+    return Verdict.not_enrolled, None

@@ -1,4 +1,5 @@
-"""Transfers: validation, limits, risk hold with a one-time code, and execution."""
+"""Transfers: validation, limits, risk rules, execution or a hold for step-up (a held
+transfer ends in transfers.confirmation)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from core_banking import audit
 from core_banking.holds import service as holds
-from core_banking.holds.repository import HoldRepository
-from core_banking.ledger.repository import LedgerRepository
 from core_banking.ledger.service import Leg, post_journal
 from core_banking.models import (
     Account,
@@ -23,21 +22,16 @@ from core_banking.models import (
 )
 from core_banking.models.base import new_id, utcnow
 from core_banking.problems import (
-    ConfirmationExpired,
     CurrencyMismatch,
     DailyLimitExceeded,
     InsufficientFunds,
-    InvalidConfirmationCode,
-    InvalidState,
     NotFound,
-    Problem,
     SameAccount,
     StepUpRequired,
 )
 from core_banking.security import Principal
 from core_banking.settings import Settings
 from core_banking.step_up import methods as step_up_methods
-from core_banking.step_up.methods import Verdict
 from core_banking.system import accounts as system_accounts
 from core_banking.transfers import destination, risk
 from core_banking.transfers.repository import TransferRepository
@@ -154,7 +148,7 @@ async def create(
         await method.challenge(session, transfer)
     else:
         # The journal first: the transfer row is inserted once, already completed.
-        await _post(session, transfer, source, dest.account, payer_name)
+        await move_money(session, transfer, source, dest.account, payer_name)
     session.add(transfer)
     await session.flush()
     await audit.record(
@@ -174,7 +168,7 @@ async def create(
     return stored, stored
 
 
-async def _post(
+async def move_money(
     session: AsyncSession,
     transfer: Transfer,
     source: Account,
@@ -220,134 +214,3 @@ async def _post(
         holds.settle(held, HoldStatus.captured)
         # The balance fell by what the hold reserved: available is what it was.
         set_committed_value(source, "available_minor", source.available_minor + reserved)
-
-
-async def _execute(session: AsyncSession, transfer: Transfer, hold: Hold) -> tuple[str, str | None]:
-    """Complete a held transfer: lock both accounts in id order, capture the hold, post.
-    Returns (source account number, payer's name) for rendering."""
-    locked = await LedgerRepository(session).lock_accounts(
-        [transfer.from_account_id, transfer.to_account_id]
-    )
-    accounts: dict[str, Account] = {a.id: a for a in locked}
-    source, target = accounts[transfer.from_account_id], accounts[transfer.to_account_id]
-    payer = await TransferRepository(session).customer(transfer.customer_id)
-    payer_name = payer.display_name if payer else None
-    await _post(session, transfer, source, target, payer_name, held=hold)
-    await session.flush()
-    return source.number, payer_name
-
-
-async def confirm(
-    session: AsyncSession,
-    customer: Principal,
-    transfer_id: str,
-    code: str,
-    settings: Settings,
-    client_ip: str,
-) -> dict[str, Any] | Problem:
-    """A Problem is *returned* (not raised) when the failed attempt must be committed."""
-    transfer = await TransferRepository(session).get_owned(customer.id, transfer_id, lock=True)
-    if transfer is None:
-        raise NotFound("No such transfer")
-    if transfer.status == TransferStatus.completed.value:
-        return await render(session, transfer)  # a repeated confirm changes nothing
-    if transfer.status != TransferStatus.requires_confirmation.value:
-        raise InvalidState(f"transfer is {transfer.status}")
-    hold, expired = await _lock_hold(session, transfer)
-    if expired:
-        # Its hold already stopped reserving the money; this only records the end.
-        await _end(session, transfer, hold, HoldStatus.expired, customer, client_ip, "expired")
-        return ConfirmationExpired("The transfer was cancelled; please start again")
-    method = await step_up_methods.method_for(session, customer.id)
-    verdict = Verdict.wrong
-    if method is not None:
-        verdict = await method.verify(session, customer.id, code, settings)
-    if verdict is Verdict.replayed:
-        # The right code, already used (e.g. for the previous transfer): no guess, so no
-        # attempt is counted; the next code works.
-        return InvalidConfirmationCode(
-            "That code was already used; please wait for the next one",
-            extra={
-                "reason": "code_already_used",
-                "attempts_remaining": settings.confirmation_max_attempts - transfer.otp_attempts,
-                "status": transfer.status,
-            },
-        )
-    if verdict is Verdict.wrong:
-        transfer.otp_attempts += 1
-        remaining = settings.confirmation_max_attempts - transfer.otp_attempts
-        if remaining <= 0:
-            await _end(
-                session, transfer, hold, HoldStatus.released, customer, client_ip, "wrong codes"
-            )
-        await session.flush()
-        return InvalidConfirmationCode(
-            "Wrong code" if remaining > 0 else "Wrong code; the transfer was cancelled",
-            extra={"attempts_remaining": max(0, remaining), "status": transfer.status},
-        )
-    known = await _execute(session, transfer, hold)
-    await audit.record(
-        session,
-        customer_id=customer.id,
-        action="transfer.confirmed",
-        resource_type="transfer",
-        resource_id=transfer.id,
-        journal_id=transfer.journal_id,
-        amount_minor=transfer.amount_minor,
-        currency=transfer.currency,
-        client_ip=client_ip,
-        detail=method.name if method is not None else "",
-    )
-    return await render(session, transfer, known=known)
-
-
-async def cancel(
-    session: AsyncSession, customer: Principal, transfer_id: str, client_ip: str
-) -> dict[str, Any]:
-    transfer = await TransferRepository(session).get_owned(customer.id, transfer_id, lock=True)
-    if transfer is None:
-        raise NotFound("No such transfer")
-    if transfer.status == TransferStatus.requires_confirmation.value:
-        hold, expired = await _lock_hold(session, transfer)
-        if expired:
-            await _end(session, transfer, hold, HoldStatus.expired, customer, client_ip, "expired")
-        else:
-            await _end(
-                session, transfer, hold, HoldStatus.released, customer, client_ip, "by customer"
-            )
-    elif transfer.status != TransferStatus.cancelled.value:
-        raise InvalidState(f"a {transfer.status} transfer cannot be cancelled")
-    return await render(session, transfer)
-
-
-async def _lock_hold(session: AsyncSession, transfer: Transfer) -> tuple[Hold, bool]:
-    """The held transfer's hold (locked after the transfer, as the sweeper does) and
-    whether it has expired by the database clock."""
-    assert transfer.hold_id is not None, "a held transfer always has a hold"
-    found = await HoldRepository(session).lock(transfer.hold_id)
-    assert found is not None
-    return found
-
-
-async def _end(
-    session: AsyncSession,
-    transfer: Transfer,
-    hold: Hold,
-    how: HoldStatus,
-    customer: Principal,
-    client_ip: str,
-    why: str,
-) -> None:
-    """Cancel a held transfer and end its hold (released, or expired)."""
-    holds.settle(hold, how)
-    transfer.status = TransferStatus.cancelled.value
-    await session.flush()
-    await audit.record(
-        session,
-        customer_id=customer.id,
-        action="transfer.expired" if how is HoldStatus.expired else "transfer.cancelled",
-        resource_type="transfer",
-        resource_id=transfer.id,
-        client_ip=client_ip,
-        detail=why,
-    )

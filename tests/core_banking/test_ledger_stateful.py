@@ -66,7 +66,7 @@ from core_banking.seed import seed
 from core_banking.settings import Settings
 from core_banking.step_up import methods as step_up_methods
 from core_banking.transactions import TransactionRunner
-from core_banking.transfers import risk
+from core_banking.transfers import confirmation, risk
 from core_banking.transfers import service as transfers
 from core_banking.transfers.schemas import TransferCreate
 from tests.core_banking.conftest import Keys, make_settings
@@ -430,7 +430,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _confirm(self, held: Held, code: str) -> dict[str, Any]:
         async def work(session: AsyncSession) -> dict[str, Any] | Problem:
-            return await transfers.confirm(
+            return await confirmation.confirm(
                 session, held.who, held.id, code, self.world.settings, IP
             )
 
@@ -441,7 +441,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _cancel(self, held: Held) -> dict[str, Any]:
         async def work(session: AsyncSession) -> dict[str, Any]:
-            return await transfers.cancel(session, held.who, held.id, IP)
+            return await confirmation.cancel(session, held.who, held.id, IP)
 
         return self._call(work)
 
