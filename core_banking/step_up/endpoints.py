@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core_banking.db import AsyncSessionDep
 from core_banking.models import StepUpFactor
 from core_banking.security import CurrentCustomer, SettingsDep
 from core_banking.step_up import service
@@ -20,12 +21,9 @@ router = APIRouter(prefix="/v1/step-up", tags=["step-up"])
 
 
 @router.get("", response_model=StepUpFactorList)
-async def list_factors(customer: CurrentCustomer, transactions: Transactions) -> dict[str, Any]:
-    async def work(session: AsyncSession) -> dict[str, Any]:
-        factors = await service.list_factors(session, customer)
-        return {"data": [StepUpFactorRead.model_validate(f) for f in factors]}
-
-    return await transactions.run(work)
+async def list_factors(customer: CurrentCustomer, session: AsyncSessionDep) -> dict[str, Any]:
+    factors = await service.list_factors(session, customer)
+    return {"data": [StepUpFactorRead.model_validate(f) for f in factors]}
 
 
 @router.post("/totp", status_code=201, response_model=TotpEnrolment)
