@@ -20,9 +20,12 @@ class db_now(FunctionElement[datetime]):
 
 @compiles(db_now, "postgresql")
 def _postgresql(_element: db_now, _compiler: Any, **_kw: Any) -> str:
-    # The statement's start, not the transaction's (now()): a retried or long transaction
-    # still judges expiry at the moment of each read.
-    return "statement_timestamp()"
+    # The transaction's start (now()), not each statement's: every read of one
+    # transaction agrees on whether a hold has expired. Capturing a hold checks funds as
+    # available (read under the account lock) plus the hold itself; were the hold already
+    # expired for that read but not for the earlier one that found it active, the money
+    # it no longer reserved would be counted twice. A retried transaction gets a new now().
+    return "now()"
 
 
 @compiles(db_now, "sqlite")

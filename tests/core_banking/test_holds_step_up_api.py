@@ -18,8 +18,12 @@ from core_banking.holds import service as holds
 from core_banking.iban import OTHER_BANK_CODE, make_iban
 from core_banking.models import Hold, StepUpFactor, Transfer
 from core_banking.models.base import utcnow
+from core_banking.problems import InsufficientFunds
+from core_banking.security import Principal
 from core_banking.settings import Settings
 from core_banking.step_up import crypto
+from core_banking.step_up import methods as step_up_methods
+from core_banking.transfers import confirmation
 from tests.core_banking.conftest import TotpClock
 from tests.core_banking.helpers import Customer, SessionFactory, accounts, assert_problem, login
 
@@ -230,3 +234,41 @@ async def test_enrolment_gives_an_otpauth_uri_and_keeps_the_secret_encrypted(
     assert done.json()["status"] == "completed", done.text
     again = await client.post("/v1/step-up/totp", headers=me.headers)
     assert_problem(again, 409, "step-up-already-enrolled")
+
+
+@POSTGRES
+async def test_a_hold_expiring_during_its_confirmation_is_not_counted_twice(
+    client: httpx.AsyncClient,
+    demo: list[Customer],
+    session_factory: SessionFactory,
+    settings: Settings,
+    totp: TotpClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hold expires between the confirmation's first read (it finds the hold active)
+    and its funds check under the account lock, and meanwhile another transfer spends
+    the money the expired hold no longer reserves. The capture must not count the hold
+    as still reserving money: it fails for funds, and no balance goes negative."""
+    me = demo[0]
+    mine = await accounts(client, me)
+    checking, savings = mine["checking"], mine["savings"]
+    held = await held_transfer(client, me, checking["id"], 30_000, 1)
+    real_verify = step_up_methods.verify
+
+    async def verify_while_time_passes(session: Any, *args: Any) -> Any:
+        started = await session.scalar(text("SELECT now()"))  # this transaction's clock
+        async with session_factory() as other, other.begin():  # expires right after it
+            hold_id = await other.scalar(select(Transfer.hold_id).where(Transfer.id == held["id"]))
+            soon = started + timedelta(milliseconds=1)
+            await other.execute(update(Hold).where(Hold.id == hold_id).values(expires_at=soon))
+        # Another request, later: the hold has expired, so all 1,000.00 are available.
+        spent = await send(client, me, checking["id"], savings["number"], 100_000)
+        assert spent.status_code == 201, spent.text
+        return await real_verify(session, *args)
+
+    monkeypatch.setattr(step_up_methods, "verify", verify_while_time_passes)
+    principal = Principal(me.id, frozenset({"customer"}), "demo001", None)
+    with pytest.raises(InsufficientFunds):
+        async with session_factory() as session, session.begin():
+            await confirmation.confirm(session, principal, held["id"], totp.code(), settings, "ip")
+    assert (await accounts(client, me))["checking"]["balance_minor"] == 0

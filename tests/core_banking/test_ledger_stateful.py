@@ -496,14 +496,15 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(pick=PICK)
     def hold_expires(self, pick: int) -> None:
         """Time passes for one held transfer: its expires_at is now behind the database
-        clock. Nothing else happens; its hold must stop counting at once."""
+        clock (now(): the whole run is one transaction). Nothing else happens; its hold
+        must stop counting at once."""
         open_ = self._open_held()
         held = open_[pick % len(open_)]
 
         async def expire(session: AsyncSession) -> None:
             await session.execute(
                 text(
-                    "UPDATE holds SET expires_at = statement_timestamp() - interval '1 second'"
+                    "UPDATE holds SET expires_at = now() - interval '1 second'"
                     " WHERE id = (SELECT hold_id FROM transfers WHERE id = :id)"
                 ),
                 {"id": held.id},
@@ -625,7 +626,7 @@ class LedgerMachine(RuleBasedStateMachine):
                         " COALESCE(SUM(e.amount_minor), 0),"
                         " (SELECT COALESCE(SUM(h.amount_minor), 0) FROM holds h"
                         "  WHERE h.account_id = a.id AND h.status = 'active'"
-                        "  AND h.expires_at > statement_timestamp())"
+                        "  AND h.expires_at > now())"
                         " FROM accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id"
                         " GROUP BY a.id"
                     )
