@@ -3,6 +3,7 @@ extraction and validation, the confirmed execution (exactly once per turn), a de
 summary, insufficient funds, and the step-up with the authenticator app's TOTP code
 (computed here from the demo customers' published secret, tests/totp.py)."""
 
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -518,6 +519,25 @@ async def test_a_code_already_used_is_said_so_and_asked_again(
     assert said == ["utter_transfer_done", "utter_otp_already_used"]
     assert "otp_form" in [e.get("name") for e in events if e["event"] == "followup"]
     assert ("otp_code", None) in [(e.get("name"), e.get("value")) for e in events]
+
+
+async def test_a_customer_without_an_authenticator_app_is_told_so(
+    make_tracker, use_core_banking
+) -> None:
+    with sqlite3.connect(use_core_banking.database) as db:  # demo004 never enrolled one
+        db.execute("DELETE FROM step_up_factors WHERE customer_id = ?",
+                   (use_core_banking.customer_id("demo004"),))
+    destination = {"kind": "iban", "account_number": "NL91ABNA0417164300", "label": "NL"}
+    slots = slots_for(use_core_banking, "demo004", "300", destination)
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(metadata=use_core_banking.metadata("demo004"), message_id="n1",
+                           slots=slots)
+    events = await ActionExecuteTransfer().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_transfer_rejected"]
+    assert "authenticator app" in dispatcher.messages[0]["reason"]
+    assert "otp_form" not in [e.get("name") for e in events if e["event"] == "followup"]
+    checking = accounts(use_core_banking, "demo004")["checking"]
+    assert checking["available_minor"] == checking["balance_minor"]  # nothing held
 
 
 async def test_cancel_at_the_code_cancels_at_the_bank(make_tracker, use_core_banking) -> None:
