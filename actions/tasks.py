@@ -65,10 +65,19 @@ def answers_the_form(tracker: Tracker) -> bool:
 
 def turn_key(tracker: Tracker, purpose: str) -> str:
     """An `Idempotency-Key` for the money-moving call made in answer to the latest user
-    message: the same confirming message gives the same key, so a retried action (Rasa
-    retries, a gateway replay) can never move money twice."""
-    message_id = (tracker.latest_message or {}).get("message_id")
-    if not message_id:  # no id (a bare REST client): the user turn's timestamp
+    message: the same confirming turn gives the same key, so a retried action (Rasa
+    retries, a gateway retry after a timeout) can never move money twice.
+
+    The turn's identity is the gateway's `turn_id` (`<session_id>:<client_msg_id>`,
+    in the message metadata): stable across HTTP retries, unlike Rasa's `message_id`,
+    which is new for every call. Without it (a bare REST client) the message id, then
+    the user turn's timestamp, stand in."""
+    latest = tracker.latest_message or {}
+    turn_id = (latest.get("metadata") or {}).get("turn_id")
+    if isinstance(turn_id, str) and turn_id:
+        return hashlib.sha256(f"{purpose}:turn:{turn_id}".encode()).hexdigest()
+    message_id = latest.get("message_id")
+    if not message_id:
         user_events = [e for e in tracker.events if e.get("event") == "user"]
         message_id = user_events[-1].get("timestamp") if user_events else None
     turn = str(message_id) if message_id else uuid.uuid4().hex

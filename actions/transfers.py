@@ -1,5 +1,6 @@
 """Transfers: a form gathers destination, amount and source, the customer confirms a
-summary, then core_banking executes it; a held transfer asks for a one-time code.
+summary, then core_banking executes it; a transfer core_banking holds for step-up asks
+for the 6-digit code from the customer's authenticator app (TOTP).
 
 Money moves only after an explicit yes. The `Idempotency-Key` is derived from the
 conversation turn that said yes, so a retried action (Rasa retries, a gateway replay)
@@ -383,8 +384,7 @@ class ActionExecuteTransfer(Action):
             core_banking.say_failure(dispatcher, error)
             return _reset()
         if transfer["status"] == "requires_confirmation":
-            if transfer.get("debug_otp"):
-                dispatcher.utter_message(response="utter_demo_otp", code=transfer["debug_otp"])
+            # otp_form asks for the code the customer's authenticator app shows now.
             return [SlotSet("pending_transfer_id", transfer["id"]), SlotSet("otp_code", None),
                     FollowupAction("otp_form")]  # fmt: skip
         _done(dispatcher, transfer, destination_label)
@@ -421,6 +421,11 @@ class ActionConfirmTransfer(Action):
         try:
             transfer = await core_banking.confirm_transfer(customer.access_token, transfer_id, code)
         except core_banking.CoreBankingRejected as error:
+            if error.problem.get("reason") == "code_already_used":
+                # The right code, already spent (say on the previous transfer): no try
+                # was counted; the app shows a new one within 30 seconds.
+                dispatcher.utter_message(response="utter_otp_already_used")
+                return [SlotSet("otp_code", None), FollowupAction("otp_form")]
             if error.kind == "invalid-confirmation-code":
                 if error.problem.get("status") == "cancelled" or error.problem.get(
                         "attempts_remaining") == 0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,9 +16,11 @@ from core_banking.db import create_engine, create_sessionmaker
 from core_banking.gift_cards.endpoints import internal_router as guest_gift_cards_router
 from core_banking.gift_cards.endpoints import router as gift_cards_router
 from core_banking.health.endpoints import router as health_router
+from core_banking.holds.service import sweep_forever
 from core_banking.identity.endpoints import router as identity_router
 from core_banking.payees.endpoints import router as payees_router
 from core_banking.settings import Settings, get_settings
+from core_banking.step_up.endpoints import router as step_up_router
 from core_banking.transfers.endpoints import router as transfers_router
 
 
@@ -25,8 +29,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = None
+        if settings.hold_sweep_interval_seconds > 0:
+            sweeper = asyncio.create_task(
+                sweep_forever(app.state.sessionmaker, settings.hold_sweep_interval_seconds)
+            )
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         await engine.dispose()
 
     app = FastAPI(
@@ -49,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity_router)
     app.include_router(accounts_router)
     app.include_router(transfers_router)
+    app.include_router(step_up_router)
     app.include_router(payees_router)
     app.include_router(cards_router)
     app.include_router(gift_cards_router)

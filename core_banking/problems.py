@@ -94,6 +94,14 @@ class DuplicatePayee(Conflict):
     slug, title = "duplicate-payee", "This payee already exists"
 
 
+class StepUpAlreadyEnrolled(Conflict):
+    slug, title = "step-up-already-enrolled", "An authenticator app is already enrolled"
+
+
+class StepUpRequired(Forbidden):
+    slug, title = "step-up-required", "This needs step-up, and no step-up method is enrolled"
+
+
 class InsufficientFunds(ValidationFailed):
     slug, title = "insufficient-funds", "Insufficient funds"
 
@@ -127,7 +135,7 @@ class InvalidConfirmationCode(ValidationFailed):
 
 
 class ConfirmationExpired(ValidationFailed):
-    slug, title = "confirmation-expired", "The confirmation code has expired"
+    slug, title = "confirmation-expired", "The held transfer has expired"
 
 
 class GiftCardExpired(ValidationFailed):

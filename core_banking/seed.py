@@ -7,7 +7,10 @@ Demo money enters through ledger journals from the bank's `funding` account, so 
 per-currency sum of all balances stays zero (see models.ledger.LedgerEntry). Each new
 customer also gets ~6 weeks of back-dated history (salary, rent, card payments at Tesco,
 Amazon, ...) booked against the bank's clearing account; it nets to zero on the checking
-account, so the opening balances above still hold.
+account, so the opening balances above still hold. Every demo customer has an
+authenticator app enrolled with the contract's published TOTP secret (DEMO_TOTP_SECRET);
+a rerun enrols the demo customers that lack one (seeded before step-up existed) and
+touches no enrolled one.
 """
 
 from __future__ import annotations
@@ -33,10 +36,13 @@ from core_banking.models import (
     Payee,
     StaffRole,
     StaffUser,
+    StepUpFactor,
+    StepUpFactorStatus,
 )
 from core_banking.models.base import utcnow
 from core_banking.passwords import hash_password
 from core_banking.settings import Settings, get_settings
+from core_banking.step_up import crypto
 from core_banking.system import accounts as system_accounts
 
 DEMO_PASSWORD = "demo-password"
@@ -45,6 +51,8 @@ CURRENCY = "EUR"
 CHECKING_OPENING_MINOR = 100_000  # 1,000.00 EUR
 SAVINGS_OPENING_MINOR = 500_000  # 5,000.00 EUR
 FUNDING_CODE = "funding"
+# CONTRACT.md: demo customers' authenticator secret (RFC 6238, SHA-1, 6 digits, 30 s).
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
 OPENING_DAYS_AGO = 60
 SALARY_PAYER = ("Acme Logistics GmbH", make_iban(OTHER_BANK_CODE, "7000000001"))
 # (days ago, journal kind, description, counterparty, signed amount). The history nets
@@ -83,6 +91,7 @@ class SeedReport:
     customers_existing: int = 0
     staff_created: list[str] = field(default_factory=list)
     funding_account_created: bool = False
+    authenticators_enrolled: int = 0
 
     def lines(self) -> list[str]:
         created = ", ".join(self.customers_created) if self.customers_created else "none"
@@ -91,6 +100,7 @@ class SeedReport:
             f"staff created: {', '.join(self.staff_created) or 'none'}",
             f"customers already present: {self.customers_existing}",
             f"customers created ({len(self.customers_created)}): {created}",
+            f"demo authenticator apps enrolled: {self.authenticators_enrolled}",
         ]
 
 
@@ -132,7 +142,37 @@ async def seed(
         if username not in existing:
             await _create_demo_customer(session, n, demo_hash, funding, clearing, history)
             report.customers_created.append(username)
+    await _ensure_demo_authenticators(session, set(wanted), settings, report)
     return report
+
+
+async def _ensure_demo_authenticators(
+    session: AsyncSession, usernames: set[str], settings: Settings, report: SeedReport
+) -> None:
+    lacking = (
+        select(Customer.id, Customer.username)
+        .outerjoin(
+            StepUpFactor,
+            (StepUpFactor.customer_id == Customer.id) & (StepUpFactor.method == "totp"),
+        )
+        .where(Customer.username.like("demo%"), StepUpFactor.id.is_(None))
+    )
+    now = utcnow()
+    for customer_id, username in (await session.execute(lacking)).all():
+        if username not in usernames:
+            continue
+        session.add(
+            StepUpFactor(
+                customer_id=customer_id,
+                method="totp",
+                status=StepUpFactorStatus.active.value,
+                secret_encrypted=crypto.encrypt(settings, DEMO_TOTP_SECRET),
+                activated_at=now,
+                created_at=now,
+            )
+        )
+        report.authenticators_enrolled += 1
+    await session.flush()
 
 
 async def _ensure_funding_account(session: AsyncSession, report: SeedReport) -> Account:
@@ -145,7 +185,6 @@ async def _ensure_funding_account(session: AsyncSession, report: SeedReport) -> 
             type=AccountType.internal.value,
             currency=CURRENCY,
             balance_minor=0,
-            available_minor=0,
         )
         session.add(funding)
         await session.flush()
@@ -189,7 +228,6 @@ async def _create_demo_customer(
             type=kind.value,
             currency=CURRENCY,
             balance_minor=0,
-            available_minor=0,
         )
 
     checking = new_account(AccountType.checking, 1)

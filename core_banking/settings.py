@@ -11,7 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SERVICE_TOKEN = "dev-service-token"
 DEFAULT_GIFT_CARD_CODE_KEY = "dev-gift-card-code-key"
-DEFAULT_CONFIRMATION_CODE_KEY = "dev-confirmation-code-key"
+# A published Fernet key: development and tests only (refused in production).
+DEFAULT_STEP_UP_ENCRYPTION_KEY = "GdDYHp6fywLPIIBnM9Uvw0KRIO62wvQYr9MIdFrdIX0="
 
 
 class Environment(str, Enum):
@@ -48,9 +49,17 @@ class Settings(BaseSettings):
     risk_large_multiplier: int = Field(default=3, ge=1)
     risk_velocity_max_transfers: int = Field(default=5, ge=0)
     risk_velocity_window_seconds: int = Field(default=600, ge=1)
-    confirmation_code_key: str = DEFAULT_CONFIRMATION_CODE_KEY
+    # How long a held transfer waits for step-up; its hold ends then (database clock).
     confirmation_code_ttl_seconds: int = Field(default=900, ge=1)
     confirmation_max_attempts: int = Field(default=3, ge=1)
+    # How often each process marks expired holds (and cancels their transfers); 0: never.
+    # Money never waits for it: an expired hold stops counting at read time.
+    hold_sweep_interval_seconds: float = Field(default=60, ge=0)
+
+    # Step-up (TOTP, RFC 6238). Comma-separated Fernet keys: the first encrypts, all
+    # decrypt (MultiFernet), so a key is rotated by putting a new one first.
+    step_up_encryption_keys: str = DEFAULT_STEP_UP_ENCRYPTION_KEY
+    step_up_totp_issuer: str = "Bank"  # the name authenticator apps show
     idempotency_ttl_hours: int = Field(default=48, ge=24)
     # Retries of a whole money-moving transaction on PostgreSQL 40001/40P01.
     transaction_max_attempts: int = Field(default=6, ge=1)
@@ -81,12 +90,11 @@ class Settings(BaseSettings):
         # Both keys protect hashes of short secrets: with a public key they brute-force.
         if self.is_production and self.gift_card_code_key in ("", DEFAULT_GIFT_CARD_CODE_KEY):
             raise ValueError("GIFT_CARD_CODE_KEY must be set to a non-default value in production")
-        if self.is_production and self.confirmation_code_key in (
-            "",
-            DEFAULT_CONFIRMATION_CODE_KEY,
-        ):
+        # The step-up secrets would be readable by anyone with the database and this file.
+        keys = [k.strip() for k in self.step_up_encryption_keys.split(",") if k.strip()]
+        if self.is_production and (not keys or DEFAULT_STEP_UP_ENCRYPTION_KEY in keys):
             raise ValueError(
-                "CONFIRMATION_CODE_KEY must be set to a non-default value in production"
+                "STEP_UP_ENCRYPTION_KEYS must be set to non-default Fernet keys in production"
             )
         return self
 

@@ -18,7 +18,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.db import create_engine, create_sessionmaker
-from core_banking.models import Account, GiftCard, LedgerEntry
+from core_banking.models import (
+    Account,
+    GiftCard,
+    Hold,
+    HoldStatus,
+    LedgerEntry,
+    Transfer,
+    TransferStatus,
+)
 from core_banking.settings import Settings, get_settings
 from core_banking.system.accounts import GIFT_CARD_LIABILITY, system_code
 
@@ -77,6 +85,11 @@ async def verify(session: AsyncSession) -> LedgerReport:
             report.problems.append(
                 f"account {account.number} balance {account.balance_minor} != entries {entries}"
             )
+        if account.customer_id is not None and account.available_minor < 0:
+            report.problems.append(
+                f"account {account.number} has {account.available_minor} available (holds"
+                f" exceed the balance {account.balance_minor})"
+            )
         totals = report.bank_totals if account.customer_id is None else report.customer_totals
         totals[account.currency] = totals.get(account.currency, 0) + account.balance_minor
 
@@ -109,7 +122,30 @@ async def verify(session: AsyncSession) -> LedgerReport:
                 f"{system_code(GIFT_CARD_LIABILITY, currency)} is "
                 f"{liabilities.get(currency, 0)} but gift cards hold {cards.get(currency, 0)}"
             )
+    await _check_holds(session, report)
     return report
+
+
+# Each transfer status and the state its hold may be in (None: no hold).
+_HOLD_STATES: dict[str, set[str | None]] = {
+    TransferStatus.requires_confirmation.value: {HoldStatus.active.value},
+    TransferStatus.completed.value: {HoldStatus.captured.value, None},
+    # None: cancelled before holds existed (migration 0003).
+    TransferStatus.cancelled.value: {HoldStatus.released.value, HoldStatus.expired.value, None},
+}
+
+
+async def _check_holds(session: AsyncSession, report: LedgerReport) -> None:
+    """A held transfer's hold is active; a completed one's captured (or it was never
+    held); a cancelled one's released or expired."""
+    rows = await session.execute(
+        select(Transfer.id, Transfer.status, Hold.status).outerjoin(
+            Hold, Hold.id == Transfer.hold_id
+        )
+    )
+    for transfer_id, status, hold_status in rows.all():
+        if hold_status not in _HOLD_STATES.get(status, set()):
+            report.problems.append(f"transfer {transfer_id} is {status} but its hold {hold_status}")
 
 
 async def run(settings: Settings) -> LedgerReport:

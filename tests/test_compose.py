@@ -25,16 +25,13 @@ APP_SERVICES = {"core_banking": 8001, "actions": 5055, "rasa": 5005, "gateway": 
 PUBLISHED = {"gateway": ["8000:8000"]}  # the only service customers reach
 # Read by Rasa's launcher (bot/server.py, bot/channels.py), not by bot/endpoints.yml.
 LAUNCHER_VARIABLES = {"rasa": {"RASA_AUTH_TOKEN"}}
-# Credentials the team adds to the services' settings in issue 18, alongside this file;
-# accepted as read until core_banking's settings have the field.
-ISSUE_18_VARIABLES = {"core_banking": {"TOTP_ENCRYPTION_KEY"}}
 # Which services hold each shared secret: all of them the same value, nobody else.
 SECRET_HOLDERS = {
     "SERVICE_TOKEN": {"gateway", "core_banking", "actions"},
     "RASA_AUTH_TOKEN": {"gateway", "rasa"},
     "ACTION_SERVER_TOKEN": {"rasa", "actions"},
     "CHAT_CREDENTIAL_KEY": {"gateway", "actions"},
-    "TOTP_ENCRYPTION_KEY": {"core_banking"},
+    "STEP_UP_ENCRYPTION_KEYS": {"core_banking"},
 }
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 
@@ -71,7 +68,6 @@ def env_vars_read(service: str) -> set[str]:
 def env_vars_accepted(service: str) -> set[str]:
     return (
         env_vars_read(service)
-        | ISSUE_18_VARIABLES.get(service, set())
         | LAUNCHER_VARIABLES.get(service, set())
     )
 
@@ -197,7 +193,7 @@ def test_secrets_can_be_replaced_from_the_environment(secret: str) -> None:
         assert raw.startswith("${" + secret + ":-"), f"{name}.{secret} is fixed: {raw}"
 
 
-@pytest.mark.parametrize("key", ["CHAT_CREDENTIAL_KEY", "TOTP_ENCRYPTION_KEY"])
+@pytest.mark.parametrize("key", ["CHAT_CREDENTIAL_KEY", "STEP_UP_ENCRYPTION_KEYS"])
 def test_encryption_keys_are_fernet_keys(key: str) -> None:
     value = next(environment(name)[key] for name in SECRET_HOLDERS[key])
     assert len(base64.urlsafe_b64decode(value.encode())) == 32, key

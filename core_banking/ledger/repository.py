@@ -36,15 +36,12 @@ class LedgerRepository:
 
     async def apply_deltas(self, deltas: Mapping[str, int]) -> None:
         # One relative UPDATE for all accounts (CASE on the id) rather than read-modify-
-        # write in Python: correct even if a caller forgot to lock. available moves with
-        # balance until holds exist.
+        # write in Python: correct even if a caller forgot to lock. (available_minor is
+        # computed from the balance and the holds; see models.account.)
         delta = case({account_id: d for account_id, d in deltas.items()}, value=Account.id)
         await self.session.execute(
             update(Account)
             .where(Account.id.in_(list(deltas)))
-            .values(
-                balance_minor=Account.balance_minor + delta,
-                available_minor=Account.available_minor + delta,
-            )
+            .values(balance_minor=Account.balance_minor + delta)
             .execution_options(synchronize_session=False)
         )

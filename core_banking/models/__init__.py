@@ -11,11 +11,13 @@ from core_banking.models.gift_card import (
     GiftCardActivity,
     GiftCardStatus,
 )
+from core_banking.models.hold import Hold, HoldStatus
 from core_banking.models.idempotency import IdempotencyRecord
 from core_banking.models.ledger import Journal, LedgerEntry
 from core_banking.models.login_failure import LoginFailure
 from core_banking.models.payee import Payee
 from core_banking.models.staff_user import StaffRole, StaffUser
+from core_banking.models.step_up import StepUpFactor, StepUpFactorStatus
 from core_banking.models.transfer import Transfer, TransferKind, TransferStatus
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "GiftCard",
     "GiftCardActivity",
     "GiftCardStatus",
+    "Hold",
+    "HoldStatus",
     "IdempotencyRecord",
     "Journal",
     "LedgerEntry",
@@ -37,6 +41,8 @@ __all__ = [
     "Payee",
     "StaffRole",
     "StaffUser",
+    "StepUpFactor",
+    "StepUpFactorStatus",
     "Transfer",
     "TransferKind",
     "TransferStatus",

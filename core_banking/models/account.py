@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, func, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
+from core_banking.dbclock import db_now
 from core_banking.models.base import Base, IdMixin, TimestampMixin
+from core_banking.models.hold import Hold, HoldStatus
 
 
 class AccountType(str, Enum):
@@ -18,15 +21,16 @@ class Account(IdMixin, TimestampMixin, Base):
     """A ledger account. balance_minor is a cache of SUM(ledger_entries.amount_minor),
 
     maintained in the same transaction as the entries (see ledger.service.post_journal).
+    available_minor is not stored: it is computed in every SELECT of an account as the
+    balance less the active holds that have not expired by the database's clock, so an
+    expired hold stops reserving money at once, with no job to run first.
     """
 
     __tablename__ = "accounts"
     __table_args__ = (
         CheckConstraint("type IN ('checking', 'savings', 'internal')", name="type"),
         # Customer accounts belong to a customer; internal accounts belong to the bank.
-        CheckConstraint(
-            "(type = 'internal') = (customer_id IS NULL)", name="owner_matches_type"
-        ),
+        CheckConstraint("(type = 'internal') = (customer_id IS NULL)", name="owner_matches_type"),
         CheckConstraint("length(currency) = 3", name="currency_len"),
         Index("ix_accounts_customer_id", "customer_id"),
     )
@@ -41,5 +45,24 @@ class Account(IdMixin, TimestampMixin, Base):
     type: Mapped[str] = mapped_column(String(16), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     balance_minor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
-    # balance minus holds; equal to balance until holds exist.
-    available_minor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    if TYPE_CHECKING:
+        available_minor: Mapped[int]  # mapped below, once Account.id exists
+
+
+def active_holds_minor(account_id: object) -> object:
+    """SQL: the sum of `account_id`'s active, unexpired holds (0 when none)."""
+    return (
+        select(func.coalesce(func.sum(Hold.amount_minor), 0))
+        .where(
+            Hold.account_id == account_id,
+            Hold.status == HoldStatus.active.value,
+            Hold.expires_at > db_now(),
+        )
+        .correlate_except(Hold)
+        .scalar_subquery()
+    )
+
+
+Account.available_minor = column_property(
+    Account.balance_minor - active_holds_minor(Account.id)
+)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, String

@@ -11,7 +11,8 @@ from core_banking.models.base import Base, IdMixin, TimestampMixin, UtcDateTime
 
 class TransferStatus(str, Enum):
     completed = "completed"
-    requires_confirmation = "requires_confirmation"  # risk check fired; no money moved yet
+    # A risk rule fired: the amount is held on the source account until step-up.
+    requires_confirmation = "requires_confirmation"
     cancelled = "cancelled"
 
 
@@ -56,7 +57,9 @@ class Transfer(IdMixin, TimestampMixin, Base):
         String(36), ForeignKey("journals.id", ondelete="RESTRICT"), nullable=True
     )
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    # One-time confirmation code: only a keyed hash is kept.
-    otp_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    otp_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The reservation on the source account while the transfer waits for step-up.
+    hold_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("holds.id", ondelete="RESTRICT"), nullable=True
+    )
+    # Wrong step-up codes entered for this transfer (CONFIRMATION_MAX_ATTEMPTS cancels).
     otp_attempts: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=0)

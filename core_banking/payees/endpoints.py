@@ -16,11 +16,7 @@ router = APIRouter(prefix="/v1/payees", tags=["payees"])
 
 @router.get("", response_model=PayeeList)
 async def list_payees(customer: CurrentCustomer, session: AsyncSessionDep) -> PayeeList:
-    stmt = (
-        select(Payee)
-        .where(Payee.customer_id == customer.id)
-        .order_by(Payee.name, Payee.id)
-    )
+    stmt = select(Payee).where(Payee.customer_id == customer.id).order_by(Payee.name, Payee.id)
     payees = (await session.scalars(stmt)).all()
     return PayeeList(data=[PayeeRead.model_validate(p) for p in payees])
 

@@ -37,7 +37,6 @@ def new_system_account(purpose: str, currency: str) -> Account:
         type=AccountType.internal.value,
         currency=currency,
         balance_minor=0,
-        available_minor=0,
     )
 
 

@@ -12,7 +12,7 @@ from core_banking.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from core_banking.problems import NotFound, Problem
 from core_banking.security import CurrentCustomer, SettingsDep, client_ip
 from core_banking.transactions import Transactions
-from core_banking.transfers import service
+from core_banking.transfers import confirmation, service
 from core_banking.transfers.repository import TransferRepository
 from core_banking.transfers.schemas import (
     ConfirmTransfer,
@@ -76,7 +76,7 @@ async def list_transfers(
 async def get_transfer(
     transfer_id: str, customer: CurrentCustomer, session: AsyncSessionDep
 ) -> dict[str, Any]:
-    transfer = await TransferRepository(session).get_owned(customer.id, transfer_id, lock=False)
+    transfer = await TransferRepository(session).get_owned(customer.id, transfer_id)
     if transfer is None:
         raise NotFound("No such transfer")
     return await render(session, transfer)
@@ -94,7 +94,7 @@ async def confirm_transfer(
     ip = client_ip(request)
 
     async def work(session: AsyncSession) -> dict[str, Any] | Problem:
-        return await service.confirm(session, customer, transfer_id, body.code, settings, ip)
+        return await confirmation.confirm(session, customer, transfer_id, body.code, settings, ip)
 
     result = await transactions.run(work)
     if isinstance(result, Problem):
@@ -109,6 +109,6 @@ async def cancel_transfer(
     ip = client_ip(request)
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        return await service.cancel(session, customer, transfer_id, ip)
+        return await confirmation.cancel(session, customer, transfer_id, ip)
 
     return await transactions.run(work)

@@ -1,14 +1,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_banking.models import Account, Customer, Journal, LedgerEntry, Transfer, TransferKind
+from core_banking.dbclock import db_now
+from core_banking.models import (
+    Account,
+    Customer,
+    Hold,
+    HoldStatus,
+    Journal,
+    LedgerEntry,
+    Transfer,
+    TransferKind,
+    TransferStatus,
+)
 
-OUTGOING_STATUSES = ("completed", "requires_confirmation")
+
+@dataclass(frozen=True)
+class LockedTransfer:
+    transfer: Transfer
+    hold: Hold | None
+    expired: bool  # the hold's expires_at has passed by the database clock
+    source_number: str
+    payer_name: str | None
+
+    @property
+    def known(self) -> tuple[str, str | None]:
+        """What views.render would otherwise query."""
+        return self.source_number, self.payer_name
 
 
 class TransferRepository:
@@ -21,9 +45,6 @@ class TransferRepository:
 
     async def account_by_number(self, number: str) -> Account | None:
         return await self.session.scalar(select(Account).where(Account.number == number))
-
-    async def customer(self, customer_id: str) -> Customer | None:
-        return await self.session.get(Customer, customer_id)
 
     async def lock_customer(self, customer_id: str) -> str | None:
         """Lock the customer row and return the display name (None: no such customer).
@@ -58,13 +79,40 @@ class TransferRepository:
         )
         return [(account, name) for account, name in (await self.session.execute(stmt)).all()]
 
-    async def get_owned(self, customer_id: str, transfer_id: str, lock: bool) -> Transfer | None:
+    async def get_owned(self, customer_id: str, transfer_id: str) -> Transfer | None:
         stmt = select(Transfer).where(
             Transfer.id == transfer_id, Transfer.customer_id == customer_id
         )
-        if lock:
-            stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
         return await self.session.scalar(stmt)
+
+    async def lock_owned(self, customer_id: str, transfer_id: str) -> LockedTransfer | None:
+        """One statement: the customer's transfer, locked, with its hold, whether that
+        expired, the source account's number and the payer's name.
+
+        Only the transfer row is locked (PostgreSQL cannot lock the nullable side of an
+        outer join): every change of a hold (confirm, cancel, the sweeper) locks its
+        transfer first, and changes the transfer's status with it, so the status read
+        under this lock says whether the hold may still be acted on."""
+        stmt = (
+            select(
+                Transfer,
+                Hold,
+                Hold.expires_at <= db_now(),
+                Account.number,
+                Customer.display_name,
+            )
+            .join(Account, Account.id == Transfer.from_account_id)
+            .join(Customer, Customer.id == Transfer.customer_id)
+            .outerjoin(Hold, Hold.id == Transfer.hold_id)
+            .where(Transfer.id == transfer_id, Transfer.customer_id == customer_id)
+            .with_for_update(key_share=True, of=Transfer)
+            .execution_options(populate_existing=True)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        if row is None:
+            return None
+        transfer, hold, expired, number, name = row
+        return LockedTransfer(transfer, hold, bool(expired), number, name)
 
     async def page(
         self, customer_id: str, limit: int, after: tuple[datetime, str] | None
@@ -79,19 +127,35 @@ class TransferRepository:
         self, customer_id: str, day_start: datetime, since: datetime
     ) -> tuple[int, int]:
         """(amount of today's non-own transfers that count against the daily limit,
-        number of non-own transfers created since `since`), in one query."""
-        stmt = select(
-            func.coalesce(
-                func.sum(Transfer.amount_minor).filter(
-                    Transfer.status.in_(OUTGOING_STATUSES), Transfer.created_at >= day_start
-                ),
-                0,
+        number of non-own transfers created since `since`), in one query.
+
+        What counts: completed transfers and held ones whose hold is still active and
+        unexpired by the database clock; cancelled and expired holds never count."""
+        counts = or_(
+            Transfer.status == TransferStatus.completed.value,
+            and_(
+                Transfer.status == TransferStatus.requires_confirmation.value,
+                Hold.status == HoldStatus.active.value,
+                Hold.expires_at > db_now(),
             ),
-            func.count().filter(Transfer.created_at >= since),
-        ).where(
-            Transfer.customer_id == customer_id,
-            Transfer.kind != TransferKind.own.value,
-            Transfer.created_at >= min(day_start, since),
+        )
+        stmt = (
+            select(
+                func.coalesce(
+                    func.sum(Transfer.amount_minor).filter(
+                        counts, Transfer.created_at >= day_start
+                    ),
+                    0,
+                ),
+                func.count().filter(Transfer.created_at >= since),
+            )
+            .select_from(Transfer)
+            .outerjoin(Hold, Hold.id == Transfer.hold_id)
+            .where(
+                Transfer.customer_id == customer_id,
+                Transfer.kind != TransferKind.own.value,
+                Transfer.created_at >= min(day_start, since),
+            )
         )
         spent, count = (await self.session.execute(stmt)).one()
         return int(spent or 0), int(count or 0)

@@ -32,7 +32,7 @@ class TransferCreate(BaseModel):
 class ConfirmTransfer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(pattern=r"^[0-9]{6}$")
+    code: str = Field(pattern=r"^[0-9]{6}$")  # the current code of the authenticator app
 
 
 class AccountRef(BaseModel):
@@ -56,9 +56,7 @@ class TransferRead(BaseModel):
 
 
 class TransferCreated(TransferRead):
-    # Only in the response that created a held transfer, and never in production
-    # (where the code goes out by SMS). Replays do not repeat it.
-    debug_otp: str | None = None
+    pass
 
 
 class TransferList(BaseModel):

@@ -1,33 +1,37 @@
-"""Transfers: validation, limits, risk hold with a one-time code, and execution."""
+"""Transfers: validation, limits, risk rules, execution or a hold for step-up (a held
+transfer ends in transfers.confirmation)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core_banking import audit
-from core_banking.ledger.repository import LedgerRepository
+from core_banking.holds import service as holds
 from core_banking.ledger.service import Leg, post_journal
-from core_banking.models import Account, Transfer, TransferKind, TransferStatus
+from core_banking.models import (
+    Account,
+    Hold,
+    HoldStatus,
+    Transfer,
+    TransferKind,
+    TransferStatus,
+)
 from core_banking.models.base import new_id, utcnow
 from core_banking.problems import (
-    ConfirmationExpired,
     CurrencyMismatch,
     DailyLimitExceeded,
     InsufficientFunds,
-    InvalidConfirmationCode,
-    InvalidState,
     NotFound,
-    Problem,
     SameAccount,
+    StepUpRequired,
 )
 from core_banking.security import Principal
 from core_banking.settings import Settings
+from core_banking.step_up import methods as step_up_methods
 from core_banking.system import accounts as system_accounts
 from core_banking.transfers import destination, risk
 from core_banking.transfers.repository import TransferRepository
@@ -35,12 +39,6 @@ from core_banking.transfers.schemas import TransferCreate
 from core_banking.transfers.views import render
 
 JOURNAL_KIND = {TransferKind.own.value: "own_transfer"}  # everything else: "transfer"
-
-
-def _otp_hash(settings: Settings, transfer_id: str, code: str) -> str:
-    # Keyed: a 6-digit code behind a plain hash would fall to 10^6 guesses offline.
-    message = f"{transfer_id}:{code}".encode()
-    return hmac.new(settings.confirmation_code_key.encode(), message, hashlib.sha256).hexdigest()
 
 
 async def create(
@@ -132,18 +130,25 @@ async def create(
         otp_attempts=0,
         created_at=utcnow(),
     )
-    code: str | None = None
     if reasons:
-        code = f"{secrets.randbelow(10**6):06d}"
-        transfer.status = TransferStatus.requires_confirmation.value
-        transfer.otp_hash = _otp_hash(settings, transfer.id, code)
-        transfer.otp_expires_at = utcnow() + timedelta(
-            seconds=settings.confirmation_code_ttl_seconds
+        method = await step_up_methods.method_for(session, customer.id)
+        if method is None:
+            raise StepUpRequired("Enrol an authenticator app to make this transfer")
+        # The amount is reserved now (funds checked under the source's lock); the money
+        # moves when the customer confirms, and the reservation ends with the transfer.
+        hold = await holds.place(
+            session,
+            source,
+            body.amount_minor,
+            utcnow() + timedelta(seconds=settings.confirmation_code_ttl_seconds),
         )
-        # Production would send `code` by SMS here.
+        transfer.hold_id = hold.id
+        transfer.status = TransferStatus.requires_confirmation.value
+        await session.flush()  # the hold row before the transfer that points to it
+        await method.challenge(session, transfer)
     else:
         # The journal first: the transfer row is inserted once, already completed.
-        await _post(session, transfer, source, dest.account, payer_name)
+        await move_money(session, transfer, source, dest.account, payer_name)
     session.add(transfer)
     await session.flush()
     await audit.record(
@@ -160,22 +165,23 @@ async def create(
         detail=transfer.risk_reasons,
     )
     stored = await render(session, transfer, known=(source.number, payer_name))
-    shown = dict(stored)
-    if code is not None and not settings.is_production:
-        shown["debug_otp"] = code  # never stored: a replay does not reveal the code
-    return shown, stored
+    return stored, stored
 
 
-async def _post(
+async def move_money(
     session: AsyncSession,
     transfer: Transfer,
     source: Account,
     target: Account,
     payer_name: str | None,
+    held: Hold | None = None,
 ) -> None:
     """Move the money. `source` and `target` must be locked in this transaction (in id
-    order); funds are checked here, under those locks. The caller flushes `transfer`."""
-    if source.available_minor < transfer.amount_minor:
+    order); funds are checked here, under those locks. `held`: the transfer's own active
+    hold, which is captured (what it reserved counts as available to this transfer).
+    The caller flushes `transfer`."""
+    reserved = held.amount_minor if held is not None else 0
+    if source.available_minor + reserved < transfer.amount_minor:
         raise InsufficientFunds(
             f"available {source.available_minor} < {transfer.amount_minor} minor units"
         )
@@ -204,93 +210,7 @@ async def _post(
     transfer.journal_id = journal.id
     transfer.status = TransferStatus.completed.value
     transfer.completed_at = utcnow()
-    transfer.otp_hash = None
-
-
-async def _execute(session: AsyncSession, transfer: Transfer) -> tuple[str, str | None]:
-    """Complete a held transfer: lock both accounts in id order, check funds, post.
-    Returns (source account number, payer's name) for rendering."""
-    locked = await LedgerRepository(session).lock_accounts(
-        [transfer.from_account_id, transfer.to_account_id]
-    )
-    accounts: dict[str, Account] = {a.id: a for a in locked}
-    source, target = accounts[transfer.from_account_id], accounts[transfer.to_account_id]
-    payer = await TransferRepository(session).customer(transfer.customer_id)
-    payer_name = payer.display_name if payer else None
-    await _post(session, transfer, source, target, payer_name)
-    await session.flush()
-    return source.number, payer_name
-
-
-async def confirm(
-    session: AsyncSession,
-    customer: Principal,
-    transfer_id: str,
-    code: str,
-    settings: Settings,
-    client_ip: str,
-) -> dict[str, Any] | Problem:
-    """A Problem is *returned* (not raised) when the failed attempt must be committed."""
-    transfer = await TransferRepository(session).get_owned(customer.id, transfer_id, lock=True)
-    if transfer is None:
-        raise NotFound("No such transfer")
-    if transfer.status == TransferStatus.completed.value:
-        return await render(session, transfer)  # a repeated confirm changes nothing
-    if transfer.status != TransferStatus.requires_confirmation.value:
-        raise InvalidState(f"transfer is {transfer.status}")
-    if transfer.otp_expires_at is None or transfer.otp_expires_at <= utcnow():
-        await _cancel(session, transfer, customer, client_ip, "confirmation code expired")
-        return ConfirmationExpired("The transfer was cancelled; please start again")
-    if not hmac.compare_digest(_otp_hash(settings, transfer.id, code), transfer.otp_hash or ""):
-        transfer.otp_attempts += 1
-        remaining = settings.confirmation_max_attempts - transfer.otp_attempts
-        if remaining <= 0:
-            await _cancel(session, transfer, customer, client_ip, "too many wrong codes")
-        await session.flush()
-        return InvalidConfirmationCode(
-            "Wrong code" if remaining > 0 else "Wrong code; the transfer was cancelled",
-            extra={"attempts_remaining": max(0, remaining), "status": transfer.status},
-        )
-    known = await _execute(session, transfer)
-    await audit.record(
-        session,
-        customer_id=customer.id,
-        action="transfer.confirmed",
-        resource_type="transfer",
-        resource_id=transfer.id,
-        journal_id=transfer.journal_id,
-        amount_minor=transfer.amount_minor,
-        currency=transfer.currency,
-        client_ip=client_ip,
-    )
-    return await render(session, transfer, known=known)
-
-
-async def cancel(
-    session: AsyncSession, customer: Principal, transfer_id: str, client_ip: str
-) -> dict[str, Any]:
-    transfer = await TransferRepository(session).get_owned(customer.id, transfer_id, lock=True)
-    if transfer is None:
-        raise NotFound("No such transfer")
-    if transfer.status == TransferStatus.requires_confirmation.value:
-        await _cancel(session, transfer, customer, client_ip, "cancelled by customer")
-    elif transfer.status != TransferStatus.cancelled.value:
-        raise InvalidState(f"a {transfer.status} transfer cannot be cancelled")
-    return await render(session, transfer)
-
-
-async def _cancel(
-    session: AsyncSession, transfer: Transfer, customer: Principal, client_ip: str, why: str
-) -> None:
-    transfer.status = TransferStatus.cancelled.value
-    transfer.otp_hash = None
-    await session.flush()
-    await audit.record(
-        session,
-        customer_id=customer.id,
-        action="transfer.cancelled",
-        resource_type="transfer",
-        resource_id=transfer.id,
-        client_ip=client_ip,
-        detail=why,
-    )
+    if held is not None:
+        holds.settle(held, HoldStatus.captured)
+        # The balance fell by what the hold reserved: available is what it was.
+        set_committed_value(source, "available_minor", source.available_minor + reserved)

@@ -113,11 +113,13 @@ def well_formed_unknown_code() -> str:
 
 
 async def buy(bank: Any, dispatcher: CollectingDispatcher, amount: str, *,
-              message_id: str, username: str = "demo002") -> dict[str, Any]:
+              message_id: str, username: str = "demo002",
+              turn_id: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Runs action_buy_gift_card as after a yes; returns its receipt message."""
     slots = {"gift_amount": amount, "gift_recipient_name": "Anna", "gift_message": NO_MESSAGE,
              "gift_source_account": "checking", "buy_gift_card_confirmed": True}
-    yes = tracker(text="yes", intent="affirm", metadata=logged_in(bank, username), slots=slots,
+    metadata = {**logged_in(bank, username), **({"turn_id": turn_id} if turn_id else {})}
+    yes = tracker(text="yes", intent="affirm", metadata=metadata, slots=slots,
                   message_id=message_id)
     await ActionBuyGiftCard().run(dispatcher, yes, DOMAIN)
     receipt = dict(dispatcher.messages[-1])
@@ -353,6 +355,17 @@ async def test_a_retried_purchase_pays_once(dispatcher, use_core_banking) -> Non
     third = await buy(use_core_banking, dispatcher, "12.34", message_id="another-turn")
     assert third["response"] == "utter_gift_card_bought" and third["code"] != first["code"]
     assert (await balances(use_core_banking))["checking"] == before["checking"] - 2468
+
+
+async def test_a_gateway_retry_of_the_purchase_turn_pays_once(dispatcher, use_core_banking) -> None:
+    # A new Rasa message_id per HTTP call; the gateway's turn_id stays the same.
+    before = await balances(use_core_banking)
+    first = await buy(use_core_banking, dispatcher, "3.21", message_id="rasa-a", turn_id="s9:m4")
+    second = await buy(use_core_banking, dispatcher, "3.21", message_id="rasa-b", turn_id="s9:m4")
+    assert first["response"] == "utter_gift_card_bought"
+    assert second["response"] == "utter_gift_card_already_bought"
+    assert second["last4"] == first["last4"]
+    assert (await balances(use_core_banking))["checking"] == before["checking"] - 321
 
 
 def test_idempotency_key_follows_the_confirming_turn() -> None:

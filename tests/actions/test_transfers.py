@@ -1,7 +1,9 @@
 """The transfer flow's actions against a real core_banking: destination/amount
 extraction and validation, the confirmed execution (exactly once per turn), a declined
-summary, insufficient funds, and the one-time-code step-up."""
+summary, insufficient funds, and the step-up with the authenticator app's TOTP code
+(computed here from the demo customers' published secret, tests/totp.py)."""
 
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import pytest
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.tasks import turn_key
 from actions.transfers import (
     ActionAskTransferConfirmed,
     ActionCancelTransferTask,
@@ -21,6 +24,7 @@ from actions.transfers import (
     idempotency_key,
     reference_in,
 )
+from tests.totp import current_code, wrong_code
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "bot" / "domain" / "transfers.yml").read_text())
@@ -312,6 +316,30 @@ async def test_confirmed_transfer_runs_once_per_turn(make_tracker, use_core_bank
     assert after["savings"]["balance_minor"] == before["savings"]["balance_minor"] + 2550
 
 
+async def test_a_gateway_retry_of_the_confirming_turn_makes_one_transfer(
+    make_tracker, use_core_banking
+) -> None:
+    # The gateway retried the turn after a timeout: Rasa gave the second HTTP call a new
+    # message_id, but the turn's identity (session_id:client_msg_id) is the same.
+    savings = accounts(use_core_banking, "demo003")["savings"]
+    destination = {"kind": "own", "account_number": savings["number"], "label": "your savings"}
+    before = accounts(use_core_banking, "demo003")
+    slots = slots_for(use_core_banking, "demo003", "12.34", destination)
+    turn = {**use_core_banking.metadata("demo003"), "turn_id": "session-7:client-msg-19"}
+    ids = []
+    for message_id in ("rasa-message-1", "rasa-message-2"):
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(text="yes", intent="affirm", message_id=message_id,
+                               metadata=turn, slots=slots)
+        await ActionExecuteTransfer().run(dispatcher, tracker, {})
+        assert responses(dispatcher) == ["utter_transfer_done"]
+        ids.append(dispatcher.messages[0]["transfer_reference"])
+    assert ids[0] == ids[1]
+    after = accounts(use_core_banking, "demo003")
+    assert after["checking"]["balance_minor"] == before["checking"]["balance_minor"] - 1234
+    assert after["savings"]["balance_minor"] == before["savings"]["balance_minor"] + 1234
+
+
 @pytest.mark.parametrize(("text", "reference"), [
     ("transfer 20 to City Housing with reference rent november", "rent november"),
     ("pay 12.50 to Alpine Energy, ref: INV-2291", "INV-2291"),
@@ -423,13 +451,15 @@ async def test_held_transfer_needs_the_one_time_code(make_tracker, use_core_bank
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(intent="affirm", metadata=metadata, message_id="risky", slots=slots)
     events = await ActionExecuteTransfer().run(dispatcher, tracker, {})
-    assert responses(dispatcher) == ["utter_demo_otp"]
-    code = dispatcher.messages[0]["code"]
+    assert responses(dispatcher) == []  # no code in the chat: otp_form asks for the app's
+    assert "authenticator app" in DOMAIN["responses"]["utter_ask_otp_code"][0]["text"]
     pending = next(e["value"] for e in events if e.get("name") == "pending_transfer_id")
     assert "otp_form" in [e.get("name") for e in events if e["event"] == "followup"]
+    held = accounts(use_core_banking, "demo001")["checking"]
+    assert held["available_minor"] == held["balance_minor"] - 30000  # reserved at once
 
     otp = {**slots, "pending_transfer_id": pending, "requested_slot": "otp_code"}
-    wrong = "000000" if code != "000000" else "111111"
+    wrong = wrong_code()
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(text=f"it's {wrong}", intent="inform", metadata=metadata, slots=otp)
     assert await ValidateOtpForm().extract_otp_code(dispatcher, tracker, {}) == {"otp_code": wrong}
@@ -441,7 +471,7 @@ async def test_held_transfer_needs_the_one_time_code(make_tracker, use_core_bank
     before = accounts(use_core_banking, "demo001")["checking"]["balance_minor"]
     dispatcher = CollectingDispatcher()
     await ActionConfirmTransfer().run(
-        dispatcher, make_tracker(metadata=metadata, slots={**otp, "otp_code": code}), {})
+        dispatcher, make_tracker(metadata=metadata, slots={**otp, "otp_code": current_code()}), {})
     assert responses(dispatcher) == ["utter_transfer_done"]
     assert accounts(use_core_banking, "demo001")["checking"]["balance_minor"] == before - 30000
 
@@ -455,10 +485,8 @@ async def test_the_last_wrong_code_says_the_transfer_is_cancelled(
     dispatcher = CollectingDispatcher()
     events = await ActionExecuteTransfer().run(
         dispatcher, make_tracker(metadata=metadata, message_id="w1", slots=slots), {})
-    code = dispatcher.messages[0]["code"]
     pending = next(e["value"] for e in events if e.get("name") == "pending_transfer_id")
-    wrong = "000000" if code != "000000" else "111111"
-    otp = {**slots, "pending_transfer_id": pending, "otp_code": wrong}
+    otp = {**slots, "pending_transfer_id": pending, "otp_code": wrong_code()}
     said = []
     for _ in range(3):  # core_banking's CONFIRMATION_MAX_ATTEMPTS
         dispatcher = CollectingDispatcher()
@@ -468,6 +496,48 @@ async def test_the_last_wrong_code_says_the_transfer_is_cancelled(
     assert said == ["utter_wrong_otp", "utter_wrong_otp", "utter_transfer_blocked_after_otp"]
     assert "otp_form" not in [e.get("name") for e in events if e["event"] == "followup"]
     assert any(e.get("name") == "pending_transfer_id" and e["value"] is None for e in events)
+
+
+async def test_a_code_already_used_is_said_so_and_asked_again(
+    make_tracker, use_core_banking
+) -> None:
+    metadata = use_core_banking.metadata("demo003")
+    pending = []
+    for n, iban in enumerate(("NL91ABNA0417164300", "FR1420041010050500013M02606")):
+        destination = {"kind": "iban", "account_number": iban, "label": iban[:2]}
+        slots = slots_for(use_core_banking, "demo003", "250", destination)
+        events = await ActionExecuteTransfer().run(
+            CollectingDispatcher(), make_tracker(metadata=metadata, message_id=f"u{n}", slots=slots), {})
+        pending.append(next(e["value"] for e in events if e.get("name") == "pending_transfer_id"))
+    code = current_code()
+    said = []
+    for transfer_id in pending:  # the same code for both transfers
+        dispatcher = CollectingDispatcher()
+        otp = {**slots, "pending_transfer_id": transfer_id, "otp_code": code}
+        events = await ActionConfirmTransfer().run(dispatcher, make_tracker(metadata=metadata, slots=otp), {})
+        said += responses(dispatcher)
+    assert said == ["utter_transfer_done", "utter_otp_already_used"]
+    assert "otp_form" in [e.get("name") for e in events if e["event"] == "followup"]
+    assert ("otp_code", None) in [(e.get("name"), e.get("value")) for e in events]
+
+
+async def test_a_customer_without_an_authenticator_app_is_told_so(
+    make_tracker, use_core_banking
+) -> None:
+    with sqlite3.connect(use_core_banking.database) as db:  # demo004 never enrolled one
+        db.execute("DELETE FROM step_up_factors WHERE customer_id = ?",
+                   (use_core_banking.customer_id("demo004"),))
+    destination = {"kind": "iban", "account_number": "NL91ABNA0417164300", "label": "NL"}
+    slots = slots_for(use_core_banking, "demo004", "300", destination)
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(metadata=use_core_banking.metadata("demo004"), message_id="n1",
+                           slots=slots)
+    events = await ActionExecuteTransfer().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_transfer_rejected"]
+    assert "authenticator app" in dispatcher.messages[0]["reason"]
+    assert "otp_form" not in [e.get("name") for e in events if e["event"] == "followup"]
+    checking = accounts(use_core_banking, "demo004")["checking"]
+    assert checking["available_minor"] == checking["balance_minor"]  # nothing held
 
 
 async def test_cancel_at_the_code_cancels_at_the_bank(make_tracker, use_core_banking) -> None:
@@ -485,6 +555,8 @@ async def test_cancel_at_the_code_cancels_at_the_bank(make_tracker, use_core_ban
     headers = {"Authorization": f"Bearer {use_core_banking.token('demo002')}"}
     status = httpx.get(f"{use_core_banking.url}/v1/transfers/{pending}", headers=headers).json()
     assert status["status"] == "cancelled"
+    checking = accounts(use_core_banking, "demo002")["checking"]
+    assert checking["available_minor"] == checking["balance_minor"]  # the hold was released
 
 
 async def test_guest_is_asked_to_log_in(make_tracker, dispatcher, use_core_banking) -> None:
@@ -499,3 +571,14 @@ def test_idempotency_key_follows_the_turn(make_tracker) -> None:
     assert idempotency_key(make_tracker(message_id="a")) != idempotency_key(make_tracker(message_id="b"))
     assert idempotency_key(make_tracker(message_id="a", sender_id="s1")) != idempotency_key(
         make_tracker(message_id="a", sender_id="s2"))
+
+
+def test_idempotency_key_follows_the_gateways_turn_id(make_tracker) -> None:
+    def key(message_id: str, turn_id: str, sender_id: str = "s1") -> str:
+        return idempotency_key(make_tracker(message_id=message_id, sender_id=sender_id,
+                                            metadata={"turn_id": turn_id}))
+
+    assert key("a", "s1:m1") == key("b", "s1:m1")  # a new Rasa message_id per HTTP call
+    assert key("a", "s1:m1") != key("a", "s1:m2")
+    assert idempotency_key(make_tracker(metadata={"turn_id": "s1:m1"})) != turn_key(
+        make_tracker(metadata={"turn_id": "s1:m1"}), "gift-card-buy")

@@ -39,6 +39,8 @@ from core_banking.app import create_app
 from core_banking.db import create_engine, create_sessionmaker
 from core_banking.seed import SeedReport, seed
 from core_banking.settings import Settings
+from core_banking.step_up import methods as step_up_methods
+from tests import totp as totp_codes
 
 PG_ADMIN_URL = os.environ.get(
     "CORE_BANKING_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -55,6 +57,8 @@ TABLES_CHILD_FIRST = (
     "gift_cards",
     "idempotency_records",
     "transfers",
+    "holds",
+    "step_up_factors",
     "ledger_entries",
     "journals",
     "cards",
@@ -258,3 +262,24 @@ def forge_hs256(payload: dict[str, Any], secret: bytes) -> str:
     body = b64(json.dumps(payload).encode())
     signature = hmac.new(secret, f"{header}.{body}".encode(), hashlib.sha256).digest()
     return f"{header}.{body}.{b64(signature)}"
+
+
+class TotpClock:
+    """A frozen TOTP clock (mid-step) for core_banking, so tests pick exact time steps."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def code(self, steps: int = 0, secret: str = totp_codes.DEMO_TOTP_SECRET) -> str:
+        """The code an authenticator shows `steps` x 30 s from now."""
+        return totp_codes.code_at(self.at + 30 * steps, secret)
+
+    def wrong(self) -> str:
+        return totp_codes.wrong_code(self.at)
+
+
+@pytest.fixture
+def totp(monkeypatch: pytest.MonkeyPatch) -> TotpClock:
+    clock = TotpClock(float(int(time.time()) // 30 * 30 + 15))
+    monkeypatch.setattr(step_up_methods, "now", lambda: clock.at)
+    return clock

@@ -3,7 +3,9 @@
 uvicorn runs in a background thread (its own event loop, its own connection pool); the
 test drives it over real sockets with 16 concurrent workers doing random transfers
 between a few seeded accounts, including replayed and simultaneously doubled
-Idempotency-Keys and transfers that must fail for lack of funds.
+Idempotency-Keys and transfers that must fail for lack of funds. The third test holds
+big transfers for step-up and races creating, confirming, cancelling and expiring holds
+(plus the server's own sweeper) against each other and against plain transfers.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ import uvicorn
 from sqlalchemy import func, select, text
 
 from core_banking.app import create_app
-from core_banking.models import Account, Transfer
+from core_banking.models import Account, Hold, Transfer
 from core_banking.settings import Settings
+from core_banking.step_up import methods as step_up_methods
 from core_banking.verify_ledger import verify
 from tests.core_banking.helpers import PROBLEM, Customer, SessionFactory, login
 from tests.support import free_port
+from tests.totp import code_at
 
 pytestmark = pytest.mark.parametrize("settings", ["postgresql"], indirect=True)
 WORKERS = 16
@@ -51,18 +55,32 @@ class Ledger:
     unavailable: int = 0  # 503s retried by the client (connection-kill test)
 
 
+NO_RISK_SETTINGS = {
+    "daily_transfer_limit_minor": NO_RISK,
+    "risk_new_payee_threshold_minor": NO_RISK,
+    "risk_large_amount_minor": NO_RISK,
+    "risk_velocity_max_transfers": 10**6,
+}
+
+
 @pytest.fixture
 def server(settings: Settings, engine: Any) -> Iterator[str]:
-    app = create_app(
-        settings.model_copy(
-            update={
-                "daily_transfer_limit_minor": NO_RISK,
-                "risk_new_payee_threshold_minor": NO_RISK,
-                "risk_large_amount_minor": NO_RISK,
-                "risk_velocity_max_transfers": 10**6,
-            }
-        )
-    )
+    yield from _serve(settings.model_copy(update=NO_RISK_SETTINGS))
+
+
+@pytest.fixture
+def holding_server(settings: Settings, engine: Any) -> Iterator[str]:
+    held = {
+        **NO_RISK_SETTINGS,
+        # "velocity" fires for every transfer to someone else: all of those are held
+        "risk_velocity_max_transfers": 0,
+        "hold_sweep_interval_seconds": 0.05,  # the sweeper races the clients too
+    }
+    yield from _serve(settings.model_copy(update=held))
+
+
+def _serve(settings: Settings) -> Iterator[str]:
+    app = create_app(settings)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
@@ -264,3 +282,130 @@ async def _check_ledger(session_factory: SessionFactory, seen: Ledger) -> None:
     assert negative == 0
     assert customer_total == CUSTOMERS * 600_000
     assert report.ok, report.problems
+
+
+async def test_concurrent_holds_never_overdraw(
+    holding_server: str,
+    postgres_url: str,
+    run_seed: Callable[..., Any],
+    session_factory: SessionFactory,
+    sign: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Workers create transfers (those to other customers are held), confirm held ones with TOTP codes
+    of three time steps (so concurrent confirmations of one customer also meet the
+    replay check), cancel them, and move holds' expiry into the past, all at once.
+    Every answer a worker reads shows available_minor between 0 and the balance;
+    afterwards each account's available is its balance less its active holds, each
+    transfer's hold is in the state its status allows, and money is conserved."""
+    clock = float(int(time.time()) // 30 * 30 + 15)
+    monkeypatch.setattr(step_up_methods, "now", lambda: clock)  # the server's thread too
+    workload = await _prepare(run_seed, session_factory, sign)
+    held: list[tuple[Customer, str]] = []
+    confirmed: set[str] = set()
+    outcomes: dict[str, int] = defaultdict(int)
+
+    async def check_accounts(client: httpx.AsyncClient, who: Customer) -> None:
+        response = await client.get("/v1/accounts", headers=who.headers)
+        assert response.status_code == 200, response.text
+        for account in response.json()["data"]:
+            assert 0 <= account["available_minor"] <= account["balance_minor"], account
+
+    async def create(client: httpx.AsyncClient, rng: random.Random, who: Customer) -> None:
+        (source_id, _), (_, own_other) = rng.sample(workload.accounts_of[who.id], 2)
+        mine = {number for _, number in workload.accounts_of[who.id]}
+        held_one = rng.random() < 0.6  # to someone else: held; own-account moves never are
+        target = rng.choice([n for n in workload.numbers if n not in mine])
+        body = {
+            "from_account_id": source_id,
+            "to_account_number": target if held_one else own_other,
+            "amount_minor": rng.randint(50_000, 300_000),  # often more than is available
+            "currency": "EUR",
+        }
+        headers = {**who.headers, "Idempotency-Key": str(uuid.uuid4())}
+        response = await client.post("/v1/transfers", json=body, headers=headers)
+        if response.status_code == 201:
+            status = response.json()["status"]
+            assert status == ("requires_confirmation" if held_one else "completed"), response.text
+            if held_one:
+                held.append((who, response.json()["id"]))
+            outcomes[status] += 1
+        else:
+            assert response.status_code == 422, response.text
+            assert response.json()["type"].endswith("insufficient-funds"), response.text
+            outcomes["insufficient-funds"] += 1
+
+    async def settle(client: httpx.AsyncClient, rng: random.Random) -> None:
+        who, transfer_id = rng.choice(held)
+        roll = rng.random()
+        if roll < 0.15:  # time passes for this one: its hold expires (database clock)
+            with psycopg.connect(postgres_url, autocommit=True) as conn:
+                conn.execute(
+                    "UPDATE holds SET expires_at = statement_timestamp() - interval '1 second'"
+                    " WHERE id = (SELECT hold_id FROM transfers WHERE id = %s)",
+                    (transfer_id,),
+                )
+            outcomes["expired"] += 1
+            return
+        if roll < 0.35:
+            response = await client.post(f"/v1/transfers/{transfer_id}/cancel", headers=who.headers)
+        else:
+            code = code_at(clock + 30 * rng.choice((-1, 0, 1)))
+            response = await client.post(
+                f"/v1/transfers/{transfer_id}/confirm", json={"code": code}, headers=who.headers
+            )
+        if response.status_code == 200:  # (a repeated confirm returns it unchanged)
+            outcomes[f"settled {response.json()['status']}"] += 1
+            if response.json()["status"] == "completed":
+                confirmed.add(transfer_id)
+        else:  # replayed or already-used code, expired, or already completed / cancelled
+            assert response.status_code in (409, 422), response.text
+            kind = response.json()["type"].rsplit("/", 1)[1]
+            assert kind in (
+                "invalid-confirmation-code",
+                "confirmation-expired",
+                "invalid-state",
+            ), response.text
+            outcomes[kind] += 1
+
+    async def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        async with httpx.AsyncClient(base_url=holding_server, timeout=60) as client:
+            for _ in range(OPS_PER_WORKER * 2):
+                who = rng.choice(workload.people)
+                if held and rng.random() < 0.45:
+                    await settle(client, rng)
+                else:
+                    await create(client, rng, who)
+                await check_accounts(client, who)
+
+    await asyncio.wait_for(asyncio.gather(*(worker(i) for i in range(WORKERS))), timeout=120)
+    assert outcomes["requires_confirmation"] > 0 and outcomes["settled completed"] > 0, outcomes
+    assert outcomes["settled cancelled"] + outcomes["expired"] > 0, outcomes
+
+    async with session_factory() as s:
+        report = await verify(s)
+        for account in await s.scalars(select(Account)):
+            holds_sum = await s.scalar(
+                text(
+                    "SELECT COALESCE(SUM(amount_minor), 0) FROM holds WHERE account_id = :id"
+                    " AND status = 'active' AND expires_at > statement_timestamp()"
+                ),
+                {"id": account.id},
+            )
+            assert account.available_minor == account.balance_minor - holds_sum, account.id
+            assert account.available_minor >= 0 or account.customer_id is None
+        customer_total = await s.scalar(
+            select(func.sum(Account.balance_minor)).where(Account.customer_id.is_not(None))
+        )
+        completed = await s.scalar(
+            select(func.count()).select_from(Transfer).where(Transfer.status == "completed")
+        )
+        journals = await s.scalar(text("SELECT count(*) FROM journals WHERE kind <> 'deposit'"))
+        captured = await s.scalar(
+            select(func.count()).select_from(Hold).where(Hold.status == "captured")
+        )
+    assert report.ok, report.problems  # includes: each hold in the state its transfer allows
+    assert customer_total == CUSTOMERS * 600_000
+    assert journals == completed  # a capture posted exactly one journal
+    assert captured == len(confirmed)  # a hold is captured only by an accepted code

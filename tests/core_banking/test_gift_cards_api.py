@@ -147,9 +147,7 @@ async def test_block_unblock_and_expiry(
     assert (await client.post(f"{url}/unblock", headers=buyer.headers)).json()["status"] == "active"
 
     async with session_factory() as s, s.begin():
-        await s.execute(
-            update(GiftCard).values(expires_at=utcnow() - timedelta(seconds=1))
-        )
+        await s.execute(update(GiftCard).values(expires_at=utcnow() - timedelta(seconds=1)))
     assert_problem(await redeem(client, friend, card["code"]), 422, "gift-card-expired")
     balance = await client.post(
         "/v1/gift-cards/balance", json={"code": card["code"]}, headers=friend.headers

@@ -4,10 +4,13 @@ Each rule calls what the HTTP endpoints call (TransactionRunner + run_idempotent
 transfer / gift card service functions) for a few seeded accounts, and a plain Python
 model predicts the outcome: transfers to an own account, another customer or another bank,
 idempotent replays and reused keys, transfers that must fail for funds, risk holds with
-confirm / wrong code / cancel, and gift card purchase / partial / full redemption.
+confirm (TOTP codes of a controlled clock) / wrong code / replayed code / cancel / expiry
+(the hold's expires_at moved into the past: the database clock judges it) / the sweeper,
+and gift card purchase / partial / full redemption.
 After every step the invariants are checked on the database: every currency sums to zero
-(bank accounts included), no customer balance is negative, each balance equals the sum of
-its entries, gift cards equal the liability account, and the DB equals the model.
+(bank accounts included), no customer balance or available amount is negative, each
+balance equals the sum of its entries, each available amount equals the balance less the
+active holds, gift cards equal the liability account, and the DB equals the model.
 
 Isolation: the whole test runs in one outer transaction that is rolled back at the end;
 each example runs in a SAVEPOINT rolled back in teardown, and the service's own
@@ -39,15 +42,18 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from core_banking.db import create_engine
 from core_banking.gift_cards import service as gift_cards
 from core_banking.gift_cards.schemas import GiftCardPurchase, GiftCardRedeem
+from core_banking.holds import service as holds
 from core_banking.iban import OTHER_BANK_CODE, make_iban
 from core_banking.idempotency import Outcome, request_hash, run_idempotent
+from core_banking.models import Account
 from core_banking.problems import (
+    ConfirmationExpired,
     GiftCardInsufficientBalance,
     IdempotencyKeyReused,
     InsufficientFunds,
@@ -58,11 +64,13 @@ from core_banking.problems import (
 from core_banking.security import Principal
 from core_banking.seed import seed
 from core_banking.settings import Settings
+from core_banking.step_up import methods as step_up_methods
 from core_banking.transactions import TransactionRunner
-from core_banking.transfers import risk
+from core_banking.transfers import confirmation, risk
 from core_banking.transfers import service as transfers
 from core_banking.transfers.schemas import TransferCreate
 from tests.core_banking.conftest import Keys, make_settings
+from tests.totp import code_at, wrong_code
 
 T = TypeVar("T")
 CUSTOMERS = 3
@@ -127,6 +135,9 @@ class World:
     number_of: dict[str, str]  # account id -> IBAN
     clearing_id: str
     liability_id: str
+    # The TOTP clock core_banking checks codes against (step_up.methods.now is patched
+    # to read it): each accepted confirmation moves it on a step, so codes never repeat.
+    clock: list[float] = field(default_factory=lambda: [1_800_000_015.0])
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run(coro)
@@ -152,7 +163,9 @@ class Held:
     target: str
     number: str
     amount: int
-    code: str
+    # requires_confirmation (its hold reserves `amount`), expired (still
+    # requires_confirmation in the database, but its hold no longer counts), completed,
+    # cancelled.
     status: str = "requires_confirmation"
     attempts: int = 0
 
@@ -173,6 +186,17 @@ class Model:
     paid: set[tuple[str, str]] = field(default_factory=set)  # (customer, IBAN)
     largest: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     non_own: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    last_step: dict[str, int] = field(default_factory=dict)  # customer -> TOTP step used
+
+    def held_on(self, account: str) -> int:
+        return sum(
+            h.amount
+            for h in self.held
+            if h.source == account and h.status == "requires_confirmation"
+        )
+
+    def available(self, account: str) -> int:
+        return self.balances[account] - self.held_on(account)
 
     def move(self, source: str, target: str, amount: int) -> None:
         self.balances[source] -= amount
@@ -327,7 +351,7 @@ class LedgerMachine(RuleBasedStateMachine):
             "reference": f"{where} {amount}",
         }
         reasons = [] if where == "own" else self.model.risk_reasons(who.id, number, amount)
-        if not reasons and self.model.balances[source] < amount:
+        if self.model.available(source) < amount:  # a hold needs the funds too
             self._expect_problem(
                 InsufficientFunds, lambda: self._new_request(who, "/v1/transfers", body)
             )
@@ -341,11 +365,9 @@ class LedgerMachine(RuleBasedStateMachine):
         if where != "own":
             self.model.non_own[who.id] += 1
         if reasons:
-            assert result["status"] == "requires_confirmation" and result["debug_otp"]
-            assert "debug_otp" not in outcome.stored_body
-            self.model.held.append(
-                Held(result["id"], who, source, target, number, amount, result["debug_otp"])
-            )
+            assert result["status"] == "requires_confirmation"
+            assert "debug_otp" not in result  # the code comes from the authenticator app
+            self.model.held.append(Held(result["id"], who, source, target, number, amount))
             return
         assert result["status"] == "completed"
         self.model.move(source, target, amount)
@@ -361,7 +383,7 @@ class LedgerMachine(RuleBasedStateMachine):
         body = {
             "from_account_id": source,
             "to_account_number": number,
-            "amount_minor": self.model.balances[source] + extra,
+            "amount_minor": self.model.available(source) + extra,
             "currency": CURRENCY,
             "reference": "too much",
         }
@@ -408,7 +430,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _confirm(self, held: Held, code: str) -> dict[str, Any]:
         async def work(session: AsyncSession) -> dict[str, Any] | Problem:
-            return await transfers.confirm(
+            return await confirmation.confirm(
                 session, held.who, held.id, code, self.world.settings, IP
             )
 
@@ -419,20 +441,23 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _cancel(self, held: Held) -> dict[str, Any]:
         async def work(session: AsyncSession) -> dict[str, Any]:
-            return await transfers.cancel(session, held.who, held.id, IP)
+            return await confirmation.cancel(session, held.who, held.id, IP)
 
         return self._call(work)
+
+    def _next_code(self, who: Principal) -> str:
+        """The code of the next time step: an accepted code is never offered again."""
+        self.world.clock[0] += 30
+        return code_at(self.world.clock[0])
 
     @precondition(lambda self: self._open_held())
     @rule(pick=PICK)
     def confirm_held(self, pick: int) -> None:
         open_ = self._open_held()
         held = open_[pick % len(open_)]
-        if self.model.balances[held.source] < held.amount:
-            # Funds are checked again; the transfer stays held.
-            self._expect_problem(InsufficientFunds, lambda: self._confirm(held, held.code))
-            return
-        result = self._confirm(held, held.code)
+        # The hold reserved the money: confirming always finds the funds.
+        result = self._confirm(held, self._next_code(held.who))
+        self.model.last_step[held.who.id] = int(self.world.clock[0]) // 30
         assert result["status"] == "completed" and result["id"] == held.id
         held.status = "completed"
         self.model.move(held.source, held.target, held.amount)
@@ -444,13 +469,66 @@ class LedgerMachine(RuleBasedStateMachine):
     def confirm_with_wrong_code(self, pick: int) -> None:
         open_ = self._open_held()
         held = open_[pick % len(open_)]
-        wrong = f"{(int(held.code) + 1 + pick % 999_998) % 10**6:06d}"
+        wrong = wrong_code(self.world.clock[0])
         problem = self._expect_problem(InvalidConfirmationCode, lambda: self._confirm(held, wrong))
         held.attempts += 1
         if held.attempts >= MAX_CONFIRM_ATTEMPTS:
             held.status = "cancelled"
         assert problem.extra["status"] == held.status
         assert problem.extra["attempts_remaining"] == MAX_CONFIRM_ATTEMPTS - held.attempts
+
+    @precondition(lambda self: self._open_held())
+    @rule(pick=PICK)
+    def replay_a_used_code(self, pick: int) -> None:
+        """The customer's last accepted code, again, while it is still in the window:
+        refused, and no attempt is counted."""
+        open_ = self._open_held()
+        held = open_[pick % len(open_)]
+        last = self.model.last_step.get(held.who.id)
+        if last is None or last < int(self.world.clock[0]) // 30 - 1:
+            return  # that code has left the drift window: it would just be wrong
+        code = code_at(last * 30)
+        problem = self._expect_problem(InvalidConfirmationCode, lambda: self._confirm(held, code))
+        assert problem.extra["reason"] == "code_already_used"
+        assert problem.extra["attempts_remaining"] == MAX_CONFIRM_ATTEMPTS - held.attempts
+
+    @precondition(lambda self: self._open_held())
+    @rule(pick=PICK)
+    def hold_expires(self, pick: int) -> None:
+        """Time passes for one held transfer: its expires_at is now behind the database
+        clock (now(): the whole run is one transaction). Nothing else happens; its hold
+        must stop counting at once."""
+        open_ = self._open_held()
+        held = open_[pick % len(open_)]
+
+        async def expire(session: AsyncSession) -> None:
+            await session.execute(
+                text(
+                    "UPDATE holds SET expires_at = now() - interval '1 second'"
+                    " WHERE id = (SELECT hold_id FROM transfers WHERE id = :id)"
+                ),
+                {"id": held.id},
+            )
+
+        self._call(expire)
+        held.status = "expired"
+
+    @precondition(lambda self: any(h.status == "expired" for h in self.model.held))
+    @rule()
+    def sweeper_runs(self) -> None:
+        expired = [h for h in self.model.held if h.status == "expired"]
+        assert self._call(holds.sweep_expired) == len(expired)
+        for held in expired:
+            held.status = "cancelled"
+
+    @precondition(lambda self: any(h.status == "expired" for h in self.model.held))
+    @rule(pick=PICK)
+    def confirm_expired(self, pick: int) -> None:
+        expired = [h for h in self.model.held if h.status == "expired"]
+        held = expired[pick % len(expired)]
+        code = self._next_code(held.who)
+        self._expect_problem(ConfirmationExpired, lambda: self._confirm(held, code))
+        held.status = "cancelled"
 
     @precondition(lambda self: self.model.held)
     @rule(pick=PICK)
@@ -467,10 +545,14 @@ class LedgerMachine(RuleBasedStateMachine):
     def confirm_after_the_fact(self, pick: int) -> None:
         done = [h for h in self.model.held if h.status != "requires_confirmation"]
         held = done[pick % len(done)]
+        code = code_at(self.world.clock[0])
         if held.status == "cancelled":
-            self._expect_problem(InvalidState, lambda: self._confirm(held, held.code))
+            self._expect_problem(InvalidState, lambda: self._confirm(held, code))
+        elif held.status == "expired":
+            self._expect_problem(ConfirmationExpired, lambda: self._confirm(held, code))
+            held.status = "cancelled"
         else:  # a completed transfer is returned unchanged; no money moves again
-            assert self._confirm(held, held.code)["status"] == "completed"
+            assert self._confirm(held, code)["status"] == "completed"
 
     # -- gift cards ----------------------------------------------------------------------
 
@@ -479,7 +561,7 @@ class LedgerMachine(RuleBasedStateMachine):
         who = self.world.people[payer % len(self.world.people)]
         source = self.world.accounts_of[who.id][account]
         body = {"from_account_id": source, "amount_minor": amount, "currency": CURRENCY}
-        if self.model.balances[source] < amount:
+        if self.model.available(source) < amount:  # held money cannot buy a card
             self._expect_problem(
                 InsufficientFunds, lambda: self._new_request(who, "/v1/gift-cards", body)
             )
@@ -541,7 +623,10 @@ class LedgerMachine(RuleBasedStateMachine):
                 await session.execute(
                     text(
                         "SELECT a.id, a.currency, a.customer_id, a.balance_minor,"
-                        " a.available_minor, COALESCE(SUM(e.amount_minor), 0)"
+                        " COALESCE(SUM(e.amount_minor), 0),"
+                        " (SELECT COALESCE(SUM(h.amount_minor), 0) FROM holds h"
+                        "  WHERE h.account_id = a.id AND h.status = 'active'"
+                        "  AND h.expires_at > now())"
                         " FROM accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id"
                         " GROUP BY a.id"
                     )
@@ -562,8 +647,10 @@ class LedgerMachine(RuleBasedStateMachine):
                     " WHERE t.status = 'completed'"
                 )
             )
+            # What the API shows (the ORM's computed available_minor), per account.
+            available = {a.id: a.available_minor for a in await session.scalars(select(Account))}
         return (
-            accounts,
+            [(*row, available[row[0]]) for row in accounts],
             {str(h): int(b) for h, b in cards},
             int(unbalanced or 0),
             int(transfers_with_journal or 0),
@@ -573,14 +660,16 @@ class LedgerMachine(RuleBasedStateMachine):
     def ledger_matches_model(self) -> None:
         accounts, cards, unbalanced, transfers_with_journal = self.world.run(self._db_state())
         totals: dict[str, int] = defaultdict(int)
-        for account_id, currency, customer_id, balance, available, entries in accounts:
+        for account_id, currency, customer_id, balance, entries, held, available in accounts:
             totals[currency] += balance
             assert balance == entries, (account_id, balance, entries)
-            assert available == balance  # no holds exist
+            assert available == balance - held, (account_id, available, balance, held)
+            assert held == self.model.held_on(account_id), (account_id, held)
             if customer_id is not None:
+                assert available >= 0, (account_id, available)
                 assert balance >= 0, (account_id, balance)
         assert all(total == 0 for total in totals.values()), totals
-        db = {str(a): int(b) for a, _, _, b, _, _ in accounts}
+        db = {str(a): int(b) for a, _, _, b, _, _, _ in accounts}
         assert db == self.model.balances
         assert unbalanced == 0
         # Gift cards: the liability account holds exactly what the cards hold.
@@ -590,7 +679,12 @@ class LedgerMachine(RuleBasedStateMachine):
         assert transfers_with_journal == len(self.model.completed_ids)
 
 
-def test_ledger_state_machine(backend: str, migrated_urls: dict[str, str], rsa_keys: Keys) -> None:
+def test_ledger_state_machine(
+    backend: str,
+    migrated_urls: dict[str, str],
+    rsa_keys: Keys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     service_settings = make_settings(
         migrated_urls[backend],
         rsa_keys,
@@ -609,6 +703,8 @@ def test_ledger_state_machine(backend: str, migrated_urls: dict[str, str], rsa_k
 
             class Machine(LedgerMachine):
                 world = loop.run(_build_world(loop, connection, service_settings))
+
+            monkeypatch.setattr(step_up_methods, "now", lambda: Machine.world.clock[0])
 
             run_state_machine_as_test(Machine, settings=settings.get_profile(PROFILE))
         finally:

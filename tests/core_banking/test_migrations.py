@@ -10,6 +10,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core_banking import migrate
+from core_banking.db import create_engine, create_sessionmaker
+from core_banking.models import Account
 from core_banking.settings import Settings
 from tests.core_banking.conftest import Keys, make_settings
 
@@ -30,6 +32,8 @@ EXPECTED_TABLES = {
     "gift_card_activities",
     "code_lookup_failures",
     "audit_log",
+    "holds",
+    "step_up_factors",
 }
 
 
@@ -38,7 +42,7 @@ async def test_migrations_reach_head_on_both_backends(engine: AsyncEngine) -> No
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
     assert tables >= EXPECTED_TABLES
-    assert version == "0003"
+    assert version == "0004"
 
 
 async def test_upgrade_is_idempotent_and_downgrade_round_trips(
@@ -131,3 +135,53 @@ async def test_0002_backfills_history_columns_and_allows_lost_cards(
         codes = {r[0] for r in db.execute("SELECT system_code FROM accounts")}
         assert codes == {None, "funding", "clearing:EUR", "gift_card_liability:EUR"}
         db.execute("UPDATE cards SET status = 'lost'")  # the widened CHECK accepts it
+
+
+async def test_0003_holds_the_amount_of_transfers_already_waiting_for_a_code(
+    tmp_path: Path, rsa_keys: Keys
+) -> None:
+    path = tmp_path / "held.sqlite3"
+    settings: Settings = make_settings(f"sqlite:///{path}", rsa_keys)
+    await migrate.upgrade(settings, "0002")
+    now = "2024-01-01 00:00:00.000000"
+    later = "2999-01-01 00:00:00.000000"  # still waiting: its code has not expired
+    with sqlite3.connect(path) as db:  # rows as a 0002 database holds them
+        db.execute("INSERT INTO customers VALUES ('c', 'u', 'U', 'h', ?)", (now,))
+        db.execute(
+            "INSERT INTO accounts (id, customer_id, number, system_code, type, currency,"
+            " balance_minor, available_minor, created_at)"
+            " VALUES ('a', 'c', 'DE1', NULL, 'checking', 'EUR', 900, 900, ?)",
+            (now,),
+        )
+        for transfer_id, status, expires in (("held", "requires_confirmation", later),
+                                              ("gone", "cancelled", None)):  # fmt: skip
+            db.execute(
+                "INSERT INTO transfers (id, customer_id, from_account_id, to_account_id,"
+                " to_account_number, kind, amount_minor, currency, reference, status,"
+                " risk_reasons, otp_hash, otp_expires_at, otp_attempts, created_at)"
+                " VALUES (?, 'c', 'a', 'a', 'DE2', 'external', 300, 'EUR', '', ?,"
+                " 'velocity', 'x', ?, 0, ?)",
+                (transfer_id, status, expires, now),
+            )
+    await migrate.upgrade(settings)
+    with sqlite3.connect(path) as db:
+        holds = db.execute(
+            "SELECT t.id, h.account_id, h.amount_minor, h.status, substr(h.expires_at, 1, 4)"
+            " FROM transfers t JOIN holds h ON h.id = t.hold_id"
+        ).fetchall()
+        assert holds == [("held", "a", 300, "active", "2999")]
+        columns = {row[1] for row in db.execute("PRAGMA table_info(accounts)")}
+        assert "available_minor" not in columns  # computed from the holds now
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            account = await session.get(Account, "a")
+            assert account is not None and account.available_minor == 600
+    finally:
+        await engine.dispose()
+    await migrate.downgrade(settings, "0002")
+    with sqlite3.connect(path) as db:
+        available = db.execute("SELECT available_minor FROM accounts WHERE id = 'a'")
+        assert available.fetchall() == [(900,)]
+        expiry = db.execute("SELECT otp_expires_at FROM transfers WHERE id = 'held'").fetchone()
+        assert str(expiry[0]).startswith("2999")

@@ -4,14 +4,25 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from cryptography.fernet import Fernet
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.iban import is_valid_iban
-from core_banking.models import Account, Card, Customer, Journal, LedgerEntry, Payee, StaffUser
+from core_banking.models import (
+    Account,
+    Card,
+    Customer,
+    Journal,
+    LedgerEntry,
+    Payee,
+    StaffUser,
+    StepUpFactor,
+)
 from core_banking.passwords import verify_password
 from core_banking.seed import SeedRefused, seed
 from core_banking.settings import Settings
+from core_banking.step_up import crypto
 from tests.core_banking.conftest import Keys, make_settings
 
 SessionFactory = Callable[[], AsyncSession]
@@ -29,10 +40,17 @@ async def snapshot(session_factory: SessionFactory) -> dict[str, Any]:
             "payees": set((await s.execute(select(Payee.id, Payee.iban))).all()),
             "staff": set((await s.execute(select(StaffUser.id, StaffUser.password_hash))).all()),
             "journals": await s.scalar(select(func.count()).select_from(Journal)),
+            "factors": set(
+                (
+                    await s.execute(select(StepUpFactor.customer_id, StepUpFactor.secret_encrypted))
+                ).all()
+            ),
         }
 
 
-async def test_seed_creates_contract_data(seeded: Any, session_factory: SessionFactory) -> None:
+async def test_seed_creates_contract_data(
+    seeded: Any, session_factory: SessionFactory, settings: Settings
+) -> None:
     assert seeded.customers_created == ["demo001", "demo002", "demo003"]
     async with session_factory() as s:
         customers = (await s.scalars(select(Customer).order_by(Customer.username))).all()
@@ -56,6 +74,12 @@ async def test_seed_creates_contract_data(seeded: Any, session_factory: SessionF
             assert cards[0].account_id == accounts["checking"].id
             payees = (await s.scalars(select(Payee).where(Payee.customer_id == customer.id))).all()
             assert len(payees) == 2 and all(is_valid_iban(p.iban) for p in payees)
+            factor = await s.scalar(
+                select(StepUpFactor).where(StepUpFactor.customer_id == customer.id)
+            )
+            assert factor is not None and (factor.method, factor.status) == ("totp", "active")
+            assert factor.secret_encrypted != "JBSWY3DPEHPK3PXP"  # encrypted at rest
+            assert crypto.decrypt(settings, factor.secret_encrypted) == "JBSWY3DPEHPK3PXP"
 
         staff = {u.username: u for u in await s.scalars(select(StaffUser))}
         assert {u: staff[u].role for u in staff} == {"agent1": "agent", "supervisor1": "supervisor"}
@@ -87,6 +111,24 @@ async def test_seed_is_idempotent_and_only_adds_missing_customers(
     assert before["cards"] <= after["cards"] and len(after["cards"]) == 5
     assert before["payees"] <= after["payees"] and len(after["payees"]) == 10
     assert after["staff"] == before["staff"]
+    assert before["factors"] <= after["factors"] and len(after["factors"]) == 5
+
+
+async def test_a_rerun_enrols_demo_customers_seeded_before_step_up(
+    seeded: Any, run_seed: Callable[[int], Any], session_factory: SessionFactory
+) -> None:
+    async with session_factory() as s, s.begin():
+        demo2 = await s.scalar(select(Customer.id).where(Customer.username == "demo002"))
+        await s.execute(delete(StepUpFactor).where(StepUpFactor.customer_id == demo2))
+    before = await snapshot(session_factory)
+    report = await run_seed(3)
+    assert report.authenticators_enrolled == 1 and report.customers_created == []
+    after = await snapshot(session_factory)
+    assert {c for c, _ in after["factors"] - before["factors"]} == {demo2}
+    assert before["factors"] <= after["factors"]
+    assert {k: v for k, v in after.items() if k != "factors"} == {
+        k: v for k, v in before.items() if k != "factors"
+    }
 
 
 async def test_ledger_is_balanced_and_conserves_money(
@@ -152,9 +194,23 @@ async def test_seed_refuses_in_production(
         app_env="production",
         service_token="s3cret-prod",
         gift_card_code_key="prod-gift-key",
-        confirmation_code_key="prod-otp-key",
+        step_up_encryption_keys=Fernet.generate_key().decode(),
     )
     async with session_factory() as s:
         with pytest.raises(SeedRefused):
             await seed(s, 1, production)
         assert await s.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_production_refuses_the_default_step_up_key(rsa_keys: Keys, settings: Settings) -> None:
+    production = {
+        "app_env": "production",
+        "service_token": "s3cret-prod",
+        "gift_card_code_key": "prod-gift-key",
+    }
+    with pytest.raises(ValueError, match="STEP_UP_ENCRYPTION_KEYS"):
+        make_settings(settings.database_url, rsa_keys, **production)
+    key = Fernet.generate_key().decode()
+    assert make_settings(
+        settings.database_url, rsa_keys, step_up_encryption_keys=key, **production
+    ).is_production

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from core_banking.iban import OTHER_BANK_CODE, make_iban
+from tests.core_banking.conftest import TotpClock
 from tests.core_banking.helpers import SessionFactory, accounts, login, total_per_currency
 
 pytestmark = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
@@ -20,6 +21,7 @@ async def test_money_paths_on_sqlite(
     client: httpx.AsyncClient,
     session_factory: SessionFactory,
     sign: Callable[..., str],
+    totp: TotpClock,
 ) -> None:
     await run_seed(2, history=True)
     me = await login(session_factory, sign, "demo001")
@@ -44,7 +46,7 @@ async def test_money_paths_on_sqlite(
     assert held.json()["status"] == "requires_confirmation"
     confirmed = await client.post(
         f"/v1/transfers/{held.json()['id']}/confirm",
-        json={"code": held.json()["debug_otp"]},
+        json={"code": totp.code()},
         headers=me.headers,
     )
     assert confirmed.json()["status"] == "completed", confirmed.text

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core_banking.app import create_app
 from core_banking.iban import OTHER_BANK_CODE, make_iban
 from core_banking.settings import Settings
+from tests.core_banking.conftest import TotpClock
 from tests.core_banking.helpers import (
     Customer,
     SessionFactory,
@@ -216,7 +217,7 @@ async def test_external_iban_goes_to_clearing_and_payee_id_works(
 
 
 async def test_new_payee_rule_holds_until_confirmed(
-    client: httpx.AsyncClient, demo: list[Customer]
+    client: httpx.AsyncClient, demo: list[Customer], totp: TotpClock
 ) -> None:
     me, other = demo[0], demo[1]
     mine, theirs = await accounts(client, me), await accounts(client, other)
@@ -227,11 +228,10 @@ async def test_new_payee_rule_holds_until_confirmed(
     held = response.json()
     assert held["status"] == "requires_confirmation"
     assert held["risk_reasons"] == ["new_payee_large_amount"]
-    code = held["debug_otp"]
-    assert len(code) == 6 and code.isdigit()
-    assert (await accounts(client, me)) == mine  # no money moved yet
-
-    wrong = "000000" if code != "000000" else "111111"
+    assert "debug_otp" not in held  # the code comes from the customer's authenticator app
+    code, wrong = totp.code(), totp.wrong()
+    now = await accounts(client, me)
+    assert now["checking"]["balance_minor"] == mine["checking"]["balance_minor"]  # not moved
     url = f"/v1/transfers/{held['id']}/confirm"
     bad = await client.post(url, json={"code": wrong}, headers=me.headers)
     assert assert_problem(bad, 422, "invalid-confirmation-code")["attempts_remaining"] == 2
@@ -253,14 +253,13 @@ async def test_new_payee_rule_holds_until_confirmed(
 
 
 async def test_three_wrong_codes_cancel_and_cancel_endpoint(
-    client: httpx.AsyncClient, demo: list[Customer]
+    client: httpx.AsyncClient, demo: list[Customer], totp: TotpClock
 ) -> None:
     me = demo[0]
     mine = await accounts(client, me)
     body = body_to(mine["checking"]["id"], EXTERNAL_IBAN, 30_000)
     held = (await post_transfer(client, me, **body)).json()
-    code = held["debug_otp"]
-    wrong = "000000" if code != "000000" else "111111"
+    code, wrong = totp.code(), totp.wrong()
     url = f"/v1/transfers/{held['id']}/confirm"
     for remaining in (2, 1, 0):
         bad = await client.post(url, json={"code": wrong}, headers=me.headers)
@@ -270,6 +269,8 @@ async def test_three_wrong_codes_cancel_and_cancel_endpoint(
     assert (await client.get(f"/v1/transfers/{held['id']}", headers=me.headers)).json()[
         "status"
     ] == "cancelled"
+    # The third wrong code released the hold.
+    assert (await accounts(client, me))["checking"]["available_minor"] == 100_000
     late = await client.post(url, json={"code": code}, headers=me.headers)
     assert_problem(late, 409, "invalid-state")
     assert_problem(

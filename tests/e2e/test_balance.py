@@ -76,7 +76,8 @@ async def test_balance_is_read_from_the_database(stack: Stack, database_url: str
     dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
-            "UPDATE accounts SET balance_minor = 123456, available_minor = 123456 "
+            # available_minor is computed from balance_minor and the holds (migration 0003)
+            "UPDATE accounts SET balance_minor = 123456 "
             "WHERE type = 'checking' AND customer_id = "
             "(SELECT id FROM customers WHERE username = 'demo002')"
         )

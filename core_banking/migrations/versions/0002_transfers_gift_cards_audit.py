@@ -82,7 +82,10 @@ def _cards_lost_and_stolen() -> None:
         batch.create_check_constraint("status", NEW_CARD_STATUS)
         batch.add_column(sa.Column("replaced_by_id", sa.String(36), nullable=True))
         batch.create_foreign_key(
-            "fk_cards_replaced_by_id_cards", "cards", ["replaced_by_id"], ["id"],
+            "fk_cards_replaced_by_id_cards",
+            "cards",
+            ["replaced_by_id"],
+            ["id"],
             ondelete="RESTRICT",
         )
 
@@ -138,9 +141,7 @@ def _create_tables() -> None:
         _created_at(),
         _fk("idempotency_records", "customer_id", "customers"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_records")),
-        sa.UniqueConstraint(
-            "customer_id", "key", name="uq_idempotency_records_customer_id_key"
-        ),
+        sa.UniqueConstraint("customer_id", "key", name="uq_idempotency_records_customer_id_key"),
     )
 
     op.create_table(
@@ -234,9 +235,7 @@ def _system_accounts() -> None:
     connection = op.get_bind()
     for purpose in (CLEARING, GIFT_CARD_LIABILITY):
         code = system_code(purpose, "EUR")
-        exists = connection.scalar(
-            sa.select(accounts.c.id).where(accounts.c.system_code == code)
-        )
+        exists = connection.scalar(sa.select(accounts.c.id).where(accounts.c.system_code == code))
         if exists is None:
             op.bulk_insert(
                 accounts,
