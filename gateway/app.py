@@ -66,7 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             timeout=settings.redis_pool_timeout_seconds))
         identity_http = httpx.AsyncClient(base_url=settings.core_banking_url,
                                           timeout=settings.core_banking_timeout_seconds)
-        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds)
+        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds,
+                          auth_token=settings.rasa_auth_token)
         await rasa.open()
         hub = SessionHub(redis, key_prefix=settings.redis_key_prefix)
         app.state.settings = settings

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
 
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 30.0
+    # Rasa's HTTP API (trackers: read for transcripts, emptied on erasure) wants
+    # ``?token=``: the value Rasa was started with (``--auth-token``).
+    rasa_auth_token: str = "dev-rasa-token"
+    # Staff console: a turn whose NLU confidence is below this is flagged low_confidence.
+    console_low_confidence: float = Field(default=0.5, ge=0, le=1)
     core_banking_url: str = "http://127.0.0.1:8001"
     core_banking_timeout_seconds: float = 10.0
     service_token: str = DEFAULT_SERVICE_TOKEN

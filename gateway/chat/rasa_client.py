@@ -4,7 +4,8 @@ Callers may rely on: ``send`` returns the list of Rasa responses (dicts) or rais
 ``BotUnavailable`` -- for connection errors, timeouts (RASA_TIMEOUT_SECONDS), non-2xx
 answers and bodies that are not a JSON list. ``tracker_events`` returns the
 conversation's events from ``GET /conversations/{sid}/tracker``, or ``[]`` when they
-cannot be had (it never raises for Rasa's failures). ``open`` must be called inside the running
+cannot be had (it never raises for Rasa's failures). ``empty_tracker`` empties one
+(erasure). Both send RASA_AUTH_TOKEN as ``?token=``. ``open`` must be called inside the running
 event loop before the first ``send``; ``close`` releases the pooled connections.
 
 Why aiohttp and not httpx here: this call is on every turn's path, and on this machine
@@ -30,8 +31,10 @@ class BotUnavailable(Exception):
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout_seconds: float) -> None:
+    def __init__(self, base_url: str, timeout_seconds: float, auth_token: str = "") -> None:
         self._base = base_url.rstrip("/")
+        # Rasa's HTTP API (not the REST channel) needs its token as a query parameter.
+        self._auth = {"token": auth_token} if auth_token else {}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
 
@@ -67,7 +70,7 @@ class RasaClient:
             return []
         url = f"{self._base}/conversations/{quote(sender, safe='')}/tracker"
         try:
-            async with self._session.get(url) as response:
+            async with self._session.get(url, params=self._auth) as response:
                 if response.status >= 300:
                     raise BotUnavailable(f"rasa answered HTTP {response.status}")
                 body = await response.json(content_type=None)
@@ -77,3 +80,17 @@ class RasaClient:
             log.info("no tracker for %s: %r", sender, exc)
             return []
         return [e for e in events if isinstance(e, dict)]
+
+    async def empty_tracker(self, sender: str) -> None:
+        """Replace the conversation's tracker with an empty one (Rasa 3.6 has no delete:
+        ``PUT /conversations/{id}/tracker/events`` with ``[]``). Raises
+        ``BotUnavailable`` when Rasa does not confirm it."""
+        if self._session is None:
+            raise BotUnavailable("the Rasa client is not open")
+        url = f"{self._base}/conversations/{quote(sender, safe='')}/tracker/events"
+        try:
+            async with self._session.put(url, json=[], params=self._auth) as response:
+                if response.status >= 300:
+                    raise BotUnavailable(f"rasa answered HTTP {response.status}")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise BotUnavailable(str(exc) or type(exc).__name__) from exc
