@@ -31,6 +31,8 @@ from gateway.chat.service import ChatService
 from gateway.chat.store import ChatStore
 from gateway.chat.turns import TurnRunner
 from gateway.console import endpoints as console_endpoints
+from gateway.console.review import endpoints as review_endpoints
+from gateway.console.review.service import ReviewService
 from gateway.console.service import ConsoleService
 from gateway.identity_client import IdentityClient
 from gateway.problems import install_problem_handlers
@@ -105,7 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               tokens=tokens, metrics=app.state.metrics,
                               pii_ref_ttl_seconds=settings.pii_ref_ttl_seconds)
         app.state.chat_service = service
-        app.state.console_service = ConsoleService(store=store, hub=hub, engine=engine)
+        app.state.console_service = ConsoleService(store=store, hub=hub)
+        app.state.review_service = ReviewService(
+            engine=engine, store=store, rasa=rasa,
+            low_confidence=settings.console_low_confidence)
         listener = asyncio.create_task(hub.run())
         loops = [asyncio.create_task(runner.sweep_forever()),
                  asyncio.create_task(service.maintain_forever()),
@@ -135,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_endpoints.router)
     app.include_router(chat_endpoints.router)
     app.include_router(console_endpoints.router)
+    app.include_router(review_endpoints.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -1,9 +1,11 @@
 """Client frame models (validated) and server frame builders (CONTRACT.md protocol).
 
-Callers may rely on: ``parse_client_frame`` returns a ``HelloFrame``, ``MessageFrame``,
-``PingFrame``, ``FeedbackFrame`` or ``RatingFrame`` or raises ``FrameError`` with a contract error code; unknown extra
+Callers may rely on: ``parse_client_frame`` returns a ``HelloFrame``, ``MessageFrame``
+or ``PingFrame`` or raises ``FrameError`` with a contract error code; unknown extra
 fields are ignored (forward compatibility). Server frames are plain dicts ready for
 ``json.dumps``.
+
+(It also returns ``FeedbackFrame`` and ``RatingFrame``: the customer's ratings.)
 """
 
 from __future__ import annotations

@@ -356,18 +356,19 @@ class ChatStore:
         """The owner's session ids still in Redis (customers only)."""
         return sorted(_text(m) for m in await self._redis.smembers(self._owner_key(owner)))
 
-    async def erase_sessions(self, owner: str, session_ids: list[str]) -> None:
+    async def erase_sessions(self, owners: list[str], session_ids: list[str]) -> None:
         """Delete every key of these sessions (frames, turns, queue, gift-card refs),
         take them off the shared sets, and mark them erased so the transcript writer
         drops what is still on its way. Staff-only and rare: SCANs for the per-turn
         and per-ref keys."""
-        keys = [self._owner_key(owner)]
+        keys = [self._owner_key(owner) for owner in owners]
         for sid in session_ids:
             keys.append(self._key(sid))
             for pattern in (self._key(sid, "*"), self._pii_key(sid, "*")):
                 keys += [k async for k in self._redis.scan_iter(match=pattern, count=1000)]
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(*keys)
+            if keys:
+                pipe.delete(*keys)
             if session_ids:
                 for shared in (self._active_key, self.handoff_key, self.accepted_key):
                     pipe.srem(shared, *session_ids)

@@ -1,0 +1,466 @@
+"""SQL for the console's review API. Functions take the connection of the caller's
+transaction (the service owns it) and return plain rows.
+
+Sessions are built from ``chat_turns`` (one aggregate row per ``session_id``) joined
+with ``chat_sessions`` (who the customer is, reviewed, rating); the filters become
+WHERE clauses on that, so they combine, and the page is keyset-paginated on
+(last_at, session_id), newest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    distinct,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.console.review.schemas import SessionFilters
+from gateway.transcripts.model import (
+    AuditEntry,
+    ChatSession,
+    ChatTurn,
+    ReplyFeedback,
+    SessionNote,
+    SessionTag,
+    TurnLabel,
+)
+
+CONSOLE_ID_PREFIX = "console:"  # client_msg_id of transcript rows the console wrote
+_customer_turn = ~ChatTurn.client_msg_id.startswith(CONSOLE_ID_PREFIX)
+
+
+def _dialect(conn: AsyncConnection) -> Any:
+    return postgresql if conn.dialect.name == "postgresql" else sqlite
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, UTC)
+
+
+def _like(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _sessions_aggregate() -> Any:
+    return (
+        select(
+            ChatTurn.session_id.label("session_id"),
+            func.max(ChatTurn.customer_id).label("customer_id"),
+            func.min(ChatTurn.created_at).label("started_at"),
+            func.max(ChatTurn.created_at).label("last_at"),
+            func.sum(case((_customer_turn, 1), else_=0)).label("turns"),
+            func.max(cast(ChatTurn.fallback, Integer)).label("fallback"),
+            func.max(cast(ChatTurn.handoff, Integer)).label("handoff"),
+            func.min(ChatTurn.confidence).label("min_confidence"),
+        )
+        .group_by(ChatTurn.session_id)
+        .subquery("agg")
+    )
+
+
+def filtered_sessions(filters: SessionFilters, low_confidence: float) -> tuple[Select[Any], Any]:
+    """The sessions matching ``filters`` (unordered, unlimited) and the aggregate
+    subquery whose columns it selects."""
+    agg = _sessions_aggregate()
+    query = select(
+        agg.c.session_id,
+        agg.c.customer_id,
+        agg.c.started_at,
+        agg.c.last_at,
+        agg.c.turns,
+        agg.c.fallback,
+        agg.c.handoff,
+        agg.c.min_confidence,
+        ChatSession.customer_username,
+        ChatSession.customer_name,
+        func.coalesce(ChatSession.reviewed, False).label("reviewed"),
+        ChatSession.rating_score,
+    ).select_from(agg.outerjoin(ChatSession, ChatSession.session_id == agg.c.session_id))
+    sid = agg.c.session_id
+    if filters.customer:
+        who = filters.customer.lower()
+        query = query.where(
+            or_(
+                agg.c.customer_id == filters.customer,
+                func.lower(ChatSession.customer_username) == who,
+                func.lower(ChatSession.customer_name) == who,
+            )
+        )
+    if filters.customer_id:
+        query = query.where(agg.c.customer_id == filters.customer_id)
+    if filters.date_from:
+        query = query.where(agg.c.last_at >= day_start(filters.date_from))
+    if filters.date_to:
+        query = query.where(agg.c.started_at < day_start(filters.date_to + timedelta(days=1)))
+    if filters.intent:
+        query = query.where(
+            sid.in_(select(ChatTurn.session_id).where(ChatTurn.intent == filters.intent))
+        )
+    for word in filters.words:  # each word somewhere in the conversation
+        pattern = _like(word)
+        replies = func.coalesce(ChatTurn.reply_text, cast(ChatTurn.replies, String))
+        query = query.where(
+            sid.in_(
+                select(ChatTurn.session_id).where(
+                    or_(
+                        ChatTurn.user_text.ilike(pattern, escape="\\"),
+                        replies.ilike(pattern, escape="\\"),
+                    )
+                )
+            )
+        )
+    for flag in filters.flags:
+        if flag == "fallback":
+            query = query.where(agg.c.fallback == 1)
+        elif flag == "handoff":
+            query = query.where(agg.c.handoff == 1)
+        elif flag == "low_confidence":
+            query = query.where(agg.c.min_confidence < low_confidence)
+        else:
+            query = query.where(
+                sid.in_(select(ReplyFeedback.session_id).where(ReplyFeedback.value == "down"))
+            )
+    for tag in filters.tags:
+        query = query.where(sid.in_(select(SessionTag.session_id).where(SessionTag.tag == tag)))
+    if filters.reviewed is not None:
+        query = query.where(func.coalesce(ChatSession.reviewed, False) == filters.reviewed)
+    return query, agg
+
+
+async def session_page(
+    conn: AsyncConnection,
+    filters: SessionFilters,
+    low_confidence: float,
+    limit: int,
+    after: tuple[datetime, str] | None,
+) -> list[Any]:
+    """Up to ``limit`` matching sessions, newest first, after the cursor position."""
+    query, agg = filtered_sessions(filters, low_confidence)
+    if after is not None:
+        last_at, sid = after
+        query = query.where(
+            or_(agg.c.last_at < last_at, and_(agg.c.last_at == last_at, agg.c.session_id < sid))
+        )
+    query = query.order_by(agg.c.last_at.desc(), agg.c.session_id.desc()).limit(limit)
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def tags_of(conn: AsyncConnection, session_ids: Sequence[str]) -> dict[str, list[str]]:
+    rows = await conn.execute(
+        select(SessionTag.session_id, SessionTag.tag)
+        .where(SessionTag.session_id.in_(session_ids))
+        .order_by(SessionTag.tag)
+    )
+    out: dict[str, list[str]] = {}
+    for sid, tag in rows:
+        out.setdefault(sid, []).append(tag)
+    return out
+
+
+async def disliked(conn: AsyncConnection, session_ids: Sequence[str]) -> set[str]:
+    rows = await conn.execute(
+        select(ReplyFeedback.session_id)
+        .distinct()
+        .where(ReplyFeedback.session_id.in_(session_ids), ReplyFeedback.value == "down")
+    )
+    return {r[0] for r in rows}
+
+
+async def turns_of(conn: AsyncConnection, session_ids: Sequence[str]) -> list[Any]:
+    """Every row of these sessions with its label, oldest first per session."""
+    query = (
+        select(ChatTurn, TurnLabel.intent.label("label"))
+        .outerjoin(TurnLabel, TurnLabel.turn_id == ChatTurn.id)
+        .where(ChatTurn.session_id.in_(session_ids))
+        .order_by(ChatTurn.session_id, ChatTurn.created_at, ChatTurn.id)
+    )
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def session_meta(conn: AsyncConnection, session_id: str) -> Any:
+    return (
+        (await conn.execute(select(ChatSession).where(ChatSession.session_id == session_id)))
+        .mappings()
+        .first()
+    )
+
+
+async def feedback_of(conn: AsyncConnection, session_ids: Sequence[str]) -> list[Any]:
+    return list(
+        (
+            await conn.execute(
+                select(ReplyFeedback)
+                .where(ReplyFeedback.session_id.in_(session_ids))
+                .order_by(ReplyFeedback.seq)
+            )
+        )
+        .mappings()
+        .all()
+    )
+
+
+async def notes_of(conn: AsyncConnection, session_id: str) -> list[Any]:
+    return list(
+        (
+            await conn.execute(
+                select(SessionNote)
+                .where(SessionNote.session_id == session_id)
+                .order_by(SessionNote.id)
+            )
+        )
+        .mappings()
+        .all()
+    )
+
+
+async def session_known(conn: AsyncConnection, session_id: str) -> bool:
+    found = await conn.execute(
+        select(ChatTurn.id).where(ChatTurn.session_id == session_id).limit(1)
+    )
+    return found.first() is not None
+
+
+async def ensure_session(conn: AsyncConnection, session_id: str) -> None:
+    """A ``chat_sessions`` row to hang console data on (the writer fills the customer)."""
+    customer = (
+        await conn.execute(
+            select(func.max(ChatTurn.customer_id)).where(ChatTurn.session_id == session_id)
+        )
+    ).scalar()
+    await conn.execute(
+        _dialect(conn)
+        .insert(ChatSession)
+        .values(session_id=session_id, customer_id=customer, reviewed=False)
+        .on_conflict_do_nothing(index_elements=["session_id"])
+    )
+
+
+async def add_tag(conn: AsyncConnection, session_id: str, tag: str, staff: str) -> None:
+    await conn.execute(
+        _dialect(conn)
+        .insert(SessionTag)
+        .values(session_id=session_id, tag=tag, added_by=staff, added_at=datetime.now(UTC))
+        .on_conflict_do_nothing(index_elements=["session_id", "tag"])
+    )
+
+
+async def remove_tag(conn: AsyncConnection, session_id: str, tag: str) -> bool:
+    result = await conn.execute(
+        delete(SessionTag).where(SessionTag.session_id == session_id, SessionTag.tag == tag)
+    )
+    return bool(result.rowcount)
+
+
+async def add_note(conn: AsyncConnection, session_id: str, staff: str, text: str) -> Any:
+    row = (
+        (
+            await conn.execute(
+                insert(SessionNote)
+                .values(session_id=session_id, staff=staff, text=text, created_at=datetime.now(UTC))
+                .returning(*SessionNote.__table__.c)
+            )
+        )
+        .mappings()
+        .one()
+    )
+    return row
+
+
+async def set_reviewed(conn: AsyncConnection, session_id: str, reviewed: bool, staff: str) -> None:
+    await ensure_session(conn, session_id)
+    await conn.execute(
+        update(ChatSession)
+        .where(ChatSession.session_id == session_id)
+        .values(reviewed=reviewed, reviewed_by=staff if reviewed else None)
+    )
+
+
+async def turn_exists(conn: AsyncConnection, turn_id: int) -> str | None:
+    """The turn's session id, or None."""
+    return (await conn.execute(select(ChatTurn.session_id).where(ChatTurn.id == turn_id))).scalar()
+
+
+async def set_label(conn: AsyncConnection, turn_id: int, intent: str, staff: str) -> None:
+    statement = (
+        _dialect(conn)
+        .insert(TurnLabel)
+        .values(turn_id=turn_id, intent=intent, staff=staff, labelled_at=datetime.now(UTC))
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["turn_id"],
+            set_={"intent": intent, "staff": staff, "labelled_at": statement.excluded.labelled_at},
+        )
+    )
+
+
+async def labelled_examples(conn: AsyncConnection, sessions: Select[Any]) -> list[Any]:
+    """(label, masked text) of every labelled customer turn of these sessions."""
+    ids = sessions.with_only_columns(sessions.selected_columns[0]).scalar_subquery()
+    query = (
+        select(TurnLabel.intent, ChatTurn.user_text)
+        .join(ChatTurn, ChatTurn.id == TurnLabel.turn_id)
+        .where(ChatTurn.session_id.in_(ids), ChatTurn.user_text != "")
+        .order_by(TurnLabel.intent, ChatTurn.id)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def audit(conn: AsyncConnection, staff: str, action: str, target: str) -> None:
+    await conn.execute(
+        insert(AuditEntry).values(at=datetime.now(UTC), staff=staff, action=action, target=target)
+    )
+
+
+async def audit_log(conn: AsyncConnection, limit: int) -> list[Any]:
+    return list(
+        (await conn.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
+        .mappings()
+        .all()
+    )
+
+
+# --- erasure ---------------------------------------------------------------------------
+
+
+async def customer_ids(conn: AsyncConnection, customer: str) -> list[str]:
+    """Customer ids a staff member's ``customer`` (id, username or display name) names."""
+    who = customer.lower()
+    named = select(ChatSession.customer_id).where(
+        ChatSession.customer_id.is_not(None),
+        or_(
+            ChatSession.customer_id == customer,
+            func.lower(ChatSession.customer_username) == who,
+            func.lower(ChatSession.customer_name) == who,
+        ),
+    )
+    direct = select(ChatTurn.customer_id).where(ChatTurn.customer_id == customer)
+    rows = await conn.execute(named.union(direct))
+    return sorted({r[0] for r in rows if r[0]})
+
+
+async def sessions_of(conn: AsyncConnection, ids: Sequence[str]) -> list[str]:
+    rows = await conn.execute(
+        select(ChatTurn.session_id)
+        .where(ChatTurn.customer_id.in_(ids))
+        .union(select(ChatSession.session_id).where(ChatSession.customer_id.in_(ids)))
+    )
+    return sorted({r[0] for r in rows})
+
+
+async def names_of(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
+    """Every id, username and display name these customers are known by."""
+    rows = await conn.execute(
+        select(ChatSession.customer_username, ChatSession.customer_name).where(
+            ChatSession.customer_id.in_(ids)
+        )
+    )
+    return {name for row in rows for name in row if name} | set(ids)
+
+
+async def erase(conn: AsyncConnection, session_ids: Sequence[str], names: set[str]) -> None:
+    """Delete everything recorded about these conversations; audit entries that named
+    one of them, or the customer (an export's filter), keep that something happened,
+    not about whom."""
+    turn_ids = select(ChatTurn.id).where(ChatTurn.session_id.in_(session_ids))
+    await conn.execute(delete(TurnLabel).where(TurnLabel.turn_id.in_(turn_ids)))
+    for table in (ChatTurn, ReplyFeedback, SessionTag, SessionNote, ChatSession):
+        await conn.execute(delete(table).where(table.session_id.in_(session_ids)))
+    for name in {*session_ids, *names}:
+        await conn.execute(
+            update(AuditEntry)
+            .where(AuditEntry.target.contains(name, autoescape=True))
+            .values(target="[erased]")
+        )
+
+
+# --- stats -----------------------------------------------------------------------------
+
+
+def _between(column: Any, start: datetime | None, end: datetime | None) -> list[Any]:
+    out = []
+    if start is not None:
+        out.append(column >= start)
+    if end is not None:
+        out.append(column < end)
+    return out
+
+
+async def stats(
+    conn: AsyncConnection, start: datetime | None, end: datetime | None, top: int = 10
+) -> dict[str, Any]:
+    turns = [_customer_turn, *_between(ChatTurn.created_at, start, end)]
+    totals = (
+        await conn.execute(
+            select(
+                func.count(distinct(ChatTurn.session_id)),
+                func.count(),
+                func.coalesce(func.sum(cast(ChatTurn.fallback, Integer)), 0),
+                func.count(distinct(case((ChatTurn.handoff, ChatTurn.session_id)))),
+            ).where(*turns)
+        )
+    ).one()
+    votes = dict(
+        (
+            await conn.execute(
+                select(ReplyFeedback.value, func.count())
+                .where(*_between(ReplyFeedback.at, start, end))
+                .group_by(ReplyFeedback.value)
+            )
+        ).all()
+    )
+    rated = (
+        await conn.execute(
+            select(func.count(ChatSession.rating_score), func.avg(ChatSession.rating_score)).where(
+                ChatSession.rating_score.is_not(None), *_between(ChatSession.rated_at, start, end)
+            )
+        )
+    ).one()
+    intents = (
+        await conn.execute(
+            select(ChatTurn.intent, func.count().label("n"))
+            .where(*turns, ChatTurn.intent.is_not(None))
+            .group_by(ChatTurn.intent)
+            .order_by(func.count().desc(), ChatTurn.intent)
+            .limit(top)
+        )
+    ).all()
+    day = func.date(ChatTurn.created_at)
+    days = (
+        await conn.execute(
+            select(day, func.count(distinct(ChatTurn.session_id)), func.count())
+            .where(*turns)
+            .group_by(day)
+            .order_by(day)
+        )
+    ).all()
+    return {
+        "conversations": totals[0],
+        "turns": totals[1],
+        "fallbacks": int(totals[2]),
+        "handoffs": totals[3],
+        "up": int(votes.get("up", 0)),
+        "down": int(votes.get("down", 0)),
+        "ratings": rated[0],
+        "rating_mean": float(rated[1]) if rated[1] is not None else None,
+        "top_intents": [(i, n) for i, n in intents],
+        "by_day": [(str(d), c, t) for d, c, t in days],
+    }
