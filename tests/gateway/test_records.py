@@ -160,7 +160,7 @@ async def test_entries_of_erased_conversations_are_dropped_by_the_writer(
     # A turn still on its way when its customer was erased must not come back.
     prefix = f"{redis_prefix}erased:"
     for sid in ("s-erased", "s-kept"):
-        entry = {"session_id": sid, "client_msg_id": "c1", "user_text": "hello",
+        entry: dict[str, Any] = {"session_id": sid, "client_msg_id": "c1", "user_text": "hello",
                  "customer_id": "cust-9", "replies": [], "failed": False, "handoff": False,
                  "latency_ms": 5, "created_at": time.time()}
         redis_client.xadd(f"{prefix}transcripts", {"turn": json.dumps(entry)})
