@@ -63,7 +63,12 @@
         retryDelay = 500;
         setStatus("Connected");
         break;
-      case "ack": noteSeq(frame.seq); break;
+      case "ack": seen.add(frame.seq); noteSeq(frame.seq); break;
+      case "user": // on resume: the customer's own earlier turn, as stored (masked)
+        if (seen.has(frame.seq)) break;
+        seen.add(frame.seq); noteSeq(frame.seq);
+        addMessage("user", frame.text);
+        break;
       case "typing": $("typing").hidden = frame.state !== "on"; break;
       case "bot":
       case "agent":
