@@ -220,6 +220,9 @@ def stub_rasa() -> Iterator[StubRasa]:
 USERS = {
     "demo001": ("demo-password", {"subject": "cust-001", "username": "demo001",
                                   "display_name": "Demo One", "roles": ["customer"]}),
+    "supervisor1": ("staff-password", {"subject": "staff-sup-1", "username": "supervisor1",
+                                       "display_name": "Sam Supervisor",
+                                       "roles": ["supervisor"]}),
 }
 
 
