@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from websockets.sync.client import connect
@@ -124,3 +125,34 @@ def test_a_supervisor_works_a_conversation_in_the_console(
     page.reload()
     expect(page.locator("#login-panel")).to_be_visible()
     expect(page.locator("#desk")).to_be_hidden()
+
+
+def test_a_customer_rates_replies_and_the_chat_in_the_widget(
+    browser: Browser, gateway: ServerThread, token_service: TokenService
+) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{gateway.url}/")
+    page.click("#guest-button")
+    page.fill("#message-input", "two answers please")
+    page.click("#send-button")
+    replies = page.locator("#chat-log .msg.bot")
+    expect(replies).to_have_count(2, timeout=WAIT)
+    replies.nth(0).get_by_role("button", name="Helpful", exact=True).click()
+    replies.nth(0).get_by_role("button", name="Not helpful", exact=True).click()  # changes its mind
+    expect(replies.nth(0).get_by_role("button", name="Not helpful", exact=True)).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    page.get_by_role("button", name="4 of 5").click()
+    expect(page.locator("#rating-thanks")).to_be_visible()
+    sid = page.evaluate("() => sessionStorage.getItem('chat.session_id')")
+
+    agent = token_service.issue(subject="a", username="a", display_name="A", roles=["agent"])
+    with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {agent}"}) as http:
+        for _ in range(150):  # written by the transcript writer: poll
+            body = http.get(f"/console/api/sessions/{sid}/transcript").json()
+            votes = [f for t in body["data"] for f in t["feedback"]]
+            if body["rating"] and votes and votes[0]["value"] == "down":
+                break
+            page.wait_for_timeout(100)
+    assert [(f["value"], f["seq"]) for f in votes] == [("down", 2)]
+    assert body["rating"]["score"] == 4
