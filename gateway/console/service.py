@@ -34,8 +34,7 @@ from gateway.chat.store import ChatStore, FrameRefused, HandoffState
 from gateway.console.schemas import Handoff, Posted
 from gateway.console.staff import Staff
 from gateway.problems import Problem, StoreUnavailable
-
-CONSOLE_ID_PREFIX = "console:"  # client_msg_id of transcript rows the console wrote
+from gateway.transcripts.model import CONSOLE_ID_PREFIX
 
 
 class SessionNotFound(Problem):

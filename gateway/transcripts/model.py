@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+CONSOLE_ID_PREFIX = "console:"  # client_msg_id of rows the staff console wrote
+
 
 class Base(DeclarativeBase):
     pass
@@ -52,12 +54,23 @@ ADDED_TURN_COLUMNS = (("reply_text", "TEXT"),)
 
 
 class ChatSession(Base):
-    """One conversation's facts beyond its turns. The customer's username and display
-    name come from the token claims of the turns (so staff can search by them)."""
+    """One row per conversation, for the console's list: a summary of its turns kept
+    by the transcript writer (recomputed from ``chat_turns`` for each batch it writes,
+    so re-written entries never double-count), who the customer is (from the token
+    claims of the turns, so staff can search by username and display name), and what
+    staff and the customer added (reviewed, rating). ``last_at`` is NULL until the
+    first turn is written (a rating or a tag can come first)."""
 
     __tablename__ = "chat_sessions"
 
     session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    last_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True,
+                                                     default=None)
+    turns: Mapped[int] = mapped_column(Integer, default=0)  # the customer's, not staff's
+    fallback: Mapped[bool] = mapped_column(default=False)
+    handoff: Mapped[bool] = mapped_column(default=False)
+    min_confidence: Mapped[float | None] = mapped_column(Float, default=None)
     customer_id: Mapped[str | None] = mapped_column(String(128), index=True, default=None)
     customer_username: Mapped[str | None] = mapped_column(String(128), index=True,
                                                           default=None)

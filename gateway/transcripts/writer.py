@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from gateway.chat.pii import redact_reply
 from gateway.chat.rasa_client import RasaClient
 from gateway.chat.store import erased_set_key
+from gateway.transcripts import sessions as summaries
 from gateway.transcripts.extract import nlu_details
 from gateway.transcripts.model import (
     ADDED_TURN_COLUMNS,
@@ -84,6 +85,8 @@ class TranscriptWriter:
         async with self._engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
             await conn.run_sync(_add_missing_columns)
+            await summaries.backfill(conn, postgresql if conn.dialect.name == "postgresql"
+                                    else sqlite)
 
     async def run(self) -> None:
         """Write entries until cancelled; survives Redis, SQL and Rasa outages."""
@@ -148,6 +151,8 @@ class TranscriptWriter:
                 statement = dialect.insert(ChatTurn).on_conflict_do_nothing(
                     index_elements=["session_id", "client_msg_id"])
                 await conn.execute(statement, rows)
+            await summaries.refresh(conn, dialect, list(dict.fromkeys(
+                t["session_id"] for t in turns)))
             for turn in turns:
                 if turn.get("customer_id"):
                     await _upsert_customer(conn, dialect, turn)

@@ -1,10 +1,10 @@
 """SQL for the console's review API. Functions take the connection of the caller's
 transaction (the service owns it) and return plain rows.
 
-Sessions are built from ``chat_turns`` (one aggregate row per ``session_id``) joined
-with ``chat_sessions`` (who the customer is, reviewed, rating); the filters become
-WHERE clauses on that, so they combine, and the page is keyset-paginated on
-(last_at, session_id), newest first.
+Sessions are listed from ``chat_sessions`` (the summary the transcript writer keeps:
+``transcripts/sessions.py``); the filters become WHERE clauses on it (word, intent,
+tag and feedback filters as subqueries on their tables), so they combine, and the page
+is keyset-paginated on (last_at, session_id), newest first.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.console.review.schemas import SessionFilters
 from gateway.transcripts.model import (
+    CONSOLE_ID_PREFIX,
     AuditEntry,
     ChatSession,
     ChatTurn,
@@ -42,7 +43,6 @@ from gateway.transcripts.model import (
     TurnLabel,
 )
 
-CONSOLE_ID_PREFIX = "console:"  # client_msg_id of transcript rows the console wrote
 _customer_turn = ~ChatTurn.client_msg_id.startswith(CONSOLE_ID_PREFIX)
 
 
@@ -59,57 +59,42 @@ def _like(word: str) -> str:
     return f"%{escaped}%"
 
 
-def _sessions_aggregate() -> Any:
-    return (
-        select(
-            ChatTurn.session_id.label("session_id"),
-            func.max(ChatTurn.customer_id).label("customer_id"),
-            func.min(ChatTurn.created_at).label("started_at"),
-            func.max(ChatTurn.created_at).label("last_at"),
-            func.sum(case((_customer_turn, 1), else_=0)).label("turns"),
-            func.max(cast(ChatTurn.fallback, Integer)).label("fallback"),
-            func.max(cast(ChatTurn.handoff, Integer)).label("handoff"),
-            func.min(ChatTurn.confidence).label("min_confidence"),
-        )
-        .group_by(ChatTurn.session_id)
-        .subquery("agg")
-    )
+LISTED = (
+    "session_id",
+    "customer_id",
+    "started_at",
+    "last_at",
+    "turns",
+    "fallback",
+    "handoff",
+    "min_confidence",
+    "customer_username",
+    "customer_name",
+    "reviewed",
+    "rating_score",
+)
 
 
-def filtered_sessions(filters: SessionFilters, low_confidence: float) -> tuple[Select[Any], Any]:
-    """The sessions matching ``filters`` (unordered, unlimited) and the aggregate
-    subquery whose columns it selects."""
-    agg = _sessions_aggregate()
-    query = select(
-        agg.c.session_id,
-        agg.c.customer_id,
-        agg.c.started_at,
-        agg.c.last_at,
-        agg.c.turns,
-        agg.c.fallback,
-        agg.c.handoff,
-        agg.c.min_confidence,
-        ChatSession.customer_username,
-        ChatSession.customer_name,
-        func.coalesce(ChatSession.reviewed, False).label("reviewed"),
-        ChatSession.rating_score,
-    ).select_from(agg.outerjoin(ChatSession, ChatSession.session_id == agg.c.session_id))
-    sid = agg.c.session_id
+def filtered_sessions(filters: SessionFilters, low_confidence: float) -> Select[Any]:
+    """The sessions matching ``filters`` (unordered, unlimited), from their summaries."""
+    listed = [getattr(ChatSession, name) for name in LISTED]
+    query = select(*listed).where(ChatSession.last_at.is_not(None))
+    sid = ChatSession.session_id
     if filters.customer:
         who = filters.customer.lower()
         query = query.where(
             or_(
-                agg.c.customer_id == filters.customer,
+                ChatSession.customer_id == filters.customer,
                 func.lower(ChatSession.customer_username) == who,
                 func.lower(ChatSession.customer_name) == who,
             )
         )
     if filters.customer_id:
-        query = query.where(agg.c.customer_id == filters.customer_id)
+        query = query.where(ChatSession.customer_id == filters.customer_id)
     if filters.date_from:
-        query = query.where(agg.c.last_at >= day_start(filters.date_from))
+        query = query.where(ChatSession.last_at >= day_start(filters.date_from))
     if filters.date_to:
-        query = query.where(agg.c.started_at < day_start(filters.date_to + timedelta(days=1)))
+        query = query.where(ChatSession.started_at < day_start(filters.date_to + timedelta(days=1)))
     if filters.intent:
         query = query.where(
             sid.in_(select(ChatTurn.session_id).where(ChatTurn.intent == filters.intent))
@@ -129,11 +114,11 @@ def filtered_sessions(filters: SessionFilters, low_confidence: float) -> tuple[S
         )
     for flag in filters.flags:
         if flag == "fallback":
-            query = query.where(agg.c.fallback == 1)
+            query = query.where(ChatSession.fallback.is_(True))
         elif flag == "handoff":
-            query = query.where(agg.c.handoff == 1)
+            query = query.where(ChatSession.handoff.is_(True))
         elif flag == "low_confidence":
-            query = query.where(agg.c.min_confidence < low_confidence)
+            query = query.where(ChatSession.min_confidence < low_confidence)
         else:
             query = query.where(
                 sid.in_(select(ReplyFeedback.session_id).where(ReplyFeedback.value == "down"))
@@ -141,8 +126,8 @@ def filtered_sessions(filters: SessionFilters, low_confidence: float) -> tuple[S
     for tag in filters.tags:
         query = query.where(sid.in_(select(SessionTag.session_id).where(SessionTag.tag == tag)))
     if filters.reviewed is not None:
-        query = query.where(func.coalesce(ChatSession.reviewed, False) == filters.reviewed)
-    return query, agg
+        query = query.where(ChatSession.reviewed.is_(filters.reviewed))
+    return query
 
 
 async def session_page(
@@ -153,13 +138,16 @@ async def session_page(
     after: tuple[datetime, str] | None,
 ) -> list[Any]:
     """Up to ``limit`` matching sessions, newest first, after the cursor position."""
-    query, agg = filtered_sessions(filters, low_confidence)
+    query = filtered_sessions(filters, low_confidence)
     if after is not None:
         last_at, sid = after
         query = query.where(
-            or_(agg.c.last_at < last_at, and_(agg.c.last_at == last_at, agg.c.session_id < sid))
+            or_(
+                ChatSession.last_at < last_at,
+                and_(ChatSession.last_at == last_at, ChatSession.session_id < sid),
+            )
         )
-    query = query.order_by(agg.c.last_at.desc(), agg.c.session_id.desc()).limit(limit)
+    query = query.order_by(ChatSession.last_at.desc(), ChatSession.session_id.desc()).limit(limit)
     return list((await conn.execute(query)).mappings().all())
 
 

@@ -54,6 +54,7 @@ from gateway.console.review.schemas import (
 )
 from gateway.console.staff import Staff
 from gateway.problems import Problem, StoreUnavailable
+from gateway.transcripts.model import CONSOLE_ID_PREFIX
 
 EXPORT_PAGE = 200  # sessions per SQL round of an export
 
@@ -105,7 +106,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 def turn_kind(row: Any) -> str:
     replies = row["replies"] or []
-    if row["client_msg_id"].startswith(repo.CONSOLE_ID_PREFIX) and replies:
+    if row["client_msg_id"].startswith(CONSOLE_ID_PREFIX) and replies:
         return str(replies[0].get("type") or "agent")
     if row["handoff"] and not replies and row["intent"] is None:
         return "to_agent"
@@ -377,7 +378,7 @@ class ReviewService:
 
     async def training_data(self, filters: SessionFilters, staff: Staff) -> str:
         async with self._transaction() as conn:
-            sessions, _ = repo.filtered_sessions(filters, self._low)
+            sessions = repo.filtered_sessions(filters, self._low)
             examples = await repo.labelled_examples(conn, sessions)
             await repo.audit(conn, staff.handle, Action.TRAINING_DATA, filters.describe())
         return formats.nlu_yaml((intent, text) for intent, text in examples)
