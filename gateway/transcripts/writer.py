@@ -153,9 +153,10 @@ class TranscriptWriter:
                 await conn.execute(statement, rows)
             await summaries.refresh(conn, dialect, list(dict.fromkeys(
                 t["session_id"] for t in turns)))
-            for turn in turns:
-                if turn.get("customer_id"):
-                    await _upsert_customer(conn, dialect, turn)
+            # The latest claims per conversation name its customer.
+            named = {t["session_id"]: t for t in turns if t.get("customer_id")}
+            for turn in named.values():
+                await _upsert_customer(conn, dialect, turn)
             # In stream order, so a later feedback or rating replaces an earlier one.
             for entry in entries:
                 if entry.get("event") == "feedback":

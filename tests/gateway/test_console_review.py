@@ -486,3 +486,22 @@ async def test_resume_shows_the_customers_own_masked_turns(
     ]
     assert [f["text"] for f in replay if f["type"] == "user"] == ["cvv?", "[redacted]", "/affirm"]
     assert [f["client_msg_id"] for f in replay if f["type"] == "user"] == ["u1", "u2", "u3"]
+
+
+async def test_an_erasure_rasa_cannot_confirm_is_refused_and_can_be_asked_again(
+    broken_gateway: ServerThread,
+    token_service: TokenService,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+) -> None:
+    # Rasa is down: its tracker cannot be emptied, so nothing is deleted and the
+    # supervisor is told to ask again (every step is idempotent).
+    token = customer(token_service, "cust-keep", "keeper", "Kee Per")
+    async with socket(broken_gateway) as ws:
+        sid = (await hello(ws, token=token))["session_id"]
+    boss = staff_token(token_service, "supervisor1", "supervisor", "Sam Supervisor")
+    refused = await api(broken_gateway, "DELETE", "/customers/cust-keep/conversations", boss)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "ask for it again" in refused.json()["title"]
+    assert redis_client.exists(f"{redis_prefix}broken:chat:{sid}")
