@@ -32,11 +32,14 @@ from gateway.chat.store import ChatStore
 from gateway.chat.turns import TurnRunner
 from gateway.console import endpoints as console_endpoints
 from gateway.console.review import endpoints as review_endpoints
+from gateway.console.review.erasure import ErasureService
+from gateway.console.review.exports import ExportService
 from gateway.console.review.service import ReviewService
 from gateway.console.service import ConsoleService
 from gateway.identity_client import IdentityClient
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings, get_settings
+from gateway.transcripts.schema import TranscriptSchema
 from gateway.transcripts.writer import (
     STREAM_MAX,
     TranscriptQueue,
@@ -92,7 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           transcript_stream=transcripts.key, transcript_max=STREAM_MAX)
         app.state.chat_store = store
         engine = make_engine(settings.transcript_database_url)
-        writer = TranscriptWriter(redis=redis, queue=transcripts, engine=engine,
+        schema = TranscriptSchema(engine)
+        writer = TranscriptWriter(redis=redis, queue=transcripts, schema=schema,
                                   rasa=rasa, consumer=hub.instance_id)
         runner = TurnRunner(store=store, hub=hub, rasa=rasa, tokens=tokens,
                             settings=settings, metrics=app.state.metrics,
@@ -108,9 +112,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               pii_ref_ttl_seconds=settings.pii_ref_ttl_seconds)
         app.state.chat_service = service
         app.state.console_service = ConsoleService(store=store, hub=hub)
-        app.state.review_service = ReviewService(
-            engine=engine, store=store, rasa=rasa,
-            low_confidence=settings.console_low_confidence)
+        low = settings.console_low_confidence
+        app.state.review_service = ReviewService(schema=schema, store=store,
+                                                 low_confidence=low)
+        app.state.export_service = ExportService(schema=schema, low_confidence=low)
+        app.state.erasure_service = ErasureService(schema=schema, store=store, rasa=rasa)
         listener = asyncio.create_task(hub.run())
         loops = [asyncio.create_task(runner.sweep_forever()),
                  asyncio.create_task(service.maintain_forever()),

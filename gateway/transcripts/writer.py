@@ -25,9 +25,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
-from sqlalchemy import func, inspect, or_, text
+from sqlalchemy import func, or_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -37,12 +37,11 @@ from gateway.chat.store import erased_set_key
 from gateway.transcripts import sessions as summaries
 from gateway.transcripts.extract import nlu_details
 from gateway.transcripts.model import (
-    ADDED_TURN_COLUMNS,
-    Base,
     ChatSession,
     ChatTurn,
     ReplyFeedback,
 )
+from gateway.transcripts.schema import TranscriptSchema
 
 log = logging.getLogger(__name__)
 GROUP = "writers"
@@ -72,21 +71,18 @@ class TranscriptQueue:
 
 
 class TranscriptWriter:
-    def __init__(self, *, redis: Redis, queue: TranscriptQueue, engine: AsyncEngine,
+    def __init__(self, *, redis: Redis, queue: TranscriptQueue, schema: TranscriptSchema,
                  rasa: RasaClient, consumer: str) -> None:
         self._redis = redis
         self._key = queue.key
         self._erased = erased_set_key(queue.key)
-        self._engine = engine
+        self._schema = schema
+        self._engine = schema.engine
         self._rasa = rasa
         self._consumer = consumer
 
     async def prepare(self) -> None:
-        async with self._engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-            await conn.run_sync(_add_missing_columns)
-            await summaries.backfill(conn, postgresql if conn.dialect.name == "postgresql"
-                                    else sqlite)
+        await self._schema.ensure()
 
     async def run(self) -> None:
         """Write entries until cancelled; survives Redis, SQL and Rasa outages."""
@@ -194,14 +190,6 @@ def reply_text(replies: list[Any]) -> str:
     """The searchable text of a turn's reply frames, one line each."""
     return "\n".join(str(r["text"]) for r in replies
                      if isinstance(r, dict) and isinstance(r.get("text"), str) and r["text"])
-
-
-def _add_missing_columns(conn: Connection) -> None:
-    present = {c["name"] for c in inspect(conn).get_columns(ChatTurn.__tablename__)}
-    for name, sql_type in ADDED_TURN_COLUMNS:
-        if name not in present:
-            conn.execute(text(f"ALTER TABLE {ChatTurn.__tablename__} ADD COLUMN {name} "
-                              f"{sql_type}"))
 
 
 def _at(entry: dict[str, Any]) -> datetime:

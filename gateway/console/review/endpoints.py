@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
+from gateway.console.review.erasure import ErasureService
+from gateway.console.review.exports import ExportService
 from gateway.console.review.schemas import (
     INTENT_PATTERN,
     TAG_PATTERN,
@@ -75,7 +77,19 @@ def session_filters(
     )
 
 
+def get_exports(request: Request) -> ExportService:
+    service: ExportService = request.app.state.export_service
+    return service
+
+
+def get_erasure(request: Request) -> ErasureService:
+    service: ErasureService = request.app.state.erasure_service
+    return service
+
+
 ReviewDep = Annotated[ReviewService, Depends(get_review)]
+ExportDep = Annotated[ExportService, Depends(get_exports)]
+ErasureDep = Annotated[ErasureService, Depends(get_erasure)]
 FiltersDep = Annotated[SessionFilters, Depends(session_filters)]
 SessionId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 _STAFF: dict[int | str, dict[str, str]] = {
@@ -159,13 +173,13 @@ async def stats(
 
 @router.get("/export", responses=_SUPERVISOR, response_class=StreamingResponse)
 async def export(
-    review: ReviewDep,
+    exports: ExportDep,
     staff: SupervisorDep,
     filters: FiltersDep,
     format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",
 ) -> StreamingResponse:
     """One JSON line or CSV row per turn of the matching conversations."""
-    body: AsyncIterator[str] = await review.start_export(filters, format, staff)
+    body: AsyncIterator[str] = await exports.start_export(filters, format, staff)
     media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
     return StreamingResponse(
         body,
@@ -179,11 +193,11 @@ async def export(
 
 @router.get("/training-data", responses=_SUPERVISOR, response_class=PlainTextResponse)
 async def training_data(
-    review: ReviewDep, staff: SupervisorDep, filters: FiltersDep
+    exports: ExportDep, staff: SupervisorDep, filters: FiltersDep
 ) -> PlainTextResponse:
     """Rasa NLU YAML of the labelled turns of the matching conversations."""
     return PlainTextResponse(
-        await review.training_data(filters, staff),
+        await exports.training_data(filters, staff),
         media_type="application/yaml",
         headers={
             "Content-Disposition": 'attachment; filename="nlu.yml"',
@@ -206,8 +220,8 @@ async def audit(
 )
 async def erase_customer(
     customer: Annotated[str, PathParam(min_length=1, max_length=200)],
-    review: ReviewDep,
+    erasure: ErasureDep,
     staff: SupervisorDep,
 ) -> Erased:
     """Erase the customer's transcripts, gateway sessions and Rasa trackers."""
-    return await review.erase(customer, staff)
+    return await erasure.erase(customer, staff)

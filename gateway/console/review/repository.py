@@ -14,14 +14,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Integer,
     Select,
     String,
     and_,
-    case,
     cast,
     delete,
-    distinct,
     func,
     insert,
     or_,
@@ -324,131 +321,3 @@ async def audit_log(conn: AsyncConnection, limit: int) -> list[Any]:
         .mappings()
         .all()
     )
-
-
-# --- erasure ---------------------------------------------------------------------------
-
-
-async def customer_ids(conn: AsyncConnection, customer: str) -> list[str]:
-    """Customer ids a staff member's ``customer`` (id, username or display name) names."""
-    who = customer.lower()
-    named = select(ChatSession.customer_id).where(
-        ChatSession.customer_id.is_not(None),
-        or_(
-            ChatSession.customer_id == customer,
-            func.lower(ChatSession.customer_username) == who,
-            func.lower(ChatSession.customer_name) == who,
-        ),
-    )
-    direct = select(ChatTurn.customer_id).where(ChatTurn.customer_id == customer)
-    rows = await conn.execute(named.union(direct))
-    return sorted({r[0] for r in rows if r[0]})
-
-
-async def sessions_of(conn: AsyncConnection, ids: Sequence[str]) -> list[str]:
-    rows = await conn.execute(
-        select(ChatTurn.session_id)
-        .where(ChatTurn.customer_id.in_(ids))
-        .union(select(ChatSession.session_id).where(ChatSession.customer_id.in_(ids)))
-    )
-    return sorted({r[0] for r in rows})
-
-
-async def names_of(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
-    """Every id, username and display name these customers are known by."""
-    rows = await conn.execute(
-        select(ChatSession.customer_username, ChatSession.customer_name).where(
-            ChatSession.customer_id.in_(ids)
-        )
-    )
-    return {name for row in rows for name in row if name} | set(ids)
-
-
-async def erase(conn: AsyncConnection, session_ids: Sequence[str], names: set[str]) -> None:
-    """Delete everything recorded about these conversations; audit entries that named
-    one of them, or the customer (an export's filter), keep that something happened,
-    not about whom."""
-    turn_ids = select(ChatTurn.id).where(ChatTurn.session_id.in_(session_ids))
-    await conn.execute(delete(TurnLabel).where(TurnLabel.turn_id.in_(turn_ids)))
-    for table in (ChatTurn, ReplyFeedback, SessionTag, SessionNote, ChatSession):
-        await conn.execute(delete(table).where(table.session_id.in_(session_ids)))
-    for name in {*session_ids, *names}:
-        await conn.execute(
-            update(AuditEntry)
-            .where(AuditEntry.target.contains(name, autoescape=True))
-            .values(target="[erased]")
-        )
-
-
-# --- stats -----------------------------------------------------------------------------
-
-
-def _between(column: Any, start: datetime | None, end: datetime | None) -> list[Any]:
-    out = []
-    if start is not None:
-        out.append(column >= start)
-    if end is not None:
-        out.append(column < end)
-    return out
-
-
-async def stats(
-    conn: AsyncConnection, start: datetime | None, end: datetime | None, top: int = 10
-) -> dict[str, Any]:
-    turns = [_customer_turn, *_between(ChatTurn.created_at, start, end)]
-    totals = (
-        await conn.execute(
-            select(
-                func.count(distinct(ChatTurn.session_id)),
-                func.count(),
-                func.coalesce(func.sum(cast(ChatTurn.fallback, Integer)), 0),
-                func.count(distinct(case((ChatTurn.handoff, ChatTurn.session_id)))),
-            ).where(*turns)
-        )
-    ).one()
-    votes = dict(
-        (
-            await conn.execute(
-                select(ReplyFeedback.value, func.count())
-                .where(*_between(ReplyFeedback.at, start, end))
-                .group_by(ReplyFeedback.value)
-            )
-        ).all()
-    )
-    rated = (
-        await conn.execute(
-            select(func.count(ChatSession.rating_score), func.avg(ChatSession.rating_score)).where(
-                ChatSession.rating_score.is_not(None), *_between(ChatSession.rated_at, start, end)
-            )
-        )
-    ).one()
-    intents = (
-        await conn.execute(
-            select(ChatTurn.intent, func.count().label("n"))
-            .where(*turns, ChatTurn.intent.is_not(None))
-            .group_by(ChatTurn.intent)
-            .order_by(func.count().desc(), ChatTurn.intent)
-            .limit(top)
-        )
-    ).all()
-    day = func.date(ChatTurn.created_at)
-    days = (
-        await conn.execute(
-            select(day, func.count(distinct(ChatTurn.session_id)), func.count())
-            .where(*turns)
-            .group_by(day)
-            .order_by(day)
-        )
-    ).all()
-    return {
-        "conversations": totals[0],
-        "turns": totals[1],
-        "fallbacks": int(totals[2]),
-        "handoffs": totals[3],
-        "up": int(votes.get("up", 0)),
-        "down": int(votes.get("down", 0)),
-        "ratings": rated[0],
-        "rating_mean": float(rated[1]) if rated[1] is not None else None,
-        "top_intents": [(i, n) for i, n in intents],
-        "by_day": [(str(d), c, t) for d, c, t in days],
-    }
