@@ -505,3 +505,28 @@ async def test_an_erasure_rasa_cannot_confirm_is_refused_and_can_be_asked_again(
     assert refused.headers["content-type"] == "application/problem+json"
     assert "ask for it again" in refused.json()["title"]
     assert redis_client.exists(f"{redis_prefix}broken:chat:{sid}")
+
+
+async def test_the_console_answers_before_the_writer_has_prepared_the_database(
+    tmp_path: Any, redis_prefix: str
+) -> None:
+    # A console request can come before the transcript writer's background start-up:
+    # the tables are then created by the request, not answered with 503.
+    from redis.asyncio import Redis
+
+    from gateway.chat.store import ChatStore
+    from gateway.console.review.schemas import SessionFilters
+    from gateway.console.review.service import ReviewService
+    from gateway.transcripts.schema import TranscriptSchema
+    from gateway.transcripts.writer import make_engine
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/fresh.sqlite3")
+    client = Redis.from_url("redis://127.0.0.1:6379/0")
+    store = ChatStore(client, key_prefix=f"{redis_prefix}fresh:", retention=10, ttl_seconds=60)
+    review = ReviewService(schema=TranscriptSchema(engine), store=store, low_confidence=0.5)
+    try:
+        page = await review.sessions(SessionFilters(), 10, None)
+    finally:
+        await engine.dispose()
+        await client.aclose()
+    assert (page.data, page.next_cursor) == ([], None)
