@@ -20,9 +20,15 @@ import psycopg
 import pytest
 import redis
 import yaml
+from redis.asyncio import Redis
 
 from gateway.auth.tokens import TokenService
+from gateway.chat.store import ChatStore
+from gateway.console.review.schemas import SessionFilters
+from gateway.console.review.service import ReviewService
 from gateway.settings import Settings
+from gateway.transcripts.schema import TranscriptSchema
+from gateway.transcripts.writer import make_engine
 from tests.gateway.conftest import ServerThread, StubRasa, gateway_server
 from tests.gateway.test_console import bearer, staff_token
 from tests.gateway.test_ws import hello, recv, send, socket, turn
@@ -512,14 +518,6 @@ async def test_the_console_answers_before_the_writer_has_prepared_the_database(
 ) -> None:
     # A console request can come before the transcript writer's background start-up:
     # the tables are then created by the request, not answered with 503.
-    from redis.asyncio import Redis
-
-    from gateway.chat.store import ChatStore
-    from gateway.console.review.schemas import SessionFilters
-    from gateway.console.review.service import ReviewService
-    from gateway.transcripts.schema import TranscriptSchema
-    from gateway.transcripts.writer import make_engine
-
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/fresh.sqlite3")
     client = Redis.from_url("redis://127.0.0.1:6379/0")
     store = ChatStore(client, key_prefix=f"{redis_prefix}fresh:", retention=10, ttl_seconds=60)
