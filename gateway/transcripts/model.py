@@ -65,15 +65,15 @@ class ChatSession(Base):
 
     session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-    last_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True,
-                                                     default=None)
+    last_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), index=True, default=None
+    )
     turns: Mapped[int] = mapped_column(Integer, default=0)  # the customer's, not staff's
     fallback: Mapped[bool] = mapped_column(default=False)
     handoff: Mapped[bool] = mapped_column(default=False)
     min_confidence: Mapped[float | None] = mapped_column(Float, default=None)
     customer_id: Mapped[str | None] = mapped_column(String(128), index=True, default=None)
-    customer_username: Mapped[str | None] = mapped_column(String(128), index=True,
-                                                          default=None)
+    customer_username: Mapped[str | None] = mapped_column(String(128), index=True, default=None)
     customer_name: Mapped[str | None] = mapped_column(String(200), default=None)
     reviewed: Mapped[bool] = mapped_column(default=False)
     reviewed_by: Mapped[str | None] = mapped_column(String(128), default=None)
