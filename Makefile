@@ -9,7 +9,7 @@ RASA := .venv-rasa/bin
 CUSTOMERS ?= 20
 
 .PHONY: help setup train run run-scaled seed lint test test-unit test-actions test-e2e \
-	validate-bot eval-nlu bench test-stories load
+	validate-bot eval-nlu bench test-stories load drill
 
 help:
 	@echo "make run    - set up what is missing and start the whole system (Ctrl-C stops it)"
@@ -20,6 +20,7 @@ help:
 	@echo "make eval-nlu   - BANKING77 held-out evaluation, out-of-scope and task intents"
 	@echo "make bench      - ledger and gateway benchmarks"
 	@echo "make load       - Locust chat load against a running system (make run first)"
+	@echo "make drill      - backup + point-in-time restore drill on a throwaway PostgreSQL"
 
 setup:
 	@scripts/setup.sh
@@ -57,13 +58,17 @@ load: setup
 	LOAD_CUSTOMERS=$(CUSTOMERS) $(APP)/locust -f bench/locustfile.py --host $(HOST) \
 		--headless -u $(USERS) -r 4 -t $(DURATION) --csv var/load/run --only-summary
 
+# Backup and point-in-time recovery rehearsal (scripts/drill.py, docs/operations.md).
+drill: setup
+	@$(APP)/python scripts/drill.py
+
 seed: setup
 	@$(APP)/python -m core_banking.migrate
 	@$(APP)/python -m core_banking.seed --customers $(CUSTOMERS)
 
 lint: setup
 	$(APP)/ruff check .
-	$(APP)/mypy gateway core_banking scripts tests/core_banking tests/gateway tests/e2e $(wildcard tests/*.py)
+	$(APP)/mypy gateway core_banking scripts tests/core_banking tests/gateway tests/e2e tests/deploy $(wildcard tests/*.py)
 	$(APP)/mypy bench/gateway.py
 	$(APP)/mypy bench/ledger.py bench/ledger_ceiling.py
 	$(APP)/mypy bench/nlu.py bench/rasa_turns.py
@@ -76,6 +81,7 @@ validate-bot: setup
 		--data data ../nlu_data --config config.yml
 
 test-unit: setup
+	@scripts/ensure_promtool.sh
 	$(APP)/pytest -q -m "not e2e" tests
 
 test-actions: setup
@@ -84,7 +90,8 @@ test-actions: setup
 
 # Conversation tests through the real NLU and policies (no action server needed).
 test-stories: train
-	ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook $(RASA)/rasa test core \
+	ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook ACTION_SERVER_TOKEN=unused \
+		$(RASA)/rasa test core \
 		--model "$$($(APP)/python scripts/train.py)" --stories tests/stories \
 		--fail-on-prediction-errors --out var/eval/stories --endpoints bot/endpoints.yml
 

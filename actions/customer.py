@@ -1,7 +1,8 @@
-"""Who the customer is, taken only from the gateway's per-message metadata.
+"""Who the customer is, taken only from the gateway's sealed turn credential.
 
-The gateway authenticates the socket and relays the customer's id and bearer token in
-every message's metadata; the sender id or the text never identifies a customer.
+The gateway authenticates the socket and seals the customer's id and a delegated bearer
+token into every message's metadata (``actions/credentials.py``); the sender id, the
+text or any clear metadata never identifies a customer.
 """
 
 from collections.abc import Awaitable, Callable
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 from rasa_sdk import Tracker
 
 from actions.core_banking import CoreBankingError, say_failure
+from actions.credentials import TurnClaims, open_credential
 
 T = TypeVar("T")
 
@@ -22,19 +24,19 @@ class Customer:
     display_name: str | None = None
 
 
+def turn_claims(tracker: Tracker) -> TurnClaims | None:
+    """The latest user message's sealed credential, opened (None: none, or not valid)."""
+    return open_credential((tracker.latest_message or {}).get("metadata"))
+
+
 def customer_from_tracker(tracker: Tracker) -> Customer | None:
     """The logged-in customer of the latest user message, or None for a guest."""
+    claims = turn_claims(tracker)
+    if claims is None or claims.customer_id is None or claims.token is None:
+        return None
     metadata: Any = (tracker.latest_message or {}).get("metadata") or {}
-    if not isinstance(metadata, dict):
-        return None
-    customer_id = metadata.get("customer_id")
-    token = metadata.get("access_token")
-    if not isinstance(customer_id, str) or not isinstance(token, str):
-        return None
-    if not customer_id or not token:
-        return None
-    name = metadata.get("display_name")
-    return Customer(customer_id, token, name if isinstance(name, str) else None)
+    name = metadata.get("display_name") if isinstance(metadata, dict) else None
+    return Customer(claims.customer_id, claims.token, name if isinstance(name, str) else None)
 
 
 async def for_customer(

@@ -4,9 +4,13 @@ The gateway replaces gift-card codes in user text with `[giftcard:<ref>]` before
 sees the message, so codes never sit in Rasa's tracker store, logs or transcripts. Right
 before an action needs the code it asks the gateway:
 
-    POST {GATEWAY_URL}/internal/pii/resolve  {"session_id": <sender id>, "ref": <ref>}
-    X-Service-Token: <SERVICE_TOKEN>
-    → 200 {"kind": "gift_card", "value": <the code as typed>} | 404 (unknown or expired)
+    POST {GATEWAY_URL}/internal/pii/resolve  {"credential": <the turn's sealed
+    credential, as received>, "ref": <ref>}   X-Service-Token: <SERVICE_TOKEN>
+    → 200 {"kind": "gift_card", "value": <the code as typed>} | 404 (unknown, expired,
+      or typed in another session) | 401 (credential expired or not the gateway's)
+
+The gateway takes the session from the credential it sealed, never from this server,
+so a reference resolves only in the conversation where its code was typed.
 
 Resolving does not consume the reference, so a check followed by a redemption may
 resolve it twice. The resolved code is used for one core_banking call and never stored.
@@ -39,17 +43,18 @@ def _http() -> httpx.AsyncClient:
     return _client
 
 
-async def resolve_gift_card_ref(session_id: str, ref: str) -> str | None:
-    """The gift-card code behind `ref` in this session, or None when the gateway no longer
-    knows it (expired: ask the customer to type the code again)."""
+async def resolve_gift_card_ref(credential: str, ref: str) -> str | None:
+    """The gift-card code behind `ref` in the credential's session, or None when the
+    gateway no longer knows it (expired: ask the customer to type the code again)."""
     headers = {"X-Service-Token": get_settings().service_token}
     try:
         response = await _http().post(
-            "/internal/pii/resolve", json={"session_id": session_id, "ref": ref}, headers=headers
-        )
+            "/internal/pii/resolve", json={"credential": credential, "ref": ref},
+            headers=headers)
     except httpx.HTTPError as exc:
         raise GatewayUnavailable(str(exc)) from exc
-    if response.status_code == 404:
+    if response.status_code == 404 or (
+            response.status_code == 401 and "bad-credential" in response.text):
         return None
     if response.status_code != 200:
         if response.status_code == 401:

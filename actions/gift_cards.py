@@ -26,7 +26,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import core_banking, gateway_client
-from actions.customer import customer_from_tracker
+from actions.credentials import seal_secret
+from actions.customer import customer_from_tracker, turn_claims
 from actions.entities import entity_value
 from actions.money import format_money, to_minor
 from actions.payees import (
@@ -125,13 +126,33 @@ class CodeUnavailable(Exception):
         self.response = response
 
 
+def _is_payload(text: str) -> bool:
+    """A button's payload ("/affirm", "/deny{...}"): never a name or a message."""
+    return bool(re.fullmatch(r"/\w+(?:\{.*\})?", text.strip()))
+
+
+def guest_requester(tracker: Tracker) -> str:
+    """What a guest's wrong codes are counted against: the client address the gateway
+    saw (sealed, so the guest cannot choose it the way a new session id can be had by
+    reconnecting); the session when the address is unknown."""
+    claims = turn_claims(tracker)
+    if claims is not None and claims.client_ip:
+        return f"ip:{claims.client_ip}"
+    if claims is not None:
+        return f"session:{claims.session_id}"
+    return "unidentified"  # no valid credential: every such guest shares one count
+
+
 async def code_from_slot(tracker: Tracker, value: str) -> str:
     """The code itself for a `gift_card_code` slot value (resolving `ref:` via the
     gateway); raises CodeUnavailable."""
     if not value.startswith("ref:"):
         return value
+    claims = turn_claims(tracker)
+    if claims is None:  # no valid credential for this turn: nothing may be resolved
+        raise CodeUnavailable("utter_gift_card_ref_expired")
     try:
-        code = await gateway_client.resolve_gift_card_ref(tracker.sender_id, value[4:])
+        code = await gateway_client.resolve_gift_card_ref(claims.sealed, value[4:])
     except gateway_client.GatewayUnavailable as exc:
         raise CodeUnavailable("utter_gift_card_lookup_unavailable") from exc
     if code is None:
@@ -259,7 +280,7 @@ class ValidateBuyGiftCardForm(FormValidationAction):
                                            tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
         name = re.sub(r"\s+", " ", str(value or "")).strip()
         if (not name or len(name) > 100 or not re.search(r"[^\W\d_]", name)
-                or is_yes_or_no(name)):
+                or is_yes_or_no(name) or _is_payload(name)):
             dispatcher.utter_message(response="utter_invalid_gift_recipient")
             return {"gift_recipient_name": None}
         return {"gift_recipient_name": name}
@@ -287,8 +308,9 @@ class ValidateBuyGiftCardForm(FormValidationAction):
         message = str(value or "").strip()
         if not message:
             return {"gift_message": NO_MESSAGE}
-        if message != NO_MESSAGE and is_yes_or_no(message):
-            # "yes" to "Would you like to add a personal message?" is not the message
+        if message != NO_MESSAGE and (is_yes_or_no(message) or _is_payload(message)):
+            # "yes" to "Would you like to add a personal message?" is not the message,
+            # and neither is a button's payload ("/affirm")
             dispatcher.utter_message(response="utter_type_gift_message")
             return {"gift_message": None}
         if len(message) > 500:
@@ -385,7 +407,10 @@ class ActionBuyGiftCard(Action):
             amount = format_money(int(card["initial_minor"]), str(card["currency"]))
             if card.get("code"):
                 dispatcher.utter_message(
-                    response="utter_gift_card_bought", code=card["code"], amount=amount,
+                    # Sealed: the tracker keeps ciphertext, the gateway shows the code
+                    # in the live reply only (actions/credentials.py).
+                    response="utter_gift_card_bought", code=seal_secret(card["code"]),
+                    amount=amount,
                     recipient=card.get("recipient_name") or "the recipient",
                     last4=card["last4"], account_label=label)  # fmt: skip
             else:  # a replay of a purchase already made: its code was shown then
@@ -501,8 +526,9 @@ class ActionCheckGiftCardBalance(Action):
             return _reset(CODE_SLOTS)
         try:
             code = await code_from_slot(tracker, str(value))
-            if customer is None:  # a guest: asked on their behalf, counted per session
-                card = await core_banking.guest_gift_card_balance(code, tracker.sender_id)
+            if customer is None:  # a guest: asked on their behalf, counted per address
+                card = await core_banking.guest_gift_card_balance(
+                    code, guest_requester(tracker))
             else:
                 card = await core_banking.gift_card_balance(customer.access_token, code)
         except CodeUnavailable as unavailable:

@@ -7,13 +7,26 @@ from functools import lru_cache
 
 from pydantic import BaseSettings
 
+DEFAULT_ACTION_SERVER_TOKEN = "dev-action-token"
+# A Fernet key for development and tests only: the gateway's default too.
+DEFAULT_CHAT_CREDENTIAL_KEY = "ZGV2LWNoYXQtY3JlZGVudGlhbC1rZXktMzItYnl0ZXM="
+
 
 class ActionSettings(BaseSettings):
+    app_env: str = "development"
     core_banking_url: str = "http://127.0.0.1:8001"
     # Well under Rasa's own action timeout, so a slow backend becomes a plain answer
     # to the customer instead of a failed action.
     core_banking_timeout_seconds: float = 5.0
+    action_server_host: str = "127.0.0.1"
     action_server_port: int = 5055
+    # What Rasa must send as X-Action-Token (actions/server.py).
+    action_server_token: str = DEFAULT_ACTION_SERVER_TOKEN
+    # Opens the sealed turn credential the gateway puts in each message's metadata
+    # (comma separated Fernet keys, the gateway's CHAT_CREDENTIAL_KEY), and seals the
+    # secrets a reply shows once; a credential older than the TTL is refused.
+    chat_credential_key: str = DEFAULT_CHAT_CREDENTIAL_KEY
+    delegated_token_ttl_seconds: int = 60
     # The gateway resolves the gift-card references it masked in user text
     # (POST /internal/pii/resolve, authenticated with the shared service token).
     gateway_url: str = "http://127.0.0.1:8000"

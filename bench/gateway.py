@@ -57,6 +57,9 @@ ROOT = Path(__file__).resolve().parent.parent
 GIB_KIB = 1024 * 1024
 OPEN_TIMEOUT = 300.0  # seconds a socket holder may take to open its share
 
+# Rasa's REST channel refuses callers without the stack's token (bot/channels.py).
+RASA_HEADERS = {"X-Rasa-Token": os.environ.get("RASA_AUTH_TOKEN", "dev-rasa-token")}
+
 
 def stub_rasa_app() -> FastAPI:
     app = FastAPI()
@@ -191,7 +194,7 @@ async def real_rasa(gateway_url: str, rasa_url: str, count: int) -> tuple[list[f
     Rasa's REST channel, same message, each in its own new conversation every 5 turns."""
     via: list[float] = []
     direct: list[float] = []
-    async with httpx.AsyncClient(base_url=rasa_url, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=rasa_url, timeout=60, headers=RASA_HEADERS) as http:
         ws: ClientConnection | None = None
         sender = ""
         try:
@@ -214,7 +217,7 @@ async def real_rasa(gateway_url: str, rasa_url: str, count: int) -> tuple[list[f
                 via.append(time.perf_counter() - started)
                 while json.loads(await ws.recv()) != {"type": "typing", "state": "off"}:
                     pass  # the rest of the turn, so it does not overlap the direct call
-                metadata = {"customer_id": None, "access_token": None, "display_name": None,
+                metadata = {"customer_id": None, "display_name": None,
                             "session_id": sid, "client_msg_id": cmid}
                 started = time.perf_counter()
                 response = await http.post("/webhooks/rest/webhook", json={
@@ -229,7 +232,7 @@ async def real_rasa(gateway_url: str, rasa_url: str, count: int) -> tuple[list[f
 
 async def direct_rasa(url: str, count: int) -> list[float]:
     out = []
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, headers=RASA_HEADERS) as http:
         for _ in range(count):
             started = time.perf_counter()
             await http.post("/webhooks/rest/webhook", json={"sender": "b", "message": "hello"})

@@ -40,9 +40,10 @@ def main() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "ACTION_ENDPOINT_URL": "http://127.0.0.1:5055/webhook",
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
+           "ACTION_SERVER_TOKEN": "unused", "PYTHONPATH": str(ROOT)}  # fmt: skip
+    # bot.server: `rasa run --enable-api` with RASA_AUTH_TOKEN (its default here).
     rasa = subprocess.Popen(  # noqa: S603
-        [str(ROOT / ".venv-rasa/bin/rasa"), "run", "--enable-api", "-i", "127.0.0.1",
+        [str(ROOT / ".venv-rasa/bin/python"), "-m", "bot.server", "-i", "127.0.0.1",
          "--port", str(port), "--model", str(ensure_trained()),
          "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -50,7 +51,8 @@ def main() -> None:
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, timeout=30) as client:
+        token = os.environ.get("RASA_AUTH_TOKEN", "dev-rasa-token")
+        with httpx.Client(base_url=url, timeout=30, params={"token": token}) as client:
             for _ in range(600):
                 try:
                     client.get("/")

@@ -16,6 +16,7 @@ when nothing answers at --rasa-url. Two measurements, each a median and p95 over
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -56,7 +57,9 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=40)
     parser.add_argument("--long-turns", type=int, default=40)
     args = parser.parse_args()
-    with httpx.Client(base_url=args.rasa_url, timeout=30) as client:
+    token = os.environ.get("RASA_AUTH_TOKEN", "dev-rasa-token")  # bot/channels.py
+    with httpx.Client(base_url=args.rasa_url, timeout=30,
+                      headers={"X-Rasa-Token": token}) as client:
         try:
             client.get("/")
         except httpx.HTTPError:

@@ -13,7 +13,10 @@ def main() -> None:
         "core_banking.app:app",
         host=settings.core_banking_host,
         port=settings.core_banking_port,
-        proxy_headers=False,
+        # X-Forwarded-For only from the proxies named (none by default): otherwise any
+        # local caller could choose the address the audit log and lockouts see.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
 
 

@@ -27,6 +27,8 @@ class Principal:
     roles: frozenset[str]
     username: str | None
     display_name: str | None
+    # True for a token the gateway delegated to one chat turn (JWT_DELEGATED_AUDIENCE).
+    delegated: bool = False
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -57,13 +59,23 @@ class KeyUnavailable(Problem):
 
 
 def decode_access_token(token: str, settings: Settings) -> dict[str, Any]:
+    """The verified claims of a customer or staff token, or of a chat turn's delegated
+    token (``aud`` JWT_DELEGATED_AUDIENCE); any other audience is refused."""
     options = {f"require_{claim}": True for claim in REQUIRED_CLAIMS}
+    # jose checks one audience; which of the two a token has decides which to ask for.
+    try:
+        unverified = jwt.get_unverified_claims(token)
+    except JWTError as exc:
+        raise InvalidToken() from exc
+    audience = settings.jwt_audience
+    if unverified.get("aud") == settings.jwt_delegated_audience:
+        audience = settings.jwt_delegated_audience
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
             load_public_key(settings.jwt_public_key_file),
             algorithms=[ALGORITHM],
-            audience=settings.jwt_audience,
+            audience=audience,
             issuer=settings.jwt_issuer,
             options=options,
         )
@@ -88,11 +100,15 @@ async def get_principal(
     roles = claims.get("roles")
     if not isinstance(roles, list):
         raise InvalidToken()
+    delegated = claims.get("aud") == settings.jwt_delegated_audience
+    if delegated and "customer" not in roles:
+        raise InvalidToken()  # the gateway delegates customer turns only
     return Principal(
         id=claims["sub"],
         roles=frozenset(str(r) for r in roles),
         username=claims.get("username"),
         display_name=claims.get("name"),
+        delegated=delegated,
     )
 
 

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     jwt_public_key_file: Path = Path("var/keys/jwt-public.pem")
     jwt_issuer: str = "bank-gateway"
     jwt_audience: str = "bank-api"
+    # Tokens the gateway delegates to one chat turn carry this audience instead; they
+    # are accepted for customer endpoints (what chat actions call), marked as such.
+    jwt_delegated_audience: str = "bank-chat"
 
     service_token: str = DEFAULT_SERVICE_TOKEN
 
@@ -57,6 +60,15 @@ class Settings(BaseSettings):
     gift_card_validity_days: int = Field(default=365, ge=1)
     gift_card_lookup_max_failures: int = Field(default=5, ge=1)
     gift_card_lookup_window_seconds: int = Field(default=900, ge=1)
+
+    # Login throttle of /internal/auth/verify (core_banking/README.md "Login").
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_max_failures_per_account: int = Field(default=30, ge=1)
+    login_max_failures_per_ip: int = Field(default=100, ge=1)
+
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips: comma
+    # separated IPs or "*"); empty: none, the peer address is the client.
+    forwarded_allow_ips: str = ""
 
     core_banking_host: str = "127.0.0.1"
     core_banking_port: int = Field(default=8001, ge=1, le=65535)

@@ -4,4 +4,8 @@ WORKDIR /app
 COPY actions/requirements.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir -r /tmp/requirements.txt
 COPY actions/ /app/actions/
-ENV PYTHONPATH=/app
+ENV PYTHONPATH=/app PYTHONDONTWRITEBYTECODE=1
+# An unprivileged user that may write only var/ (logs).
+RUN useradd --uid 10001 --user-group --no-create-home --home-dir /tmp app \
+ && mkdir -p /app/var && chown 10001:10001 /app/var
+USER 10001:10001

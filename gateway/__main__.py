@@ -10,8 +10,7 @@ from gateway.settings import get_settings
 def main() -> None:
     settings = get_settings()
     uvicorn.run("gateway.app:app", host=settings.gateway_host, port=settings.gateway_port,
-                proxy_headers=True, log_level="info",
-                **settings.uvicorn_ws_options())  # type: ignore[arg-type]
+                log_level="info", **settings.uvicorn_options())  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

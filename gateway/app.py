@@ -22,8 +22,10 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from gateway import health, internal, metrics
 from gateway.auth import endpoints as auth_endpoints
 from gateway.auth.service import AuthService
+from gateway.auth.throttle import LoginThrottle
 from gateway.auth.tokens import TokenService
 from gateway.chat import endpoints as chat_endpoints
+from gateway.chat.credentials import TurnSealer
 from gateway.chat.hub import SessionHub
 from gateway.chat.limits import Limits
 from gateway.chat.rasa_client import RasaClient
@@ -85,6 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tokens=tokens, identity=IdentityClient(identity_http, settings.service_token),
             redis=redis, key_prefix=settings.redis_key_prefix,
             refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+            throttle=LoginThrottle(
+                redis, key_prefix=prefix, window_seconds=settings.login_window_seconds,
+                max_per_account=settings.login_max_failures_per_account,
+                max_per_ip=settings.login_max_failures_per_ip),
         )
         transcripts = TranscriptQueue(redis, key_prefix=prefix)
         # Finished turns are XADDed to the transcript stream by the store's completion
@@ -98,7 +104,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schema = TranscriptSchema(engine)
         writer = TranscriptWriter(redis=redis, queue=transcripts, schema=schema,
                                   rasa=rasa, consumer=hub.instance_id)
-        runner = TurnRunner(store=store, hub=hub, rasa=rasa, tokens=tokens,
+        sealer = TurnSealer(settings.chat_credential_key,
+                            ttl_seconds=settings.delegated_token_ttl_seconds)
+        app.state.turn_sealer = sealer
+        runner = TurnRunner(store=store, hub=hub, rasa=rasa, tokens=tokens, sealer=sealer,
                             settings=settings, metrics=app.state.metrics,
                             background=background)
         limits = Limits(redis, key_prefix=prefix,
@@ -108,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                    settings.rate_user_window_seconds),
                         max_sockets_per_user=settings.max_sockets_per_user)
         service = ChatService(store=store, hub=hub, runner=runner, limits=limits,
-                              tokens=tokens, metrics=app.state.metrics,
+                              tokens=tokens, sealer=sealer, metrics=app.state.metrics,
                               pii_ref_ttl_seconds=settings.pii_ref_ttl_seconds)
         app.state.chat_service = service
         app.state.console_service = ConsoleService(store=store, hub=hub)

@@ -13,7 +13,7 @@ import httpx
 from pydantic import ValidationError
 
 from gateway.auth.schemas import Identity
-from gateway.problems import IdentityUnavailable, InvalidCredentials
+from gateway.problems import IdentityUnavailable, InvalidCredentials, TooManyLoginAttempts
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +23,13 @@ class IdentityClient:
         self._http = http
         self._service_token = service_token
 
-    async def verify(self, username: str, password: str) -> Identity:
+    async def verify(self, username: str, password: str, client_ip: str) -> Identity:
+        """``client_ip``: the customer's address, for core_banking's own throttling
+        (it trusts the field only from a caller with the service token)."""
         try:
             response = await self._http.post(
                 "/internal/auth/verify",
-                json={"username": username, "password": password},
+                json={"username": username, "password": password, "client_ip": client_ip},
                 headers={"X-Service-Token": self._service_token},
             )
         except httpx.HTTPError as exc:
@@ -37,6 +39,8 @@ class IdentityClient:
             # Also what a wrong SERVICE_TOKEN looks like; logged so operators can tell.
             log.info("identity service refused credentials: %s", response.text[:200])
             raise InvalidCredentials()
+        if response.status_code == 429:
+            raise TooManyLoginAttempts(_retry_after(response.headers.get("Retry-After")))
         if response.status_code != 200:
             log.warning("identity service answered %s", response.status_code)
             raise IdentityUnavailable()
@@ -44,3 +48,10 @@ class IdentityClient:
             return Identity.model_validate_json(response.content)
         except ValidationError as exc:
             raise IdentityUnavailable("identity service sent an unexpected answer") from exc
+
+
+def _retry_after(value: str | None) -> int:
+    try:
+        return max(int(value or 1), 1)
+    except ValueError:
+        return 1

@@ -1,12 +1,16 @@
 """Service-to-service endpoints (``X-Service-Token``), not for browsers.
 
-``POST /internal/pii/resolve {"session_id", "ref"}`` -> ``200 {"kind": "gift_card",
+``POST /internal/pii/resolve {"credential", "ref"}`` -> ``200 {"kind": "gift_card",
 "value": <code as the customer typed it>}`` for a ``[giftcard:<ref>]`` the gateway put
-into that session's text within PII_REF_TTL_SECONDS; ``404`` problem+json when unknown
-or expired; ``401`` without the right service token. The action server calls it (with
-the Rasa sender id, which is the session id) right before it needs the code, so the
-code never sits in Rasa's tracker store, logs or transcripts. Resolving does not
-consume the reference: a balance check followed by a redemption may resolve it twice.
+into the text of the session named by the turn credential (``chat/credentials.py``),
+within PII_REF_TTL_SECONDS; ``404`` problem+json when unknown, expired, or made in
+another session; ``401`` without the right service token or with a credential that
+is not ours or has expired. The session comes only from the sealed credential the
+gateway gave that turn, never from the caller, so a reference seen in a transcript
+cannot be resolved for anybody else. The action server calls it right before it needs
+the code, so the code never sits in Rasa's tracker store, logs or transcripts.
+Resolving does not consume the reference: a balance check followed by a redemption may
+resolve it twice.
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
+from gateway.chat import protocol
+from gateway.chat.credentials import CredentialError, TurnSealer
 from gateway.problems import Problem
 
 router = APIRouter(prefix="/internal", tags=["internal"])
 
 
 class ResolveRequest(BaseModel):
-    session_id: str = Field(min_length=1, max_length=64)
+    credential: str = Field(min_length=1, max_length=8192)
     ref: str = Field(min_length=1, max_length=64)
 
 
@@ -36,6 +42,10 @@ class BadServiceToken(Problem):
     status, slug, title = 401, "bad-service-token", "Missing or wrong service token"
 
 
+class BadCredential(Problem):
+    status, slug, title = 401, "bad-credential", "Invalid or expired turn credential"
+
+
 class UnknownReference(Problem):
     status, slug, title = 404, "unknown-reference", "Unknown or expired reference"
 
@@ -45,11 +55,20 @@ async def resolve(
     body: ResolveRequest, request: Request,
     x_service_token: Annotated[str | None, Header()] = None,
 ) -> Resolved:
-    expected = request.app.state.settings.service_token
+    state = request.app.state
+    expected = state.settings.service_token
     if x_service_token is None or not hmac.compare_digest(x_service_token.encode(),
                                                           expected.encode()):
         raise BadServiceToken()
-    value = await request.app.state.chat_store.resolve_ref(body.session_id, body.ref)
+    sealer: TurnSealer = state.turn_sealer
+    try:
+        claims = sealer.open(body.credential)
+    except CredentialError as exc:
+        raise BadCredential() from exc
+    store = state.chat_store
+    if await store.get_owner(claims.session_id) != protocol.owner_of(claims.customer_id):
+        raise UnknownReference()
+    value = await store.resolve_ref(claims.session_id, body.ref)
     if value is None:
         raise UnknownReference()
     return Resolved(kind="gift_card", value=value)

@@ -30,6 +30,9 @@ class Problem(Exception):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
 
+    def response_headers(self) -> dict[str, str]:
+        return dict(self.headers)
+
 
 class InvalidCredentials(Problem):
     status = 401
@@ -43,6 +46,19 @@ class InvalidRefreshToken(Problem):
     slug = "invalid-refresh-token"
     title = "Refresh token is invalid, expired or already used"
     headers = {"WWW-Authenticate": "Bearer"}
+
+
+class TooManyLoginAttempts(Problem):
+    status = 429
+    slug = "too-many-login-attempts"
+    title = "Too many failed logins; try again later"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed logins; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class IdentityUnavailable(Problem):
@@ -68,7 +84,8 @@ def problem_response(
 
 async def _render_problem(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    return problem_response(exc.status, exc.slug, exc.title, exc.detail, dict(exc.headers))
+    return problem_response(exc.status, exc.slug, exc.title, exc.detail,
+                            exc.response_headers())
 
 
 async def _render_validation(_: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SERVICE_TOKEN = "dev-service-token"
+DEFAULT_RASA_AUTH_TOKEN = "dev-rasa-token"
+# A Fernet key (32 random bytes, urlsafe base64) for development and tests only.
+DEFAULT_CHAT_CREDENTIAL_KEY = "ZGV2LWNoYXQtY3JlZGVudGlhbC1rZXktMzItYnl0ZXM="
 
 
 class Settings(BaseSettings):
@@ -32,10 +35,10 @@ class Settings(BaseSettings):
     redis_pool_timeout_seconds: float = Field(default=5.0, gt=0)
 
     rasa_url: str = "http://127.0.0.1:5005"
+    # Rasa's HTTP API (``?token=``) and its REST channel (``X-Rasa-Token``) refuse
+    # callers without it; the same value is given to Rasa (``bot/server.py``).
+    rasa_auth_token: str = DEFAULT_RASA_AUTH_TOKEN
     rasa_timeout_seconds: float = 30.0
-    # Rasa's HTTP API (trackers: read for transcripts, emptied on erasure) wants
-    # ``?token=``: the value Rasa was started with (``--auth-token``).
-    rasa_auth_token: str = "dev-rasa-token"
     # Staff console: a turn whose NLU confidence is below this is flagged low_confidence.
     console_low_confidence: float = Field(default=0.5, ge=0, le=1)
     core_banking_url: str = "http://127.0.0.1:8001"
@@ -62,8 +65,25 @@ class Settings(BaseSettings):
     session_retention_frames: int = 500
     session_ttl_seconds: int = 24 * 3600
 
-    # Per-turn delegated token relayed to Rasa instead of the customer's own token.
-    delegated_token_ttl_seconds: int = Field(default=120, gt=0)
+    # Per-turn delegated token relayed to Rasa instead of the customer's own token:
+    # its own audience (refused by /ws), sealed with CHAT_CREDENTIAL_KEY (see
+    # ``chat/credentials.py``), valid for this long.
+    delegated_token_ttl_seconds: int = Field(default=60, gt=0)
+    delegated_audience: str = "bank-chat"
+    # Comma separated Fernet keys shared with the action server: the first seals, all
+    # open (rotation: put the new key first, drop the old one after the TTL).
+    chat_credential_key: str = DEFAULT_CHAT_CREDENTIAL_KEY
+
+    # Login throttling (Redis, all instances): failed logins per username and per
+    # client IP within the window; past the limit /auth/token answers 429 until the
+    # window of the first counted failure ends.
+    login_window_seconds: int = Field(default=900, gt=0)
+    login_max_failures_per_account: int = Field(default=30, gt=0)
+    login_max_failures_per_ip: int = Field(default=100, gt=0)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # forwarded_allow_ips: comma separated IPs or "*"); empty: none, the peer address
+    # is the client (make run-scaled sets it for its HAProxy).
+    forwarded_allow_ips: str = ""
 
     # Cross-instance turn queue: one worker per session holds a Redis lease.
     turn_queue_max: int = Field(default=20, gt=0)
@@ -102,18 +122,29 @@ class Settings(BaseSettings):
     def ws_max_size(self) -> int:
         return self.ws_max_size_bytes or self.max_frame_bytes + 16 * 1024
 
-    def uvicorn_ws_options(self) -> dict[str, object]:
-        """uvicorn settings the chat relies on (``python -m gateway`` applies them):
+    def uvicorn_options(self) -> dict[str, object]:
+        """uvicorn settings the gateway relies on (``python -m gateway`` applies them):
         frames above ``ws_max_size`` are dropped by the server with 1009; no
         per-message deflate (its memory per socket is unbounded by MAX_FRAME_BYTES and
-        compression bombs would bypass the size check); transport pings every 20 s."""
+        compression bombs would bypass the size check); transport pings every 20 s;
+        X-Forwarded-For believed only from FORWARDED_ALLOW_IPS (uvicorn would trust
+        127.0.0.1 by default, so any local process could choose its address)."""
         return {"ws_max_size": self.ws_max_size, "ws_per_message_deflate": False,
-                "ws_ping_interval": 20.0, "ws_ping_timeout": 20.0}
+                "ws_ping_interval": 20.0, "ws_ping_timeout": 20.0,
+                "proxy_headers": bool(self.forwarded_allow_ips),
+                "forwarded_allow_ips": self.forwarded_allow_ips or None}
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:
-        if self.app_env == "production" and self.service_token in ("", DEFAULT_SERVICE_TOKEN):
-            raise ValueError("SERVICE_TOKEN must be set to a non-default value in production")
+        if self.app_env != "production":
+            return self
+        defaults = {"SERVICE_TOKEN": (self.service_token, DEFAULT_SERVICE_TOKEN),
+                    "RASA_AUTH_TOKEN": (self.rasa_auth_token, DEFAULT_RASA_AUTH_TOKEN),
+                    "CHAT_CREDENTIAL_KEY": (self.chat_credential_key,
+                                            DEFAULT_CHAT_CREDENTIAL_KEY)}
+        for name, (value, default) in defaults.items():
+            if value in ("", default) or default in value.split(","):
+                raise ValueError(f"{name} must be set to a non-default value in production")
         return self
 
 

@@ -76,16 +76,23 @@ class Stack:
         base.setdefault("ACTION_ENDPOINT_URL", f"{self.urls['actions']}/webhook")
         base["PYTHONPATH"] = str(ROOT)
         base.setdefault("GATEWAY_URL", self.urls["gateway"])
+        # The stack's own credentials between its services (development defaults,
+        # refused in production; see SECURITY.md). Each service reads them from its
+        # environment, never from its command line, where `ps` would show them.
+        base.setdefault("RASA_AUTH_TOKEN", "dev-rasa-token")
+        base.setdefault("ACTION_SERVER_TOKEN", "dev-action-token")
+        base["ACTION_SERVER_HOST"] = host
+        base["CORE_BANKING_HOST"] = host
         self.env = base
         p = self.ports
         self.services = [
-            Service("core_banking", [str(APP_BIN / "uvicorn"), "core_banking.app:app",
-                                     "--host", host, "--port", str(p.core_banking)],
-                    f"{self.urls['core_banking']}/health"),
-            Service("actions", [str(RASA_BIN / "rasa"), "run", "actions", "--actions",
-                                "actions", "--port", str(p.actions)],
-                    f"{self.urls['actions']}/health"),
-            Service("rasa", [str(RASA_BIN / "rasa"), "run", "--enable-api", "-i", host,
+            Service("core_banking", [str(APP_BIN / "python"), "-m", "core_banking"],
+                    f"{self.urls['core_banking']}/health",
+                    env={"CORE_BANKING_PORT": str(p.core_banking)}),
+            Service("actions", [str(RASA_BIN / "python"), "-m", "actions.server"],
+                    f"{self.urls['actions']}/health",
+                    env={"ACTION_SERVER_PORT": str(p.actions)}),
+            Service("rasa", [str(RASA_BIN / "python"), "-m", "bot.server", "-i", host,
                              "--port", str(p.rasa), "--model", str(model),
                              "--endpoints", "bot/endpoints.yml",
                              "--credentials", "bot/credentials.yml"],
@@ -94,7 +101,7 @@ class Stack:
             # no compression, pings) that a bare `uvicorn` command would not.
             Service("gateway", [str(APP_BIN / "python"), "-m", "gateway"],
                     f"{self.urls['gateway']}/health"),
-        ]  # fmt: skip
+        ]
         # GATEWAY_INSTANCES=N (make run-scaled: 2) adds gateways on ports +10, +20 …; they
         # share Redis, so every socket of a session gets every frame on any of them.
         for n in range(1, int(base.get("GATEWAY_INSTANCES", 1))):

@@ -12,9 +12,11 @@ from core_banking.db import AsyncSessionDep
 from core_banking.pagination import Cursor, Limit, decode_cursor
 from core_banking.problems import ValidationFailed
 from core_banking.security import CurrentCustomer
+from core_banking.transfers.schemas import MAX_AMOUNT_MINOR
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
-Amount = Annotated[int | None, Query(ge=0)]
+# Bounded: an integer past BIGINT would reach the database and fail there (a 500).
+Amount = Annotated[int | None, Query(ge=0, le=MAX_AMOUNT_MINOR)]
 
 
 @router.get("", response_model=AccountList)

@@ -13,6 +13,7 @@ from core_banking.models.gift_card import (
 )
 from core_banking.models.idempotency import IdempotencyRecord
 from core_banking.models.ledger import Journal, LedgerEntry
+from core_banking.models.login_failure import LoginFailure
 from core_banking.models.payee import Payee
 from core_banking.models.staff_user import StaffRole, StaffUser
 from core_banking.models.transfer import Transfer, TransferKind, TransferStatus
@@ -32,6 +33,7 @@ __all__ = [
     "IdempotencyRecord",
     "Journal",
     "LedgerEntry",
+    "LoginFailure",
     "Payee",
     "StaffRole",
     "StaffUser",

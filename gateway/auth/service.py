@@ -18,9 +18,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.auth.schemas import Identity, TokenPair
+from gateway.auth.throttle import LoginThrottle
 from gateway.auth.tokens import TokenService
 from gateway.identity_client import IdentityClient
-from gateway.problems import InvalidRefreshToken, StoreUnavailable
+from gateway.problems import InvalidCredentials, InvalidRefreshToken, StoreUnavailable
 
 
 def _hash(token: str) -> str:
@@ -30,9 +31,10 @@ def _hash(token: str) -> str:
 class AuthService:
     def __init__(
         self, *, tokens: TokenService, identity: IdentityClient, redis: Redis,
-        key_prefix: str, refresh_ttl_seconds: int,
+        key_prefix: str, refresh_ttl_seconds: int, throttle: LoginThrottle,
     ) -> None:
         self._tokens = tokens
+        self._throttle = throttle
         self._identity = identity
         self._redis = redis
         self._prefix = key_prefix
@@ -41,8 +43,25 @@ class AuthService:
     def _key(self, refresh_token: str) -> str:
         return f"{self._prefix}rt:{_hash(refresh_token)}"
 
-    async def login(self, username: str, password: str) -> TokenPair:
-        identity = await self._identity.verify(username, password)
+    async def login(self, username: str, password: str, client_ip: str) -> TokenPair:
+        """Raises ``TooManyLoginAttempts`` while the username or the address is locked
+        (see ``throttle.py``), before the password is even checked."""
+        try:
+            await self._throttle.check(username, client_ip)
+        except RedisError as exc:
+            raise StoreUnavailable() from exc
+        try:
+            identity = await self._identity.verify(username, password, client_ip)
+        except InvalidCredentials:
+            try:
+                await self._throttle.failed(username, client_ip)
+            except RedisError as exc:
+                raise StoreUnavailable() from exc
+            raise
+        try:
+            await self._throttle.succeeded(username, client_ip)
+        except RedisError as exc:
+            raise StoreUnavailable() from exc
         return await self._issue_pair(identity)
 
     async def refresh(self, refresh_token: str) -> TokenPair:

@@ -3,9 +3,11 @@
 Callers may rely on:
 - ``issue`` returns an RS256 JWT whose header carries ``kid`` and whose claims are
   ``sub, iss, aud, exp, iat, jti, roles, name, username``; ``ttl_seconds`` overrides
-  the lifetime (the chat mints 120 s per-turn tokens this way, each with a new jti).
+  the lifetime and ``audience`` the ``aud`` (the chat mints short per-turn tokens for
+  the delegated audience this way, each with a new jti).
 - ``decode`` accepts only RS256 tokens signed by our key (``kid`` must match), with
-  our issuer and audience, not expired, and carrying every required claim; anything
+  our issuer and audience (never the delegated one), not expired, and carrying every
+  required claim; anything
   else raises ``TokenError`` (never a jose exception).
 """
 
@@ -70,12 +72,12 @@ class TokenService:
 
     def issue(
         self, *, subject: str, username: str | None, display_name: str | None, roles: list[str],
-        now: int | None = None, ttl_seconds: int | None = None,
+        now: int | None = None, ttl_seconds: int | None = None, audience: str | None = None,
     ) -> str:
         iat = int(time.time()) if now is None else now
         ttl = self.ttl_seconds if ttl_seconds is None else ttl_seconds
         claims: dict[str, Any] = {
-            "sub": subject, "iss": self.issuer, "aud": self.audience, "iat": iat,
+            "sub": subject, "iss": self.issuer, "aud": audience or self.audience, "iat": iat,
             "exp": iat + ttl, "jti": uuid.uuid4().hex, "roles": list(roles),
             "name": display_name, "username": username,
         }

@@ -67,6 +67,7 @@ class ChatConnection:
         self._outbox.put_nowait(frame)
 
     def _deliver(self, frame: Frame) -> None:
+        frame = self._service.live(frame)
         if self._held is not None:
             self._held.append(frame)
         else:
@@ -137,7 +138,9 @@ class ChatConnection:
         # lost; duplicates of replayed frames are dropped when the hold is released.
         if hello.session_id is not None:
             self._service.hub.register(hello.session_id, self._deliver)
-        outcome = await self._service.open_session(hello, self._socket_id)
+        client = self._ws.client
+        outcome = await self._service.open_session(
+            hello, self._socket_id, client.host if client is not None else None)
         if hello.session_id is not None and (
             not isinstance(outcome, Opened) or outcome.session_id != hello.session_id
         ):

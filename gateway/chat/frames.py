@@ -1,8 +1,10 @@
 """Client frame models (validated) and server frame builders (CONTRACT.md protocol).
 
 Callers may rely on: ``parse_client_frame`` returns a ``HelloFrame``, ``MessageFrame``
-or ``PingFrame`` or raises ``FrameError`` with a contract error code; unknown extra
-fields are ignored (forward compatibility). Server frames are plain dicts ready for
+or ``PingFrame`` or raises ``FrameError`` with a contract error code, whatever the
+input (also JSON nested thousands deep); a frame over the byte limit, or a ``text`` or
+``payload`` over MAX_TEXT characters, is ``too_large``; unknown extra fields are ignored
+(forward compatibility). Server frames are plain dicts ready for
 ``json.dumps``.
 
 (It also returns ``FeedbackFrame`` and ``RatingFrame``: the customer's ratings.)
@@ -92,8 +94,14 @@ def parse_client_frame(text: str, max_bytes: int) -> ClientFrame:
         data = json.loads(text)
     except ValueError as exc:
         raise FrameError("bad_request", "frame is not valid JSON") from exc
+    except RecursionError as exc:  # "[[[[…" a few thousand deep: refused, not a crash
+        raise FrameError("bad_request", "frame is nested too deeply") from exc
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise FrameError("bad_request", "frame must be a JSON object with a string 'type'")
+    for name in ("text", "payload"):
+        value = data.get(name)
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            raise FrameError("too_large", f"'{name}' is limited to {MAX_TEXT} characters")
     try:
         return _adapter.validate_python(data)
     except ValidationError as exc:

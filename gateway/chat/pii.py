@@ -3,8 +3,13 @@ transcripts (pure: no I/O, no clock; the caller supplies reference ids).
 
 Callers may rely on:
 - ``mask`` returns the text with
-  - card numbers (13-19 digits, optionally grouped with single spaces or dashes,
-    Luhn-valid) replaced by ``[card •••• 1234]`` (last four digits kept);
+  - card numbers (13-19 digits, optionally grouped with spaces, dashes or dots, mixed
+    or not, Luhn-valid) replaced by ``[card •••• 1234]`` (last four digits kept);
+  - a CVV / CVC / security code given with its label anywhere in the sentence ("my
+    cvv is 737", "cvc: 123", "737 is the security code"): every 3-4 digit number of
+    that sentence becomes ``[redacted]`` (the card's "ending 4444" excepted);
+  - expiry dates ("exp 11/28", "valid thru 11/2028", or a bare MM/YY in a sentence
+    with a card number or a CVV label) become ``[redacted]``;
   - gift-card codes (Crockford base32: groups of four joined by ``-`` or a space, five
     groups or more, optional check character; or 20-25 contiguous characters; mixing
     letters and digits, see ``_looks_random``) replaced by ``[giftcard:<ref>]``,
@@ -28,6 +33,8 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gateway.chat.credentials import conceal
+
 REDACTED = "[redacted]"
 
 # Crockford base32 plus the letters core_banking reads as aliases (O->0, I/L->1), since
@@ -41,7 +48,7 @@ _GIFT_GROUPED = re.compile(
 _GIFT_CONTIGUOUS = re.compile(rf"(?<![\w-])[{_CROCKFORD}]{{20,25}}(?![\w-])",
                               re.IGNORECASE)
 # Runs of digit groups joined by one space or dash; a card is a window of whole groups.
-_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d+(?:[ -]\d+)*(?![0-9A-Za-z])")
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d+(?:(?:[ .\-]|  )\d+)*(?![0-9A-Za-z])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{1,4}){3,8}\b", re.IGNORECASE)
 # Typed as an IBAN (the bot's entity rules read the same shape as `invalid_iban`).
 _IBAN_SHAPED = re.compile(
@@ -54,6 +61,22 @@ _IBAN_COUNTRIES = frozenset(re.findall(r"[A-Z]{2}", """
     MT MU NI NL NO OM PK PL PS PT QA RO RS RU SA SC SD SE SI SK SM SO ST SV TL TN TR UA
     VA VG XK YE"""))
 _BARE_SECRET = re.compile(r"\s*\d{3,4}\s*")
+_SECRET_LABEL = re.compile(
+    r"\b(?:cvv2?|cvc2?|cvn|csc|cid|security[ -]?(?:code|number|no)|"
+    r"card[ -]verification(?:[ -](?:value|code|number))?|verification[ -](?:value|number))\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?\n]+|$)")
+_SHORT_NUMBER = re.compile(r"(?<![\w/.,-])\d{3,4}(?![\w/,-]|\.\d)")
+# A card's last four named as such is no secret ("the card ending 4444").
+_NAMES_LAST_FOUR = re.compile(
+    r"(?:ending|ends|end|last (?:4|four)(?: digits)?|••••)(?: (?:in|with|on|are|is))?[: ]*$",
+    re.IGNORECASE)
+_EXPIRY_LABELLED = re.compile(
+    r"(\b(?:exp(?:iry|ires|iration|\.)?(?: date)?|valid (?:thru|through|until|till)|"
+    r"good (?:thru|through))\b\W{0,3}(?:is |on |date )?)(\d{1,2} ?[/.-] ?(?:\d{4}|\d{2}))\b",
+    re.IGNORECASE)
+_MONTH_YEAR = re.compile(r"(?<![\w/.])(?:0?[1-9]|1[0-2]) ?/ ?(?:20)?\d{2}(?![\w/])")
 _ASKS_SECRET = re.compile(
     r"\b(?:cvv2?|cvc2?|csc|security code|card verification|verification code|"
     r"3[- ]digit code|three[- ]digit code)\b",
@@ -112,10 +135,33 @@ def mask(text: str, *, expecting_secret: bool = False,
     return Masked(_mask_outside_ibans(text, gift), gift_cards)
 
 
+def _mask_card_details(text: str) -> str:
+    """CVVs named as such and expiry dates, sentence by sentence (after card numbers)."""
+    return _SENTENCE.sub(lambda m: _mask_sentence_details(m.group()), text)
+
+
+def _mask_sentence_details(sentence: str) -> str:
+    sentence = _EXPIRY_LABELLED.sub(lambda m: m.group(1) + REDACTED, sentence)
+    labelled = _SECRET_LABEL.search(sentence) is not None
+    if not labelled and "[card •" not in sentence:
+        return sentence
+    sentence = _MONTH_YEAR.sub(REDACTED, sentence)
+    if not labelled:
+        return sentence
+
+    def secret(match: re.Match[str]) -> str:
+        before = sentence[max(0, match.start() - 24):match.start()]
+        return match.group() if _NAMES_LAST_FOUR.search(before) else REDACTED
+
+    return _SHORT_NUMBER.sub(secret, sentence)
+
+
 def redact_reply(text: str) -> str:
     """A bot reply as it may be kept for staff: card numbers masked as in ``mask`` and
-    gift-card codes (the purchase receipt shows one once) cut to ``[gift card •••• ABCD]``
-    (last four characters), with no reference: nobody can recover the code from it."""
+    gift-card codes (the purchase receipt shows one once, sealed) cut to
+    ``[gift card •••• ABCD]`` (last four characters), with no reference: nobody can
+    recover the code from it."""
+    text = conceal(text)
 
     def gift(match: re.Match[str]) -> str:
         code = match.group()
@@ -206,7 +252,7 @@ def iban_valid(candidate: str) -> bool:
 def _mask_segment(text: str, gift: Callable[[re.Match[str]], str]) -> str:
     text = _GIFT_GROUPED.sub(gift, text)
     text = _GIFT_CONTIGUOUS.sub(gift, text)
-    return _mask_cards(text)
+    return _mask_card_details(_mask_cards(text))
 
 
 def _mask_cards(text: str) -> str:

@@ -31,10 +31,12 @@ class BotUnavailable(Exception):
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout_seconds: float, auth_token: str = "") -> None:
+    def __init__(self, base_url: str, timeout_seconds: float, *, auth_token: str) -> None:
         self._base = base_url.rstrip("/")
-        # Rasa's HTTP API (not the REST channel) needs its token as a query parameter.
-        self._auth = {"token": auth_token} if auth_token else {}
+        # The REST channel reads the header (bot/channels.py); Rasa's own HTTP API
+        # reads ``?token=`` (its --auth-token).
+        self._headers = {"X-Rasa-Token": auth_token}
+        self._params = {"token": auth_token}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
 
@@ -54,7 +56,8 @@ class RasaClient:
             raise BotUnavailable("the Rasa client is not open")
         payload = {"sender": sender, "message": message, "metadata": metadata}
         try:
-            async with self._session.post(self._base + WEBHOOK, json=payload) as response:
+            async with self._session.post(self._base + WEBHOOK, json=payload,
+                                          headers=self._headers) as response:
                 if response.status >= 300:
                     raise BotUnavailable(f"rasa answered HTTP {response.status}")
                 body = await response.json(content_type=None)
@@ -70,7 +73,7 @@ class RasaClient:
             return []
         url = f"{self._base}/conversations/{quote(sender, safe='')}/tracker"
         try:
-            async with self._session.get(url, params=self._auth) as response:
+            async with self._session.get(url, params=self._params) as response:
                 if response.status >= 300:
                     raise BotUnavailable(f"rasa answered HTTP {response.status}")
                 body = await response.json(content_type=None)
@@ -89,7 +92,7 @@ class RasaClient:
             raise BotUnavailable("the Rasa client is not open")
         url = f"{self._base}/conversations/{quote(sender, safe='')}/tracker/events"
         try:
-            async with self._session.put(url, json=[], params=self._auth) as response:
+            async with self._session.put(url, json=[], params=self._params) as response:
                 if response.status >= 300:
                     raise BotUnavailable(f"rasa answered HTTP {response.status}")
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 
 from gateway.auth.tokens import TokenError, TokenService
 from gateway.chat import frames, pii, protocol
+from gateway.chat.credentials import TurnSealer, conceal_frame
 from gateway.chat.frames import FeedbackFrame, Frame, HelloFrame, MessageFrame, RatingFrame
 from gateway.chat.hub import SessionHub
 from gateway.chat.limits import BUCKET_NAMES, SOCKET_REFRESH_SECONDS, Limits
@@ -54,13 +55,12 @@ class Caller:
     username: str | None = None
     roles: tuple[str, ...] = ()
     expires_at: int | None = None  # the socket token's exp (None for guests)
+    client_ip: str | None = None  # the socket's peer (or the trusted proxy's client)
 
-    def queued(self) -> dict[str, Any] | None:
-        """What a queued turn keeps of its caller (no secret)."""
-        if self.customer_id is None:
-            return None
+    def queued(self) -> dict[str, Any]:
+        """What a queued turn keeps of its caller (no secret); ``sub`` None: a guest."""
         return {"sub": self.customer_id, "roles": list(self.roles),
-                "name": self.display_name, "username": self.username}
+                "name": self.display_name, "username": self.username, "ip": self.client_ip}
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,10 @@ class Refused:
 class ChatService:
     def __init__(
         self, *, store: ChatStore, hub: SessionHub, runner: TurnRunner, limits: Limits,
-        tokens: TokenService, metrics: Metrics, pii_ref_ttl_seconds: int,
+        tokens: TokenService, sealer: TurnSealer, metrics: Metrics, pii_ref_ttl_seconds: int,
     ) -> None:
         self.store = store
+        self._sealer = sealer
         self.hub = hub
         self.runner = runner
         self.metrics = metrics
@@ -92,9 +93,9 @@ class ChatService:
         self._pii_ttl = pii_ref_ttl_seconds
         self._sockets: dict[str, str] = {}  # live customer sockets here: id -> sub
 
-    def _authenticate(self, token: str | None) -> Caller | Refused:
+    def _authenticate(self, token: str | None, client_ip: str | None) -> Caller | Refused:
         if token is None:
-            return Caller()
+            return Caller(client_ip=client_ip)
         try:
             claims = self._tokens.decode(token)
         except TokenError as exc:
@@ -105,10 +106,13 @@ class ChatService:
             # Staff tokens belong to the console, and must never reach Rasa as a customer.
             return Refused("unauthorized", "not a customer token", protocol.CLOSE_UNAUTHORIZED)
         return Caller(customer_id=claims.sub, display_name=claims.name,
-                      username=claims.username, roles=claims.roles, expires_at=claims.exp)
+                      username=claims.username, roles=claims.roles, expires_at=claims.exp,
+                      client_ip=client_ip)
 
-    async def open_session(self, hello: HelloFrame, socket_id: str) -> Opened | Refused:
-        caller = self._authenticate(hello.token)
+    async def open_session(
+        self, hello: HelloFrame, socket_id: str, client_ip: str | None = None
+    ) -> Opened | Refused:
+        caller = self._authenticate(hello.token, client_ip)
         if isinstance(caller, Refused):
             return caller
         try:
@@ -131,8 +135,9 @@ class ChatService:
                                    protocol.CLOSE_FORBIDDEN)
                 await self.store.touch(hello.session_id)
                 # A session_id without last_seq resumes from the start of retention.
-                replay = protocol.frames_after(
-                    await self.store.stored_frames(hello.session_id), hello.last_seq or 0)
+                # Secrets a reply showed once are not shown again (last four only).
+                replay = [conceal_frame(f) for f in protocol.frames_after(
+                    await self.store.stored_frames(hello.session_id), hello.last_seq or 0)]
                 return Opened(hello.session_id, True, caller, replay)
         # Unknown ids get a fresh server-chosen id (no session fixation).
         session_id = await self.store.create_session(protocol.owner_of(caller.customer_id))
@@ -154,6 +159,11 @@ class ChatService:
                 await self._limits.refresh_sockets(dict(self._sockets))
             except RedisError as exc:
                 log.warning("socket refresh failed: %r", exc)
+
+    def live(self, frame: Frame) -> Frame:
+        """A frame as a connected socket gets it the moment it is sent: the one time a
+        sealed secret (a gift-card receipt) is shown in clear."""
+        return self._sealer.reveal_frame(frame)
 
     @staticmethod
     def new_socket_id() -> str:
@@ -192,7 +202,7 @@ class ChatService:
             plan = protocol.plan_turn(cmid, outcome.record)
             if isinstance(plan, protocol.ReplayTurn):
                 for frame in plan.frames:
-                    reply(frame)
+                    reply(conceal_frame(frame))
             elif isinstance(plan, protocol.PendingTurn):
                 reply(plan.ack)
             return

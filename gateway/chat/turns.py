@@ -28,9 +28,10 @@ so it also bounds retries across restarts); past it the turn is answered with a 
 any reply. Caveat: a call that timed out may have reached Rasa, so a retry can make
 Rasa see that message twice; connection errors (Rasa down) cannot.
 
-Each Rasa call carries a freshly minted access token for the turn's customer
-(DELEGATED_TOKEN_TTL_SECONDS, new jti): the customer's own long-lived token never
-reaches Rasa's tracker store or event broker.
+Each Rasa call carries a sealed turn credential (``credentials.py``): for a customer
+it holds a freshly minted token of the delegated audience (DELEGATED_TOKEN_TTL_SECONDS,
+new jti), which ``/ws`` refuses and which nobody reading Rasa's trackers can open. The
+customer's own long-lived token never reaches Rasa.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from redis.exceptions import RedisError
 
 from gateway.auth.tokens import TokenService
 from gateway.chat import frames, pii, protocol
+from gateway.chat.credentials import TurnClaims, TurnSealer
 from gateway.chat.hub import SessionHub
 from gateway.chat.rasa_client import BotUnavailable, RasaClient
 from gateway.chat.store import ChatStore, Fanout, NextTurn
@@ -72,9 +74,11 @@ TYPING_OFF = json.dumps(frames.typing(False))
 class TurnRunner:
     def __init__(
         self, *, store: ChatStore, hub: SessionHub, rasa: RasaClient, tokens: TokenService,
-        settings: Settings, metrics: Metrics, background: set[asyncio.Task[None]],
+        sealer: TurnSealer, settings: Settings, metrics: Metrics,
+        background: set[asyncio.Task[None]],
     ) -> None:
         self._store = store
+        self._sealer = sealer
         self._hub = hub
         self._rasa = rasa
         self._tokens = tokens
@@ -233,16 +237,24 @@ class TurnRunner:
         return done.next
 
     def _metadata(self, session_id: str, cmid: str, caller: object) -> dict[str, Any]:
-        if not isinstance(caller, dict):
-            return {"customer_id": None, "access_token": None, "display_name": None,
-                    "session_id": session_id, "client_msg_id": cmid}
-        delegated = self._tokens.issue(
-            subject=caller["sub"], username=caller.get("username"),
-            display_name=caller.get("name"), roles=list(caller["roles"]),
-            ttl_seconds=self._settings.delegated_token_ttl_seconds)
-        return {"customer_id": caller["sub"], "access_token": delegated,
-                "display_name": caller.get("name"), "session_id": session_id,
-                "client_msg_id": cmid}
+        """What Rasa stores with the message: who and which turn, in clear for the
+        bot's own use, and the sealed credential that alone lets actions act."""
+        who = caller if isinstance(caller, dict) else {}
+        customer_id = who.get("sub")
+        token = None
+        if customer_id is not None:
+            token = self._tokens.issue(
+                subject=customer_id, username=who.get("username"),
+                display_name=who.get("name"), roles=list(who.get("roles") or ()),
+                ttl_seconds=self._settings.delegated_token_ttl_seconds,
+                audience=self._settings.delegated_audience)
+        turn_id = f"{session_id}:{cmid}"
+        credential = self._sealer.seal(TurnClaims(
+            session_id=session_id, turn_id=turn_id, customer_id=customer_id,
+            client_ip=who.get("ip"), token=token))
+        return {"customer_id": customer_id, "display_name": who.get("name"),
+                "session_id": session_id, "client_msg_id": cmid, "turn_id": turn_id,
+                "credential": credential}
 
     async def _ask(
         self, session_id: str, cmid: str, content: str, metadata: dict[str, Any], told: bool

@@ -1,6 +1,7 @@
 """Fixtures for the action tests: trackers as Rasa sends them, and a real core_banking
 process (SQLite, migrated and seeded) reached over HTTP with a real signed token."""
 
+import json
 import os
 import socket
 import sqlite3
@@ -15,15 +16,31 @@ from urllib.request import urlopen
 
 import jwt
 import pytest
+from cryptography.fernet import Fernet
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from actions.settings import DEFAULT_CHAT_CREDENTIAL_KEY  # noqa: E402
 from scripts.dev_keys import ensure_key_pair  # noqa: E402
 
 APP_PYTHON = ROOT / ".venv" / "bin" / "python"
+SESSION = "session-under-test"
+
+
+def sealed_metadata(customer_id: str | None, token: str | None, *, session_id: str = SESSION,
+                    turn_id: str | None = None, client_ip: str | None = "203.0.113.9",
+                    key: str = DEFAULT_CHAT_CREDENTIAL_KEY) -> dict[str, Any]:
+    """The metadata the gateway relays: the sealed turn credential (as
+    gateway/chat/credentials.py seals it) and the clear hints beside it."""
+    turn = turn_id or f"{session_id}:{uuid.uuid4().hex[:8]}"
+    body = {"v": 1, "sub": customer_id, "sid": session_id, "turn": turn, "ip": client_ip,
+            "token": token}
+    credential = Fernet(key.encode()).encrypt(json.dumps(body).encode()).decode()
+    return {"customer_id": customer_id, "session_id": session_id, "turn_id": turn,
+            "credential": credential}
 
 
 def _free_port() -> int:
@@ -38,9 +55,9 @@ class CoreBanking:
         self.database = database
         self.private_key = private_key
 
-    def metadata(self, username: str) -> dict[str, Any]:
+    def metadata(self, username: str, **sealing: Any) -> dict[str, Any]:
         """What the gateway relays for a logged-in customer."""
-        return {"customer_id": self.customer_id(username), "access_token": self.token(username)}
+        return sealed_metadata(self.customer_id(username), self.token(username), **sealing)
 
     def customer_id(self, username: str) -> str:
         with sqlite3.connect(self.database) as conn:
@@ -50,7 +67,7 @@ class CoreBanking:
     def token(self, username: str, expires_in: int = 300) -> str:
         now = int(time.time())
         claims = {
-            "sub": self.customer_id(username), "iss": "bank-gateway", "aud": "bank-api",
+            "sub": self.customer_id(username), "iss": "bank-gateway", "aud": "bank-chat",
             "iat": now, "exp": now + expires_in, "jti": uuid.uuid4().hex,
             "roles": ["customer"], "username": username,
         }  # fmt: skip
@@ -135,7 +152,7 @@ def make_tracker() -> TrackerFactory:
         slots: dict[str, Any] | None = None,
         entities: list[dict[str, Any]] | None = None,
         message_id: str = "message-1",
-        sender_id: str = "session-under-test",
+        sender_id: str = SESSION,
         events: list[dict[str, Any]] | None = None,
     ) -> Tracker:
         latest = {

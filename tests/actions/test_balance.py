@@ -6,6 +6,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.balance import ActionCheckBalance
+from tests.actions.conftest import sealed_metadata
 
 
 def responses(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
@@ -20,7 +21,7 @@ async def test_guest_is_asked_to_log_in(make_tracker, dispatcher, use_core_banki
 
 async def test_customer_sees_each_account(make_tracker, dispatcher, use_core_banking) -> None:
     customer_id = use_core_banking.customer_id("demo001")
-    metadata = {"customer_id": customer_id, "access_token": use_core_banking.token("demo001")}
+    metadata = sealed_metadata(customer_id, use_core_banking.token("demo001"))
     await ActionCheckBalance().run(dispatcher, make_tracker(metadata=metadata), {})
     messages = responses(dispatcher)
     assert [m["response"] for m in messages] == [
@@ -68,7 +69,7 @@ async def test_expired_token_asks_to_log_in_again(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
     token = use_core_banking.token("demo001", expires_in=-60)
-    metadata = {"customer_id": use_core_banking.customer_id("demo001"), "access_token": token}
+    metadata = sealed_metadata(use_core_banking.customer_id("demo001"), token)
     await ActionCheckBalance().run(dispatcher, make_tracker(metadata=metadata), {})
     assert [m["response"] for m in responses(dispatcher)] == ["utter_session_expired"]
 
@@ -76,6 +77,38 @@ async def test_expired_token_asks_to_log_in_again(
 async def test_backend_down_is_said_plainly(
     make_tracker, dispatcher, unreachable_core_banking
 ) -> None:
-    metadata = {"customer_id": "someone", "access_token": "a-token"}
+    metadata = sealed_metadata("someone", "a-token")
     await ActionCheckBalance().run(dispatcher, make_tracker(metadata=metadata), {})
     assert [m["response"] for m in responses(dispatcher)] == ["utter_backend_unavailable"]
+
+
+@pytest.mark.parametrize("forged", ["clear-token", "other-key", "expired", "no-credential"])
+async def test_only_the_gateways_sealed_credential_identifies_a_customer(
+    forged: str, make_tracker, dispatcher, use_core_banking
+) -> None:
+    """Issue 13: a tracker forged with someone's ids and a token in clear, a credential
+    sealed with another key, or one older than its lifetime, is a guest."""
+    customer_id, token = use_core_banking.customer_id("demo001"), use_core_banking.token("demo001")
+    metadata = {
+        "clear-token": {"customer_id": customer_id, "access_token": token},
+        "other-key": sealed_metadata(customer_id, token,
+                                     key="b3RoZXIta2V5LW9mLTMyLWJ5dGVzLWZvci1mZXJuZXQ="),
+        "expired": {**sealed_metadata(customer_id, token), "credential": _expired(token)},
+        "no-credential": {"customer_id": customer_id},
+    }[forged]
+    await ActionCheckBalance().run(dispatcher, make_tracker(metadata=metadata), {})
+    assert [m["response"] for m in responses(dispatcher)] == ["utter_login_required"]
+
+
+def _expired(token: str) -> str:
+    import json
+    import time
+
+    from cryptography.fernet import Fernet
+
+    from actions.settings import DEFAULT_CHAT_CREDENTIAL_KEY
+
+    body = {"v": 1, "sub": "x", "sid": "s", "turn": "s:1", "ip": None, "token": token}
+    # Sealed two minutes ago: past the 60 s lifetime.
+    return Fernet(DEFAULT_CHAT_CREDENTIAL_KEY.encode()).encrypt_at_time(
+        json.dumps(body).encode(), int(time.time()) - 120).decode()

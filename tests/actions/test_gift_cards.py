@@ -4,6 +4,7 @@ server's boundary)."""
 
 import json
 import random
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -36,11 +38,13 @@ from actions.gift_cards import (
     normalise_code,
     recipient_name,
 )
-from actions.settings import get_settings
+from actions.settings import DEFAULT_CHAT_CREDENTIAL_KEY, get_settings
+from tests.actions.conftest import sealed_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "bot" / "domain" / "gift_cards.yml").read_text())
 SERVICE_TOKEN = "test-service-token"
+GUEST = sealed_metadata(None, None, session_id="guest-session", client_ip="198.51.100.77")
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -65,7 +69,20 @@ def entity(name: str, value: Any, role: str | None = None) -> dict[str, Any]:
 
 
 def logged_in(bank: Any, username: str = "demo002") -> dict[str, Any]:
-    return {"customer_id": bank.customer_id(username), "access_token": bank.token(username)}
+    return dict(bank.metadata(username))
+
+
+def reveal(sealed: str) -> str:
+    """What the gateway shows the customer live for a sealed secret in a reply."""
+    match = re.fullmatch(r"\[sealed:(\w{4}):([\w=-]+)\]", sealed)
+    assert match, f"not sealed: {sealed}"
+    key = Fernet(DEFAULT_CHAT_CREDENTIAL_KEY.encode())
+    return key.decrypt(match.group(2).encode()).decode()
+
+
+def session_of(credential: str) -> str:
+    body = json.loads(Fernet(DEFAULT_CHAT_CREDENTIAL_KEY.encode()).decrypt(credential.encode()))
+    return str(body["sid"])
 
 
 def said(dispatcher: CollectingDispatcher) -> list[str]:
@@ -103,7 +120,10 @@ async def buy(bank: Any, dispatcher: CollectingDispatcher, amount: str, *,
     yes = tracker(text="yes", intent="affirm", metadata=logged_in(bank, username), slots=slots,
                   message_id=message_id)
     await ActionBuyGiftCard().run(dispatcher, yes, DOMAIN)
-    return dict(dispatcher.messages[-1])
+    receipt = dict(dispatcher.messages[-1])
+    if "code" in receipt:
+        receipt["code"] = reveal(receipt["code"])
+    return receipt
 
 
 class GatewayStub:
@@ -122,10 +142,10 @@ class GatewayStub:
                     self._send(404, {"type": "not-found"})
                 elif self.headers.get("X-Service-Token") != SERVICE_TOKEN:
                     self._send(401, {"type": "bad-service-token"})
-                elif (body["session_id"], body["ref"]) not in stub.refs:
+                elif (session_of(body["credential"]), body["ref"]) not in stub.refs:
                     self._send(404, {"type": "unknown-reference"})
                 else:
-                    value = stub.refs[(body["session_id"], body["ref"])]
+                    value = stub.refs[(session_of(body["credential"]), body["ref"])]
                     self._send(200, {"kind": "gift_card", "value": value})
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
@@ -190,6 +210,18 @@ async def test_no_message_in_the_request_and_yes_is_not_a_message(
     slots = slot_events(await ValidateBuyGiftCardForm().run(dispatcher, answer, DOMAIN))
     assert slots["gift_message"] is None
     assert said(dispatcher) == ["utter_type_gift_message"]
+    # A button's payload is no message either (the e2e test once bought a card whose
+    # message was "/affirm"), nor a recipient's name.
+    pressed = tracker(text="/affirm", intent="affirm", metadata=metadata,
+                      requested="gift_message",
+                      slots={"gift_amount": "40.00", "gift_recipient_name": "Lena"})
+    slots = slot_events(await ValidateBuyGiftCardForm().run(dispatcher, pressed, DOMAIN))
+    assert slots["gift_message"] is None
+    named = tracker(text="/affirm", intent="affirm", metadata=metadata,
+                    requested="gift_recipient_name", slots={"gift_amount": "40.00"})
+    slots = slot_events(await ValidateBuyGiftCardForm().run(dispatcher, named, DOMAIN))
+    assert slots.get("gift_recipient_name") is None
+    assert said(dispatcher)[1:] == ["utter_type_gift_message", "utter_invalid_gift_recipient"]
 
 
 async def test_a_relation_and_name_in_the_request(dispatcher, use_core_banking) -> None:
@@ -240,7 +272,9 @@ async def test_buy_check_and_redeem_a_card(dispatcher, use_core_banking, gateway
     events = await ActionBuyGiftCard().run(dispatcher, yes, DOMAIN)
     receipt = dispatcher.messages[-1]
     assert receipt["response"] == "utter_gift_card_bought"
-    code = receipt["code"]
+    # What Rasa's tracker keeps of the receipt is sealed: the code only in ciphertext.
+    code = reveal(receipt["code"])
+    assert code not in json.dumps(dispatcher.messages)
     assert normalise_code(code) and receipt["last4"] == last4(code)
     assert all(value is None for value in slot_events(events).values())
     after_buy = await balances(use_core_banking)
@@ -260,7 +294,9 @@ async def test_buy_check_and_redeem_a_card(dispatcher, use_core_banking, gateway
     assert shown["response"] == "utter_gift_card_balance"
     assert (shown["balance"], shown["last4"], shown["status"]) == (
         "50.00 EUR", receipt["last4"], "active")
-    assert gateway.calls[-1] == {"session_id": "session-under-test", "ref": "gc_0123abcd"}
+    # The gateway is asked with the turn's sealed credential, which names the session.
+    assert gateway.calls[-1]["ref"] == "gc_0123abcd"
+    assert session_of(gateway.calls[-1]["credential"]) == "session-under-test"
 
     # Redeem part into savings, then the rest (raw code, "all") into checking.
     redeem = tracker(text="redeem 20 euros from [giftcard:gc_0123abcd] into my savings",
@@ -427,11 +463,12 @@ async def test_guest_can_check_a_balance(use_core_banking) -> None:
     code = receipt["code"]
     dispatcher = CollectingDispatcher()
     asked = tracker(text=f"check gift card {code}", intent="check_gift_card_balance",
-                    entities=[entity("gift_card_code", code)], sender_id="guest-session")
+                    entities=[entity("gift_card_code", code)], sender_id="guest-session",
+                    metadata=GUEST)
     filled = slot_events(await ValidateCheckGiftCardBalanceForm().run(dispatcher, asked, DOMAIN))
     assert filled["gift_card_code"] == code and filled["gift_card_last4"] == last4(code)
     guest = tracker(slots={"gift_card_code": code, "gift_card_last4": last4(code)},
-                    sender_id="guest-session")
+                    sender_id="guest-session", metadata=GUEST)
     await ActionCheckGiftCardBalance().run(dispatcher, guest, DOMAIN)
     assert said(dispatcher) == ["utter_gift_card_balance"]
     assert dispatcher.messages[0]["balance"] == "12.00 EUR"
@@ -439,7 +476,7 @@ async def test_guest_can_check_a_balance(use_core_banking) -> None:
 
 
 async def test_backend_down_is_said_plainly(dispatcher, unreachable_core_banking) -> None:
-    metadata = {"customer_id": "someone", "access_token": "a-token"}
+    metadata = sealed_metadata("someone", "a-token")
     code = well_formed_unknown_code()
     slots = {"gift_amount": "10.00", "gift_recipient_name": "Tom", "gift_message": NO_MESSAGE,
              "gift_source_account": "checking", "buy_gift_card_confirmed": True,
@@ -646,3 +683,23 @@ async def test_a_name_the_classifier_is_unsure_about_is_a_name(dispatcher, use_c
     answer.latest_message["intent"]["confidence"] = 0.83  # as measured for this text
     assert await ValidateBuyGiftCardForm().extract_gift_recipient_name(
         dispatcher, answer, DOMAIN) == {"gift_recipient_name": "Ciao Bella"}
+
+
+async def test_a_guests_wrong_codes_count_against_their_address_not_their_session(
+    use_core_banking,
+) -> None:
+    """Issue 13: a guest reset the lockout by starting a new session (a new sender id).
+    Wrong codes now count against the address the gateway saw, sealed in the credential."""
+    address = f"198.51.100.{random.randint(1, 250)}"
+    outcomes = []
+    for n in range(6):  # six sessions, one wrong code each, all from one address
+        dispatcher = CollectingDispatcher()
+        code = well_formed_unknown_code()
+        session = f"guest-{n}-{random.random()}"
+        metadata = sealed_metadata(None, None, session_id=session, client_ip=address)
+        guest = tracker(slots={"gift_card_code": code, "gift_card_last4": last4(code)},
+                        sender_id=session, metadata=metadata)
+        await ActionCheckGiftCardBalance().run(dispatcher, guest, DOMAIN)
+        outcomes.append(said(dispatcher)[-1])
+    assert outcomes[:5] == ["utter_gift_card_not_found"] * 5
+    assert outcomes[5] == "utter_gift_card_locked_out"

@@ -1,6 +1,7 @@
 import pytest
 
 from actions.money import format_money, mask_account_number
+from tests.actions.conftest import sealed_metadata
 
 
 @pytest.mark.parametrize(
@@ -29,9 +30,10 @@ def test_customer_metadata_must_carry_id_and_token(make_tracker) -> None:
 
     assert customer_from_tracker(make_tracker(metadata={"customer_id": "c1"})) is None
     assert customer_from_tracker(make_tracker(metadata={"access_token": "t"})) is None
-    wrong_type = {"customer_id": 5, "access_token": "t"}
-    assert customer_from_tracker(make_tracker(metadata=wrong_type)) is None
+    assert customer_from_tracker(make_tracker(metadata={"credential": 5})) is None
+    guest = sealed_metadata(None, None)
+    assert customer_from_tracker(make_tracker(metadata=guest)) is None
     customer = customer_from_tracker(
-        make_tracker(metadata={"customer_id": "c1", "access_token": "t", "display_name": "Ann"})
+        make_tracker(metadata={**sealed_metadata("c1", "t"), "display_name": "Ann"})
     )
     assert customer is not None and customer.customer_id == "c1" and customer.display_name == "Ann"

@@ -25,6 +25,7 @@ from actions.payees import (
     ValidateRemovePayeeForm,
     iban_is_valid,
 )
+from tests.actions.conftest import sealed_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "bot" / "domain" / "payees.yml").read_text())
@@ -61,7 +62,7 @@ def iban_entity(text: str, iban: str) -> dict[str, Any]:
 
 
 def logged_in(bank: Any, username: str = "demo002") -> dict[str, Any]:
-    return {"customer_id": bank.customer_id(username), "access_token": bank.token(username)}
+    return dict(bank.metadata(username))
 
 
 def said(dispatcher: CollectingDispatcher) -> list[str]:
@@ -108,7 +109,7 @@ async def test_guest_is_asked_to_log_in_and_no_form_questions(
 
 
 async def test_backend_down_is_said_plainly(dispatcher, unreachable_core_banking) -> None:
-    metadata = {"customer_id": "someone", "access_token": "a-token"}
+    metadata = sealed_metadata("someone", "a-token")
     await ActionListPayees().run(dispatcher, tracker(metadata=metadata), {})
     slots = {"payee_name": "Anna", "payee_iban": make_iban(), "add_payee_confirmed": True}
     events = await ActionAddPayee().run(dispatcher, tracker(intent="affirm", metadata=metadata,
@@ -119,8 +120,8 @@ async def test_backend_down_is_said_plainly(dispatcher, unreachable_core_banking
 
 
 async def test_expired_login_asks_to_log_in_again(dispatcher, use_core_banking) -> None:
-    metadata = {"customer_id": use_core_banking.customer_id("demo002"),
-                "access_token": use_core_banking.token("demo002", expires_in=-60)}
+    metadata = sealed_metadata(use_core_banking.customer_id("demo002"),
+                               use_core_banking.token("demo002", expires_in=-60))
     await ActionListPayees().run(dispatcher, tracker(metadata=metadata), {})
     assert said(dispatcher) == ["utter_session_expired"]
 

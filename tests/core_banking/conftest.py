@@ -49,6 +49,7 @@ AUDIENCE = "test-audience"
 # Children before parents, so foreign keys never block the cleanup.
 TABLES_CHILD_FIRST = (
     "audit_log",
+    "login_failures",
     "code_lookup_failures",
     "gift_card_activities",
     "gift_cards",

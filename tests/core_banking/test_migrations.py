@@ -16,6 +16,7 @@ from tests.core_banking.conftest import Keys, make_settings
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED_TABLES = {
     "alembic_version",
+    "login_failures",
     "customers",
     "staff_users",
     "accounts",
@@ -37,7 +38,7 @@ async def test_migrations_reach_head_on_both_backends(engine: AsyncEngine) -> No
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
     assert tables >= EXPECTED_TABLES
-    assert version == "0002"
+    assert version == "0003"
 
 
 async def test_upgrade_is_idempotent_and_downgrade_round_trips(

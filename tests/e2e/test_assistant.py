@@ -55,7 +55,9 @@ async def test_guest_gets_the_support_answer(stack: Stack, text: str, label: str
 
 
 async def test_model_parse_follows_the_contract(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.urls["rasa"]) as client:
+    # Rasa's HTTP API needs the stack's credential (CONTRACT.md); see test_security.py.
+    async with httpx.AsyncClient(base_url=stack.urls["rasa"],
+                                 params={"token": stack.env["RASA_AUTH_TOKEN"]}) as client:
         card = (await client.post("/model/parse", json={"text": "how do I activate my card"})).json()
         weather = (await client.post("/model/parse", json={"text": "will it rain in Paris tomorrow?"})).json()
     assert card["intent"]["name"] == "activate_my_card"

@@ -44,11 +44,16 @@ def bot_text(frames: list[dict[str, Any]]) -> str:
     return "\n".join(f["text"] for f in frames if f["type"] == "bot" and "text" in f)
 
 
-async def open_session(stack: Stack, token: str | None) -> tuple[ClientConnection, dict]:
+async def open_session(stack: Stack, token: str | None, *, session_id: str | None = None,
+                       last_seq: int | None = None) -> tuple[ClientConnection, dict]:
     ws = await connect(stack.urls["gateway"].replace("http", "ws") + "/ws")
     hello: dict[str, Any] = {"type": "hello"}
     if token:
         hello["token"] = token
+    if session_id is not None:
+        hello["session_id"] = session_id
+    if last_seq is not None:
+        hello["last_seq"] = last_seq
     await ws.send(json.dumps(hello))
     welcome = json.loads(await ws.recv(decode=True))
     assert welcome["type"] == "welcome", welcome

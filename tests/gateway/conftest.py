@@ -290,7 +290,7 @@ def gateway(make_settings: Callable[..., Settings]) -> Iterator[ServerThread]:
 
 def gateway_server(settings: Settings) -> ServerThread:
     """A gateway with the uvicorn WebSocket options ``python -m gateway`` uses."""
-    return ServerThread(create_app(settings), **settings.uvicorn_ws_options())
+    return ServerThread(create_app(settings), **settings.uvicorn_options())
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from gateway.auth.schemas import Identity
 from gateway.auth.service import AuthService
+from gateway.auth.throttle import LoginThrottle
 from gateway.auth.tokens import TokenService
 from gateway.health import health
 from gateway.problems import InvalidRefreshToken, StoreUnavailable
@@ -128,8 +129,11 @@ async def test_concurrent_refresh_succeeds_once(
 ) -> None:
     """GETDEL makes consumption atomic: two racing refreshes, one winner."""
     redis_async = Redis.from_url(REDIS_URL)
+    throttle = LoginThrottle(redis_async, key_prefix=redis_prefix, window_seconds=60,
+                             max_per_account=30, max_per_ip=100)
     service = AuthService(tokens=token_service, identity=None,  # type: ignore[arg-type]
-                          redis=redis_async, key_prefix=redis_prefix, refresh_ttl_seconds=60)
+                          redis=redis_async, key_prefix=redis_prefix, refresh_ttl_seconds=60,
+                          throttle=throttle)
     pair = await service._issue_pair(Identity(subject="c9", username="u", display_name="U",
                                               roles=["customer"]))
     results = await asyncio.gather(*(service.refresh(pair.refresh_token) for _ in range(5)),

@@ -131,16 +131,28 @@ async def test_rasa_and_redis_see_only_masked_text_and_refs_resolve(
     assert b"[redacted]" in stored and b"737" in stored
 
     ref = match.group(1)
+    credential = stub_rasa.calls_from(sid)[0]["metadata"]["credential"]
+    # Another guest's own turn credential: valid, but for another session.
+    async with socket(gateway) as other:
+        other_sid = (await hello(other))["session_id"]
+        await turn(other, "hello", "o1")
+    other_credential = stub_rasa.calls_from(other_sid)[0]["metadata"]["credential"]
     async with httpx.AsyncClient(base_url=gateway.url) as http:
-        ok = await http.post("/internal/pii/resolve", json={"session_id": sid, "ref": ref},
+        ok = await http.post("/internal/pii/resolve", json={"credential": credential, "ref": ref},
                              headers={"X-Service-Token": SERVICE_TOKEN})
         assert ok.json() == {"kind": "gift_card", "value": "ABCD-EFGH-JKMN-PQRS-TV12"}
-        for body, token, status in [({"session_id": sid, "ref": ref}, "wrong", 401),
-                                    ({"session_id": sid, "ref": ref}, None, 401),
-                                    ({"session_id": "other", "ref": ref}, SERVICE_TOKEN, 404)]:
+        for body, token, status in [
+                ({"credential": credential, "ref": ref}, "wrong", 401),
+                ({"credential": credential, "ref": ref}, None, 401),
+                # The reference is hers: another session's credential does not resolve it.
+                ({"credential": other_credential, "ref": ref}, SERVICE_TOKEN, 404),
+                # A credential not sealed by the gateway is refused.
+                ({"credential": "gAAAAAforged", "ref": ref}, SERVICE_TOKEN, 401),
+                # The caller can no longer name the session (the attack of issue 13).
+                ({"session_id": sid, "ref": ref}, SERVICE_TOKEN, 422)]:
             headers = {"X-Service-Token": token} if token else {}
             response = await http.post("/internal/pii/resolve", json=body, headers=headers)
-            assert response.status_code == status
+            assert response.status_code == status, body
             assert response.headers["content-type"] == "application/problem+json"
 
 

@@ -111,13 +111,27 @@ def test_open_session_handles_ping_message_and_repeated_hello() -> None:
     '{"type": "message", "client_msg_id": "m"}',
     '{"type": "message", "text": "a"}',
     json.dumps({"type": "message", "client_msg_id": "x" * 65, "text": "a"}),
-    json.dumps({"type": "message", "client_msg_id": "m", "text": "a" * 2001}),
     '{"type": "message", "client_msg_id": "m", "text": ""}',
+    "[" * 5000,  # nested past the JSON parser's recursion limit
+    '{"type": "message", "client_msg_id": "m", "text": "a", "x": ' + "[" * 5000 + "]" * 5000 + "}",
 ])
 def test_bad_frames_are_bad_request_and_keep_the_socket(raw: str) -> None:
     proto = opened()
     actions = proto.receive_text(raw)
     assert error_code(actions) == "bad_request"
+    assert len(actions) == 1
+    assert proto.state is State.OPEN
+
+
+@pytest.mark.parametrize("raw", [
+    json.dumps({"type": "message", "client_msg_id": "m", "text": "a" * 2001}),
+    json.dumps({"type": "message", "client_msg_id": "m", "text": "a" * 5000}),
+    json.dumps({"type": "message", "client_msg_id": "m", "payload": "/" * 2001}),
+])
+def test_text_over_the_limit_is_too_large_and_keeps_the_socket(raw: str) -> None:
+    proto = opened()
+    actions = proto.receive_text(raw)
+    assert error_code(actions) == "too_large"
     assert len(actions) == 1
     assert proto.state is State.OPEN
 

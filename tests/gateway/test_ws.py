@@ -15,7 +15,9 @@ from jose import jwt
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from gateway.auth.tokens import TokenService
+from gateway.auth.tokens import TokenError, TokenService
+from gateway.chat.credentials import TurnSealer
+from gateway.settings import DEFAULT_CHAT_CREDENTIAL_KEY
 from tests.gateway.conftest import ServerThread, StubRasa
 
 TIMEOUT = 5
@@ -95,16 +97,25 @@ async def test_message_gets_ack_typing_bot_and_rasa_metadata(
         ]
         [call] = stub_rasa.calls_for(text)
         assert call["sender"] == sid
-        delegated = call["metadata"].pop("access_token")
+        sealed = call["metadata"].pop("credential")
         assert call["metadata"] == {"customer_id": "cust-001", "display_name": "Name cust-001",
-                                    "session_id": sid, "client_msg_id": "m1"}
-        # Not the customer's own token: a fresh 120 s token for the same subject and roles.
-        assert delegated != token
-        claims, own = token_service.decode(delegated), token_service.decode(token)
-        assert (claims.sub, claims.roles, claims.name) == (own.sub, own.roles, own.name)
-        assert claims.jti != own.jti
-        raw = jwt.get_unverified_claims(delegated)
-        assert raw["exp"] - raw["iat"] == 120
+                                    "session_id": sid, "client_msg_id": "m1",
+                                    "turn_id": f"{sid}:m1"}
+        # No token in clear: the credential opens only with the shared key.
+        assert "eyJ" not in sealed
+        opened = TurnSealer(DEFAULT_CHAT_CREDENTIAL_KEY, ttl_seconds=60).open(sealed)
+        assert (opened.session_id, opened.turn_id, opened.customer_id) == (
+            sid, f"{sid}:m1", "cust-001")
+        delegated = opened.token
+        assert delegated is not None and delegated != token
+        # A fresh 60 s token of the delegated audience, for the same subject and roles,
+        # which the gateway itself (/ws, the console) refuses.
+        with pytest.raises(TokenError):
+            token_service.decode(delegated)
+        raw, own = jwt.get_unverified_claims(delegated), token_service.decode(token)
+        assert (raw["sub"], tuple(raw["roles"]), raw["name"]) == (own.sub, own.roles, own.name)
+        assert raw["aud"] == "bank-chat" and raw["jti"] != own.jti
+        assert raw["exp"] - raw["iat"] == 60
         # seq keeps increasing across turns, and several responses -> several frames.
         frames = await turn(ws, "two things", "m2")
         assert [(f["type"], f.get("seq")) for f in frames] == [
@@ -193,11 +204,18 @@ async def test_no_hello_in_time_is_auth_timeout(gateway: ServerThread) -> None:
         assert time.monotonic() - started < 3
 
 
-@pytest.mark.parametrize("kind", ["garbage", "staff"])
+@pytest.mark.parametrize("kind", ["garbage", "staff", "delegated"])
 async def test_bad_token_is_unauthorized(
     gateway: ServerThread, token_service: TokenService, kind: str
 ) -> None:
-    token = "not.a.jwt" if kind == "garbage" else customer_token(token_service, roles=["agent"])
+    tokens = {
+        "garbage": "not.a.jwt",
+        "staff": customer_token(token_service, roles=["agent"]),
+        # A chat turn's delegated token (issue 13: it opened sockets and renewed itself).
+        "delegated": token_service.issue(subject="cust-001", username="u", display_name="U",
+                                         roles=["customer"], audience="bank-chat"),
+    }
+    token = tokens[kind]
     async with socket(gateway) as ws:
         await send(ws, {"type": "hello", "token": token})
         assert (await recv(ws))["code"] == "unauthorized"
@@ -207,10 +225,13 @@ async def test_bad_token_is_unauthorized(
 async def test_bad_frames_keep_the_socket_usable(gateway: ServerThread) -> None:
     async with socket(gateway) as ws:
         await hello(ws)
-        for raw in ["{not json", '{"type": "dance"}',
-                    json.dumps({"type": "message", "client_msg_id": "m", "text": "x" * 2001})]:
+        for raw, code in [
+                ("{not json", "bad_request"), ('{"type": "dance"}', "bad_request"),
+                ("[" * 5000, "bad_request"),  # RecursionError closed the socket before
+                (json.dumps({"type": "message", "client_msg_id": "m", "text": "x" * 5000}),
+                 "too_large")]:
             await ws.send(raw)
-            assert (await recv(ws))["code"] == "bad_request"
+            assert (await recv(ws))["code"] == code
         await ws.send(b"\x00binary")
         assert (await recv(ws))["code"] == "bad_request"
         await ws.send(json.dumps({"type": "ping", "pad": "x" * 17000}))

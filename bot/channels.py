@@ -1,0 +1,49 @@
+"""The REST channel, for the stack's gateway only.
+
+Rasa's own ``rest`` channel takes any caller's ``sender`` and ``metadata``, so anyone
+who reaches the port could speak in a customer's conversation ("yes" to her pending
+transfer). This one is the same channel, under the same name and URL
+(``/webhooks/rest/webhook``), refusing with 401 every request that does not carry
+``X-Rasa-Token: <RASA_AUTH_TOKEN>`` (the same secret that guards Rasa's HTTP API,
+see ``bot/server.py``). Listed in ``bot/credentials.yml`` instead of ``rest``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+
+DEFAULT_RASA_AUTH_TOKEN = "dev-rasa-token"  # the gateway's default too; refused in production
+
+
+def auth_token() -> str:
+    return os.environ.get("RASA_AUTH_TOKEN") or DEFAULT_RASA_AUTH_TOKEN
+
+
+class GatewayRestInput(RestInput):
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        blueprint = super().blueprint(on_new_message)
+        expected = auth_token().encode()
+
+        @blueprint.middleware("request")
+        async def only_the_gateway(request: Request) -> Any:
+            supplied = (request.headers.get("X-Rasa-Token") or "").encode()
+            if not hmac.compare_digest(supplied, expected):
+                return response.json({"status": "failure", "reason": "NotAuthenticated",
+                                      "message": "missing or wrong X-Rasa-Token"}, status=401)
+            return None
+
+        return blueprint
