@@ -122,15 +122,16 @@ class StubRasa:
     Each call is recorded with its start/end (monotonic) for ordering checks.
 
     Its HTTP API (``/conversations/...``) wants ``?token=RASA_AUTH_TOKEN`` like Rasa
-    started with ``--auth-token``; ``PUT .../tracker/events`` replaces a tracker (the
-    replaced senders are listed in ``replaced``). In the tracker, a message starting
+    started with ``--auth-token``; ``DELETE /webhooks/rest/conversations/{id}`` with
+    ``X-Rasa-Token`` erases a tracker, as ``bot/erasure.py`` does (the erased senders are
+    listed in ``erased``). In the tracker, a message starting
     with ``mumble`` is ``nlu_fallback`` (confidence 0.3) answered by the fallback action."""
 
     url: str = ""
     calls: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     flaky_down: threading.Event = field(default_factory=threading.Event)
-    replaced: list[str] = field(default_factory=list)
+    erased: list[str] = field(default_factory=list)
 
     def calls_for(self, message: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -192,17 +193,16 @@ class StubRasa:
                            {"event": "action", "name": "action_listen"}]
             return {"sender_id": sender, "events": events}
 
-        @app.put("/conversations/{sender}/tracker/events", response_model=None)
-        async def replace_events(sender: str, request: Request,
-                                 token: str = "") -> dict[str, Any] | JSONResponse:
-            if token != RASA_AUTH_TOKEN:
-                return JSONResponse({"message": "no token"}, status_code=401)
-            if await request.json() != []:
-                return JSONResponse({"message": "only emptying is stubbed"}, status_code=400)
+        @app.delete("/webhooks/rest/conversations/{sender}", response_model=None)
+        async def erase(sender: str, x_rasa_token: str | None = Header(default=None)
+                        ) -> dict[str, Any] | JSONResponse:
+            """bot/erasure.py's route on the stack's REST channel."""
+            if x_rasa_token != RASA_AUTH_TOKEN:
+                return JSONResponse({"reason": "NotAuthenticated"}, status_code=401)
             with self.lock:
                 self.calls = [c for c in self.calls if c["sender"] != sender]
-                self.replaced.append(sender)
-            return {"sender_id": sender, "events": []}
+                self.erased.append(sender)
+            return {"status": "erased", "conversation_id": sender}
 
         return app
 

@@ -324,7 +324,7 @@ async def test_a_support_shift(
     # The customer asks to be forgotten.
     erased = await ok(gw, "DELETE", "/customers/demo005/conversations", boss)
     assert erased == {"erased_sessions": 1}
-    assert sid5 in stub_rasa.replaced
+    assert sid5 in stub_rasa.erased
     log = (await ok(gw, "GET", "/audit", boss))["data"]
     assert (log[0]["staff"], log[0]["action"], log[0]["target"]) == (
         "supervisor1",

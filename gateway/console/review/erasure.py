@@ -2,8 +2,9 @@
 sessions in Redis, and every transcript row and everything staff or the customer
 added to them.
 
-Callers may rely on: ``erase`` empties the Rasa trackers first (Rasa 3.6 has no
-delete; ``RasaClient.empty_tracker``), then deletes the Redis sessions
+Callers may rely on: ``erase`` deletes the Rasa trackers first (Rasa 3.6 has no
+delete: ``RasaClient.erase_tracker`` calls the route the stack's REST channel adds,
+``bot/erasure.py``), then deletes the Redis sessions
 (``ChatStore.erase_sessions``, which also tells the transcript writer to drop their
 entries still on the way), then the SQL rows, in one transaction with the audit entry.
 Every step is idempotent, so a refused erasure (503: Rasa or Redis unreachable) is
@@ -60,7 +61,7 @@ class ErasureService:
         sessions = sorted(set(recorded) | set(live))
         for sid in sessions:
             try:
-                await self._rasa.empty_tracker(sid)
+                await self._rasa.erase_tracker(sid)
             except BotUnavailable as exc:
                 raise BotUnreachable() from exc
         try:
