@@ -89,9 +89,12 @@ test-actions: setup
 	$(RASA)/pytest -q -p no:cacheprovider -c tests/bot/pytest.ini tests/bot
 
 # Conversation tests through the real NLU and policies (no action server needed).
+# bot/endpoints.yml needs its variables; no action server or Redis is used here.
+STORY_ENV := ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook ACTION_SERVER_TOKEN=unused \
+	RASA_REDIS_HOST=127.0.0.1 RASA_REDIS_PORT=6379 RASA_REDIS_DB=0 \
+	RASA_REDIS_KEY_PREFIX=stories RASA_TRACKER_TTL_SECONDS=600
 test-stories: train
-	ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook ACTION_SERVER_TOKEN=unused \
-		$(RASA)/rasa test core \
+	$(STORY_ENV) $(RASA)/rasa test core \
 		--model "$$($(APP)/python scripts/train.py)" --stories tests/stories \
 		--fail-on-prediction-errors --out var/eval/stories --endpoints bot/endpoints.yml
 

@@ -45,7 +45,7 @@ def main() -> None:
     rasa = subprocess.Popen(  # noqa: S603
         [str(ROOT / ".venv-rasa/bin/python"), "-m", "bot.server", "-i", "127.0.0.1",
          "--port", str(port), "--model", str(ensure_trained()),
-         "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml"],
+         "--credentials", "bot/credentials.yml"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip

@@ -1,17 +1,21 @@
-"""Starts the whole system as local processes and stops it again.
+"""Starts the whole system as local processes, keeps it running, and stops it again.
 
 `make run` uses it in the foreground; the end-to-end tests use `Stack` as a fixture, with
 their own ports, database and Redis prefix. Each service logs to `var/log/<name>.log`.
+A service that dies is started again (``Stack.supervise``: within 1-20 s, with backoff,
+said on stderr); conversations carry on, since Rasa keeps trackers and locks in Redis.
 
     python scripts/stack.py run     # migrate, seed, start all four, print URLs, Ctrl-C stops
 """
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_BIN = ROOT / ".venv" / "bin"
 RASA_BIN = ROOT / ".venv-rasa" / "bin"
 LOG_DIR = ROOT / "var" / "log"
+MAX_BACKOFF_SECONDS = 20
+STABLE_SECONDS = 60
 
 
 @dataclass
@@ -50,6 +56,9 @@ class Service:
     health_url: str
     env: dict[str, str] = field(default_factory=dict)  # on top of the stack's environment
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    started_at: float = 0.0  # monotonic time of the last start
+    restarts: int = 0  # consecutive restarts (reset once it has stayed up a while)
+    due: float | None = None  # a dead service's next start
 
 
 class StackError(RuntimeError):
@@ -64,6 +73,7 @@ class Stack:
         base = dict(os.environ if env is None else env)
         self.ports = Ports.from_env(base)
         self.log_dir = log_dir
+        self._stopping = False
         host = "127.0.0.1"
         self.urls = {
             "gateway": f"http://{host}:{self.ports.gateway}",
@@ -83,6 +93,7 @@ class Stack:
         base.setdefault("ACTION_SERVER_TOKEN", "dev-action-token")
         base["ACTION_SERVER_HOST"] = host
         base["CORE_BANKING_HOST"] = host
+        base.update({k: v for k, v in rasa_store_env(base).items() if k not in base})
         self.env = base
         p = self.ports
         self.services = [
@@ -125,15 +136,58 @@ class Stack:
         """Start every service and return once all answer their health URL."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for service in self.services:
-            log = open(self.log_dir / f"{service.name}.log", "ab")  # noqa: SIM115
-            service.process = subprocess.Popen(  # noqa: S603
-                service.command, cwd=ROOT, env={**self.env, **service.env}, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-            log.close()
+            self._spawn(service)
         deadline = time.monotonic() + timeout
         for service in self.services:
             self._wait_healthy(service, deadline)
+
+    def _spawn(self, service: Service) -> None:
+        log = open(self.log_dir / f"{service.name}.log", "ab")  # noqa: SIM115
+        service.process = subprocess.Popen(  # noqa: S603
+            service.command, cwd=ROOT, env={**self.env, **service.env}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        service.started_at = time.monotonic()
+
+    def supervise(self) -> list[str]:
+        """Start again what died: the first try 1 s after it was seen dead, then 2, 4, 8,
+        16 s, then every 20 s (always within 30 s); a service up for 60 s starts over
+        at 1 s. Returns what it did, for the caller to print. Call it often (0.5 s)."""
+        said = []
+        now = time.monotonic()
+        for service in self.services:
+            process = service.process
+            if process is None or self._stopping:
+                continue
+            if process.poll() is None:
+                if service.restarts and now - service.started_at > STABLE_SECONDS:
+                    service.restarts = 0
+                continue
+            if service.due is None:
+                delay = min(2 ** service.restarts, MAX_BACKOFF_SECONDS)
+                service.due = now + delay
+                said.append(f"[run] {service.name} exited with code {process.returncode}; "
+                            f"starting it again in {delay} s (log: "
+                            f"{self.log_dir / (service.name + '.log')})")
+            elif now >= service.due:
+                service.due = None
+                service.restarts += 1
+                self._spawn(service)
+                said.append(f"[run] {service.name} started again (restart {service.restarts})")
+        return said
+
+    def supervise_in_background(self, interval: float = 0.5) -> threading.Event:
+        """``supervise`` in a daemon thread until the returned event is set (tests)."""
+        done = threading.Event()
+
+        def loop() -> None:
+            while not done.wait(interval):
+                for line in self.supervise():
+                    print(line, file=sys.stderr, flush=True)
+
+        threading.Thread(target=loop, daemon=True, name="stack-supervisor").start()
+        return done
 
     def _wait_healthy(self, service: Service, deadline: float) -> None:
         assert service.process is not None
@@ -147,12 +201,9 @@ class Stack:
         raise StackError(f"{service.name} not healthy at {service.health_url} in time; "
                          f"see {self.log_dir / (service.name + '.log')}")
 
-    def first_exited(self) -> Service | None:
-        return next((s for s in self.services if s.process and s.process.poll() is not None),
-                    None)
-
     def stop(self) -> None:
         """Stop all services (SIGTERM to each process group, SIGKILL after 15 s)."""
+        self._stopping = True
         running = [s for s in self.services if s.process and s.process.poll() is None]
         for service in running:
             _signal_group(service, signal.SIGTERM)
@@ -164,6 +215,21 @@ class Stack:
             except subprocess.TimeoutExpired:
                 _signal_group(service, signal.SIGKILL)
                 service.process.wait()
+
+
+def rasa_store_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Where Rasa keeps trackers and locks (``bot/endpoints.yml``): the stack's Redis,
+    under the gateway's key prefix made alphanumeric (Rasa ignores any other), so tests
+    and deployments sharing one Redis keep their conversations apart."""
+    parsed = urlparse(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    prefix = re.sub(r"[^A-Za-z0-9]", "", env.get("REDIS_KEY_PREFIX", "gw:")) + "rasa"
+    return {
+        "RASA_REDIS_HOST": parsed.hostname or "127.0.0.1",
+        "RASA_REDIS_PORT": str(parsed.port or 6379),
+        "RASA_REDIS_DB": (parsed.path or "/0").lstrip("/") or "0",
+        "RASA_REDIS_KEY_PREFIX": prefix,
+        "RASA_TRACKER_TTL_SECONDS": env.get("RASA_TRACKER_TTL_SECONDS", str(7 * 24 * 3600)),
+    }
 
 
 def _signal_group(service: Service, sig: signal.Signals) -> None:
@@ -246,11 +312,8 @@ def run_foreground() -> int:
               "Ctrl-C stops everything.",
               flush=True)  # fmt: skip
         while not stopping:
-            exited = stack.first_exited()
-            if exited is not None:
-                print(f"[run] {exited.name} stopped unexpectedly; see "
-                      f"{LOG_DIR / (exited.name + '.log')}", file=sys.stderr)
-                return 1
+            for line in stack.supervise():  # a service that died is started again
+                print(line, file=sys.stderr, flush=True)
             time.sleep(0.5)
         return 0
     except (StackError, subprocess.CalledProcessError) as exc:
