@@ -125,7 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.review_service = ReviewService(schema=schema, store=store,
                                                  low_confidence=low)
         app.state.export_service = ExportService(schema=schema, low_confidence=low)
-        app.state.erasure_service = ErasureService(schema=schema, store=store, rasa=rasa)
+        app.state.erasure_service = ErasureService(schema=schema, store=store, rasa=rasa,
+                                                   hub=hub)
         listener = asyncio.create_task(hub.run())
         loops = [asyncio.create_task(runner.sweep_forever()),
                  asyncio.create_task(service.maintain_forever()),

@@ -67,6 +67,13 @@ class ChatConnection:
         self._outbox.put_nowait(frame)
 
     def _deliver(self, frame: Frame) -> None:
+        if frame.get("type") == protocol.ERASED_SIGNAL:
+            for action in self._protocol.session_erased():
+                if isinstance(action, Send):
+                    self._send(action.frame)
+                elif isinstance(action, Close):
+                    self._outbox.put_nowait(_CloseSignal(action.code))
+            return
         frame = self._service.live(frame)
         if self._held is not None:
             self._held.append(frame)

@@ -47,6 +47,8 @@ CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 GUEST_OWNER = "guest"
+# Published to a session's sockets (never sent to a client) when staff erase it.
+ERASED_SIGNAL = "_erased"
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,13 @@ class ChatProtocol:
             return []
         return self._close("unauthorized", "the access token has expired; refresh it and "
                            "resume the session", CLOSE_UNAUTHORIZED)
+
+    def session_erased(self) -> list[Action]:
+        """Staff erased this conversation: it no longer exists to talk in (the client
+        starts a new one, as after ``forbidden`` on resume)."""
+        if self.state is not State.OPEN:
+            return []
+        return self._close("forbidden", "this conversation was erased", CLOSE_FORBIDDEN)
 
     def idle_timed_out(self) -> list[Action]:
         if self.state is not State.OPEN:

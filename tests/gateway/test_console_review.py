@@ -31,7 +31,7 @@ from gateway.transcripts.schema import TranscriptSchema
 from gateway.transcripts.writer import make_engine
 from tests.gateway.conftest import ServerThread, StubRasa, gateway_server
 from tests.gateway.test_console import bearer, staff_token
-from tests.gateway.test_ws import hello, recv, send, socket, turn
+from tests.gateway.test_ws import closed_with, hello, recv, send, socket, turn
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -321,9 +321,14 @@ async def test_a_support_shift(
     assert ("agent1", "transcript.view") in actions[5:]
     assert any(a["target"] == sid5 for a in audit)
 
-    # The customer asks to be forgotten.
-    erased = await ok(gw, "DELETE", "/customers/demo005/conversations", boss)
-    assert erased == {"erased_sessions": 1}
+    # The customer asks to be forgotten, with the chat still open in a tab.
+    async with socket(gw) as tab:
+        await hello(tab, token=demo005, session_id=sid5, last_seq=999)
+        erased = await ok(gw, "DELETE", "/customers/demo005/conversations", boss)
+        assert erased == {"erased_sessions": 1}
+        closing = await recv(tab)
+        assert (closing["type"], closing["code"]) == ("error", "forbidden")
+        assert await closed_with(tab) == 4403
     assert sid5 in stub_rasa.erased
     log = (await ok(gw, "GET", "/audit", boss))["data"]
     assert (log[0]["staff"], log[0]["action"], log[0]["target"]) == (

@@ -243,3 +243,11 @@ def test_feedback_must_name_a_bot_frame() -> None:
     assert rated_reply(stored, 2)
     assert not rated_reply(stored, 1) and not rated_reply(stored, 3)
     assert not rated_reply(stored, 9)
+
+
+def test_an_erased_session_closes_like_a_forbidden_one() -> None:
+    proto = opened()
+    actions = proto.session_erased()
+    assert error_code(actions) == "forbidden"
+    assert actions[-1] == Close(CLOSE_FORBIDDEN)
+    assert proto.session_erased() == []  # closed already

@@ -7,10 +7,11 @@ delete: ``RasaClient.erase_tracker`` calls the route the stack's REST channel ad
 ``bot/erasure.py``), then deletes the Redis sessions
 (``ChatStore.erase_sessions``, which also tells the transcript writer to drop their
 entries still on the way), then the SQL rows, in one transaction with the audit entry.
-Every step is idempotent, so a refused erasure (503: Rasa or Redis unreachable) is
-simply asked for again. The audit log keeps that it happened, not whose: the entry's
-target is ``[erased]`` and earlier entries naming those conversations or the customer
-are blanked the same way.
+Sockets still open on those conversations get ``error forbidden`` and close 4403
+(the client then starts a new conversation). Every step is idempotent, so a refused
+erasure (503: Rasa or Redis unreachable) is simply asked for again. The audit log
+keeps that it happened, not whose: the entry's target is ``[erased]`` and earlier
+entries naming those conversations or the customer are blanked the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.chat.protocol import owner_of
+from gateway.chat.hub import SessionHub
+from gateway.chat.protocol import ERASED_SIGNAL, owner_of
 from gateway.chat.rasa_client import BotUnavailable, RasaClient
 from gateway.chat.store import ChatStore
 from gateway.console.review import repository as repo
@@ -42,10 +44,13 @@ from gateway.transcripts.schema import TranscriptSchema
 
 
 class ErasureService:
-    def __init__(self, *, schema: TranscriptSchema, store: ChatStore, rasa: RasaClient) -> None:
+    def __init__(
+        self, *, schema: TranscriptSchema, store: ChatStore, rasa: RasaClient, hub: SessionHub
+    ) -> None:
         self._schema = schema
         self._store = store
         self._rasa = rasa
+        self._hub = hub
 
     async def erase(self, customer: str, staff: Staff) -> Erased:
         async with transaction(self._schema) as conn:
@@ -68,6 +73,8 @@ class ErasureService:
             await self._store.erase_sessions([owner_of(cid) for cid in ids], sessions)
         except RedisError as exc:
             raise StoreUnavailable() from exc
+        for sid in sessions:  # sockets still open on them are closed (on every instance)
+            await self._hub.publish(sid, {"type": ERASED_SIGNAL})
         async with transaction(self._schema) as conn:
             if sessions:
                 await _erase(conn, sessions, names)
