@@ -40,8 +40,7 @@ def erase_tracker(store: TrackerStore, sender_id: str) -> bool:
         inner.store.pop(sender_id, None)
     elif isinstance(inner, SQLTrackerStore):
         with inner.session_scope() as session:
-            session.query(inner.SQLEvent).filter(
-                inner.SQLEvent.sender_id == sender_id).delete()
+            session.query(inner.SQLEvent).filter(inner.SQLEvent.sender_id == sender_id).delete()
             session.commit()
     else:
         return False
@@ -55,6 +54,12 @@ def add_erasure_route(blueprint: Blueprint) -> None:
         async with agent.lock_store.lock(conversation_id):
             erased = erase_tracker(agent.tracker_store, conversation_id)
         if not erased:
-            return response.json({"status": "failure", "reason": "NotSupported",
-                                  "message": "this tracker store cannot be erased"}, status=501)
+            return response.json(
+                {
+                    "status": "failure",
+                    "reason": "NotSupported",
+                    "message": "this tracker store cannot be erased",
+                },
+                status=501,
+            )
         return response.json({"status": "erased", "conversation_id": conversation_id})

@@ -28,8 +28,7 @@ from bot.erasure import erase_tracker
 @pytest.fixture
 def redis_store() -> Iterator[RedisTrackerStore]:
     prefix = f"gwtest{uuid.uuid4().hex[:10]}"
-    store = RedisTrackerStore(Domain.empty(), host="127.0.0.1", port=6379, db=0,
-                              key_prefix=prefix)
+    store = RedisTrackerStore(Domain.empty(), host="127.0.0.1", port=6379, db=0, key_prefix=prefix)
     yield store
     client = redis.Redis()
     keys = list(client.scan_iter(match=f"{prefix}*"))
@@ -38,11 +37,14 @@ def redis_store() -> Iterator[RedisTrackerStore]:
 
 
 def conversation(sender: str) -> DialogueStateTracker:
-    return DialogueStateTracker.from_events(sender, [
-        ActionExecuted("action_listen"),
-        UserUttered("my card number is [card •••• 1111]", {"name": "card_lost"}),
-        ActionExecuted("utter_card_lost"),
-    ])
+    return DialogueStateTracker.from_events(
+        sender,
+        [
+            ActionExecuted("action_listen"),
+            UserUttered("my card number is [card •••• 1111]", {"name": "card_lost"}),
+            ActionExecuted("utter_card_lost"),
+        ],
+    )
 
 
 async def test_saving_an_empty_tracker_keeps_a_redis_stored_conversation(
@@ -55,11 +57,8 @@ async def test_saving_an_empty_tracker_keeps_a_redis_stored_conversation(
 
 
 @pytest.mark.parametrize("kind", ["redis", "memory"])
-async def test_an_erased_conversation_is_gone(
-    kind: str, redis_store: RedisTrackerStore
-) -> None:
-    store: TrackerStore = redis_store if kind == "redis" else InMemoryTrackerStore(
-        Domain.empty())
+async def test_an_erased_conversation_is_gone(kind: str, redis_store: RedisTrackerStore) -> None:
+    store: TrackerStore = redis_store if kind == "redis" else InMemoryTrackerStore(Domain.empty())
     await store.save(conversation("s1"))
     await store.save(conversation("s2"))
     assert erase_tracker(store, "s1") is True
@@ -83,8 +82,9 @@ async def test_the_gateway_channel_erases_only_for_the_gateway() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = await app.create_server(host="127.0.0.1", port=port, access_log=False,
-                                     return_asyncio_server=True)
+    server = await app.create_server(
+        host="127.0.0.1", port=port, access_log=False, return_asyncio_server=True
+    )
     assert server is not None
     await server.startup()
     await server.start_serving()
@@ -93,8 +93,9 @@ async def test_the_gateway_channel_erases_only_for_the_gateway() -> None:
             refused = await http.delete("/webhooks/rest/conversations/s1")
             assert refused.status_code == 401
             assert await store.retrieve("s1") is not None
-            erased = await http.delete("/webhooks/rest/conversations/s1",
-                                       headers={"X-Rasa-Token": auth_token()})
+            erased = await http.delete(
+                "/webhooks/rest/conversations/s1", headers={"X-Rasa-Token": auth_token()}
+            )
             assert erased.status_code == 200, erased.text
     finally:
         server.close()
