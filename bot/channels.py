@@ -20,6 +20,8 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot.erasure import add_erasure_route
+
 DEFAULT_RASA_AUTH_TOKEN = "dev-rasa-token"  # the gateway's default too; refused in production
 
 
@@ -46,4 +48,5 @@ class GatewayRestInput(RestInput):
                                       "message": "missing or wrong X-Rasa-Token"}, status=401)
             return None
 
+        add_erasure_route(blueprint)  # DELETE /webhooks/rest/conversations/{id}
         return blueprint

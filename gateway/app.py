@@ -33,10 +33,15 @@ from gateway.chat.service import ChatService
 from gateway.chat.store import ChatStore
 from gateway.chat.turns import TurnRunner
 from gateway.console import endpoints as console_endpoints
+from gateway.console.review import endpoints as review_endpoints
+from gateway.console.review.erasure import ErasureService
+from gateway.console.review.exports import ExportService
+from gateway.console.review.service import ReviewService
 from gateway.console.service import ConsoleService
 from gateway.identity_client import IdentityClient
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings, get_settings
+from gateway.transcripts.schema import TranscriptSchema
 from gateway.transcripts.writer import (
     STREAM_MAX,
     TranscriptQueue,
@@ -96,7 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           transcript_stream=transcripts.key, transcript_max=STREAM_MAX)
         app.state.chat_store = store
         engine = make_engine(settings.transcript_database_url)
-        writer = TranscriptWriter(redis=redis, queue=transcripts, engine=engine,
+        schema = TranscriptSchema(engine)
+        writer = TranscriptWriter(redis=redis, queue=transcripts, schema=schema,
                                   rasa=rasa, consumer=hub.instance_id)
         sealer = TurnSealer(settings.chat_credential_key,
                             ttl_seconds=settings.delegated_token_ttl_seconds)
@@ -114,7 +120,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               tokens=tokens, sealer=sealer, metrics=app.state.metrics,
                               pii_ref_ttl_seconds=settings.pii_ref_ttl_seconds)
         app.state.chat_service = service
-        app.state.console_service = ConsoleService(store=store, hub=hub, engine=engine)
+        app.state.console_service = ConsoleService(store=store, hub=hub)
+        low = settings.console_low_confidence
+        app.state.review_service = ReviewService(schema=schema, store=store,
+                                                 low_confidence=low)
+        app.state.export_service = ExportService(schema=schema, low_confidence=low)
+        app.state.erasure_service = ErasureService(schema=schema, store=store, rasa=rasa,
+                                                   hub=hub)
         listener = asyncio.create_task(hub.run())
         loops = [asyncio.create_task(runner.sweep_forever()),
                  asyncio.create_task(service.maintain_forever()),
@@ -144,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_endpoints.router)
     app.include_router(chat_endpoints.router)
     app.include_router(console_endpoints.router)
+    app.include_router(review_endpoints.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

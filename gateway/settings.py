@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # callers without it; the same value is given to Rasa (``bot/server.py``).
     rasa_auth_token: str = DEFAULT_RASA_AUTH_TOKEN
     rasa_timeout_seconds: float = 30.0
+    # Staff console: a turn whose NLU confidence is below this is flagged low_confidence.
+    console_low_confidence: float = Field(default=0.5, ge=0, le=1)
     core_banking_url: str = "http://127.0.0.1:8001"
     core_banking_timeout_seconds: float = 10.0
     service_token: str = DEFAULT_SERVICE_TOKEN

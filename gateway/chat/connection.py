@@ -30,6 +30,7 @@ from gateway.chat.protocol import (
     ChatProtocol,
     Close,
     OpenSession,
+    RecordRating,
     Send,
     StartTurn,
     State,
@@ -66,6 +67,13 @@ class ChatConnection:
         self._outbox.put_nowait(frame)
 
     def _deliver(self, frame: Frame) -> None:
+        if frame.get("type") == protocol.ERASED_SIGNAL:
+            for action in self._protocol.session_erased():
+                if isinstance(action, Send):
+                    self._send(action.frame)
+                elif isinstance(action, Close):
+                    self._outbox.put_nowait(_CloseSignal(action.code))
+            return
         frame = self._service.live(frame)
         if self._held is not None:
             self._held.append(frame)
@@ -117,15 +125,19 @@ class ChatConnection:
                 self._outbox.put_nowait(_CloseSignal(action.code))
             elif isinstance(action, OpenSession):
                 await self._perform(await self._open(action))
-            elif isinstance(action, StartTurn):
+            elif isinstance(action, StartTurn | RecordRating):
                 # The socket's own token must still be valid at every turn (the turn
                 # itself runs with a short-lived delegated token, see turns.py).
                 if not protocol.auth_valid(self._caller.expires_at, time.time()):
                     await self._perform(self._protocol.auth_expired())
                     return
                 assert self._session_id is not None
-                await self._service.submit(self._session_id, self._caller, action.message,
-                                           self._send)
+                if isinstance(action, StartTurn):
+                    await self._service.submit(self._session_id, self._caller,
+                                               action.message, self._send)
+                else:
+                    await self._service.rate(self._session_id, self._caller, action.rating,
+                                             self._send)
 
     async def _open(self, action: OpenSession) -> list[Action]:
         hello = action.hello

@@ -6,6 +6,8 @@ input (also JSON nested thousands deep); a frame over the byte limit, or a ``tex
 ``payload`` over MAX_TEXT characters, is ``too_large``; unknown extra fields are ignored
 (forward compatibility). Server frames are plain dicts ready for
 ``json.dumps``.
+
+(It also returns ``FeedbackFrame`` and ``RatingFrame``: the customer's ratings.)
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 MAX_CLIENT_MSG_ID = 64
 MAX_TEXT = 2000
+MAX_FEEDBACK_COMMENT = 500
+MAX_RATING_COMMENT = 1000
 Frame = dict[str, Any]
 
 
@@ -60,7 +64,24 @@ class PingFrame(_ClientFrame):
     type: Literal["ping"]
 
 
-ClientFrame = HelloFrame | MessageFrame | PingFrame
+class FeedbackFrame(_ClientFrame):
+    """The customer's rating of one ``bot`` frame (a later one for the seq replaces it)."""
+
+    type: Literal["feedback"]
+    seq: int = Field(ge=1, strict=True)
+    value: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=MAX_FEEDBACK_COMMENT)
+
+
+class RatingFrame(_ClientFrame):
+    """The customer's rating of the whole conversation."""
+
+    type: Literal["rating"]
+    score: int = Field(ge=1, le=5, strict=True)
+    comment: str | None = Field(default=None, max_length=MAX_RATING_COMMENT)
+
+
+ClientFrame = HelloFrame | MessageFrame | PingFrame | FeedbackFrame | RatingFrame
 _adapter: TypeAdapter[ClientFrame] = TypeAdapter(
     Annotated[ClientFrame, Field(discriminator="type")]
 )
@@ -120,6 +141,11 @@ def handoff(seq: int, state: str) -> Frame:
 
 def agent(seq: int, text: str, agent_name: str) -> Frame:
     return {"type": "agent", "seq": seq, "text": text, "agent": agent_name}
+
+
+def user(seq: int, client_msg_id: str, text: str) -> Frame:
+    """The customer's own turn as stored (masked), re-sent on resume."""
+    return {"type": "user", "seq": seq, "client_msg_id": client_msg_id, "text": text}
 
 
 def bot(seq: int, reply_to: str, response: dict[str, Any]) -> Frame:

@@ -10,6 +10,8 @@ performs the actions it returns, in order:
   ``session_opened`` or ``session_refused`` with the outcome.
 - ``StartTurn(message)``: queue this user turn for the session (turn processing itself
   is driven by ``ChatService`` using the pure helpers at the bottom of this module).
+- ``RecordRating(frame)``: store the customer's ``feedback`` (one reply) or ``rating``
+  (the conversation); malformed ones never get here (``bad_request``).
 
 Callers may rely on: the first frame must be ``hello`` (anything else is refused with
 ``unauthorized`` + 4401, except frames that do not even parse, which get
@@ -29,7 +31,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.chat import frames
-from gateway.chat.frames import Frame, FrameError, HelloFrame, MessageFrame, PingFrame
+from gateway.chat.frames import (
+    FeedbackFrame,
+    Frame,
+    FrameError,
+    HelloFrame,
+    MessageFrame,
+    PingFrame,
+    RatingFrame,
+)
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -37,6 +47,8 @@ CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 GUEST_OWNER = "guest"
+# Published to a session's sockets (never sent to a client) when staff erase it.
+ERASED_SIGNAL = "_erased"
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,15 @@ class StartTurn:
     message: MessageFrame
 
 
-Action = Send | Close | OpenSession | StartTurn
+@dataclass(frozen=True)
+class RecordRating:
+    """Store the customer's ``feedback`` on one reply or ``rating`` of the conversation
+    (the I/O layer checks that a feedback's seq is a ``bot`` frame of the session)."""
+
+    rating: FeedbackFrame | RatingFrame
+
+
+Action = Send | Close | OpenSession | StartTurn | RecordRating
 
 
 class State(enum.Enum):
@@ -97,6 +117,8 @@ class ChatProtocol:
             return [Send(frames.pong())]
         if isinstance(frame, MessageFrame):
             return [StartTurn(frame)]
+        if isinstance(frame, FeedbackFrame | RatingFrame):
+            return [RecordRating(frame)]
         return [Send(frames.error("bad_request", "hello was already received"))]
 
     def receive_bytes(self, _data: bytes) -> list[Action]:
@@ -114,6 +136,13 @@ class ChatProtocol:
             return []
         return self._close("unauthorized", "the access token has expired; refresh it and "
                            "resume the session", CLOSE_UNAUTHORIZED)
+
+    def session_erased(self) -> list[Action]:
+        """Staff erased this conversation: it no longer exists to talk in (the client
+        starts a new one, as after ``forbidden`` on resume)."""
+        if self.state is not State.OPEN:
+            return []
+        return self._close("forbidden", "this conversation was erased", CLOSE_FORBIDDEN)
 
     def idle_timed_out(self) -> list[Action]:
         if self.state is not State.OPEN:
@@ -257,3 +286,8 @@ def origin_allowed(origin: str | None, host: str | None, allowed: Collection[str
     parts = urlsplit(origin)
     return (parts.scheme in ("http", "https") and host is not None
             and parts.netloc == host.strip().lower())
+
+
+def rated_reply(stored: Iterable[Frame], seq: int) -> bool:
+    """A ``feedback`` frame must name a ``bot`` frame of its session."""
+    return any(f.get("type") == "bot" and f.get("seq") == seq for f in stored)

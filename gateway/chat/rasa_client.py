@@ -4,8 +4,10 @@ Callers may rely on: ``send`` returns the list of Rasa responses (dicts) or rais
 ``BotUnavailable`` -- for connection errors, timeouts (RASA_TIMEOUT_SECONDS), non-2xx
 answers and bodies that are not a JSON list. ``tracker_events`` returns the
 conversation's events from ``GET /conversations/{sid}/tracker``, or ``[]`` when they
-cannot be had (it never raises for Rasa's failures). ``open`` must be called inside the running
-event loop before the first ``send``; ``close`` releases the pooled connections.
+cannot be had (it never raises for Rasa's failures). ``erase_tracker`` deletes one
+(erasure; raises ``BotUnavailable`` unless Rasa confirms). ``open`` must be called
+inside the running event loop before the first ``send``; ``close`` releases the pooled
+connections.
 
 Why aiohttp and not httpx here: this call is on every turn's path, and on this machine
 httpx spent ~2.5 ms of CPU per call against aiohttp's ~0.5 ms (``bench/gateway.py``,
@@ -82,3 +84,19 @@ class RasaClient:
             log.info("no tracker for %s: %r", sender, exc)
             return []
         return [e for e in events if isinstance(e, dict)]
+
+    async def erase_tracker(self, sender: str) -> None:
+        """Delete the conversation's tracker from Rasa's tracker store. Rasa 3.6 has no
+        delete, and replacing the events with ``[]`` (``PUT .../tracker/events``) keeps
+        them in the Redis tracker store (it merges), so the stack's REST channel answers
+        ``DELETE /webhooks/rest/conversations/{id}`` (``bot/erasure.py``). Raises
+        ``BotUnavailable`` when Rasa does not confirm it."""
+        if self._session is None:
+            raise BotUnavailable("the Rasa client is not open")
+        url = f"{self._base}/webhooks/rest/conversations/{quote(sender, safe='')}"
+        try:
+            async with self._session.delete(url, headers=self._headers) as response:
+                if response.status >= 300:
+                    raise BotUnavailable(f"rasa answered HTTP {response.status}")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise BotUnavailable(str(exc) or type(exc).__name__) from exc

@@ -35,7 +35,7 @@ from redis.exceptions import RedisError
 from gateway.auth.tokens import TokenError, TokenService
 from gateway.chat import frames, pii, protocol
 from gateway.chat.credentials import TurnSealer, conceal_frame
-from gateway.chat.frames import Frame, HelloFrame, MessageFrame
+from gateway.chat.frames import FeedbackFrame, Frame, HelloFrame, MessageFrame, RatingFrame
 from gateway.chat.hub import SessionHub
 from gateway.chat.limits import BUCKET_NAMES, SOCKET_REFRESH_SECONDS, Limits
 from gateway.chat.store import ChatStore, Known, Limited, QueueFull
@@ -218,7 +218,32 @@ class ChatService:
         self.hub.deliver_local(session_id, frames.ack(cmid, outcome.seq))
         self.runner.kick(session_id)
 
+    async def rate(
+        self, session_id: str, caller: Caller, rating: FeedbackFrame | RatingFrame,
+        reply: Callable[[Frame], None],
+    ) -> None:
+        """Record the customer's feedback on one reply or rating of the conversation
+        (through the transcript stream, like turns). Never raises: a feedback naming
+        no ``bot`` frame of the session gets ``bad_request``, Redis down ``unavailable``."""
+        comment = pii.mask(rating.comment).text if rating.comment else None
+        entry: dict[str, Any] = {"session_id": session_id, "comment": comment,
+                                 "at": time.time(), "customer_id": caller.customer_id}
+        try:
+            if isinstance(rating, FeedbackFrame):
+                stored = await self.store.stored_frames(session_id)
+                if not protocol.rated_reply(stored, rating.seq):
+                    self._refuse(reply, "bad_request",
+                                 f"seq {rating.seq} is not a bot reply of this session")
+                    return
+                entry.update(event="feedback", seq=rating.seq, value=rating.value)
+            else:
+                entry.update(event="rating", score=rating.score)
+            await self.store.add_transcript_event(entry)
+        except RedisError as exc:
+            log.error("redis unavailable while recording a rating: %r", exc)
+            self._refuse(reply, "unavailable", "chat is temporarily unavailable")
+
     def _refuse(self, reply: Callable[[Frame], None], code: str, message: str,
-                cmid: str) -> None:
+                cmid: str | None = None) -> None:
         self.metrics.error(code)
         reply(frames.error(code, message, cmid))

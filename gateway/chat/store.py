@@ -7,7 +7,8 @@ last activity):
                           ``expect_secret`` (``1`` when the bot's last reply asked for a
                           CVV), ``handoff`` (``requested`` once the bot asked for a human)
 - ``chat:{sid}:seq``      the per-session seq counter (INCR: starts at 1, never reused)
-- ``chat:{sid}:frames``   list of JSON server frames that carry a seq (bot/agent/handoff),
+- ``chat:{sid}:frames``   list of JSON frames that carry a seq (bot/agent/handoff, and
+                          ``user``: the customer's own masked turn, for resume),
                           trimmed to the last SESSION_RETENTION_FRAMES
 - ``chat:{sid}:t:{id}``   hash for one client_msg_id: ``seq`` (its ack), ``state``
                           (``pending``/``done``/``failed``), ``turn`` (JSON ``QueuedTurn``,
@@ -20,6 +21,9 @@ last activity):
 - ``handoff:requested``   set of session ids that asked for a human (staff console)
 - ``handoff:accepted``    set of session ids an agent has taken over
 - ``pii:{sid}:{ref}``     a gift-card code behind ``[giftcard:<ref>]`` (PII_REF_TTL_SECONDS)
+- ``owner:{owner}:sessions`` set of a customer's session ids (erasure finds them here)
+- ``transcripts:erased``  set of erased session ids: the transcript writer drops their
+                          entries still in the stream
 
 - ``transcripts``         stream of finished turns (``transcripts/writer.py``), XADDed by
                           ``complete``
@@ -43,9 +47,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from gateway.chat import frames
 from gateway.chat.frames import Frame
 from gateway.chat.limits import TAKE_TOKENS_LUA
-from gateway.chat.protocol import TurnRecord
+from gateway.chat.protocol import GUEST_OWNER, TurnRecord
 
 # Frames whose seq Redis allocates are sent to the scripts as JSON templates: the text
 # before and after the seq value (``seq_template``); the script splices the number in.
@@ -55,7 +60,8 @@ SEQ_SENTINEL = 7_340_032_000_000_001
 # buckets..., pii refs...  ARGV: 1 client_msg_id, 2 turn json, 3 turn json to store
 # instead when the session expects a secret ('' = same), 4 queue max, 5 ttl, 6 sid,
 # 7 channel, 8-9 ack envelope around its seq, 10 bucket count, 11 ref count, 12 ref ttl,
-# then (capacity, window ms) per bucket, then one value per ref.
+# then (capacity, window ms) per bucket, then one value per ref, then the ``user`` frame
+# around its seq (as given, then as stored when the secret form is taken), retention.
 _SUBMIT = TAKE_TOKENS_LUA + """
 local rec = redis.call('HMGET', KEYS[1], 'seq', 'state', 'frames')
 if rec[1] then return {'known', rec[1], rec[2] or '', rec[3] or ''} end
@@ -75,6 +81,12 @@ for _, i in ipairs({1, 2, 3, 5, 6}) do redis.call('EXPIRE', KEYS[i], ARGV[5]) en
 for i = 1, nrefs do
   redis.call('SET', KEYS[6 + nb + i], ARGV[12 + 2 * nb + i], 'EX', ARGV[12])
 end
+-- The customer's own turn, masked as stored, for resume (a ``user`` frame).
+local u = 12 + 2 * nb + nrefs
+local user_frame = ARGV[u + 1] .. seq .. ARGV[u + 2]
+if turn ~= ARGV[2] then user_frame = ARGV[u + 3] .. seq .. ARGV[u + 4] end
+redis.call('RPUSH', KEYS[6], user_frame)
+redis.call('LTRIM', KEYS[6], -tonumber(ARGV[u + 5]), -1)
 redis.call('PUBLISH', ARGV[7], ARGV[8] .. seq .. ARGV[9])
 return {'ok', tostring(seq)}
 """
@@ -277,6 +289,11 @@ class Completed:
     next: NextTurn | None  # None: the queue was empty and the lease is given up
 
 
+def erased_set_key(transcript_stream: str) -> str:
+    """Session ids erased by staff; the transcript writer drops their pending entries."""
+    return f"{transcript_stream}:erased"
+
+
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -326,8 +343,45 @@ class ChatStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"owner": owner})
             pipe.expire(key, self._ttl)
+            if owner != GUEST_OWNER:
+                pipe.sadd(self._owner_key(owner), session_id)
+                pipe.expire(self._owner_key(owner), self._ttl)
             await pipe.execute()
         return session_id
+
+    def _owner_key(self, owner: str) -> str:
+        return f"{self._prefix}owner:{owner}:sessions"
+
+    async def sessions_of(self, owner: str) -> list[str]:
+        """The owner's session ids still in Redis (customers only)."""
+        return sorted(_text(m) for m in await self._redis.smembers(self._owner_key(owner)))
+
+    async def erase_sessions(self, owners: list[str], session_ids: list[str]) -> None:
+        """Delete every key of these sessions (frames, turns, queue, gift-card refs),
+        take them off the shared sets, and mark them erased so the transcript writer
+        drops what is still on its way. Staff-only and rare: SCANs for the per-turn
+        and per-ref keys."""
+        keys = [self._owner_key(owner) for owner in owners]
+        for sid in session_ids:
+            keys.append(self._key(sid))
+            for pattern in (self._key(sid, "*"), self._pii_key(sid, "*")):
+                keys += [k async for k in self._redis.scan_iter(match=pattern, count=1000)]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if keys:
+                pipe.delete(*keys)
+            if session_ids:
+                for shared in (self._active_key, self.handoff_key, self.accepted_key):
+                    pipe.srem(shared, *session_ids)
+                if self._transcripts is not None:
+                    pipe.sadd(erased_set_key(self._transcripts), *session_ids)
+            await pipe.execute()
+
+    async def add_transcript_event(self, entry: dict[str, Any]) -> None:
+        """Put a customer's feedback or rating on the transcript stream (the writer
+        stores it in stream order, so a later one replaces an earlier one)."""
+        if self._transcripts is not None:
+            await self._redis.xadd(self._transcripts, {"turn": json.dumps(entry)},
+                                   maxlen=self._transcript_max, approximate=True)
 
     async def get_owner(self, session_id: str) -> str | None:
         owner = await self._redis.hget(self._key(session_id), "owner")
@@ -364,6 +418,10 @@ class ChatStore:
         ``refs`` and publish ``ack`` (its seq filled in) to ``fanout``."""
         bucket_keys, bucket_args = buckets
         ack_head, ack_tail = seq_template(ack)
+        user_head, user_tail = seq_template(frames.user(0, client_msg_id, turn["content"]))
+        stored = secret_turn or turn
+        secret_head, secret_tail = seq_template(
+            frames.user(0, client_msg_id, stored["content"]))
         keys = [self._key(session_id, "t", client_msg_id), self._key(session_id, "seq"),
                 self._key(session_id, "q"), self._active_key, self._key(session_id),
                 self._key(session_id, "frames"), *bucket_keys,
@@ -373,7 +431,7 @@ class ChatStore:
             "" if secret_turn is None else json.dumps(secret_turn), self._queue_max,
             self._ttl, session_id, fanout.channel, fanout.head + ack_head,
             ack_tail + fanout.tail, len(bucket_keys), len(refs), ref_ttl, *bucket_args,
-            *refs.values()]
+            *refs.values(), user_head, user_tail, secret_head, secret_tail, self._retention]
         reply = await self._submit(keys=keys, args=args)
         kind = _text(reply[0])
         if kind == "ok":

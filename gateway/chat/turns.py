@@ -303,6 +303,9 @@ def _transcript_entry(session_id: str, cmid: str, turn: dict[str, Any], latency:
     return {
         "session_id": session_id, "client_msg_id": cmid, "user_text": str(turn["content"]),
         "customer_id": caller.get("sub") if isinstance(caller, dict) else None,
+        # Who the customer is, from their token's claims: the console searches by them.
+        "customer_username": caller.get("username") if isinstance(caller, dict) else None,
+        "customer_name": caller.get("name") if isinstance(caller, dict) else None,
         "failed": failed, "handoff": handoff, "latency_ms": int(latency * 1000),
         "created_at": float(turn["queued_at"]),
     }

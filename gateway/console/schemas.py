@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -29,40 +26,3 @@ class Posted(BaseModel):
     session_id: str
     seq: int
     state: str
-
-
-class TranscriptTurn(BaseModel):
-    client_msg_id: str
-    kind: str  # bot (a turn the bot answered) | to_agent | agent | handoff
-    customer_id: str | None
-    user_text: str
-    replies: list[dict[str, Any]]
-    intent: str | None
-    confidence: float | None
-    entities: list[dict[str, Any]]
-    actions: list[str]
-    fallback: bool
-    handoff: bool
-    failed: bool
-    latency_ms: int
-    created_at: datetime
-
-
-class Transcript(BaseModel):
-    session_id: str
-    data: list[TranscriptTurn]
-
-
-class SessionSummary(BaseModel):
-    session_id: str
-    customer_id: str | None
-    turns: int
-    fallbacks: int
-    handoff: bool
-    failed: int
-    first_at: datetime
-    last_at: datetime
-
-
-class SessionList(BaseModel):
-    data: list[SessionSummary]

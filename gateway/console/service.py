@@ -1,5 +1,5 @@
-"""Staff console logic: the handoff queue, taking a conversation over, agent messages,
-giving it back to the bot, and reading transcripts.
+"""Staff console logic: the handoff queue, taking a conversation over, agent messages
+and giving it back to the bot (reading recorded conversations is ``review/``).
 
 Callers may rely on:
 - ``accept`` moves a session from ``requested`` to ``accepted`` by this agent (a
@@ -24,28 +24,17 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import Integer, cast, func, select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.chat import frames
 from gateway.chat.hub import SessionHub
 from gateway.chat.store import ChatStore, FrameRefused, HandoffState
-from gateway.console.schemas import (
-    Handoff,
-    Posted,
-    SessionSummary,
-    Transcript,
-    TranscriptTurn,
-)
+from gateway.console.schemas import Handoff, Posted
+from gateway.console.staff import Staff
 from gateway.problems import Problem, StoreUnavailable
-from gateway.transcripts.model import ChatTurn
-
-CONSOLE_ID_PREFIX = "console:"  # client_msg_id of transcript rows the console wrote
+from gateway.transcripts.model import CONSOLE_ID_PREFIX
 
 
 class SessionNotFound(Problem):
@@ -54,17 +43,6 @@ class SessionNotFound(Problem):
 
 class HandoffConflict(Problem):
     status, slug, title = 409, "handoff-conflict", "The conversation is not in that state"
-
-
-class TranscriptsUnavailable(Problem):
-    status, slug, title = 503, "transcripts-unavailable", "Transcripts cannot be read now"
-
-
-@dataclass(frozen=True)
-class Staff:
-    sub: str
-    name: str
-    supervisor: bool
 
 
 @contextlib.asynccontextmanager
@@ -80,10 +58,9 @@ def _customer(owner: str | None) -> str | None:
 
 
 class ConsoleService:
-    def __init__(self, *, store: ChatStore, hub: SessionHub, engine: AsyncEngine) -> None:
+    def __init__(self, *, store: ChatStore, hub: SessionHub) -> None:
         self._store = store
         self._hub = hub
-        self._engine = engine
 
     async def handoffs(self) -> list[Handoff]:
         out = []
@@ -145,51 +122,3 @@ class ConsoleService:
                                   f"this needs it {' or '.join(allowed)}")
         self._hub.deliver_local(session_id, {**frame, "seq": result.seq})
         return Posted(session_id=session_id, seq=result.seq, state=transition or "accepted")
-
-    # --- transcripts ------------------------------------------------------------------
-
-    async def transcript(self, session_id: str) -> Transcript:
-        query = (select(ChatTurn).where(ChatTurn.session_id == session_id)
-                 .order_by(ChatTurn.created_at, ChatTurn.id))
-        rows = await self._rows(query)
-        return Transcript(session_id=session_id, data=[_turn(dict(r)) for r in rows])
-
-    async def sessions(self, customer_id: str | None, limit: int) -> list[SessionSummary]:
-        query = (
-            select(ChatTurn.session_id, func.max(ChatTurn.customer_id).label("customer_id"),
-                   func.count().label("turns"),
-                   func.sum(cast(ChatTurn.fallback, Integer)).label("fallbacks"),
-                   func.max(cast(ChatTurn.handoff, Integer)).label("handoff"),
-                   func.sum(cast(ChatTurn.failed, Integer)).label("failed"),
-                   func.min(ChatTurn.created_at).label("first_at"),
-                   func.max(ChatTurn.created_at).label("last_at"))
-            .group_by(ChatTurn.session_id)
-            .order_by(func.max(ChatTurn.created_at).desc())
-            .limit(limit))
-        if customer_id is not None:
-            query = query.where(ChatTurn.customer_id == customer_id)
-        rows = await self._rows(query)
-        return [SessionSummary(
-            session_id=r["session_id"], customer_id=r["customer_id"], turns=r["turns"],
-            fallbacks=int(r["fallbacks"] or 0), handoff=bool(r["handoff"]),
-            failed=int(r["failed"] or 0), first_at=r["first_at"], last_at=r["last_at"],
-        ) for r in rows]
-
-
-    async def _rows(self, query: Any) -> list[Any]:
-        try:
-            async with self._engine.connect() as conn:
-                return list((await conn.execute(query)).mappings().all())
-        except SQLAlchemyError as exc:
-            raise TranscriptsUnavailable() from exc
-
-
-def _turn(row: dict[str, Any]) -> TranscriptTurn:
-    replies = row["replies"] or []
-    kind = "bot"
-    if row["client_msg_id"].startswith(CONSOLE_ID_PREFIX) and replies:
-        kind = str(replies[0].get("type") or "agent")
-    elif row["handoff"] and not replies and row["intent"] is None:
-        kind = "to_agent"
-    return TranscriptTurn(**{k: v for k, v in row.items() if k not in ("id", "session_id")},
-                          kind=kind)

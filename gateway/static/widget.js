@@ -44,6 +44,32 @@
     $("chat-log").scrollTop = $("chat-log").scrollHeight;
   }
 
+  // Was this reply helpful? One feedback frame per click; a later one replaces it.
+  function addFeedback(seq) {
+    const row = document.createElement("div");
+    row.className = "feedback-buttons";
+    for (const [value, label, face] of [["up", "Helpful", "👍"], ["down", "Not helpful", "👎"]]) {
+      const btn = document.createElement("button");
+      btn.type = "button"; btn.textContent = face; btn.title = label;
+      btn.setAttribute("aria-label", label); btn.setAttribute("aria-pressed", "false");
+      btn.addEventListener("click", () => {
+        if (!socket || socket.readyState !== WebSocket.OPEN) return;
+        socket.send(JSON.stringify({ type: "feedback", seq, value }));
+        row.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", String(b === btn)));
+      });
+      row.appendChild(btn);
+    }
+    $("chat-log").lastElementChild.appendChild(row);
+  }
+
+  function rate(score) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify({ type: "rating", score }));
+    $("rating-thanks").hidden = false;
+    document.querySelectorAll("#rating-stars button").forEach((b) =>
+      b.setAttribute("aria-pressed", String(Number(b.dataset.score) <= score)));
+  }
+
   function setStatus(text) { $("status").textContent = text; }
 
   function sendTurn(content, shownAs) {
@@ -63,7 +89,12 @@
         retryDelay = 500;
         setStatus("Connected");
         break;
-      case "ack": noteSeq(frame.seq); break;
+      case "ack": seen.add(frame.seq); noteSeq(frame.seq); break;
+      case "user": // on resume: the customer's own earlier turn, as stored (masked)
+        if (seen.has(frame.seq)) break;
+        seen.add(frame.seq); noteSeq(frame.seq);
+        addMessage("user", frame.text);
+        break;
       case "typing": $("typing").hidden = frame.state !== "on"; break;
       case "bot":
       case "agent":
@@ -71,6 +102,8 @@
         seen.add(frame.seq); noteSeq(frame.seq);
         if (frame.type === "agent") addMessage("agent", `${frame.agent}: ${frame.text}`);
         else addMessage("bot", frame.text, frame);
+        if (frame.type === "bot" && frame.text) addFeedback(frame.seq);
+        $("rating").hidden = false;
         break;
       case "handoff":
         if (seen.has(frame.seq)) break;
@@ -189,6 +222,10 @@
     $("login-form").addEventListener("submit", login);
     $("guest-button").addEventListener("click", guest);
     $("logout-button").addEventListener("click", logout);
+    $("rating-stars").addEventListener("click", (event) => {
+      const star = event.target.closest("button");
+      if (star) rate(Number(star.dataset.score));
+    });
     $("send-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const text = $("message-input").value.trim();

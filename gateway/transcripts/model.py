@@ -1,7 +1,14 @@
-"""The ``chat_turns`` table (SQLAlchemy 2): one row per answered turn, for the staff
-console. Text is the masked form the bot saw; replies are the stored server frames.
-Created with ``create_all`` at startup (one table, additive changes only so far; move
-to Alembic when it first needs a migration)."""
+"""The transcript tables (SQLAlchemy 2), for the staff console.
+
+``chat_turns``: one row per answered turn. Text is the masked form the bot saw;
+replies are the stored server frames, ``reply_text`` their text for search. The other
+tables hold what the console and the customer add around them: per-conversation facts
+(who the customer is, reviewed, the customer's rating), tags, notes, intent labels,
+per-reply feedback, and the staff audit log.
+
+Created with ``create_all`` at startup; ``writer.prepare`` adds columns that came
+later to an existing ``chat_turns`` (move to Alembic when it needs more than that).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+CONSOLE_ID_PREFIX = "console:"  # client_msg_id of rows the staff console wrote
 
 
 class Base(DeclarativeBase):
@@ -35,3 +44,91 @@ class ChatTurn(Base):
     failed: Mapped[bool] = mapped_column(default=False)
     latency_ms: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # The replies' text, one per line (searched by the console's ``q``). Added later:
+    # NULL in rows written before it, which the search reads from ``replies`` instead.
+    reply_text: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+
+
+# Columns of chat_turns added after the table first shipped: (name, SQL type).
+ADDED_TURN_COLUMNS = (("reply_text", "TEXT"),)
+
+
+class ChatSession(Base):
+    """One row per conversation, for the console's list: a summary of its turns kept
+    by the transcript writer (recomputed from ``chat_turns`` for each batch it writes,
+    so re-written entries never double-count), who the customer is (from the token
+    claims of the turns, so staff can search by username and display name), and what
+    staff and the customer added (reviewed, rating). ``last_at`` is NULL until the
+    first turn is written (a rating or a tag can come first)."""
+
+    __tablename__ = "chat_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    last_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), index=True, default=None
+    )
+    turns: Mapped[int] = mapped_column(Integer, default=0)  # the customer's, not staff's
+    fallback: Mapped[bool] = mapped_column(default=False)
+    handoff: Mapped[bool] = mapped_column(default=False)
+    min_confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    customer_id: Mapped[str | None] = mapped_column(String(128), index=True, default=None)
+    customer_username: Mapped[str | None] = mapped_column(String(128), index=True, default=None)
+    customer_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    reviewed: Mapped[bool] = mapped_column(default=False)
+    reviewed_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    rating_score: Mapped[int | None] = mapped_column(Integer, default=None)
+    rating_comment: Mapped[str | None] = mapped_column(Text, default=None)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class SessionTag(Base):
+    __tablename__ = "session_tags"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+    added_by: Mapped[str] = mapped_column(String(128))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SessionNote(Base):
+    __tablename__ = "session_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    staff: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TurnLabel(Base):
+    """The right intent for a turn, as staff judged it (training data)."""
+
+    __tablename__ = "turn_labels"
+
+    turn_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    intent: Mapped[str] = mapped_column(String(200), index=True)
+    staff: Mapped[str] = mapped_column(String(128))
+    labelled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReplyFeedback(Base):
+    """The customer's thumbs up/down on one bot frame; a later one replaces it."""
+
+    __tablename__ = "reply_feedback"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[str] = mapped_column(String(4))
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AuditEntry(Base):
+    __tablename__ = "console_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    staff: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(Text)

@@ -25,15 +25,23 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
+from sqlalchemy import func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.chat.pii import redact_reply
 from gateway.chat.rasa_client import RasaClient
+from gateway.chat.store import erased_set_key
+from gateway.transcripts import sessions as summaries
 from gateway.transcripts.extract import nlu_details
-from gateway.transcripts.model import Base, ChatTurn
+from gateway.transcripts.model import (
+    ChatSession,
+    ChatTurn,
+    ReplyFeedback,
+)
+from gateway.transcripts.schema import TranscriptSchema
 
 log = logging.getLogger(__name__)
 GROUP = "writers"
@@ -63,17 +71,18 @@ class TranscriptQueue:
 
 
 class TranscriptWriter:
-    def __init__(self, *, redis: Redis, queue: TranscriptQueue, engine: AsyncEngine,
+    def __init__(self, *, redis: Redis, queue: TranscriptQueue, schema: TranscriptSchema,
                  rasa: RasaClient, consumer: str) -> None:
         self._redis = redis
         self._key = queue.key
-        self._engine = engine
+        self._erased = erased_set_key(queue.key)
+        self._schema = schema
+        self._engine = schema.engine
         self._rasa = rasa
         self._consumer = consumer
 
     async def prepare(self) -> None:
-        async with self._engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        await self._schema.ensure()
 
     async def run(self) -> None:
         """Write entries until cancelled; survives Redis, SQL and Rasa outages."""
@@ -117,29 +126,49 @@ class TranscriptWriter:
                 await pipe.execute()
         return len(entries)
 
-    async def _write(self, turns: list[dict[str, Any]]) -> None:
-        """One transaction for the batch; one tracker fetch per session in it."""
-        if not turns:
+    async def _write(self, entries: list[dict[str, Any]]) -> None:
+        """One transaction for the batch; one tracker fetch per session in it. Entries
+        of conversations erased since (``ConsoleReview.erase``) are dropped."""
+        if not entries:
             return
+        sessions = list(dict.fromkeys(e["session_id"] for e in entries))
+        flags = await self._redis.smismember(self._erased, sessions)
+        erased = {sid for sid, flag in zip(sessions, flags, strict=True) if flag}
+        entries = [e for e in entries if e["session_id"] not in erased]
+        turns = [e for e in entries if not e.get("event")]
         # Turns the bot answered have NLU data in Rasa's tracker; agent messages,
         # handoff changes and turns passed to an agent ("kind") do not.
         bot_sessions = dict.fromkeys(t["session_id"] for t in turns if not t.get("kind"))
         events = {sid: await self._rasa.tracker_events(sid) for sid in bot_sessions}
         rows = [self._row(turn, events.get(turn["session_id"], [])) for turn in turns]
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(ChatTurn).on_conflict_do_nothing(
-            index_elements=["session_id", "client_msg_id"])
         async with self._engine.begin() as conn:
-            await conn.execute(statement, rows)
+            if rows:
+                statement = dialect.insert(ChatTurn).on_conflict_do_nothing(
+                    index_elements=["session_id", "client_msg_id"])
+                await conn.execute(statement, rows)
+            await summaries.refresh(conn, dialect, list(dict.fromkeys(
+                t["session_id"] for t in turns)))
+            # The latest claims per conversation name its customer.
+            named = {t["session_id"]: t for t in turns if t.get("customer_id")}
+            for turn in named.values():
+                await _upsert_customer(conn, dialect, turn)
+            # In stream order, so a later feedback or rating replaces an earlier one.
+            for entry in entries:
+                if entry.get("event") == "feedback":
+                    await _upsert_feedback(conn, dialect, entry)
+                elif entry.get("event") == "rating":
+                    await _upsert_rating(conn, dialect, entry)
 
     @staticmethod
     def _row(turn: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
         nlu = (nlu_details(events, turn["client_msg_id"], turn["user_text"])
                if not turn.get("kind") else nlu_details([], "", ""))
+        replies = [_redacted(reply) for reply in turn["replies"]]
         return {
             "session_id": turn["session_id"], "client_msg_id": turn["client_msg_id"],
             "customer_id": turn.get("customer_id"), "user_text": turn["user_text"],
-            "replies": [_redacted(reply) for reply in turn["replies"]],
+            "replies": replies, "reply_text": reply_text(replies),
             "intent": nlu["intent"],
             "confidence": nlu["confidence"], "entities": nlu["entities"],
             "actions": nlu["actions"], "fallback": nlu["fallback"],
@@ -155,3 +184,53 @@ def _redacted(reply: Any) -> Any:
     if isinstance(reply, dict) and isinstance(reply.get("text"), str):
         return {**reply, "text": redact_reply(reply["text"])}
     return reply
+
+
+def reply_text(replies: list[Any]) -> str:
+    """The searchable text of a turn's reply frames, one line each."""
+    return "\n".join(str(r["text"]) for r in replies
+                     if isinstance(r, dict) and isinstance(r.get("text"), str) and r["text"])
+
+
+def _at(entry: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(float(entry["at"]), UTC)
+
+
+async def _upsert_customer(conn: AsyncConnection, dialect: Any, turn: dict[str, Any]) -> None:
+    """Who the conversation's customer is, from the claims of their turns (the latest
+    known username and display name win; a turn without them keeps what is there)."""
+    statement = dialect.insert(ChatSession).values(
+        session_id=turn["session_id"], customer_id=turn["customer_id"],
+        customer_username=turn.get("customer_username"),
+        customer_name=turn.get("customer_name"), reviewed=False)
+    new = statement.excluded
+    await conn.execute(statement.on_conflict_do_update(
+        index_elements=["session_id"], set_={
+            "customer_id": new.customer_id,
+            "customer_username": func.coalesce(new.customer_username,
+                                               ChatSession.customer_username),
+            "customer_name": func.coalesce(new.customer_name, ChatSession.customer_name)}))
+
+
+async def _upsert_feedback(conn: AsyncConnection, dialect: Any, entry: dict[str, Any]) -> None:
+    statement = dialect.insert(ReplyFeedback).values(
+        session_id=entry["session_id"], seq=int(entry["seq"]), value=entry["value"],
+        comment=entry.get("comment"), at=_at(entry))
+    new = statement.excluded
+    await conn.execute(statement.on_conflict_do_update(
+        index_elements=["session_id", "seq"],
+        set_={"value": new.value, "comment": new.comment, "at": new.at},
+        where=ReplyFeedback.at <= new.at))
+
+
+async def _upsert_rating(conn: AsyncConnection, dialect: Any, entry: dict[str, Any]) -> None:
+    statement = dialect.insert(ChatSession).values(
+        session_id=entry["session_id"], customer_id=entry.get("customer_id"), reviewed=False,
+        rating_score=int(entry["score"]), rating_comment=entry.get("comment"),
+        rated_at=_at(entry))
+    new = statement.excluded
+    await conn.execute(statement.on_conflict_do_update(
+        index_elements=["session_id"],
+        set_={"rating_score": new.rating_score, "rating_comment": new.rating_comment,
+              "rated_at": new.rated_at},
+        where=or_(ChatSession.rated_at.is_(None), ChatSession.rated_at <= new.rated_at)))

@@ -28,6 +28,7 @@ from gateway.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SERVICE_TOKEN = "test-service-token"
+RASA_AUTH_TOKEN = "test-rasa-token"
 ISSUER = "bank-gateway"
 AUDIENCE = "bank-api"
 KEY_ID = "test-key"
@@ -118,12 +119,19 @@ class StubRasa:
     """Answers by message: ``/show_buttons``, ``two …`` (two responses), ``slow <s> …``
     (sleeps s seconds), ``handoff …`` (custom handoff), ``cvv?`` (asks for a CVV); anything
     else is echoed. Messages containing ``flaky`` get 503 while ``flaky_down`` is set.
-    Each call is recorded with its start/end (monotonic) for ordering checks."""
+    Each call is recorded with its start/end (monotonic) for ordering checks.
+
+    Its HTTP API (``/conversations/...``) wants ``?token=RASA_AUTH_TOKEN`` like Rasa
+    started with ``--auth-token``; ``DELETE /webhooks/rest/conversations/{id}`` with
+    ``X-Rasa-Token`` erases a tracker, as ``bot/erasure.py`` does (the erased senders are
+    listed in ``erased``). In the tracker, a message starting
+    with ``mumble`` is ``nlu_fallback`` (confidence 0.3) answered by the fallback action."""
 
     url: str = ""
     calls: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     flaky_down: threading.Event = field(default_factory=threading.Event)
+    erased: list[str] = field(default_factory=list)
 
     def calls_for(self, message: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -164,21 +172,37 @@ class StubRasa:
                         {"recipient_id": sender, "text": f"second: {message}"}]
             return [{"recipient_id": sender, "text": f"you said: {message}"}]
 
-        @app.get("/conversations/{sender}/tracker")
-        async def tracker(sender: str) -> dict[str, Any]:
+        @app.get("/conversations/{sender}/tracker", response_model=None)
+        async def tracker(sender: str, token: str = "") -> dict[str, Any] | JSONResponse:
             """Rasa-shaped events for the calls seen: intent ``intent_<first word>``."""
+            if token != RASA_AUTH_TOKEN:
+                return JSONResponse({"message": "no token"}, status_code=401)
             events: list[dict[str, Any]] = []
             for call in self.calls_from(sender):
                 text = call["message"]
+                fallback = text.startswith("mumble")
                 events.append({"event": "user", "text": text, "metadata": call["metadata"],
                                "parse_data": {
-                                   "intent": {"name": f"intent_{text.split()[0]}",
-                                              "confidence": 0.875},
+                                   "intent": {"name": "nlu_fallback" if fallback
+                                              else f"intent_{text.split()[0]}",
+                                              "confidence": 0.3 if fallback else 0.875},
                                    "entities": [{"entity": "amount", "value": "5",
                                                  "start": 0, "end": 1, "extractor": "x"}]}})
-                events += [{"event": "action", "name": "action_echo"},
+                events += [{"event": "action", "name": "action_default_fallback"
+                            if fallback else "action_echo"},
                            {"event": "action", "name": "action_listen"}]
             return {"sender_id": sender, "events": events}
+
+        @app.delete("/webhooks/rest/conversations/{sender}", response_model=None)
+        async def erase(sender: str, x_rasa_token: str | None = Header(default=None)
+                        ) -> dict[str, Any] | JSONResponse:
+            """bot/erasure.py's route on the stack's REST channel."""
+            if x_rasa_token != RASA_AUTH_TOKEN:
+                return JSONResponse({"reason": "NotAuthenticated"}, status_code=401)
+            with self.lock:
+                self.calls = [c for c in self.calls if c["sender"] != sender]
+                self.erased.append(sender)
+            return {"status": "erased", "conversation_id": sender}
 
         return app
 
@@ -196,6 +220,9 @@ def stub_rasa() -> Iterator[StubRasa]:
 USERS = {
     "demo001": ("demo-password", {"subject": "cust-001", "username": "demo001",
                                   "display_name": "Demo One", "roles": ["customer"]}),
+    "supervisor1": ("staff-password", {"subject": "staff-sup-1", "username": "supervisor1",
+                                       "display_name": "Sam Supervisor",
+                                       "roles": ["supervisor"]}),
 }
 
 
@@ -240,7 +267,7 @@ def make_settings(
     def build(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "app_env": "test", "redis_url": REDIS_URL, "redis_key_prefix": redis_prefix,
-            "rasa_url": stub_rasa.url,
+            "rasa_url": stub_rasa.url, "rasa_auth_token": RASA_AUTH_TOKEN,
             "rasa_timeout_seconds": 5, "core_banking_url": stub_identity.url,
             "service_token": SERVICE_TOKEN, "jwt_private_key_file": str(private_key_file),
             "jwt_key_id": KEY_ID, "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE,

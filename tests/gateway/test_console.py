@@ -92,7 +92,8 @@ async def test_agent_takes_over_talks_and_gives_back(
         ("agent", ""), ("handoff", ""), ("bot", "thanks, bye")]
     assert rows[3]["replies"][0]["text"] == "Hi, this is Alex. How can I help?"
     sessions = (await console(gateway, "GET", "/sessions?customer_id=cust-con", agent)).json()
-    assert [(s["session_id"], s["handoff"]) for s in sessions["data"]] == [(sid, True)]
+    assert [(s["session_id"], "handoff" in s["flags"]) for s in sessions["data"]] == [
+        (sid, True)]
 
 
 async def test_only_the_holding_agent_or_a_supervisor_may_speak(

@@ -16,6 +16,7 @@ from gateway.chat.protocol import (
     NewTurn,
     OpenSession,
     PendingTurn,
+    RecordRating,
     ReplayTurn,
     Send,
     StartTurn,
@@ -27,6 +28,7 @@ from gateway.chat.protocol import (
     origin_allowed,
     owner_of,
     plan_turn,
+    rated_reply,
 )
 
 MAX = 16 * 1024
@@ -197,3 +199,55 @@ def test_bot_frames_numbering_and_optional_fields() -> None:
 ])
 def test_origin_policy(origin: str | None, host: str, ok: bool) -> None:
     assert origin_allowed(origin, host, {"http://allowed.example"}) is ok
+
+
+# --- the customer's ratings -------------------------------------------------------------
+
+@pytest.mark.parametrize("frame", [
+    {"type": "feedback", "seq": 4, "value": "down", "comment": "wrong answer"},
+    {"type": "feedback", "seq": 4, "value": "up"},
+    {"type": "rating", "score": 1},
+    {"type": "rating", "score": 5, "comment": "x" * 1000},
+])
+def test_ratings_on_an_open_socket_are_to_be_recorded(frame: dict) -> None:
+    actions = opened().receive_text(json.dumps(frame))
+    assert len(actions) == 1 and isinstance(actions[0], RecordRating)
+    assert actions[0].rating.type == frame["type"]
+
+
+@pytest.mark.parametrize("frame", [
+    {"type": "feedback", "seq": 0, "value": "up"},
+    {"type": "feedback", "seq": 4, "value": "sideways"},
+    {"type": "feedback", "seq": True, "value": "up"},
+    {"type": "feedback", "seq": 4, "value": "up", "comment": "x" * 501},
+    {"type": "rating", "score": 0},
+    {"type": "rating", "score": 3.0},
+    {"type": "rating"},
+    {"type": "rating", "score": 3, "comment": "x" * 1001},
+])
+def test_malformed_ratings_are_bad_requests(frame: dict) -> None:
+    proto = opened()
+    assert error_code(proto.receive_text(json.dumps(frame))) == "bad_request"
+    assert proto.state is State.OPEN
+
+
+def test_a_rating_before_hello_is_refused_like_any_other_frame() -> None:
+    actions = ChatProtocol(MAX).receive_text(json.dumps({"type": "rating", "score": 5}))
+    assert error_code(actions) == "unauthorized"
+    assert actions[-1] == Close(CLOSE_UNAUTHORIZED)
+
+
+def test_feedback_must_name_a_bot_frame() -> None:
+    stored = [frames.user(1, "m", "hi"), {"type": "bot", "seq": 2, "reply_to": "m", "text": "x"},
+              frames.handoff(3, "requested")]
+    assert rated_reply(stored, 2)
+    assert not rated_reply(stored, 1) and not rated_reply(stored, 3)
+    assert not rated_reply(stored, 9)
+
+
+def test_an_erased_session_closes_like_a_forbidden_one() -> None:
+    proto = opened()
+    actions = proto.session_erased()
+    assert error_code(actions) == "forbidden"
+    assert actions[-1] == Close(CLOSE_FORBIDDEN)
+    assert proto.session_erased() == []  # closed already

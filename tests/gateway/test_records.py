@@ -151,3 +151,60 @@ async def test_handoff_frame_and_session_marked(
     async with socket(gateway) as ws:  # stored like any server frame: replayed on resume
         await hello(ws, session_id=sid, last_seq=bot["seq"])
         assert json.loads(await ws.recv()) == handoff
+
+
+async def test_entries_of_erased_conversations_are_dropped_by_the_writer(
+    make_settings: Callable[..., Settings], redis_client: redis.Redis, redis_prefix: str,
+    tmp_path: Any,
+) -> None:
+    # A turn still on its way when its customer was erased must not come back.
+    prefix = f"{redis_prefix}erased:"
+    for sid in ("s-erased", "s-kept"):
+        entry: dict[str, Any] = {"session_id": sid, "client_msg_id": "c1", "user_text": "hello",
+                 "customer_id": "cust-9", "replies": [], "failed": False, "handoff": False,
+                 "latency_ms": 5, "created_at": time.time()}
+        redis_client.xadd(f"{prefix}transcripts", {"turn": json.dumps(entry)})
+    redis_client.sadd(f"{prefix}transcripts:erased", "s-erased")
+    url = f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"
+    with gateway_server(make_settings(transcript_database_url=url, redis_key_prefix=prefix)):
+        await wait_rows(url.replace("+aiosqlite", ""), "s-kept", 1)  # the batch is done
+    assert rows(url.replace("+aiosqlite", ""), "s-erased") == []
+
+
+async def test_an_older_transcript_table_gets_the_new_column(
+    make_settings: Callable[..., Settings], redis_prefix: str, tmp_path: Any,
+    token_service: Any,
+) -> None:
+    # chat_turns as it shipped before reply_text: the writer adds the column, and the
+    # console's search reads old rows' replies from the JSON instead.
+    plain = f"sqlite:///{tmp_path}/old.sqlite3"
+    engine = create_engine(plain)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "CREATE TABLE chat_turns (id INTEGER PRIMARY KEY, session_id VARCHAR(64), "
+            "client_msg_id VARCHAR(64), customer_id VARCHAR(128), user_text TEXT, "
+            "replies JSON, intent VARCHAR(200), confidence FLOAT, entities JSON, "
+            "actions JSON, fallback BOOLEAN, handoff BOOLEAN, failed BOOLEAN, "
+            "latency_ms INTEGER, created_at DATETIME)"))
+        conn.execute(text(
+            "INSERT INTO chat_turns VALUES (1, 's-old', 'c1', 'cust-old', 'hi', "
+            "'[{\"type\": \"bot\", \"seq\": 2, \"text\": \"Greetings from before\"}]', "
+            "'greet', 0.9, '[]', '[]', 0, 0, 0, 10, '2026-01-02 03:04:05.000000')"))
+    engine.dispose()
+    settings = make_settings(transcript_database_url=plain.replace("sqlite:", "sqlite+aiosqlite:"),
+                             redis_key_prefix=f"{redis_prefix}old:")
+    agent = token_service.issue(subject="a", username="a", display_name="A", roles=["agent"])
+    with gateway_server(settings) as gw:
+        async with httpx.AsyncClient(base_url=gw.url) as http:
+            for _ in range(200):  # the writer prepares the table in the background
+                found = await http.get("/console/api/sessions", params={"q": "greetings"},
+                                       headers={"Authorization": f"Bearer {agent}"})
+                if found.status_code == 200 and found.json()["data"]:
+                    break
+                await asyncio.sleep(0.05)
+    assert [s["session_id"] for s in found.json()["data"]] == ["s-old"]
+    engine = create_engine(plain)
+    with engine.connect() as conn:
+        columns = [r[1] for r in conn.execute(text("PRAGMA table_info(chat_turns)"))]
+    engine.dispose()
+    assert "reply_text" in columns

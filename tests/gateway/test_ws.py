@@ -156,6 +156,9 @@ async def test_resume_resends_frames_after_last_seq(gateway: ServerThread) -> No
     async with socket(gateway) as ws:
         welcome = await hello(ws, session_id=sid, last_seq=2)
         assert (welcome["session_id"], welcome["resumed"]) == (sid, True)
+        # The customer's own turn comes back too (masked as stored), in seq order.
+        assert await recv(ws) == {"type": "user", "seq": 3, "client_msg_id": "r2",
+                                  "text": "second"}
         assert await recv(ws) == {"type": "bot", "seq": 4, "reply_to": "r2",
                                   "text": "you said: second"}
         await send(ws, {"type": "ping"})
@@ -164,7 +167,8 @@ async def test_resume_resends_frames_after_last_seq(gateway: ServerThread) -> No
         assert [f.get("seq") for f in frames if "seq" in f] == [5, 6]
     async with socket(gateway) as ws:
         await hello(ws, session_id=sid, last_seq=0)
-        assert [(await recv(ws))["seq"] for _ in range(3)] == [2, 4, 6]
+        assert [((f := await recv(ws))["type"], f["seq"]) for _ in range(6)] == [
+            ("user", 1), ("bot", 2), ("user", 3), ("bot", 4), ("user", 5), ("bot", 6)]
 
 
 async def test_resume_by_someone_else_is_forbidden(

@@ -1,0 +1,49 @@
+"""The transcript tables, created and brought up to date once per process by whoever
+needs them first: the transcript writer, or a console request that arrives before it.
+
+Why: the writer prepares the database in the background (it must survive a database
+that is down at startup), so a console request right after startup could otherwise
+find no tables and answer 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.transcripts import sessions as summaries
+from gateway.transcripts.model import ADDED_TURN_COLUMNS, Base, ChatTurn
+
+
+class TranscriptSchema:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def ensure(self) -> None:
+        """Create missing tables and columns, and backfill conversation summaries;
+        raises ``SQLAlchemyError`` (and is tried again next time) if the database
+        cannot be reached."""
+        if self._ready:
+            return
+        async with self._lock:
+            if self._ready:
+                return
+            async with self.engine.begin() as conn:
+                await conn.run_sync(Base.metadata.create_all)
+                await conn.run_sync(_add_missing_columns)
+                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+                await summaries.backfill(conn, dialect)
+            self._ready = True
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    present = {c["name"] for c in inspect(conn).get_columns(ChatTurn.__tablename__)}
+    for name, sql_type in ADDED_TURN_COLUMNS:
+        if name not in present:
+            conn.execute(text(f"ALTER TABLE {ChatTurn.__tablename__} ADD COLUMN {name} {sql_type}"))
