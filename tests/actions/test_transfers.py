@@ -11,6 +11,7 @@ import pytest
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.tasks import ActionResetTaskSlots
 from actions.transfer_amount import ActionAskTransferAmount
 from actions.transfers import (
     ActionAskTransferConfirmed,
@@ -665,3 +666,58 @@ async def test_take_it_from_savings_after_too_much_for_checking(
     assert changed["transfer_source"]["type"] == "savings"
     assert changed["transfer_amount"] == "2000"
     assert "transfer_destination" not in changed  # the recipient is kept
+
+
+async def test_take_it_from_savings_after_the_bank_refused_it_for_funds(
+    make_tracker, use_core_banking, nlu
+) -> None:
+    # core_banking refuses 2,000.00 from demo003's checking (1,000.00): the transfer ends.
+    metadata = use_core_banking.metadata("demo003")
+    rent = next(p for p in api(use_core_banking, "demo003", "/v1/payees")
+                if "rent" in p["name"])
+    rent_payee = {"kind": "payee", "payee_id": rent["id"], "account_number": rent["iban"],
+                "label": rent["name"]}
+    slots = slots_for(use_core_banking, "demo003", "2000", rent_payee)
+    dispatcher = CollectingDispatcher()
+    reset = await ActionExecuteTransfer().run(dispatcher, make_tracker(
+        text="yes", intent="affirm", metadata=metadata, message_id="funds", slots=slots), {})
+    assert responses(dispatcher) == ["utter_insufficient_funds"]
+
+    # As Rasa records it: the filled slots, the refusal's reset and reply, the next turn.
+    text = "ok take it from savings then"
+    history = [*({"event": "slot", "name": name, "value": value}
+                 for name, value in slots.items()), *reset,
+               {"event": "bot", "text": "There isn't enough money …",
+                "metadata": {"utter_action": "utter_insufficient_funds"}},
+               {"event": "action", "name": "action_listen"},
+               {"event": "user", "text": text}]  # fmt: skip
+    after_refusal = {e["name"]: e["value"] for e in reset}
+    tracker = make_tracker(text=text, intent="transfer_money", metadata=metadata,
+                           slots=dict(after_refusal), entities=nlu(text), events=history)
+    kept = await ActionResetTaskSlots().run(CollectingDispatcher(), tracker, DOMAIN)
+    restored = {**after_refusal, **{e["name"]: e["value"] for e in kept}}
+    assert restored["transfer_destination"] == rent_payee
+
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text=text, intent="transfer_money", metadata=metadata,
+                           slots=restored, entities=nlu(text), events=history)
+    events = await ValidateTransferForm().run(dispatcher, tracker, DOMAIN)
+    changed = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert responses(dispatcher) == []  # 2,000.00 fits in savings (5,000.00)
+    assert changed["transfer_source"]["type"] == "savings"
+    assert changed["transfer_amount"] == "2000"
+
+
+async def test_a_new_transfer_after_a_refusal_starts_afresh(
+    make_tracker, use_core_banking, nlu
+) -> None:
+    refusal = [{"event": "slot", "name": "transfer_destination", "value": {"kind": "own"}},
+               {"event": "slot", "name": "transfer_amount", "value": "2000"},
+               {"event": "bot", "text": "…", "metadata": {"utter_action": "utter_insufficient_funds"}},
+               {"event": "user", "text": "x"}]  # fmt: skip
+    for text in ("send 20 to Anna from savings", "move money to my savings"):
+        tracker = make_tracker(text=text, intent="transfer_money", entities=nlu(text),
+                               metadata=use_core_banking.metadata("demo003"),
+                               slots={"transfer_amount": "2000"}, events=refusal)
+        assert await ActionResetTaskSlots().run(CollectingDispatcher(), tracker, DOMAIN) == [
+            {"event": "slot", "timestamp": None, "name": "transfer_amount", "value": None}]
