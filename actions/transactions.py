@@ -117,8 +117,8 @@ def read_search(tracker: Tracker) -> Search:
         category=category,
         direction=entity_value(tracker, "direction") or _offered_direction(tracker),
         period=entity_value(tracker, "time_period"),
-        low=entity_value(tracker, "amount", "min"),
-        high=entity_value(tracker, "amount", "max"),
+        low=_bound(tracker, "min"),
+        high=_bound(tracker, "max"),
         currency=entity_value(tracker, "currency") or "EUR",
         limit=_count(entity_value(tracker, "count")),
     )
@@ -132,6 +132,17 @@ def read_search(tracker: Tracker) -> Search:
         kept.pop("text", None)
         kept.pop("category", None)
     return replace(search, **kept)
+
+
+def _bound(tracker: Tracker, role: str) -> str | None:
+    """An amount bound ("over 100"). Of an ambiguous "over 1,000" (1,000.00 or 1.00?) the
+    thousands: a search bound of 1.00 is never what is meant, and the summary says the
+    bound used, so the customer sees it (a transfer asks instead)."""
+    value = entity_value(tracker, "amount", role)
+    if value is None:
+        ambiguous = entity_value(tracker, "amount_ambiguous", role)
+        value = ambiguous.get("thousands") if isinstance(ambiguous, dict) else None
+    return None if value is None else str(value)
 
 
 def _follow_up_of(tracker: Tracker, text: str) -> Search | None:

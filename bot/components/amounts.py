@@ -90,6 +90,16 @@ AMOUNT_RE = re.compile(
 )
 
 
+# Words after a number that make it no amount of money.
+_NOT_MONEY_AFTER = re.compile(
+    r"\s*(?:%|percent\b|per\s?cent\b|years?\b|months?\b|weeks?\b|days?\b|hours?\b|"
+    r"minutes?\b|mins?\b|seconds?\b|times\b|people\b|cards?\b|transactions?\b|"
+    r"payments?\b|purchases?\b|items?\b|st\b|nd\b|rd\b|th\b|(?:-|\s)?(?:first|second|"
+    r"third|fourth|fifth|sixth|seventh|eighth|ninth)\b)",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True)
 class Amount:
     value: str | None  # a plain decimal ("1100", "25.50"); None when ambiguous
@@ -132,7 +142,10 @@ def read_digits(raw: str, locale: str | None) -> tuple[str, dict[str, str] | Non
     if not separators:
         return compact, None
     if len(separators) > 1:  # "1.100.000": one separator repeated is thousands
-        return compact.replace(separators[0], ""), None
+        *groups, last = compact.split(separators[0])
+        if len(last) == 3:
+            return "".join(groups) + last, None
+        return f"{''.join(groups)}.{last}", None  # "1,100,50": the last one is decimal
     separator = separators[0]
     whole, fraction = compact.split(separator)
     if len(fraction) != 3 or " " in raw or len(whole) > 3 or whole.startswith("0"):
@@ -175,10 +188,10 @@ def amounts(text: str, locale: str | None = None) -> list[Amount]:
         currency = CURRENCY_WORDS.get(said.lower()) if said else None
         if m.group("words"):
             number = _word_number(m.group("words"))
-            # "one" or "two" alone are rarely money ("the one ending 42"): a word amount
-            # without a currency needs a tens or a hundreds word.
-            small = number is not None and number < 10 and "hundred" not in m.group("words").lower()
-            if number is None or (said is None and small):
+            # "one" or "ten" alone are rarely money ("the one ending 42", "ten cards"):
+            # without a currency, a word amount needs a tens word or a scale word.
+            words = set(re.split(r"[\s-]+", m.group("words").lower()))
+            if number is None or (said is None and not words & (set(TENS) | set(_SCALES))):
                 continue
             value, options = str(number), None
         else:
@@ -190,6 +203,8 @@ def amounts(text: str, locale: str | None = None) -> list[Amount]:
                 options = {k: _scaled(v, suffix) for k, v in options.items()}
             else:
                 value = _scaled(value, suffix)
+        if said is None and _NOT_MONEY_AFTER.match(text, m.end()):
+            continue  # "twenty years", "5 times": a number, not money
         cents = _cents(m) if m.group("post") else None
         if cents is not None and value and "." not in value:
             value = f"{value}.{cents:02d}"

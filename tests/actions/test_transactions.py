@@ -270,3 +270,11 @@ async def test_since_payday_without_a_salary_says_so(make_tracker, use_core_bank
                            metadata=use_core_banking.metadata("demo004"))
     assert await ActionSearchTransactions().run(dispatcher, tracker, {}) == []
     assert shown(dispatcher) == ["utter_payday_not_found"]
+
+
+async def test_over_1_000_is_a_bound_of_a_thousand(make_tracker, use_core_banking, nlu) -> None:
+    # "1,000" could be 1.00 in a decimal-comma locale; as a search bound it never is.
+    dispatcher, [remembered] = await demo001_search(make_tracker, use_core_banking, nlu,
+                                                    "show payments over 1,000")
+    assert remembered["value"]["low"] == "1000"
+    assert dispatcher.messages[0]["search_summary"] == " over 1,000.00 EUR"

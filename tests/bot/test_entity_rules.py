@@ -110,7 +110,10 @@ def test_amounts_as_typed(text: str, expected: list[tuple[str, object, object]])
     assert found(text) == expected
 
 
-@pytest.mark.parametrize("text", ["2m", "it takes 2m", "the one ending 4321 is mine"])
+@pytest.mark.parametrize("text", [
+    "2m", "it takes 2m", "the one ending 4321 is mine", "I have ten cards",
+    "send money to my friend of twenty years", "due on the 1st", "the twenty-first",
+])
 def test_no_amount_where_none_was_meant(text: str) -> None:
     assert "amount" not in [kind for kind, _, _ in found(text)]
 
