@@ -76,7 +76,8 @@ CONVERSATION_CONFIDENCE = 0.9
 # makes a confident support topic a digression there.
 FREE_TEXT_SLOTS = frozenset({"gift_message"})
 # Entities that make a message an answer whatever its intent ("my code is 123456").
-ANSWER_ENTITIES = frozenset({"iban", "gift_card_code", "gift_card_ref", "amount"})
+ANSWER_ENTITIES = frozenset({"iban", "gift_card_code", "gift_card_ref", "amount",
+                             "amount_ambiguous"})
 _QUESTION_START = re.compile(
     r"^(?:how|what|what's|whats|why|when|where|which|who|can|could|do|does|did|is|are|"
     r"will|would|should|may|am|have|has)\b", re.IGNORECASE)
