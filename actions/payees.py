@@ -76,7 +76,8 @@ CONVERSATION_CONFIDENCE = 0.9
 # makes a confident support topic a digression there.
 FREE_TEXT_SLOTS = frozenset({"gift_message"})
 # Entities that make a message an answer whatever its intent ("my code is 123456").
-ANSWER_ENTITIES = frozenset({"iban", "gift_card_code", "gift_card_ref", "amount"})
+ANSWER_ENTITIES = frozenset({"iban", "gift_card_code", "gift_card_ref", "amount",
+                             "amount_ambiguous"})
 _QUESTION_START = re.compile(
     r"^(?:how|what|what's|whats|why|when|where|which|who|can|could|do|does|did|is|are|"
     r"will|would|should|may|am|have|has)\b", re.IGNORECASE)
@@ -224,8 +225,20 @@ def _name_instead_of_iban(text: str) -> bool:
             and not _NOT_IN_NAMES.intersection(words) and _tidy_name(text) is not None)
 
 
+def _person_named(tracker: Tracker) -> tuple[bool, str | None]:
+    """(a relation was said, the name said with it): the NLU's person ("my brother, Tom
+    Becker" -> (True, "Tom Becker")); "my brother" alone is no name: (True, None)."""
+    person = entity_value(tracker, "person")
+    if person:
+        return True, _tidy_name(str(person))
+    return bool(entity_value(tracker, "relation")), None
+
+
 def name_from_request(tracker: Tracker) -> str | None:
     """A payee name given along with the request or the IBAN, if there is one."""
+    relation, person = _person_named(tracker)
+    if relation:
+        return person
     text = latest_text(tracker)
     before, after = _without_ibans(tracker, text)
     called = _CALLED.search(before + " " + after)
@@ -243,6 +256,9 @@ def name_from_request(tracker: Tracker) -> str | None:
 
 
 def name_from_answer(tracker: Tracker) -> str | None:
+    relation, person = _person_named(tracker)
+    if relation:
+        return person
     before, after = _without_ibans(tracker, latest_text(tracker))
     text = f"{before} {after}"
     called = _CALLED.search(text)
@@ -370,6 +386,10 @@ class ValidateAddPayeeForm(FormValidationAction):
         asked = requested_slot(tracker)
         if asked == "payee_name":
             name = name_from_answer(tracker)
+            if name is None and _person_named(tracker)[0]:  # "my brother": whose name?
+                dispatcher.utter_message(response="utter_payee_name_not_a_relation",
+                                         relation=entity_value(tracker, "relation"))  # fmt: skip
+                return {"payee_name": None}
             return {"payee_name": name or latest_text(tracker).strip()}
         if tracker.get_slot("payee_name") or asked not in (None, "payee_iban"):
             return {}
@@ -380,6 +400,8 @@ class ValidateAddPayeeForm(FormValidationAction):
 
     async def validate_payee_name(self, value: Any, dispatcher: CollectingDispatcher,
                                   tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        if value is None:  # cleared by extract_payee_name, which said why
+            return {"payee_name": None}
         name = _tidy_name(str(value or ""))
         if name is None or iban_is_valid(name) or is_yes_or_no(name):
             dispatcher.utter_message(response="utter_invalid_payee_name")

@@ -10,6 +10,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.transfer_retry import retry_of_refused_transfer
+
 # Conversation-wide state that outlives a task.
 _KEEP = {"handoff_requested", "session_started_metadata", "requested_slot"}
 
@@ -20,8 +22,10 @@ class ActionResetTaskSlots(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
-        return [SlotSet(name, None) for name in domain.get("slots", {})
-                if name not in _KEEP and tracker.get_slot(name) is not None]  # fmt: skip
+        resets = [SlotSet(name, None) for name in domain.get("slots", {})
+                  if name not in _KEEP and tracker.get_slot(name) is not None]  # fmt: skip
+        # "ok take it from savings then" after a refusal for funds keeps that transfer.
+        return resets + retry_of_refused_transfer(tracker)
 
 
 class CancelTask:

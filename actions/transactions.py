@@ -4,6 +4,7 @@ amount range, account."""
 
 import re
 from dataclasses import asdict, dataclass, fields, replace
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -15,7 +16,8 @@ from actions.customer import customer_from_tracker
 from actions.entities import entity_value, offered_entities
 from actions.money import format_money, to_minor
 
-MAX_LINES = 10
+MAX_LINES = 10  # listed when the customer names no count
+MAX_COUNT = 50  # the most a count ("last 80 transactions") lists in a chat
 
 # Spending categories by the merchant names on card payments and transfers. Keyword
 # matching on the description is what this bank's data allows (no merchant category
@@ -61,6 +63,7 @@ class Search:
     low: str | None  # amount bounds as typed ("100"), in the currency of each item
     high: str | None
     currency: str  # for showing the bounds
+    limit: int | None = None  # "last 5 transactions": how many to list (MAX_LINES if None)
 
     def summary(self) -> str:
         parts = []
@@ -114,9 +117,10 @@ def read_search(tracker: Tracker) -> Search:
         category=category,
         direction=entity_value(tracker, "direction") or _offered_direction(tracker),
         period=entity_value(tracker, "time_period"),
-        low=entity_value(tracker, "amount", "min"),
-        high=entity_value(tracker, "amount", "max"),
+        low=_bound(tracker, "min"),
+        high=_bound(tracker, "max"),
         currency=entity_value(tracker, "currency") or "EUR",
+        limit=_count(entity_value(tracker, "count")),
     )
     if follow_up is None:
         return search
@@ -128,6 +132,17 @@ def read_search(tracker: Tracker) -> Search:
         kept.pop("text", None)
         kept.pop("category", None)
     return replace(search, **kept)
+
+
+def _bound(tracker: Tracker, role: str) -> str | None:
+    """An amount bound ("over 100"). Of an ambiguous "over 1,000" (1,000.00 or 1.00?) the
+    thousands: a search bound of 1.00 is never what is meant, and the summary says the
+    bound used, so the customer sees it (a transfer asks instead)."""
+    value = entity_value(tracker, "amount", role)
+    if value is None:
+        ambiguous = entity_value(tracker, "amount_ambiguous", role)
+        value = ambiguous.get("thousands") if isinstance(ambiguous, dict) else None
+    return None if value is None else str(value)
 
 
 def _follow_up_of(tracker: Tracker, text: str) -> Search | None:
@@ -142,7 +157,14 @@ def _follow_up_of(tracker: Tracker, text: str) -> Search | None:
         direction=_text_or_none(last.get("direction")),
         period=period if isinstance(period, dict) else None,
         low=_text_or_none(last.get("low")), high=_text_or_none(last.get("high")),
-        currency=str(last.get("currency") or "EUR"))
+        currency=str(last.get("currency") or "EUR"), limit=_count(last.get("limit")))
+
+
+def _count(value: Any) -> int | None:
+    """How many to list: the NLU's `count` ("last 5 transactions"), within 1..MAX_COUNT."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        return None
+    return min(max(int(value), 1), MAX_COUNT)
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -161,6 +183,16 @@ class ActionSearchTransactions(Action):
             dispatcher.utter_message(response="utter_login_required")
             return []
         search = read_search(tracker)
+        if search.period is None and entity_value(tracker, "time_anchor") == "payday":
+            try:  # "since payday": from the latest salary credit
+                payday = await _last_payday(customer.access_token)
+            except core_banking.CoreBankingError as error:
+                core_banking.say_failure(dispatcher, error)
+                return []
+            if payday is None:
+                dispatcher.utter_message(response="utter_payday_not_found")
+                return []
+            search = replace(search, period={"from": payday, "to": date.today().isoformat()})
         remembered = [SlotSet("last_transaction_search", asdict(search))]
         account_type = entity_value(tracker, "account_type")
         try:
@@ -181,7 +213,8 @@ class ActionSearchTransactions(Action):
             return remembered
         dispatcher.utter_message(response="utter_transactions_intro", what=what,
                                  search_summary=summary)  # fmt: skip
-        for item in found[:MAX_LINES]:
+        shown = search.limit or MAX_LINES
+        for item in found[:shown]:
             _say_line(dispatcher, item)
         currencies = {t["currency"] for t in found}
         if len(currencies) == 1:
@@ -192,7 +225,7 @@ class ActionSearchTransactions(Action):
                         "in": "utter_transactions_total_in"}.get(
                 search.direction or "", "utter_transactions_total")  # fmt: skip
             dispatcher.utter_message(
-                response=response, count_text=_count_text(len(found)),
+                response=response, count_text=_count_text(len(found), shown),
                 money_out=format_money(-sum(a for a in amounts if a < 0), currency),
                 money_in=format_money(sum(a for a in amounts if a > 0), currency))
         return remembered
@@ -250,10 +283,23 @@ async def _search(token: str, search: Search, account_type: str | None) -> list[
     return found
 
 
-def _count_text(count: int) -> str:
+def _count_text(count: int, shown: int = MAX_LINES) -> str:
     """'1 transaction', '4 transactions', '14 transactions (the latest 10 shown)'."""
     text = f"{count} transaction{'' if count == 1 else 's'}"
-    return f"{text} (the latest {MAX_LINES} shown)" if count > MAX_LINES else text
+    return f"{text} (the latest {shown} shown)" if count > shown else text
+
+
+# Salary credits: what core_banking's text search finds them by (description or payer).
+PAYDAY_TEXT = "salary"
+
+
+async def _last_payday(token: str) -> str | None:
+    """The booking date (YYYY-MM-DD) of the latest salary credit to any account."""
+    paydays = []
+    for account in await core_banking.list_accounts(token):
+        items = await core_banking.list_transactions(token, account["id"], q=PAYDAY_TEXT)
+        paydays += [str(t.get("booked_at", ""))[:10] for t in items if int(t["amount_minor"]) > 0]
+    return max(paydays, default=None)
 
 
 def _counterparty_name(item: dict[str, Any]) -> str | None:

@@ -157,9 +157,12 @@ class ValidateTransferForm(FormValidationAction):
                                     domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
         # rasa_sdk drops extracted slots that are not required slots; the reference is
         # never asked for, so it is carried over here.
-        reference = tracker.slots_to_validate().get("transfer_reference")
+        extracted = tracker.slots_to_validate()
+        carried = [SlotSet(slot, extracted[slot])
+                   for slot in ("transfer_reference", "transfer_amount_options")
+                   if slot in extracted and (extracted[slot] or slot != "transfer_reference")]
         events = await super().get_validation_events(dispatcher, tracker, domain)
-        return events + ([SlotSet("transfer_reference", reference)] if reference else [])
+        return events + carried
 
     async def extract_transfer_destination(self, dispatcher: CollectingDispatcher,
                                            tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
@@ -187,14 +190,16 @@ class ValidateTransferForm(FormValidationAction):
             payees = await core_banking.list_payees(customer.access_token)
         except core_banking.CoreBankingError:
             return {}
-        payee = _payee_named_in(tracker.latest_message.get("text") or "", payees)
+        # "my sister Anna": the NLU's person, not the relation, names the payee.
+        person = entity_value(tracker, "person")
+        payee = _payee_named_in(str(person or tracker.latest_message.get("text") or ""), payees)
         if payee:
             return {"transfer_destination": {"kind": "payee", "payee_id": payee["id"],
                                              "account_number": payee["iban"],
                                              "label": payee["name"]}}
         text = tracker.latest_message.get("text") or ""
         if (not answers_the_form(tracker) or _BARE_AMOUNT.match(text)
-                or not (asked or _names_someone(text))):
+                or not (asked or person or _names_someone(text))):
             return {}
         # "send 25 to Anna" with no payee Anna: say so now, not just "who to?"
         names = ", ".join(p["name"] for p in payees) or "none saved yet"
@@ -226,6 +231,19 @@ class ValidateTransferForm(FormValidationAction):
         amount = amounts[0].get("value") if amounts else None
         at_summary = tracker.get_slot("requested_slot") == "transfer_confirmed"
         source = tracker.get_slot("transfer_source")
+        ambiguous = [e for e in entities(tracker, "amount_ambiguous")
+                     if reference is None or int(e.get("start", 0)) < reference.start()]
+        if amount is None and ambiguous and isinstance(ambiguous[0].get("value"), dict):
+            # "1.100": 1,100.00 or 1.10? Asked (action_ask_transfer_amount), never guessed.
+            asking: dict[str, Any] = {"transfer_amount_options": ambiguous[0]["value"]}
+            if at_summary:
+                asking.update(transfer_amount=None, transfer_confirmed=None)
+            return asking
+        refused = tracker.get_slot("transfer_refused_amount")
+        if amount is None and refused and ValidateTransferForm._another_source_named(tracker):
+            # "ok take it from savings then" after too much for checking: the same amount,
+            # checked again against the account now named.
+            amount = refused
         if (amount is None and source and tracker.get_slot("requested_slot") == "transfer_amount"
                 and _WHOLE_BALANCE.search(text)):
             # "all of it": the source's whole available balance (validated like any amount)
@@ -236,6 +254,8 @@ class ValidateTransferForm(FormValidationAction):
             return {}  # "yes, 50" confirms the amount it repeats
         new = {"transfer_amount": str(amount),
                "transfer_currency": entity_value(tracker, "currency")}
+        if tracker.get_slot("transfer_amount_options"):
+            new["transfer_amount_options"] = None  # the question it answered is settled
         if at_summary:
             # "make it 60" / "no, 60 euros": a new amount at the summary corrects it; the
             # yes/no it may also carry answered the old summary, so ask again.
@@ -265,18 +285,29 @@ class ValidateTransferForm(FormValidationAction):
             return {"transfer_confirmed": None} if changing else {"transfer_destination": None}
         if changing:  # the amount is validated again against the new account's balance
             return {"transfer_source": _account_slot(source), "transfer_confirmed": None,
-                    "transfer_amount": tracker.get_slot("transfer_amount")}
+                    "transfer_amount": tracker.get_slot("transfer_amount")
+                    or tracker.get_slot("transfer_refused_amount")}
         return {"transfer_source": _account_slot(source)}
 
     @staticmethod
     def _source_changed_at_summary(tracker: Tracker) -> bool:
+        """Another account to pay from named at the summary, or when the amount is asked
+        again because it was too much for the source."""
+        asked = tracker.get_slot("requested_slot")
+        return (asked == "transfer_confirmed" or (
+            asked == "transfer_amount" and tracker.get_slot("transfer_refused_amount"))
+        ) and ValidateTransferForm._another_source_named(tracker)
+
+    @staticmethod
+    def _another_source_named(tracker: Tracker) -> bool:
         wanted = entity_value(tracker, "account_type", "from")
         current = tracker.get_slot("transfer_source") or {}
-        return (tracker.get_slot("requested_slot") == "transfer_confirmed"
-                and wanted is not None and wanted != current.get("type"))
+        return wanted is not None and wanted != current.get("type")
 
     async def validate_transfer_amount(self, value: Any, dispatcher: CollectingDispatcher,
                                        tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+        if value is None:  # cleared to be asked again ("1.100" at the summary)
+            return {"transfer_amount": None}
         source = tracker.get_slot("transfer_source")
         currency = (source or {}).get("currency", "EUR")
         said_currency = tracker.get_slot("transfer_currency")
@@ -296,8 +327,11 @@ class ValidateTransferForm(FormValidationAction):
             dispatcher.utter_message(
                 response="utter_amount_over_available", source_label=source["label"],
                 available=format_money(int(source["available_minor"]), currency))  # fmt: skip
-            return {"transfer_amount": None}
-        return {"transfer_amount": str(value), "transfer_currency": currency}
+            return {"transfer_amount": None, "transfer_refused_amount": str(value)}
+        accepted = {"transfer_amount": str(value), "transfer_currency": currency}
+        if tracker.get_slot("transfer_refused_amount"):
+            accepted["transfer_refused_amount"] = None
+        return accepted
 
 
 class ActionAskTransferConfirmed(Action):

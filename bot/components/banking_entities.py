@@ -30,13 +30,16 @@ class BankingEntityExtractor(GraphComponent, EntityExtractorMixin):
             text = message.get("text")
             if not text:
                 continue
+            # How the customer writes numbers ("1.100"), when the channel says.
+            metadata = message.get("metadata") or {}
+            locale = metadata.get("locale") if isinstance(metadata, dict) else None
             entities = [
                 {
                     "entity": found.entity, "value": found.value, "start": found.start,
                     "end": found.end, "confidence_entity": 1.0, "extractor": self.name,
                     **({"role": found.role} if found.role else {}),
                 }
-                for found in extract(text)
+                for found in extract(text, locale=locale if isinstance(locale, str) else None)
             ]  # fmt: skip
             message.set("entities", message.get("entities", []) + entities, add_to_output=True)
         return messages

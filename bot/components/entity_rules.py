@@ -8,50 +8,39 @@ Found entities (value types are what callers may rely on):
 - `gift_card_code`: str, the code as typed (upper case); `gift_card_ref`: str, the
   gateway's reference for a masked code, `[giftcard:<ref>]` in the text.
 - `amount`: str, a plain decimal ("1250.5", "50", and as typed: "-5", "20.999", which
-  validation refuses); role `min` / `max` after words such
-  as "over" / "under", or for the two ends of "between X and Y".
+  validation refuses) read by `amounts` ("2k", "1 100", "twenty-five euros and fifty
+  cents"); role `min` / `max` after words such as "over" / "under", or for the two ends
+  of "between X and Y".
+- `amount_ambiguous`: {"thousands": "1100", "decimal": "1.1"} for "1.100" / "1,100"
+  when the `locale` is not known (roles as `amount`): never one of them guessed.
 - `currency`: str, ISO 4217 ("EUR").
 - `card_last4`: str, four digits after "ending (in)", "ends in", "last four (digits)".
 - `account_type`: "checking" or "savings"; role `from` / `to` after "from" / "to|into".
 - `time_period`: {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}, both inclusive, relative
-  expressions resolved against `today`.
-- `merchant`: str, the word(s) after "at" / "on" / "from" in a spending question.
+  expressions resolved against `today` (`periods`).
+- `time_anchor`: "payday" for "since payday": a date only the account history knows.
+- `count`: int, how many to list ("last 5 transactions").
+- `person`: str, a name said with a relation ("my sister Anna" -> "Anna"); `relation`:
+  str, the relation ("sister"), which is never a name (`people`).
+- `merchant`: str, the word(s) after "at" / "on" / "from" in a spending question, or
+  what a follow-up names alone ("and tesco?").
 - `direction`: "out" (spent, paid, payments, purchases …) or "in" (received, income,
   deposits, refunds …) in a question about transactions; absent when neither is said.
 """
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
-MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
-MONTHS["sept"] = 9
-MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
-CURRENCY_WORDS = {
-    "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
-    "$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD",
-    "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP",
-    "chf": "CHF", "francs": "CHF", "sek": "SEK", "pln": "PLN",
-}  # fmt: skip
-CUR_RE = r"€|\$|£|eur(?:os?)?\b|usd\b|dollars?\b|gbp\b|pounds?\b|quid\b|chf\b|francs\b|sek\b|pln\b"
-# All the decimals typed are kept ("20.999"): the form says the amount is not valid
-# instead of silently cutting it to 20.99.
-NUMBER_RE = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?"
+from bot.components.amounts import amounts
+from bot.components.people import people
+from bot.components.periods import MONTHS, WEEKDAYS, payday, time_period
+
 MIN_WORDS = r"(?:over|above|more than|greater than|at least|bigger than|larger than|exceeding)"
 MAX_WORDS = r"(?:under|below|less than|at most|up to|smaller than|no more than)"
-_UNITS = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-    "eighteen", "nineteen",
-]  # fmt: skip
-SMALL_NUMBERS = {word: value for value, word in enumerate(_UNITS)}
-_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-TENS = {word: 10 * (index + 2) for index, word in enumerate(_TENS)}
 
 
 @dataclass(frozen=True)
@@ -120,170 +109,33 @@ def _card_last4(text: str) -> list[Found]:
             for m in _CARD_LAST4.finditer(text)]
 
 
-def _day_month(day: str, month: str, year: str | None, today: date) -> date | None:
-    try:
-        y = int(year) if year else today.year
-        d = date(y, MONTHS[month.lower()], int(day))
-    except (ValueError, KeyError):
-        return None
-    return d.replace(year=d.year - 1) if not year and d > today else d
-
-
-DATE_RE = (
-    rf"(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m1>{MONTH_RE})\b|"
-    rf"(?P<m2>{MONTH_RE})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\b)(?:,?\s+(?P<y>\d{{4}}))?|"
-    r"(?P<iso>\d{4}-\d{2}-\d{2})|(?P<dd>\d{1,2})[./](?P<mm>\d{1,2})[./](?P<yy>\d{4})"
-)
-
-
-def _parse_date(m: re.Match[str], today: date) -> date | None:
-    if m.group("iso"):
-        try:
-            return date.fromisoformat(m.group("iso"))
-        except ValueError:
-            return None
-    if m.group("dd"):
-        try:  # European order: day first
-            return date(int(m.group("yy")), int(m.group("mm")), int(m.group("dd")))
-        except ValueError:
-            return None
-    day, month = (m.group("d1"), m.group("m1")) if m.group("d1") else (m.group("d2"), m.group("m2"))
-    return _day_month(day, month, m.group("y"), today)
-
-
-def _month_span(month: int, year: int) -> tuple[date, date]:
-    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
-
-
-def _periods(text: str, today: date) -> list[Found]:
-    lower = text.lower()
-    rules: list[tuple[str, Any]] = [
-        (rf"\b(?:between|from)\s+(?P<a>{DATE_RE.replace('?P<', '?P<a_')})\s+(?:and|to|until|-)\s+"
-         rf"(?P<b>{DATE_RE.replace('?P<', '?P<b_')})", "range"),
-        (rf"\b(?:between|from)\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:and|to|-)\s+"
-         rf"(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m>{MONTH_RE})\b", "days_of_month"),
-        (rf"\bsince\s+(?P<m>{MONTH_RE})\b(?:\s+(?P<y>\d{{4}}))?(?!\s+\d)", "since_month"),
-        (rf"\bsince\s+(?:the\s+)?(?P<x>{DATE_RE})", "since_date"),
-        (r"\btoday\b", "today"), (r"\byesterday\b", "yesterday"),
-        (r"\bthis\s+week\b", "this_week"), (r"\blast\s+week\b", "last_week"),
-        (r"\bthis\s+month\b", "this_month"), (r"\blast\s+month\b", "last_month"),
-        (r"\bthis\s+year\b", "this_year"), (r"\blast\s+year\b", "last_year"),
-        (r"\b(?:last|past|previous)\s+(?P<n>\d{1,3})\s+(?P<u>days?|weeks?|months?)\b", "last_n"),
-        (rf"\bon\s+(?:the\s+)?(?P<x>{DATE_RE})", "on_date"),
-        (rf"\b(?:in|during|for)\s+(?P<m>{MONTH_RE})\b(?:\s+(?P<y>\d{{4}}))?(?!\s+\d)", "month"),
-    ]  # fmt: skip
-    for pattern, kind in rules:
-        m = re.search(pattern, lower)
-        if m is None:
-            continue
-        span = _resolve(kind, m, today)
-        if span is not None:
-            start, end = span
-            value = {"from": start.isoformat(), "to": end.isoformat()}
-            return [Found("time_period", value, m.start(), m.end())]
-    return []
-
-
-def _resolve(kind: str, m: re.Match[str], today: date) -> tuple[date, date] | None:
-    g = m.groupdict()
-    if kind == "range":
-        a = _parse_date(re.search(DATE_RE, g["a"]), today)  # type: ignore[arg-type]
-        b = _parse_date(re.search(DATE_RE, g["b"]), today)  # type: ignore[arg-type]
-        return (min(a, b), max(a, b)) if a and b else None
-    if kind == "days_of_month":
-        a = _day_month(g["d"], g["m"], None, today)
-        b = _day_month(g["d2"], g["m"], None, today)
-        return (min(a, b), max(a, b)) if a and b else None
-    if kind in ("since_month", "month"):
-        month = MONTHS[g["m"]]
-        past_year = today.year if month <= today.month else today.year - 1
-        year = int(g["y"]) if g.get("y") else past_year
-        first, last = _month_span(month, year)
-        return (first, today) if kind == "since_month" else (first, min(last, today))
-    if kind in ("since_date", "on_date"):
-        d = _parse_date(re.search(DATE_RE, g["x"]), today)  # type: ignore[arg-type]
-        if d is None:
-            return None
-        return (d, today) if kind == "since_date" else (d, d)
-    if kind == "last_n":
-        n, unit = int(g["n"]), g["u"].rstrip("s")
-        days = {"day": 1, "week": 7, "month": 30}[unit] * n
-        return today - timedelta(days=days), today
-    monday = today - timedelta(days=today.weekday())
-    first_of_month = today.replace(day=1)
-    last_month_end = first_of_month - timedelta(days=1)
-    fixed = {
-        "today": (today, today),
-        "yesterday": (today - timedelta(days=1), today - timedelta(days=1)),
-        "this_week": (monday, today),
-        "last_week": (monday - timedelta(days=7), monday - timedelta(days=1)),
-        "this_month": (first_of_month, today),
-        "last_month": (last_month_end.replace(day=1), last_month_end),
-        "this_year": (date(today.year, 1, 1), today),
-        "last_year": (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
-    }
-    return fixed.get(kind)
-
-
-def _word_number(words: str) -> int | None:
-    total, current = 0, 0
-    for word in re.split(r"[\s-]+", words.lower()):
-        if word in SMALL_NUMBERS:
-            current += SMALL_NUMBERS[word]
-        elif word in TENS:
-            current += TENS[word]
-        elif word == "hundred":
-            current = max(current, 1) * 100
-        elif word == "thousand":
-            total, current = total + max(current, 1) * 1000, 0
-        elif word != "and":
-            return None
-    return total + current or None
-
-
-def _amounts(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
-    number_words = "|".join([*SMALL_NUMBERS, *TENS, "hundred", "thousand", "and"])
-    words_re = rf"(?:(?:{number_words})[\s-]+)*(?:{number_words})"
-    pattern = re.compile(
-        rf"(?P<pre>{CUR_RE})?\s?(?P<neg>(?<![\w.,])-)?(?<![\d.,])(?<!\d[-/])(?P<num>{NUMBER_RE})(?!\d)(?![/.-]\d)"
-        rf"\s?(?P<post>{CUR_RE})?"
-        rf"|(?P<words>\b{words_re})\s+(?P<wcur>{CUR_RE})", re.IGNORECASE,
-    )  # fmt: skip
+def _amounts(text: str, blocked: list[tuple[int, int]], locale: str | None) -> list[Found]:
     found: list[Found] = []
-    for m in pattern.finditer(text):
-        if any(m.start() < end and start < m.end() for start, end in blocked):
+    for amount in amounts(text, locale):
+        if any(amount.match_start < end and start < amount.end for start, end in blocked):
             continue
-        before = text[max(0, m.start() - 25) : m.start()].lower()
+        before = text[max(0, amount.match_start - 25) : amount.match_start].lower()
         card_digits = r"(ending|ends|ending in|ends in|last four|last 4|number)\s*(with|in)?\s*$"
         if re.search(card_digits, before):
             continue  # "the card ending 4321" is not money
-        if m.group("words"):
-            value = _word_number(m.group("words"))
-            if value is None:
-                continue
-            amount, cur = str(value), m.group("wcur")
-        else:
-            raw = m.group("num")
-            amount = raw.replace(",", "") if re.search(r",\d{3}", raw) else raw.replace(",", ".")
-            # "-5": kept negative, so that validation refuses it rather than sending 5.
-            amount = f"-{amount}" if m.group("neg") else amount
-            cur = m.group("pre") or m.group("post")
         role = None
         if re.search(rf"{MIN_WORDS}\s*$", before):
             role = "min"
         elif re.search(rf"{MAX_WORDS}\s*$", before):
             role = "max"
-        found.append(Found("amount", amount, m.start("num") if m.group("num") else m.start(),
-                           m.end(), role))  # fmt: skip
-        if cur:
-            found.append(Found("currency", CURRENCY_WORDS[cur.lower()], m.start(), m.end()))
+        if amount.options:  # "1.100": asked, never guessed
+            found.append(Found("amount_ambiguous", amount.options, amount.start, amount.end, role))
+        else:
+            found.append(Found("amount", amount.value, amount.start, amount.end, role))
+        if amount.currency:
+            found.append(Found("currency", amount.currency, amount.match_start, amount.end))
     between = None
     if len(found) >= 2:
         between = re.search(r"\bbetween\s*$", text[: found[0].start].lower())
-    amounts = [f for f in found if f.entity == "amount"]
-    if between and len(amounts) >= 2 and amounts[0].role is None and amounts[1].role is None:
-        found = [Found(f.entity, f.value, f.start, f.end, "min" if f is amounts[0] else
-                       "max" if f is amounts[1] else f.role) for f in found]  # fmt: skip
+    numbers = [f for f in found if f.entity in ("amount", "amount_ambiguous")]
+    if between and len(numbers) >= 2 and numbers[0].role is None and numbers[1].role is None:
+        found = [Found(f.entity, f.value, f.start, f.end, "min" if f is numbers[0] else
+                       "max" if f is numbers[1] else f.role) for f in found]  # fmt: skip
     return found
 
 
@@ -336,20 +188,83 @@ def _direction(text: str) -> list[Found]:
     return []
 
 
-def extract(text: str, today: date | None = None) -> list[Found]:
-    """All entities found in `text`, in the order of the rules above."""
+# "last 5 transactions", "my 3 latest payments", "show ten transactions": how many to list.
+_COUNT = re.compile(
+    r"\b(?:(?:last|latest|recent|past|previous|first|my|the|show|list)\s+)"
+    r"(?P<n>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
+    r"twenty)\s+(?:(?:most\s+)?(?:recent|latest|last)\s+)?(?:card\s+)?"
+    r"(?:transactions?|payments?|purchases?|transfers?|deposits?|entries|items|movements)\b",
+    re.IGNORECASE)
+_COUNT_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
+                "twenty": 20}  # fmt: skip
+
+
+def _count(text: str) -> list[Found]:
+    m = _COUNT.search(text)
+    if m is None:
+        return []
+    raw = m.group("n").lower()
+    n = int(raw) if raw.isdigit() else _COUNT_WORDS[raw]
+    return [Found("count", n, m.start("n"), m.end("n"))] if n > 0 else []
+
+
+# "and tesco?", "what about at Lidl": a follow-up that names only a merchant.
+_FOLLOW_UP_MERCHANT = re.compile(
+    r"^\W*(?:and|what about|how about)\s+(?:(?:at|on|from|in|with)\s+)?"
+    r"(?P<m>[A-Za-z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)?)\W*$", re.IGNORECASE)
+_NOT_MERCHANTS = STOP_AFTER_AT | {
+    "you", "me", "it", "that", "this", "them", "now", "then", "today", "yesterday", "week",
+    "month", "year", "savings", "checking", "saving", "current", "more", "less", "others",
+    "other", "before", "after", "earlier", "later", "in", "out", "yes", "no", "ok", "okay",
+    *WEEKDAYS}  # fmt: skip
+
+
+def _follow_up_merchant(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
+    m = _FOLLOW_UP_MERCHANT.match(text)
+    if m is None or any(m.start("m") < e and s < m.end("m") for s, e in blocked):
+        return []
+    word = m.group("m").rstrip(".")
+    first = word.split()[0].lower()
+    if first in _NOT_MERCHANTS or first in MONTHS:
+        return []
+    return [Found("merchant", word, m.start("m"), m.start("m") + len(word))]
+
+
+def _people(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
+    found = []
+    for person in people(text):
+        found.append(Found("relation", person.relation, person.relation_start,
+                           person.relation_end))  # fmt: skip
+        if person.name and not any(person.start < e and s < person.end for s, e in blocked):
+            found.append(Found("person", person.name, person.start, person.end))
+    return found
+
+
+def extract(text: str, today: date | None = None, locale: str | None = None) -> list[Found]:
+    """All entities found in `text`, in the order of the rules above. `locale` (a BCP 47
+    tag such as "de-DE") decides how "1.100" is read; without it such a number is
+    `amount_ambiguous`."""
     today = today or date.today()
     ibans = _ibans(text)
     ibans += _invalid_ibans(text, ibans)
     cards = _gift_cards(text)
-    periods = _periods(text, today)
+    period = time_period(text, today)
+    anchor = payday(text) if period is None else None
+    periods = ([Found("time_period", period[0], period[1], period[2])] if period else
+               [Found("time_anchor", "payday", *anchor)] if anchor else [])  # fmt: skip
+    count = _count(text)
     # The gateway's masks of a card number or CVV hold digits that are never amounts.
     masked = [m.span() for m in re.finditer(r"\[card [^\]]*\]|\[redacted\]", text)]
-    blocked = masked + [(f.start, f.end) for f in (*ibans, *cards, *periods)]
+    blocked = masked + [(f.start, f.end) for f in (*ibans, *cards, *periods, *count)]
     last4 = _card_last4(text)
     blocked += [(f.start, f.end) for f in last4]  # "ending 4321" is no money
-    found = [*ibans, *cards, *periods, *_amounts(text, blocked), *_account_types(text), *last4]
+    found = [*ibans, *cards, *periods, *count, *_amounts(text, blocked, locale),
+             *_account_types(text), *last4]  # fmt: skip
+    found += _people(text, blocked)
     if TRANSACTION_QUESTION.search(text) or INCOMING.search(text):
         found += _merchants(text, blocked + [(f.start, f.end) for f in found])
         found += _direction(text)
+    elif not any(f.entity == "merchant" for f in found):
+        found += _follow_up_merchant(text, blocked + [(f.start, f.end) for f in found])
     return found

@@ -171,3 +171,20 @@ def make_tracker() -> TrackerFactory:
         )  # fmt: skip
 
     return build
+
+
+NluEntities = Callable[..., list[dict[str, Any]]]
+
+
+@pytest.fixture
+def nlu() -> NluEntities:
+    """The entities the NLU's rule-based extractor (bot/components/entity_rules.py) gives
+    a text, as Rasa puts them on the message: the actions are tested on what the NLU
+    really says, not on entities written by hand."""
+    from bot.components.entity_rules import extract
+
+    def parse(text: str, locale: str | None = None) -> list[dict[str, Any]]:
+        return [{"entity": f.entity, "value": f.value, "start": f.start, "end": f.end,
+                 **({"role": f.role} if f.role else {})} for f in extract(text, locale=locale)]  # fmt: skip
+
+    return parse

@@ -463,3 +463,30 @@ async def test_an_unknown_name_in_the_removal_request_is_said(
     assert slot_events(events)["payee_name"] is None  # then the question lists the payees
     assert said(dispatcher) == ["utter_payee_not_found"]
     assert dispatcher.messages[0]["payee_name"] == named
+
+
+# Issue 14: a relation is not a name (entities as the NLU gives them).
+async def test_the_name_said_with_a_relation_is_the_payees_name(
+    dispatcher, use_core_banking, nlu
+) -> None:
+    metadata = logged_in(use_core_banking)
+    text = "add my brother as a payee, Tom Becker, DE89 3704 0044 0532 0130 00"
+    start = tracker(text=text, intent="add_payee", metadata=metadata, entities=nlu(text))
+    events = await ValidateAddPayeeForm().run(dispatcher, start, DOMAIN)
+    assert slot_events(events) == {"payee_iban": "DE89370400440532013000",
+                                   "payee_name": "Tom Becker"}
+
+
+async def test_a_relation_alone_is_no_name(dispatcher, use_core_banking, nlu) -> None:
+    metadata = logged_in(use_core_banking)
+    text = "add my brother as a payee, DE89 3704 0044 0532 0130 00"
+    start = tracker(text=text, intent="add_payee", metadata=metadata, entities=nlu(text))
+    events = await ValidateAddPayeeForm().run(dispatcher, start, DOMAIN)
+    assert slot_events(events) == {"payee_iban": "DE89370400440532013000"}  # the name is asked
+    answer = tracker(text="my brother", metadata=metadata, entities=nlu("my brother"),
+                     slots={"payee_iban": "DE89370400440532013000"}, requested="payee_name",
+                     form="add_payee_form")
+    events = await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN)
+    assert slot_events(events) == {"payee_name": None}
+    assert said(dispatcher) == ["utter_payee_name_not_a_relation"]
+    assert dispatcher.messages[0]["relation"] == "brother"

@@ -184,3 +184,97 @@ async def test_the_biggest_payment_is_the_largest_by_size(
     assert intro["rank"] == "3 smallest" and intro["what"] == "payments"
     sizes = [Decimal(line["amount"].split()[0].lstrip("-").replace(",", "")) for line in lines]
     assert len(sizes) == 3 and sizes == sorted(sizes)
+
+
+# Issue 14: what the NLU reads from the customer's words, searched as meant.
+async def demo001_search(make_tracker, bank, nlu, text: str,
+                         **tracker_args: Any) -> tuple[CollectingDispatcher, list[Any]]:  # fmt: skip
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text=text, intent="search_transactions", entities=nlu(text),
+                           metadata=bank.metadata("demo001"), **tracker_args)
+    events = await ActionSearchTransactions().run(dispatcher, tracker, {})
+    return dispatcher, events
+
+
+async def test_last_5_transactions_lists_five(make_tracker, use_core_banking, nlu) -> None:
+    dispatcher, _ = await demo001_search(make_tracker, use_core_banking, nlu,
+                                         "show my last 5 transactions")
+    lines = [m for m in dispatcher.messages if m["response"] == "utter_transaction_line"]
+    assert len(lines) == 5
+    total = dispatcher.messages[-1]
+    assert total["count_text"].endswith("(the latest 5 shown)")
+
+
+async def test_what_about_october_after_a_november_search_searches_october(
+    make_tracker, use_core_banking, nlu
+) -> None:
+    november = {"text": None, "category": None, "direction": "out",
+                "period": {"from": "2026-11-01", "to": "2026-11-30"}, "low": None,
+                "high": None, "currency": "EUR", "limit": None}  # fmt: skip
+    dispatcher, [remembered] = await demo001_search(
+        make_tracker, use_core_banking, nlu, "what about october?",
+        slots={"last_transaction_search": november})
+    october = remembered["value"]["period"]
+    assert october["from"].endswith("-10-01") and october["to"].endswith("-10-31")
+    assert remembered["value"]["direction"] == "out"  # the other filters are kept
+    assert f"from {october['from']} to {october['to']}" in dispatcher.messages[0]["search_summary"]
+
+
+async def test_and_tesco_after_an_amazon_search_searches_tesco(
+    make_tracker, use_core_banking, nlu
+) -> None:
+    amazon = {"text": "amazon", "category": None, "direction": "out", "period": None,
+              "low": None, "high": None, "currency": "EUR", "limit": None}  # fmt: skip
+    dispatcher, [remembered] = await demo001_search(
+        make_tracker, use_core_banking, nlu, "and tesco?",
+        slots={"last_transaction_search": amazon})
+    assert remembered["value"] == {**amazon, "text": "tesco"}
+    lines = [m for m in dispatcher.messages if m["response"] == "utter_transaction_line"]
+    assert lines and all("TESCO" in line["description"] for line in lines)
+
+
+async def test_last_friday_is_that_day(make_tracker, use_core_banking, nlu) -> None:
+    _, [remembered] = await demo001_search(make_tracker, use_core_banking, nlu,
+                                           "what did I spend last friday?")
+    period = remembered["value"]["period"]
+    friday = date.fromisoformat(period["from"])
+    assert period["from"] == period["to"] and friday.weekday() == 4
+    assert 1 <= (date.today() - friday).days <= 7
+
+
+async def test_since_payday_starts_at_the_last_salary(make_tracker, use_core_banking, nlu) -> None:
+    dispatcher, [remembered] = await demo001_search(make_tracker, use_core_banking, nlu,
+                                                    "what did I spend since payday?")
+    # The seeded salary was booked 45 days ago.
+    assert remembered["value"]["period"] == {
+        "from": str(date.today() - timedelta(days=45)), "to": str(date.today())}
+    assert dispatcher.messages[0]["response"] == "utter_transactions_intro"
+
+
+async def test_since_payday_without_a_salary_says_so(make_tracker, use_core_banking, nlu) -> None:
+    # demo004 has received no salary: its history's salary credit is removed first.
+    import sqlite3
+
+    with sqlite3.connect(use_core_banking.database) as conn:
+        conn.execute("UPDATE journals SET description = 'Bonus' WHERE description = 'Salary' "
+                     "AND id IN (SELECT journal_id FROM ledger_entries WHERE account_id IN "
+                     "(SELECT id FROM accounts WHERE customer_id = ?))",
+                     (use_core_banking.customer_id("demo004"),))
+        conn.execute("UPDATE ledger_entries SET counterparty_name = 'Bonus payer' "
+                     "WHERE counterparty_name LIKE '%Acme%' AND account_id IN "
+                     "(SELECT id FROM accounts WHERE customer_id = ?)",
+                     (use_core_banking.customer_id("demo004"),))
+    dispatcher = CollectingDispatcher()
+    text = "what did I spend since payday?"
+    tracker = make_tracker(text=text, intent="search_transactions", entities=nlu(text),
+                           metadata=use_core_banking.metadata("demo004"))
+    assert await ActionSearchTransactions().run(dispatcher, tracker, {}) == []
+    assert shown(dispatcher) == ["utter_payday_not_found"]
+
+
+async def test_over_1_000_is_a_bound_of_a_thousand(make_tracker, use_core_banking, nlu) -> None:
+    # "1,000" could be 1.00 in a decimal-comma locale; as a search bound it never is.
+    dispatcher, [remembered] = await demo001_search(make_tracker, use_core_banking, nlu,
+                                                    "show payments over 1,000")
+    assert remembered["value"]["low"] == "1000"
+    assert dispatcher.messages[0]["search_summary"] == " over 1,000.00 EUR"

@@ -85,3 +85,87 @@ def test_iban_checksum() -> None:
 def test_no_entities_in_plain_questions() -> None:
     assert found("how do I activate my card?") == []
     assert found("hello") == []
+
+
+# Issue 14: amounts as customers really type them.
+@pytest.mark.parametrize(("text", "expected"), [
+    ("move 2k to savings", [("amount", "2000", None), ("account_type", "savings", "to")]),
+    ("1 100 eur", [("amount", "1100", None), ("currency", "EUR", None)]),
+    ("twenty-five euros and fifty cents", [("amount", "25.50", None), ("currency", "EUR", None)]),
+    ("twenty five euros fifty", [("amount", "25.50", None), ("currency", "EUR", None)]),
+    ("1.5k", [("amount", "1500", None)]),
+    ("€2m", [("amount", "2000000", None), ("currency", "EUR", None)]),
+    ("1,100.50", [("amount", "1100.50", None)]),
+    ("1.100,50", [("amount", "1100.50", None)]),
+    ("1 100", [("amount", "1100", None)]),
+    ("fifty bucks", [("amount", "50", None)]),  # the account's own currency
+    ("a hundred", [("amount", "100", None)]),
+    ("send two hundred and fifty to Anna", [("amount", "250", None)]),
+    ("€50", [("amount", "50", None), ("currency", "EUR", None)]),
+    ("50€", [("amount", "50", None), ("currency", "EUR", None)]),
+    ("EUR 50", [("amount", "50", None), ("currency", "EUR", None)]),
+    ("$20", [("amount", "20", None), ("currency", "USD", None)]),
+])
+def test_amounts_as_typed(text: str, expected: list[tuple[str, object, object]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "2m", "it takes 2m", "the one ending 4321 is mine", "I have ten cards",
+    "send money to my friend of twenty years", "due on the 1st", "the twenty-first",
+])
+def test_no_amount_where_none_was_meant(text: str) -> None:
+    assert "amount" not in [kind for kind, _, _ in found(text)]
+
+
+@pytest.mark.parametrize("text", ["1.100", "1,100"])
+def test_three_digits_after_one_separator_are_ambiguous_without_a_locale(text: str) -> None:
+    assert found(text) == [("amount_ambiguous", {"thousands": "1100", "decimal": "1.1"}, None)]
+
+
+@pytest.mark.parametrize(("text", "locale", "amount"), [
+    ("1.100", "de-DE", "1100"), ("1.100", "en-GB", "1.100"),
+    ("1,100", "en-GB", "1100"), ("1,100", "de", "1.100"), ("send 1.100 EUR", "fr_FR", "1100"),
+])
+def test_the_locale_decides_how_a_number_is_read(text: str, locale: str, amount: str) -> None:
+    assert next((f.entity, f.value) for f in extract(text, TODAY, locale)) == ("amount", amount)
+
+
+# Issue 14: dates and counts a follow-up or a customer's words imply.
+@pytest.mark.parametrize(("text", "expected"), [
+    ("last friday", [("time_period", {"from": "2026-11-20", "to": "2026-11-20"}, None)]),
+    ("what did I spend last Wednesday?", [
+        ("time_period", {"from": "2026-11-18", "to": "2026-11-18"}, None),
+        ("direction", "out", None)]),
+    ("in october", [("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None)]),
+    ("what about october", [("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None)]),
+    ("what did I spend since payday?", [
+        ("time_anchor", "payday", None), ("direction", "out", None)]),
+    ("last 5 transactions", [("count", 5, None)]),
+    ("show my last three payments", [("count", 3, None), ("direction", "out", None)]),
+    ("and tesco?", [("merchant", "tesco", None)]),
+    ("what about at Lidl", [("merchant", "Lidl", None)]),
+])
+def test_dates_counts_and_follow_ups(text: str, expected: list[tuple[str, object, object]]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize("text", ["and you?", "what about last week", "and yes", "and today?"])
+def test_a_follow_up_without_a_merchant_names_none(text: str) -> None:
+    assert "merchant" not in [kind for kind, _, _ in found(text)]
+
+
+# Issue 14: a relation is not a name.
+@pytest.mark.parametrize(("text", "person", "relation"), [
+    ("add my brother as a payee, Tom Becker, DE89 3704 0044 0532 0130 00", "Tom Becker",
+     "brother"),
+    ("send 50 to my sister Anna", "Anna", "sister"),
+    ("send 50 to my sister anna please", "anna", "sister"),
+    ("a gift card for my best friend, Maria Lopez", "Maria Lopez", "friend"),
+    ("send 20 to my mum for dinner", None, "mum"),
+])
+def test_a_relation_and_the_name_said_with_it(text: str, person: str | None,
+                                              relation: str) -> None:  # fmt: skip
+    entities = {kind: value for kind, value, _ in found(text)}
+    assert entities.get("person") == person
+    assert entities["relation"] == relation
