@@ -16,7 +16,7 @@ help:
 	@echo "make test   - set up what is missing and run every check and test"
 	@echo "make seed CUSTOMERS=N - create demo customers demo001..demoN (idempotent)"
 	@echo "make train  - train the Rasa model if the training data changed"
-	@echo "make run-scaled - like run, with two gateway instances (ports 8000 and 8010)"
+	@echo "make run-scaled - like run, with two gateways, Rasa servers and action servers behind HAProxy (:8080)"
 	@echo "make eval-nlu   - BANKING77 held-out evaluation, out-of-scope and task intents"
 	@echo "make bench      - ledger and gateway benchmarks"
 	@echo "make load       - Locust chat load against a running system (make run first)"
@@ -33,8 +33,9 @@ run: setup
 	@$(APP)/python scripts/stack.py run
 
 run-scaled: setup
+	@scripts/ensure_haproxy.sh
 	@$(APP)/python scripts/train.py > /dev/null
-	@GATEWAY_INSTANCES=2 $(APP)/python scripts/stack.py run
+	@STACK_REPLICAS=2 $(APP)/python scripts/stack.py run
 
 eval-nlu: setup
 	@$(RASA)/python scripts/eval_nlu.py
@@ -100,6 +101,7 @@ test-stories: train
 
 test-e2e: train
 	@scripts/ensure_chromium.sh
+	@scripts/ensure_haproxy.sh
 	$(APP)/pytest -q -m e2e tests
 
 test: lint validate-bot test-unit test-actions test-stories test-e2e

@@ -24,6 +24,8 @@ from urllib.error import URLError
 from urllib.parse import urlparse
 from urllib.request import urlopen
 
+from scripts import scaled
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_BIN = ROOT / ".venv" / "bin"
 RASA_BIN = ROOT / ".venv-rasa" / "bin"
@@ -113,14 +115,55 @@ class Stack:
             Service("gateway", [str(APP_BIN / "python"), "-m", "gateway"],
                     f"{self.urls['gateway']}/health"),
         ]
-        # GATEWAY_INSTANCES=N (make run-scaled: 2) adds gateways on ports +10, +20 …; they
-        # share Redis, so every socket of a session gets every frame on any of them.
-        for n in range(1, int(base.get("GATEWAY_INSTANCES", 1))):
+        # STACK_REPLICAS=N (make run-scaled: 2): N gateways, Rasa servers and action
+        # servers behind HAProxy (scripts/scaled.py). GATEWAY_INSTANCES=N adds gateways
+        # only (ports +10, +20 …), each reached directly.
+        replicas = int(base.get("STACK_REPLICAS", 1))
+        gateways = max(replicas, int(base.get("GATEWAY_INSTANCES", 1)))
+        for n in range(1, gateways):
             port = p.gateway + 10 * n  # 8010: 8001 is core_banking
             self.urls[f"gateway-{n + 1}"] = f"http://{host}:{port}"
             self.services.append(Service(
                 f"gateway-{n + 1}", [str(APP_BIN / "python"), "-m", "gateway"],
                 f"http://{host}:{port}/health", env={"GATEWAY_PORT": str(port)}))
+        if replicas > 1:
+            self._scale_out(replicas)
+
+    def _scale_out(self, replicas: int) -> None:
+        """Rasa and action server replicas, and HAProxy in front of each tier."""
+        by_name = {s.name: s for s in self.services}
+        lb = scaled.LbPorts.from_env(self.env)
+        for n in range(1, replicas):
+            for tier, port_flag in (("actions", None), ("rasa", "--port")):
+                first = by_name[tier]
+                port = (self.ports.actions if tier == "actions" else self.ports.rasa) + n
+                command = list(first.command)
+                env = dict(first.env)
+                if port_flag:
+                    command[command.index(port_flag) + 1] = str(port)
+                else:
+                    env["ACTION_SERVER_PORT"] = str(port)
+                health = first.health_url.replace(f":{port - n}/", f":{port}/")
+                self.services.append(Service(f"{tier}-{n + 1}", command, health, env=env))
+        ports = {s.name: int(urlparse(s.health_url).port or 0) for s in self.services}
+        tiers = [("gateway", lb.gateway, "/health", True), ("rasa", lb.rasa, "/", False),
+                 ("actions", lb.actions, "/health", False)]
+        balancers = [scaled.Balancer(tier, port, path,
+                                     [(n, ports[n]) for n in ports if n.split("-")[0] == tier],
+                                     forwarded_for=public)
+                     for tier, port, path, public in tiers]  # fmt: skip
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        config = self.log_dir / "haproxy.cfg"
+        config.write_text(scaled.haproxy_config(balancers))
+        # Gateways reach Rasa, and Rasa the actions, through their balancers; the
+        # gateways believe HAProxy's X-Forwarded-For (it is the only one on loopback).
+        self.env["RASA_URL"] = f"http://{scaled.HOST}:{lb.rasa}"
+        self.env["ACTION_ENDPOINT_URL"] = f"http://{scaled.HOST}:{lb.actions}/webhook"
+        self.env["FORWARDED_ALLOW_IPS"] = scaled.HOST
+        self.urls["balancer"] = f"http://{scaled.HOST}:{lb.gateway}"
+        self.services.append(Service(
+            "haproxy", [scaled.haproxy_binary(), "-db", "-f", str(config)],
+            f"{self.urls['balancer']}/health"))
 
     def prepare_database(self, seed_customers: int | None = 20) -> None:
         """Migrate core_banking's database and seed the demo data (idempotent)."""
@@ -300,7 +343,7 @@ def run_foreground() -> int:
         stack.prepare_database(int(os.environ.get("SEED_CUSTOMERS", 20)))
         stack.start()
         extra = "".join(f"  chat widget ({name})  {url}/\n" for name, url in stack.urls.items()
-                        if name.startswith("gateway-"))
+                        if name.startswith("gateway-") or name == "balancer")
         print(f"\nBanking assistant ready in {time.monotonic() - started:.1f} s:\n"
               f"  chat widget      {stack.urls['gateway']}/\n{extra}"
               f"  staff console    {stack.urls['gateway']}/console\n"

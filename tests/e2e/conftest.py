@@ -21,14 +21,10 @@ def database_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
-def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    # E2E_MODEL: try a model other than the one for the current data (development only).
-    model = Path(os.environ["E2E_MODEL"]) if os.environ.get("E2E_MODEL") else model_path()
-    if not model.exists():
-        pytest.fail(f"no trained model at {model}: run `make train` (make test does)")
-    private_key, public_key = key_pair(tmp_path_factory.mktemp("keys"))
-    env = {
+def stack_env(database_url: str, keys_dir: Path, **extra: str) -> dict[str, str]:
+    """A whole system's environment: its own ports, database and Redis prefix."""
+    private_key, public_key = key_pair(keys_dir)
+    return {
         **os.environ,
         "APP_ENV": "test",
         "DATABASE_URL": database_url,
@@ -43,18 +39,39 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         # Two cores shared by four services and the tests: allow slow turns without the
         # gateway's "still working" notice, which the conversation tests would see.
         "RASA_SOFT_TIMEOUT_SECONDS": "60",
+        **extra,
     }
+
+
+def trained_model() -> Path:
+    # E2E_MODEL: try a model other than the one for the current data (development only).
+    model = Path(os.environ["E2E_MODEL"]) if os.environ.get("E2E_MODEL") else model_path()
+    if not model.exists():
+        pytest.fail(f"no trained model at {model}: run `make train` (make test does)")
+    return model
+
+
+def started(stack: Stack, log_dir: Path) -> Stack:
+    try:
+        stack.start()
+    except Exception:
+        for log in sorted(log_dir.glob("*.log")):  # show why, since CI keeps no files
+            print(f"----- {log.name} (last 40 lines)")
+            print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))
+        stack.stop()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    model = trained_model()
+    env = stack_env(database_url, tmp_path_factory.mktemp("keys"))
     log_dir = Path(tmp_path_factory.mktemp("logs"))
     stack = Stack(model, env=env, log_dir=log_dir)
     stack.prepare_database(seed_customers=3)
     try:
-        try:
-            stack.start()
-        except Exception:
-            for log in sorted(log_dir.glob("*.log")):  # show why, since CI keeps no files
-                print(f"----- {log.name} (last 40 lines)")
-                print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))
-            raise
+        started(stack, log_dir)
         yield stack
     finally:
         stack.stop()

@@ -1,0 +1,77 @@
+"""Scale-out on one machine (`make run-scaled`): replicas of the gateway, Rasa and the
+action server behind HAProxy, all sharing Redis and the database.
+
+    HAProxy :8080 (LB_PORT)        -> gateways :8000, :8010, …  (WebSockets, X-Forwarded-For)
+    HAProxy :5004 (RASA_LB_PORT)   -> Rasa :5005, :5006, …      (the gateways' RASA_URL)
+    HAProxy :5054 (ACTIONS_LB_PORT) -> actions :5055, :5056, …  (Rasa's ACTION_ENDPOINT_URL)
+
+Any Rasa may take any turn of any conversation: trackers and locks live in Redis
+(bot/endpoints.yml), so a conversation moves between instances turn by turn, and one
+that dies is taken out by HAProxy's health checks (1 s apart, out after 2 misses) while
+connection failures are sent to the other instance at once (`option redispatch`).
+HAProxy is Debian's `haproxy` package (scripts/ensure_haproxy.sh installs it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+HOST = "127.0.0.1"
+
+
+class ServiceFactory(Protocol):
+    def __call__(self, name: str, command: list[str], health_url: str,
+                 env: dict[str, str]) -> object: ...
+
+
+@dataclass(frozen=True)
+class Balancer:
+    name: str
+    port: int
+    health_path: str
+    servers: list[tuple[str, int]]
+    forwarded_for: bool = False  # the public frontend: clients' addresses to the gateways
+
+
+@dataclass(frozen=True)
+class LbPorts:
+    gateway: int
+    rasa: int
+    actions: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LbPorts:
+        return cls(gateway=int(env.get("LB_PORT", 8080)),
+                   rasa=int(env.get("RASA_LB_PORT", 5004)),
+                   actions=int(env.get("ACTIONS_LB_PORT", 5054)))
+
+
+def haproxy_config(balancers: list[Balancer]) -> str:
+    """One frontend and backend per balancer; WebSockets pass (long tunnel timeout)."""
+    lines = [
+        "global", "    maxconn 8192",
+        "defaults", "    mode http", "    timeout connect 2s", "    timeout client 1h",
+        "    timeout server 1h", "    timeout tunnel 1h", "    retries 2",
+        "    option redispatch", "    default-server inter 1s fall 2 rise 2",
+    ]
+    for lb in balancers:
+        lines += [f"frontend {lb.name}", f"    bind {HOST}:{lb.port}",
+                  f"    default_backend {lb.name}_servers"]
+        if lb.forwarded_for:
+            lines.append("    option forwardfor")
+        lines += [f"backend {lb.name}_servers", "    balance roundrobin",
+                  f"    option httpchk GET {lb.health_path}"]
+        lines += [f"    server {name} {HOST}:{port} check" for name, port in lb.servers]
+    return "\n".join(lines) + "\n"
+
+
+def haproxy_binary() -> str:
+    binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not Path(binary).exists():
+        raise RuntimeError("haproxy is not installed: `apt-get install haproxy` "
+                           "(scripts/ensure_haproxy.sh does it for make run-scaled)")
+    return binary
