@@ -97,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.chat_store = store
         engine = make_engine(settings.transcript_database_url)
         writer = TranscriptWriter(redis=redis, queue=transcripts, engine=engine,
-                                  rasa=rasa, consumer=hub.instance_id)
+                                  rasa=rasa, consumer=hub.instance_id,
+                                  metrics=app.state.metrics)
         sealer = TurnSealer(settings.chat_credential_key,
                             ttl_seconds=settings.delegated_token_ttl_seconds)
         app.state.turn_sealer = sealer

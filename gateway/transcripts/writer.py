@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gateway.chat.pii import redact_reply
 from gateway.chat.rasa_client import RasaClient
+from gateway.metrics import Metrics
 from gateway.transcripts.extract import nlu_details
 from gateway.transcripts.model import Base, ChatTurn
 
@@ -64,7 +65,8 @@ class TranscriptQueue:
 
 class TranscriptWriter:
     def __init__(self, *, redis: Redis, queue: TranscriptQueue, engine: AsyncEngine,
-                 rasa: RasaClient, consumer: str) -> None:
+                 rasa: RasaClient, consumer: str, metrics: Metrics | None = None) -> None:
+        self._metrics = metrics
         self._redis = redis
         self._key = queue.key
         self._engine = engine
@@ -131,6 +133,8 @@ class TranscriptWriter:
             index_elements=["session_id", "client_msg_id"])
         async with self._engine.begin() as conn:
             await conn.execute(statement, rows)
+        if self._metrics is not None:
+            count_outcomes(self._metrics, turns, rows)
 
     @staticmethod
     def _row(turn: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -147,6 +151,21 @@ class TranscriptWriter:
             "latency_ms": int(turn["latency_ms"]),
             "created_at": datetime.fromtimestamp(float(turn["created_at"]), UTC),
         }
+
+
+def count_outcomes(metrics: Metrics, turns: list[dict[str, Any]],
+                   rows: list[dict[str, Any]]) -> None:
+    """gateway_fallbacks_total and gateway_handoffs_total{state} for written turns."""
+    for turn, row in zip(turns, rows, strict=True):
+        if row["fallback"]:
+            metrics.fallbacks.inc()
+        kind = turn.get("kind")
+        if kind == "handoff":
+            for reply in turn.get("replies") or ():
+                if isinstance(reply, dict) and reply.get("type") == "handoff":
+                    metrics.handoffs.labels(state=str(reply.get("state"))).inc()
+        elif not kind and turn.get("handoff"):
+            metrics.handoffs.labels(state="requested").inc()
 
 
 def _redacted(reply: Any) -> Any:
