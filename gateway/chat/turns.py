@@ -45,6 +45,7 @@ import time
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from redis.exceptions import RedisError
 
 from gateway.auth.tokens import TokenService
@@ -170,7 +171,9 @@ class TurnRunner:
         """``_process`` inside the turn's trace: its W3C context goes to Rasa in the
         message metadata (``traceparent``), so every service logs the same trace_id."""
         started = time.monotonic()
-        with tracer.start_as_current_span("chat turn", attributes={
+        # A trace of its own (empty parent): the worker task was started from a socket
+        # whose connection span is otherwise current, and a turn is the unit to follow.
+        with tracer.start_as_current_span("chat turn", context=Context(), attributes={
                 "chat.session_id": session_id, "chat.client_msg_id": step.client_msg_id}):
             following = await self._process(session_id, token, step, fanout)
             log.info("turn %s:%s done in %.0f ms", session_id, step.client_msg_id,
