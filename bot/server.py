@@ -13,6 +13,7 @@ import os
 import sys
 
 from bot.channels import DEFAULT_RASA_AUTH_TOKEN, auth_token
+from bot.observability import configure_logging
 
 
 def rasa_argv(args: list[str]) -> list[str]:
@@ -26,6 +27,7 @@ def main() -> None:
     # Rasa's CLI reads sys.argv; /proc/<pid>/cmdline keeps what the process was started
     # with, so the token does not show there.
     sys.argv = rasa_argv(sys.argv[1:])
+    configure_logging("rasa")  # JSON lines (contract), before Rasa logs anything
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -1,10 +1,10 @@
 """JSON log lines and OpenTelemetry traces for core_banking (contract: "JSON log lines").
 
 Every log record becomes one JSON object on stdout: ``ts`` (UTC, ISO 8601), ``level``,
-``service``, ``logger``, ``msg`` and, while a span is current (a request, continued from the
-``traceparent`` header when a caller sent one), its W3C
-``trace_id`` and ``span_id``. ``scripts/stack.py`` writes stdout to
-``var/log/core_banking.log``. uvicorn's loggers propagate to the root handler.
+``service``, ``logger``, ``msg`` and, while a span is current (a request, continued from
+the ``traceparent`` header when a caller sent one), its W3C ``trace_id`` and ``span_id``.
+``scripts/stack.py`` writes stdout to ``var/log/core_banking.log``. uvicorn's loggers
+propagate to the root handler.
 
 Traces: a ``TracerProvider`` whose spans go where the standard ``OTEL_*`` variables say.
 ``OTEL_TRACES_EXPORTER`` (default ``otlp``) lists exporters: ``otlp`` exports over
