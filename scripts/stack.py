@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,13 +138,15 @@ class Stack:
     def _run_tool(self, command: list[str]) -> None:
         subprocess.run(command, cwd=ROOT, env=self.env, check=True)  # noqa: S603
 
-    def start(self, timeout: float = 180.0) -> None:
-        """Start every service and return once all answer their health URL."""
+    def start(self, timeout: float = 180.0, only: Collection[str] | None = None) -> None:
+        """Start every service (or those named in ``only``) and return once they answer
+        their health URL."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for service in self.services:
+        chosen = [s for s in self.services if only is None or s.name in only]
+        for service in chosen:
             self._spawn(service)
         deadline = time.monotonic() + timeout
-        for service in self.services:
+        for service in chosen:
             self._wait_healthy(service, deadline)
 
     def _spawn(self, service: Service) -> None:
