@@ -43,6 +43,8 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         # Two cores shared by four services and the tests: allow slow turns without the
         # gateway's "still working" notice, which the conversation tests would see.
         "RASA_SOFT_TIMEOUT_SECONDS": "60",
+        # Finished spans as log lines: tests/e2e/test_observability.py follows a turn.
+        "OTEL_TRACES_EXPORTER": "log",
     }
     log_dir = Path(tmp_path_factory.mktemp("logs"))
     stack = Stack(model, env=env, log_dir=log_dir)
