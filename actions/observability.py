@@ -91,12 +91,17 @@ class LogSpanProcessor(SpanProcessor):
             return
         parent = span.parent
         duration = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
-        self._log.info("span %s", span.name, extra={
-            "trace_id": format(context.trace_id, "032x"),
-            "span_id": format(context.span_id, "016x"),
-            "parent_span_id": format(parent.span_id, "016x") if parent else None,
-            "span": span.name, "duration_ms": round(duration, 3),
-        })  # fmt: skip
+        self._log.info(
+            "span %s",
+            span.name,
+            extra={
+                "trace_id": format(context.trace_id, "032x"),
+                "span_id": format(context.span_id, "016x"),
+                "parent_span_id": format(parent.span_id, "016x") if parent else None,
+                "span": span.name,
+                "duration_ms": round(duration, 3),
+            },
+        )
 
 
 def configure_tracing(service: str = "actions") -> TracerProvider:

@@ -52,18 +52,29 @@ def write_config(path: Path, targets: Mapping[str, str], *, interval: str = "15s
 def prometheus_command(config: Path, data_dir: Path, port: int) -> list[str]:
     binary = shutil.which("prometheus")
     if binary is None:
-        raise SystemExit("prometheus is not installed: apt-get install prometheus "
-                         "(scripts/ensure_promtool.sh does it when run as root)")  # fmt: skip
-    return [binary, f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
-            f"--web.listen-address=127.0.0.1:{port}", "--log.format=json"]  # fmt: skip
+        raise SystemExit(
+            "prometheus is not installed: apt-get install prometheus "
+            "(scripts/ensure_promtool.sh does it when run as root)"
+        )
+    return [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={data_dir}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.format=json",
+    ]
 
 
 def main() -> int:
     port = int(os.environ.get("OBSERVE_PORT", "9090"))
     config = write_config(WORK_DIR / "prometheus.yml", scrape_targets(os.environ))
     command = prometheus_command(config, WORK_DIR / "data", port)
-    print(f"[observe] Prometheus on http://127.0.0.1:{port}/targets (config {config}); "
-          "Ctrl-C stops it", file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"[observe] Prometheus on http://127.0.0.1:{port}/targets (config {config}); "
+        "Ctrl-C stops it",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         return subprocess.run(command, check=False).returncode  # noqa: S603
     except KeyboardInterrupt:

@@ -90,12 +90,17 @@ class LogSpanProcessor(SpanProcessor):
             return
         parent = span.parent
         duration = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
-        self._log.info("span %s", span.name, extra={
-            "trace_id": format(context.trace_id, "032x"),
-            "span_id": format(context.span_id, "016x"),
-            "parent_span_id": format(parent.span_id, "016x") if parent else None,
-            "span": span.name, "duration_ms": round(duration, 3),
-        })  # fmt: skip
+        self._log.info(
+            "span %s",
+            span.name,
+            extra={
+                "trace_id": format(context.trace_id, "032x"),
+                "span_id": format(context.span_id, "016x"),
+                "parent_span_id": format(parent.span_id, "016x") if parent else None,
+                "span": span.name,
+                "duration_ms": round(duration, 3),
+            },
+        )
 
 
 def configure_tracing(service: str = "core_banking") -> TracerProvider:
@@ -143,8 +148,11 @@ def trace_sql(engine: AsyncEngine) -> None:
         if not trace.get_current_span().get_span_context().is_valid:
             return  # work outside a request (migrations, seeding): not traced
         verb = statement.lstrip().split(" ", 1)[0].upper()
-        span = tracer.start_span(f"SQL {verb}", kind=trace.SpanKind.CLIENT, attributes={
-            "db.system.name": system, "db.query.text": statement[:2000]})  # fmt: skip
+        span = tracer.start_span(
+            f"SQL {verb}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"db.system.name": system, "db.query.text": statement[:2000]},
+        )
         conn.info.setdefault("_otel_spans", []).append(span)
 
     @event.listens_for(sync_engine, "after_cursor_execute")

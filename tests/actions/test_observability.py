@@ -63,8 +63,9 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
             started.set()
 
     await inbox.put({"type": "lifespan.startup"})
-    lifespan = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}},
-                                       inbox.get, send))  # fmt: skip
+    lifespan = asyncio.create_task(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
+    )
     await started.wait()
     try:
         transport = httpx.ASGITransport(app=app)
@@ -79,13 +80,28 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 def webhook_body(metadata: dict[str, Any]) -> dict[str, Any]:
     tracker = {
-        "sender_id": SESSION, "slots": {}, "events": [], "paused": False,
-        "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
-        "latest_message": {"text": "balance?", "intent": {"name": "check_balance"},
-                           "entities": [], "metadata": metadata, "message_id": "m1"},
-    }  # fmt: skip
-    return {"next_action": "action_check_balance", "sender_id": SESSION, "tracker": tracker,
-            "domain": {}, "version": "3.6.21"}  # fmt: skip
+        "sender_id": SESSION,
+        "slots": {},
+        "events": [],
+        "paused": False,
+        "followup_action": None,
+        "active_loop": {},
+        "latest_action_name": "action_listen",
+        "latest_message": {
+            "text": "balance?",
+            "intent": {"name": "check_balance"},
+            "entities": [],
+            "metadata": metadata,
+            "message_id": "m1",
+        },
+    }
+    return {
+        "next_action": "action_check_balance",
+        "sender_id": SESSION,
+        "tracker": tracker,
+        "domain": {},
+        "version": "3.6.21",
+    }
 
 
 async def test_webhook_continues_the_turns_trace_to_core_banking(
@@ -96,18 +112,24 @@ async def test_webhook_continues_the_turns_trace_to_core_banking(
     async def record(request: httpx.Request) -> None:
         sent.append(request)
 
-    monkeypatch.setattr(actions.core_banking, "_client", httpx.AsyncClient(
-        base_url=use_core_banking.url, event_hooks={"request": [record]}))  # fmt: skip
+    monkeypatch.setattr(
+        actions.core_banking,
+        "_client",
+        httpx.AsyncClient(base_url=use_core_banking.url, event_hooks={"request": [record]}),
+    )
     lines, logger = Lines(), logging.getLogger("actions.metrics")
     logger.addHandler(lines)
     logger.setLevel(logging.INFO)
-    metadata = {**use_core_banking.metadata("demo001"),
-                "traceparent": f"00-{TRACE_ID}-{PARENT_SPAN}-01"}  # fmt: skip
+    metadata = {
+        **use_core_banking.metadata("demo001"),
+        "traceparent": f"00-{TRACE_ID}-{PARENT_SPAN}-01",
+    }
     spans.clear()
     try:
         async with client() as http:
-            response = await http.post("/webhook", json=webhook_body(metadata),
-                                       headers={"X-Action-Token": TOKEN})  # fmt: skip
+            response = await http.post(
+                "/webhook", json=webhook_body(metadata), headers={"X-Action-Token": TOKEN}
+            )
     finally:
         logger.removeHandler(lines)
     assert response.status_code == 200, response.text
@@ -139,7 +161,10 @@ async def test_metrics_are_open_and_count_actions() -> None:
 async def test_a_malformed_traceparent_starts_a_new_trace(spans: InMemorySpanExporter) -> None:
     spans.clear()
     async with client() as http:
-        await http.post("/webhook", json=webhook_body({"traceparent": "junk"}),
-                        headers={"X-Action-Token": TOKEN})  # fmt: skip
+        await http.post(
+            "/webhook",
+            json=webhook_body({"traceparent": "junk"}),
+            headers={"X-Action-Token": TOKEN},
+        )
     [span] = [s for s in spans.get_finished_spans() if s.name.startswith("action ")]
     assert span.parent is None

@@ -49,15 +49,22 @@ def samples(body: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 
 @POSTGRES
 async def test_a_transfer_continues_the_callers_trace_into_sql_and_the_audit_row(
-    client: httpx.AsyncClient, seeded: Any, session_factory: SessionFactory,
-    sign: Callable[..., str], spans: InMemorySpanExporter,
-) -> None:  # fmt: skip
+    client: httpx.AsyncClient,
+    seeded: Any,
+    session_factory: SessionFactory,
+    sign: Callable[..., str],
+    spans: InMemorySpanExporter,
+) -> None:
     me: Customer = await login(session_factory, sign, "demo001")
     mine = await accounts(client, me)
     spans.clear()
-    body = {"from_account_id": mine["savings"]["id"], "amount_minor": 1_000,
-            "to_account_number": mine["checking"]["number"], "currency": "EUR",
-            "reference": "traced"}  # fmt: skip
+    body = {
+        "from_account_id": mine["savings"]["id"],
+        "amount_minor": 1_000,
+        "to_account_number": mine["checking"]["number"],
+        "currency": "EUR",
+        "reference": "traced",
+    }
     response = await client.post(
         "/v1/transfers", json=body, headers={**me.with_key("k-traced"), "traceparent": TRACEPARENT}
     )
@@ -95,13 +102,20 @@ async def test_a_transfer_continues_the_callers_trace_into_sql_and_the_audit_row
 
 @POSTGRES
 async def test_metrics_count_requests_by_route_and_transfers_by_status(
-    client: httpx.AsyncClient, seeded: Any, session_factory: SessionFactory,
+    client: httpx.AsyncClient,
+    seeded: Any,
+    session_factory: SessionFactory,
     sign: Callable[..., str],
-) -> None:  # fmt: skip
+) -> None:
     me = await login(session_factory, sign, "demo002")
     mine = await accounts(client, me)
-    body = {"from_account_id": mine["savings"]["id"], "amount_minor": 500, "currency": "EUR",
-            "to_account_number": mine["checking"]["number"], "reference": "m"}  # fmt: skip
+    body = {
+        "from_account_id": mine["savings"]["id"],
+        "amount_minor": 500,
+        "currency": "EUR",
+        "to_account_number": mine["checking"]["number"],
+        "reference": "m",
+    }
     assert (
         await client.post("/v1/transfers", json=body, headers=me.with_key("k1"))
     ).status_code == 201

@@ -33,14 +33,19 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     private_key, public_key = key_pair(tmp_path_factory.mktemp("keys"))
     with fresh_postgres_database("observe") as database_url:
         env = {
-            "PATH": "/usr/bin:/bin", "APP_ENV": "test", "DATABASE_URL": database_url,
+            "PATH": "/usr/bin:/bin",
+            "APP_ENV": "test",
+            "DATABASE_URL": database_url,
             "REDIS_KEY_PREFIX": f"observe-{uuid.uuid4().hex[:8]}:",
-            "JWT_PRIVATE_KEY_FILE": str(private_key), "JWT_PUBLIC_KEY_FILE": str(public_key),
+            "JWT_PRIVATE_KEY_FILE": str(private_key),
+            "JWT_PUBLIC_KEY_FILE": str(public_key),
             "TRANSCRIPT_DATABASE_URL": "sqlite+aiosqlite:///"
             + str(tmp_path_factory.mktemp("transcripts") / "t.sqlite3"),
-            "GATEWAY_PORT": str(free_port()), "CORE_BANKING_PORT": str(free_port()),
-            "RASA_PORT": str(free_port()), "ACTION_SERVER_PORT": str(free_port()),
-        }  # fmt: skip
+            "GATEWAY_PORT": str(free_port()),
+            "CORE_BANKING_PORT": str(free_port()),
+            "RASA_PORT": str(free_port()),
+            "ACTION_SERVER_PORT": str(free_port()),
+        }
         stack = Stack(Path("unused-model"), env=env, log_dir=tmp_path_factory.mktemp("logs"))
         stack.prepare_database(seed_customers=None)
         try:
@@ -66,8 +71,9 @@ def test_prometheus_scrapes_every_service(services: Stack, tmp_path: Path) -> No
     port = free_port()
     prometheus = subprocess.Popen(
         prometheus_command(config, tmp_path / "data", port),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         health: dict[str, str] = {}
         deadline = time.monotonic() + 90

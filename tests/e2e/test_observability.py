@@ -29,8 +29,9 @@ async def lines_with(stack: Stack, trace_id: str) -> dict[str, list[dict[str, An
     the gateway's own line after the reply may lag a little behind the reply)."""
     found: dict[str, list[dict[str, Any]]] = {}
     for _ in range(120):
-        found = {s: [x for x in log_lines(stack, s) if x.get("trace_id") == trace_id]
-                 for s in SERVICES}  # fmt: skip
+        found = {
+            s: [x for x in log_lines(stack, s) if x.get("trace_id") == trace_id] for s in SERVICES
+        }
         if all(found.values()) and any(x.get("span") == "chat turn" for x in found["gateway"]):
             break
         await asyncio.sleep(0.5)
@@ -51,7 +52,8 @@ async def test_a_chat_transfer_is_one_trace_in_every_service_and_the_audit_row(
     with psycopg.connect(dsn) as conn:
         detail = conn.execute(
             "SELECT detail FROM audit_log WHERE action LIKE 'transfer%%' AND amount_minor = 700 "
-            "ORDER BY created_at DESC LIMIT 1").fetchone()  # fmt: skip
+            "ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
     assert detail is not None
     match = re.search(r"trace_id=([0-9a-f]{32})$", detail[0])
     assert match, detail

@@ -61,14 +61,19 @@ async def test_each_turn_has_its_own_trace_sent_to_rasa_and_logged(
         sid = (await hello(ws))["session_id"]
         await turn(ws, "first traced", "t1")
         await turn(ws, "second traced", "t2")
-    parents = [stub_rasa.calls_for(text)[-1]["metadata"]["traceparent"]
-               for text in ("first traced", "second traced")]  # fmt: skip
+    parents = [
+        stub_rasa.calls_for(text)[-1]["metadata"]["traceparent"]
+        for text in ("first traced", "second traced")
+    ]
     matches = [TRACEPARENT.match(str(p)) for p in parents]
     assert all(matches), parents
     first, second = (m.group(1) for m in matches if m)
     assert first != second  # one trace per turn, not one per socket
-    logged = {line["msg"].split()[1]: line for line in turn_log.lines  # type: ignore[union-attr]
-              if str(line["msg"]).startswith("turn ")}  # fmt: skip
+    logged = {
+        str(line["msg"]).split()[1]: line
+        for line in turn_log.lines
+        if str(line["msg"]).startswith("turn ")
+    }
     assert logged[f"{sid}:t1"]["trace_id"] == first
     assert logged[f"{sid}:t2"]["trace_id"] == second
     assert logged[f"{sid}:t1"]["service"] == "gateway"
@@ -96,14 +101,29 @@ def test_fallbacks_and_handoffs_are_counted_from_written_turns() -> None:
     turns = [
         {"session_id": "s", "client_msg_id": "1", "handoff": False},
         {"session_id": "s", "client_msg_id": "2", "handoff": True},
-        {"session_id": "s", "client_msg_id": "c-1", "kind": "handoff", "handoff": True,
-         "replies": [{"type": "handoff", "seq": 5, "state": "accepted"}]},
-        {"session_id": "s", "client_msg_id": "c-2", "kind": "agent", "handoff": True,
-         "replies": [{"type": "agent", "seq": 6, "text": "hi"}]},
+        {
+            "session_id": "s",
+            "client_msg_id": "c-1",
+            "kind": "handoff",
+            "handoff": True,
+            "replies": [{"type": "handoff", "seq": 5, "state": "accepted"}],
+        },
+        {
+            "session_id": "s",
+            "client_msg_id": "c-2",
+            "kind": "agent",
+            "handoff": True,
+            "replies": [{"type": "agent", "seq": 6, "text": "hi"}],
+        },
         {"session_id": "s", "client_msg_id": "3", "kind": "to_agent", "handoff": True},
-    ]  # fmt: skip
-    rows = [{"fallback": True}, {"fallback": False}, {"fallback": False}, {"fallback": False},
-            {"fallback": False}]  # fmt: skip
+    ]
+    rows = [
+        {"fallback": True},
+        {"fallback": False},
+        {"fallback": False},
+        {"fallback": False},
+        {"fallback": False},
+    ]
     count_outcomes(metrics, turns, rows)
     body = generate_latest(metrics.registry).decode()
     assert "gateway_fallbacks_total 1.0" in body
