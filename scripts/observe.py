@@ -26,22 +26,26 @@ RULES = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))
 WORK_DIR = ROOT / "var" / "observe"
 
 
-def scrape_targets(env: Mapping[str, str]) -> dict[str, str]:
-    """job → host:port of each service that serves ``GET /metrics``."""
+def scrape_targets(env: Mapping[str, str]) -> dict[str, list[str]]:
+    """job → host:port of each instance that serves ``GET /metrics``: the ports of
+    ``make run``, and with ``GATEWAY_INSTANCES`` (``make run-scaled``) every gateway, on
+    ``GATEWAY_PORT`` + 10, + 20 … as ``scripts/stack.py`` starts them."""
+    gateway = int(env.get("GATEWAY_PORT", "8000"))
+    instances = int(env.get("GATEWAY_INSTANCES", "1"))
     return {
-        "gateway": f"127.0.0.1:{env.get('GATEWAY_PORT', '8000')}",
-        "core_banking": f"127.0.0.1:{env.get('CORE_BANKING_PORT', '8001')}",
-        "actions": f"127.0.0.1:{env.get('ACTION_SERVER_PORT', '5055')}",
+        "gateway": [f"127.0.0.1:{gateway + 10 * n}" for n in range(instances)],
+        "core_banking": [f"127.0.0.1:{env.get('CORE_BANKING_PORT', '8001')}"],
+        "actions": [f"127.0.0.1:{env.get('ACTION_SERVER_PORT', '5055')}"],
     }
 
 
-def write_config(path: Path, targets: Mapping[str, str], *, interval: str = "15s") -> Path:
+def write_config(path: Path, targets: Mapping[str, list[str]], *, interval: str = "15s") -> Path:
     config = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(rule) for rule in RULES],
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [target]}]}
-            for job, target in targets.items()
+            {"job_name": job, "static_configs": [{"targets": hosts}]}
+            for job, hosts in targets.items()
         ],
     }
     path.parent.mkdir(parents=True, exist_ok=True)

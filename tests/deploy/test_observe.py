@@ -67,6 +67,10 @@ def query(port: int, promql: str) -> list[dict[str, Any]]:
 def test_prometheus_scrapes_every_service(services: Stack, tmp_path: Path) -> None:
     targets = scrape_targets(services.env)
     assert set(targets) == {"gateway", "core_banking", "actions"}
+    assert scrape_targets({"GATEWAY_INSTANCES": "2"})["gateway"] == [
+        "127.0.0.1:8000",
+        "127.0.0.1:8010",
+    ]
     config = write_config(tmp_path / "prometheus.yml", targets, interval="1s")
     port = free_port()
     prometheus = subprocess.Popen(
