@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import httpx
@@ -186,3 +188,45 @@ def test_json_formatter_writes_one_line_with_the_current_trace_id(spans: Any) ->
     parsed = json.loads(line)
     assert parsed["trace_id"] == format(span.get_span_context().trace_id, "032x")
     assert "ValueError: boom" in parsed["exc"]
+
+
+def test_spans_go_to_the_otlp_endpoint_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from core_banking.observability.tracing import configure_tracing
+
+    received: list[tuple[str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):  # stands in for an OpenTelemetry collector
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    try:
+        provider = configure_tracing("core_banking")
+        with provider.get_tracer("test").start_as_current_span("exported"):
+            pass
+        assert provider.force_flush(10_000)
+    finally:
+        server.shutdown()
+    [(path, body)] = received
+    assert path == "/v1/traces"
+    request = ExportTraceServiceRequest.FromString(body)
+    [resource_spans] = request.resource_spans
+    service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+    assert service["service.name"] == "core_banking"
+    assert [s.name for s in resource_spans.scope_spans[0].spans] == ["exported"]
