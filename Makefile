@@ -9,7 +9,7 @@ RASA := .venv-rasa/bin
 CUSTOMERS ?= 20
 
 .PHONY: help setup train run run-scaled seed lint test test-unit test-actions test-e2e \
-	validate-bot eval-nlu bench test-stories load drill
+	validate-bot eval-nlu bench test-stories load drill observe
 
 help:
 	@echo "make run    - set up what is missing and start the whole system (Ctrl-C stops it)"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench      - ledger and gateway benchmarks"
 	@echo "make load       - Locust chat load against a running system (make run first)"
 	@echo "make drill      - backup + point-in-time restore drill on a throwaway PostgreSQL"
+	@echo "make observe    - Prometheus (Debian package) scraping the running stack's /metrics"
 
 setup:
 	@scripts/setup.sh
@@ -62,6 +63,12 @@ load: setup
 # Backup and point-in-time recovery rehearsal (scripts/drill.py, docs/operations.md).
 drill: setup
 	@$(APP)/python scripts/drill.py
+
+# Prometheus against the running system (`make run` in another terminal): scrapes the
+# gateway, core_banking and the action server with deploy/prometheus/rules; :9090.
+observe: setup
+	@scripts/ensure_promtool.sh
+	@$(APP)/python scripts/observe.py
 
 seed: setup
 	@$(APP)/python -m core_banking.migrate

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from actions.observability import traceparent
 from actions.settings import get_settings
 
 
@@ -73,6 +74,8 @@ async def _request(method: str, path: str, token: str, *, params: dict[str, Any]
                    body: dict[str, Any] | None = None,
                    idempotency_key: str | None = None) -> Any:  # fmt: skip
     headers = {"Authorization": f"Bearer {token}"}
+    if parent := traceparent():  # core_banking continues the chat turn's trace
+        headers["traceparent"] = parent
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
     try:
@@ -167,6 +170,8 @@ async def guest_gift_card_balance(code: str, requester: str) -> dict[str, Any]:
     """The balance of a gift card for a guest (no login), asked with the service token;
     `requester` (the chat session) is what wrong codes are counted against."""
     headers = {"X-Service-Token": get_settings().service_token}
+    if parent := traceparent():
+        headers["traceparent"] = parent
     try:
         response = await _http().post("/internal/gift-cards/balance", headers=headers,
                                       json={"code": code, "requester": requester})  # fmt: skip

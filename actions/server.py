@@ -6,7 +6,8 @@ request but ``GET /health`` must carry ``X-Action-Token: <ACTION_SERVER_TOKEN>``
 checked in constant time before any action runs; Rasa sends it
 (``bot/endpoints.yml``). It listens on ACTION_SERVER_HOST (127.0.0.1 unless a
 deployment says otherwise) and ACTION_SERVER_PORT; CORS is off (no browser calls it).
-With APP_ENV=production the development token is refused.
+With APP_ENV=production the development token is refused. ``GET /metrics`` is open like
+``/health`` (internal; ``actions/metrics.py``); log lines are JSON (``actions/observability.py``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
 from sanic.request import Request
 
+from actions import metrics
+from actions.observability import configure_logging, configure_tracing
 from actions.settings import DEFAULT_ACTION_SERVER_TOKEN, ActionSettings, get_settings
 
 log = logging.getLogger(__name__)
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/metrics"})
 
 
 def build_app(settings: ActionSettings) -> Sanic:
@@ -43,11 +46,13 @@ def build_app(settings: ActionSettings) -> Sanic:
             return response.json({"error": "missing or wrong X-Action-Token"}, status=401)
         return None
 
+    metrics.install(app, metrics.Metrics())
     return app
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO)
+    configure_logging("actions")
+    configure_tracing("actions")
     settings = get_settings()
     app = build_app(settings)
     app.run(settings.action_server_host, settings.action_server_port, workers=1,

@@ -11,6 +11,7 @@ see ``bot/server.py``). Listed in ``bot/credentials.yml`` instead of ``rest``.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,7 +22,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.erasure import add_erasure_route
+from bot.observability import use_traceparent
 
+log = logging.getLogger(__name__)
 DEFAULT_RASA_AUTH_TOKEN = "dev-rasa-token"  # the gateway's default too; refused in production
 
 
@@ -46,6 +49,15 @@ class GatewayRestInput(RestInput):
             if not hmac.compare_digest(supplied, expected):
                 return response.json({"status": "failure", "reason": "NotAuthenticated",
                                       "message": "missing or wrong X-Rasa-Token"}, status=401)
+            # The turn's trace id goes into every log line of this request (contract).
+            try:
+                body = request.json if request.method == "POST" else None
+            except Exception:  # the channel itself answers a malformed body
+                body = None
+            metadata = body.get("metadata") if isinstance(body, dict) else None
+            if isinstance(metadata, dict):
+                use_traceparent(metadata.get("traceparent"))
+                log.info("turn %s from the gateway", metadata.get("turn_id"))
             return None
 
         add_erasure_route(blueprint)  # DELETE /webhooks/rest/conversations/{id}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uvicorn
 
+from core_banking.observability.tracing import configure_logging, configure_tracing
 from core_banking.settings import get_settings
 
 
 def main() -> None:
+    configure_logging("core_banking")
+    configure_tracing("core_banking")
     settings = get_settings()
     uvicorn.run(
         "core_banking.app:app",
@@ -17,6 +20,7 @@ def main() -> None:
         # local caller could choose the address the audit log and lockouts see.
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
+        log_config=None,  # uvicorn's loggers keep the JSON handler configured above
     )
 
 

@@ -18,6 +18,8 @@ from core_banking.gift_cards.endpoints import router as gift_cards_router
 from core_banking.health.endpoints import router as health_router
 from core_banking.holds.service import sweep_forever
 from core_banking.identity.endpoints import router as identity_router
+from core_banking.observability import metrics
+from core_banking.observability.tracing import trace_sql
 from core_banking.payees.endpoints import router as payees_router
 from core_banking.settings import Settings, get_settings
 from core_banking.step_up.endpoints import router as step_up_router
@@ -56,6 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.metrics = metrics.Metrics()
+    trace_sql(engine)
+    app.add_middleware(metrics.TelemetryMiddleware, metrics=app.state.metrics)
 
     problems.install(app)
     app.include_router(health_router)
@@ -67,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cards_router)
     app.include_router(gift_cards_router)
     app.include_router(guest_gift_cards_router)
+    app.include_router(metrics.router)
     return app
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.models import AuditLog
 from core_banking.models.base import new_id, utcnow
+from core_banking.observability.tracing import current_trace_id
 
 
 async def record(
@@ -38,8 +39,19 @@ async def record(
             amount_minor=amount_minor,
             currency=currency,
             client_ip=client_ip,
-            detail=detail[:500],
+            detail=_with_trace(detail),
         )
     )
     if session.new or session.dirty:
         await session.flush()  # as before: callers rely on pending changes being written
+
+
+def _with_trace(detail: str) -> str:
+    """``detail`` ending in `` trace_id=<32 hex>`` when the change was made for a traced
+    request (a chat turn), so an audit row leads to every service's logs of that turn.
+    No column of its own: the table stays as migration 0002 made it."""
+    trace_id = current_trace_id()
+    if trace_id is None:
+        return detail[:500]
+    suffix = f"trace_id={trace_id}"
+    return f"{detail[: 500 - len(suffix) - 1]} {suffix}".lstrip()

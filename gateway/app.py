@@ -103,7 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.transcript_database_url)
         schema = TranscriptSchema(engine)
         writer = TranscriptWriter(redis=redis, queue=transcripts, schema=schema,
-                                  rasa=rasa, consumer=hub.instance_id)
+                                  rasa=rasa, consumer=hub.instance_id,
+                                  metrics=app.state.metrics)
         sealer = TurnSealer(settings.chat_credential_key,
                             ttl_seconds=settings.delegated_token_ttl_seconds)
         app.state.turn_sealer = sealer

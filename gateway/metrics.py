@@ -8,7 +8,13 @@ Series (all prefixed ``gateway_``):
 - ``turn_latency_seconds`` histogram: admission (ack) to replies sent, queueing and
   retries included;
 - ``rasa_latency_seconds`` histogram: one REST call to Rasa, failures included;
-- ``errors_total{code}`` counter: ``error`` frames produced, by contract code.
+- ``errors_total{code}`` counter: ``error`` frames produced, by contract code;
+- ``fallbacks_total`` counter: answered turns whose NLU or policy fell back
+  (``nlu_fallback`` or a fallback action), counted by the transcript writer;
+- ``handoffs_total{state}`` counter: ``handoff`` frames by state (``requested``,
+  ``accepted``, ``ended``), counted by the transcript writer (once per frame, whichever
+  instance writes it);
+- the process collector (``process_*``: CPU, memory, open files).
 
 The endpoint is unauthenticated like ``/health``: expose it on the internal network
 only (the reverse proxy should not route ``/metrics``).
@@ -23,6 +29,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -44,6 +51,11 @@ class Metrics:
                                       buckets=_LATENCY_BUCKETS, registry=self.registry)
         self.errors = Counter("gateway_errors", "Error frames produced", ["code"],
                               registry=self.registry)
+        self.fallbacks = Counter("gateway_fallbacks", "Answered turns that fell back",
+                                 registry=self.registry)
+        self.handoffs = Counter("gateway_handoffs", "Handoff frames by state", ["state"],
+                                registry=self.registry)
+        ProcessCollector(registry=self.registry)
 
     def error(self, code: str) -> None:
         self.errors.labels(code=code).inc()

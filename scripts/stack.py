@@ -1,7 +1,10 @@
 """Starts the whole system as local processes, keeps it running, and stops it again.
 
 `make run` uses it in the foreground; the end-to-end tests use `Stack` as a fixture, with
-their own ports, database and Redis prefix. Each service logs to `var/log/<name>.log`.
+their own ports, database and Redis prefix. Each service logs JSON lines to its stdout,
+which goes to `var/log/<name>.log`; anything else a process prints there (a C library's
+warning, a traceback on stderr) is wrapped into a JSON line by ``pump_log``, so the file
+holds JSON lines only.
 A service that dies is started again (``Stack.supervise``: within 1-20 s, with backoff,
 said on stderr); conversations carry on, since Rasa keeps trackers and locks in Redis.
 
@@ -9,6 +12,7 @@ said on stderr); conversations carry on, since Rasa keeps trackers and locks in 
 """
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -17,9 +21,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 from urllib.error import URLError
 from urllib.parse import urlparse
 from urllib.request import urlopen
@@ -175,22 +181,26 @@ class Stack:
     def _run_tool(self, command: list[str]) -> None:
         subprocess.run(command, cwd=ROOT, env=self.env, check=True)  # noqa: S603
 
-    def start(self, timeout: float = 180.0) -> None:
-        """Start every service and return once all answer their health URL."""
+    def start(self, timeout: float = 180.0, only: Collection[str] | None = None) -> None:
+        """Start every service (or those named in ``only``) and return once they answer
+        their health URL."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for service in self.services:
+        chosen = [s for s in self.services if only is None or s.name in only]
+        for service in chosen:
             self._spawn(service)
         deadline = time.monotonic() + timeout
-        for service in self.services:
+        for service in chosen:
             self._wait_healthy(service, deadline)
 
     def _spawn(self, service: Service) -> None:
         log = open(self.log_dir / f"{service.name}.log", "ab")  # noqa: SIM115
         service.process = subprocess.Popen(  # noqa: S603
-            service.command, cwd=ROOT, env={**self.env, **service.env}, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            service.command, cwd=ROOT, env={**self.env, **service.env},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        log.close()
+        assert service.process.stdout is not None
+        threading.Thread(target=pump_log, args=(service.process.stdout, log, service.name),
+                         daemon=True, name=f"log-{service.name}").start()
         service.started_at = time.monotonic()
 
     def supervise(self) -> list[str]:
@@ -258,6 +268,28 @@ class Stack:
             except subprocess.TimeoutExpired:
                 _signal_group(service, signal.SIGKILL)
                 service.process.wait()
+
+
+def pump_log(source: IO[bytes], log: IO[bytes], service: str) -> None:
+    """Copy a process's output to its log file line by line until it closes; a line
+    that is not a JSON object becomes one (``level`` WARNING, ``logger`` "output": a
+    library printing on its own, a traceback)."""
+    with source, log:
+        for raw in source:
+            if raw.strip():
+                log.write(as_json_line(raw, service))
+                log.flush()
+
+
+def as_json_line(raw: bytes, service: str) -> bytes:
+    text = raw.decode("utf-8", "replace").rstrip("\r\n")
+    if text.startswith("{"):
+        with contextlib.suppress(ValueError):
+            if isinstance(json.loads(text), dict):
+                return text.encode() + b"\n"
+    line = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": "WARNING",
+            "service": service.split("-")[0], "logger": "output", "msg": text}
+    return json.dumps(line, ensure_ascii=False).encode() + b"\n"
 
 
 def rasa_store_env(env: Mapping[str, str]) -> dict[str, str]:

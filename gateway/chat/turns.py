@@ -44,6 +44,8 @@ import secrets
 import time
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.context import Context
 from redis.exceptions import RedisError
 
 from gateway.auth.tokens import TokenService
@@ -53,9 +55,11 @@ from gateway.chat.hub import SessionHub
 from gateway.chat.rasa_client import BotUnavailable, RasaClient
 from gateway.chat.store import ChatStore, Fanout, NextTurn
 from gateway.metrics import Metrics
+from gateway.observability import traceparent
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 FAILED_TEXT = ("Sorry, I could not answer your message because the assistant is "
                "unavailable. Please try again later.")
 SLOW_TEXT = "The assistant is slow right now; still working on your message."
@@ -125,7 +129,7 @@ class TurnRunner:
             assert worker is not None
             renewer = asyncio.create_task(self._renew(session_id, token, worker))
             while step is not None:
-                step = await self._process(session_id, token, step, fanout)
+                step = await self._traced(session_id, token, step, fanout)
             leased = False  # the last complete() gave the lease up with the empty queue
         except (RedisError, LeaseLost) as exc:
             log.warning("worker for session %s stopped: %r", session_id, exc)
@@ -160,6 +164,21 @@ class TurnRunner:
             if not held:
                 worker.cancel()
                 return
+
+    async def _traced(
+        self, session_id: str, token: str, step: NextTurn, fanout: Fanout
+    ) -> NextTurn | None:
+        """``_process`` inside the turn's trace: its W3C context goes to Rasa in the
+        message metadata (``traceparent``), so every service logs the same trace_id."""
+        started = time.monotonic()
+        # A trace of its own (empty parent): the worker task was started from a socket
+        # whose connection span is otherwise current, and a turn is the unit to follow.
+        with tracer.start_as_current_span("chat turn", context=Context(), attributes={
+                "chat.session_id": session_id, "chat.client_msg_id": step.client_msg_id}):
+            following = await self._process(session_id, token, step, fanout)
+            log.info("turn %s:%s done in %.0f ms", session_id, step.client_msg_id,
+                     (time.monotonic() - started) * 1000)
+        return following
 
     async def _process(
         self, session_id: str, token: str, step: NextTurn, fanout: Fanout
@@ -260,7 +279,7 @@ class TurnRunner:
             client_ip=who.get("ip"), token=token))
         return {"customer_id": customer_id, "display_name": who.get("name"),
                 "session_id": session_id, "client_msg_id": cmid, "turn_id": turn_id,
-                "credential": credential}
+                "credential": credential, "traceparent": traceparent()}
 
     async def _ask(
         self, session_id: str, cmid: str, messages: list[tuple[str, dict[str, Any]]],

@@ -35,6 +35,7 @@ from gateway.chat.pii import redact_reply
 from gateway.chat.rasa_client import RasaClient
 from gateway.chat.store import erased_set_key
 from gateway.transcripts import sessions as summaries
+from gateway.metrics import Metrics
 from gateway.transcripts.extract import nlu_details
 from gateway.transcripts.model import (
     ChatSession,
@@ -72,7 +73,8 @@ class TranscriptQueue:
 
 class TranscriptWriter:
     def __init__(self, *, redis: Redis, queue: TranscriptQueue, schema: TranscriptSchema,
-                 rasa: RasaClient, consumer: str) -> None:
+                 rasa: RasaClient, consumer: str, metrics: Metrics | None = None) -> None:
+        self._metrics = metrics
         self._redis = redis
         self._key = queue.key
         self._erased = erased_set_key(queue.key)
@@ -159,6 +161,8 @@ class TranscriptWriter:
                     await _upsert_feedback(conn, dialect, entry)
                 elif entry.get("event") == "rating":
                     await _upsert_rating(conn, dialect, entry)
+        if self._metrics is not None:
+            count_outcomes(self._metrics, turns, rows)
 
     @staticmethod
     def _row(turn: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -176,6 +180,21 @@ class TranscriptWriter:
             "latency_ms": int(turn["latency_ms"]),
             "created_at": datetime.fromtimestamp(float(turn["created_at"]), UTC),
         }
+
+
+def count_outcomes(metrics: Metrics, turns: list[dict[str, Any]],
+                   rows: list[dict[str, Any]]) -> None:
+    """gateway_fallbacks_total and gateway_handoffs_total{state} for written turns."""
+    for turn, row in zip(turns, rows, strict=True):
+        if row["fallback"]:
+            metrics.fallbacks.inc()
+        kind = turn.get("kind")
+        if kind == "handoff":
+            for reply in turn.get("replies") or ():
+                if isinstance(reply, dict) and reply.get("type") == "handoff":
+                    metrics.handoffs.labels(state=str(reply.get("state"))).inc()
+        elif not kind and turn.get("handoff"):
+            metrics.handoffs.labels(state="requested").inc()
 
 
 def _redacted(reply: Any) -> Any:

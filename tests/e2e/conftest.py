@@ -39,6 +39,8 @@ def stack_env(database_url: str, keys_dir: Path, **extra: str) -> dict[str, str]
         # Two cores shared by four services and the tests: allow slow turns without the
         # gateway's "still working" notice, which the conversation tests would see.
         "RASA_SOFT_TIMEOUT_SECONDS": "60",
+        # Finished spans as log lines: tests/e2e/test_observability.py follows a turn.
+        "OTEL_TRACES_EXPORTER": "log",
         **extra,
     }
 
