@@ -90,6 +90,7 @@ validate-bot: setup
 
 test-unit: setup
 	@scripts/ensure_promtool.sh
+	@scripts/ensure_haproxy.sh
 	$(APP)/pytest -q -m "not e2e" tests
 
 test-actions: setup

@@ -42,16 +42,21 @@ class LbPorts:
     gateway: int
     rasa: int
     actions: int
+    monitor: int  # GET /ready: 200 once every server of every tier is up
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LbPorts:
         return cls(gateway=int(env.get("LB_PORT", 8080)),
                    rasa=int(env.get("RASA_LB_PORT", 5004)),
-                   actions=int(env.get("ACTIONS_LB_PORT", 5054)))
+                   actions=int(env.get("ACTIONS_LB_PORT", 5054)),
+                   monitor=int(env.get("LB_MONITOR_PORT", 8081)))
 
 
-def haproxy_config(balancers: list[Balancer]) -> str:
-    """One frontend and backend per balancer; WebSockets pass (long tunnel timeout)."""
+def haproxy_config(balancers: list[Balancer], monitor_port: int) -> str:
+    """One frontend and backend per balancer; WebSockets pass (long tunnel timeout).
+    ``/ready`` on the monitor port answers 200 only when HAProxy's own health checks
+    found every server up: a server starts down until its checks pass, so without it
+    the first turns after a start would find no Rasa."""
     lines = [
         "global", "    maxconn 8192",
         "defaults", "    mode http", "    timeout connect 2s", "    timeout client 1h",
@@ -66,6 +71,10 @@ def haproxy_config(balancers: list[Balancer]) -> str:
         lines += [f"backend {lb.name}_servers", "    balance roundrobin",
                   f"    option httpchk GET {lb.health_path}"]
         lines += [f"    server {name} {HOST}:{port} check" for name, port in lb.servers]
+    missing = " || ".join(f"{{ nbsrv({lb.name}_servers) lt {len(lb.servers)} }}"
+                          for lb in balancers)
+    lines += ["frontend monitor", f"    bind {HOST}:{monitor_port}", "    monitor-uri /ready",
+              f"    monitor fail if {missing}"]
     return "\n".join(lines) + "\n"
 
 

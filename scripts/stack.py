@@ -160,7 +160,7 @@ class Stack:
                      for tier, port, path, public in tiers]  # fmt: skip
         self.log_dir.mkdir(parents=True, exist_ok=True)
         config = self.log_dir / "haproxy.cfg"
-        config.write_text(scaled.haproxy_config(balancers))
+        config.write_text(scaled.haproxy_config(balancers, lb.monitor))
         # Gateways reach Rasa, and Rasa the actions, through their balancers; the
         # gateways believe HAProxy's X-Forwarded-For (it is the only one on loopback).
         self.env["RASA_URL"] = f"http://{scaled.HOST}:{lb.rasa}"
@@ -169,7 +169,7 @@ class Stack:
         self.urls["balancer"] = f"http://{scaled.HOST}:{lb.gateway}"
         self.services.append(Service(
             "haproxy", [scaled.haproxy_binary(), "-db", "-f", str(config)],
-            f"{self.urls['balancer']}/health"))
+            f"http://{scaled.HOST}:{lb.monitor}/ready"))
 
     def prepare_database(self, seed_customers: int | None = 20) -> None:
         """Migrate core_banking's database and seed the demo data (idempotent)."""

@@ -34,8 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from gateway.chat.pii import redact_reply
 from gateway.chat.rasa_client import RasaClient
 from gateway.chat.store import erased_set_key
-from gateway.transcripts import sessions as summaries
 from gateway.metrics import Metrics
+from gateway.transcripts import sessions as summaries
 from gateway.transcripts.extract import nlu_details
 from gateway.transcripts.model import (
     ChatSession,

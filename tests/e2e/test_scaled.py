@@ -28,7 +28,8 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with fresh_postgres_database("scaled") as database_url:
         env = stack_env(database_url, tmp_path_factory.mktemp("scaled-keys"),
                         STACK_REPLICAS="2", LB_PORT=str(free_port()),
-                        RASA_LB_PORT=str(free_port()), ACTIONS_LB_PORT=str(free_port()))
+                        RASA_LB_PORT=str(free_port()), ACTIONS_LB_PORT=str(free_port()),
+                        LB_MONITOR_PORT=str(free_port()))
         # Replicas take the next ports: keep those free too.
         env["RASA_PORT"], env["ACTION_SERVER_PORT"] = str(free_port()), str(free_port())
         log_dir = Path(tmp_path_factory.mktemp("scaled-logs"))
