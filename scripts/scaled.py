@@ -24,8 +24,9 @@ HOST = "127.0.0.1"
 
 
 class ServiceFactory(Protocol):
-    def __call__(self, name: str, command: list[str], health_url: str,
-                 env: dict[str, str]) -> object: ...
+    def __call__(
+        self, name: str, command: list[str], health_url: str, env: dict[str, str]
+    ) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -45,26 +46,41 @@ class LbPorts:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LbPorts:
-        return cls(gateway=int(env.get("LB_PORT", 8080)),
-                   rasa=int(env.get("RASA_LB_PORT", 5004)),
-                   actions=int(env.get("ACTIONS_LB_PORT", 5054)))
+        return cls(
+            gateway=int(env.get("LB_PORT", 8080)),
+            rasa=int(env.get("RASA_LB_PORT", 5004)),
+            actions=int(env.get("ACTIONS_LB_PORT", 5054)),
+        )
 
 
 def haproxy_config(balancers: list[Balancer]) -> str:
     """One frontend and backend per balancer; WebSockets pass (long tunnel timeout)."""
     lines = [
-        "global", "    maxconn 8192",
-        "defaults", "    mode http", "    timeout connect 2s", "    timeout client 1h",
-        "    timeout server 1h", "    timeout tunnel 1h", "    retries 2",
-        "    option redispatch", "    default-server inter 1s fall 2 rise 2",
+        "global",
+        "    maxconn 8192",
+        "defaults",
+        "    mode http",
+        "    timeout connect 2s",
+        "    timeout client 1h",
+        "    timeout server 1h",
+        "    timeout tunnel 1h",
+        "    retries 2",
+        "    option redispatch",
+        "    default-server inter 1s fall 2 rise 2",
     ]
     for lb in balancers:
-        lines += [f"frontend {lb.name}", f"    bind {HOST}:{lb.port}",
-                  f"    default_backend {lb.name}_servers"]
+        lines += [
+            f"frontend {lb.name}",
+            f"    bind {HOST}:{lb.port}",
+            f"    default_backend {lb.name}_servers",
+        ]
         if lb.forwarded_for:
             lines.append("    option forwardfor")
-        lines += [f"backend {lb.name}_servers", "    balance roundrobin",
-                  f"    option httpchk GET {lb.health_path}"]
+        lines += [
+            f"backend {lb.name}_servers",
+            "    balance roundrobin",
+            f"    option httpchk GET {lb.health_path}",
+        ]
         lines += [f"    server {name} {HOST}:{port} check" for name, port in lb.servers]
     return "\n".join(lines) + "\n"
 
@@ -72,6 +88,8 @@ def haproxy_config(balancers: list[Balancer]) -> str:
 def haproxy_binary() -> str:
     binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not Path(binary).exists():
-        raise RuntimeError("haproxy is not installed: `apt-get install haproxy` "
-                           "(scripts/ensure_haproxy.sh does it for make run-scaled)")
+        raise RuntimeError(
+            "haproxy is not installed: `apt-get install haproxy` "
+            "(scripts/ensure_haproxy.sh does it for make run-scaled)"
+        )
     return binary
