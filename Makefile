@@ -76,6 +76,7 @@ seed: setup
 
 lint: setup
 	$(APP)/ruff check .
+	$(APP)/ruff format --check .
 	$(APP)/mypy gateway core_banking scripts tests/core_banking tests/gateway tests/e2e tests/deploy $(wildcard tests/*.py)
 	$(APP)/mypy bench/gateway.py
 	$(APP)/mypy bench/ledger.py bench/ledger_ceiling.py

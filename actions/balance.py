@@ -15,12 +15,13 @@ from actions.money import format_money, mask_account_number
 _ACCOUNT_LABELS = {"checking": "Checking account", "savings": "Savings account"}
 # "what's my IBAN?", "my account number": the customer's own details are shown in full
 # (they are not secret to their owner and are needed to be paid); balances stay masked.
-_ASKS_FOR_DETAILS = re.compile(r"\b(?:iban|account (?:number|details|no)|bank details|bic|swift)\b",
-                               re.IGNORECASE)
+_ASKS_FOR_DETAILS = re.compile(
+    r"\b(?:iban|account (?:number|details|no)|bank details|bic|swift)\b", re.IGNORECASE
+)
 
 
 def grouped_iban(number: str) -> str:
-    return " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
 
 
 class ActionCheckBalance(Action):
@@ -46,7 +47,8 @@ class ActionCheckBalance(Action):
                 dispatcher.utter_message(
                     response="utter_account_details",
                     account_label=_ACCOUNT_LABELS.get(account["type"], account["type"].title()),
-                    iban=grouped_iban(account["number"]))
+                    iban=grouped_iban(account["number"]),
+                )
             return []
         dispatcher.utter_message(response="utter_balances_intro")
         for account in accounts:
@@ -64,6 +66,6 @@ class ActionCheckBalance(Action):
             dispatcher.utter_message(
                 response="utter_balances_total",
                 balance=format_money(sum(int(a["balance_minor"]) for a in accounts), currency),
-                available=format_money(sum(int(a["available_minor"]) for a in accounts),
-                                       currency))  # fmt: skip
+                available=format_money(sum(int(a["available_minor"]) for a in accounts), currency),
+            )
         return []

@@ -13,8 +13,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import core_banking
 from actions.customer import Customer, for_customer
 
-_STATUS_TEXT = {"active": "active", "frozen": "frozen", "lost": "reported lost",
-                "stolen": "reported stolen", "expired": "expired"}  # fmt: skip
+_STATUS_TEXT = {
+    "active": "active",
+    "frozen": "frozen",
+    "lost": "reported lost",
+    "stolen": "reported stolen",
+    "expired": "expired",
+}
 
 
 async def _cards_or_explain(
@@ -23,15 +28,17 @@ async def _cards_or_explain(
     return await for_customer(dispatcher, tracker, core_banking.list_cards)
 
 
-def said_card_not_found(dispatcher: CollectingDispatcher, wanted: Any,
-                        cards: list[dict[str, Any]]) -> bool:  # fmt: skip
-    """"The card ending 9999" when no card of the customer's ends so: say so (with the
+def said_card_not_found(
+    dispatcher: CollectingDispatcher, wanted: Any, cards: list[dict[str, Any]]
+) -> bool:
+    """ "The card ending 9999" when no card of the customer's ends so: say so (with the
     cards there are) and return True; the caller then changes no card at all."""
     if not wanted or not cards or any(c["last4"] == str(wanted) for c in cards):
         return False
     card_list = ", ".join(f"•••• {c['last4']}" for c in cards)
-    dispatcher.utter_message(response="utter_card_not_found", last4=str(wanted),
-                             card_list=card_list)
+    dispatcher.utter_message(
+        response="utter_card_not_found", last4=str(wanted), card_list=card_list
+    )
     return True
 
 
@@ -39,8 +46,9 @@ class ActionListCards(Action):
     def name(self) -> str:
         return "action_list_cards"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         found = await _cards_or_explain(dispatcher, tracker)
         if found is None:
             return []
@@ -51,10 +59,12 @@ class ActionListCards(Action):
         dispatcher.utter_message(response="utter_cards_intro")
         for card in cards:
             dispatcher.utter_message(
-                response="utter_card_line", brand=str(card.get("brand", "Debit")).title(),
-                last4=card["last4"], status=_STATUS_TEXT.get(card["status"], card["status"]),
+                response="utter_card_line",
+                brand=str(card.get("brand", "Debit")).title(),
+                last4=card["last4"],
+                status=_STATUS_TEXT.get(card["status"], card["status"]),
                 expiry=_expiry(card),
-            )  # fmt: skip
+            )
         return []
 
 
@@ -74,8 +84,9 @@ class _ChangeCardStatus:
     done_response: str
     intent: str
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         found = await _cards_or_explain(dispatcher, tracker)
         if found is None:
             return []
@@ -90,16 +101,23 @@ class _ChangeCardStatus:
             return [SlotSet("card_last4", None)]
         candidates = [c for c in cards if c["status"] == self.from_status]
         if len(candidates) > 1:
-            buttons = [{"title": f"•••• {c['last4']}",
-                        "payload": f'/{self.intent}{{"card_last4": "{c["last4"]}"}}'}
-                       for c in candidates]  # fmt: skip
+            buttons = [
+                {
+                    "title": f"•••• {c['last4']}",
+                    "payload": f'/{self.intent}{{"card_last4": "{c["last4"]}"}}',
+                }
+                for c in candidates
+            ]
             dispatcher.utter_message(response="utter_which_card", buttons=buttons)
             return []
         if not candidates:
             card = cards[0]
             status = _STATUS_TEXT.get(card["status"], card["status"])
-            response = ("utter_card_already" if card["status"] in ("active", "frozen")
-                        else "utter_card_cannot_change")  # fmt: skip
+            response = (
+                "utter_card_already"
+                if card["status"] in ("active", "frozen")
+                else "utter_card_cannot_change"
+            )
             dispatcher.utter_message(response=response, last4=card["last4"], status=status)
             return [SlotSet("card_last4", None)]
         card = candidates[0]
@@ -114,7 +132,11 @@ class _ChangeCardStatus:
 
 class ActionFreezeCard(_ChangeCardStatus, Action):
     action, from_status, done_response, intent = (
-        "freeze", "active", "utter_card_frozen", "freeze_card")
+        "freeze",
+        "active",
+        "utter_card_frozen",
+        "freeze_card",
+    )
 
     def name(self) -> str:
         return "action_freeze_card"
@@ -122,7 +144,11 @@ class ActionFreezeCard(_ChangeCardStatus, Action):
 
 class ActionUnfreezeCard(_ChangeCardStatus, Action):
     action, from_status, done_response, intent = (
-        "unfreeze", "frozen", "utter_card_unfrozen", "unfreeze_card")
+        "unfreeze",
+        "frozen",
+        "utter_card_unfrozen",
+        "unfreeze_card",
+    )
 
     def name(self) -> str:
         return "action_unfreeze_card"

@@ -70,18 +70,22 @@ def _checked(response: httpx.Response) -> Any:
     return response.json() if response.content else None
 
 
-async def _request(method: str, path: str, token: str, *, params: dict[str, Any] | None = None,
-                   body: dict[str, Any] | None = None,
-                   idempotency_key: str | None = None) -> Any:  # fmt: skip
+async def _request(
+    method: str,
+    path: str,
+    token: str,
+    *,
+    params: dict[str, Any] | None = None,
+    body: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> Any:
     headers = {"Authorization": f"Bearer {token}"}
     if parent := traceparent():  # core_banking continues the chat turn's trace
         headers["traceparent"] = parent
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
     try:
-        response = await _http().request(
-            method, path, params=params, json=body, headers=headers
-        )
+        response = await _http().request(method, path, params=params, json=body, headers=headers)
     except httpx.HTTPError as exc:
         raise CoreBankingUnavailable(str(exc)) from exc
     return _checked(response)
@@ -94,9 +98,14 @@ async def list_accounts(token: str) -> list[dict[str, Any]]:
 
 
 async def list_transactions(
-    token: str, account_id: str, *, q: str | None = None, date_from: str | None = None,
-    date_to: str | None = None, limit: int = 100,
-) -> list[dict[str, Any]]:  # fmt: skip
+    token: str,
+    account_id: str,
+    *,
+    q: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     """Newest first; at most `limit` items of one account's history."""
     params: dict[str, Any] = {"limit": limit}
     for key, value in (("q", q), ("from", date_from), ("to", date_to)):
@@ -110,8 +119,9 @@ async def list_cards(token: str) -> list[dict[str, Any]]:
     return list((await _request("GET", "/v1/cards", token))["data"])
 
 
-async def card_action(token: str, card_id: str, action: str,
-                      body: dict[str, Any] | None = None) -> Any:  # fmt: skip
+async def card_action(
+    token: str, card_id: str, action: str, body: dict[str, Any] | None = None
+) -> Any:
     """`action` is one of freeze, unfreeze, report-lost."""
     return await _request("POST", f"/v1/cards/{card_id}/{action}", token, body=body or {})
 
@@ -121,13 +131,15 @@ async def list_payees(token: str) -> list[dict[str, Any]]:
 
 
 async def create_transfer(token: str, body: dict[str, Any], idempotency_key: str) -> Any:
-    return await _request("POST", "/v1/transfers", token, body=body,
-                          idempotency_key=idempotency_key)  # fmt: skip
+    return await _request(
+        "POST", "/v1/transfers", token, body=body, idempotency_key=idempotency_key
+    )
 
 
 async def confirm_transfer(token: str, transfer_id: str, code: str) -> Any:
-    return await _request("POST", f"/v1/transfers/{transfer_id}/confirm", token,
-                          body={"code": code})  # fmt: skip
+    return await _request(
+        "POST", f"/v1/transfers/{transfer_id}/confirm", token, body={"code": code}
+    )
 
 
 async def cancel_transfer(token: str, transfer_id: str) -> Any:
@@ -146,8 +158,9 @@ async def delete_payee(token: str, payee_id: str) -> None:
 
 async def buy_gift_card(token: str, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
     """201 with the card; its `code` is only in the first response (null in replays)."""
-    return dict(await _request("POST", "/v1/gift-cards", token, body=body,
-                               idempotency_key=idempotency_key))  # fmt: skip
+    return dict(
+        await _request("POST", "/v1/gift-cards", token, body=body, idempotency_key=idempotency_key)
+    )
 
 
 async def gift_card_balance(token: str, code: str) -> dict[str, Any]:
@@ -156,14 +169,18 @@ async def gift_card_balance(token: str, code: str) -> dict[str, Any]:
     return dict(await _request("POST", "/v1/gift-cards/balance", token, body={"code": code}))
 
 
-async def redeem_gift_card(token: str, code: str, to_account_id: str, amount_minor: int | None,
-                           idempotency_key: str) -> dict[str, Any]:  # fmt: skip
+async def redeem_gift_card(
+    token: str, code: str, to_account_id: str, amount_minor: int | None, idempotency_key: str
+) -> dict[str, Any]:
     """Moves `amount_minor` (None: the whole balance) from the card to the account."""
     body: dict[str, Any] = {"code": code, "to_account_id": to_account_id}
     if amount_minor is not None:
         body["amount_minor"] = amount_minor
-    return dict(await _request("POST", "/v1/gift-cards/redeem", token, body=body,
-                               idempotency_key=idempotency_key))  # fmt: skip
+    return dict(
+        await _request(
+            "POST", "/v1/gift-cards/redeem", token, body=body, idempotency_key=idempotency_key
+        )
+    )
 
 
 async def guest_gift_card_balance(code: str, requester: str) -> dict[str, Any]:
@@ -173,8 +190,11 @@ async def guest_gift_card_balance(code: str, requester: str) -> dict[str, Any]:
     if parent := traceparent():
         headers["traceparent"] = parent
     try:
-        response = await _http().post("/internal/gift-cards/balance", headers=headers,
-                                      json={"code": code, "requester": requester})  # fmt: skip
+        response = await _http().post(
+            "/internal/gift-cards/balance",
+            headers=headers,
+            json={"code": code, "requester": requester},
+        )
     except httpx.HTTPError as exc:
         raise CoreBankingUnavailable(str(exc)) from exc
     return dict(_checked(response))

@@ -52,8 +52,11 @@ def open_credential(metadata: Any) -> TurnClaims | None:
         return None
     settings = get_settings()
     try:
-        body = json.loads(_fernet(settings.chat_credential_key).decrypt(
-            sealed.encode(), ttl=settings.delegated_token_ttl_seconds))
+        body = json.loads(
+            _fernet(settings.chat_credential_key).decrypt(
+                sealed.encode(), ttl=settings.delegated_token_ttl_seconds
+            )
+        )
     except (InvalidToken, ValueError, TypeError):
         log.warning("a turn credential did not open (expired, forged, or another key)")
         return None
@@ -62,9 +65,14 @@ def open_credential(metadata: Any) -> TurnClaims | None:
     sid, turn = body.get("sid"), body.get("turn")
     if not isinstance(sid, str) or not isinstance(turn, str):
         return None
-    return TurnClaims(session_id=sid, turn_id=turn, customer_id=_text(body.get("sub")),
-                      client_ip=_text(body.get("ip")), token=_text(body.get("token")),
-                      sealed=sealed)
+    return TurnClaims(
+        session_id=sid,
+        turn_id=turn,
+        customer_id=_text(body.get("sub")),
+        client_ip=_text(body.get("ip")),
+        token=_text(body.get("token")),
+        sealed=sealed,
+    )
 
 
 def seal_secret(secret: str) -> str:

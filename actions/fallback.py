@@ -9,11 +9,19 @@ from rasa_sdk.executor import CollectingDispatcher
 
 # Intents never offered as a guess: they are moves, not topics.
 _NOT_SUGGESTED = {
-    "nlu_fallback", "out_of_scope", "inform", "affirm", "deny", "greet", "goodbye",
-    "thank", "cancel", "bot_challenge",
+    "nlu_fallback",
+    "out_of_scope",
+    "inform",
+    "affirm",
+    "deny",
+    "greet",
+    "goodbye",
+    "thank",
+    "cancel",
+    "bot_challenge",
     # Answered by the gateway's masking, never something to pick from a list.
     "shared_sensitive_data",
-}  # fmt: skip
+}
 _SUGGESTIONS = 3
 
 
@@ -68,8 +76,7 @@ class ActionOutOfScope(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0)
-        if (_previous_user_intent(tracker) == "nlu_fallback"
-                and confidence < _UNSURE_OUT_OF_SCOPE):  # fmt: skip
+        if _previous_user_intent(tracker) == "nlu_fallback" and confidence < _UNSURE_OUT_OF_SCOPE:
             dispatcher.utter_message(response="utter_rephrase_or_human")
         else:
             dispatcher.utter_message(response="utter_out_of_scope")

@@ -49,12 +49,13 @@ async def resolve_gift_card_ref(credential: str, ref: str) -> str | None:
     headers = {"X-Service-Token": get_settings().service_token}
     try:
         response = await _http().post(
-            "/internal/pii/resolve", json={"credential": credential, "ref": ref},
-            headers=headers)
+            "/internal/pii/resolve", json={"credential": credential, "ref": ref}, headers=headers
+        )
     except httpx.HTTPError as exc:
         raise GatewayUnavailable(str(exc)) from exc
     if response.status_code == 404 or (
-            response.status_code == 401 and "bad-credential" in response.text):
+        response.status_code == 401 and "bad-credential" in response.text
+    ):
         return None
     if response.status_code != 200:
         if response.status_code == 401:

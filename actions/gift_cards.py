@@ -44,11 +44,15 @@ from actions.tasks import CancelTask, turn_key
 CURRENCY = "EUR"
 NO_MESSAGE = "none"  # gift_message when the customer wants no message
 ALL = "all"  # redeem_amount for the whole balance
-BUY_SLOTS = ("gift_amount", "gift_recipient_name", "gift_message", "gift_source_account",
-             "buy_gift_card_confirmed")  # fmt: skip
+BUY_SLOTS = (
+    "gift_amount",
+    "gift_recipient_name",
+    "gift_message",
+    "gift_source_account",
+    "buy_gift_card_confirmed",
+)
 CODE_SLOTS = ("gift_card_code", "gift_card_last4")
-REDEEM_SLOTS = (*CODE_SLOTS, "redeem_amount", "redeem_target_account",
-                "redeem_gift_card_confirmed")  # fmt: skip
+REDEEM_SLOTS = (*CODE_SLOTS, "redeem_amount", "redeem_target_account", "redeem_gift_card_confirmed")
 ACCOUNT_LABELS = {"checking": "checking account", "savings": "savings account"}
 _STATUS_TEXT = {"active": "active", "blocked": "blocked", "expired": "expired"}
 _NO_MESSAGE_RE = re.compile(
@@ -61,12 +65,14 @@ _NO_CODE_AT_HAND = re.compile(
     r"\b(?:(?:do ?n[o']?t|dont) (?:have|know|remember)|"
     r"(?:can'?t|cannot|can not|could ?n[o']?t) (?:find|remember|see|read)|"
     r"(?:lost|forgot(?:ten)?|misplaced) (?:it|the code|my code|the card)|"
-    r"no code|not with me|where (?:is|do I find) the code)\b", re.IGNORECASE)
+    r"no code|not with me|where (?:is|do I find) the code)\b",
+    re.IGNORECASE,
+)
 _NO_MESSAGE_IN_REQUEST = re.compile(
     r"\b(?:with\s+no|without\s+(?:a\s+|any\s+)?|no)\s+(?:personal\s+)?(?:message|note)\b",
-    re.IGNORECASE)
-_ALL_RE = re.compile(r"\b(?:all|everything|whole|full|entire|the rest|remaining)\b",
-                     re.IGNORECASE)  # fmt: skip
+    re.IGNORECASE,
+)
+_ALL_RE = re.compile(r"\b(?:all|everything|whole|full|entire|the rest|remaining)\b", re.IGNORECASE)
 # "... with the message Happy birthday", "..., message: Happy birthday", "... and a
 # note saying Congrats", "... saying Well done".
 _MESSAGE_IN_REQUEST = re.compile(
@@ -82,19 +88,30 @@ _RECIPIENT_IN_REQUEST = re.compile(
 # "my sister Maria", "our friend, John Smith": the card shows the name, not the relation.
 _RELATION_THEN_NAME = re.compile(
     r"^(?:my|our)\s+(?:[^\W\d_]+\s+){0,2}?[^\W\d_]+,?\s+"
-    r"(?P<name>[A-ZÀ-Ý][^\W\d_'-]*(?:[\s'-]+[A-ZÀ-Ý][^\W\d_'-]*){0,2})")
+    r"(?P<name>[A-ZÀ-Ý][^\W\d_'-]*(?:[\s'-]+[A-ZÀ-Ý][^\W\d_'-]*){0,2})"
+)
 
 
 def recipient_name(text: str) -> str:
     """The name to print on the card from an answer such as "for my sister Maria"."""
-    name = re.sub(r"^(?:it'?s\s+|it is\s+)?(?:for|to)\s+", "", text.strip(),
-                  flags=re.IGNORECASE).strip(" .!")
+    name = re.sub(
+        r"^(?:it'?s\s+|it is\s+)?(?:for|to)\s+", "", text.strip(), flags=re.IGNORECASE
+    ).strip(" .!")
     relation = _RELATION_THEN_NAME.match(name)
     return relation.group("name") if relation else name
 
 
-_NOT_RECIPIENTS = {"christmas", "father", "mother", "easter", "my account", "my savings",
-                   "my checking", "my birthday", "birthday"}  # fmt: skip
+_NOT_RECIPIENTS = {
+    "christmas",
+    "father",
+    "mother",
+    "easter",
+    "my account",
+    "my savings",
+    "my checking",
+    "my birthday",
+    "birthday",
+}
 
 
 # --- gift-card codes ----------------------------------------------------------------------
@@ -169,8 +186,7 @@ def _account_type(tracker: Tracker, role: str) -> str | None:
     return str(value) if value in ACCOUNT_LABELS else None
 
 
-def _account_answer(tracker: Tracker, slot: str, role: str,
-                    ignore: bool = False) -> dict[str, Any]:  # fmt: skip
+def _account_answer(tracker: Tracker, slot: str, role: str, ignore: bool = False) -> dict[str, Any]:
     """The account type named in the answer (entity with `role`), else checking as the
     default the first time; nothing when the message is not an answer or is `ignore`d."""
     if not is_answer(tracker):
@@ -213,14 +229,20 @@ class ValidateBuyGiftCardForm(FormValidationAction):
     def name(self) -> str:
         return "validate_buy_gift_card_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:  # fmt: skip
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
         if customer_from_tracker(tracker) is None:
             return []  # action_buy_gift_card tells a guest to log in
         return domain_slots
 
-    async def extract_gift_amount(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+    async def extract_gift_amount(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         asked = requested_slot(tracker)
         if not is_answer(tracker) or asked not in (None, "gift_amount"):
             return {}
@@ -231,8 +253,9 @@ class ValidateBuyGiftCardForm(FormValidationAction):
             return {"gift_amount": latest_text(tracker).strip()}  # explained by validation
         return {}
 
-    async def validate_gift_amount(self, value: Any, dispatcher: CollectingDispatcher,
-                                   tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_gift_amount(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         currency = entity_value(tracker, "currency")
         if currency and currency != CURRENCY:
             dispatcher.utter_message(response="utter_gift_card_eur_only")
@@ -245,8 +268,9 @@ class ValidateBuyGiftCardForm(FormValidationAction):
         kind = str(tracker.get_slot("gift_source_account") or "checking")
         if customer is not None:
             try:
-                account = _pick_account(await core_banking.list_accounts(customer.access_token),
-                                        kind)  # fmt: skip
+                account = _pick_account(
+                    await core_banking.list_accounts(customer.access_token), kind
+                )
             except core_banking.CoreBankingError as error:
                 core_banking.say_failure(dispatcher, error)
                 return {"gift_amount": None}
@@ -254,12 +278,14 @@ class ValidateBuyGiftCardForm(FormValidationAction):
                 dispatcher.utter_message(
                     response="utter_gift_amount_over_balance",
                     account_label=ACCOUNT_LABELS.get(kind, kind),
-                    available=format_money(int(account["available_minor"]), CURRENCY))  # fmt: skip
+                    available=format_money(int(account["available_minor"]), CURRENCY),
+                )
                 return {"gift_amount": None}
         return {"gift_amount": f"{minor // 100}.{minor % 100:02d}"}
 
-    async def extract_gift_recipient_name(self, dispatcher: CollectingDispatcher,
-                                          tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def extract_gift_recipient_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         asked = requested_slot(tracker)
         if not is_answer(tracker):
             return {}
@@ -272,21 +298,28 @@ class ValidateBuyGiftCardForm(FormValidationAction):
         found = _RECIPIENT_IN_REQUEST.search(request)
         if found and found.group("name").lower() not in _NOT_RECIPIENTS:
             # "for my sister Maria": the name after the relation, when there is one
-            named = _RELATION_THEN_NAME.match(request[found.start("name"):].strip(" .!"))
+            named = _RELATION_THEN_NAME.match(request[found.start("name") :].strip(" .!"))
             return {"gift_recipient_name": named.group("name") if named else found.group("name")}
         return {}
 
-    async def validate_gift_recipient_name(self, value: Any, dispatcher: CollectingDispatcher,
-                                           tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_gift_recipient_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         name = re.sub(r"\s+", " ", str(value or "")).strip()
-        if (not name or len(name) > 100 or not re.search(r"[^\W\d_]", name)
-                or is_yes_or_no(name) or _is_payload(name)):
+        if (
+            not name
+            or len(name) > 100
+            or not re.search(r"[^\W\d_]", name)
+            or is_yes_or_no(name)
+            or _is_payload(name)
+        ):
             dispatcher.utter_message(response="utter_invalid_gift_recipient")
             return {"gift_recipient_name": None}
         return {"gift_recipient_name": name}
 
-    async def extract_gift_message(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+    async def extract_gift_message(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         asked = requested_slot(tracker)
         if not is_answer(tracker):
             return {}
@@ -303,8 +336,9 @@ class ValidateBuyGiftCardForm(FormValidationAction):
                 return {"gift_message": (found.group("m") or found.group("said")).strip()}
         return {}
 
-    async def validate_gift_message(self, value: Any, dispatcher: CollectingDispatcher,
-                                    tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_gift_message(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         message = str(value or "").strip()
         if not message:
             return {"gift_message": NO_MESSAGE}
@@ -318,22 +352,26 @@ class ValidateBuyGiftCardForm(FormValidationAction):
             return {"gift_message": None}
         return {"gift_message": message}
 
-    async def extract_gift_source_account(self, dispatcher: CollectingDispatcher,
-                                          tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def extract_gift_source_account(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         # A free-text answer to the recipient or message question is not an account.
         free_text = requested_slot(tracker) in ("gift_recipient_name", "gift_message")
         return _account_answer(tracker, "gift_source_account", "from", ignore=free_text)
 
-    async def validate_gift_source_account(self, value: Any, dispatcher: CollectingDispatcher,
-                                           tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_gift_source_account(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return _known_account(dispatcher, "gift_source_account", value)
 
-    async def extract_buy_gift_card_confirmed(self, dispatcher: CollectingDispatcher,
-                                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def extract_buy_gift_card_confirmed(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return reprompt_confirmation(tracker, "buy_gift_card_confirmed")
 
-    async def validate_buy_gift_card_confirmed(self, value: Any, dispatcher: CollectingDispatcher,
-                                               tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_buy_gift_card_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return confirmation_value("buy_gift_card_confirmed", value)
 
 
@@ -345,15 +383,17 @@ class ActionAskBuyGiftCardConfirmed(Action):
     def name(self) -> str:
         return "action_ask_buy_gift_card_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         kind = str(tracker.get_slot("gift_source_account") or "checking")
         dispatcher.utter_message(
             response="utter_confirm_buy_gift_card",
             amount=format_money(_amount_minor(tracker.get_slot("gift_amount")) or 0, CURRENCY),
             recipient=tracker.get_slot("gift_recipient_name"),
             message_text=_message_text(tracker.get_slot("gift_message")),
-            account_label=ACCOUNT_LABELS.get(kind, kind))  # fmt: skip
+            account_label=ACCOUNT_LABELS.get(kind, kind),
+        )
         return []
 
 
@@ -364,8 +404,9 @@ class ActionBuyGiftCard(Action):
     def name(self) -> str:
         return "action_buy_gift_card"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         customer = customer_from_tracker(tracker)
         minor = _amount_minor(tracker.get_slot("gift_amount"))
         kind = str(tracker.get_slot("gift_source_account") or "checking")
@@ -380,25 +421,33 @@ class ActionBuyGiftCard(Action):
         try:
             account = _pick_account(await core_banking.list_accounts(customer.access_token), kind)
             if account is None:
-                dispatcher.utter_message(response="utter_gift_card_account_not_found",
-                                         account_label=label)  # fmt: skip
+                dispatcher.utter_message(
+                    response="utter_gift_card_account_not_found", account_label=label
+                )
                 return _reset(BUY_SLOTS)
-            body = {"from_account_id": account["id"], "amount_minor": minor, "currency": CURRENCY,
-                    "recipient_name": tracker.get_slot("gift_recipient_name"),
-                    "message": None if message in (None, NO_MESSAGE) else message}  # fmt: skip
-            card = await core_banking.buy_gift_card(customer.access_token, body,
-                                                    idempotency_key(tracker, "buy"))  # fmt: skip
+            body = {
+                "from_account_id": account["id"],
+                "amount_minor": minor,
+                "currency": CURRENCY,
+                "recipient_name": tracker.get_slot("gift_recipient_name"),
+                "message": None if message in (None, NO_MESSAGE) else message,
+            }
+            card = await core_banking.buy_gift_card(
+                customer.access_token, body, idempotency_key(tracker, "buy")
+            )
         except core_banking.CoreBankingUnauthorized:
             dispatcher.utter_message(response="utter_session_expired")
         except core_banking.CoreBankingRejected as error:
             if error.kind == "insufficient-funds":
-                dispatcher.utter_message(response="utter_gift_card_insufficient_funds",
-                                         account_label=label)  # fmt: skip
+                dispatcher.utter_message(
+                    response="utter_gift_card_insufficient_funds", account_label=label
+                )
             elif error.kind == "currency-mismatch":
                 dispatcher.utter_message(response="utter_gift_card_eur_only")
             elif error.status == 404:
-                dispatcher.utter_message(response="utter_gift_card_account_not_found",
-                                         account_label=label)  # fmt: skip
+                dispatcher.utter_message(
+                    response="utter_gift_card_account_not_found", account_label=label
+                )
             else:
                 dispatcher.utter_message(response="utter_gift_card_not_bought")
         except core_banking.CoreBankingError:
@@ -409,19 +458,26 @@ class ActionBuyGiftCard(Action):
                 dispatcher.utter_message(
                     # Sealed: the tracker keeps ciphertext, the gateway shows the code
                     # in the live reply only (actions/credentials.py).
-                    response="utter_gift_card_bought", code=seal_secret(card["code"]),
+                    response="utter_gift_card_bought",
+                    code=seal_secret(card["code"]),
                     amount=amount,
                     recipient=card.get("recipient_name") or "the recipient",
-                    last4=card["last4"], account_label=label)  # fmt: skip
+                    last4=card["last4"],
+                    account_label=label,
+                )
             else:  # a replay of a purchase already made: its code was shown then
-                dispatcher.utter_message(response="utter_gift_card_already_bought",
-                                         amount=amount, last4=card["last4"])  # fmt: skip
+                dispatcher.utter_message(
+                    response="utter_gift_card_already_bought", amount=amount, last4=card["last4"]
+                )
         return _reset(BUY_SLOTS)
 
 
 class ActionCancelBuyGiftCardForm(CancelTask, Action):
     action_name, cancelled_response, slots = (
-        "action_cancel_buy_gift_card_form", "utter_buy_gift_card_cancelled", BUY_SLOTS)
+        "action_cancel_buy_gift_card_form",
+        "utter_buy_gift_card_cancelled",
+        BUY_SLOTS,
+    )
 
 
 # --- the code (balance and redemption) ----------------------------------------------------
@@ -433,14 +489,20 @@ class _GiftCardCodeValidation(FormValidationAction):
     @abstractmethod
     def name(self) -> str: ...
 
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:  # fmt: skip
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
         if customer_from_tracker(tracker) is None:
             return []  # the submit action tells a guest to log in
         return domain_slots
 
-    async def extract_gift_card_code(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+    async def extract_gift_card_code(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         asked = requested_slot(tracker)
         text = latest_text(tracker).strip()
         if asked == "gift_card_code" and _NO_CODE_AT_HAND.search(text):
@@ -453,15 +515,17 @@ class _GiftCardCodeValidation(FormValidationAction):
             return {}
         ref = entity_value(tracker, "gift_card_ref")
         code = entity_value(tracker, "gift_card_code")
-        if (ref or code) and (asked in (None, "gift_card_code")
-                              or not tracker.get_slot("gift_card_code")):  # fmt: skip
+        if (ref or code) and (
+            asked in (None, "gift_card_code") or not tracker.get_slot("gift_card_code")
+        ):
             return {"gift_card_code": f"ref:{ref}" if ref else str(code)}
         if asked == "gift_card_code" and text:
             return {"gift_card_code": text}  # explained by validation
         return {}
 
-    async def validate_gift_card_code(self, value: Any, dispatcher: CollectingDispatcher,
-                                      tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_gift_card_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None:  # emptied on purpose by extraction (no code at hand): said there
             return {"gift_card_code": None}
         try:
@@ -476,8 +540,9 @@ class _GiftCardCodeValidation(FormValidationAction):
         return {"gift_card_code": value, "gift_card_last4": normalised[-4:]}
 
 
-def _explain_card_rejection(dispatcher: CollectingDispatcher,
-                            error: core_banking.CoreBankingRejected, last4: str) -> None:  # fmt: skip  # noqa: E501
+def _explain_card_rejection(
+    dispatcher: CollectingDispatcher, error: core_banking.CoreBankingRejected, last4: str
+) -> None:
     """One plain answer per problem core_banking reports for a gift card."""
     if error.status == 429:
         dispatcher.utter_message(response="utter_gift_card_locked_out")
@@ -490,13 +555,16 @@ def _explain_card_rejection(dispatcher: CollectingDispatcher,
     elif error.kind == "gift-card-insufficient-balance":
         balance = error.problem.get("balance_minor")
         dispatcher.utter_message(
-            response="utter_gift_card_insufficient_balance", last4=last4,
-            balance=format_money(int(balance), CURRENCY) if isinstance(balance, int) else "less")  # fmt: skip  # noqa: E501
+            response="utter_gift_card_insufficient_balance",
+            last4=last4,
+            balance=format_money(int(balance), CURRENCY) if isinstance(balance, int) else "less",
+        )
     elif error.kind == "currency-mismatch":
         dispatcher.utter_message(response="utter_gift_card_currency_mismatch")
     elif error.status == 404:
-        dispatcher.utter_message(response="utter_gift_card_account_not_found",
-                                 account_label="account")  # fmt: skip
+        dispatcher.utter_message(
+            response="utter_gift_card_account_not_found", account_label="account"
+        )
     else:
         dispatcher.utter_message(response="utter_gift_card_not_redeemed")
 
@@ -505,8 +573,13 @@ class ValidateCheckGiftCardBalanceForm(_GiftCardCodeValidation):
     def name(self) -> str:
         return "validate_check_gift_card_balance_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:  # fmt: skip
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
         return domain_slots  # guests may check a balance too (no account involved)
 
 
@@ -516,8 +589,9 @@ class ActionCheckGiftCardBalance(Action):
     def name(self) -> str:
         return "action_check_gift_card_balance"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         customer = customer_from_tracker(tracker)
         value = tracker.get_slot("gift_card_code")
         last4 = str(tracker.get_slot("gift_card_last4") or "")
@@ -527,8 +601,7 @@ class ActionCheckGiftCardBalance(Action):
         try:
             code = await code_from_slot(tracker, str(value))
             if customer is None:  # a guest: asked on their behalf, counted per address
-                card = await core_banking.guest_gift_card_balance(
-                    code, guest_requester(tracker))
+                card = await core_banking.guest_gift_card_balance(code, guest_requester(tracker))
             else:
                 card = await core_banking.gift_card_balance(customer.access_token, code)
         except CodeUnavailable as unavailable:
@@ -541,17 +614,21 @@ class ActionCheckGiftCardBalance(Action):
             dispatcher.utter_message(response="utter_backend_unavailable")
         else:
             dispatcher.utter_message(
-                response="utter_gift_card_balance", last4=card["last4"],
+                response="utter_gift_card_balance",
+                last4=card["last4"],
                 balance=format_money(int(card["balance_minor"]), str(card["currency"])),
                 status=_STATUS_TEXT.get(card["status"], card["status"]),
-                expires_on=str(card["expires_at"])[:10])  # fmt: skip
+                expires_on=str(card["expires_at"])[:10],
+            )
         return _reset(CODE_SLOTS)
 
 
 class ActionCancelCheckGiftCardBalanceForm(CancelTask, Action):
     action_name, cancelled_response, slots = (
-        "action_cancel_check_gift_card_balance_form", "utter_check_gift_card_balance_cancelled",
-        CODE_SLOTS)
+        "action_cancel_check_gift_card_balance_form",
+        "utter_check_gift_card_balance_cancelled",
+        CODE_SLOTS,
+    )
 
 
 # --- redeeming ----------------------------------------------------------------------------
@@ -561,8 +638,9 @@ class ValidateRedeemGiftCardForm(_GiftCardCodeValidation):
     def name(self) -> str:
         return "validate_redeem_gift_card_form"
 
-    async def extract_redeem_amount(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+    async def extract_redeem_amount(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         asked = requested_slot(tracker)
         if not is_answer(tracker) or asked not in (None, "redeem_amount"):
             return {}
@@ -576,8 +654,9 @@ class ValidateRedeemGiftCardForm(_GiftCardCodeValidation):
             return {"redeem_amount": text.strip()}  # explained by validation
         return {}
 
-    async def validate_redeem_amount(self, value: Any, dispatcher: CollectingDispatcher,
-                                     tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_redeem_amount(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if str(value).lower() == ALL:
             return {"redeem_amount": ALL}
         currency = entity_value(tracker, "currency")
@@ -590,21 +669,24 @@ class ValidateRedeemGiftCardForm(_GiftCardCodeValidation):
             return {"redeem_amount": None}
         return {"redeem_amount": f"{minor // 100}.{minor % 100:02d}"}
 
-    async def extract_redeem_target_account(self, dispatcher: CollectingDispatcher,
-                                            tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def extract_redeem_target_account(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return _account_answer(tracker, "redeem_target_account", "to")
 
-    async def validate_redeem_target_account(self, value: Any, dispatcher: CollectingDispatcher,
-                                             tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_redeem_target_account(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return _known_account(dispatcher, "redeem_target_account", value)
 
-    async def extract_redeem_gift_card_confirmed(self, dispatcher: CollectingDispatcher,
-                                                 tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def extract_redeem_gift_card_confirmed(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return reprompt_confirmation(tracker, "redeem_gift_card_confirmed")
 
-    async def validate_redeem_gift_card_confirmed(self, value: Any,
-                                                  dispatcher: CollectingDispatcher,
-                                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_redeem_gift_card_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return confirmation_value("redeem_gift_card_confirmed", value)
 
 
@@ -617,14 +699,16 @@ class ActionAskRedeemGiftCardConfirmed(Action):
     def name(self) -> str:
         return "action_ask_redeem_gift_card_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         kind = str(tracker.get_slot("redeem_target_account") or "checking")
         dispatcher.utter_message(
             response="utter_confirm_redeem_gift_card",
             amount=_redeem_amount_text(tracker.get_slot("redeem_amount")),
             last4=tracker.get_slot("gift_card_last4"),
-            account_label=ACCOUNT_LABELS.get(kind, kind))  # fmt: skip
+            account_label=ACCOUNT_LABELS.get(kind, kind),
+        )
         return []
 
 
@@ -634,8 +718,9 @@ class ActionRedeemGiftCard(Action):
     def name(self) -> str:
         return "action_redeem_gift_card"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         customer = customer_from_tracker(tracker)
         value = tracker.get_slot("gift_card_code")
         last4 = str(tracker.get_slot("gift_card_last4") or "")
@@ -651,14 +736,18 @@ class ActionRedeemGiftCard(Action):
         try:
             account = _pick_account(await core_banking.list_accounts(customer.access_token), kind)
             if account is None:
-                dispatcher.utter_message(response="utter_gift_card_account_not_found",
-                                         account_label=label)  # fmt: skip
+                dispatcher.utter_message(
+                    response="utter_gift_card_account_not_found", account_label=label
+                )
                 return _reset(REDEEM_SLOTS)
             code = await code_from_slot(tracker, str(value))
             result = await core_banking.redeem_gift_card(
-                customer.access_token, code, account["id"],
+                customer.access_token,
+                code,
+                account["id"],
                 None if amount in (None, ALL) else _amount_minor(amount),
-                idempotency_key(tracker, "redeem"))  # fmt: skip
+                idempotency_key(tracker, "redeem"),
+            )
         except CodeUnavailable as unavailable:
             dispatcher.utter_message(response=unavailable.response)
         except core_banking.CoreBankingUnauthorized:
@@ -670,12 +759,18 @@ class ActionRedeemGiftCard(Action):
         else:
             card = result["gift_card"]
             dispatcher.utter_message(
-                response="utter_gift_card_redeemed", last4=card["last4"], account_label=label,
+                response="utter_gift_card_redeemed",
+                last4=card["last4"],
+                account_label=label,
                 amount=format_money(int(result["redeemed_minor"]), str(result["currency"])),
-                balance=format_money(int(card["balance_minor"]), str(card["currency"])))  # fmt: skip  # noqa: E501
+                balance=format_money(int(card["balance_minor"]), str(card["currency"])),
+            )
         return _reset(REDEEM_SLOTS)
 
 
 class ActionCancelRedeemGiftCardForm(CancelTask, Action):
     action_name, cancelled_response, slots = (
-        "action_cancel_redeem_gift_card_form", "utter_redeem_gift_card_cancelled", REDEEM_SLOTS)
+        "action_cancel_redeem_gift_card_form",
+        "utter_redeem_gift_card_cancelled",
+        REDEEM_SLOTS,
+    )

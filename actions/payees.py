@@ -53,12 +53,19 @@ def intent_of(tracker: Tracker) -> str | None:
 # bot/data/digressions.yml), not an answer to the question asked; inside their own form
 # ("send 50 to savings" while the transfer form asks) they are an answer.
 TASK_FORMS: dict[str, str | None] = {
-    "transfer_money": "transfer_form", "add_payee": "add_payee_form",
-    "remove_payee": "remove_payee_form", "buy_gift_card": "buy_gift_card_form",
+    "transfer_money": "transfer_form",
+    "add_payee": "add_payee_form",
+    "remove_payee": "remove_payee_form",
+    "buy_gift_card": "buy_gift_card_form",
     "check_gift_card_balance": "check_gift_card_balance_form",
-    "redeem_gift_card": "redeem_gift_card_form", "list_payees": None, "list_cards": None,
-    "freeze_card": None, "unfreeze_card": None, "report_lost_card": None,
-    "search_transactions": None}  # fmt: skip
+    "redeem_gift_card": "redeem_gift_card_form",
+    "list_payees": None,
+    "list_cards": None,
+    "freeze_card": None,
+    "unfreeze_card": None,
+    "report_lost_card": None,
+    "search_transactions": None,
+}
 SWITCH_CONFIDENCE = 0.8  # below it a free-text answer ("Tom") is still an answer
 # Intents a form's answer comes as: names, IBANs, codes, amounts, yes/no (the classifier
 # gives "Maria" or "John Smith" `inform`). Any other intent said confidently, as a
@@ -76,11 +83,14 @@ CONVERSATION_CONFIDENCE = 0.9
 # makes a confident support topic a digression there.
 FREE_TEXT_SLOTS = frozenset({"gift_message"})
 # Entities that make a message an answer whatever its intent ("my code is 123456").
-ANSWER_ENTITIES = frozenset({"iban", "gift_card_code", "gift_card_ref", "amount",
-                             "amount_ambiguous"})
+ANSWER_ENTITIES = frozenset(
+    {"iban", "gift_card_code", "gift_card_ref", "amount", "amount_ambiguous"}
+)
 _QUESTION_START = re.compile(
     r"^(?:how|what|what's|whats|why|when|where|which|who|can|could|do|does|did|is|are|"
-    r"will|would|should|may|am|have|has)\b", re.IGNORECASE)
+    r"will|would|should|may|am|have|has)\b",
+    re.IGNORECASE,
+)
 
 
 def intent_confidence(tracker: Tracker) -> float:
@@ -105,14 +115,21 @@ def is_answer(tracker: Tracker) -> bool:
 def is_digression(tracker: Tracker) -> bool:
     """A confident question of another kind while a form asks for a name or a code."""
     intent = intent_of(tracker)
-    if (intent is None or intent in ANSWER_INTENTS or intent in TASK_FORMS
-            or intent_confidence(tracker) < SWITCH_CONFIDENCE
-            or any(e.get("entity") in ANSWER_ENTITIES
-                   for e in tracker.latest_message.get("entities") or [])):  # fmt: skip
+    if (
+        intent is None
+        or intent in ANSWER_INTENTS
+        or intent in TASK_FORMS
+        or intent_confidence(tracker) < SWITCH_CONFIDENCE
+        or any(
+            e.get("entity") in ANSWER_ENTITIES for e in tracker.latest_message.get("entities") or []
+        )
+    ):
         return False
     if intent in CONVERSATION_INTENTS:
-        return (intent_confidence(tracker) >= CONVERSATION_CONFIDENCE
-                and requested_slot(tracker) not in FREE_TEXT_SLOTS)  # fmt: skip
+        return (
+            intent_confidence(tracker) >= CONVERSATION_CONFIDENCE
+            and requested_slot(tracker) not in FREE_TEXT_SLOTS
+        )
     text = latest_text(tracker).strip()
     if text.endswith("?"):
         return True
@@ -133,7 +150,9 @@ def latest_text(tracker: Tracker) -> str:
 _YES_NO = re.compile(
     r"^(?:y|n|yes|yeah|yep|yup|ya|no|nope|nah|ok|okay|k|sure|fine|correct|right|"
     r"(?:yes|no|ok|okay),? (?:please|thanks|thank you)|no thanks|of course|go ahead|"
-    r"sounds good|i do|i don'?t|none|nothing|idk|dunno)$", re.IGNORECASE)
+    r"sounds good|i do|i don'?t|none|nothing|idk|dunno)$",
+    re.IGNORECASE,
+)
 
 
 def is_yes_or_no(text: str) -> bool:
@@ -168,8 +187,11 @@ def iban_is_valid(candidate: str) -> bool:
 
 def _without_ibans(tracker: Tracker, text: str) -> tuple[str, str]:
     """(text before the first IBAN, text after it); the whole text and "" if none."""
-    spans = [(int(e["start"]), int(e["end"])) for e in entities(tracker, "iban")
-             if isinstance(e.get("start"), int) and isinstance(e.get("end"), int)]  # fmt: skip
+    spans = [
+        (int(e["start"]), int(e["end"]))
+        for e in entities(tracker, "iban")
+        if isinstance(e.get("start"), int) and isinstance(e.get("end"), int)
+    ]
     if not spans:
         m = re.search(r"\b[A-Za-z]{2}\d{2}(?:\s?[A-Za-z0-9]){11,30}\b", text)
         if m is None or not iban_is_valid(m.group(0)):
@@ -193,10 +215,28 @@ _CUT = re.compile(
 )
 _ANSWER_LEAD = re.compile(
     r"^\s*(?:it'?s\s+|it is\s+|the name is\s+|name\s*:\s*|call (?:it|them|him|her)\s+|"
-    r"called\s+|they'?re\s+|he'?s\s+|she'?s\s+|that'?s\s+)", re.IGNORECASE,
-)  # fmt: skip
-_NOT_A_NAME = {"a", "an", "new", "payee", "payees", "recipient", "beneficiary", "someone",
-               "somebody", "this", "that", "it", "iban", "my", "the", "pls", "please"}  # fmt: skip
+    r"called\s+|they'?re\s+|he'?s\s+|she'?s\s+|that'?s\s+)",
+    re.IGNORECASE,
+)
+_NOT_A_NAME = {
+    "a",
+    "an",
+    "new",
+    "payee",
+    "payees",
+    "recipient",
+    "beneficiary",
+    "someone",
+    "somebody",
+    "this",
+    "that",
+    "it",
+    "iban",
+    "my",
+    "the",
+    "pls",
+    "please",
+}
 
 
 def _tidy_name(text: str) -> str | None:
@@ -209,20 +249,72 @@ def _tidy_name(text: str) -> str | None:
     return name.title() if name.isupper() and len(name) > 3 else name
 
 
-_NOT_IN_NAMES = frozenset({
-    "i", "i'm", "im", "me", "my", "you", "your", "we", "it", "it's", "is", "are", "was",
-    "what", "where", "how", "why", "when", "which", "who", "don't", "dont", "not", "know",
-    "have", "has", "find", "can", "can't", "cannot", "do", "does", "wait", "sorry", "help",
-    "later", "cancel", "stop", "iban", "number", "account", "bank", "code", "send",
-    "transfer", "money", "the", "this", "that"})
+_NOT_IN_NAMES = frozenset(
+    {
+        "i",
+        "i'm",
+        "im",
+        "me",
+        "my",
+        "you",
+        "your",
+        "we",
+        "it",
+        "it's",
+        "is",
+        "are",
+        "was",
+        "what",
+        "where",
+        "how",
+        "why",
+        "when",
+        "which",
+        "who",
+        "don't",
+        "dont",
+        "not",
+        "know",
+        "have",
+        "has",
+        "find",
+        "can",
+        "can't",
+        "cannot",
+        "do",
+        "does",
+        "wait",
+        "sorry",
+        "help",
+        "later",
+        "cancel",
+        "stop",
+        "iban",
+        "number",
+        "account",
+        "bank",
+        "code",
+        "send",
+        "transfer",
+        "money",
+        "the",
+        "this",
+        "that",
+    }
+)
 
 
 def _name_instead_of_iban(text: str) -> bool:
     """Asked for the IBAN, the customer gave the name ("John Smith"): letters only, a
     few words, no digit (every IBAN has check digits)."""
     words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text.lower())
-    return (0 < len(words) <= 4 and not re.search(r"\d", text) and not is_yes_or_no(text)
-            and not _NOT_IN_NAMES.intersection(words) and _tidy_name(text) is not None)
+    return (
+        0 < len(words) <= 4
+        and not re.search(r"\d", text)
+        and not is_yes_or_no(text)
+        and not _NOT_IN_NAMES.intersection(words)
+        and _tidy_name(text) is not None
+    )
 
 
 def _person_named(tracker: Tracker) -> tuple[bool, str | None]:
@@ -246,13 +338,16 @@ def name_from_request(tracker: Tracker) -> str | None:
         return _tidy_name(_CUT.split(called.group("name"), maxsplit=1)[0])
     if after.strip() and intent_of(tracker) != "add_payee":
         return _tidy_name(_ANSWER_LEAD.sub("", after))  # "DE89 3704 … John Smith"
-    if (before.strip() and intent_of(tracker) != "add_payee"
-            and _name_instead_of_iban(_ANSWER_LEAD.sub("", before))):
+    if (
+        before.strip()
+        and intent_of(tracker) != "add_payee"
+        and _name_instead_of_iban(_ANSWER_LEAD.sub("", before))
+    ):
         return _tidy_name(_ANSWER_LEAD.sub("", before))  # "John Smith DE89 3704 …"
     lead = _LEAD.match(before)
     if intent_of(tracker) != "add_payee" or lead is None:
         return None
-    return _tidy_name(_CUT.split(before[lead.end():], maxsplit=1)[0])
+    return _tidy_name(_CUT.split(before[lead.end() :], maxsplit=1)[0])
 
 
 def name_from_answer(tracker: Tracker) -> str | None:
@@ -273,11 +368,16 @@ def name_from_answer(tracker: Tracker) -> str | None:
 def payee_label(payee: dict[str, Any], payees: list[dict[str, Any]]) -> str:
     """The name, plus the IBAN's last four when another payee has the same name."""
     same = [p for p in payees if p["name"].lower() == payee["name"].lower()]
-    return payee["name"] if len(same) < 2 else f"{payee['name']} ({mask_account_number(payee['iban'])})"  # noqa: E501
+    return (
+        payee["name"]
+        if len(same) < 2
+        else f"{payee['name']} ({mask_account_number(payee['iban'])})"
+    )
 
 
-def match_payee(text: str, payees: list[dict[str, Any]],
-                iban: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def match_payee(
+    text: str, payees: list[dict[str, Any]], iban: str | None = None
+) -> list[dict[str, Any]]:
     """Payees the text names: by IBAN, by full name or label, else by a distinctive word."""
     if iban:
         by_iban = [p for p in payees if p["iban"] == iban]
@@ -287,21 +387,53 @@ def match_payee(text: str, payees: list[dict[str, Any]],
     exact = [p for p in payees if payee_label(p, payees).lower() == text.lower().strip()]
     if exact:
         return exact
-    full = [p for p in payees if re.search(rf"(?<!\w){re.escape(p['name'].lower())}(?!\w)", lowered)]  # noqa: E501
+    full = [
+        p for p in payees if re.search(rf"(?<!\w){re.escape(p['name'].lower())}(?!\w)", lowered)
+    ]
     if full:
         return full
-    words = set(re.findall(r"[^\W\d_]{3,}", lowered)) - {"the", "payee", "and", "from", "remove",
-                                                      "delete", "my", "payees", "recipient"}  # fmt: skip  # noqa: E501
+    words = set(re.findall(r"[^\W\d_]{3,}", lowered)) - {
+        "the",
+        "payee",
+        "and",
+        "from",
+        "remove",
+        "delete",
+        "my",
+        "payees",
+        "recipient",
+    }
     return [p for p in payees if words & set(re.findall(r"[^\W\d_]{3,}", p["name"].lower()))]
 
 
 _NAMED_AFTER_PAYEE = re.compile(
     r"\b(?:payee|recipient|beneficiary|contact)\s+(?:called\s+|named\s+)?"
-    r"(?P<name>[^\W\d_][\w.'&-]*(?:\s+[^\W\d_][\w.'&-]*)?)", re.IGNORECASE)
+    r"(?P<name>[^\W\d_][\w.'&-]*(?:\s+[^\W\d_][\w.'&-]*)?)",
+    re.IGNORECASE,
+)
 _CAPITALISED_AFTER_VERB = re.compile(
-    r"\b(?:remove|delete|erase)\s+(?P<name>[A-Z][\w.'&-]*(?:\s+[A-Z][\w.'&-]*)*)")
-_NOT_NAMES = frozenset({"please", "now", "from", "for", "list", "that", "the", "a", "an",
-                        "my", "i", "one", "payee", "payees", "someone", "somebody"})  # fmt: skip
+    r"\b(?:remove|delete|erase)\s+(?P<name>[A-Z][\w.'&-]*(?:\s+[A-Z][\w.'&-]*)*)"
+)
+_NOT_NAMES = frozenset(
+    {
+        "please",
+        "now",
+        "from",
+        "for",
+        "list",
+        "that",
+        "the",
+        "a",
+        "an",
+        "my",
+        "i",
+        "one",
+        "payee",
+        "payees",
+        "someone",
+        "somebody",
+    }
+)
 
 
 def named_in_removal(text: str) -> str | None:
@@ -316,18 +448,23 @@ def named_in_removal(text: str) -> str | None:
 
 
 def payee_buttons(payees: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [{"title": payee_label(p, payees),
-             "payload": "/remove_payee" + json.dumps({"payee_name": payee_label(p, payees)},
-                                                     ensure_ascii=False)}
-            for p in payees]  # fmt: skip
+    return [
+        {
+            "title": payee_label(p, payees),
+            "payload": "/remove_payee"
+            + json.dumps({"payee_name": payee_label(p, payees)}, ensure_ascii=False),
+        }
+        for p in payees
+    ]
 
 
 class ActionListPayees(Action):
     def name(self) -> str:
         return "action_list_payees"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         found = await for_customer(dispatcher, tracker, core_banking.list_payees)
         if found is None:
             return []
@@ -337,8 +474,11 @@ class ActionListPayees(Action):
             return []
         dispatcher.utter_message(response="utter_payees_intro", count=len(payees))
         for payee in payees:
-            dispatcher.utter_message(response="utter_payee_line", payee_name=payee["name"],
-                                     iban_masked=mask_account_number(payee["iban"]))  # fmt: skip
+            dispatcher.utter_message(
+                response="utter_payee_line",
+                payee_name=payee["name"],
+                iban_masked=mask_account_number(payee["iban"]),
+            )
         return []
 
 
@@ -349,14 +489,20 @@ class ValidateAddPayeeForm(FormValidationAction):
     def name(self) -> str:
         return "validate_add_payee_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:  # fmt: skip
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
         if customer_from_tracker(tracker) is None:
             return []  # action_add_payee tells a guest to log in
         return domain_slots
 
-    async def extract_payee_iban(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+    async def extract_payee_iban(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if not is_answer(tracker):
             return {}
         asked = requested_slot(tracker)
@@ -371,24 +517,28 @@ class ValidateAddPayeeForm(FormValidationAction):
             return {"payee_iban": text}  # explained by validation
         return {}
 
-    async def validate_payee_iban(self, value: Any, dispatcher: CollectingDispatcher,
-                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_payee_iban(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         iban = re.sub(r"\s+", "", str(value or "")).upper()
         if iban_is_valid(iban):
             return {"payee_iban": iban}
         dispatcher.utter_message(response="utter_invalid_iban")
         return {"payee_iban": None}
 
-    async def extract_payee_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+    async def extract_payee_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if not is_answer(tracker) or entity_value(tracker, "payee_name"):
             return {}
         asked = requested_slot(tracker)
         if asked == "payee_name":
             name = name_from_answer(tracker)
             if name is None and _person_named(tracker)[0]:  # "my brother": whose name?
-                dispatcher.utter_message(response="utter_payee_name_not_a_relation",
-                                         relation=entity_value(tracker, "relation"))  # fmt: skip
+                dispatcher.utter_message(
+                    response="utter_payee_name_not_a_relation",
+                    relation=entity_value(tracker, "relation"),
+                )
                 return {"payee_name": None}
             return {"payee_name": name or latest_text(tracker).strip()}
         if tracker.get_slot("payee_name") or asked not in (None, "payee_iban"):
@@ -398,8 +548,9 @@ class ValidateAddPayeeForm(FormValidationAction):
         name = name_from_request(tracker)
         return {"payee_name": name} if name else {}
 
-    async def validate_payee_name(self, value: Any, dispatcher: CollectingDispatcher,
-                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_payee_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None:  # cleared by extract_payee_name, which said why
             return {"payee_name": None}
         name = _tidy_name(str(value or ""))
@@ -408,12 +559,14 @@ class ValidateAddPayeeForm(FormValidationAction):
             return {"payee_name": None}
         return {"payee_name": name}
 
-    async def extract_add_payee_confirmed(self, dispatcher: CollectingDispatcher,
-                                          tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def extract_add_payee_confirmed(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return reprompt_confirmation(tracker, "add_payee_confirmed")
 
-    async def validate_add_payee_confirmed(self, value: Any, dispatcher: CollectingDispatcher,
-                                           tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_add_payee_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return confirmation_value("add_payee_confirmed", value)
 
 
@@ -421,12 +574,15 @@ class ActionAskAddPayeeConfirmed(Action):
     def name(self) -> str:
         return "action_ask_add_payee_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         iban = str(tracker.get_slot("payee_iban") or "")
-        dispatcher.utter_message(response="utter_confirm_add_payee",
-                                 payee_name=tracker.get_slot("payee_name"),
-                                 payee_iban=" ".join(re.findall(".{1,4}", iban)))  # fmt: skip
+        dispatcher.utter_message(
+            response="utter_confirm_add_payee",
+            payee_name=tracker.get_slot("payee_name"),
+            payee_iban=" ".join(re.findall(".{1,4}", iban)),
+        )
         return []
 
 
@@ -440,8 +596,9 @@ class ActionAddPayee(Action):
     def name(self) -> str:
         return "action_add_payee"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         customer = customer_from_tracker(tracker)
         name, iban = tracker.get_slot("payee_name"), tracker.get_slot("payee_iban")
         if customer is None:
@@ -451,14 +608,18 @@ class ActionAddPayee(Action):
         else:
             try:
                 payee = await core_banking.create_payee(customer.access_token, name, iban)
-                dispatcher.utter_message(response="utter_payee_added", payee_name=payee["name"],
-                                         iban_masked=mask_account_number(payee["iban"]))  # fmt: skip  # noqa: E501
+                dispatcher.utter_message(
+                    response="utter_payee_added",
+                    payee_name=payee["name"],
+                    iban_masked=mask_account_number(payee["iban"]),
+                )
             except core_banking.CoreBankingUnauthorized:
                 dispatcher.utter_message(response="utter_session_expired")
             except core_banking.CoreBankingRejected as error:
                 if error.status == 409:
-                    dispatcher.utter_message(response="utter_payee_already_exists",
-                                             iban_masked=mask_account_number(iban))  # fmt: skip
+                    dispatcher.utter_message(
+                        response="utter_payee_already_exists", iban_masked=mask_account_number(iban)
+                    )
                 elif error.kind == "invalid-iban":
                     dispatcher.utter_message(response="utter_invalid_iban")
                 else:
@@ -470,7 +631,10 @@ class ActionAddPayee(Action):
 
 class ActionCancelAddPayeeForm(CancelTask, Action):
     action_name, cancelled_response, slots = (
-        "action_cancel_add_payee_form", "utter_add_payee_cancelled", ADD_PAYEE_SLOTS)
+        "action_cancel_add_payee_form",
+        "utter_add_payee_cancelled",
+        ADD_PAYEE_SLOTS,
+    )
 
 
 # --- removing -----------------------------------------------------------------------------
@@ -480,14 +644,20 @@ class ValidateRemovePayeeForm(FormValidationAction):
     def name(self) -> str:
         return "validate_remove_payee_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:  # fmt: skip
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
         if customer_from_tracker(tracker) is None or tracker.get_slot("payee_name") == NO_PAYEES:
             return []  # action_remove_payee explains
         return domain_slots
 
-    async def extract_payee_name(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+    async def extract_payee_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         customer = customer_from_tracker(tracker)
         if customer is None or not is_answer(tracker) or entity_value(tracker, "payee_name"):
             return {}  # a button's payload fills the slot from its entity
@@ -511,8 +681,9 @@ class ValidateRemovePayeeForm(FormValidationAction):
             return {"payee_name": named}  # "remove payee Zorro": validation says there is none
         return {}  # several or none named: the question lists them
 
-    async def validate_payee_name(self, value: Any, dispatcher: CollectingDispatcher,
-                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_payee_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         customer = customer_from_tracker(tracker)
         if value == NO_PAYEES or customer is None:
             return {"payee_name": value}
@@ -526,17 +697,23 @@ class ValidateRemovePayeeForm(FormValidationAction):
         found = match_payee(str(value), payees)
         if len(found) == 1:
             payee = found[0]
-            return {"payee_name": payee["name"], "payee_id": payee["id"], "payee_iban": payee["iban"]}  # noqa: E501
+            return {
+                "payee_name": payee["name"],
+                "payee_id": payee["id"],
+                "payee_iban": payee["iban"],
+            }
         if not found:
             dispatcher.utter_message(response="utter_payee_not_found", payee_name=str(value))
         return {"payee_name": None, "payee_id": None, "payee_iban": None}
 
-    async def extract_remove_payee_confirmed(self, dispatcher: CollectingDispatcher,
-                                             tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def extract_remove_payee_confirmed(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return reprompt_confirmation(tracker, "remove_payee_confirmed")
 
-    async def validate_remove_payee_confirmed(self, value: Any, dispatcher: CollectingDispatcher,
-                                              tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_remove_payee_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return confirmation_value("remove_payee_confirmed", value)
 
 
@@ -546,14 +723,16 @@ class ActionAskRemovePayeeName(Action):
     def name(self) -> str:
         return "action_ask_remove_payee_form_payee_name"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         found = await for_customer(dispatcher, tracker, core_banking.list_payees)
         if found is None:
             return []
         _, payees = found
-        dispatcher.utter_message(response="utter_ask_remove_payee_name",
-                                 buttons=payee_buttons(payees))  # fmt: skip
+        dispatcher.utter_message(
+            response="utter_ask_remove_payee_name", buttons=payee_buttons(payees)
+        )
         return []
 
 
@@ -561,11 +740,14 @@ class ActionAskRemovePayeeConfirmed(Action):
     def name(self) -> str:
         return "action_ask_remove_payee_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         dispatcher.utter_message(
-            response="utter_confirm_remove_payee", payee_name=tracker.get_slot("payee_name"),
-            iban_masked=mask_account_number(str(tracker.get_slot("payee_iban") or "")))  # fmt: skip
+            response="utter_confirm_remove_payee",
+            payee_name=tracker.get_slot("payee_name"),
+            iban_masked=mask_account_number(str(tracker.get_slot("payee_iban") or "")),
+        )
         return []
 
 
@@ -575,8 +757,9 @@ class ActionRemovePayee(Action):
     def name(self) -> str:
         return "action_remove_payee"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         customer = customer_from_tracker(tracker)
         payee_id, name = tracker.get_slot("payee_id"), tracker.get_slot("payee_name")
         if customer is None:
@@ -593,8 +776,9 @@ class ActionRemovePayee(Action):
                 dispatcher.utter_message(response="utter_session_expired")
             except core_banking.CoreBankingRejected as error:
                 if error.status == 404:
-                    dispatcher.utter_message(response="utter_payee_already_removed",
-                                             payee_name=name)  # fmt: skip
+                    dispatcher.utter_message(
+                        response="utter_payee_already_removed", payee_name=name
+                    )
                 else:
                     dispatcher.utter_message(response="utter_payee_not_removed")
             except core_banking.CoreBankingError:
@@ -604,4 +788,7 @@ class ActionRemovePayee(Action):
 
 class ActionCancelRemovePayeeForm(CancelTask, Action):
     action_name, cancelled_response, slots = (
-        "action_cancel_remove_payee_form", "utter_remove_payee_cancelled", REMOVE_PAYEE_SLOTS)
+        "action_cancel_remove_payee_form",
+        "utter_remove_payee_cancelled",
+        REMOVE_PAYEE_SLOTS,
+    )

@@ -30,7 +30,9 @@ OPEN_PATHS = frozenset({"/health", "/metrics"})
 
 def build_app(settings: ActionSettings) -> Sanic:
     if settings.app_env == "production" and settings.action_server_token in (
-            "", DEFAULT_ACTION_SERVER_TOKEN):
+        "",
+        DEFAULT_ACTION_SERVER_TOKEN,
+    ):
         raise SystemExit("ACTION_SERVER_TOKEN must be set to a non-default value in production")
     app = create_app("actions", cors_origins=None)
     expected = settings.action_server_token.encode()
@@ -41,8 +43,9 @@ def build_app(settings: ActionSettings) -> Sanic:
             return None
         supplied = (request.headers.get("X-Action-Token") or "").encode()
         if not hmac.compare_digest(supplied, expected):
-            log.warning("refused %s %s without a valid X-Action-Token", request.method,
-                        request.path)
+            log.warning(
+                "refused %s %s without a valid X-Action-Token", request.method, request.path
+            )
             return response.json({"error": "missing or wrong X-Action-Token"}, status=401)
         return None
 
@@ -55,8 +58,7 @@ def main() -> None:
     configure_tracing("actions")
     settings = get_settings()
     app = build_app(settings)
-    app.run(settings.action_server_host, settings.action_server_port, workers=1,
-            access_log=False)
+    app.run(settings.action_server_host, settings.action_server_port, workers=1, access_log=False)
 
 
 if __name__ == "__main__":

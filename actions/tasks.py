@@ -20,10 +20,14 @@ class ActionResetTaskSlots(Action):
     def name(self) -> str:
         return "action_reset_task_slots"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
-        resets = [SlotSet(name, None) for name in domain.get("slots", {})
-                  if name not in _KEEP and tracker.get_slot(name) is not None]  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        resets = [
+            SlotSet(name, None)
+            for name in domain.get("slots", {})
+            if name not in _KEEP and tracker.get_slot(name) is not None
+        ]
         # "ok take it from savings then" after a refusal for funds keeps that transfer.
         return resets + retry_of_refused_transfer(tracker)
 
@@ -41,8 +45,9 @@ class CancelTask:
     def name(self) -> str:
         return self.action_name
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         dispatcher.utter_message(response=self.cancelled_response)
         return [SlotSet(slot, None) for slot in self.slots]
 
@@ -61,8 +66,11 @@ def answers_the_form(tracker: Tracker) -> bool:
         if event.get("event") == "user":
             return True
         name = str(event.get("name") or "")
-        if (event.get("event") == "action" and name not in _BEFORE_THE_FORM
-                and not name.endswith("_form")):
+        if (
+            event.get("event") == "action"
+            and name not in _BEFORE_THE_FORM
+            and not name.endswith("_form")
+        ):
             return False
     return True
 

@@ -23,32 +23,75 @@ MAX_COUNT = 50  # the most a count ("last 80 transactions") lists in a chat
 # matching on the description is what this bank's data allows (no merchant category
 # codes are stored); the words a customer uses map to one category.
 CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "groceries": ("tesco", "lidl", "aldi", "rewe", "edeka", "sainsbury", "carrefour",
-                  "spar", "migros", "coop", "asda", "morrisons", "waitrose", "supermarket"),
+    "groceries": (
+        "tesco",
+        "lidl",
+        "aldi",
+        "rewe",
+        "edeka",
+        "sainsbury",
+        "carrefour",
+        "spar",
+        "migros",
+        "coop",
+        "asda",
+        "morrisons",
+        "waitrose",
+        "supermarket",
+    ),
     "fuel": ("shell", "bp ", "esso", "aral", "totalenergies", "texaco", "petrol", "fuel"),
-    "travel": ("booking.com", "airbnb", "ryanair", "easyjet", "lufthansa", "expedia",
-               "hotel", "airline", "deutsche bahn", "trainline"),
+    "travel": (
+        "booking.com",
+        "airbnb",
+        "ryanair",
+        "easyjet",
+        "lufthansa",
+        "expedia",
+        "hotel",
+        "airline",
+        "deutsche bahn",
+        "trainline",
+    ),
     "subscriptions": ("netflix", "spotify", "disney", "apple.com", "prime video", "youtube"),
     "online shopping": ("amazon", "ebay", "zalando", "etsy", "aliexpress"),
     "cash withdrawals": ("atm", "cash withdrawal"),
     "utilities": ("electricity", "energy", "gas bill", "water", "utility", "internet"),
     "rent": ("rent", "housing", "landlord"),
     "home and furniture": ("ikea", "furniture", "hardware"),
-}  # fmt: skip
+}
 CATEGORY_WORDS = {
-    "groceries": "groceries", "grocery": "groceries", "supermarket": "groceries",
-    "supermarkets": "groceries", "food": "groceries",
-    "fuel": "fuel", "petrol": "fuel", "gas": "fuel", "diesel": "fuel",
-    "travel": "travel", "travelling": "travel", "hotels": "travel", "hotel": "travel",
-    "flights": "travel", "holidays": "travel", "holiday": "travel", "trips": "travel",
-    "subscriptions": "subscriptions", "streaming": "subscriptions",
-    "shopping": "online shopping", "online": "online shopping",
-    "cash": "cash withdrawals", "atm": "cash withdrawals", "withdrawals": "cash withdrawals",
-    "utilities": "utilities", "bills": "utilities", "electricity": "utilities",
+    "groceries": "groceries",
+    "grocery": "groceries",
+    "supermarket": "groceries",
+    "supermarkets": "groceries",
+    "food": "groceries",
+    "fuel": "fuel",
+    "petrol": "fuel",
+    "gas": "fuel",
+    "diesel": "fuel",
+    "travel": "travel",
+    "travelling": "travel",
+    "hotels": "travel",
+    "hotel": "travel",
+    "flights": "travel",
+    "holidays": "travel",
+    "holiday": "travel",
+    "trips": "travel",
+    "subscriptions": "subscriptions",
+    "streaming": "subscriptions",
+    "shopping": "online shopping",
+    "online": "online shopping",
+    "cash": "cash withdrawals",
+    "atm": "cash withdrawals",
+    "withdrawals": "cash withdrawals",
+    "utilities": "utilities",
+    "bills": "utilities",
+    "electricity": "utilities",
     "energy": "utilities",
-    "rent": "rent", "housing": "rent",
+    "rent": "rent",
+    "housing": "rent",
     "furniture": "home and furniture",
-}  # fmt: skip
+}
 WHAT = {None: "transactions", "out": "payments", "in": "incoming payments"}
 
 
@@ -98,9 +141,29 @@ _FOLLOW_UP = re.compile(r"^\W*(?:and|what about|how about|only|just|also|same)\b
 # What a follow-up names, where the NLU's merchant rule (which wants a spending verb)
 # found nothing: "and on fuel?", "what about at Lidl".
 _FOLLOW_UP_TOPIC = re.compile(r"\b(?:on|at|from|for)\s+([A-Za-z][\w.&'-]*)")
-_NOT_A_TOPIC = frozenset({"the", "my", "it", "that", "this", "last", "next", "yesterday",
-                          "today", "monday", "tuesday", "wednesday", "thursday", "friday",
-                          "saturday", "sunday", "week", "month", "year"})
+_NOT_A_TOPIC = frozenset(
+    {
+        "the",
+        "my",
+        "it",
+        "that",
+        "this",
+        "last",
+        "next",
+        "yesterday",
+        "today",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "week",
+        "month",
+        "year",
+    }
+)
 
 
 def read_search(tracker: Tracker) -> Search:
@@ -126,8 +189,11 @@ def read_search(tracker: Tracker) -> Search:
         return search
     # What the follow-up says replaces; what it leaves out is kept (a new topic replaces
     # both the merchant and the category).
-    kept = {f.name: getattr(follow_up, f.name) for f in fields(Search)
-            if getattr(search, f.name) is None}
+    kept = {
+        f.name: getattr(follow_up, f.name)
+        for f in fields(Search)
+        if getattr(search, f.name) is None
+    }
     if search.text or search.category:
         kept.pop("text", None)
         kept.pop("category", None)
@@ -156,8 +222,11 @@ def _follow_up_of(tracker: Tracker, text: str) -> Search | None:
         category=last.get("category") if last.get("category") in CATEGORY_KEYWORDS else None,
         direction=_text_or_none(last.get("direction")),
         period=period if isinstance(period, dict) else None,
-        low=_text_or_none(last.get("low")), high=_text_or_none(last.get("high")),
-        currency=str(last.get("currency") or "EUR"), limit=_count(last.get("limit")))
+        low=_text_or_none(last.get("low")),
+        high=_text_or_none(last.get("high")),
+        currency=str(last.get("currency") or "EUR"),
+        limit=_count(last.get("limit")),
+    )
 
 
 def _count(value: Any) -> int | None:
@@ -204,15 +273,17 @@ class ActionSearchTransactions(Action):
         if account_type in ("checking", "savings"):
             summary += f" in your {account_type} account"
         if not found:
-            dispatcher.utter_message(response="utter_no_transactions", what=what,
-                                     search_summary=summary)  # fmt: skip
+            dispatcher.utter_message(
+                response="utter_no_transactions", what=what, search_summary=summary
+            )
             return remembered
         ranked = _RANKED.search(str(tracker.latest_message.get("text") or ""))
         if ranked:
             _say_ranked(dispatcher, found, ranked, what, summary)
             return remembered
-        dispatcher.utter_message(response="utter_transactions_intro", what=what,
-                                 search_summary=summary)  # fmt: skip
+        dispatcher.utter_message(
+            response="utter_transactions_intro", what=what, search_summary=summary
+        )
         shown = search.limit or MAX_LINES
         for item in found[:shown]:
             _say_line(dispatcher, item)
@@ -221,13 +292,16 @@ class ActionSearchTransactions(Action):
             currency = currencies.pop()
             amounts = [int(t["amount_minor"]) for t in found]
             # One direction asked for: only its sum (the other is zero by construction).
-            response = {"out": "utter_transactions_total_out",
-                        "in": "utter_transactions_total_in"}.get(
-                search.direction or "", "utter_transactions_total")  # fmt: skip
+            response = {
+                "out": "utter_transactions_total_out",
+                "in": "utter_transactions_total_in",
+            }.get(search.direction or "", "utter_transactions_total")
             dispatcher.utter_message(
-                response=response, count_text=_count_text(len(found), shown),
+                response=response,
+                count_text=_count_text(len(found), shown),
                 money_out=format_money(-sum(a for a in amounts if a < 0), currency),
-                money_in=format_money(sum(a for a in amounts if a > 0), currency))
+                money_in=format_money(sum(a for a in amounts if a > 0), currency),
+            )
         return remembered
 
 
@@ -235,12 +309,19 @@ class ActionSearchTransactions(Action):
 _RANKED = re.compile(
     r"\b(?P<rank>biggest|largest|highest|most expensive|smallest|lowest)\s+(?:(?P<n>\d+)\s+)?"
     r"(?P<noun>payment|transaction|purchase|expense|transfer|deposit|incoming payment)"
-    r"(?P<plural>s)?\b", re.IGNORECASE)
+    r"(?P<plural>s)?\b",
+    re.IGNORECASE,
+)
 _LARGEST = ("biggest", "largest", "highest", "most expensive")
 
 
-def _say_ranked(dispatcher: CollectingDispatcher, found: list[dict[str, Any]],
-                ranked: re.Match[str], what: str, summary: str) -> None:  # fmt: skip
+def _say_ranked(
+    dispatcher: CollectingDispatcher,
+    found: list[dict[str, Any]],
+    ranked: re.Match[str],
+    what: str,
+    summary: str,
+) -> None:
     """The largest (or smallest) items by size, whatever their direction."""
     largest = ranked.group("rank").lower() in _LARGEST
     count = int(ranked.group("n") or (3 if ranked.group("plural") else 1))
@@ -248,18 +329,23 @@ def _say_ranked(dispatcher: CollectingDispatcher, found: list[dict[str, Any]],
     top = sorted(found, key=lambda t: abs(int(t["amount_minor"])), reverse=largest)[:count]
     rank = "largest" if largest else "smallest"
     label = what if count > 1 else what.removesuffix("s")
-    dispatcher.utter_message(response="utter_transactions_ranked_intro",
-                             rank=f"{count} {rank}" if count > 1 else rank, what=label,
-                             search_summary=summary)  # fmt: skip
+    dispatcher.utter_message(
+        response="utter_transactions_ranked_intro",
+        rank=f"{count} {rank}" if count > 1 else rank,
+        what=label,
+        search_summary=summary,
+    )
     for item in top:
         _say_line(dispatcher, item)
 
 
 def _say_line(dispatcher: CollectingDispatcher, item: dict[str, Any]) -> None:
     dispatcher.utter_message(
-        response="utter_transaction_line", booked_on=str(item.get("booked_at", ""))[:10],
+        response="utter_transaction_line",
+        booked_on=str(item.get("booked_at", ""))[:10],
         description=_describe(item),
-        amount=format_money(int(item["amount_minor"]), item["currency"]))
+        amount=format_money(int(item["amount_minor"]), item["currency"]),
+    )
 
 
 async def _search(token: str, search: Search, account_type: str | None) -> list[dict[str, Any]]:
@@ -272,12 +358,13 @@ async def _search(token: str, search: Search, account_type: str | None) -> list[
     found: list[dict[str, Any]] = []
     for account in accounts:
         items = await core_banking.list_transactions(
-            token, account["id"], q=search.text,
+            token,
+            account["id"],
+            q=search.text,
             date_from=search.period["from"] if search.period else None,
             date_to=search.period["to"] if search.period else None,
-        )  # fmt: skip
-        found += [{**item, "currency": item.get("currency", account["currency"])}
-                  for item in items]  # fmt: skip
+        )
+        found += [{**item, "currency": item.get("currency", account["currency"])} for item in items]
     found = [t for t in found if search.keeps(t)]
     found.sort(key=lambda t: str(t.get("booked_at", "")), reverse=True)
     return found
@@ -320,8 +407,12 @@ def _describe(item: dict[str, Any]) -> str:
 
 def _in_category(item: dict[str, Any], category: str) -> bool:
     name = _counterparty_name(item)
-    text = " ".join(str(v) for v in (item.get("description"), item.get("reference"), name)
-                    if v).lower() + " "  # fmt: skip
+    text = (
+        " ".join(
+            str(v) for v in (item.get("description"), item.get("reference"), name) if v
+        ).lower()
+        + " "
+    )
     return any(keyword in text for keyword in CATEGORY_KEYWORDS[category])
 
 

@@ -23,9 +23,16 @@ from actions.entities import entities, entity_value
 from actions.money import format_money, mask_account_number, minor_to_decimal, to_minor
 from actions.tasks import answers_the_form, turn_key
 
-TRANSFER_SLOTS = ("transfer_amount", "transfer_currency", "transfer_destination",
-                  "transfer_source", "transfer_confirmed", "transfer_reference",
-                  "pending_transfer_id", "otp_code")
+TRANSFER_SLOTS = (
+    "transfer_amount",
+    "transfer_currency",
+    "transfer_destination",
+    "transfer_source",
+    "transfer_confirmed",
+    "transfer_reference",
+    "pending_transfer_id",
+    "otp_code",
+)
 DEFAULT_REFERENCE = "Transfer via chat"
 REFERENCE_MAX = 140  # core_banking's limit
 _ACCOUNT_LABELS = {"checking": "checking account", "savings": "savings account"}
@@ -33,7 +40,8 @@ _ACCOUNT_LABELS = {"checking": "checking account", "savings": "savings account"}
 # "50", "12,50 EUR": an amount given where the destination was asked (the amount slot
 # takes it); not a name to report as unknown.
 _BARE_AMOUNT = re.compile(
-    r"^\s*(?:[€$£]\s*)?\d[\d.,\s]*(?:€|eur|euros?|usd|dollars?|gbp|pounds?)?\s*$", re.IGNORECASE)
+    r"^\s*(?:[€$£]\s*)?\d[\d.,\s]*(?:€|eur|euros?|usd|dollars?|gbp|pounds?)?\s*$", re.IGNORECASE
+)
 
 
 def idempotency_key(tracker: Tracker) -> str:
@@ -41,20 +49,55 @@ def idempotency_key(tracker: Tracker) -> str:
 
 
 def _account_slot(account: dict[str, Any]) -> dict[str, Any]:
-    return {"id": account["id"], "type": account["type"], "number": account["number"],
-            "currency": account["currency"], "available_minor": account["available_minor"],
-            "label": _ACCOUNT_LABELS.get(account["type"], account["type"])}  # fmt: skip
+    return {
+        "id": account["id"],
+        "type": account["type"],
+        "number": account["number"],
+        "currency": account["currency"],
+        "available_minor": account["available_minor"],
+        "label": _ACCOUNT_LABELS.get(account["type"], account["type"]),
+    }
 
 
-_NOT_A_NAME = frozenset({"my", "the", "a", "an", "your", "our", "me", "savings", "checking",
-                         "current", "account", "iban", "someone", "somebody", "them", "him",
-                         "her", "us", "you", "it", "this", "that", "whom", "who", "anyone",
-                         "everyone", "people", "friend", "family"})
+_NOT_A_NAME = frozenset(
+    {
+        "my",
+        "the",
+        "a",
+        "an",
+        "your",
+        "our",
+        "me",
+        "savings",
+        "checking",
+        "current",
+        "account",
+        "iban",
+        "someone",
+        "somebody",
+        "them",
+        "him",
+        "her",
+        "us",
+        "you",
+        "it",
+        "this",
+        "that",
+        "whom",
+        "who",
+        "anyone",
+        "everyone",
+        "people",
+        "friend",
+        "family",
+    }
+)
 # A lower-case word after "to" is a name only where a name ends the request: "transfer
 # 90 to anna", "send 20 to bob for dinner"; "want to send money" names nobody.
 _LOWER_NAME = re.compile(
     r"\bto\s+([a-z][\w'-]+)\s*(?:$|[.!?,]|\b(?:for|with|please|now|today|tomorrow|from|"
-    r"ref|reference|as)\b)")
+    r"ref|reference|as)\b)"
+)
 
 
 def _names_someone(text: str) -> bool:
@@ -71,14 +114,32 @@ _ANSWER_BELOW_CONFIDENCE = 0.8
 
 def _plain_answer(tracker: Tracker) -> bool:
     intent = tracker.latest_message.get("intent") or {}
-    return (intent.get("name") in _ANSWER_INTENTS
-            or float(intent.get("confidence") or 0.0) < _ANSWER_BELOW_CONFIDENCE)
+    return (
+        intent.get("name") in _ANSWER_INTENTS
+        or float(intent.get("confidence") or 0.0) < _ANSWER_BELOW_CONFIDENCE
+    )
 
 
 # Words of a transfer request itself: never the reason to pick a payee.
-_REQUEST_WORDS = frozenset({"send", "transfer", "money", "payment", "payments", "account",
-                            "bank", "please", "euro", "euros", "savings", "checking", "from",
-                            "with", "reference"})
+_REQUEST_WORDS = frozenset(
+    {
+        "send",
+        "transfer",
+        "money",
+        "payment",
+        "payments",
+        "account",
+        "bank",
+        "please",
+        "euro",
+        "euros",
+        "savings",
+        "checking",
+        "from",
+        "with",
+        "reference",
+    }
+)
 
 
 def _payee_named_in(text: str, payees: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -92,15 +153,21 @@ def _payee_named_in(text: str, payees: list[dict[str, Any]]) -> dict[str, Any] |
             return payee
     # "pay my rent" -> "City Housing (rent)", "my energy bill" -> "Alpine Energy AG": a
     # word of four letters or more from one payee's name, when only one has it.
-    by_word = [payee for payee in payees
-               if any(re.search(rf"\b{re.escape(word)}\b", lowered)
-                      for word in re.findall(r"[^\W\d_]{4,}", payee["name"].lower())
-                      if word not in _REQUEST_WORDS)]
+    by_word = [
+        payee
+        for payee in payees
+        if any(
+            re.search(rf"\b{re.escape(word)}\b", lowered)
+            for word in re.findall(r"[^\W\d_]{4,}", payee["name"].lower())
+            if word not in _REQUEST_WORDS
+        )
+    ]
     return by_word[0] if len(by_word) == 1 else None
 
 
-def choose_source(accounts: list[dict[str, Any]], destination: dict[str, Any] | None,
-                  wanted_type: str | None) -> dict[str, Any] | None:  # fmt: skip
+def choose_source(
+    accounts: list[dict[str, Any]], destination: dict[str, Any] | None, wanted_type: str | None
+) -> dict[str, Any] | None:
     """The account the money comes from: the one named, else for an own-account transfer
     the other account, else the checking account."""
     if wanted_type:
@@ -112,7 +179,9 @@ def choose_source(accounts: list[dict[str, Any]], destination: dict[str, Any] | 
 
 _REFERENCE = re.compile(
     r"(?:,\s*|\b)(?:with\s+(?:the\s+|a\s+)?|and\s+)?(?:payment\s+)?"
-    r"(?:reference|ref\.?|memo|note)\s*(?:is\b|:|=|-)?\s*(?P<ref>.+)$", re.IGNORECASE)
+    r"(?:reference|ref\.?|memo|note)\s*(?:is\b|:|=|-)?\s*(?P<ref>.+)$",
+    re.IGNORECASE,
+)
 
 
 def reference_in(text: str) -> str | None:
@@ -129,11 +198,14 @@ _WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _LATER = re.compile(
     rf"\b(?:tomorrow|next (?:week|month|year|{_WEEKDAY})|on {_WEEKDAY}|in \d+ (?:days?|weeks?)|"
     r"on the \d{1,2}(?:st|nd|rd|th)|every (?:day|week|month)|monthly|weekly|"
-    r"standing order|schedule[ds]?|later today|at the end of the month)\b", re.IGNORECASE)
+    r"standing order|schedule[ds]?|later today|at the end of the month)\b",
+    re.IGNORECASE,
+)
 _WHOLE_BALANCE = re.compile(
     r"^\W*(?:(?:all|everything)(?: of it| that'?s (?:there|in it|available))?|"
     r"(?:the )?(?:whole|full|entire) (?:balance|amount)|all (?:the|my) money)\W*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def _same_amount(a: Any, b: Any) -> bool:
@@ -147,46 +219,65 @@ class ValidateTransferForm(FormValidationAction):
     def name(self) -> str:
         return "validate_transfer_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:  # fmt: skip
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
         if customer_from_tracker(tracker) is None:
             return []  # guests are told to log in by action_execute_transfer
         return domain_slots
 
-    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         # rasa_sdk drops extracted slots that are not required slots; the reference is
         # never asked for, so it is carried over here.
         extracted = tracker.slots_to_validate()
-        carried = [SlotSet(slot, extracted[slot])
-                   for slot in ("transfer_reference", "transfer_amount_options")
-                   if slot in extracted and (extracted[slot] or slot != "transfer_reference")]
+        carried = [
+            SlotSet(slot, extracted[slot])
+            for slot in ("transfer_reference", "transfer_amount_options")
+            if slot in extracted and (extracted[slot] or slot != "transfer_reference")
+        ]
         events = await super().get_validation_events(dispatcher, tracker, domain)
         return events + carried
 
-    async def extract_transfer_destination(self, dispatcher: CollectingDispatcher,
-                                           tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def extract_transfer_destination(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         customer = customer_from_tracker(tracker)
         if customer is None or tracker.get_slot("transfer_destination"):
             return {}
         iban = entity_value(tracker, "iban")
         if iban:
-            return {"transfer_destination": {"kind": "iban", "account_number": iban,
-                                             "label": f"IBAN {mask_account_number(iban)}"}}
+            return {
+                "transfer_destination": {
+                    "kind": "iban",
+                    "account_number": iban,
+                    "label": f"IBAN {mask_account_number(iban)}",
+                }
+            }
         asked = tracker.get_slot("requested_slot") == "transfer_destination"
         if entity_value(tracker, "invalid_iban") and answers_the_form(tracker):
             dispatcher.utter_message(response="utter_invalid_iban")
             return {"transfer_destination": None} if asked else {}
         own_type = entity_value(tracker, "account_type", "to") or (
-            entity_value(tracker, "account_type") if asked else None)
+            entity_value(tracker, "account_type") if asked else None
+        )
         try:
             if own_type:
                 accounts = await core_banking.list_accounts(customer.access_token)
                 own = next((a for a in accounts if a["type"] == own_type), None)
                 if own:
-                    return {"transfer_destination": {
-                        "kind": "own", "account_number": own["number"],
-                        "label": f"your {_ACCOUNT_LABELS.get(own_type, own_type)}"}}
+                    return {
+                        "transfer_destination": {
+                            "kind": "own",
+                            "account_number": own["number"],
+                            "label": f"your {_ACCOUNT_LABELS.get(own_type, own_type)}",
+                        }
+                    }
             payees = await core_banking.list_payees(customer.access_token)
         except core_banking.CoreBankingError:
             return {}
@@ -194,12 +285,20 @@ class ValidateTransferForm(FormValidationAction):
         person = entity_value(tracker, "person")
         payee = _payee_named_in(str(person or tracker.latest_message.get("text") or ""), payees)
         if payee:
-            return {"transfer_destination": {"kind": "payee", "payee_id": payee["id"],
-                                             "account_number": payee["iban"],
-                                             "label": payee["name"]}}
+            return {
+                "transfer_destination": {
+                    "kind": "payee",
+                    "payee_id": payee["id"],
+                    "account_number": payee["iban"],
+                    "label": payee["name"],
+                }
+            }
         text = tracker.latest_message.get("text") or ""
-        if (not answers_the_form(tracker) or _BARE_AMOUNT.match(text)
-                or not (asked or person or _names_someone(text))):
+        if (
+            not answers_the_form(tracker)
+            or _BARE_AMOUNT.match(text)
+            or not (asked or person or _names_someone(text))
+        ):
             return {}
         # "send 25 to Anna" with no payee Anna: say so now, not just "who to?"
         names = ", ".join(p["name"] for p in payees) or "none saved yet"
@@ -210,8 +309,9 @@ class ValidateTransferForm(FormValidationAction):
         # left to be rejected, so that the digression rules can answer it.
         return {"transfer_destination": None} if asked and _plain_answer(tracker) else {}
 
-    async def extract_transfer_amount(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+    async def extract_transfer_amount(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         text = str(tracker.latest_message.get("text") or "")
         if _LATER.search(text) and answers_the_form(tracker):
             # "send 25 to savings tomorrow": the chat cannot schedule; say so before the
@@ -226,13 +326,19 @@ class ValidateTransferForm(FormValidationAction):
     def _amount(tracker: Tracker, text: str) -> dict[str, Any]:
         reference = _REFERENCE.search(text)
         # A number inside the reference ("reference invoice 42") is not the amount.
-        amounts = [e for e in entities(tracker, "amount")
-                   if reference is None or int(e.get("start", 0)) < reference.start()]
+        amounts = [
+            e
+            for e in entities(tracker, "amount")
+            if reference is None or int(e.get("start", 0)) < reference.start()
+        ]
         amount = amounts[0].get("value") if amounts else None
         at_summary = tracker.get_slot("requested_slot") == "transfer_confirmed"
         source = tracker.get_slot("transfer_source")
-        ambiguous = [e for e in entities(tracker, "amount_ambiguous")
-                     if reference is None or int(e.get("start", 0)) < reference.start()]
+        ambiguous = [
+            e
+            for e in entities(tracker, "amount_ambiguous")
+            if reference is None or int(e.get("start", 0)) < reference.start()
+        ]
         if amount is None and ambiguous and isinstance(ambiguous[0].get("value"), dict):
             # "1.100": 1,100.00 or 1.10? Asked (action_ask_transfer_amount), never guessed.
             asking: dict[str, Any] = {"transfer_amount_options": ambiguous[0]["value"]}
@@ -244,16 +350,22 @@ class ValidateTransferForm(FormValidationAction):
             # "ok take it from savings then" after too much for checking: the same amount,
             # checked again against the account now named.
             amount = refused
-        if (amount is None and source and tracker.get_slot("requested_slot") == "transfer_amount"
-                and _WHOLE_BALANCE.search(text)):
+        if (
+            amount is None
+            and source
+            and tracker.get_slot("requested_slot") == "transfer_amount"
+            and _WHOLE_BALANCE.search(text)
+        ):
             # "all of it": the source's whole available balance (validated like any amount)
             amount = minor_to_decimal(int(source["available_minor"]), source["currency"])
         if amount is None or (tracker.get_slot("transfer_amount") and not at_summary):
             return {}
         if at_summary and _same_amount(amount, tracker.get_slot("transfer_amount")):
             return {}  # "yes, 50" confirms the amount it repeats
-        new = {"transfer_amount": str(amount),
-               "transfer_currency": entity_value(tracker, "currency")}
+        new = {
+            "transfer_amount": str(amount),
+            "transfer_currency": entity_value(tracker, "currency"),
+        }
         if tracker.get_slot("transfer_amount_options"):
             new["transfer_amount_options"] = None  # the question it answered is settled
         if at_summary:
@@ -262,8 +374,9 @@ class ValidateTransferForm(FormValidationAction):
             new["transfer_confirmed"] = None
         return new
 
-    async def extract_transfer_source(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+    async def extract_transfer_source(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         customer = customer_from_tracker(tracker)
         destination = tracker.get_slot("transfer_destination")
         if customer is None or not destination:
@@ -284,9 +397,12 @@ class ValidateTransferForm(FormValidationAction):
             # At the summary it is asked again unchanged; before it, the destination is.
             return {"transfer_confirmed": None} if changing else {"transfer_destination": None}
         if changing:  # the amount is validated again against the new account's balance
-            return {"transfer_source": _account_slot(source), "transfer_confirmed": None,
-                    "transfer_amount": tracker.get_slot("transfer_amount")
-                    or tracker.get_slot("transfer_refused_amount")}
+            return {
+                "transfer_source": _account_slot(source),
+                "transfer_confirmed": None,
+                "transfer_amount": tracker.get_slot("transfer_amount")
+                or tracker.get_slot("transfer_refused_amount"),
+            }
         return {"transfer_source": _account_slot(source)}
 
     @staticmethod
@@ -294,8 +410,9 @@ class ValidateTransferForm(FormValidationAction):
         """Another account to pay from named at the summary, or when the amount is asked
         again because it was too much for the source."""
         asked = tracker.get_slot("requested_slot")
-        return (asked == "transfer_confirmed" or (
-            asked == "transfer_amount" and tracker.get_slot("transfer_refused_amount"))
+        return (
+            asked == "transfer_confirmed"
+            or (asked == "transfer_amount" and tracker.get_slot("transfer_refused_amount"))
         ) and ValidateTransferForm._another_source_named(tracker)
 
     @staticmethod
@@ -304,17 +421,20 @@ class ValidateTransferForm(FormValidationAction):
         current = tracker.get_slot("transfer_source") or {}
         return wanted is not None and wanted != current.get("type")
 
-    async def validate_transfer_amount(self, value: Any, dispatcher: CollectingDispatcher,
-                                       tracker: Tracker, domain: DomainDict) -> dict[str, Any]:  # fmt: skip  # noqa: E501
+    async def validate_transfer_amount(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None:  # cleared to be asked again ("1.100" at the summary)
             return {"transfer_amount": None}
         source = tracker.get_slot("transfer_source")
         currency = (source or {}).get("currency", "EUR")
         said_currency = tracker.get_slot("transfer_currency")
         if said_currency and said_currency != currency:
-            dispatcher.utter_message(response="utter_currency_not_supported",
-                                     source_label=(source or {}).get("label", "account"),
-                                     account_currency=currency)  # fmt: skip
+            dispatcher.utter_message(
+                response="utter_currency_not_supported",
+                source_label=(source or {}).get("label", "account"),
+                account_currency=currency,
+            )
             return {"transfer_amount": None, "transfer_currency": None}
         try:
             minor = to_minor(str(value), currency)
@@ -325,8 +445,10 @@ class ValidateTransferForm(FormValidationAction):
             return {"transfer_amount": None}
         if source and minor > int(source["available_minor"]):
             dispatcher.utter_message(
-                response="utter_amount_over_available", source_label=source["label"],
-                available=format_money(int(source["available_minor"]), currency))  # fmt: skip
+                response="utter_amount_over_available",
+                source_label=source["label"],
+                available=format_money(int(source["available_minor"]), currency),
+            )
             return {"transfer_amount": None, "transfer_refused_amount": str(value)}
         accepted = {"transfer_amount": str(value), "transfer_currency": currency}
         if tracker.get_slot("transfer_refused_amount"):
@@ -338,17 +460,21 @@ class ActionAskTransferConfirmed(Action):
     def name(self) -> str:
         return "action_ask_transfer_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         source = tracker.get_slot("transfer_source")
         destination = tracker.get_slot("transfer_destination")
         currency = source["currency"]
         amount = format_money(to_minor(tracker.get_slot("transfer_amount"), currency), currency)
         reference = tracker.get_slot("transfer_reference")
         dispatcher.utter_message(
-            response="utter_transfer_summary", amount=amount, source_label=source["label"],
+            response="utter_transfer_summary",
+            amount=amount,
+            source_label=source["label"],
             destination_label=destination["label"],
-            reference_text=f' with reference "{reference}"' if reference else "")
+            reference_text=f' with reference "{reference}"' if reference else "",
+        )
         return []
 
 
@@ -356,15 +482,20 @@ def _reset() -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in TRANSFER_SLOTS]
 
 
-def _explain_rejection(dispatcher: CollectingDispatcher, error: core_banking.CoreBankingRejected,
-                       source_label: str, currency: str) -> None:  # fmt: skip
+def _explain_rejection(
+    dispatcher: CollectingDispatcher,
+    error: core_banking.CoreBankingRejected,
+    source_label: str,
+    currency: str,
+) -> None:
     if error.kind == "insufficient-funds":
         dispatcher.utter_message(response="utter_insufficient_funds", source_label=source_label)
     elif error.kind == "daily-limit-exceeded":
         remaining = error.problem.get("remaining_minor")
         if isinstance(remaining, int) and not isinstance(remaining, bool) and remaining > 0:
-            dispatcher.utter_message(response="utter_daily_limit_remaining",
-                                     remaining=format_money(remaining, currency))  # fmt: skip
+            dispatcher.utter_message(
+                response="utter_daily_limit_remaining", remaining=format_money(remaining, currency)
+            )
         else:
             dispatcher.utter_message(response="utter_daily_limit")
     else:
@@ -374,17 +505,20 @@ def _explain_rejection(dispatcher: CollectingDispatcher, error: core_banking.Cor
 
 def _done(dispatcher: CollectingDispatcher, transfer: dict[str, Any], label: str) -> None:
     dispatcher.utter_message(
-        response="utter_transfer_done", destination_label=label,
+        response="utter_transfer_done",
+        destination_label=label,
         amount=format_money(int(transfer["amount_minor"]), transfer["currency"]),
-        transfer_reference=str(transfer["id"])[:8].upper())  # fmt: skip
+        transfer_reference=str(transfer["id"])[:8].upper(),
+    )
 
 
 class ActionExecuteTransfer(Action):
     def name(self) -> str:
         return "action_execute_transfer"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         customer = customer_from_tracker(tracker)
         if customer is None:
             dispatcher.utter_message(response="utter_login_required")
@@ -395,20 +529,33 @@ class ActionExecuteTransfer(Action):
         source = tracker.get_slot("transfer_source")
         destination = tracker.get_slot("transfer_destination")
         body: dict[str, Any] = {
-            "from_account_id": source["id"], "currency": source["currency"],
+            "from_account_id": source["id"],
+            "currency": source["currency"],
             "amount_minor": to_minor(tracker.get_slot("transfer_amount"), source["currency"]),
             "reference": tracker.get_slot("transfer_reference") or DEFAULT_REFERENCE,
-        }  # fmt: skip
+        }
         if destination["kind"] == "payee":
             body["payee_id"] = destination["payee_id"]
         else:
             body["to_account_number"] = destination["account_number"]
-        return await self._send(dispatcher, customer, body, idempotency_key(tracker),
-                                source["label"], destination["label"])  # fmt: skip
+        return await self._send(
+            dispatcher,
+            customer,
+            body,
+            idempotency_key(tracker),
+            source["label"],
+            destination["label"],
+        )
 
-    async def _send(self, dispatcher: CollectingDispatcher, customer: Customer,
-                    body: dict[str, Any], key: str, source_label: str,
-                    destination_label: str) -> list[dict[str, Any]]:  # fmt: skip
+    async def _send(
+        self,
+        dispatcher: CollectingDispatcher,
+        customer: Customer,
+        body: dict[str, Any],
+        key: str,
+        source_label: str,
+        destination_label: str,
+    ) -> list[dict[str, Any]]:
         try:
             transfer = await core_banking.create_transfer(customer.access_token, body, key)
         except core_banking.CoreBankingRejected as error:
@@ -419,8 +566,11 @@ class ActionExecuteTransfer(Action):
             return _reset()
         if transfer["status"] == "requires_confirmation":
             # otp_form asks for the code the customer's authenticator app shows now.
-            return [SlotSet("pending_transfer_id", transfer["id"]), SlotSet("otp_code", None),
-                    FollowupAction("otp_form")]  # fmt: skip
+            return [
+                SlotSet("pending_transfer_id", transfer["id"]),
+                SlotSet("otp_code", None),
+                FollowupAction("otp_form"),
+            ]
         _done(dispatcher, transfer, destination_label)
         return _reset()
 
@@ -429,8 +579,9 @@ class ValidateOtpForm(FormValidationAction):
     def name(self) -> str:
         return "validate_otp_form"
 
-    async def extract_otp_code(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> dict[str, Any]:  # fmt: skip
+    async def extract_otp_code(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "otp_code":
             return {}
         match = re.search(r"\b(\d{6})\b", tracker.latest_message.get("text") or "")
@@ -445,8 +596,9 @@ class ActionConfirmTransfer(Action):
     def name(self) -> str:
         return "action_confirm_transfer"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         customer = customer_from_tracker(tracker)
         transfer_id, code = tracker.get_slot("pending_transfer_id"), tracker.get_slot("otp_code")
         if customer is None or not transfer_id or not code:
@@ -461,21 +613,28 @@ class ActionConfirmTransfer(Action):
                 dispatcher.utter_message(response="utter_otp_already_used")
                 return [SlotSet("otp_code", None), FollowupAction("otp_form")]
             if error.kind == "invalid-confirmation-code":
-                if error.problem.get("status") == "cancelled" or error.problem.get(
-                        "attempts_remaining") == 0:
+                if (
+                    error.problem.get("status") == "cancelled"
+                    or error.problem.get("attempts_remaining") == 0
+                ):
                     # That was the last try: core_banking cancelled the transfer.
                     dispatcher.utter_message(response="utter_transfer_blocked_after_otp")
                     return _reset()
-                dispatcher.utter_message(response="utter_wrong_otp",
-                                         attempts_remaining=error.problem.get(
-                                             "attempts_remaining", "a few"))
+                dispatcher.utter_message(
+                    response="utter_wrong_otp",
+                    attempts_remaining=error.problem.get("attempts_remaining", "a few"),
+                )
                 return [SlotSet("otp_code", None), FollowupAction("otp_form")]
             if error.kind in ("invalid-state", "confirmation-expired", "too-many-attempts"):
                 dispatcher.utter_message(response="utter_transfer_blocked_after_otp")
                 return _reset()
             source = tracker.get_slot("transfer_source") or {}
-            _explain_rejection(dispatcher, error, source.get("label", "account"),
-                               str(source.get("currency") or "EUR"))  # fmt: skip
+            _explain_rejection(
+                dispatcher,
+                error,
+                source.get("label", "account"),
+                str(source.get("currency") or "EUR"),
+            )
             return _reset()
         except core_banking.CoreBankingUnauthorized:
             dispatcher.utter_message(response="utter_session_expired")
@@ -497,8 +656,9 @@ class ActionCancelTransferTask(Action):
     def name(self) -> str:
         return "action_cancel_transfer_task"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[dict[str, Any]]:  # fmt: skip
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
         customer = customer_from_tracker(tracker)
         transfer_id = tracker.get_slot("pending_transfer_id")
         if customer is not None and transfer_id:

@@ -43,12 +43,16 @@ class FineTuned:
         rows = []
         for start in range(0, len(texts), batch_size):
             batch = self.tokenizer(
-                texts[start : start + batch_size], padding=True, truncation=True,
-                max_length=MAX_TOKENS, return_tensors="np",
-            )  # fmt: skip
+                texts[start : start + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=MAX_TOKENS,
+                return_tensors="np",
+            )
             mask = batch["attention_mask"].astype(np.int32)
-            hidden = self.encoder(input_ids=batch["input_ids"].astype(np.int32),
-                                  attention_mask=mask).last_hidden_state  # fmt: skip
+            hidden = self.encoder(
+                input_ids=batch["input_ids"].astype(np.int32), attention_mask=mask
+            ).last_hidden_state
             weights = tf.cast(mask[..., None], tf.float32)
             pooled = tf.reduce_sum(hidden * weights, 1) / tf.reduce_sum(weights, 1)
             rows.append(self.head(pooled).numpy())
@@ -66,10 +70,16 @@ def _batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> 
 
 
 def fine_tune(
-    model_dir: Path, texts: list[str], labels: list[str], *, epochs: int = 4,
-    learning_rate: float = 1e-4, batch_size: int = 32, seed: int = 42,
+    model_dir: Path,
+    texts: list[str],
+    labels: list[str],
+    *,
+    epochs: int = 4,
+    learning_rate: float = 1e-4,
+    batch_size: int = 32,
+    seed: int = 42,
     on_epoch: Any = None,
-) -> FineTuned:  # fmt: skip
+) -> FineTuned:
     """Fine-tune the encoder at `model_dir` to classify `texts` into `labels`.
 
     `on_epoch(epoch, encoder)`, when given, runs after each epoch (used by experiments
@@ -121,8 +131,11 @@ def fine_tune(
             losses.append(float(step(input_ids, mask, y[batch])))
         logger.info(
             "fine-tune epoch %d/%d: loss %.3f, %.0f s",
-            epoch, epochs, float(np.mean(losses)), time.monotonic() - started,
-        )  # fmt: skip
+            epoch,
+            epochs,
+            float(np.mean(losses)),
+            time.monotonic() - started,
+        )
         if on_epoch is not None:
             on_epoch(epoch, FineTuned(encoder, head, classes, tokenizer))
     return FineTuned(encoder, head, classes, tokenizer)

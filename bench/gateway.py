@@ -103,8 +103,10 @@ def echo_via_bot_app(rasa_url: str) -> FastAPI:
         await websocket.accept()
         while True:
             frame = json.loads(await websocket.receive_text())
-            async with state["http"].post(f"{rasa_url}/webhooks/rest/webhook", json={
-                    "sender": "ceiling", "message": frame.get("text")}) as response:
+            async with state["http"].post(
+                f"{rasa_url}/webhooks/rest/webhook",
+                json={"sender": "ceiling", "message": frame.get("text")},
+            ) as response:
                 replies = await response.json()
             await websocket.send_text(json.dumps({"type": "bot", "text": replies[0]["text"]}))
 
@@ -144,11 +146,17 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def start(args: list[str], env: dict[str, str], port: int, cwd: Path = ROOT,
-          log: Path | None = None) -> subprocess.Popen[bytes]:
+def start(
+    args: list[str], env: dict[str, str], port: int, cwd: Path = ROOT, log: Path | None = None
+) -> subprocess.Popen[bytes]:
     out = log.open("wb") if log is not None else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, *args], env=env, cwd=cwd,  # noqa: S603
-                            stdout=out, stderr=out)
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, *args],
+        env=env,
+        cwd=cwd,
+        stdout=out,
+        stderr=out,
+    )
     for _ in range(200):
         try:
             httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
@@ -171,8 +179,11 @@ async def turns(
                 await ws.recv()
             for _ in range(per_client):
                 started = time.perf_counter()
-                await ws.send(json.dumps({"type": "message", "client_msg_id": uuid.uuid4().hex,
-                                          "text": "hello"}))
+                await ws.send(
+                    json.dumps(
+                        {"type": "message", "client_msg_id": uuid.uuid4().hex, "text": "hello"}
+                    )
+                )
                 while json.loads(await ws.recv())["type"] != "bot":
                     pass
                 latencies.append(time.perf_counter() - started)
@@ -184,12 +195,16 @@ async def turns(
     return clients * per_client / (time.perf_counter() - started), latencies
 
 
-REAL_MESSAGES = ("hello", "how do I activate my card?", "what are your exchange rates?",
-                 "my card payment was declined", "thanks, bye")
+REAL_MESSAGES = (
+    "hello",
+    "how do I activate my card?",
+    "what are your exchange rates?",
+    "my card payment was declined",
+    "thanks, bye",
+)
 
 
-async def real_rasa(gateway_url: str, rasa_url: str, count: int) -> tuple[list[float],
-                                                                          list[float]]:
+async def real_rasa(gateway_url: str, rasa_url: str, count: int) -> tuple[list[float], list[float]]:
     """Alternating turns: via the gateway (until the first bot frame) and straight to
     Rasa's REST channel, same message, each in its own new conversation every 5 turns."""
     via: list[float] = []
@@ -210,18 +225,23 @@ async def real_rasa(gateway_url: str, rasa_url: str, count: int) -> tuple[list[f
                 assert ws is not None
                 cmid = uuid.uuid4().hex
                 started = time.perf_counter()
-                await ws.send(json.dumps({"type": "message", "client_msg_id": cmid,
-                                          "text": text}))
+                await ws.send(json.dumps({"type": "message", "client_msg_id": cmid, "text": text}))
                 while json.loads(await ws.recv())["type"] != "bot":
                     pass
                 via.append(time.perf_counter() - started)
                 while json.loads(await ws.recv()) != {"type": "typing", "state": "off"}:
                     pass  # the rest of the turn, so it does not overlap the direct call
-                metadata = {"customer_id": None, "display_name": None,
-                            "session_id": sid, "client_msg_id": cmid}
+                metadata = {
+                    "customer_id": None,
+                    "display_name": None,
+                    "session_id": sid,
+                    "client_msg_id": cmid,
+                }
                 started = time.perf_counter()
-                response = await http.post("/webhooks/rest/webhook", json={
-                    "sender": sender, "message": text, "metadata": metadata})
+                response = await http.post(
+                    "/webhooks/rest/webhook",
+                    json={"sender": sender, "message": text, "metadata": metadata},
+                )
                 response.raise_for_status()
                 direct.append(time.perf_counter() - started)
         finally:
@@ -242,6 +262,7 @@ async def direct_rasa(url: str, count: int) -> list[float]:
 
 # --- idle sockets ----------------------------------------------------------------------
 
+
 async def hold(url: str, count: int, batch: int) -> None:
     """Socket holder (child process): open ``count`` idle chat sockets, ``batch`` at a
     time, print ``ready <n>``, keep them until stdin closes or says anything."""
@@ -258,8 +279,9 @@ async def hold(url: str, count: int, batch: int) -> None:
 
     failed = 0
     for start_at in range(0, count, batch):
-        got = await asyncio.gather(*(one() for _ in range(min(batch, count - start_at))),
-                                   return_exceptions=True)
+        got = await asyncio.gather(
+            *(one() for _ in range(min(batch, count - start_at))), return_exceptions=True
+        )
         sockets += [ws for ws in got if isinstance(ws, ClientConnection)]
         errors = [ws for ws in got if not isinstance(ws, ClientConnection)]
         if errors and not failed:
@@ -268,21 +290,30 @@ async def hold(url: str, count: int, batch: int) -> None:
     print(f"ready {len(sockets)} {failed}", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     for i in range(0, len(sockets), batch):
-        await asyncio.gather(*(ws.close() for ws in sockets[i:i + batch]),
-                             return_exceptions=True)
+        await asyncio.gather(*(ws.close() for ws in sockets[i : i + batch]), return_exceptions=True)
 
 
-def idle_sockets(url: str, count: int, procs: int, batch: int, pid: int,
-                 env: dict[str, str]) -> dict[str, float]:
+def idle_sockets(
+    url: str, count: int, procs: int, batch: int, pid: int, env: dict[str, str]
+) -> dict[str, float]:
     # One warm-up socket first, so one-time costs (imports, pools) are in the baseline.
     asyncio.run(_one_socket(url))
     time.sleep(1)
     before = rss_kib(pid)
     shares = [count // procs + (1 if i < count % procs else 0) for i in range(procs)]
     started = time.perf_counter()
-    holders = [subprocess.Popen(  # noqa: S603
-        [sys.executable, __file__, "--hold", url, str(n), str(batch)], env=env, cwd=ROOT,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for n in shares if n]
+    holders = [
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, __file__, "--hold", url, str(n), str(batch)],
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in shares
+        if n
+    ]
     opened = failed = 0
     try:
         for holder in holders:
@@ -304,8 +335,14 @@ def idle_sockets(url: str, count: int, procs: int, batch: int, pid: int,
                 holder.wait(timeout=OPEN_TIMEOUT)
             except subprocess.TimeoutExpired:
                 holder.kill()
-    return {"opened": opened, "failed": failed, "before": before, "after": after,
-            "fds": fds, "open_seconds": took}
+    return {
+        "opened": opened,
+        "failed": failed,
+        "before": before,
+        "after": after,
+        "fds": fds,
+        "open_seconds": took,
+    }
 
 
 async def _one_socket(url: str) -> None:
@@ -316,13 +353,15 @@ async def _one_socket(url: str) -> None:
 
 def free_port() -> int:
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def real_latency(opts: argparse.Namespace, env: dict[str, str], tmp: Path,
-                 procs: list[subprocess.Popen[bytes]]) -> None:
+def real_latency(
+    opts: argparse.Namespace, env: dict[str, str], tmp: Path, procs: list[subprocess.Popen[bytes]]
+) -> None:
     """(c) against a real Rasa: a second gateway pointed at it (see the module doc)."""
     try:
         httpx.get(opts.rasa_url, timeout=5).raise_for_status()
@@ -330,17 +369,31 @@ def real_latency(opts: argparse.Namespace, env: dict[str, str], tmp: Path,
         print(f"(c) real Rasa: skipped, {opts.rasa_url} does not answer ({exc!r})")
         return
     port = free_port()
-    procs.append(start(["-m", "gateway"], {
-        **env, "PYTHONPATH": str(opts.gateway_root), "RASA_URL": opts.rasa_url,
-        "GATEWAY_PORT": str(port)}, port, cwd=opts.gateway_root, log=tmp / "gateway-real.log"))
-    via, direct = asyncio.run(real_rasa(f"ws://127.0.0.1:{port}/ws", opts.rasa_url,
-                                        opts.real_turns))
+    procs.append(
+        start(
+            ["-m", "gateway"],
+            {
+                **env,
+                "PYTHONPATH": str(opts.gateway_root),
+                "RASA_URL": opts.rasa_url,
+                "GATEWAY_PORT": str(port),
+            },
+            port,
+            cwd=opts.gateway_root,
+            log=tmp / "gateway-real.log",
+        )
+    )
+    via, direct = asyncio.run(
+        real_rasa(f"ws://127.0.0.1:{port}/ws", opts.rasa_url, opts.real_turns)
+    )
     v, d = statistics.median(via), statistics.median(direct)
     v95, d95 = (sorted(x)[int(len(x) * 0.95)] for x in (via, direct))
-    print(f"(c) real Rasa at {opts.rasa_url}, {len(via)} alternating turns: median via "
-          f"gateway {v * 1000:.1f} ms, Rasa REST directly {d * 1000:.1f} ms, ratio "
-          f"{v / d:.3f} (target <= 1.05), added {(v - d) * 1000:.1f} ms; p95 "
-          f"{v95 * 1000:.1f} vs {d95 * 1000:.1f} ms")
+    print(
+        f"(c) real Rasa at {opts.rasa_url}, {len(via)} alternating turns: median via "
+        f"gateway {v * 1000:.1f} ms, Rasa REST directly {d * 1000:.1f} ms, ratio "
+        f"{v / d:.3f} (target <= 1.05), added {(v - d) * 1000:.1f} ms; p95 "
+        f"{v95 * 1000:.1f} vs {d95 * 1000:.1f} ms"
+    )
 
 
 def main(opts: argparse.Namespace) -> None:
@@ -351,23 +404,37 @@ def main(opts: argparse.Namespace) -> None:
     print(f"RLIMIT_NOFILE: {soft} (hard limit {hard}), inherited by the gateway and clients")
     need = opts.sockets + 1000
     if opts.sockets and hard < need:
-        print(f"  warning: the hard limit {hard} is below the ~{need} descriptors the "
-              f"gateway needs for {opts.sockets} sockets; raise it (ulimit -Hn) as root")
+        print(
+            f"  warning: the hard limit {hard} is below the ~{need} descriptors the "
+            f"gateway needs for {opts.sockets} sockets; raise it (ulimit -Hn) as root"
+        )
 
     tmp = Path(tempfile.mkdtemp(prefix="gwbench-"))
     (tmp / "key.pem").write_text(make_private_key_pem())
     ports = {name: free_port() for name in ("rasa", "echo", "ceiling", "gateway")}
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "JWT_PRIVATE_KEY_FILE": str(tmp / "key.pem"),
-           "REDIS_KEY_PREFIX": f"gwbench-{uuid.uuid4().hex[:8]}:", "APP_ENV": "test",
-           "RASA_URL": f"http://127.0.0.1:{ports['rasa']}", "GATEWAY_PORT": str(ports["gateway"]),
-           "TRANSCRIPT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/t.sqlite3",
-           "RATE_SESSION_MESSAGES": "1000000", "RATE_USER_MESSAGES": "1000000"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "JWT_PRIVATE_KEY_FILE": str(tmp / "key.pem"),
+        "REDIS_KEY_PREFIX": f"gwbench-{uuid.uuid4().hex[:8]}:",
+        "APP_ENV": "test",
+        "RASA_URL": f"http://127.0.0.1:{ports['rasa']}",
+        "GATEWAY_PORT": str(ports["gateway"]),
+        "TRANSCRIPT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/t.sqlite3",
+        "RATE_SESSION_MESSAGES": "1000000",
+        "RATE_USER_MESSAGES": "1000000",
+    }
     procs = [
         start([__file__, "--serve", "rasa", str(ports["rasa"])], env, ports["rasa"]),
         start([__file__, "--serve", "echo", str(ports["echo"])], env, ports["echo"]),
         start([__file__, "--serve", "ceiling", str(ports["ceiling"])], env, ports["ceiling"]),
-        start(["-m", "gateway"], {**env, "PYTHONPATH": str(opts.gateway_root)},
-              ports["gateway"], cwd=opts.gateway_root, log=tmp / "gateway.log"),
+        start(
+            ["-m", "gateway"],
+            {**env, "PYTHONPATH": str(opts.gateway_root)},
+            ports["gateway"],
+            cwd=opts.gateway_root,
+            log=tmp / "gateway.log",
+        ),
     ]
     print(f"gateway log: {tmp / 'gateway.log'}")
     gw_pid = procs[3].pid
@@ -378,37 +445,49 @@ def main(opts: argparse.Namespace) -> None:
             r = idle_sockets(gw, opts.sockets, opts.socket_procs, opts.batch, gw_pid, env)
             per = (r["after"] - r["before"]) / max(1, r["opened"])
             at_10k = r["before"] + per * 10_000
-            print(f"(a) idle sockets: {int(r['opened'])} open ({int(r['failed'])} failed) "
-                  f"from {opts.socket_procs} client processes in {r['open_seconds']:.1f} s; "
-                  f"gateway fds {int(r['fds'])}; gateway RSS {int(r['before'])} -> "
-                  f"{int(r['after'])} KiB = {per:.1f} KiB per socket; "
-                  f"{r['after'] / 1024:.0f} MiB total; "
-                  f"10,000 sockets {'<' if at_10k < GIB_KIB else '>='} 1 GiB "
-                  f"({at_10k / 1024:.0f} MiB)")
+            print(
+                f"(a) idle sockets: {int(r['opened'])} open ({int(r['failed'])} failed) "
+                f"from {opts.socket_procs} client processes in {r['open_seconds']:.1f} s; "
+                f"gateway fds {int(r['fds'])}; gateway RSS {int(r['before'])} -> "
+                f"{int(r['after'])} KiB = {per:.1f} KiB per socket; "
+                f"{r['after'] / 1024:.0f} MiB total; "
+                f"10,000 sockets {'<' if at_10k < GIB_KIB else '>='} 1 GiB "
+                f"({at_10k / 1024:.0f} MiB)"
+            )
         if opts.clients:
             cpu_before = cpu_seconds(gw_pid)
             rate, gw_lat = asyncio.run(turns(gw, opts.clients, opts.turns, gateway=True))
             time.sleep(2)  # let the transcript writer catch up: its work is per turn too
             cpu_ms = (cpu_seconds(gw_pid) - cpu_before) * 1000 / (opts.clients * opts.turns)
             echo_rate, _ = asyncio.run(turns(echo, opts.clients, opts.turns, gateway=False))
-            ceiling_rate, _ = asyncio.run(turns(f"ws://127.0.0.1:{ports['ceiling']}/ws",
-                                                opts.clients, opts.turns, gateway=False))
-            print(f"(b) turns/s, {opts.clients} clients x {opts.turns} turns: gateway+stub bot "
-                  f"{rate:.0f}, bare echo server {echo_rate:.0f}, ratio "
-                  f"{rate / echo_rate:.3f} (target >= 0.5); gateway p50/p95 under load "
-                  f"{statistics.median(gw_lat) * 1000:.1f}/"
-                  f"{sorted(gw_lat)[int(len(gw_lat) * 0.95)] * 1000:.1f} ms; gateway CPU "
-                  f"{cpu_ms:.2f} ms per turn")
-            print(f"    ceiling: an echo server that asks the stub bot over HTTP per frame "
-                  f"(nothing else) {ceiling_rate:.0f} turns/s, {ceiling_rate / echo_rate:.3f} "
-                  f"x echo; the gateway is {rate / ceiling_rate:.3f} x that ceiling")
+            ceiling_rate, _ = asyncio.run(
+                turns(
+                    f"ws://127.0.0.1:{ports['ceiling']}/ws", opts.clients, opts.turns, gateway=False
+                )
+            )
+            print(
+                f"(b) turns/s, {opts.clients} clients x {opts.turns} turns: gateway+stub bot "
+                f"{rate:.0f}, bare echo server {echo_rate:.0f}, ratio "
+                f"{rate / echo_rate:.3f} (target >= 0.5); gateway p50/p95 under load "
+                f"{statistics.median(gw_lat) * 1000:.1f}/"
+                f"{sorted(gw_lat)[int(len(gw_lat) * 0.95)] * 1000:.1f} ms; gateway CPU "
+                f"{cpu_ms:.2f} ms per turn"
+            )
+            print(
+                f"    ceiling: an echo server that asks the stub bot over HTTP per frame "
+                f"(nothing else) {ceiling_rate:.0f} turns/s, {ceiling_rate / echo_rate:.3f} "
+                f"x echo; the gateway is {rate / ceiling_rate:.3f} x that ceiling"
+            )
             _, single = asyncio.run(turns(gw, 1, opts.latency_turns, gateway=True))
-            direct = asyncio.run(direct_rasa(f"http://127.0.0.1:{ports['rasa']}",
-                                             opts.latency_turns))
+            direct = asyncio.run(
+                direct_rasa(f"http://127.0.0.1:{ports['rasa']}", opts.latency_turns)
+            )
             via, bare = statistics.median(single), statistics.median(direct)
-            print(f"(c) median latency, one client, {opts.latency_turns} turns: via gateway "
-                  f"{via * 1000:.2f} ms, stub Rasa directly {bare * 1000:.2f} ms, ratio "
-                  f"{via / bare:.2f}, added {(via - bare) * 1000:.2f} ms")
+            print(
+                f"(c) median latency, one client, {opts.latency_turns} turns: via gateway "
+                f"{via * 1000:.2f} ms, stub Rasa directly {bare * 1000:.2f} ms, ratio "
+                f"{via / bare:.2f}, added {(via - bare) * 1000:.2f} ms"
+            )
         if opts.rasa_url and opts.real_turns:
             real_latency(opts, env, tmp, procs)
     finally:
@@ -418,38 +497,57 @@ def main(opts: argparse.Namespace) -> None:
         client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
         keys = list(client.scan_iter(match=f"{env['REDIS_KEY_PREFIX']}*", count=1000))
         for i in range(0, len(keys), 1000):
-            client.delete(*keys[i:i + 1000])
+            client.delete(*keys[i : i + 1000])
         client.close()
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
-        app = {"rasa": stub_rasa_app, "echo": echo_app,
-               "ceiling": lambda: echo_via_bot_app(os.environ["RASA_URL"])}[sys.argv[2]]()
+        app = {
+            "rasa": stub_rasa_app,
+            "echo": echo_app,
+            "ceiling": lambda: echo_via_bot_app(os.environ["RASA_URL"]),
+        }[sys.argv[2]]()
         app.get("/health")(lambda: {"status": "ok"})
         uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
     elif len(sys.argv) == 5 and sys.argv[1] == "--hold":
         asyncio.run(hold(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-        parser.add_argument("--sockets", type=int, default=10_000,
-                            help="idle sockets to hold open (0: skip)")
-        parser.add_argument("--socket-procs", type=int, default=4,
-                            help="client processes sharing the idle sockets")
-        parser.add_argument("--batch", type=int, default=100,
-                            help="sockets each client process opens at once")
-        parser.add_argument("--clients", type=int, default=20,
-                            help="concurrent chat clients for turns/s (0: skip)")
+        parser.add_argument(
+            "--sockets", type=int, default=10_000, help="idle sockets to hold open (0: skip)"
+        )
+        parser.add_argument(
+            "--socket-procs", type=int, default=4, help="client processes sharing the idle sockets"
+        )
+        parser.add_argument(
+            "--batch", type=int, default=100, help="sockets each client process opens at once"
+        )
+        parser.add_argument(
+            "--clients", type=int, default=20, help="concurrent chat clients for turns/s (0: skip)"
+        )
         parser.add_argument("--turns", type=int, default=50, help="turns per client")
-        parser.add_argument("--latency-turns", type=int, default=200,
-                            help="sequential turns of one client for the latency ratio")
-        parser.add_argument("--gateway-root", type=Path, default=ROOT,
-                            help="directory whose gateway/ package is benchmarked, e.g. "
-                                 "`git archive HEAD gateway | tar -x -C DIR` for a "
-                                 "before/after comparison in the same run conditions")
-        parser.add_argument("--rasa-url", default="",
-                            help="a running Rasa (e.g. http://127.0.0.1:5005 under `make "
-                                 "run`) for the latency ratio against the real bot")
-        parser.add_argument("--real-turns", type=int, default=200,
-                            help="alternating turns against --rasa-url")
+        parser.add_argument(
+            "--latency-turns",
+            type=int,
+            default=200,
+            help="sequential turns of one client for the latency ratio",
+        )
+        parser.add_argument(
+            "--gateway-root",
+            type=Path,
+            default=ROOT,
+            help="directory whose gateway/ package is benchmarked, e.g. "
+            "`git archive HEAD gateway | tar -x -C DIR` for a "
+            "before/after comparison in the same run conditions",
+        )
+        parser.add_argument(
+            "--rasa-url",
+            default="",
+            help="a running Rasa (e.g. http://127.0.0.1:5005 under `make "
+            "run`) for the latency ratio against the real bot",
+        )
+        parser.add_argument(
+            "--real-turns", type=int, default=200, help="alternating turns against --rasa-url"
+        )
         main(parser.parse_args())

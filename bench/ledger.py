@@ -92,8 +92,10 @@ Request = tuple[str, dict[str, Any], dict[str, str]]  # path, JSON body, headers
 
 
 async def load(
-    base_url: str, next_request: Callable[[secrets.SystemRandom, int], Request],
-    clients: int, seconds: float,
+    base_url: str,
+    next_request: Callable[[secrets.SystemRandom, int], Request],
+    clients: int,
+    seconds: float,
 ) -> tuple[float, list[float]]:
     """`clients` concurrent loops POSTing `next_request(rng, n)` for `seconds`, one
     request in flight each; returns (201s per second, their latencies). aiohttp, not
@@ -129,8 +131,13 @@ def transfer_requests(
 
     def next_request(rng: secrets.SystemRandom, n: int) -> Request:
         bearer, source = callers[(n + rng.randrange(len(callers))) % len(callers)]
-        body = {"from_account_id": source, "to_account_number": rng.choice(numbers),
-                "amount_minor": 1, "currency": "EUR", "reference": "bench"}
+        body = {
+            "from_account_id": source,
+            "to_account_number": rng.choice(numbers),
+            "amount_minor": 1,
+            "currency": "EUR",
+            "reference": "bench",
+        }
         headers = {"Authorization": f"Bearer {bearer}", "Idempotency-Key": str(uuid.uuid4())}
         return "/v1/transfers", body, headers
 
@@ -139,8 +146,12 @@ def transfer_requests(
 
 def tpcb_request(rng: secrets.SystemRandom, n: int) -> Request:
     """pgbench's random choices for one TPC-B transaction at scale 1."""
-    body = {"aid": rng.randint(1, 100_000), "tid": rng.randint(1, 10), "bid": 1,
-            "delta": rng.randint(-5000, 5000)}
+    body = {
+        "aid": rng.randint(1, 100_000),
+        "tid": rng.randint(1, 10),
+        "bid": 1,
+        "delta": rng.randint(-5000, 5000),
+    }
     return "/tpcb", body, {}
 
 
@@ -218,28 +229,48 @@ def main() -> int:
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
             server = start_server(
-                [python, "-m", "uvicorn", "core_banking.app:app", "--host", "127.0.0.1",
-                 "--port", str(port), "--log-level", "warning", "--workers", str(args.workers)],
-                env, base_url)  # fmt: skip
+                [
+                    python,
+                    "-m",
+                    "uvicorn",
+                    "core_banking.app:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--workers",
+                    str(args.workers),
+                ],
+                env,
+                base_url,
+            )
             ceiling_url = f"http://127.0.0.1:{free_port()}"
             ceiling_script = str(REPO / "bench" / "ledger_ceiling.py")
             ceiling = start_server(
                 [python, ceiling_script, ceiling_url.rsplit(":", 1)[1], str(max(levels))],
-                {**env, "DATABASE_URL": f"{base}/{pgb_db}"}, ceiling_url)  # fmt: skip
+                {**env, "DATABASE_URL": f"{base}/{pgb_db}"},
+                ceiling_url,
+            )
             servers.append(ceiling)
 
-            print(f"{'clients':>7} {'transfers/s':>12} {'p50 ms':>8} {'p95 ms':>8} "
-                  f"{'pgbench tps':>12} {'api/pgbench':>12} {'ceiling tps':>12} "
-                  f"{'ceiling/pgb':>12}")  # fmt: skip
+            print(
+                f"{'clients':>7} {'transfers/s':>12} {'p50 ms':>8} {'p95 ms':>8} "
+                f"{'pgbench tps':>12} {'api/pgbench':>12} {'ceiling tps':>12} "
+                f"{'ceiling/pgb':>12}"
+            )
             transfers = transfer_requests(callers, numbers)
             for clients in levels:
                 tps, latencies = asyncio.run(load(base_url, transfers, clients, args.seconds))
                 p50, p95 = quantiles_ms(latencies)
                 reference = pgbench_tps(f"{base}/{pgb_db}", clients, args.seconds)
                 bound, _ = asyncio.run(load(ceiling_url, tpcb_request, clients, args.seconds))
-                print(f"{clients:>7} {tps:>12.1f} {p50:>8.1f} {p95:>8.1f} "
-                      f"{reference:>12.1f} {tps / reference:>12.3f} {bound:>12.1f} "
-                      f"{bound / reference:>12.3f}")  # fmt: skip
+                print(
+                    f"{clients:>7} {tps:>12.1f} {p50:>8.1f} {p95:>8.1f} "
+                    f"{reference:>12.1f} {tps / reference:>12.3f} {bound:>12.1f} "
+                    f"{bound / reference:>12.3f}"
+                )
     finally:
         for running in [*servers, *([server] if server is not None else [])]:
             running.terminate()

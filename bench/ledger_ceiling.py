@@ -58,19 +58,27 @@ def make_app(database_url: str, pool_size: int) -> FastAPI:
         conn = await pool.get()
         try:
             async with conn.transaction():
-                await conn.execute("UPDATE pgbench_accounts SET abalance = abalance + %s "
-                                   "WHERE aid = %s", (body.delta, body.aid))
+                await conn.execute(
+                    "UPDATE pgbench_accounts SET abalance = abalance + %s WHERE aid = %s",
+                    (body.delta, body.aid),
+                )
                 cursor = await conn.execute(
-                    "SELECT abalance FROM pgbench_accounts WHERE aid = %s", (body.aid,))
+                    "SELECT abalance FROM pgbench_accounts WHERE aid = %s", (body.aid,)
+                )
                 row = await cursor.fetchone()
-                await conn.execute("UPDATE pgbench_tellers SET tbalance = tbalance + %s "
-                                   "WHERE tid = %s", (body.delta, body.tid))
-                await conn.execute("UPDATE pgbench_branches SET bbalance = bbalance + %s "
-                                   "WHERE bid = %s", (body.delta, body.bid))
+                await conn.execute(
+                    "UPDATE pgbench_tellers SET tbalance = tbalance + %s WHERE tid = %s",
+                    (body.delta, body.tid),
+                )
+                await conn.execute(
+                    "UPDATE pgbench_branches SET bbalance = bbalance + %s WHERE bid = %s",
+                    (body.delta, body.bid),
+                )
                 await conn.execute(
                     "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
                     "VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP)",
-                    (body.tid, body.bid, body.aid, body.delta))
+                    (body.tid, body.bid, body.aid, body.delta),
+                )
         finally:
             pool.put_nowait(conn)
         return {"abalance": int(row[0]) if row else 0}
@@ -80,5 +88,6 @@ def make_app(database_url: str, pool_size: int) -> FastAPI:
 
 if __name__ == "__main__":
     port, size = int(sys.argv[1]), int(sys.argv[2])
-    uvicorn.run(make_app(os.environ["DATABASE_URL"], size), host="127.0.0.1", port=port,
-                log_level="warning")
+    uvicorn.run(
+        make_app(os.environ["DATABASE_URL"], size), host="127.0.0.1", port=port, log_level="warning"
+    )

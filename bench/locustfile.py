@@ -43,13 +43,21 @@ _next_customer = itertools.count()
 
 CUSTOMER_TURNS = {
     "balance": ["what's my balance?", "how much money do I have", "balance of my savings"],
-    "transactions": ["show my transactions from last month", "payments over 100 euros",
-                     "what did I spend this week?"],
+    "transactions": [
+        "show my transactions from last month",
+        "payments over 100 euros",
+        "what did I spend this week?",
+    ],
 }
 ANYONE_TURNS = {
-    "faq": ["how long does a transfer take?", "my card hasn't arrived yet",
-            "why was I charged a fee for my transfer?", "how do I top up with apple pay",
-            "is there a limit on cash withdrawals?", "I lost my card"],
+    "faq": [
+        "how long does a transfer take?",
+        "my card hasn't arrived yet",
+        "why was I charged a fee for my transfer?",
+        "how do I top up with apple pay",
+        "is there a limit on cash withdrawals?",
+        "I lost my card",
+    ],
     "smalltalk": ["hi", "thanks!", "are you a bot?"],
 }
 
@@ -107,8 +115,11 @@ class ChatUser(User):
         exc: Exception | None = None
         token = None
         try:
-            response = requests.post(f"{self.host}/auth/token", timeout=30,
-                                     data={"username": username, "password": "demo-password"})
+            response = requests.post(
+                f"{self.host}/auth/token",
+                timeout=30,
+                data={"username": username, "password": "demo-password"},
+            )
             response.raise_for_status()
             token = str(response.json()["access_token"])
         except (requests.RequestException, KeyError, ValueError) as error:
@@ -157,8 +168,9 @@ class ChatUser(User):
         exc: Exception | None = None
         client_msg_id = uuid.uuid4().hex
         try:
-            self.ws.send(json.dumps({"type": "message", "client_msg_id": client_msg_id,
-                                     "text": text}))
+            self.ws.send(
+                json.dumps({"type": "message", "client_msg_id": client_msg_id, "text": text})
+            )
             self._await_reply(client_msg_id)
         except Exception as error:  # any failure is a failed turn
             exc = error
@@ -186,5 +198,11 @@ class ChatUser(User):
             raise TurnFailed("slow: answered after the gateway's 5 s 'still working' notice")
 
     def _report(self, kind: str, name: str, started: float, exc: Exception | None) -> None:
-        events.request.fire(request_type=kind, name=name, response_length=0, exception=exc,
-                            response_time=(time.perf_counter() - started) * 1000, context={})
+        events.request.fire(
+            request_type=kind,
+            name=name,
+            response_length=0,
+            exception=exc,
+            response_time=(time.perf_counter() - started) * 1000,
+            context={},
+        )

@@ -39,16 +39,33 @@ def main() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "ACTION_ENDPOINT_URL": "http://127.0.0.1:5055/webhook",
-           "ACTION_SERVER_TOKEN": "unused", "PYTHONPATH": str(ROOT)}  # fmt: skip
+    env = {
+        **os.environ,
+        "ACTION_ENDPOINT_URL": "http://127.0.0.1:5055/webhook",
+        "ACTION_SERVER_TOKEN": "unused",
+        "PYTHONPATH": str(ROOT),
+    }
     # bot.server: `rasa run --enable-api` with RASA_AUTH_TOKEN (its default here).
     rasa = subprocess.Popen(  # noqa: S603
-        [str(ROOT / ".venv-rasa/bin/python"), "-m", "bot.server", "-i", "127.0.0.1",
-         "--port", str(port), "--model", str(ensure_trained()),
-         "--credentials", "bot/credentials.yml"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(ROOT / ".venv-rasa/bin/python"),
+            "-m",
+            "bot.server",
+            "-i",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--model",
+            str(ensure_trained()),
+            "--credentials",
+            "bot/credentials.yml",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         token = os.environ.get("RASA_AUTH_TOKEN", "dev-rasa-token")
@@ -69,8 +86,10 @@ def main() -> None:
         ordered = sorted(latencies)
         pick = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]  # noqa: E731
         print(f"POST /model/parse, {len(latencies)} sequential requests over HTTP (keep-alive)")
-        print(f"p50 {statistics.median(latencies):.1f} ms  p95 {pick(0.95):.1f} ms  "
-              f"p99 {pick(0.99):.1f} ms  max {ordered[-1]:.1f} ms")  # fmt: skip
+        print(
+            f"p50 {statistics.median(latencies):.1f} ms  p95 {pick(0.95):.1f} ms  "
+            f"p99 {pick(0.99):.1f} ms  max {ordered[-1]:.1f} ms"
+        )
     finally:
         os.killpg(rasa.pid, signal.SIGTERM)
         rasa.wait(30)

@@ -79,9 +79,15 @@ def main() -> None:
         stacked = accuracy(model.classes, model.scores(heldout_texts, both[heldout]))
         print(f"  SVM on frozen+tuned embeddings + TF-IDF: {stacked:.4f}", flush=True)
 
-    fine_tune(default_model_dir(), [texts[i] for i in train], [labels[i] for i in train],
-              epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
-              on_epoch=measure)
+    fine_tune(
+        default_model_dir(),
+        [texts[i] for i in train],
+        [labels[i] for i in train],
+        epochs=args.epochs,
+        learning_rate=args.lr,
+        batch_size=args.batch_size,
+        on_epoch=measure,
+    )
 
 
 if __name__ == "__main__":

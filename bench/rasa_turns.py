@@ -58,8 +58,9 @@ def main() -> int:
     parser.add_argument("--long-turns", type=int, default=40)
     args = parser.parse_args()
     token = os.environ.get("RASA_AUTH_TOKEN", "dev-rasa-token")  # bot/channels.py
-    with httpx.Client(base_url=args.rasa_url, timeout=30,
-                      headers={"X-Rasa-Token": token}) as client:
+    with httpx.Client(
+        base_url=args.rasa_url, timeout=30, headers={"X-Rasa-Token": token}
+    ) as client:
         try:
             client.get("/")
         except httpx.HTTPError:

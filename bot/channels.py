@@ -37,9 +37,7 @@ class GatewayRestInput(RestInput):
     def name(cls) -> str:
         return "rest"
 
-    def blueprint(
-        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> Blueprint:
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
         expected = auth_token().encode()
 
@@ -47,8 +45,14 @@ class GatewayRestInput(RestInput):
         async def only_the_gateway(request: Request) -> Any:
             supplied = (request.headers.get("X-Rasa-Token") or "").encode()
             if not hmac.compare_digest(supplied, expected):
-                return response.json({"status": "failure", "reason": "NotAuthenticated",
-                                      "message": "missing or wrong X-Rasa-Token"}, status=401)
+                return response.json(
+                    {
+                        "status": "failure",
+                        "reason": "NotAuthenticated",
+                        "message": "missing or wrong X-Rasa-Token",
+                    },
+                    status=401,
+                )
             # The turn's trace id goes into every log line of this request (contract).
             try:
                 body = request.json if request.method == "POST" else None

@@ -13,8 +13,14 @@ def main() -> None:
     configure_tracing("gateway")
     settings = get_settings()
     # log_config=None: uvicorn's loggers keep the JSON handler configured above.
-    uvicorn.run("gateway.app:app", host=settings.gateway_host, port=settings.gateway_port,
-                log_level="info", log_config=None, **settings.uvicorn_options())  # type: ignore[arg-type]
+    uvicorn.run(
+        "gateway.app:app",
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_level="info",
+        log_config=None,
+        **settings.uvicorn_options(),
+    )
 
 
 if __name__ == "__main__":

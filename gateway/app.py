@@ -51,8 +51,10 @@ from gateway.transcripts.writer import (
 
 STATIC_DIR = Path(__file__).parent / "static"
 # The widget loads only same-origin script/style and talks only to its own origin.
-_CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data: https:; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+_CSP = (
+    "default-src 'self'; connect-src 'self'; img-src 'self' data: https:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,20 +63,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tokens = TokenService.from_file(
-            settings.jwt_private_key_file, key_id=settings.jwt_key_id,
-            issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+            settings.jwt_private_key_file,
+            key_id=settings.jwt_key_id,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
             ttl_seconds=settings.access_token_ttl_seconds,
         )
         # Blocking pool: a burst of commands beyond the pool size waits (up to the
         # timeout) for a connection instead of failing with MaxConnectionsError, which
         # refused hellos as "unavailable" at ~400 concurrent handshakes (bench/gateway.py).
-        redis = Redis.from_pool(BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=settings.redis_max_connections,
-            timeout=settings.redis_pool_timeout_seconds))
-        identity_http = httpx.AsyncClient(base_url=settings.core_banking_url,
-                                          timeout=settings.core_banking_timeout_seconds)
-        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds,
-                          auth_token=settings.rasa_auth_token)
+        redis = Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                settings.redis_url,
+                max_connections=settings.redis_max_connections,
+                timeout=settings.redis_pool_timeout_seconds,
+            )
+        )
+        identity_http = httpx.AsyncClient(
+            base_url=settings.core_banking_url, timeout=settings.core_banking_timeout_seconds
+        )
+        rasa = RasaClient(
+            settings.rasa_url, settings.rasa_timeout_seconds, auth_token=settings.rasa_auth_token
+        )
         await rasa.open()
         hub = SessionHub(redis, key_prefix=settings.redis_key_prefix)
         app.state.settings = settings
@@ -84,54 +94,85 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.background_tasks = background
         prefix = settings.redis_key_prefix
         app.state.auth_service = AuthService(
-            tokens=tokens, identity=IdentityClient(identity_http, settings.service_token),
-            redis=redis, key_prefix=settings.redis_key_prefix,
+            tokens=tokens,
+            identity=IdentityClient(identity_http, settings.service_token),
+            redis=redis,
+            key_prefix=settings.redis_key_prefix,
             refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
             throttle=LoginThrottle(
-                redis, key_prefix=prefix, window_seconds=settings.login_window_seconds,
+                redis,
+                key_prefix=prefix,
+                window_seconds=settings.login_window_seconds,
                 max_per_account=settings.login_max_failures_per_account,
-                max_per_ip=settings.login_max_failures_per_ip),
+                max_per_ip=settings.login_max_failures_per_ip,
+            ),
         )
         transcripts = TranscriptQueue(redis, key_prefix=prefix)
         # Finished turns are XADDed to the transcript stream by the store's completion
         # script, atomically with storing their replies.
-        store = ChatStore(redis, key_prefix=prefix, retention=settings.session_retention_frames,
-                          ttl_seconds=settings.session_ttl_seconds,
-                          queue_max=settings.turn_queue_max,
-                          transcript_stream=transcripts.key, transcript_max=STREAM_MAX)
+        store = ChatStore(
+            redis,
+            key_prefix=prefix,
+            retention=settings.session_retention_frames,
+            ttl_seconds=settings.session_ttl_seconds,
+            queue_max=settings.turn_queue_max,
+            transcript_stream=transcripts.key,
+            transcript_max=STREAM_MAX,
+        )
         app.state.chat_store = store
         engine = make_engine(settings.transcript_database_url)
         schema = TranscriptSchema(engine)
-        writer = TranscriptWriter(redis=redis, queue=transcripts, schema=schema,
-                                  rasa=rasa, consumer=hub.instance_id,
-                                  metrics=app.state.metrics)
-        sealer = TurnSealer(settings.chat_credential_key,
-                            ttl_seconds=settings.delegated_token_ttl_seconds)
+        writer = TranscriptWriter(
+            redis=redis,
+            queue=transcripts,
+            schema=schema,
+            rasa=rasa,
+            consumer=hub.instance_id,
+            metrics=app.state.metrics,
+        )
+        sealer = TurnSealer(
+            settings.chat_credential_key, ttl_seconds=settings.delegated_token_ttl_seconds
+        )
         app.state.turn_sealer = sealer
-        runner = TurnRunner(store=store, hub=hub, rasa=rasa, tokens=tokens, sealer=sealer,
-                            settings=settings, metrics=app.state.metrics,
-                            background=background)
-        limits = Limits(redis, key_prefix=prefix,
-                        session_rate=(settings.rate_session_messages,
-                                      settings.rate_session_window_seconds),
-                        user_rate=(settings.rate_user_messages,
-                                   settings.rate_user_window_seconds),
-                        max_sockets_per_user=settings.max_sockets_per_user)
-        service = ChatService(store=store, hub=hub, runner=runner, limits=limits,
-                              tokens=tokens, sealer=sealer, metrics=app.state.metrics,
-                              pii_ref_ttl_seconds=settings.pii_ref_ttl_seconds)
+        runner = TurnRunner(
+            store=store,
+            hub=hub,
+            rasa=rasa,
+            tokens=tokens,
+            sealer=sealer,
+            settings=settings,
+            metrics=app.state.metrics,
+            background=background,
+        )
+        limits = Limits(
+            redis,
+            key_prefix=prefix,
+            session_rate=(settings.rate_session_messages, settings.rate_session_window_seconds),
+            user_rate=(settings.rate_user_messages, settings.rate_user_window_seconds),
+            max_sockets_per_user=settings.max_sockets_per_user,
+        )
+        service = ChatService(
+            store=store,
+            hub=hub,
+            runner=runner,
+            limits=limits,
+            tokens=tokens,
+            sealer=sealer,
+            metrics=app.state.metrics,
+            pii_ref_ttl_seconds=settings.pii_ref_ttl_seconds,
+        )
         app.state.chat_service = service
         app.state.console_service = ConsoleService(store=store, hub=hub)
         low = settings.console_low_confidence
-        app.state.review_service = ReviewService(schema=schema, store=store,
-                                                 low_confidence=low)
+        app.state.review_service = ReviewService(schema=schema, store=store, low_confidence=low)
         app.state.export_service = ExportService(schema=schema, low_confidence=low)
-        app.state.erasure_service = ErasureService(schema=schema, store=store, rasa=rasa,
-                                                   hub=hub)
+        app.state.erasure_service = ErasureService(schema=schema, store=store, rasa=rasa, hub=hub)
         listener = asyncio.create_task(hub.run())
-        loops = [asyncio.create_task(runner.sweep_forever()),
-                 asyncio.create_task(service.maintain_forever()),
-                 asyncio.create_task(writer.run())]
+        loops = [
+            asyncio.create_task(runner.sweep_forever()),
+            asyncio.create_task(service.maintain_forever()),
+            asyncio.create_task(writer.run()),
+        ]
         # Start serving only once other instances' frames can reach us (bounded wait:
         # without Redis we still start, /health reports it, the listener keeps retrying).
         with contextlib.suppress(TimeoutError):
@@ -162,10 +203,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def widget() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", headers={
-            "Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache",
-        })
+        return FileResponse(
+            STATIC_DIR / "index.html",
+            headers={
+                "Content-Security-Policy": _CSP,
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+                "Cache-Control": "no-cache",
+            },
+        )
 
     return app
 

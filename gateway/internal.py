@@ -52,13 +52,15 @@ class UnknownReference(Problem):
 
 @router.post("/pii/resolve", responses={401: {}, 404: {}})
 async def resolve(
-    body: ResolveRequest, request: Request,
+    body: ResolveRequest,
+    request: Request,
     x_service_token: Annotated[str | None, Header()] = None,
 ) -> Resolved:
     state = request.app.state
     expected = state.settings.service_token
-    if x_service_token is None or not hmac.compare_digest(x_service_token.encode(),
-                                                          expected.encode()):
+    if x_service_token is None or not hmac.compare_digest(
+        x_service_token.encode(), expected.encode()
+    ):
         raise BadServiceToken()
     sealer: TurnSealer = state.turn_sealer
     try:

@@ -40,21 +40,31 @@ _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.sockets_open = Gauge("gateway_sockets_open", "Open chat sockets",
-                                  registry=self.registry)
-        self.turns = Counter("gateway_turns", "Turns finished", ["outcome"],
-                             registry=self.registry)
-        self.turn_latency = Histogram("gateway_turn_latency_seconds",
-                                      "Turn admission to replies", buckets=_LATENCY_BUCKETS,
-                                      registry=self.registry)
-        self.rasa_latency = Histogram("gateway_rasa_latency_seconds", "One call to Rasa",
-                                      buckets=_LATENCY_BUCKETS, registry=self.registry)
-        self.errors = Counter("gateway_errors", "Error frames produced", ["code"],
-                              registry=self.registry)
-        self.fallbacks = Counter("gateway_fallbacks", "Answered turns that fell back",
-                                 registry=self.registry)
-        self.handoffs = Counter("gateway_handoffs", "Handoff frames by state", ["state"],
-                                registry=self.registry)
+        self.sockets_open = Gauge(
+            "gateway_sockets_open", "Open chat sockets", registry=self.registry
+        )
+        self.turns = Counter("gateway_turns", "Turns finished", ["outcome"], registry=self.registry)
+        self.turn_latency = Histogram(
+            "gateway_turn_latency_seconds",
+            "Turn admission to replies",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.rasa_latency = Histogram(
+            "gateway_rasa_latency_seconds",
+            "One call to Rasa",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "gateway_errors", "Error frames produced", ["code"], registry=self.registry
+        )
+        self.fallbacks = Counter(
+            "gateway_fallbacks", "Answered turns that fell back", registry=self.registry
+        )
+        self.handoffs = Counter(
+            "gateway_handoffs", "Handoff frames by state", ["state"], registry=self.registry
+        )
         ProcessCollector(registry=self.registry)
 
     def error(self, code: str) -> None:

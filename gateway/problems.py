@@ -74,7 +74,11 @@ class StoreUnavailable(Problem):
 
 
 def problem_response(
-    status: int, slug: str, title: str, detail: str, headers: dict[str, str] | None = None,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
@@ -84,16 +88,13 @@ def problem_response(
 
 async def _render_problem(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    return problem_response(exc.status, exc.slug, exc.title, exc.detail,
-                            exc.response_headers())
+    return problem_response(exc.status, exc.slug, exc.title, exc.detail, exc.response_headers())
 
 
 async def _render_validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-    return problem_response(
-        422, "validation", "Request is invalid", "See errors", errors=errors
-    )
+    return problem_response(422, "validation", "Request is invalid", "See errors", errors=errors)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

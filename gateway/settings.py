@@ -8,7 +8,7 @@ development; ``APP_ENV=production`` refuses to start with the default service to
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -122,26 +122,31 @@ class Settings(BaseSettings):
     def ws_max_size(self) -> int:
         return self.ws_max_size_bytes or self.max_frame_bytes + 16 * 1024
 
-    def uvicorn_options(self) -> dict[str, object]:
+    def uvicorn_options(self) -> dict[str, Any]:
         """uvicorn settings the gateway relies on (``python -m gateway`` applies them):
         frames above ``ws_max_size`` are dropped by the server with 1009; no
         per-message deflate (its memory per socket is unbounded by MAX_FRAME_BYTES and
         compression bombs would bypass the size check); transport pings every 20 s;
         X-Forwarded-For believed only from FORWARDED_ALLOW_IPS (uvicorn would trust
         127.0.0.1 by default, so any local process could choose its address)."""
-        return {"ws_max_size": self.ws_max_size, "ws_per_message_deflate": False,
-                "ws_ping_interval": 20.0, "ws_ping_timeout": 20.0,
-                "proxy_headers": bool(self.forwarded_allow_ips),
-                "forwarded_allow_ips": self.forwarded_allow_ips or None}
+        return {
+            "ws_max_size": self.ws_max_size,
+            "ws_per_message_deflate": False,
+            "ws_ping_interval": 20.0,
+            "ws_ping_timeout": 20.0,
+            "proxy_headers": bool(self.forwarded_allow_ips),
+            "forwarded_allow_ips": self.forwarded_allow_ips or None,
+        }
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:
         if self.app_env != "production":
             return self
-        defaults = {"SERVICE_TOKEN": (self.service_token, DEFAULT_SERVICE_TOKEN),
-                    "RASA_AUTH_TOKEN": (self.rasa_auth_token, DEFAULT_RASA_AUTH_TOKEN),
-                    "CHAT_CREDENTIAL_KEY": (self.chat_credential_key,
-                                            DEFAULT_CHAT_CREDENTIAL_KEY)}
+        defaults = {
+            "SERVICE_TOKEN": (self.service_token, DEFAULT_SERVICE_TOKEN),
+            "RASA_AUTH_TOKEN": (self.rasa_auth_token, DEFAULT_RASA_AUTH_TOKEN),
+            "CHAT_CREDENTIAL_KEY": (self.chat_credential_key, DEFAULT_CHAT_CREDENTIAL_KEY),
+        }
         for name, (value, default) in defaults.items():
             if value in ("", default) or default in value.split(","):
                 raise ValueError(f"{name} must be set to a non-default value in production")

@@ -61,10 +61,22 @@ def train(data_dir: Path) -> Path:
     rasa = ROOT / ".venv-rasa" / "bin" / "rasa"
     started = time.monotonic()
     subprocess.run(  # noqa: S603 (our own rasa binary and paths)
-        [str(rasa), "train", "nlu", "--config", str(ROOT / "bot" / "config.yml"),
-         "--nlu", str(data_dir), "--out", str(OUT), "--fixed-model-name", "eval-model"],
-        cwd=ROOT, check=True,
-    )  # fmt: skip
+        [
+            str(rasa),
+            "train",
+            "nlu",
+            "--config",
+            str(ROOT / "bot" / "config.yml"),
+            "--nlu",
+            str(data_dir),
+            "--out",
+            str(OUT),
+            "--fixed-model-name",
+            "eval-model",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     print(f"training took {time.monotonic() - started:.0f} s")
     return OUT / "eval-model.tar.gz"
 
@@ -108,9 +120,15 @@ def confusion_plot(truth: list[str], predicted: list[str], path: Path) -> None:
     labels = sorted(set(truth))
     fig, ax = plt.subplots(figsize=(22, 22))
     ConfusionMatrixDisplay.from_predictions(
-        truth, predicted, labels=labels, ax=ax, xticks_rotation="vertical",
-        include_values=False, colorbar=False, normalize="true",
-    )  # fmt: skip
+        truth,
+        predicted,
+        labels=labels,
+        ax=ax,
+        xticks_rotation="vertical",
+        include_values=False,
+        colorbar=False,
+        normalize="true",
+    )
     ax.set_title("BANKING77 held-out split: confusion (row-normalised)")
     fig.tight_layout()
     fig.savefig(path, dpi=60)
@@ -131,8 +149,9 @@ def main() -> None:
     task_items = [
         (normalise(example.lstrip("- ")), block["intent"])
         for block in yaml.safe_load(TASKS_EVAL.read_text())["nlu"]
-        for example in block["examples"].splitlines() if example.strip()
-    ]  # fmt: skip
+        for example in block["examples"].splitlines()
+        if example.strip()
+    ]
     texts = heldout_texts + oos_texts + [t for t, _ in task_items]
     results, latencies = asyncio.run(parse_all(model, texts))
     b77 = results[: len(heldout_texts)]
@@ -152,8 +171,9 @@ def main() -> None:
         "out_of_scope_detected": sum(is_out_of_scope(top_intent(r, False)) for r in oos)
         / max(1, len(oos)),
         "task_examples": len(task_items),
-        "task_accuracy": sum(top_intent(r, False) == intent
-                             for r, (_, intent) in zip(tasks, task_items, strict=True))
+        "task_accuracy": sum(
+            top_intent(r, False) == intent for r, (_, intent) in zip(tasks, task_items, strict=True)
+        )
         / max(1, len(task_items)),
         "parse_latency_ms_p50": statistics.median(latencies),
         "parse_latency_ms_p95": percentile(latencies, 0.95),

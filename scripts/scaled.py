@@ -24,8 +24,9 @@ HOST = "127.0.0.1"
 
 
 class ServiceFactory(Protocol):
-    def __call__(self, name: str, command: list[str], health_url: str,
-                 env: dict[str, str]) -> object: ...
+    def __call__(
+        self, name: str, command: list[str], health_url: str, env: dict[str, str]
+    ) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,12 @@ class LbPorts:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LbPorts:
-        return cls(gateway=int(env.get("LB_PORT", 8080)),
-                   rasa=int(env.get("RASA_LB_PORT", 5004)),
-                   actions=int(env.get("ACTIONS_LB_PORT", 5054)),
-                   monitor=int(env.get("LB_MONITOR_PORT", 8081)))
+        return cls(
+            gateway=int(env.get("LB_PORT", 8080)),
+            rasa=int(env.get("RASA_LB_PORT", 5004)),
+            actions=int(env.get("ACTIONS_LB_PORT", 5054)),
+            monitor=int(env.get("LB_MONITOR_PORT", 8081)),
+        )
 
 
 def haproxy_config(balancers: list[Balancer], monitor_port: int) -> str:
@@ -58,29 +61,49 @@ def haproxy_config(balancers: list[Balancer], monitor_port: int) -> str:
     found every server up: a server starts down until its checks pass, so without it
     the first turns after a start would find no Rasa."""
     lines = [
-        "global", "    maxconn 8192",
-        "defaults", "    mode http", "    timeout connect 2s", "    timeout client 1h",
-        "    timeout server 1h", "    timeout tunnel 1h", "    retries 2",
-        "    option redispatch", "    default-server inter 1s fall 2 rise 2",
+        "global",
+        "    maxconn 8192",
+        "defaults",
+        "    mode http",
+        "    timeout connect 2s",
+        "    timeout client 1h",
+        "    timeout server 1h",
+        "    timeout tunnel 1h",
+        "    retries 2",
+        "    option redispatch",
+        "    default-server inter 1s fall 2 rise 2",
     ]
     for lb in balancers:
-        lines += [f"frontend {lb.name}", f"    bind {HOST}:{lb.port}",
-                  f"    default_backend {lb.name}_servers"]
+        lines += [
+            f"frontend {lb.name}",
+            f"    bind {HOST}:{lb.port}",
+            f"    default_backend {lb.name}_servers",
+        ]
         if lb.forwarded_for:
             lines.append("    option forwardfor")
-        lines += [f"backend {lb.name}_servers", "    balance roundrobin",
-                  f"    option httpchk GET {lb.health_path}"]
+        lines += [
+            f"backend {lb.name}_servers",
+            "    balance roundrobin",
+            f"    option httpchk GET {lb.health_path}",
+        ]
         lines += [f"    server {name} {HOST}:{port} check" for name, port in lb.servers]
-    missing = " || ".join(f"{{ nbsrv({lb.name}_servers) lt {len(lb.servers)} }}"
-                          for lb in balancers)
-    lines += ["frontend monitor", f"    bind {HOST}:{monitor_port}", "    monitor-uri /ready",
-              f"    monitor fail if {missing}"]
+    missing = " || ".join(
+        f"{{ nbsrv({lb.name}_servers) lt {len(lb.servers)} }}" for lb in balancers
+    )
+    lines += [
+        "frontend monitor",
+        f"    bind {HOST}:{monitor_port}",
+        "    monitor-uri /ready",
+        f"    monitor fail if {missing}",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def haproxy_binary() -> str:
     binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not Path(binary).exists():
-        raise RuntimeError("haproxy is not installed: `apt-get install haproxy` "
-                           "(scripts/ensure_haproxy.sh does it for make run-scaled)")
+        raise RuntimeError(
+            "haproxy is not installed: `apt-get install haproxy` "
+            "(scripts/ensure_haproxy.sh does it for make run-scaled)"
+        )
     return binary

@@ -76,8 +76,9 @@ class StackError(RuntimeError):
 class Stack:
     """The four services, wired to each other through environment variables only."""
 
-    def __init__(self, model: Path, env: Mapping[str, str] | None = None,
-                 log_dir: Path = LOG_DIR) -> None:
+    def __init__(
+        self, model: Path, env: Mapping[str, str] | None = None, log_dir: Path = LOG_DIR
+    ) -> None:
         base = dict(os.environ if env is None else env)
         self.ports = Ports.from_env(base)
         self.log_dir = log_dir
@@ -105,21 +106,44 @@ class Stack:
         self.env = base
         p = self.ports
         self.services = [
-            Service("core_banking", [str(APP_BIN / "python"), "-m", "core_banking"],
-                    f"{self.urls['core_banking']}/health",
-                    env={"CORE_BANKING_PORT": str(p.core_banking)}),
-            Service("actions", [str(RASA_BIN / "python"), "-m", "actions.server"],
-                    f"{self.urls['actions']}/health",
-                    env={"ACTION_SERVER_PORT": str(p.actions)}),
-            Service("rasa", [str(RASA_BIN / "python"), "-m", "bot.server", "-i", host,
-                             "--port", str(p.rasa), "--model", str(model),
-                             "--endpoints", "bot/endpoints.yml",
-                             "--credentials", "bot/credentials.yml"],
-                    f"{self.urls['rasa']}/"),
+            Service(
+                "core_banking",
+                [str(APP_BIN / "python"), "-m", "core_banking"],
+                f"{self.urls['core_banking']}/health",
+                env={"CORE_BANKING_PORT": str(p.core_banking)},
+            ),
+            Service(
+                "actions",
+                [str(RASA_BIN / "python"), "-m", "actions.server"],
+                f"{self.urls['actions']}/health",
+                env={"ACTION_SERVER_PORT": str(p.actions)},
+            ),
+            Service(
+                "rasa",
+                [
+                    str(RASA_BIN / "python"),
+                    "-m",
+                    "bot.server",
+                    "-i",
+                    host,
+                    "--port",
+                    str(p.rasa),
+                    "--model",
+                    str(model),
+                    "--endpoints",
+                    "bot/endpoints.yml",
+                    "--credentials",
+                    "bot/credentials.yml",
+                ],
+                f"{self.urls['rasa']}/",
+            ),
             # `python -m gateway` applies the WebSocket server limits (frame size,
             # no compression, pings) that a bare `uvicorn` command would not.
-            Service("gateway", [str(APP_BIN / "python"), "-m", "gateway"],
-                    f"{self.urls['gateway']}/health"),
+            Service(
+                "gateway",
+                [str(APP_BIN / "python"), "-m", "gateway"],
+                f"{self.urls['gateway']}/health",
+            ),
         ]
         # STACK_REPLICAS=N (make run-scaled: 2): N gateways, Rasa servers and action
         # servers behind HAProxy (scripts/scaled.py). GATEWAY_INSTANCES=N adds gateways
@@ -129,9 +153,14 @@ class Stack:
         for n in range(1, gateways):
             port = p.gateway + 10 * n  # 8010: 8001 is core_banking
             self.urls[f"gateway-{n + 1}"] = f"http://{host}:{port}"
-            self.services.append(Service(
-                f"gateway-{n + 1}", [str(APP_BIN / "python"), "-m", "gateway"],
-                f"http://{host}:{port}/health", env={"GATEWAY_PORT": str(port)}))
+            self.services.append(
+                Service(
+                    f"gateway-{n + 1}",
+                    [str(APP_BIN / "python"), "-m", "gateway"],
+                    f"http://{host}:{port}/health",
+                    env={"GATEWAY_PORT": str(port)},
+                )
+            )
         if replicas > 1:
             self._scale_out(replicas)
 
@@ -152,12 +181,21 @@ class Stack:
                 health = first.health_url.replace(f":{port - n}/", f":{port}/")
                 self.services.append(Service(f"{tier}-{n + 1}", command, health, env=env))
         ports = {s.name: int(urlparse(s.health_url).port or 0) for s in self.services}
-        tiers = [("gateway", lb.gateway, "/health", True), ("rasa", lb.rasa, "/", False),
-                 ("actions", lb.actions, "/health", False)]
-        balancers = [scaled.Balancer(tier, port, path,
-                                     [(n, ports[n]) for n in ports if n.split("-")[0] == tier],
-                                     forwarded_for=public)
-                     for tier, port, path, public in tiers]  # fmt: skip
+        tiers = [
+            ("gateway", lb.gateway, "/health", True),
+            ("rasa", lb.rasa, "/", False),
+            ("actions", lb.actions, "/health", False),
+        ]
+        balancers = [
+            scaled.Balancer(
+                tier,
+                port,
+                path,
+                [(n, ports[n]) for n in ports if n.split("-")[0] == tier],
+                forwarded_for=public,
+            )
+            for tier, port, path, public in tiers
+        ]
         self.log_dir.mkdir(parents=True, exist_ok=True)
         config = self.log_dir / "haproxy.cfg"
         config.write_text(scaled.haproxy_config(balancers, lb.monitor))
@@ -167,16 +205,27 @@ class Stack:
         self.env["ACTION_ENDPOINT_URL"] = f"http://{scaled.HOST}:{lb.actions}/webhook"
         self.env["FORWARDED_ALLOW_IPS"] = scaled.HOST
         self.urls["balancer"] = f"http://{scaled.HOST}:{lb.gateway}"
-        self.services.append(Service(
-            "haproxy", [scaled.haproxy_binary(), "-db", "-f", str(config)],
-            f"http://{scaled.HOST}:{lb.monitor}/ready"))
+        self.services.append(
+            Service(
+                "haproxy",
+                [scaled.haproxy_binary(), "-db", "-f", str(config)],
+                f"http://{scaled.HOST}:{lb.monitor}/ready",
+            )
+        )
 
     def prepare_database(self, seed_customers: int | None = 20) -> None:
         """Migrate core_banking's database and seed the demo data (idempotent)."""
         self._run_tool([str(APP_BIN / "python"), "-m", "core_banking.migrate"])
         if seed_customers is not None:
-            self._run_tool([str(APP_BIN / "python"), "-m", "core_banking.seed",
-                            "--customers", str(seed_customers)])  # fmt: skip
+            self._run_tool(
+                [
+                    str(APP_BIN / "python"),
+                    "-m",
+                    "core_banking.seed",
+                    "--customers",
+                    str(seed_customers),
+                ]
+            )
 
     def _run_tool(self, command: list[str]) -> None:
         subprocess.run(command, cwd=ROOT, env=self.env, check=True)  # noqa: S603
@@ -195,12 +244,20 @@ class Stack:
     def _spawn(self, service: Service) -> None:
         log = open(self.log_dir / f"{service.name}.log", "ab")  # noqa: SIM115
         service.process = subprocess.Popen(  # noqa: S603
-            service.command, cwd=ROOT, env={**self.env, **service.env},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            service.command,
+            cwd=ROOT,
+            env={**self.env, **service.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         assert service.process.stdout is not None
-        threading.Thread(target=pump_log, args=(service.process.stdout, log, service.name),
-                         daemon=True, name=f"log-{service.name}").start()
+        threading.Thread(
+            target=pump_log,
+            args=(service.process.stdout, log, service.name),
+            daemon=True,
+            name=f"log-{service.name}",
+        ).start()
         service.started_at = time.monotonic()
 
     def supervise(self) -> list[str]:
@@ -218,11 +275,13 @@ class Stack:
                     service.restarts = 0
                 continue
             if service.due is None:
-                delay = min(2 ** service.restarts, MAX_BACKOFF_SECONDS)
+                delay = min(2**service.restarts, MAX_BACKOFF_SECONDS)
                 service.due = now + delay
-                said.append(f"[run] {service.name} exited with code {process.returncode}; "
-                            f"starting it again in {delay} s (log: "
-                            f"{self.log_dir / (service.name + '.log')})")
+                said.append(
+                    f"[run] {service.name} exited with code {process.returncode}; "
+                    f"starting it again in {delay} s (log: "
+                    f"{self.log_dir / (service.name + '.log')})"
+                )
             elif now >= service.due:
                 service.due = None
                 service.restarts += 1
@@ -246,13 +305,17 @@ class Stack:
         assert service.process is not None
         while time.monotonic() < deadline:
             if service.process.poll() is not None:
-                raise StackError(f"{service.name} exited with {service.process.returncode}; "
-                                 f"see {self.log_dir / (service.name + '.log')}")
+                raise StackError(
+                    f"{service.name} exited with {service.process.returncode}; "
+                    f"see {self.log_dir / (service.name + '.log')}"
+                )
             if _answers(service.health_url):
                 return
             time.sleep(0.3)
-        raise StackError(f"{service.name} not healthy at {service.health_url} in time; "
-                         f"see {self.log_dir / (service.name + '.log')}")
+        raise StackError(
+            f"{service.name} not healthy at {service.health_url} in time; "
+            f"see {self.log_dir / (service.name + '.log')}"
+        )
 
     def stop(self) -> None:
         """Stop all services (SIGTERM to each process group, SIGKILL after 15 s)."""
@@ -287,8 +350,13 @@ def as_json_line(raw: bytes, service: str) -> bytes:
         with contextlib.suppress(ValueError):
             if isinstance(json.loads(text), dict):
                 return text.encode() + b"\n"
-    line = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": "WARNING",
-            "service": service.split("-")[0], "logger": "output", "msg": text}
+    line = {
+        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "level": "WARNING",
+        "service": service.split("-")[0],
+        "logger": "output",
+        "msg": text,
+    }
     return json.dumps(line, ensure_ascii=False).encode() + b"\n"
 
 
@@ -344,10 +412,10 @@ def ensure_redis(redis_url: str) -> subprocess.Popen[bytes] | None:
         )
     print(f"[run] starting a local redis-server on port {port}", file=sys.stderr)
     process = subprocess.Popen(  # noqa: S603
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     for _ in range(50):
         try:
             with socket.create_connection((host, port), timeout=1):
@@ -374,18 +442,23 @@ def run_foreground() -> int:
     try:
         stack.prepare_database(int(os.environ.get("SEED_CUSTOMERS", 20)))
         stack.start()
-        extra = "".join(f"  chat widget ({name})  {url}/\n" for name, url in stack.urls.items()
-                        if name.startswith("gateway-") or name == "balancer")
-        print(f"\nBanking assistant ready in {time.monotonic() - started:.1f} s:\n"
-              f"  chat widget      {stack.urls['gateway']}/\n{extra}"
-              f"  staff console    {stack.urls['gateway']}/console\n"
-              f"  core_banking API {stack.urls['core_banking']}/docs\n"
-              f"  Rasa server      {stack.urls['rasa']}/\n"
-              f"  action server    {stack.urls['actions']}/health\n"
-              f"  logs             {LOG_DIR}/\n"
-              "Log in as demo001 / demo-password (console: agent1 / staff-password). "
-              "Ctrl-C stops everything.",
-              flush=True)  # fmt: skip
+        extra = "".join(
+            f"  chat widget ({name})  {url}/\n"
+            for name, url in stack.urls.items()
+            if name.startswith("gateway-") or name == "balancer"
+        )
+        print(
+            f"\nBanking assistant ready in {time.monotonic() - started:.1f} s:\n"
+            f"  chat widget      {stack.urls['gateway']}/\n{extra}"
+            f"  staff console    {stack.urls['gateway']}/console\n"
+            f"  core_banking API {stack.urls['core_banking']}/docs\n"
+            f"  Rasa server      {stack.urls['rasa']}/\n"
+            f"  action server    {stack.urls['actions']}/health\n"
+            f"  logs             {LOG_DIR}/\n"
+            "Log in as demo001 / demo-password (console: agent1 / staff-password). "
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
         while not stopping:
             for line in stack.supervise():  # a service that died is started again
                 print(line, file=sys.stderr, flush=True)

@@ -48,13 +48,19 @@ def model_path() -> Path:
 def train(out: Path) -> None:
     data = [str(p) for p in DATA_DIRS]
     command = [
-        str(RASA_BIN), "train",
-        "--config", str(ROOT / "bot" / "config.yml"),
-        "--domain", str(DOMAIN_DIR),
-        "--data", *data,
-        "--out", str(out.parent),
-        "--fixed-model-name", out.name.removesuffix(".tar.gz"),
-    ]  # fmt: skip
+        str(RASA_BIN),
+        "train",
+        "--config",
+        str(ROOT / "bot" / "config.yml"),
+        "--domain",
+        str(DOMAIN_DIR),
+        "--data",
+        *data,
+        "--out",
+        str(out.parent),
+        "--fixed-model-name",
+        out.name.removesuffix(".tar.gz"),
+    ]
     env = {**os.environ, "ACTION_ENDPOINT_URL": "http://127.0.0.1:5055/webhook"}
     print(f"[train] training {out.name} (a few minutes on two cores)", file=sys.stderr)
     subprocess.run(command, cwd=ROOT, env=env, check=True)  # noqa: S603

@@ -66,10 +66,7 @@ def env_vars_read(service: str) -> set[str]:
 
 
 def env_vars_accepted(service: str) -> set[str]:
-    return (
-        env_vars_read(service)
-        | LAUNCHER_VARIABLES.get(service, set())
-    )
+    return env_vars_read(service) | LAUNCHER_VARIABLES.get(service, set())
 
 
 def test_every_part_of_the_system_is_a_service() -> None:
@@ -96,8 +93,11 @@ def test_ports_match_the_code(name: str, port: int) -> None:
     service = SERVICES[name]
     command = service["command"]
     command = command if isinstance(command, str) else " ".join(command)
-    port_variable = {"gateway": "GATEWAY_PORT", "core_banking": "CORE_BANKING_PORT",
-                     "actions": "ACTION_SERVER_PORT"}.get(name)
+    port_variable = {
+        "gateway": "GATEWAY_PORT",
+        "core_banking": "CORE_BANKING_PORT",
+        "actions": "ACTION_SERVER_PORT",
+    }.get(name)
     listens_on = f"--port {port}" in command or (
         port_variable is not None and environment(name).get(port_variable) == str(port)
     )
@@ -125,8 +125,11 @@ def test_internal_services_listen_on_all_interfaces_of_their_container(
     service = SERVICES[name]
     command = service["command"]
     command = command if isinstance(command, str) else " ".join(command)
-    host_variable = {"gateway": "GATEWAY_HOST", "core_banking": "CORE_BANKING_HOST",
-                     "actions": "ACTION_SERVER_HOST"}.get(name)
+    host_variable = {
+        "gateway": "GATEWAY_HOST",
+        "core_banking": "CORE_BANKING_HOST",
+        "actions": "ACTION_SERVER_HOST",
+    }.get(name)
     if host_variable:
         assert environment(name).get(host_variable) == "0.0.0.0", name
     elif name == "rasa":

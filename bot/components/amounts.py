@@ -21,11 +21,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 CURRENCY_WORDS = {
-    "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
-    "$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD",
-    "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP",
-    "chf": "CHF", "francs": "CHF", "sek": "SEK", "pln": "PLN",
-}  # fmt: skip
+    "€": "EUR",
+    "eur": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "$": "USD",
+    "usd": "USD",
+    "dollar": "USD",
+    "dollars": "USD",
+    "£": "GBP",
+    "gbp": "GBP",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "quid": "GBP",
+    "chf": "CHF",
+    "francs": "CHF",
+    "sek": "SEK",
+    "pln": "PLN",
+}
 # "bucks" is money in the account's own currency: no currency said.
 CUR_RE = (
     r"€|\$|£|eur(?:os?)?\b|usd\b|dollars?\b|gbp\b|pounds?\b|quid\b|chf\b|francs\b|sek\b|"
@@ -64,10 +77,27 @@ DECIMAL_COMMA_LANGUAGES = frozenset(
     }
 )
 _UNITS = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-    "eighteen", "nineteen",
-]  # fmt: skip
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 SMALL_NUMBERS = {word: value for value, word in enumerate(_UNITS)}
 _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 TENS = {word: 10 * (index + 2) for index, word in enumerate(_TENS)}
@@ -174,8 +204,11 @@ def _cents(m: re.Match[str]) -> int | None:
     if raw is None:
         return None
     cents = int(raw) if raw.isdigit() else _word_number(raw)
-    if cents is None or not 0 < cents < 100 or (raw.isdigit() and len(raw) == 1
-                                                and not m.group("cents_word")):  # fmt: skip
+    if (
+        cents is None
+        or not 0 < cents < 100
+        or (raw.isdigit() and len(raw) == 1 and not m.group("cents_word"))
+    ):
         return None
     return cents
 

@@ -14,15 +14,16 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.components.entity_rules import extract
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class BankingEntityExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(
-        cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
         execution_context: ExecutionContext,
-    ) -> BankingEntityExtractor:  # fmt: skip
+    ) -> BankingEntityExtractor:
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -35,11 +36,15 @@ class BankingEntityExtractor(GraphComponent, EntityExtractorMixin):
             locale = metadata.get("locale") if isinstance(metadata, dict) else None
             entities = [
                 {
-                    "entity": found.entity, "value": found.value, "start": found.start,
-                    "end": found.end, "confidence_entity": 1.0, "extractor": self.name,
+                    "entity": found.entity,
+                    "value": found.value,
+                    "start": found.start,
+                    "end": found.end,
+                    "confidence_entity": 1.0,
+                    "extractor": self.name,
                     **({"role": found.role} if found.role else {}),
                 }
                 for found in extract(text, locale=locale if isinstance(locale, str) else None)
-            ]  # fmt: skip
+            ]
             message.set("entities", message.get("entities", []) + entities, add_to_output=True)
         return messages

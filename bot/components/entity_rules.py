@@ -62,7 +62,8 @@ def iban_is_valid(candidate: str) -> bool:
 
 # Typed as an IBAN: one token, or the usual groups of four.
 _IBAN_SHAPED = re.compile(
-    r"\b[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?)\b")
+    r"\b[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?)\b"
+)
 
 
 def _invalid_ibans(text: str, valid: list[Found]) -> list[Found]:
@@ -70,8 +71,12 @@ def _invalid_ibans(text: str, valid: list[Found]) -> list[Found]:
     for m in _IBAN_SHAPED.finditer(text):
         value = m.group(0).replace(" ", "").upper()
         digits = sum(ch.isdigit() for ch in value)  # a random gift code is ~1/3 digits
-        if (digits >= 10 and digits >= 0.6 * len(value) and not iban_is_valid(value)
-                and not any(f.start < m.end() and m.start() < f.end for f in valid)):
+        if (
+            digits >= 10
+            and digits >= 0.6 * len(value)
+            and not iban_is_valid(value)
+            and not any(f.start < m.end() and m.start() < f.end for f in valid)
+        ):
             found.append(Found("invalid_iban", value, m.start(), m.end()))
     return found
 
@@ -91,8 +96,10 @@ def _ibans(text: str) -> list[Found]:
 
 
 def _gift_cards(text: str) -> list[Found]:
-    found = [Found("gift_card_ref", m.group(1), m.start(), m.end())
-             for m in re.finditer(r"\[giftcard:([A-Za-z0-9_-]{4,64})\]", text)]  # fmt: skip
+    found = [
+        Found("gift_card_ref", m.group(1), m.start(), m.end())
+        for m in re.finditer(r"\[giftcard:([A-Za-z0-9_-]{4,64})\]", text)
+    ]
     group = r"[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{4}"
     for m in re.finditer(rf"\b{group}(?:-{group}){{3,5}}(?:-[0-9A-Za-z])?\b", text):
         found.append(Found("gift_card_code", m.group(0).upper(), m.start(), m.end()))
@@ -101,12 +108,15 @@ def _gift_cards(text: str) -> list[Found]:
 
 _CARD_LAST4 = re.compile(
     r"\b(?:ending|ends|last (?:four|4)(?: digits)?)(?:\s+(?:in|with|are|is|of))?\s*[:#]?\s*"
-    r"(\d{4})\b", re.IGNORECASE)
+    r"(\d{4})\b",
+    re.IGNORECASE,
+)
 
 
 def _card_last4(text: str) -> list[Found]:
-    return [Found("card_last4", m.group(1), m.start(1), m.end(1))
-            for m in _CARD_LAST4.finditer(text)]
+    return [
+        Found("card_last4", m.group(1), m.start(1), m.end(1)) for m in _CARD_LAST4.finditer(text)
+    ]
 
 
 def _amounts(text: str, blocked: list[tuple[int, int]], locale: str | None) -> list[Found]:
@@ -134,8 +144,16 @@ def _amounts(text: str, blocked: list[tuple[int, int]], locale: str | None) -> l
         between = re.search(r"\bbetween\s*$", text[: found[0].start].lower())
     numbers = [f for f in found if f.entity in ("amount", "amount_ambiguous")]
     if between and len(numbers) >= 2 and numbers[0].role is None and numbers[1].role is None:
-        found = [Found(f.entity, f.value, f.start, f.end, "min" if f is numbers[0] else
-                       "max" if f is numbers[1] else f.role) for f in found]  # fmt: skip
+        found = [
+            Found(
+                f.entity,
+                f.value,
+                f.start,
+                f.end,
+                "min" if f is numbers[0] else "max" if f is numbers[1] else f.role,
+            )
+            for f in found
+        ]
     return found
 
 
@@ -145,14 +163,31 @@ def _account_types(text: str) -> list[Found]:
     for m in re.finditer(pattern, text, re.IGNORECASE):
         kind = "savings" if m.group(1).lower().startswith("saving") else "checking"
         before = text[max(0, m.start() - 12) : m.start()].lower()
-        role = "from" if re.search(r"\bfrom\s+(my\s+|the\s+)?$", before) else (
-            "to" if re.search(r"\b(to|into|in)\s+(my\s+|the\s+)?$", before) else None)
+        role = (
+            "from"
+            if re.search(r"\bfrom\s+(my\s+|the\s+)?$", before)
+            else ("to" if re.search(r"\b(to|into|in)\s+(my\s+|the\s+)?$", before) else None)
+        )
         found.append(Found("account_type", kind, m.start(), m.end(), role))
     return found
 
 
-STOP_AFTER_AT = {"my", "the", "a", "all", "least", "most", "this", "last", "home", "work",
-                 "an", "any", "night", "once"}  # fmt: skip
+STOP_AFTER_AT = {
+    "my",
+    "the",
+    "a",
+    "all",
+    "least",
+    "most",
+    "this",
+    "last",
+    "home",
+    "work",
+    "an",
+    "any",
+    "night",
+    "once",
+}
 
 
 def _merchants(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
@@ -160,11 +195,16 @@ def _merchants(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
     while m is not None:
         word = m.group(1)
         first = word.split()[0].lower().rstrip(".")
-        if (first not in STOP_AFTER_AT and first not in MONTHS and not
-                any(m.start(1) < e and s < m.end(1) for s, e in blocked)
-                and first not in {"checking", "savings", "saving", "current", "amazon's"}):
+        if (
+            first not in STOP_AFTER_AT
+            and first not in MONTHS
+            and not any(m.start(1) < e and s < m.end(1) for s, e in blocked)
+            and first not in {"checking", "savings", "saving", "current", "amazon's"}
+        ):
             return [Found("merchant", word.rstrip(".?!,"), m.start(1), m.end(1))]
-        m = re.compile(r"\b(?:at|on|from|with)\s+([A-Za-z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)?)").search(text, m.end())  # noqa: E501
+        m = re.compile(r"\b(?:at|on|from|with)\s+([A-Za-z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)?)").search(
+            text, m.end()
+        )
     return []
 
 
@@ -172,12 +212,17 @@ def _merchants(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
 # those words win over the spending words they often appear with.
 INCOMING = re.compile(
     r"\b(received|receive[ds]?|incoming|income|deposits?|deposited|credited|credits|"
-    r"refunds?|refunded|paid (?:to )?me|got paid|money in|came in|coming in)\b", re.I)
+    r"refunds?|refunded|paid (?:to )?me|got paid|money in|came in|coming in)\b",
+    re.I,
+)
 OUTGOING = re.compile(
     r"\b(spen[dt]|spending|paid|pay|payments?|purchases?|bought|charged|charges|"
-    r"outgoing|debits?|debited|withdrawals?|withdrew|sent|expenses?|money out)\b", re.I)
+    r"outgoing|debits?|debited|withdrawals?|withdrew|sent|expenses?|money out)\b",
+    re.I,
+)
 TRANSACTION_QUESTION = re.compile(
-    r"\b(spen[dt]|spending|paid|pay|payments?|purchases?|bought|transactions?)\b", re.I)
+    r"\b(spen[dt]|spending|paid|pay|payments?|purchases?|bought|transactions?)\b", re.I
+)
 
 
 def _direction(text: str) -> list[Found]:
@@ -194,10 +239,24 @@ _COUNT = re.compile(
     r"(?P<n>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
     r"twenty)\s+(?:(?:most\s+)?(?:recent|latest|last)\s+)?(?:card\s+)?"
     r"(?:transactions?|payments?|purchases?|transfers?|deposits?|entries|items|movements)\b",
-    re.IGNORECASE)
-_COUNT_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-                "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
-                "twenty": 20}  # fmt: skip
+    re.IGNORECASE,
+)
+_COUNT_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+}
 
 
 def _count(text: str) -> list[Found]:
@@ -212,12 +271,43 @@ def _count(text: str) -> list[Found]:
 # "and tesco?", "what about at Lidl": a follow-up that names only a merchant.
 _FOLLOW_UP_MERCHANT = re.compile(
     r"^\W*(?:and|what about|how about)\s+(?:(?:at|on|from|in|with)\s+)?"
-    r"(?P<m>[A-Za-z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)?)\W*$", re.IGNORECASE)
+    r"(?P<m>[A-Za-z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)?)\W*$",
+    re.IGNORECASE,
+)
 _NOT_MERCHANTS = STOP_AFTER_AT | {
-    "you", "me", "it", "that", "this", "them", "now", "then", "today", "yesterday", "week",
-    "month", "year", "savings", "checking", "saving", "current", "more", "less", "others",
-    "other", "before", "after", "earlier", "later", "in", "out", "yes", "no", "ok", "okay",
-    *WEEKDAYS}  # fmt: skip
+    "you",
+    "me",
+    "it",
+    "that",
+    "this",
+    "them",
+    "now",
+    "then",
+    "today",
+    "yesterday",
+    "week",
+    "month",
+    "year",
+    "savings",
+    "checking",
+    "saving",
+    "current",
+    "more",
+    "less",
+    "others",
+    "other",
+    "before",
+    "after",
+    "earlier",
+    "later",
+    "in",
+    "out",
+    "yes",
+    "no",
+    "ok",
+    "okay",
+    *WEEKDAYS,
+}
 
 
 def _follow_up_merchant(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
@@ -234,8 +324,7 @@ def _follow_up_merchant(text: str, blocked: list[tuple[int, int]]) -> list[Found
 def _people(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
     found = []
     for person in people(text):
-        found.append(Found("relation", person.relation, person.relation_start,
-                           person.relation_end))  # fmt: skip
+        found.append(Found("relation", person.relation, person.relation_start, person.relation_end))
         if person.name and not any(person.start < e and s < person.end for s, e in blocked):
             found.append(Found("person", person.name, person.start, person.end))
     return found
@@ -251,16 +340,28 @@ def extract(text: str, today: date | None = None, locale: str | None = None) -> 
     cards = _gift_cards(text)
     period = time_period(text, today)
     anchor = payday(text) if period is None else None
-    periods = ([Found("time_period", period[0], period[1], period[2])] if period else
-               [Found("time_anchor", "payday", *anchor)] if anchor else [])  # fmt: skip
+    periods = (
+        [Found("time_period", period[0], period[1], period[2])]
+        if period
+        else [Found("time_anchor", "payday", *anchor)]
+        if anchor
+        else []
+    )
     count = _count(text)
     # The gateway's masks of a card number or CVV hold digits that are never amounts.
     masked = [m.span() for m in re.finditer(r"\[card [^\]]*\]|\[redacted\]", text)]
     blocked = masked + [(f.start, f.end) for f in (*ibans, *cards, *periods, *count)]
     last4 = _card_last4(text)
     blocked += [(f.start, f.end) for f in last4]  # "ending 4321" is no money
-    found = [*ibans, *cards, *periods, *count, *_amounts(text, blocked, locale),
-             *_account_types(text), *last4]  # fmt: skip
+    found = [
+        *ibans,
+        *cards,
+        *periods,
+        *count,
+        *_amounts(text, blocked, locale),
+        *_account_types(text),
+        *last4,
+    ]
     found += _people(text, blocked)
     if TRANSACTION_QUESTION.search(text) or INCOMING.search(text):
         found += _merchants(text, blocked + [(f.start, f.end) for f in found])

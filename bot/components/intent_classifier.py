@@ -92,9 +92,7 @@ def fit_temperature(
     return best
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class SentenceEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -108,9 +106,12 @@ class SentenceEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
         }
 
     def __init__(
-        self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
         model: LinearModel | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
@@ -118,9 +119,12 @@ class SentenceEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
 
     @classmethod
     def create(
-        cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
         execution_context: ExecutionContext,
-    ) -> SentenceEmbeddingIntentClassifier:  # fmt: skip
+    ) -> SentenceEmbeddingIntentClassifier:
         return cls(config, model_storage, resource)
 
     @staticmethod
@@ -138,9 +142,11 @@ class SentenceEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
         embeddings = self._embed(texts)
         # Fit the temperature on a held-out slice, then refit on everything.
         fit_idx, cal_idx = train_test_split(
-            np.arange(len(texts)), test_size=self.config["calibration_fraction"],
-            random_state=self.config["random_state"], stratify=labels,
-        )  # fmt: skip
+            np.arange(len(texts)),
+            test_size=self.config["calibration_fraction"],
+            random_state=self.config["random_state"],
+            stratify=labels,
+        )
         probe = LinearModel(self.config["svm_c"], self.config["embedding_weight"])
         probe.fit([texts[i] for i in fit_idx], embeddings[fit_idx], [labels[i] for i in fit_idx])
         temperature = fit_temperature(
@@ -156,9 +162,13 @@ class SentenceEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
 
     @classmethod
     def load(
-        cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-        execution_context: ExecutionContext, **kwargs: Any,
-    ) -> SentenceEmbeddingIntentClassifier:  # fmt: skip
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> SentenceEmbeddingIntentClassifier:
         try:
             with model_storage.read_from(resource) as directory:
                 model = joblib.load(directory / MODEL_FILE)

@@ -10,15 +10,63 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-RELATIONS = frozenset({
-    "brother", "sister", "mum", "mom", "mother", "mama", "dad", "father", "papa", "son",
-    "daughter", "wife", "husband", "partner", "fiance", "fiancee", "friend", "girlfriend",
-    "boyfriend", "cousin", "uncle", "aunt", "auntie", "grandma", "grandmother", "grandpa",
-    "grandfather", "granny", "niece", "nephew", "colleague", "boss", "landlord", "landlady",
-    "flatmate", "roommate", "neighbour", "neighbor", "babysitter", "cleaner", "nanny",
-    "brother-in-law", "sister-in-law", "mother-in-law", "father-in-law", "stepmother",
-    "stepfather", "stepson", "stepdaughter", "godmother", "godfather", "kid", "child",
-})  # fmt: skip
+RELATIONS = frozenset(
+    {
+        "brother",
+        "sister",
+        "mum",
+        "mom",
+        "mother",
+        "mama",
+        "dad",
+        "father",
+        "papa",
+        "son",
+        "daughter",
+        "wife",
+        "husband",
+        "partner",
+        "fiance",
+        "fiancee",
+        "friend",
+        "girlfriend",
+        "boyfriend",
+        "cousin",
+        "uncle",
+        "aunt",
+        "auntie",
+        "grandma",
+        "grandmother",
+        "grandpa",
+        "grandfather",
+        "granny",
+        "niece",
+        "nephew",
+        "colleague",
+        "boss",
+        "landlord",
+        "landlady",
+        "flatmate",
+        "roommate",
+        "neighbour",
+        "neighbor",
+        "babysitter",
+        "cleaner",
+        "nanny",
+        "brother-in-law",
+        "sister-in-law",
+        "mother-in-law",
+        "father-in-law",
+        "stepmother",
+        "stepfather",
+        "stepson",
+        "stepdaughter",
+        "godmother",
+        "godfather",
+        "kid",
+        "child",
+    }
+)
 _RELATION = re.compile(
     r"\bmy\s+(?:(?:best|old|little|big|younger|older|elder|baby|dear)\s+)?(?P<rel>"
     + "|".join(sorted((re.escape(r) for r in RELATIONS), key=len, reverse=True))
@@ -36,13 +84,59 @@ _LETTERS = "a-z\u00e0-\u00ff'\u2019"  # lower case, accented, apostrophes
 _CAPITALISED = re.compile(rf"[A-Z][{_LETTERS}]+(?:[ -][A-Z][{_LETTERS}]+){{0,2}}")
 _LOWER_NAME = re.compile(rf"[{_LETTERS[:-2]}][{_LETTERS}]+")
 # Lower-case words straight after a relation that are no name ("my sister for dinner").
-_NOT_NAMES = frozenset({
-    "for", "with", "please", "now", "today", "tomorrow", "the", "a", "an", "and", "as",
-    "to", "from", "in", "on", "at", "of", "some", "money", "euros", "eur", "back", "who",
-    "that", "this", "is", "was", "her", "his", "their", "account", "iban", "too", "also",
-    "again", "then", "so", "but", "or", "by", "via", "payee", "recipient", "new", "called",
-    "named", "pls", "thanks", "asap",
-})  # fmt: skip
+_NOT_NAMES = frozenset(
+    {
+        "for",
+        "with",
+        "please",
+        "now",
+        "today",
+        "tomorrow",
+        "the",
+        "a",
+        "an",
+        "and",
+        "as",
+        "to",
+        "from",
+        "in",
+        "on",
+        "at",
+        "of",
+        "some",
+        "money",
+        "euros",
+        "eur",
+        "back",
+        "who",
+        "that",
+        "this",
+        "is",
+        "was",
+        "her",
+        "his",
+        "their",
+        "account",
+        "iban",
+        "too",
+        "also",
+        "again",
+        "then",
+        "so",
+        "but",
+        "or",
+        "by",
+        "via",
+        "payee",
+        "recipient",
+        "new",
+        "called",
+        "named",
+        "pls",
+        "thanks",
+        "asap",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +165,7 @@ def people(text: str) -> list[Person]:
         if name is None:
             found.append(Person(None, relation, m.start(), m.end(), m.start(), m.end()))
         else:
-            found.append(Person(name.group(0), relation, name.start(), name.end(),
-                                m.start(), m.end()))  # fmt: skip
+            found.append(
+                Person(name.group(0), relation, name.start(), name.end(), m.start(), m.end())
+            )
     return found

@@ -60,24 +60,38 @@ def time_period(text: str, today: date) -> tuple[dict[str, str], int, int] | Non
     """The first period the text names: ({"from", "to"} ISO dates, start, end)."""
     lower = text.lower()
     rules: list[tuple[str, Any]] = [
-        (rf"\b(?:between|from)\s+(?P<a>{DATE_RE.replace('?P<', '?P<a_')})\s+(?:and|to|until|-)\s+"
-         rf"(?P<b>{DATE_RE.replace('?P<', '?P<b_')})", "range"),
-        (rf"\b(?:between|from)\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:and|to|-)\s+"
-         rf"(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m>{MONTH_RE})\b", "days_of_month"),
+        (
+            rf"\b(?:between|from)\s+(?P<a>{DATE_RE.replace('?P<', '?P<a_')})"
+            r"\s+(?:and|to|until|-)\s+"
+            rf"(?P<b>{DATE_RE.replace('?P<', '?P<b_')})",
+            "range",
+        ),
+        (
+            rf"\b(?:between|from)\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:and|to|-)\s+"
+            rf"(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m>{MONTH_RE})\b",
+            "days_of_month",
+        ),
         (rf"\bsince\s+(?P<m>{MONTH_RE})\b(?:\s+(?P<y>\d{{4}}))?(?!\s+\d)", "since_month"),
         (rf"\bsince\s+(?:the\s+)?(?P<x>{DATE_RE})", "since_date"),
-        (r"\btoday\b", "today"), (r"\byesterday\b", "yesterday"),
-        (r"\bthis\s+week\b", "this_week"), (r"\blast\s+week\b", "last_week"),
-        (r"\bthis\s+month\b", "this_month"), (r"\blast\s+month\b", "last_month"),
-        (r"\bthis\s+year\b", "this_year"), (r"\blast\s+year\b", "last_year"),
+        (r"\btoday\b", "today"),
+        (r"\byesterday\b", "yesterday"),
+        (r"\bthis\s+week\b", "this_week"),
+        (r"\blast\s+week\b", "last_week"),
+        (r"\bthis\s+month\b", "this_month"),
+        (r"\blast\s+month\b", "last_month"),
+        (r"\bthis\s+year\b", "this_year"),
+        (r"\blast\s+year\b", "last_year"),
         (r"\b(?:last|past|previous)\s+(?P<n>\d{1,3})\s+(?P<u>days?|weeks?|months?)\b", "last_n"),
         (rf"\b(?:last|past|previous|this past)\s+(?P<wd>{WEEKDAY_RE})\b", "last_weekday"),
         (rf"\bon\s+(?:the\s+)?(?P<x>{DATE_RE})", "on_date"),
         (rf"\b(?:in|during|for)\s+(?P<m>{MONTH_RE})\b(?:\s+(?P<y>\d{{4}}))?(?!\s+\d)", "month"),
         # A follow-up naming only a month: "what about october?", "and in May?"
-        (rf"^\W*(?:and|what about|how about)\s+(?:in\s+)?(?P<m>{MONTH_RE})\b"
-         rf"(?:\s+(?P<y>\d{{4}}))?\W*$", "month"),
-    ]  # fmt: skip
+        (
+            rf"^\W*(?:and|what about|how about)\s+(?:in\s+)?(?P<m>{MONTH_RE})\b"
+            rf"(?:\s+(?P<y>\d{{4}}))?\W*$",
+            "month",
+        ),
+    ]
     for pattern, kind in rules:
         m = re.search(pattern, lower)
         if m is None:

@@ -19,15 +19,16 @@ INTENT = "shared_sensitive_data"
 MASKED = re.compile(r"\[card •+ ?\d{4}\]|\[redacted\]")
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class SensitiveDataGuard(GraphComponent):
     @classmethod
     def create(
-        cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
         execution_context: ExecutionContext,
-    ) -> SensitiveDataGuard:  # fmt: skip
+    ) -> SensitiveDataGuard:
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:

@@ -62,9 +62,12 @@ class SentenceEncoder:
         rows = []
         for start in range(0, len(texts), BATCH_SIZE):
             batch = self.tokenizer(
-                texts[start : start + BATCH_SIZE], padding=True, truncation=True,
-                max_length=MAX_TOKENS, return_tensors="np",
-            )  # fmt: skip
+                texts[start : start + BATCH_SIZE],
+                padding=True,
+                truncation=True,
+                max_length=MAX_TOKENS,
+                return_tensors="np",
+            )
             pooled = self._pooled(
                 batch["input_ids"].astype(np.int32),
                 batch["attention_mask"].astype(np.int32),

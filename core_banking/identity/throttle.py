@@ -42,8 +42,10 @@ async def ensure_not_locked(
         or_(LoginFailure.username_hash == account, LoginFailure.client_ip == client_ip),
     )
     by_account, by_ip = (await session.execute(stmt)).one()
-    if (by_account >= settings.login_max_failures_per_account
-            or by_ip >= settings.login_max_failures_per_ip):
+    if (
+        by_account >= settings.login_max_failures_per_account
+        or by_ip >= settings.login_max_failures_per_ip
+    ):
         raise TooManyAttempts(
             "Too many failed logins; try again later",
             headers={"Retry-After": str(settings.login_window_seconds)},
@@ -54,5 +56,4 @@ async def record_failure(
     sessionmaker: async_sessionmaker[AsyncSession], username: str, client_ip: str
 ) -> None:
     async with sessionmaker() as session, session.begin():
-        session.add(LoginFailure(username_hash=username_hash(username),
-                                 client_ip=client_ip[:64]))
+        session.add(LoginFailure(username_hash=username_hash(username), client_ip=client_ip[:64]))

@@ -21,7 +21,8 @@ _PROBLEMS: dict[int | str, dict[str, str]] = {
 
 @router.post("/token", responses=_PROBLEMS)
 async def issue_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], auth: AuthServiceDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    auth: AuthServiceDep,
     request: Request,
 ) -> TokenPair:
     # The peer, or the client a trusted proxy names (FORWARDED_ALLOW_IPS only).

@@ -30,8 +30,14 @@ def _hash(token: str) -> str:
 
 class AuthService:
     def __init__(
-        self, *, tokens: TokenService, identity: IdentityClient, redis: Redis,
-        key_prefix: str, refresh_ttl_seconds: int, throttle: LoginThrottle,
+        self,
+        *,
+        tokens: TokenService,
+        identity: IdentityClient,
+        redis: Redis,
+        key_prefix: str,
+        refresh_ttl_seconds: int,
+        throttle: LoginThrottle,
     ) -> None:
         self._tokens = tokens
         self._throttle = throttle
@@ -77,8 +83,10 @@ class AuthService:
 
     async def _issue_pair(self, identity: Identity) -> TokenPair:
         access = self._tokens.issue(
-            subject=identity.subject, username=identity.username,
-            display_name=identity.display_name, roles=identity.roles,
+            subject=identity.subject,
+            username=identity.username,
+            display_name=identity.display_name,
+            roles=identity.roles,
         )
         refresh = secrets.token_urlsafe(32)
         try:

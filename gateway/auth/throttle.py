@@ -29,8 +29,15 @@ return 1
 
 
 class LoginThrottle:
-    def __init__(self, redis: Redis, *, key_prefix: str, window_seconds: int,
-                 max_per_account: int, max_per_ip: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        key_prefix: str,
+        window_seconds: int,
+        max_per_account: int,
+        max_per_ip: int,
+    ) -> None:
         self._redis = redis
         self._prefix = key_prefix
         self._window = window_seconds
@@ -39,8 +46,10 @@ class LoginThrottle:
 
     def _keys(self, username: str, client_ip: str) -> dict[str, str]:
         account = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-        return {"account": f"{self._prefix}login:acct:{account}",
-                "ip": f"{self._prefix}login:ip:{client_ip}"}
+        return {
+            "account": f"{self._prefix}login:acct:{account}",
+            "ip": f"{self._prefix}login:ip:{client_ip}",
+        }
 
     async def check(self, username: str, client_ip: str) -> None:
         keys = self._keys(username, client_ip)
@@ -51,8 +60,7 @@ class LoginThrottle:
                 raise TooManyLoginAttempts(max(int(ttl), 1))
 
     async def failed(self, username: str, client_ip: str) -> None:
-        await self._count(keys=list(self._keys(username, client_ip).values()),
-                          args=[self._window])
+        await self._count(keys=list(self._keys(username, client_ip).values()), args=[self._window])
 
     async def succeeded(self, username: str, client_ip: str) -> None:
         await self._redis.delete(self._keys(username, client_ip)["account"])

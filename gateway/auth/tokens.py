@@ -47,9 +47,13 @@ class TokenService:
         key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
         self._private_pem = private_key_pem
         # Verification uses only the public half, exactly as core_banking does.
-        self.public_key_pem = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        self.public_key_pem = (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
         self.key_id = key_id
         self.issuer = issuer
         self.audience = audience
@@ -66,23 +70,40 @@ class TokenService:
                 "scripts/dev_keys.py to create a development key pair)"
             )
         return cls(
-            file.read_text(), key_id=key_id, issuer=issuer, audience=audience,
+            file.read_text(),
+            key_id=key_id,
+            issuer=issuer,
+            audience=audience,
             ttl_seconds=ttl_seconds,
         )
 
     def issue(
-        self, *, subject: str, username: str | None, display_name: str | None, roles: list[str],
-        now: int | None = None, ttl_seconds: int | None = None, audience: str | None = None,
+        self,
+        *,
+        subject: str,
+        username: str | None,
+        display_name: str | None,
+        roles: list[str],
+        now: int | None = None,
+        ttl_seconds: int | None = None,
+        audience: str | None = None,
     ) -> str:
         iat = int(time.time()) if now is None else now
         ttl = self.ttl_seconds if ttl_seconds is None else ttl_seconds
         claims: dict[str, Any] = {
-            "sub": subject, "iss": self.issuer, "aud": audience or self.audience, "iat": iat,
-            "exp": iat + ttl, "jti": uuid.uuid4().hex, "roles": list(roles),
-            "name": display_name, "username": username,
+            "sub": subject,
+            "iss": self.issuer,
+            "aud": audience or self.audience,
+            "iat": iat,
+            "exp": iat + ttl,
+            "jti": uuid.uuid4().hex,
+            "roles": list(roles),
+            "name": display_name,
+            "username": username,
         }
-        return jwt.encode(claims, self._private_pem, algorithm=ALGORITHM,
-                          headers={"kid": self.key_id})
+        return jwt.encode(
+            claims, self._private_pem, algorithm=ALGORITHM, headers={"kid": self.key_id}
+        )
 
     def decode(self, token: str) -> AccessClaims:
         try:
@@ -91,8 +112,11 @@ class TokenService:
                 # One key for now; rotation will map kid -> public key here.
                 raise TokenError("unknown key id")
             claims = jwt.decode(
-                token, self.public_key_pem, algorithms=[ALGORITHM],
-                audience=self.audience, issuer=self.issuer,
+                token,
+                self.public_key_pem,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
                 options={f"require_{c}": True for c in REQUIRED_CLAIMS},
             )
         except JWTError as exc:
@@ -101,6 +125,10 @@ class TokenService:
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise TokenError("roles must be a list of strings")
         return AccessClaims(
-            sub=str(claims["sub"]), roles=tuple(roles), name=claims.get("name"),
-            username=claims.get("username"), jti=str(claims["jti"]), exp=int(claims["exp"]),
+            sub=str(claims["sub"]),
+            roles=tuple(roles),
+            name=claims.get("name"),
+            username=claims.get("username"),
+            jti=str(claims["jti"]),
+            exp=int(claims["exp"]),
         )

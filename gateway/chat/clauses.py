@@ -39,12 +39,17 @@ def split(text: str) -> list[str]:
     parts: list[str] = []
     rest = text.strip()
     while len(parts) < MAX_PARTS - 1:
-        cut = next((m for m in _BOUNDARY.finditer(rest)
-                    if rest[:m.start()].strip(" ,.;") and len(rest[m.end():].split()) >= 2),
-                   None)
+        cut = next(
+            (
+                m
+                for m in _BOUNDARY.finditer(rest)
+                if rest[: m.start()].strip(" ,.;") and len(rest[m.end() :].split()) >= 2
+            ),
+            None,
+        )
         if cut is None:
             break
-        parts.append(rest[:cut.start()].strip())
-        rest = rest[cut.end():].strip()
+        parts.append(rest[: cut.start()].strip())
+        rest = rest[cut.end() :].strip()
     parts.append(rest)
     return [p for p in parts if p] or [text]

@@ -48,8 +48,13 @@ class _CloseSignal:
 
 class ChatConnection:
     def __init__(
-        self, websocket: WebSocket, service: ChatService, *, hello_timeout: float,
-        idle_timeout: float, max_frame_bytes: int,
+        self,
+        websocket: WebSocket,
+        service: ChatService,
+        *,
+        hello_timeout: float,
+        idle_timeout: float,
+        max_frame_bytes: int,
     ) -> None:
         self._ws = websocket
         self._service = service
@@ -88,15 +93,19 @@ class ChatConnection:
         deadline = loop.time() + self._hello_timeout
         try:
             while self._protocol.state is not State.CLOSED:
-                timeout = (deadline - loop.time()
-                           if self._protocol.state is State.AWAITING_HELLO
-                           else self._idle_timeout)
+                timeout = (
+                    deadline - loop.time()
+                    if self._protocol.state is State.AWAITING_HELLO
+                    else self._idle_timeout
+                )
                 try:
                     message = await asyncio.wait_for(self._ws.receive(), timeout)
                 except TimeoutError:
-                    actions = (self._protocol.hello_timed_out()
-                               if self._protocol.state is State.AWAITING_HELLO
-                               else self._protocol.idle_timed_out())
+                    actions = (
+                        self._protocol.hello_timed_out()
+                        if self._protocol.state is State.AWAITING_HELLO
+                        else self._protocol.idle_timed_out()
+                    )
                 else:
                     if message["type"] == "websocket.disconnect":
                         break
@@ -133,11 +142,13 @@ class ChatConnection:
                     return
                 assert self._session_id is not None
                 if isinstance(action, StartTurn):
-                    await self._service.submit(self._session_id, self._caller,
-                                               action.message, self._send)
+                    await self._service.submit(
+                        self._session_id, self._caller, action.message, self._send
+                    )
                 else:
-                    await self._service.rate(self._session_id, self._caller, action.rating,
-                                             self._send)
+                    await self._service.rate(
+                        self._session_id, self._caller, action.rating, self._send
+                    )
 
     async def _open(self, action: OpenSession) -> list[Action]:
         hello = action.hello
@@ -147,23 +158,29 @@ class ChatConnection:
             self._service.hub.register(hello.session_id, self._deliver)
         client = self._ws.client
         outcome = await self._service.open_session(
-            hello, self._socket_id, client.host if client is not None else None)
+            hello, self._socket_id, client.host if client is not None else None
+        )
         if hello.session_id is not None and (
             not isinstance(outcome, Opened) or outcome.session_id != hello.session_id
         ):
             self._service.hub.unregister(hello.session_id, self._deliver)
         if not isinstance(outcome, Opened):
-            return self._protocol.session_refused(
-                outcome.code, outcome.message, outcome.close_code)
+            return self._protocol.session_refused(outcome.code, outcome.message, outcome.close_code)
         self._session_id, self._caller = outcome.session_id, outcome.caller
         self._service.hub.register(outcome.session_id, self._deliver)
         actions = self._protocol.session_opened(
-            outcome.session_id, resumed=outcome.resumed,
-            user=outcome.caller.customer_id, replay=outcome.replay)
+            outcome.session_id,
+            resumed=outcome.resumed,
+            user=outcome.caller.customer_id,
+            replay=outcome.replay,
+        )
         replayed = max((int(f["seq"]) for f in outcome.replay), default=hello.last_seq or 0)
         held, self._held = self._held or [], None
-        actions += [Send(f) for f in held
-                    if not (f.get("type") in _STORED_TYPES and int(f["seq"]) <= replayed)]
+        actions += [
+            Send(f)
+            for f in held
+            if not (f.get("type") in _STORED_TYPES and int(f["seq"]) <= replayed)
+        ]
         return actions
 
     async def _write(self) -> None:

@@ -61,8 +61,14 @@ class TurnSealer:
         self._ttl = ttl_seconds
 
     def seal(self, claims: TurnClaims) -> str:
-        body = {"v": 1, "sub": claims.customer_id, "sid": claims.session_id,
-                "turn": claims.turn_id, "ip": claims.client_ip, "token": claims.token}
+        body = {
+            "v": 1,
+            "sub": claims.customer_id,
+            "sid": claims.session_id,
+            "turn": claims.turn_id,
+            "ip": claims.client_ip,
+            "token": claims.token,
+        }
         return self._fernet.encrypt(json.dumps(body).encode()).decode()
 
     def open(self, sealed: str) -> TurnClaims:
@@ -75,8 +81,13 @@ class TurnSealer:
         sid, turn = body.get("sid"), body.get("turn")
         if not isinstance(sid, str) or not isinstance(turn, str):
             raise CredentialError("credential without session")
-        return TurnClaims(session_id=sid, turn_id=turn, customer_id=_str(body.get("sub")),
-                          client_ip=_str(body.get("ip")), token=_str(body.get("token")))
+        return TurnClaims(
+            session_id=sid,
+            turn_id=turn,
+            customer_id=_str(body.get("sub")),
+            client_ip=_str(body.get("ip")),
+            token=_str(body.get("token")),
+        )
 
     def reveal(self, text: str) -> str:
         """The text as its customer sees it live: sealed secrets opened (an unreadable

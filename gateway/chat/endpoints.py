@@ -14,13 +14,17 @@ router = APIRouter()
 async def chat_socket(websocket: WebSocket) -> None:
     state = websocket.app.state
     settings = state.settings
-    if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"),
-                          settings.allowed_origin_set):
+    if not origin_allowed(
+        websocket.headers.get("origin"), websocket.headers.get("host"), settings.allowed_origin_set
+    ):
         # Closing before accept makes the server answer the handshake with HTTP 403.
         await websocket.close(code=1008)
         return
     await websocket.accept()
     await ChatConnection(
-        websocket, state.chat_service, hello_timeout=settings.hello_timeout_seconds,
-        idle_timeout=settings.idle_timeout_seconds, max_frame_bytes=settings.max_frame_bytes,
+        websocket,
+        state.chat_service,
+        hello_timeout=settings.hello_timeout_seconds,
+        idle_timeout=settings.idle_timeout_seconds,
+        max_frame_bytes=settings.max_frame_bytes,
     ).run()

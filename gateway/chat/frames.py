@@ -112,6 +112,7 @@ def parse_client_frame(text: str, max_bytes: int) -> ClientFrame:
 
 # --- server frames -------------------------------------------------------------------
 
+
 def welcome(session_id: str, resumed: bool, user: str | None) -> Frame:
     return {"type": "welcome", "session_id": session_id, "resumed": resumed, "user": user}
 
@@ -150,13 +151,18 @@ def user(seq: int, client_msg_id: str, text: str) -> Frame:
 
 def bot(seq: int, reply_to: str, response: dict[str, Any]) -> Frame:
     """One Rasa REST response -> one ``bot`` frame (optional fields only when present)."""
-    frame: Frame = {"type": "bot", "seq": seq, "reply_to": reply_to,
-                    "text": response.get("text") or ""}
+    frame: Frame = {
+        "type": "bot",
+        "seq": seq,
+        "reply_to": reply_to,
+        "text": response.get("text") or "",
+    }
     buttons = response.get("buttons")
     if isinstance(buttons, list) and buttons:
         frame["buttons"] = [
             {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
-            for b in buttons if isinstance(b, dict)
+            for b in buttons
+            if isinstance(b, dict)
         ]
     for key in ("image", "custom"):
         if response.get(key) is not None:

@@ -68,8 +68,13 @@ return 1
 
 class Limits:
     def __init__(
-        self, redis: Redis, *, key_prefix: str, session_rate: tuple[int, float],
-        user_rate: tuple[int, float], max_sockets_per_user: int,
+        self,
+        redis: Redis,
+        *,
+        key_prefix: str,
+        session_rate: tuple[int, float],
+        user_rate: tuple[int, float],
+        max_sockets_per_user: int,
     ) -> None:
         self._redis = redis
         self._prefix = key_prefix
@@ -99,9 +104,12 @@ class Limits:
         return f"{self._prefix}sockets:{user}"
 
     async def open_socket(self, user: str, socket_id: str) -> bool:
-        return bool(await self._open_socket(
-            keys=[self._sockets_key(user)],
-            args=[socket_id, self._max_sockets, int(SOCKET_ENTRY_SECONDS * 1000)]))
+        return bool(
+            await self._open_socket(
+                keys=[self._sockets_key(user)],
+                args=[socket_id, self._max_sockets, int(SOCKET_ENTRY_SECONDS * 1000)],
+            )
+        )
 
     async def close_socket(self, user: str, socket_id: str) -> None:
         await self._redis.zrem(self._sockets_key(user), socket_id)

@@ -45,21 +45,26 @@ _GIFT_GROUPED = re.compile(
     rf"(?:-[{_CROCKFORD}*~$=U])?(?![\w-])",
     re.IGNORECASE,
 )
-_GIFT_CONTIGUOUS = re.compile(rf"(?<![\w-])[{_CROCKFORD}]{{20,25}}(?![\w-])",
-                              re.IGNORECASE)
+_GIFT_CONTIGUOUS = re.compile(rf"(?<![\w-])[{_CROCKFORD}]{{20,25}}(?![\w-])", re.IGNORECASE)
 # Runs of digit groups joined by one space or dash; a card is a window of whole groups.
 _DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d+(?:(?:[ .\-]|  )\d+)*(?![0-9A-Za-z])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{1,4}){3,8}\b", re.IGNORECASE)
 # Typed as an IBAN (the bot's entity rules read the same shape as `invalid_iban`).
 _IBAN_SHAPED = re.compile(
     r"\b([A-Z]{2})\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 # The IBAN registry's countries (SWIFT, 2025): other letters are no IBAN.
-_IBAN_COUNTRIES = frozenset(re.findall(r"[A-Z]{2}", """
+_IBAN_COUNTRIES = frozenset(
+    re.findall(
+        r"[A-Z]{2}",
+        """
     AD AE AL AT AZ BA BE BG BH BI BR BY CH CR CY CZ DE DJ DK DO EE EG ES FI FK FO FR GB
     GE GI GL GR GT HR HU IE IL IQ IS IT JO KW KZ LB LC LI LT LU LV LY MC MD ME MK MN MR
     MT MU NI NL NO OM PK PL PS PT QA RO RS RU SA SC SD SE SI SK SM SO ST SV TL TN TR UA
-    VA VG XK YE"""))
+    VA VG XK YE""",
+    )
+)
 _BARE_SECRET = re.compile(r"\s*\d{3,4}\s*")
 _SECRET_LABEL = re.compile(
     r"\b(?:cvv2?|cvc2?|cvn|csc|cid|security[ -]?(?:code|number|no)|"
@@ -71,11 +76,13 @@ _SHORT_NUMBER = re.compile(r"(?<![\w/.,-])\d{3,4}(?![\w/,-]|\.\d)")
 # A card's last four named as such is no secret ("the card ending 4444").
 _NAMES_LAST_FOUR = re.compile(
     r"(?:ending|ends|end|last (?:4|four)(?: digits)?|••••)(?: (?:in|with|on|are|is))?[: ]*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _EXPIRY_LABELLED = re.compile(
     r"(\b(?:exp(?:iry|ires|iration|\.)?(?: date)?|valid (?:thru|through|until|till)|"
     r"good (?:thru|through))\b\W{0,3}(?:is |on |date )?)(\d{1,2} ?[/.-] ?(?:\d{4}|\d{2}))\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _MONTH_YEAR = re.compile(r"(?<![\w/.])(?:0?[1-9]|1[0-2]) ?/ ?(?:20)?\d{2}(?![\w/])")
 _ASKS_SECRET = re.compile(
     r"\b(?:cvv2?|cvc2?|csc|security code|card verification|verification code|"
@@ -118,8 +125,9 @@ def is_bare_secret(text: str) -> bool:
     return bool(_BARE_SECRET.fullmatch(text))
 
 
-def mask(text: str, *, expecting_secret: bool = False,
-         make_ref: Callable[[], str] = new_ref) -> Masked:
+def mask(
+    text: str, *, expecting_secret: bool = False, make_ref: Callable[[], str] = new_ref
+) -> Masked:
     if expecting_secret and _BARE_SECRET.fullmatch(text):
         return Masked(REDACTED, redacted=True)
     gift_cards: dict[str, str] = {}
@@ -150,7 +158,7 @@ def _mask_sentence_details(sentence: str) -> str:
         return sentence
 
     def secret(match: re.Match[str]) -> str:
-        before = sentence[max(0, match.start() - 24):match.start()]
+        before = sentence[max(0, match.start() - 24) : match.start()]
         return match.group() if _NAMES_LAST_FOUR.search(before) else REDACTED
 
     return _SHORT_NUMBER.sub(secret, sentence)
@@ -191,12 +199,13 @@ def _iban_spans(text: str) -> list[tuple[int, int]]:
         # The pattern may run on into following words; keep the longest valid prefix.
         ends = [match.start() + m.end() for m in re.finditer(r"[A-Z0-9]+", match.group(), re.I)]
         for end in reversed(ends):  # iban_valid checks the length, so a lone token works
-            if iban_valid(text[match.start():end]):
+            if iban_valid(text[match.start() : end]):
                 spans.append((match.start(), end))
                 break
     for shaped in _IBAN_SHAPED.finditer(text):
         if _typed_as_iban(shaped) and not any(
-                start < shaped.end() and shaped.start() < end for start, end in spans):
+            start < shaped.end() and shaped.start() < end for start, end in spans
+        ):
             spans.append(shaped.span())
     return sorted(spans)
 
@@ -206,8 +215,12 @@ def _typed_as_iban(shaped: re.Match[str]) -> bool:
     mostly digits (a random gift code is about a third digits), and no valid gift code."""
     compact = shaped.group().replace(" ", "")
     digits = sum(ch.isdigit() for ch in compact)
-    return (shaped.group(1).upper() in _IBAN_COUNTRIES and digits >= 10
-            and digits >= 0.6 * len(compact) and not _gift_code_checks(compact))
+    return (
+        shaped.group(1).upper() in _IBAN_COUNTRIES
+        and digits >= 10
+        and digits >= 0.6 * len(compact)
+        and not _gift_code_checks(compact)
+    )
 
 
 _GIFT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

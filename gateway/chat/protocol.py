@@ -108,8 +108,7 @@ class ChatProtocol:
             if isinstance(frame, HelloFrame):
                 self.state = State.OPENING
                 return [OpenSession(frame)]
-            return self._close("unauthorized", "the first frame must be hello",
-                               CLOSE_UNAUTHORIZED)
+            return self._close("unauthorized", "the first frame must be hello", CLOSE_UNAUTHORIZED)
         if self.state is State.OPENING:
             # The I/O layer does not read while opening; be explicit if it ever does.
             return [Send(frames.error("bad_request", "wait for welcome"))]
@@ -134,8 +133,11 @@ class ChatProtocol:
     def auth_expired(self) -> list[Action]:
         if self.state is not State.OPEN:
             return []
-        return self._close("unauthorized", "the access token has expired; refresh it and "
-                           "resume the session", CLOSE_UNAUTHORIZED)
+        return self._close(
+            "unauthorized",
+            "the access token has expired; refresh it and resume the session",
+            CLOSE_UNAUTHORIZED,
+        )
 
     def session_erased(self) -> list[Action]:
         """Staff erased this conversation: it no longer exists to talk in (the client
@@ -169,6 +171,7 @@ class ChatProtocol:
 
 # --- pure decisions used by ChatService ------------------------------------------------
 
+
 def owner_of(user: str | None) -> str:
     """Session owner tag: ``customer:<sub>`` or ``guest``."""
     return GUEST_OWNER if user is None else f"customer:{user}"
@@ -187,8 +190,9 @@ def may_resume(owner: str, user: str | None) -> bool:
 
 def frames_after(stored: Iterable[Frame], last_seq: int) -> list[Frame]:
     """Stored frames to re-send on resume: ``seq > last_seq``, in ``seq`` order."""
-    return sorted((f for f in stored if int(f.get("seq", 0)) > last_seq),
-                  key=lambda f: int(f["seq"]))
+    return sorted(
+        (f for f in stored if int(f.get("seq", 0)) > last_seq), key=lambda f: int(f["seq"])
+    )
 
 
 @dataclass(frozen=True)
@@ -204,8 +208,9 @@ class TurnRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TurnRecord:
-        return cls(seq=int(data["seq"]), done=bool(data["done"]),
-                   frames=tuple(data.get("frames", ())))
+        return cls(
+            seq=int(data["seq"]), done=bool(data["done"]), frames=tuple(data.get("frames", ()))
+        )
 
 
 @dataclass(frozen=True)
@@ -241,9 +246,7 @@ def plan_turn(client_msg_id: str, record: TurnRecord | None) -> TurnPlan:
     return PendingTurn(ack)
 
 
-def bot_frames(
-    first_seq: int, reply_to: str, responses: Sequence[dict[str, Any]]
-) -> list[Frame]:
+def bot_frames(first_seq: int, reply_to: str, responses: Sequence[dict[str, Any]]) -> list[Frame]:
     """Server frames for a turn's Rasa responses, numbered from ``first_seq``.
 
     One ``bot`` frame per response, except that a response whose ``custom`` has
@@ -284,8 +287,11 @@ def origin_allowed(origin: str | None, host: str | None, allowed: Collection[str
     if origin in {o.lower() for o in allowed}:
         return True
     parts = urlsplit(origin)
-    return (parts.scheme in ("http", "https") and host is not None
-            and parts.netloc == host.strip().lower())
+    return (
+        parts.scheme in ("http", "https")
+        and host is not None
+        and parts.netloc == host.strip().lower()
+    )
 
 
 def rated_reply(stored: Iterable[Frame], seq: int) -> bool:

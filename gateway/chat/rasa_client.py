@@ -57,8 +57,9 @@ class RasaClient:
             raise BotUnavailable("the Rasa client is not open")
         payload = {"sender": sender, "message": message, "metadata": metadata}
         try:
-            async with self._session.post(self._base + WEBHOOK, json=payload,
-                                          headers=self._headers) as response:
+            async with self._session.post(
+                self._base + WEBHOOK, json=payload, headers=self._headers
+            ) as response:
                 if response.status >= 300:
                     raise BotUnavailable(f"rasa answered HTTP {response.status}")
                 body = await response.json(content_type=None)
@@ -79,8 +80,13 @@ class RasaClient:
                     raise BotUnavailable(f"rasa answered HTTP {response.status}")
                 body = await response.json(content_type=None)
             events = body.get("events") or []
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, AttributeError,
-                BotUnavailable) as exc:
+        except (
+            aiohttp.ClientError,
+            asyncio.TimeoutError,
+            ValueError,
+            AttributeError,
+            BotUnavailable,
+        ) as exc:
             log.info("no tracker for %s: %r", sender, exc)
             return []
         return [e for e in events if isinstance(e, dict)]

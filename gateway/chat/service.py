@@ -59,8 +59,13 @@ class Caller:
 
     def queued(self) -> dict[str, Any]:
         """What a queued turn keeps of its caller (no secret); ``sub`` None: a guest."""
-        return {"sub": self.customer_id, "roles": list(self.roles),
-                "name": self.display_name, "username": self.username, "ip": self.client_ip}
+        return {
+            "sub": self.customer_id,
+            "roles": list(self.roles),
+            "name": self.display_name,
+            "username": self.username,
+            "ip": self.client_ip,
+        }
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,16 @@ class Refused:
 
 class ChatService:
     def __init__(
-        self, *, store: ChatStore, hub: SessionHub, runner: TurnRunner, limits: Limits,
-        tokens: TokenService, sealer: TurnSealer, metrics: Metrics, pii_ref_ttl_seconds: int,
+        self,
+        *,
+        store: ChatStore,
+        hub: SessionHub,
+        runner: TurnRunner,
+        limits: Limits,
+        tokens: TokenService,
+        sealer: TurnSealer,
+        metrics: Metrics,
+        pii_ref_ttl_seconds: int,
     ) -> None:
         self.store = store
         self._sealer = sealer
@@ -100,14 +113,18 @@ class ChatService:
             claims = self._tokens.decode(token)
         except TokenError as exc:
             log.info("hello with invalid token: %s", exc)
-            return Refused("unauthorized", "invalid or expired token",
-                           protocol.CLOSE_UNAUTHORIZED)
+            return Refused("unauthorized", "invalid or expired token", protocol.CLOSE_UNAUTHORIZED)
         if "customer" not in claims.roles:
             # Staff tokens belong to the console, and must never reach Rasa as a customer.
             return Refused("unauthorized", "not a customer token", protocol.CLOSE_UNAUTHORIZED)
-        return Caller(customer_id=claims.sub, display_name=claims.name,
-                      username=claims.username, roles=claims.roles, expires_at=claims.exp,
-                      client_ip=client_ip)
+        return Caller(
+            customer_id=claims.sub,
+            display_name=claims.name,
+            username=claims.username,
+            roles=claims.roles,
+            expires_at=claims.exp,
+            client_ip=client_ip,
+        )
 
     async def open_session(
         self, hello: HelloFrame, socket_id: str, client_ip: str | None = None
@@ -118,8 +135,11 @@ class ChatService:
         try:
             if caller.customer_id is not None:
                 if not await self._limits.open_socket(caller.customer_id, socket_id):
-                    return Refused("rate_limited", "too many open connections for this user",
-                                   protocol.CLOSE_POLICY)
+                    return Refused(
+                        "rate_limited",
+                        "too many open connections for this user",
+                        protocol.CLOSE_POLICY,
+                    )
                 self._sockets[socket_id] = caller.customer_id
             return await self._open(hello, caller)
         except RedisError as exc:
@@ -131,13 +151,20 @@ class ChatService:
             owner = await self.store.get_owner(hello.session_id)
             if owner is not None:
                 if not protocol.may_resume(owner, caller.customer_id):
-                    return Refused("forbidden", "this session belongs to someone else",
-                                   protocol.CLOSE_FORBIDDEN)
+                    return Refused(
+                        "forbidden",
+                        "this session belongs to someone else",
+                        protocol.CLOSE_FORBIDDEN,
+                    )
                 await self.store.touch(hello.session_id)
                 # A session_id without last_seq resumes from the start of retention.
                 # Secrets a reply showed once are not shown again (last four only).
-                replay = [conceal_frame(f) for f in protocol.frames_after(
-                    await self.store.stored_frames(hello.session_id), hello.last_seq or 0)]
+                replay = [
+                    conceal_frame(f)
+                    for f in protocol.frames_after(
+                        await self.store.stored_frames(hello.session_id), hello.last_seq or 0
+                    )
+                ]
                 return Opened(hello.session_id, True, caller, replay)
         # Unknown ids get a fresh server-chosen id (no session fixation).
         session_id = await self.store.create_session(protocol.owner_of(caller.customer_id))
@@ -170,7 +197,10 @@ class ChatService:
         return uuid.uuid4().hex
 
     async def submit(
-        self, session_id: str, caller: Caller, message: MessageFrame,
+        self,
+        session_id: str,
+        caller: Caller,
+        message: MessageFrame,
         reply: Callable[[Frame], None],
     ) -> None:
         cmid = message.client_msg_id
@@ -181,13 +211,21 @@ class ChatService:
             masked = pii.mask(message.content)
             queued_at = time.time()
             turn = {"content": masked.text, "caller": caller.queued(), "queued_at": queued_at}
-            secret_turn = ({**turn, "content": pii.REDACTED}
-                           if pii.is_bare_secret(message.content) else None)
+            secret_turn = (
+                {**turn, "content": pii.REDACTED} if pii.is_bare_secret(message.content) else None
+            )
             outcome = await self.store.submit(
-                session_id, cmid, turn, secret_turn=secret_turn,
+                session_id,
+                cmid,
+                turn,
+                secret_turn=secret_turn,
                 buckets=self._limits.message_buckets(session_id, caller.customer_id),
-                bucket_names=BUCKET_NAMES, refs=masked.gift_cards, ref_ttl=self._pii_ttl,
-                ack=frames.ack(cmid, 0), fanout=self.hub.fanout(session_id))
+                bucket_names=BUCKET_NAMES,
+                refs=masked.gift_cards,
+                ref_ttl=self._pii_ttl,
+                ack=frames.ack(cmid, 0),
+                fanout=self.hub.fanout(session_id),
+            )
         except RedisError as exc:
             log.error("redis unavailable while admitting a turn: %r", exc)
             self._refuse(reply, "unavailable", "chat is temporarily unavailable", cmid)
@@ -207,33 +245,46 @@ class ChatService:
                 reply(plan.ack)
             return
         if isinstance(outcome, Limited):
-            self._refuse(reply, "rate_limited", f"too many messages ({outcome.limit} "
-                         "limit); slow down", cmid)
+            self._refuse(
+                reply, "rate_limited", f"too many messages ({outcome.limit} limit); slow down", cmid
+            )
             return
         if isinstance(outcome, QueueFull):
-            self._refuse(reply, "rate_limited", "too many messages waiting for an "
-                         "answer; wait for the replies", cmid)
+            self._refuse(
+                reply,
+                "rate_limited",
+                "too many messages waiting for an answer; wait for the replies",
+                cmid,
+            )
             return
         # Stored and published to the other instances by the script; now ours.
         self.hub.deliver_local(session_id, frames.ack(cmid, outcome.seq))
         self.runner.kick(session_id)
 
     async def rate(
-        self, session_id: str, caller: Caller, rating: FeedbackFrame | RatingFrame,
+        self,
+        session_id: str,
+        caller: Caller,
+        rating: FeedbackFrame | RatingFrame,
         reply: Callable[[Frame], None],
     ) -> None:
         """Record the customer's feedback on one reply or rating of the conversation
         (through the transcript stream, like turns). Never raises: a feedback naming
         no ``bot`` frame of the session gets ``bad_request``, Redis down ``unavailable``."""
         comment = pii.mask(rating.comment).text if rating.comment else None
-        entry: dict[str, Any] = {"session_id": session_id, "comment": comment,
-                                 "at": time.time(), "customer_id": caller.customer_id}
+        entry: dict[str, Any] = {
+            "session_id": session_id,
+            "comment": comment,
+            "at": time.time(),
+            "customer_id": caller.customer_id,
+        }
         try:
             if isinstance(rating, FeedbackFrame):
                 stored = await self.store.stored_frames(session_id)
                 if not protocol.rated_reply(stored, rating.seq):
-                    self._refuse(reply, "bad_request",
-                                 f"seq {rating.seq} is not a bot reply of this session")
+                    self._refuse(
+                        reply, "bad_request", f"seq {rating.seq} is not a bot reply of this session"
+                    )
                     return
                 entry.update(event="feedback", seq=rating.seq, value=rating.value)
             else:
@@ -243,7 +294,8 @@ class ChatService:
             log.error("redis unavailable while recording a rating: %r", exc)
             self._refuse(reply, "unavailable", "chat is temporarily unavailable")
 
-    def _refuse(self, reply: Callable[[Frame], None], code: str, message: str,
-                cmid: str | None = None) -> None:
+    def _refuse(
+        self, reply: Callable[[Frame], None], code: str, message: str, cmid: str | None = None
+    ) -> None:
         self.metrics.error(code)
         reply(frames.error(code, message, cmid))

@@ -62,7 +62,9 @@ SEQ_SENTINEL = 7_340_032_000_000_001
 # 7 channel, 8-9 ack envelope around its seq, 10 bucket count, 11 ref count, 12 ref ttl,
 # then (capacity, window ms) per bucket, then one value per ref, then the ``user`` frame
 # around its seq (as given, then as stored when the secret form is taken), retention.
-_SUBMIT = TAKE_TOKENS_LUA + """
+_SUBMIT = (
+    TAKE_TOKENS_LUA
+    + """
 local rec = redis.call('HMGET', KEYS[1], 'seq', 'state', 'frames')
 if rec[1] then return {'known', rec[1], rec[2] or '', rec[3] or ''} end
 local nb, nrefs = tonumber(ARGV[10]), tonumber(ARGV[11])
@@ -90,6 +92,7 @@ redis.call('LTRIM', KEYS[6], -tonumber(ARGV[u + 5]), -1)
 redis.call('PUBLISH', ARGV[7], ARGV[8] .. seq .. ARGV[9])
 return {'ok', tostring(seq)}
 """
+)
 # The worker's next step; KEYS 1-3 are lease, queue, active in both scripts using it.
 # Returns {} after giving the lease up (queue empty), else {client_msg_id, turn json}
 # ('' when the record expired) after publishing typing-on for it.
@@ -110,10 +113,13 @@ end
 """
 # KEYS: lease, queue, active  ARGV: token, ttl ms, turn key prefix, sid, channel,
 # typing-on envelope.  false when another worker holds the lease.
-_CLAIM = _NEXT_TURN + """
+_CLAIM = (
+    _NEXT_TURN
+    + """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
 return next_turn(ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 """
+)
 # KEYS: lease  ARGV: token, ttl ms
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -134,7 +140,9 @@ return left
 #       entry around its replies ('' = none), 17 stream max length, 18 reply count n,
 #       then n (head, tail) reply templates.
 # Returns false if the lease is lost, else {first seq, next_turn(...)}.
-_COMPLETE = _NEXT_TURN + """
+_COMPLETE = (
+    _NEXT_TURN
+    + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
 local n = tonumber(ARGV[18])
 local first, out = 0, {}
@@ -165,6 +173,7 @@ for i = 1, n do redis.call('PUBLISH', ARGV[9], ARGV[10] .. out[i] .. ARGV[11]) e
 if ARGV[12] ~= '' then redis.call('PUBLISH', ARGV[9], ARGV[10] .. ARGV[12] .. ARGV[11]) end
 return {first, next_turn(ARGV[14], ARGV[8], ARGV[9], ARGV[13])}
 """
+)
 
 # A server frame outside any turn (the staff console): check the session's handoff
 # state (and agent), apply a transition, allocate the seq, store, XADD a transcript
@@ -307,9 +316,17 @@ def _next_turn(reply: Any) -> NextTurn | None:
 
 
 class ChatStore:
-    def __init__(self, redis: Redis, *, key_prefix: str, retention: int, ttl_seconds: int,
-                 queue_max: int = 20, transcript_stream: str | None = None,
-                 transcript_max: int = 100_000) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        key_prefix: str,
+        retention: int,
+        ttl_seconds: int,
+        queue_max: int = 20,
+        transcript_stream: str | None = None,
+        transcript_max: int = 100_000,
+    ) -> None:
         self._redis = redis
         self._prefix = key_prefix
         self._retention = retention
@@ -380,8 +397,12 @@ class ChatStore:
         """Put a customer's feedback or rating on the transcript stream (the writer
         stores it in stream order, so a later one replaces an earlier one)."""
         if self._transcripts is not None:
-            await self._redis.xadd(self._transcripts, {"turn": json.dumps(entry)},
-                                   maxlen=self._transcript_max, approximate=True)
+            await self._redis.xadd(
+                self._transcripts,
+                {"turn": json.dumps(entry)},
+                maxlen=self._transcript_max,
+                approximate=True,
+            )
 
     async def get_owner(self, session_id: str) -> str | None:
         owner = await self._redis.hget(self._key(session_id), "owner")
@@ -393,8 +414,11 @@ class ChatStore:
 
     async def touch(self, session_id: str) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
-            for key in (self._key(session_id), self._key(session_id, "seq"),
-                        self._key(session_id, "frames")):
+            for key in (
+                self._key(session_id),
+                self._key(session_id, "seq"),
+                self._key(session_id, "frames"),
+            ):
                 pipe.expire(key, self._ttl)
             await pipe.execute()
 
@@ -405,9 +429,17 @@ class ChatStore:
     # --- turns and the per-session queue ----------------------------------------------
 
     async def submit(
-        self, session_id: str, client_msg_id: str, turn: dict[str, Any], *,
-        secret_turn: dict[str, Any] | None, buckets: tuple[list[str], list[int]],
-        bucket_names: tuple[str, ...], refs: dict[str, str], ref_ttl: int, ack: Frame,
+        self,
+        session_id: str,
+        client_msg_id: str,
+        turn: dict[str, Any],
+        *,
+        secret_turn: dict[str, Any] | None,
+        buckets: tuple[list[str], list[int]],
+        bucket_names: tuple[str, ...],
+        refs: dict[str, str],
+        ref_ttl: int,
+        ack: Frame,
         fanout: Fanout,
     ) -> Admitted | Known | Limited | QueueFull:
         """Admit one user message in one atomic script: a known ``client_msg_id`` is
@@ -420,26 +452,51 @@ class ChatStore:
         ack_head, ack_tail = seq_template(ack)
         user_head, user_tail = seq_template(frames.user(0, client_msg_id, turn["content"]))
         stored = secret_turn or turn
-        secret_head, secret_tail = seq_template(
-            frames.user(0, client_msg_id, stored["content"]))
-        keys = [self._key(session_id, "t", client_msg_id), self._key(session_id, "seq"),
-                self._key(session_id, "q"), self._active_key, self._key(session_id),
-                self._key(session_id, "frames"), *bucket_keys,
-                *(self._pii_key(session_id, ref) for ref in refs)]
+        secret_head, secret_tail = seq_template(frames.user(0, client_msg_id, stored["content"]))
+        keys = [
+            self._key(session_id, "t", client_msg_id),
+            self._key(session_id, "seq"),
+            self._key(session_id, "q"),
+            self._active_key,
+            self._key(session_id),
+            self._key(session_id, "frames"),
+            *bucket_keys,
+            *(self._pii_key(session_id, ref) for ref in refs),
+        ]
         args: list[str | int] = [
-            client_msg_id, json.dumps(turn),
-            "" if secret_turn is None else json.dumps(secret_turn), self._queue_max,
-            self._ttl, session_id, fanout.channel, fanout.head + ack_head,
-            ack_tail + fanout.tail, len(bucket_keys), len(refs), ref_ttl, *bucket_args,
-            *refs.values(), user_head, user_tail, secret_head, secret_tail, self._retention]
+            client_msg_id,
+            json.dumps(turn),
+            "" if secret_turn is None else json.dumps(secret_turn),
+            self._queue_max,
+            self._ttl,
+            session_id,
+            fanout.channel,
+            fanout.head + ack_head,
+            ack_tail + fanout.tail,
+            len(bucket_keys),
+            len(refs),
+            ref_ttl,
+            *bucket_args,
+            *refs.values(),
+            user_head,
+            user_tail,
+            secret_head,
+            secret_tail,
+            self._retention,
+        ]
         reply = await self._submit(keys=keys, args=args)
         kind = _text(reply[0])
         if kind == "ok":
             return Admitted(int(reply[1]))
         if kind == "known":
             state, raw = _text(reply[2]), reply[3]
-            return Known(TurnRecord(seq=int(reply[1]), done=state in ("done", "failed"),
-                                    frames=tuple(json.loads(raw)) if raw else ()))
+            return Known(
+                TurnRecord(
+                    seq=int(reply[1]),
+                    done=state in ("done", "failed"),
+                    frames=tuple(json.loads(raw)) if raw else (),
+                )
+            )
         if kind == "limited":
             return Limited(bucket_names[int(reply[1]) - 1])
         return QueueFull()
@@ -464,9 +521,17 @@ class ChatStore:
         given up again). Otherwise ``typing_on`` (a frame's JSON) has been published
         to ``fanout`` for a head whose record exists."""
         keys = [self._key(session_id, "lease"), self._key(session_id, "q"), self._active_key]
-        reply = await self._claim(keys=keys, args=[
-            token, int(ttl * 1000), self._turn_prefix(session_id), session_id,
-            fanout.channel, fanout.head + typing_on + fanout.tail])
+        reply = await self._claim(
+            keys=keys,
+            args=[
+                token,
+                int(ttl * 1000),
+                self._turn_prefix(session_id),
+                session_id,
+                fanout.channel,
+                fanout.head + typing_on + fanout.tail,
+            ],
+        )
         return _next_turn(reply) if reply else None
 
     async def active_sessions(self) -> list[str]:
@@ -477,19 +542,32 @@ class ChatStore:
         return bool(await self._redis.exists(self._key(session_id, "lease")))
 
     async def renew_lease(self, session_id: str, token: str, ttl: float) -> bool:
-        return bool(await self._renew(keys=[self._key(session_id, "lease")],
-                                      args=[token, int(ttl * 1000)]))
+        return bool(
+            await self._renew(keys=[self._key(session_id, "lease")], args=[token, int(ttl * 1000)])
+        )
 
     async def release_lease(self, session_id: str, token: str) -> int:
         """Give the lease up; returns how many turns are still queued."""
-        return int(await self._release(
-            keys=[self._key(session_id, "lease"), self._key(session_id, "q"),
-                  self._active_key], args=[token, session_id]))
+        return int(
+            await self._release(
+                keys=[self._key(session_id, "lease"), self._key(session_id, "q"), self._active_key],
+                args=[token, session_id],
+            )
+        )
 
     async def complete(
-        self, session_id: str, client_msg_id: str, lease_token: str, replies: list[Frame], *,
-        fanout: Fanout, typing_off: str, typing_on: str, failed: bool = False,
-        expect_secret: bool = False, handoff: bool = False,
+        self,
+        session_id: str,
+        client_msg_id: str,
+        lease_token: str,
+        replies: list[Frame],
+        *,
+        fanout: Fanout,
+        typing_off: str,
+        typing_on: str,
+        failed: bool = False,
+        expect_secret: bool = False,
+        handoff: bool = False,
         transcript: dict[str, Any] | None = None,
     ) -> Completed | None:
         """Only if ``lease_token`` still holds the lease (None otherwise), in one script:
@@ -499,18 +577,40 @@ class ChatStore:
         stream, publish the replies and then ``typing_off`` (JSON, '' for none) to
         ``fanout``; then, like ``claim``, read the next queue head (publishing
         ``typing_on`` for it) or give the lease up when the queue is empty."""
-        keys = [self._key(session_id, "lease"), self._key(session_id, "q"), self._active_key,
-                self._key(session_id, "t", client_msg_id), self._key(session_id, "frames"),
-                self._key(session_id), self.handoff_key, self._key(session_id, "seq"),
-                self._transcripts or self._key(session_id, "no-transcripts")]
+        keys = [
+            self._key(session_id, "lease"),
+            self._key(session_id, "q"),
+            self._active_key,
+            self._key(session_id, "t", client_msg_id),
+            self._key(session_id, "frames"),
+            self._key(session_id),
+            self.handoff_key,
+            self._key(session_id, "seq"),
+            self._transcripts or self._key(session_id, "no-transcripts"),
+        ]
         entry_head, entry_tail = self._entry_around_replies(transcript)
         templates = [part for frame in replies for part in seq_template(frame)]
         args: list[str | int] = [
-            lease_token, client_msg_id, "failed" if failed else "done", self._retention,
-            self._ttl, "1" if expect_secret else "0", "1" if handoff else "0", session_id,
-            fanout.channel, fanout.head, fanout.tail, typing_off,
-            fanout.head + typing_on + fanout.tail, self._turn_prefix(session_id),
-            entry_head, entry_tail, self._transcript_max, len(replies), *templates]
+            lease_token,
+            client_msg_id,
+            "failed" if failed else "done",
+            self._retention,
+            self._ttl,
+            "1" if expect_secret else "0",
+            "1" if handoff else "0",
+            session_id,
+            fanout.channel,
+            fanout.head,
+            fanout.tail,
+            typing_off,
+            fanout.head + typing_on + fanout.tail,
+            self._turn_prefix(session_id),
+            entry_head,
+            entry_tail,
+            self._transcript_max,
+            len(replies),
+            *templates,
+        ]
         reply = await self._complete(keys=keys, args=args)
         if not reply:
             return None
@@ -528,21 +628,35 @@ class ChatStore:
             pipe.smembers(self.handoff_key)
             pipe.smembers(self.accepted_key)
             requested, accepted = await pipe.execute()
-        return {"requested": sorted(_text(m) for m in requested),
-                "accepted": sorted(_text(m) for m in accepted)}
+        return {
+            "requested": sorted(_text(m) for m in requested),
+            "accepted": sorted(_text(m) for m in accepted),
+        }
 
     async def handoff_state(self, session_id: str) -> HandoffState | None:
         """None when the session does not exist (or expired)."""
         owner, state, sub, name = await self._redis.hmget(
-            self._key(session_id), ["owner", "handoff", "agent_sub", "agent_name"])
+            self._key(session_id), ["owner", "handoff", "agent_sub", "agent_name"]
+        )
         if owner is None:
             return None
-        return HandoffState(_text(owner), _text(state) if state else "",
-                            _text(sub) if sub else None, _text(name) if name else None)
+        return HandoffState(
+            _text(owner),
+            _text(state) if state else "",
+            _text(sub) if sub else None,
+            _text(name) if name else None,
+        )
 
     async def post_server_frame(
-        self, session_id: str, frame: Frame, *, fanout: Fanout, allowed_states: tuple[str, ...],
-        holder: str | None = None, transition: str = "", agent: tuple[str, str] = ("", ""),
+        self,
+        session_id: str,
+        frame: Frame,
+        *,
+        fanout: Fanout,
+        allowed_states: tuple[str, ...],
+        holder: str | None = None,
+        transition: str = "",
+        agent: tuple[str, str] = ("", ""),
         transcript: dict[str, Any] | None = None,
     ) -> FramePosted | FrameRefused:
         """Atomically, only if the session exists, its handoff state is one of
@@ -557,14 +671,32 @@ class ChatStore:
         entry_head, entry_tail = self._entry_around_replies(transcript)
         if entry_head:
             entry_head, entry_tail = entry_head + "[", "]" + entry_tail
-        keys = [self._key(session_id), self._key(session_id, "seq"),
-                self._key(session_id, "frames"), self.handoff_key, self.accepted_key,
-                self._transcripts or self._key(session_id, "no-transcripts")]
+        keys = [
+            self._key(session_id),
+            self._key(session_id, "seq"),
+            self._key(session_id, "frames"),
+            self.handoff_key,
+            self.accepted_key,
+            self._transcripts or self._key(session_id, "no-transcripts"),
+        ]
         args: list[str | int] = [
-            "|" + "|".join(allowed_states) + "|", holder or "", transition,
-            agent[0], agent[1], session_id, head, tail, self._retention, self._ttl,
-            fanout.channel, fanout.head, fanout.tail, entry_head, entry_tail,
-            self._transcript_max]
+            "|" + "|".join(allowed_states) + "|",
+            holder or "",
+            transition,
+            agent[0],
+            agent[1],
+            session_id,
+            head,
+            tail,
+            self._retention,
+            self._ttl,
+            fanout.channel,
+            fanout.head,
+            fanout.tail,
+            entry_head,
+            entry_tail,
+            self._transcript_max,
+        ]
         reply = await self._server_frame(keys=keys, args=args)
         if _text(reply[0]) == "ok":
             return FramePosted(int(reply[1]))

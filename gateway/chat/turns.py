@@ -60,11 +60,15 @@ from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
-FAILED_TEXT = ("Sorry, I could not answer your message because the assistant is "
-               "unavailable. Please try again later.")
+FAILED_TEXT = (
+    "Sorry, I could not answer your message because the assistant is "
+    "unavailable. Please try again later."
+)
 SLOW_TEXT = "The assistant is slow right now; still working on your message."
-DOWN_TEXT = ("The assistant is unavailable right now. Your message is kept and will be "
-             "answered as soon as it is back.")
+DOWN_TEXT = (
+    "The assistant is unavailable right now. Your message is kept and will be "
+    "answered as soon as it is back."
+)
 
 
 class LeaseLost(Exception):
@@ -77,8 +81,15 @@ TYPING_OFF = json.dumps(frames.typing(False))
 
 class TurnRunner:
     def __init__(
-        self, *, store: ChatStore, hub: SessionHub, rasa: RasaClient, tokens: TokenService,
-        sealer: TurnSealer, settings: Settings, metrics: Metrics,
+        self,
+        *,
+        store: ChatStore,
+        hub: SessionHub,
+        rasa: RasaClient,
+        tokens: TokenService,
+        sealer: TurnSealer,
+        settings: Settings,
+        metrics: Metrics,
         background: set[asyncio.Task[None]],
     ) -> None:
         self._store = store
@@ -173,11 +184,18 @@ class TurnRunner:
         started = time.monotonic()
         # A trace of its own (empty parent): the worker task was started from a socket
         # whose connection span is otherwise current, and a turn is the unit to follow.
-        with tracer.start_as_current_span("chat turn", context=Context(), attributes={
-                "chat.session_id": session_id, "chat.client_msg_id": step.client_msg_id}):
+        with tracer.start_as_current_span(
+            "chat turn",
+            context=Context(),
+            attributes={"chat.session_id": session_id, "chat.client_msg_id": step.client_msg_id},
+        ):
             following = await self._process(session_id, token, step, fanout)
-            log.info("turn %s:%s done in %.0f ms", session_id, step.client_msg_id,
-                     (time.monotonic() - started) * 1000)
+            log.info(
+                "turn %s:%s done in %.0f ms",
+                session_id,
+                step.client_msg_id,
+                (time.monotonic() - started) * 1000,
+            )
         return following
 
     async def _process(
@@ -186,9 +204,16 @@ class TurnRunner:
         """Run one turn; returns the next queue head (None: queue empty, lease given up)."""
         cmid, turn = step.client_msg_id, step.turn
         if turn is None:  # the record expired under it: just drop it from the queue
-            done = await self._store.complete(session_id, cmid, token, [], fanout=fanout,
-                                              typing_off="", typing_on=TYPING_ON,
-                                              failed=True)
+            done = await self._store.complete(
+                session_id,
+                cmid,
+                token,
+                [],
+                fanout=fanout,
+                typing_off="",
+                typing_on=TYPING_ON,
+                failed=True,
+            )
             if done is None:
                 raise LeaseLost(session_id)
             return done.next
@@ -204,8 +229,10 @@ class TurnRunner:
         # Several requests in one message go to Rasa one after another (clauses.py).
         parts = [content] if content.startswith("/") else clauses.split(content)
         while responses is None:
-            messages = [(part, self._metadata(session_id, cmid, caller, part=n))
-                        for n, part in enumerate(parts)]
+            messages = [
+                (part, self._metadata(session_id, cmid, caller, part=n))
+                for n, part in enumerate(parts)
+            ]
             try:
                 responses, told = await self._ask(session_id, cmid, messages, told)
             except BotUnavailable:
@@ -223,14 +250,24 @@ class TurnRunner:
         handoff = any(protocol.requests_handoff(r) for r in responses)
         asks = any(pii.asks_for_secret(str(r.get("text") or "")) for r in responses)
         latency = max(0.0, time.time() - queued_at)
-        transcript = _transcript_entry(session_id, cmid, turn, latency, failed=failed,
-                                       handoff=handoff)
+        transcript = _transcript_entry(
+            session_id, cmid, turn, latency, failed=failed, handoff=handoff
+        )
         # Stored, published to other instances, XADDed to the transcript stream and the
         # next head read, in one script; only then do local sockets get the replies.
         done = await self._store.complete(
-            session_id, cmid, token, protocol.bot_frames(0, cmid, responses), fanout=fanout,
-            typing_off=TYPING_OFF, typing_on=TYPING_ON, failed=failed, expect_secret=asks,
-            handoff=handoff, transcript=transcript)
+            session_id,
+            cmid,
+            token,
+            protocol.bot_frames(0, cmid, responses),
+            fanout=fanout,
+            typing_off=TYPING_OFF,
+            typing_on=TYPING_ON,
+            failed=failed,
+            expect_secret=asks,
+            handoff=handoff,
+            transcript=transcript,
+        )
         if done is None:
             raise LeaseLost(session_id)
         for frame in protocol.bot_frames(done.first_seq, cmid, responses):
@@ -247,11 +284,22 @@ class TurnRunner:
         to the console through the transcript, and Rasa never sees it."""
         turn = step.turn or {}
         latency = max(0.0, time.time() - float(turn["queued_at"]))
-        transcript = {**_transcript_entry(session_id, step.client_msg_id, turn, latency,
-                                          failed=False, handoff=True), "kind": "to_agent"}
+        transcript = {
+            **_transcript_entry(
+                session_id, step.client_msg_id, turn, latency, failed=False, handoff=True
+            ),
+            "kind": "to_agent",
+        }
         done = await self._store.complete(
-            session_id, step.client_msg_id, token, [], fanout=fanout, typing_off=TYPING_OFF,
-            typing_on=TYPING_ON, transcript=transcript)
+            session_id,
+            step.client_msg_id,
+            token,
+            [],
+            fanout=fanout,
+            typing_off=TYPING_OFF,
+            typing_on=TYPING_ON,
+            transcript=transcript,
+        )
         if done is None:
             raise LeaseLost(session_id)
         self._hub.deliver_local(session_id, frames.typing(False))
@@ -269,20 +317,38 @@ class TurnRunner:
         token = None
         if customer_id is not None:
             token = self._tokens.issue(
-                subject=customer_id, username=who.get("username"),
-                display_name=who.get("name"), roles=list(who.get("roles") or ()),
+                subject=customer_id,
+                username=who.get("username"),
+                display_name=who.get("name"),
+                roles=list(who.get("roles") or ()),
                 ttl_seconds=self._settings.delegated_token_ttl_seconds,
-                audience=self._settings.delegated_audience)
+                audience=self._settings.delegated_audience,
+            )
         turn_id = f"{session_id}:{cmid}" + (f":{part}" if part else "")
-        credential = self._sealer.seal(TurnClaims(
-            session_id=session_id, turn_id=turn_id, customer_id=customer_id,
-            client_ip=who.get("ip"), token=token))
-        return {"customer_id": customer_id, "display_name": who.get("name"),
-                "session_id": session_id, "client_msg_id": cmid, "turn_id": turn_id,
-                "credential": credential, "traceparent": traceparent()}
+        credential = self._sealer.seal(
+            TurnClaims(
+                session_id=session_id,
+                turn_id=turn_id,
+                customer_id=customer_id,
+                client_ip=who.get("ip"),
+                token=token,
+            )
+        )
+        return {
+            "customer_id": customer_id,
+            "display_name": who.get("name"),
+            "session_id": session_id,
+            "client_msg_id": cmid,
+            "turn_id": turn_id,
+            "credential": credential,
+            "traceparent": traceparent(),
+        }
 
     async def _ask(
-        self, session_id: str, cmid: str, messages: list[tuple[str, dict[str, Any]]],
+        self,
+        session_id: str,
+        cmid: str,
+        messages: list[tuple[str, dict[str, Any]]],
         told: bool,
     ) -> tuple[list[dict[str, Any]], bool]:
         started = time.monotonic()
@@ -315,16 +381,21 @@ class TurnRunner:
         await self._hub.publish(session_id, frames.error(code, message, cmid))
 
 
-def _transcript_entry(session_id: str, cmid: str, turn: dict[str, Any], latency: float, *,
-                      failed: bool, handoff: bool) -> dict[str, Any]:
+def _transcript_entry(
+    session_id: str, cmid: str, turn: dict[str, Any], latency: float, *, failed: bool, handoff: bool
+) -> dict[str, Any]:
     """The finished turn as the transcript writer stores it (masked text only)."""
     caller = turn.get("caller")
     return {
-        "session_id": session_id, "client_msg_id": cmid, "user_text": str(turn["content"]),
+        "session_id": session_id,
+        "client_msg_id": cmid,
+        "user_text": str(turn["content"]),
         "customer_id": caller.get("sub") if isinstance(caller, dict) else None,
         # Who the customer is, from their token's claims: the console searches by them.
         "customer_username": caller.get("username") if isinstance(caller, dict) else None,
         "customer_name": caller.get("name") if isinstance(caller, dict) else None,
-        "failed": failed, "handoff": handoff, "latency_ms": int(latency * 1000),
+        "failed": failed,
+        "handoff": handoff,
+        "latency_ms": int(latency * 1000),
         "created_at": float(turn["queued_at"]),
     }

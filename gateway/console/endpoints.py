@@ -21,8 +21,10 @@ from gateway.console.service import ConsoleService
 from gateway.console.staff import StaffDep
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
-_CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+_CSP = (
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
 router = APIRouter(prefix="/console", tags=["console"])
 
@@ -35,17 +37,27 @@ def get_console(request: Request) -> ConsoleService:
 ConsoleDep = Annotated[ConsoleService, Depends(get_console)]
 SessionId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 _ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "no valid token"}, 403: {"description": "not staff"}}
+    401: {"description": "no valid token"},
+    403: {"description": "not staff"},
+}
 _CONFLICTS: dict[int | str, dict[str, str]] = {
-    **_ERRORS, 404: {"description": "no such session"},
-    409: {"description": "wrong handoff state, or another agent holds it"}}
+    **_ERRORS,
+    404: {"description": "no such session"},
+    409: {"description": "wrong handoff state, or another agent holds it"},
+}
 
 
 @router.get("", include_in_schema=False)
 async def console_page() -> FileResponse:
-    return FileResponse(STATIC_DIR / "console.html", headers={
-        "Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"})
+    return FileResponse(
+        STATIC_DIR / "console.html",
+        headers={
+            "Content-Security-Policy": _CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-cache",
+        },
+    )
 
 
 @router.get("/api/handoffs", responses=_ERRORS)
@@ -59,10 +71,12 @@ async def accept(session_id: SessionId, console: ConsoleDep, staff: StaffDep) ->
     return await console.accept(session_id, staff)
 
 
-@router.post("/api/sessions/{session_id}/messages", status_code=status.HTTP_201_CREATED,
-             responses=_CONFLICTS)
-async def send_message(session_id: SessionId, body: AgentMessage, console: ConsoleDep,
-                       staff: StaffDep) -> Posted:
+@router.post(
+    "/api/sessions/{session_id}/messages", status_code=status.HTTP_201_CREATED, responses=_CONFLICTS
+)
+async def send_message(
+    session_id: SessionId, body: AgentMessage, console: ConsoleDep, staff: StaffDep
+) -> Posted:
     return await console.send(session_id, staff, body.text)
 
 

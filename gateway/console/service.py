@@ -70,20 +70,36 @@ class ConsoleService:
                 state = await self._store.handoff_state(session_id)
                 if state is None or state.state not in ("requested", "accepted"):
                     continue  # expired, or changed since the sets were read
-                out.append(Handoff(session_id=session_id, state=state.state,
-                                   customer_id=_customer(state.owner),
-                                   agent=state.agent_name))
+                out.append(
+                    Handoff(
+                        session_id=session_id,
+                        state=state.state,
+                        customer_id=_customer(state.owner),
+                        agent=state.agent_name,
+                    )
+                )
         return out
 
     async def accept(self, session_id: str, staff: Staff) -> Posted:
         allowed = ("requested", "accepted") if staff.supervisor else ("requested",)
-        return await self._post(session_id, staff, frames.handoff(0, "accepted"),
-                                allowed=allowed, transition="accepted", holder=None)
+        return await self._post(
+            session_id,
+            staff,
+            frames.handoff(0, "accepted"),
+            allowed=allowed,
+            transition="accepted",
+            holder=None,
+        )
 
     async def send(self, session_id: str, staff: Staff, text: str) -> Posted:
-        return await self._post(session_id, staff, frames.agent(0, text, staff.name),
-                                allowed=("accepted",), transition="",
-                                holder=None if staff.supervisor else staff.sub)
+        return await self._post(
+            session_id,
+            staff,
+            frames.agent(0, text, staff.name),
+            allowed=("accepted",),
+            transition="",
+            holder=None if staff.supervisor else staff.sub,
+        )
 
     async def end(self, session_id: str, staff: Staff) -> Posted:
         # Only the holder (or a supervisor) ends a taken-over conversation; anyone may
@@ -93,32 +109,58 @@ class ConsoleService:
         holder = None
         if state is not None and state.state == "accepted" and not staff.supervisor:
             holder = staff.sub
-        return await self._post(session_id, staff, frames.handoff(0, "ended"),
-                                allowed=("requested", "accepted"), transition="ended",
-                                holder=holder, state=state)
+        return await self._post(
+            session_id,
+            staff,
+            frames.handoff(0, "ended"),
+            allowed=("requested", "accepted"),
+            transition="ended",
+            holder=holder,
+            state=state,
+        )
 
-    async def _post(self, session_id: str, staff: Staff, frame: dict[str, Any], *,
-                    allowed: tuple[str, ...], transition: str, holder: str | None,
-                    state: HandoffState | None = None) -> Posted:
+    async def _post(
+        self,
+        session_id: str,
+        staff: Staff,
+        frame: dict[str, Any],
+        *,
+        allowed: tuple[str, ...],
+        transition: str,
+        holder: str | None,
+        state: HandoffState | None = None,
+    ) -> Posted:
         async with _store_errors():
             state = state or await self._store.handoff_state(session_id)
             transcript = {
                 "session_id": session_id,
                 "client_msg_id": CONSOLE_ID_PREFIX + uuid.uuid4().hex,
-                "user_text": "", "kind": frame["type"],
+                "user_text": "",
+                "kind": frame["type"],
                 "customer_id": _customer(state.owner if state else None),
-                "failed": False, "handoff": True, "latency_ms": 0, "created_at": time.time(),
+                "failed": False,
+                "handoff": True,
+                "latency_ms": 0,
+                "created_at": time.time(),
             }
             result = await self._store.post_server_frame(
-                session_id, frame, fanout=self._hub.fanout(session_id),
-                allowed_states=allowed, holder=holder, transition=transition,
-                agent=(staff.sub, staff.name), transcript=transcript)
+                session_id,
+                frame,
+                fanout=self._hub.fanout(session_id),
+                allowed_states=allowed,
+                holder=holder,
+                transition=transition,
+                agent=(staff.sub, staff.name),
+                transcript=transcript,
+            )
         if isinstance(result, FrameRefused):
             if result.reason == "gone":
                 raise SessionNotFound()
             if result.reason == "agent":
                 raise HandoffConflict("another agent holds this conversation")
-            raise HandoffConflict(f"the handoff is {result.found or 'not requested'}; "
-                                  f"this needs it {' or '.join(allowed)}")
+            raise HandoffConflict(
+                f"the handoff is {result.found or 'not requested'}; "
+                f"this needs it {' or '.join(allowed)}"
+            )
         self._hub.deliver_local(session_id, {**frame, "seq": result.seq})
         return Posted(session_id=session_id, seq=result.seq, state=transition or "accepted")

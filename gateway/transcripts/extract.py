@@ -35,25 +35,34 @@ def nlu_details(
 ) -> dict[str, Any]:
     found = _find_user_event(events, client_msg_id, user_text)
     if found is None:
-        return {"intent": None, "confidence": None, "entities": [], "actions": [],
-                "fallback": False}
+        return {
+            "intent": None,
+            "confidence": None,
+            "entities": [],
+            "actions": [],
+            "fallback": False,
+        }
     parse = events[found].get("parse_data") or {}
     intent = parse.get("intent") or {}
     name = intent.get("name")
     selector = (parse.get("response_selector") or {}).get(name) or {}
     full = (selector.get("response") or {}).get("intent_response_key")
     actions = []
-    for event in events[found + 1:]:
+    for event in events[found + 1 :]:
         if event.get("event") == "user":
             break
         if event.get("event") == "action" and event.get("name") != "action_listen":
             actions.append(str(event.get("name")))
-    entities = [{k: e.get(k) for k in ("entity", "value", "start", "end")}
-                for e in parse.get("entities") or [] if isinstance(e, dict)]
+    entities = [
+        {k: e.get(k) for k in ("entity", "value", "start", "end")}
+        for e in parse.get("entities") or []
+        if isinstance(e, dict)
+    ]
     confidence = intent.get("confidence")
     return {
         "intent": full or name,
         "confidence": float(confidence) if confidence is not None else None,
-        "entities": entities, "actions": actions,
+        "entities": entities,
+        "actions": actions,
         "fallback": name == "nlu_fallback" or bool(FALLBACK_ACTIONS & set(actions)),
     }

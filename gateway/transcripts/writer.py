@@ -64,16 +64,29 @@ class TranscriptQueue:
 
     async def enqueue(self, turn: dict[str, Any]) -> None:
         try:
-            await self._redis.xadd(self.key, {"turn": json.dumps(turn)}, maxlen=STREAM_MAX,
-                                   approximate=True)
+            await self._redis.xadd(
+                self.key, {"turn": json.dumps(turn)}, maxlen=STREAM_MAX, approximate=True
+            )
         except RedisError as exc:  # the turn itself is answered and stored; log the gap
-            log.error("transcript of %s/%s lost: %r", turn.get("session_id"),
-                      turn.get("client_msg_id"), exc)
+            log.error(
+                "transcript of %s/%s lost: %r",
+                turn.get("session_id"),
+                turn.get("client_msg_id"),
+                exc,
+            )
 
 
 class TranscriptWriter:
-    def __init__(self, *, redis: Redis, queue: TranscriptQueue, schema: TranscriptSchema,
-                 rasa: RasaClient, consumer: str, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        queue: TranscriptQueue,
+        schema: TranscriptSchema,
+        rasa: RasaClient,
+        consumer: str,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._metrics = metrics
         self._redis = redis
         self._key = queue.key
@@ -111,14 +124,17 @@ class TranscriptWriter:
     async def drain_once(self, block_ms: int | None = None) -> int:
         """Write what is waiting (stale pending first); returns how many were written."""
         reclaimed: Any = await self._redis.xautoclaim(
-            self._key, GROUP, self._consumer, RECLAIM_IDLE_MS, start_id="0-0", count=50)
+            self._key, GROUP, self._consumer, RECLAIM_IDLE_MS, start_id="0-0", count=50
+        )
         claimed = reclaimed[1]
-        fresh: Any = await self._redis.xreadgroup(GROUP, self._consumer, {self._key: ">"},
-                                             count=50, block=block_ms)
+        fresh: Any = await self._redis.xreadgroup(
+            GROUP, self._consumer, {self._key: ">"}, count=50, block=block_ms
+        )
         entries = list(claimed) + [e for _, batch in fresh for e in batch]
         # A claimed entry trimmed from the stream has no fields.
-        turns = [json.loads(fields.get(b"turn") or fields.get("turn"))
-                 for _, fields in entries if fields]
+        turns = [
+            json.loads(fields.get(b"turn") or fields.get("turn")) for _, fields in entries if fields
+        ]
         await self._write(turns)
         if entries:  # only once the whole batch is in SQL
             ids = [entry_id for entry_id, _ in entries]
@@ -147,10 +163,12 @@ class TranscriptWriter:
         async with self._engine.begin() as conn:
             if rows:
                 statement = dialect.insert(ChatTurn).on_conflict_do_nothing(
-                    index_elements=["session_id", "client_msg_id"])
+                    index_elements=["session_id", "client_msg_id"]
+                )
                 await conn.execute(statement, rows)
-            await summaries.refresh(conn, dialect, list(dict.fromkeys(
-                t["session_id"] for t in turns)))
+            await summaries.refresh(
+                conn, dialect, list(dict.fromkeys(t["session_id"] for t in turns))
+            )
             # The latest claims per conversation name its customer.
             named = {t["session_id"]: t for t in turns if t.get("customer_id")}
             for turn in named.values():
@@ -166,24 +184,34 @@ class TranscriptWriter:
 
     @staticmethod
     def _row(turn: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-        nlu = (nlu_details(events, turn["client_msg_id"], turn["user_text"])
-               if not turn.get("kind") else nlu_details([], "", ""))
+        nlu = (
+            nlu_details(events, turn["client_msg_id"], turn["user_text"])
+            if not turn.get("kind")
+            else nlu_details([], "", "")
+        )
         replies = [_redacted(reply) for reply in turn["replies"]]
         return {
-            "session_id": turn["session_id"], "client_msg_id": turn["client_msg_id"],
-            "customer_id": turn.get("customer_id"), "user_text": turn["user_text"],
-            "replies": replies, "reply_text": reply_text(replies),
+            "session_id": turn["session_id"],
+            "client_msg_id": turn["client_msg_id"],
+            "customer_id": turn.get("customer_id"),
+            "user_text": turn["user_text"],
+            "replies": replies,
+            "reply_text": reply_text(replies),
             "intent": nlu["intent"],
-            "confidence": nlu["confidence"], "entities": nlu["entities"],
-            "actions": nlu["actions"], "fallback": nlu["fallback"],
-            "handoff": bool(turn.get("handoff")), "failed": bool(turn.get("failed")),
+            "confidence": nlu["confidence"],
+            "entities": nlu["entities"],
+            "actions": nlu["actions"],
+            "fallback": nlu["fallback"],
+            "handoff": bool(turn.get("handoff")),
+            "failed": bool(turn.get("failed")),
             "latency_ms": int(turn["latency_ms"]),
             "created_at": datetime.fromtimestamp(float(turn["created_at"]), UTC),
         }
 
 
-def count_outcomes(metrics: Metrics, turns: list[dict[str, Any]],
-                   rows: list[dict[str, Any]]) -> None:
+def count_outcomes(
+    metrics: Metrics, turns: list[dict[str, Any]], rows: list[dict[str, Any]]
+) -> None:
     """gateway_fallbacks_total and gateway_handoffs_total{state} for written turns."""
     for turn, row in zip(turns, rows, strict=True):
         if row["fallback"]:
@@ -207,8 +235,11 @@ def _redacted(reply: Any) -> Any:
 
 def reply_text(replies: list[Any]) -> str:
     """The searchable text of a turn's reply frames, one line each."""
-    return "\n".join(str(r["text"]) for r in replies
-                     if isinstance(r, dict) and isinstance(r.get("text"), str) and r["text"])
+    return "\n".join(
+        str(r["text"])
+        for r in replies
+        if isinstance(r, dict) and isinstance(r.get("text"), str) and r["text"]
+    )
 
 
 def _at(entry: dict[str, Any]) -> datetime:
@@ -219,37 +250,63 @@ async def _upsert_customer(conn: AsyncConnection, dialect: Any, turn: dict[str, 
     """Who the conversation's customer is, from the claims of their turns (the latest
     known username and display name win; a turn without them keeps what is there)."""
     statement = dialect.insert(ChatSession).values(
-        session_id=turn["session_id"], customer_id=turn["customer_id"],
+        session_id=turn["session_id"],
+        customer_id=turn["customer_id"],
         customer_username=turn.get("customer_username"),
-        customer_name=turn.get("customer_name"), reviewed=False)
+        customer_name=turn.get("customer_name"),
+        reviewed=False,
+    )
     new = statement.excluded
-    await conn.execute(statement.on_conflict_do_update(
-        index_elements=["session_id"], set_={
-            "customer_id": new.customer_id,
-            "customer_username": func.coalesce(new.customer_username,
-                                               ChatSession.customer_username),
-            "customer_name": func.coalesce(new.customer_name, ChatSession.customer_name)}))
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["session_id"],
+            set_={
+                "customer_id": new.customer_id,
+                "customer_username": func.coalesce(
+                    new.customer_username, ChatSession.customer_username
+                ),
+                "customer_name": func.coalesce(new.customer_name, ChatSession.customer_name),
+            },
+        )
+    )
 
 
 async def _upsert_feedback(conn: AsyncConnection, dialect: Any, entry: dict[str, Any]) -> None:
     statement = dialect.insert(ReplyFeedback).values(
-        session_id=entry["session_id"], seq=int(entry["seq"]), value=entry["value"],
-        comment=entry.get("comment"), at=_at(entry))
+        session_id=entry["session_id"],
+        seq=int(entry["seq"]),
+        value=entry["value"],
+        comment=entry.get("comment"),
+        at=_at(entry),
+    )
     new = statement.excluded
-    await conn.execute(statement.on_conflict_do_update(
-        index_elements=["session_id", "seq"],
-        set_={"value": new.value, "comment": new.comment, "at": new.at},
-        where=ReplyFeedback.at <= new.at))
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["session_id", "seq"],
+            set_={"value": new.value, "comment": new.comment, "at": new.at},
+            where=ReplyFeedback.at <= new.at,
+        )
+    )
 
 
 async def _upsert_rating(conn: AsyncConnection, dialect: Any, entry: dict[str, Any]) -> None:
     statement = dialect.insert(ChatSession).values(
-        session_id=entry["session_id"], customer_id=entry.get("customer_id"), reviewed=False,
-        rating_score=int(entry["score"]), rating_comment=entry.get("comment"),
-        rated_at=_at(entry))
+        session_id=entry["session_id"],
+        customer_id=entry.get("customer_id"),
+        reviewed=False,
+        rating_score=int(entry["score"]),
+        rating_comment=entry.get("comment"),
+        rated_at=_at(entry),
+    )
     new = statement.excluded
-    await conn.execute(statement.on_conflict_do_update(
-        index_elements=["session_id"],
-        set_={"rating_score": new.rating_score, "rating_comment": new.rating_comment,
-              "rated_at": new.rated_at},
-        where=or_(ChatSession.rated_at.is_(None), ChatSession.rated_at <= new.rated_at)))
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["session_id"],
+            set_={
+                "rating_score": new.rating_score,
+                "rating_comment": new.rating_comment,
+                "rated_at": new.rated_at,
+            },
+            where=or_(ChatSession.rated_at.is_(None), ChatSession.rated_at <= new.rated_at),
+        )
+    )

@@ -30,14 +30,26 @@ APP_PYTHON = ROOT / ".venv" / "bin" / "python"
 SESSION = "session-under-test"
 
 
-def sealed_metadata(customer_id: str | None, token: str | None, *, session_id: str = SESSION,
-                    turn_id: str | None = None, client_ip: str | None = "203.0.113.9",
-                    key: str = DEFAULT_CHAT_CREDENTIAL_KEY) -> dict[str, Any]:
+def sealed_metadata(
+    customer_id: str | None,
+    token: str | None,
+    *,
+    session_id: str = SESSION,
+    turn_id: str | None = None,
+    client_ip: str | None = "203.0.113.9",
+    key: str = DEFAULT_CHAT_CREDENTIAL_KEY,
+) -> dict[str, Any]:
     """The metadata the gateway relays: the sealed turn credential (as
     gateway/chat/credentials.py seals it) and the clear hints beside it."""
     turn = turn_id or f"{session_id}:{uuid.uuid4().hex[:8]}"
-    body = {"v": 1, "sub": customer_id, "sid": session_id, "turn": turn, "ip": client_ip,
-            "token": token}
+    body = {
+        "v": 1,
+        "sub": customer_id,
+        "sid": session_id,
+        "turn": turn,
+        "ip": client_ip,
+        "token": token,
+    }
     credential = Fernet(key.encode()).encrypt(json.dumps(body).encode()).decode()
     metadata = {"customer_id": customer_id, "session_id": session_id, "credential": credential}
     # The clear turn_id only when the test names the turn: without it the actions key
@@ -69,10 +81,15 @@ class CoreBanking:
     def token(self, username: str, expires_in: int = 300) -> str:
         now = int(time.time())
         claims = {
-            "sub": self.customer_id(username), "iss": "bank-gateway", "aud": "bank-chat",
-            "iat": now, "exp": now + expires_in, "jti": uuid.uuid4().hex,
-            "roles": ["customer"], "username": username,
-        }  # fmt: skip
+            "sub": self.customer_id(username),
+            "iss": "bank-gateway",
+            "aud": "bank-chat",
+            "iat": now,
+            "exp": now + expires_in,
+            "jti": uuid.uuid4().hex,
+            "roles": ["customer"],
+            "username": username,
+        }
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": "dev-1"})
 
 
@@ -95,8 +112,11 @@ def core_banking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreBanki
     log = open(work / "core_banking.log", "wb")  # noqa: SIM115 (closed in finally)
     process = subprocess.Popen(
         [str(APP_PYTHON), "-m", "uvicorn", "core_banking.app:app", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -165,10 +185,15 @@ def make_tracker() -> TrackerFactory:
             "message_id": message_id,
         }
         return Tracker(
-            sender_id=sender_id, slots=slots or {}, latest_message=latest,
-            events=events or [], paused=False, followup_action=None, active_loop={},
+            sender_id=sender_id,
+            slots=slots or {},
+            latest_message=latest,
+            events=events or [],
+            paused=False,
+            followup_action=None,
+            active_loop={},
             latest_action_name="action_listen",
-        )  # fmt: skip
+        )
 
     return build
 
@@ -184,7 +209,15 @@ def nlu() -> NluEntities:
     from bot.components.entity_rules import extract
 
     def parse(text: str, locale: str | None = None) -> list[dict[str, Any]]:
-        return [{"entity": f.entity, "value": f.value, "start": f.start, "end": f.end,
-                 **({"role": f.role} if f.role else {})} for f in extract(text, locale=locale)]  # fmt: skip
+        return [
+            {
+                "entity": f.entity,
+                "value": f.value,
+                "start": f.start,
+                "end": f.end,
+                **({"role": f.role} if f.role else {}),
+            }
+            for f in extract(text, locale=locale)
+        ]
 
     return parse

@@ -25,13 +25,16 @@ async def test_customer_sees_each_account(make_tracker, dispatcher, use_core_ban
     await ActionCheckBalance().run(dispatcher, make_tracker(metadata=metadata), {})
     messages = responses(dispatcher)
     assert [m["response"] for m in messages] == [
-        "utter_balances_intro", "utter_account_balance", "utter_account_balance",
+        "utter_balances_intro",
+        "utter_account_balance",
+        "utter_account_balance",
         "utter_balances_total",
-    ]  # fmt: skip
+    ]
     balances = [(m["account_label"], m["balance"]) for m in messages[1:3]]
     assert balances == [
-        ("Checking account", "1,000.00 EUR"), ("Savings account", "5,000.00 EUR"),
-    ]  # fmt: skip
+        ("Checking account", "1,000.00 EUR"),
+        ("Savings account", "5,000.00 EUR"),
+    ]
     assert all(m["account_number_masked"].startswith("••••") for m in messages[1:3])
     total = messages[3]
     assert (total["balance"], total["available"]) == ("6,000.00 EUR", "6,000.00 EUR")
@@ -40,18 +43,24 @@ async def test_customer_sees_each_account(make_tracker, dispatcher, use_core_ban
 async def test_the_account_named_is_the_one_shown(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
-    tracker = make_tracker(text="how much is in my savings?",
-                           metadata=use_core_banking.metadata("demo003"),
-                           entities=[{"entity": "account_type", "value": "savings"}])
+    tracker = make_tracker(
+        text="how much is in my savings?",
+        metadata=use_core_banking.metadata("demo003"),
+        entities=[{"entity": "account_type", "value": "savings"}],
+    )
     await ActionCheckBalance().run(dispatcher, tracker, {})
-    shown = [(m["response"], m.get("account_label"), m.get("balance"))
-             for m in responses(dispatcher)]
-    assert shown == [("utter_balances_intro", None, None),
-                     ("utter_account_balance", "Savings account", "5,000.00 EUR")]
+    shown = [
+        (m["response"], m.get("account_label"), m.get("balance")) for m in responses(dispatcher)
+    ]
+    assert shown == [
+        ("utter_balances_intro", None, None),
+        ("utter_account_balance", "Savings account", "5,000.00 EUR"),
+    ]
 
 
-@pytest.mark.parametrize("text", ["what's my IBAN?", "give me my bank details",
-                                  "what's my account number"])
+@pytest.mark.parametrize(
+    "text", ["what's my IBAN?", "give me my bank details", "what's my account number"]
+)
 async def test_asked_for_the_iban_the_account_numbers_are_shown_in_full(
     text: str, make_tracker, dispatcher, use_core_banking
 ) -> None:
@@ -91,8 +100,9 @@ async def test_only_the_gateways_sealed_credential_identifies_a_customer(
     customer_id, token = use_core_banking.customer_id("demo001"), use_core_banking.token("demo001")
     metadata = {
         "clear-token": {"customer_id": customer_id, "access_token": token},
-        "other-key": sealed_metadata(customer_id, token,
-                                     key="b3RoZXIta2V5LW9mLTMyLWJ5dGVzLWZvci1mZXJuZXQ="),
+        "other-key": sealed_metadata(
+            customer_id, token, key="b3RoZXIta2V5LW9mLTMyLWJ5dGVzLWZvci1mZXJuZXQ="
+        ),
         "expired": {**sealed_metadata(customer_id, token), "credential": _expired(token)},
         "no-credential": {"customer_id": customer_id},
     }[forged]
@@ -110,17 +120,27 @@ def _expired(token: str) -> str:
 
     body = {"v": 1, "sub": "x", "sid": "s", "turn": "s:1", "ip": None, "token": token}
     # Sealed two minutes ago: past the 60 s lifetime.
-    return Fernet(DEFAULT_CHAT_CREDENTIAL_KEY.encode()).encrypt_at_time(
-        json.dumps(body).encode(), int(time.time()) - 120).decode()
+    return (
+        Fernet(DEFAULT_CHAT_CREDENTIAL_KEY.encode())
+        .encrypt_at_time(json.dumps(body).encode(), int(time.time()) - 120)
+        .decode()
+    )
 
 
 async def test_every_account_named_is_shown(make_tracker, dispatcher, use_core_banking) -> None:
-    """"how much do i have in checking and savings" showed checking only (issue 14)."""
-    tracker = make_tracker(text="how much do i have in checking and savings",
-                           metadata=use_core_banking.metadata("demo003"),
-                           entities=[{"entity": "account_type", "value": "checking"},
-                                     {"entity": "account_type", "value": "savings"}])
+    """ "how much do i have in checking and savings" showed checking only (issue 14)."""
+    tracker = make_tracker(
+        text="how much do i have in checking and savings",
+        metadata=use_core_banking.metadata("demo003"),
+        entities=[
+            {"entity": "account_type", "value": "checking"},
+            {"entity": "account_type", "value": "savings"},
+        ],
+    )
     await ActionCheckBalance().run(dispatcher, tracker, {})
-    labels = [m.get("account_label") for m in responses(dispatcher)
-              if m["response"] == "utter_account_balance"]
+    labels = [
+        m.get("account_label")
+        for m in responses(dispatcher)
+        if m["response"] == "utter_account_balance"
+    ]
     assert labels == ["Checking account", "Savings account"]

@@ -22,11 +22,16 @@ def slots_of(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("my card was stolen", "stolen"), ("someone stole my wallet", "stolen"),
-    ("I was pickpocketed", "stolen"), ("I lost my card", "lost"),
-    ("report my card", "lost"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("my card was stolen", "stolen"),
+        ("someone stole my wallet", "stolen"),
+        ("I was pickpocketed", "stolen"),
+        ("I lost my card", "lost"),
+        ("report my card", "lost"),
+    ],
+)
 def test_reason_comes_from_the_words(text: str, reason: str) -> None:
     assert reason_from_text(text) == reason
 
@@ -36,19 +41,23 @@ async def test_confirmed_report_cancels_the_card_and_issues_a_replacement(
 ) -> None:
     metadata = use_core_banking.metadata("demo003")
     (card,) = [c for c in cards(use_core_banking, "demo003") if c["status"] == "active"]
-    asked = make_tracker(text="my card was stolen, cancel it", intent="report_lost_card",
-                         metadata=metadata,
-                         events=[{"event": "user", "text": "my card was stolen, cancel it"}])
+    asked = make_tracker(
+        text="my card was stolen, cancel it",
+        intent="report_lost_card",
+        metadata=metadata,
+        events=[{"event": "user", "text": "my card was stolen, cancel it"}],
+    )
     dispatcher = CollectingDispatcher()
     events = await ActionAskReportLost().run(dispatcher, asked, {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_confirm_report_lost"]
     assert (dispatcher.messages[0]["last4"], dispatcher.messages[0]["reason"]) == (
-        card["last4"], "stolen")
+        card["last4"],
+        "stolen",
+    )
     assert slots_of(events) == {"card_last4": card["last4"], "card_report_reason": "stolen"}
     assert cards(use_core_banking, "demo003")[0]["status"] == "active"  # nothing yet
 
-    confirmed = make_tracker(text="yes", intent="affirm", metadata=metadata,
-                             slots=slots_of(events))
+    confirmed = make_tracker(text="yes", intent="affirm", metadata=metadata, slots=slots_of(events))
     dispatcher = CollectingDispatcher()
     events = await ActionReportLostCard().run(dispatcher, confirmed, {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_card_reported"]
@@ -63,8 +72,9 @@ async def test_a_yes_without_a_pending_report_changes_nothing(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
     before = cards(use_core_banking, "demo002")
-    tracker = make_tracker(text="yes", intent="affirm",
-                           metadata=use_core_banking.metadata("demo002"))
+    tracker = make_tracker(
+        text="yes", intent="affirm", metadata=use_core_banking.metadata("demo002")
+    )
     await ActionReportLostCard().run(dispatcher, tracker, {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_anything_else"]
     assert cards(use_core_banking, "demo002") == before

@@ -13,23 +13,45 @@ DOMAIN = Path(__file__).resolve().parents[2] / "bot" / "domain"
 
 
 def missed(ranking: list[str], events: list[dict[str, Any]] | None = None) -> Tracker:
-    latest = {"text": "hmm", "intent": {"name": "nlu_fallback", "confidence": 0.3},
-              "intent_ranking": [{"name": n, "confidence": 0.1} for n in ranking],
-              "entities": [], "metadata": {}}
-    return Tracker(sender_id="s", slots={}, latest_message=latest, events=events or [],
-                   paused=False, followup_action=None, active_loop={},
-                   latest_action_name="action_listen")
+    latest = {
+        "text": "hmm",
+        "intent": {"name": "nlu_fallback", "confidence": 0.3},
+        "intent_ranking": [{"name": n, "confidence": 0.1} for n in ranking],
+        "entities": [],
+        "metadata": {},
+    }
+    return Tracker(
+        sender_id="s",
+        slots={},
+        latest_message=latest,
+        events=events or [],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
 
 
 async def test_topics_are_offered_but_never_moves_or_the_masking_warning(dispatcher) -> None:
-    ranking = ["nlu_fallback", "check_balance", "shared_sensitive_data", "greet",
-               "passcode_forgotten", "card_arrival", "exchange_rate"]
+    ranking = [
+        "nlu_fallback",
+        "check_balance",
+        "shared_sensitive_data",
+        "greet",
+        "passcode_forgotten",
+        "card_arrival",
+        "exchange_rate",
+    ]
     await ActionSuggestIntents().run(dispatcher, missed(ranking), {})
     [message] = dispatcher.messages
     assert message["response"] == "utter_did_you_mean"
     assert [b["payload"] for b in message["buttons"]] == [
-        "/check_balance", "/passcode_forgotten", "/card_arrival", "/nlu_fallback",
-        "/human_handoff"]
+        "/check_balance",
+        "/passcode_forgotten",
+        "/card_arrival",
+        "/nlu_fallback",
+        "/human_handoff",
+    ]
     assert message["buttons"][2]["title"] == "Card arrival"
 
 
@@ -40,12 +62,26 @@ async def test_a_second_miss_offers_a_person(dispatcher) -> None:
 
 
 def out_of_scope(confidence: float, previous: str) -> Tracker:
-    latest = {"text": "zzzz qqq", "intent": {"name": "out_of_scope", "confidence": confidence},
-              "entities": [], "metadata": {}}
-    users = [{"event": "user", "parse_data": {"intent": {"name": previous}}},
-             {"event": "user", "parse_data": {"intent": latest["intent"]}}]
-    return Tracker(sender_id="s", slots={}, latest_message=latest, events=users, paused=False,
-                   followup_action=None, active_loop={}, latest_action_name="action_listen")
+    latest = {
+        "text": "zzzz qqq",
+        "intent": {"name": "out_of_scope", "confidence": confidence},
+        "entities": [],
+        "metadata": {},
+    }
+    users = [
+        {"event": "user", "parse_data": {"intent": {"name": previous}}},
+        {"event": "user", "parse_data": {"intent": latest["intent"]}},
+    ]
+    return Tracker(
+        sender_id="s",
+        slots={},
+        latest_message=latest,
+        events=users,
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
 
 
 async def test_an_unsure_out_of_scope_after_a_miss_is_the_second_stage(dispatcher) -> None:
@@ -53,16 +89,29 @@ async def test_an_unsure_out_of_scope_after_a_miss_is_the_second_stage(dispatche
     await ActionOutOfScope().run(dispatcher, out_of_scope(0.95, "nlu_fallback"), {})
     await ActionOutOfScope().run(dispatcher, out_of_scope(0.4, "greet"), {})
     assert [m["response"] for m in dispatcher.messages] == [
-        "utter_rephrase_or_human", "utter_out_of_scope", "utter_out_of_scope"]
+        "utter_rephrase_or_human",
+        "utter_out_of_scope",
+        "utter_out_of_scope",
+    ]
 
 
 def in_form(form: str | None, slot: str | None) -> Tracker:
-    latest = {"text": "yes", "intent": {"name": "affirm", "confidence": 0.97},
-              "entities": [], "metadata": {}}
-    return Tracker(sender_id="s", slots={"requested_slot": slot}, latest_message=latest,
-                   events=[], paused=False, followup_action=None,
-                   active_loop={"name": form} if form else {},
-                   latest_action_name="action_listen")
+    latest = {
+        "text": "yes",
+        "intent": {"name": "affirm", "confidence": 0.97},
+        "entities": [],
+        "metadata": {},
+    }
+    return Tracker(
+        sender_id="s",
+        slots={"requested_slot": slot},
+        latest_message=latest,
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={"name": form} if form else {},
+        latest_action_name="action_listen",
+    )
 
 
 def domain_responses() -> dict[str, Any]:
@@ -78,15 +127,19 @@ def domain_responses() -> dict[str, Any]:
 
 async def test_a_reply_no_form_slot_takes_gets_the_question_again(dispatcher) -> None:
     events = await ActionDefaultFallback().run(
-        dispatcher, in_form("transfer_form", "transfer_destination"), domain_responses())
+        dispatcher, in_form("transfer_form", "transfer_destination"), domain_responses()
+    )
     assert [m["response"] for m in dispatcher.messages] == [
-        "utter_not_understood_in_form", "utter_ask_transfer_destination"]
+        "utter_not_understood_in_form",
+        "utter_ask_transfer_destination",
+    ]
     assert events == [{"event": "rewind", "timestamp": None}]  # the form waits again
 
 
 async def test_a_confirmation_is_asked_as_yes_or_no(dispatcher) -> None:
     await ActionDefaultFallback().run(
-        dispatcher, in_form("transfer_form", "transfer_confirmed"), domain_responses())
+        dispatcher, in_form("transfer_form", "transfer_confirmed"), domain_responses()
+    )
     assert [m["response"] for m in dispatcher.messages] == ["utter_answer_yes_or_no"]
 
 
@@ -94,9 +147,12 @@ async def test_a_slot_asked_by_an_action_gets_a_plain_hint(dispatcher) -> None:
     # action_ask_remove_payee_form_payee_name asks it, not utter_ask_payee_name (that one
     # is the add-payee form's question).
     await ActionDefaultFallback().run(
-        dispatcher, in_form("remove_payee_form", "payee_name"), domain_responses())
+        dispatcher, in_form("remove_payee_form", "payee_name"), domain_responses()
+    )
     assert [m["response"] for m in dispatcher.messages] == [
-        "utter_not_understood_in_form", "utter_answer_above_or_cancel"]
+        "utter_not_understood_in_form",
+        "utter_answer_above_or_cancel",
+    ]
 
 
 async def test_outside_a_form_it_is_rasas_fallback(dispatcher) -> None:
@@ -107,6 +163,11 @@ async def test_outside_a_form_it_is_rasas_fallback(dispatcher) -> None:
 
 def test_every_response_it_uses_is_in_the_domain() -> None:
     responses = domain_responses()["responses"]
-    for name in ("utter_default", "utter_not_understood_in_form", "utter_answer_yes_or_no",
-                 "utter_answer_above_or_cancel", "utter_ask_transfer_destination"):
+    for name in (
+        "utter_default",
+        "utter_not_understood_in_form",
+        "utter_answer_yes_or_no",
+        "utter_answer_above_or_cancel",
+        "utter_ask_transfer_destination",
+    ):
         assert name in responses

@@ -43,16 +43,33 @@ def grouped(iban: str) -> str:
     return " ".join(re.findall(".{1,4}", iban))
 
 
-def tracker(text: str = "", intent: str = "inform", metadata: dict[str, Any] | None = None,
-            slots: dict[str, Any] | None = None, entities: list[dict[str, Any]] | None = None,
-            requested: str | None = None, form: str | None = None) -> Tracker:
+def tracker(
+    text: str = "",
+    intent: str = "inform",
+    metadata: dict[str, Any] | None = None,
+    slots: dict[str, Any] | None = None,
+    entities: list[dict[str, Any]] | None = None,
+    requested: str | None = None,
+    form: str | None = None,
+) -> Tracker:
     slots = {**(slots or {}), "requested_slot": requested}
-    latest = {"text": text, "intent": {"name": intent, "confidence": 0.99},
-              "entities": entities or [], "metadata": metadata or {}, "message_id": "msg-1"}
-    return Tracker(sender_id="session-under-test", slots=slots, latest_message=latest, events=[],
-                   paused=False, followup_action=None,
-                   active_loop={"name": form} if form else {},
-                   latest_action_name="action_listen")
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.99},
+        "entities": entities or [],
+        "metadata": metadata or {},
+        "message_id": "msg-1",
+    }
+    return Tracker(
+        sender_id="session-under-test",
+        slots=slots,
+        latest_message=latest,
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={"name": form} if form else {},
+        latest_action_name="action_listen",
+    )
 
 
 def iban_entity(text: str, iban: str) -> dict[str, Any]:
@@ -81,8 +98,9 @@ async def payees_of(bank: Any, username: str = "demo002") -> list[dict[str, Any]
 
 
 async def test_list_shows_names_and_masked_ibans(dispatcher, use_core_banking) -> None:
-    await ActionListPayees().run(dispatcher, tracker(intent="list_payees",
-                                                     metadata=logged_in(use_core_banking)), {})
+    await ActionListPayees().run(
+        dispatcher, tracker(intent="list_payees", metadata=logged_in(use_core_banking)), {}
+    )
     messages = dispatcher.messages
     assert messages[0]["response"] == "utter_payees_intro"
     lines = [m for m in messages if m["response"] == "utter_payee_line"]
@@ -93,13 +111,13 @@ async def test_list_shows_names_and_masked_ibans(dispatcher, use_core_banking) -
         assert not any(iban in str(m) for m in messages for iban in ibans)
 
 
-async def test_guest_is_asked_to_log_in_and_no_form_questions(
-    dispatcher, use_core_banking
-) -> None:
+async def test_guest_is_asked_to_log_in_and_no_form_questions(dispatcher, use_core_banking) -> None:
     guest = tracker(text="add a payee", intent="add_payee")
     await ActionListPayees().run(dispatcher, guest, {})
-    for validator, slots in ((ValidateAddPayeeForm(), ["payee_iban", "payee_name"]),
-                             (ValidateRemovePayeeForm(), ["payee_name"])):
+    for validator, slots in (
+        (ValidateAddPayeeForm(), ["payee_iban", "payee_name"]),
+        (ValidateRemovePayeeForm(), ["payee_name"]),
+    ):
         assert await validator.required_slots(slots, dispatcher, guest, DOMAIN) == []
         events = await validator.run(dispatcher, guest, DOMAIN)
         assert slot_events(events) == {"requested_slot": None}  # the form ends at once
@@ -112,16 +130,21 @@ async def test_backend_down_is_said_plainly(dispatcher, unreachable_core_banking
     metadata = sealed_metadata("someone", "a-token")
     await ActionListPayees().run(dispatcher, tracker(metadata=metadata), {})
     slots = {"payee_name": "Anna", "payee_iban": make_iban(), "add_payee_confirmed": True}
-    events = await ActionAddPayee().run(dispatcher, tracker(intent="affirm", metadata=metadata,
-                                                            slots=slots), {})
+    events = await ActionAddPayee().run(
+        dispatcher, tracker(intent="affirm", metadata=metadata, slots=slots), {}
+    )
     assert said(dispatcher) == ["utter_backend_unavailable"] * 2
-    assert slot_events(events) == {"payee_iban": None, "payee_name": None,
-                                   "add_payee_confirmed": None}
+    assert slot_events(events) == {
+        "payee_iban": None,
+        "payee_name": None,
+        "add_payee_confirmed": None,
+    }
 
 
 async def test_expired_login_asks_to_log_in_again(dispatcher, use_core_banking) -> None:
-    metadata = sealed_metadata(use_core_banking.customer_id("demo002"),
-                               use_core_banking.token("demo002", expires_in=-60))
+    metadata = sealed_metadata(
+        use_core_banking.customer_id("demo002"), use_core_banking.token("demo002", expires_in=-60)
+    )
     await ActionListPayees().run(dispatcher, tracker(metadata=metadata), {})
     assert said(dispatcher) == ["utter_session_expired"]
 
@@ -133,8 +156,9 @@ async def test_add_payee_from_one_message_then_confirm(dispatcher, use_core_bank
     metadata = logged_in(use_core_banking)
     iban = make_iban()
     text = f"add Zoe Example with IBAN {grouped(iban)}"
-    start = tracker(text=text, intent="add_payee", metadata=metadata,
-                    entities=[iban_entity(text, iban)])
+    start = tracker(
+        text=text, intent="add_payee", metadata=metadata, entities=[iban_entity(text, iban)]
+    )
     events = await ValidateAddPayeeForm().run(dispatcher, start, DOMAIN)
     assert slot_events(events) == {"payee_iban": iban, "payee_name": "Zoe Example"}
     assert dispatcher.messages == []
@@ -145,8 +169,12 @@ async def test_add_payee_from_one_message_then_confirm(dispatcher, use_core_bank
     assert summary["response"] == "utter_confirm_add_payee"
     assert (summary["payee_name"], summary["payee_iban"]) == ("Zoe Example", grouped(iban))
 
-    yes = tracker(text="yes", intent="affirm", metadata=metadata,
-                  slots={**filled, "add_payee_confirmed": True})
+    yes = tracker(
+        text="yes",
+        intent="affirm",
+        metadata=metadata,
+        slots={**filled, "add_payee_confirmed": True},
+    )
     events = await ActionAddPayee().run(dispatcher, yes, DOMAIN)
     added = dispatcher.messages[-1]
     assert added["response"] == "utter_payee_added"
@@ -166,12 +194,18 @@ async def test_add_payee_from_one_message_then_confirm(dispatcher, use_core_bank
 async def test_iban_first_then_name_typed_after_it(dispatcher, use_core_banking) -> None:
     metadata = logged_in(use_core_banking)
     events = await ValidateAddPayeeForm().run(
-        dispatcher, tracker(text="add a new payee", intent="add_payee", metadata=metadata), DOMAIN)
+        dispatcher, tracker(text="add a new payee", intent="add_payee", metadata=metadata), DOMAIN
+    )
     assert slot_events(events) == {}  # nothing yet: the form asks for the IBAN
     iban = make_iban()
     text = f"{grouped(iban)} Anna Schmidt"
-    answer = tracker(text=text, metadata=metadata, entities=[iban_entity(text, iban)],
-                     requested="payee_iban", form="add_payee_form")
+    answer = tracker(
+        text=text,
+        metadata=metadata,
+        entities=[iban_entity(text, iban)],
+        requested="payee_iban",
+        form="add_payee_form",
+    )
     events = await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN)
     assert slot_events(events) == {"payee_iban": iban, "payee_name": "Anna Schmidt"}
 
@@ -180,24 +214,34 @@ async def test_iban_first_then_name_typed_after_it(dispatcher, use_core_banking)
 async def test_name_typed_before_the_iban_is_kept(form: str, dispatcher, use_core_banking) -> None:
     iban = make_iban()
     text = form.format(name="Jonas Weber", iban=iban)
-    answer = tracker(text=text, metadata=logged_in(use_core_banking),
-                     entities=[iban_entity(text, iban)], requested="payee_iban",
-                     form="add_payee_form")
+    answer = tracker(
+        text=text,
+        metadata=logged_in(use_core_banking),
+        entities=[iban_entity(text, iban)],
+        requested="payee_iban",
+        form="add_payee_form",
+    )
     events = await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN)
     assert slot_events(events) == {"payee_iban": iban, "payee_name": "Jonas Weber"}
 
 
 async def test_name_given_when_the_iban_was_asked_is_kept(dispatcher, use_core_banking) -> None:
     metadata = logged_in(use_core_banking)
-    answer = tracker(text="John Smith", metadata=metadata, requested="payee_iban",
-                     form="add_payee_form")
+    answer = tracker(
+        text="John Smith", metadata=metadata, requested="payee_iban", form="add_payee_form"
+    )
     events = await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN)
     assert slot_events(events) == {"payee_name": "John Smith"}  # the IBAN is asked again
     assert said(dispatcher) == []
     iban = make_iban()
-    then = tracker(text=iban, metadata=metadata, entities=[iban_entity(iban, iban)],
-                   slots={"payee_name": "John Smith"}, requested="payee_iban",
-                   form="add_payee_form")
+    then = tracker(
+        text=iban,
+        metadata=metadata,
+        entities=[iban_entity(iban, iban)],
+        slots={"payee_name": "John Smith"},
+        requested="payee_iban",
+        form="add_payee_form",
+    )
     events = await ValidateAddPayeeForm().run(dispatcher, then, DOMAIN)
     assert slot_events(events) == {"payee_iban": iban}
 
@@ -206,8 +250,12 @@ async def test_name_given_when_the_iban_was_asked_is_kept(dispatcher, use_core_b
 async def test_other_words_when_the_iban_was_asked_are_not_a_name(
     text: str, dispatcher, use_core_banking
 ) -> None:
-    answer = tracker(text=text, metadata=logged_in(use_core_banking), requested="payee_iban",
-                     form="add_payee_form")
+    answer = tracker(
+        text=text,
+        metadata=logged_in(use_core_banking),
+        requested="payee_iban",
+        form="add_payee_form",
+    )
     events = await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN)
     assert slot_events(events) == {"payee_iban": None}
     assert said(dispatcher) == ["utter_invalid_iban"]
@@ -215,42 +263,59 @@ async def test_other_words_when_the_iban_was_asked_are_not_a_name(
 
 @pytest.mark.parametrize("text", ["yes", "No.", "ok thanks", "sure"])
 async def test_yes_or_no_is_not_a_name(text: str, dispatcher, use_core_banking) -> None:
-    answer = tracker(text=text, intent="affirm", metadata=logged_in(use_core_banking),
-                     slots={"payee_iban": make_iban()}, requested="payee_name",
-                     form="add_payee_form")
+    answer = tracker(
+        text=text,
+        intent="affirm",
+        metadata=logged_in(use_core_banking),
+        slots={"payee_iban": make_iban()},
+        requested="payee_name",
+        form="add_payee_form",
+    )
     events = await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN)
     assert slot_events(events) == {"payee_name": None}
     assert said(dispatcher) == ["utter_invalid_payee_name"]
 
 
 async def test_name_as_an_answer(dispatcher, use_core_banking) -> None:
-    answer = tracker(text="it's Lukas Müller", metadata=logged_in(use_core_banking),
-                     slots={"payee_iban": make_iban()}, requested="payee_name")
+    answer = tracker(
+        text="it's Lukas Müller",
+        metadata=logged_in(use_core_banking),
+        slots={"payee_iban": make_iban()},
+        requested="payee_name",
+    )
     events = await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN)
     assert slot_events(events)["payee_name"] == "Lukas Müller"
 
 
 async def test_invalid_iban_is_explained(dispatcher, use_core_banking) -> None:
-    answer = tracker(text="DE89 1234 5678", metadata=logged_in(use_core_banking),
-                     requested="payee_iban")
+    answer = tracker(
+        text="DE89 1234 5678", metadata=logged_in(use_core_banking), requested="payee_iban"
+    )
     validator = ValidateAddPayeeForm()
     extracted = await validator.extract_payee_iban(dispatcher, answer, DOMAIN)
     assert extracted == {"payee_iban": "DE89 1234 5678"}
     assert await validator.validate_payee_iban("DE89 1234 5678", dispatcher, answer, DOMAIN) == {
-        "payee_iban": None}
+        "payee_iban": None
+    }
     assert said(dispatcher) == ["utter_invalid_iban"]
     good = make_iban()
-    assert await validator.validate_payee_iban(grouped(good).lower(), dispatcher, answer,
-                                               DOMAIN) == {"payee_iban": good}
+    assert await validator.validate_payee_iban(
+        grouped(good).lower(), dispatcher, answer, DOMAIN
+    ) == {"payee_iban": good}
 
 
 async def test_an_invalid_iban_in_the_request_is_explained_and_the_name_kept(
     dispatcher, use_core_banking
 ) -> None:
     text = "add payee Klaus with IBAN DE12345678901234567890"
-    start = tracker(text=text, intent="add_payee", metadata=logged_in(use_core_banking),
-                    entities=[{"entity": "invalid_iban", "value": "DE12345678901234567890",
-                               "start": 26, "end": 48}])
+    start = tracker(
+        text=text,
+        intent="add_payee",
+        metadata=logged_in(use_core_banking),
+        entities=[
+            {"entity": "invalid_iban", "value": "DE12345678901234567890", "start": 26, "end": 48}
+        ],
+    )
     events = await ValidateAddPayeeForm().run(dispatcher, start, DOMAIN)
     assert slot_events(events) == {"payee_iban": None, "payee_name": "Klaus"}
     assert said(dispatcher) == ["utter_invalid_iban"]
@@ -260,9 +325,11 @@ async def test_bad_names_are_explained(dispatcher, use_core_banking) -> None:
     answer = tracker(text="1234", metadata=logged_in(use_core_banking), requested="payee_name")
     validator = ValidateAddPayeeForm()
     assert await validator.validate_payee_name("1234", dispatcher, answer, DOMAIN) == {
-        "payee_name": None}
+        "payee_name": None
+    }
     assert await validator.validate_payee_name("x" * 80, dispatcher, answer, DOMAIN) == {
-        "payee_name": None}
+        "payee_name": None
+    }
     assert said(dispatcher) == ["utter_invalid_payee_name"] * 2
 
 
@@ -286,13 +353,15 @@ async def test_bad_names_are_explained(dispatcher, use_core_banking) -> None:
         ("save this IBAN for later: {iban}", None),
     ],
 )
-async def test_names_in_the_request(text: str, name: str | None, dispatcher,
-                                    use_core_banking) -> None:
+async def test_names_in_the_request(
+    text: str, name: str | None, dispatcher, use_core_banking
+) -> None:
     iban = make_iban()
     text = text.format(iban=grouped(iban))
     entities = [iban_entity(text, iban)] if grouped(iban) in text else []
-    request = tracker(text=text, intent="add_payee", metadata=logged_in(use_core_banking),
-                      entities=entities)
+    request = tracker(
+        text=text, intent="add_payee", metadata=logged_in(use_core_banking), entities=entities
+    )
     found = await ValidateAddPayeeForm().extract_payee_name(dispatcher, request, DOMAIN)
     assert found == ({"payee_name": name} if name else {})
 
@@ -301,8 +370,12 @@ async def test_interruptions_are_not_answers(dispatcher, use_core_banking) -> No
     """A balance question or cancel while asked for a name fills nothing, so the form
     rejects and the digression / cancel rules answer."""
     for intent in ("check_balance", "cancel"):
-        message = tracker(text="what's my balance", intent=intent,
-                          metadata=logged_in(use_core_banking), requested="payee_name")
+        message = tracker(
+            text="what's my balance",
+            intent=intent,
+            metadata=logged_in(use_core_banking),
+            requested="payee_name",
+        )
         assert slot_events(await ValidateAddPayeeForm().run(dispatcher, message, DOMAIN)) == {}
 
 
@@ -311,13 +384,21 @@ async def test_another_task_is_a_switch_not_an_answer(dispatcher, use_core_banki
     form rejects and the switch rule in bot/data/digressions.yml starts that task);
     this form's own request, or a doubtful guess, is still an answer."""
     metadata = logged_in(use_core_banking)
-    cases: tuple[tuple[str, float, dict[str, Any]], ...] = (("transfer_money", 0.95, {}), ("buy_gift_card", 0.9, {}),
-             ("add_payee", 0.95, {"payee_name": "Tom Baker"}),
-             ("transfer_money", 0.4, {"payee_name": "Tom Baker"}))
+    cases: tuple[tuple[str, float, dict[str, Any]], ...] = (
+        ("transfer_money", 0.95, {}),
+        ("buy_gift_card", 0.9, {}),
+        ("add_payee", 0.95, {"payee_name": "Tom Baker"}),
+        ("transfer_money", 0.4, {"payee_name": "Tom Baker"}),
+    )
     for intent, confidence, expected in cases:
-        message = tracker(text="Tom Baker", intent=intent, metadata=metadata,
-                          slots={"payee_iban": make_iban()}, requested="payee_name",
-                          form="add_payee_form")
+        message = tracker(
+            text="Tom Baker",
+            intent=intent,
+            metadata=metadata,
+            slots={"payee_iban": make_iban()},
+            requested="payee_name",
+            form="add_payee_form",
+        )
         message.latest_message["intent"]["confidence"] = confidence
         events = await ValidateAddPayeeForm().run(dispatcher, message, DOMAIN)
         assert slot_events(events) == expected, (intent, confidence)
@@ -327,32 +408,43 @@ async def test_confirmation_is_asked_again_for_anything_but_yes_or_no(
     dispatcher, use_core_banking
 ) -> None:
     validator = ValidateAddPayeeForm()
-    other = tracker(text="hmm maybe", metadata=logged_in(use_core_banking),
-                    requested="add_payee_confirmed")
+    other = tracker(
+        text="hmm maybe", metadata=logged_in(use_core_banking), requested="add_payee_confirmed"
+    )
     assert await validator.extract_add_payee_confirmed(dispatcher, other, DOMAIN) == {
-        "add_payee_confirmed": None}
+        "add_payee_confirmed": None
+    }
     yes = tracker(text="yes", intent="affirm", requested="add_payee_confirmed")
     assert await validator.extract_add_payee_confirmed(dispatcher, yes, DOMAIN) == {}
     assert await validator.validate_add_payee_confirmed(True, dispatcher, yes, DOMAIN) == {
-        "add_payee_confirmed": True}
+        "add_payee_confirmed": True
+    }
 
 
 async def test_no_adds_nothing(dispatcher, use_core_banking) -> None:
     before = await payees_of(use_core_banking)
     slots = {"payee_name": "Nobody", "payee_iban": make_iban(), "add_payee_confirmed": False}
-    await ActionAddPayee().run(dispatcher, tracker(intent="deny", slots=slots,
-                                                   metadata=logged_in(use_core_banking)), {})
+    await ActionAddPayee().run(
+        dispatcher, tracker(intent="deny", slots=slots, metadata=logged_in(use_core_banking)), {}
+    )
     assert said(dispatcher) == ["utter_add_payee_cancelled"]
     assert await payees_of(use_core_banking) == before
 
 
 async def test_cancel_actions_reset_their_slots(dispatcher) -> None:
     events = await ActionCancelAddPayeeForm().run(dispatcher, tracker(intent="cancel"), {})
-    assert slot_events(events) == {"payee_iban": None, "payee_name": None,
-                                   "add_payee_confirmed": None}
+    assert slot_events(events) == {
+        "payee_iban": None,
+        "payee_name": None,
+        "add_payee_confirmed": None,
+    }
     events = await ActionCancelRemovePayeeForm().run(dispatcher, tracker(intent="cancel"), {})
-    assert set(slot_events(events)) == {"payee_name", "payee_id", "payee_iban",
-                                        "remove_payee_confirmed"}
+    assert set(slot_events(events)) == {
+        "payee_name",
+        "payee_id",
+        "payee_iban",
+        "remove_payee_confirmed",
+    }
     assert said(dispatcher) == ["utter_add_payee_cancelled", "utter_remove_payee_cancelled"]
 
 
@@ -362,21 +454,28 @@ async def test_cancel_actions_reset_their_slots(dispatcher) -> None:
 async def test_remove_a_payee_named_in_the_request(dispatcher, use_core_banking) -> None:
     metadata = logged_in(use_core_banking)
     iban = make_iban()
-    created = await core_banking.create_payee(use_core_banking.token("demo002"), "Zed Removable",
-                                              iban)
-    request = tracker(text="please remove zed removable from my payees", intent="remove_payee",
-                      metadata=metadata)
+    created = await core_banking.create_payee(
+        use_core_banking.token("demo002"), "Zed Removable", iban
+    )
+    request = tracker(
+        text="please remove zed removable from my payees", intent="remove_payee", metadata=metadata
+    )
     events = await ValidateRemovePayeeForm().run(dispatcher, request, DOMAIN)
     slots = slot_events(events)
     assert slots == {"payee_name": "Zed Removable", "payee_id": created["id"], "payee_iban": iban}
 
-    await ActionAskRemovePayeeConfirmed().run(dispatcher, tracker(metadata=metadata, slots=slots),
-                                              {})
+    await ActionAskRemovePayeeConfirmed().run(
+        dispatcher, tracker(metadata=metadata, slots=slots), {}
+    )
     assert dispatcher.messages[-1]["response"] == "utter_confirm_remove_payee"
     assert dispatcher.messages[-1]["iban_masked"] == f"•••• {iban[-4:]}"
 
-    yes = tracker(text="yes", intent="affirm", metadata=metadata,
-                  slots={**slots, "remove_payee_confirmed": True})
+    yes = tracker(
+        text="yes",
+        intent="affirm",
+        metadata=metadata,
+        slots={**slots, "remove_payee_confirmed": True},
+    )
     events = await ActionRemovePayee().run(dispatcher, yes, DOMAIN)
     assert said(dispatcher)[-1] == "utter_payee_removed"
     assert all(value is None for value in slot_events(events).values())
@@ -397,19 +496,26 @@ async def test_remove_asks_with_a_button_per_payee(dispatcher, use_core_banking)
     assert '/remove_payee{"payee_name": "Alpine Energy AG"}' in payloads
 
     # The button's payload fills payee_name from its entity; validation finds the payee.
-    clicked = tracker(text='/remove_payee{"payee_name": "Alpine Energy AG"}',
-                      intent="remove_payee", metadata=metadata, requested="payee_name",
-                      entities=[{"entity": "payee_name", "value": "Alpine Energy AG"}])
+    clicked = tracker(
+        text='/remove_payee{"payee_name": "Alpine Energy AG"}',
+        intent="remove_payee",
+        metadata=metadata,
+        requested="payee_name",
+        entities=[{"entity": "payee_name", "value": "Alpine Energy AG"}],
+    )
     validator = ValidateRemovePayeeForm()
     assert await validator.extract_payee_name(dispatcher, clicked, DOMAIN) == {}
-    validated = await validator.validate_payee_name("Alpine Energy AG", dispatcher, clicked,
-                                                    DOMAIN)
+    validated = await validator.validate_payee_name("Alpine Energy AG", dispatcher, clicked, DOMAIN)
     assert validated["payee_name"] == "Alpine Energy AG" and validated["payee_id"]
 
 
 async def test_remove_an_unknown_name_is_said(dispatcher, use_core_banking) -> None:
-    answer = tracker(text="Bartholomew", metadata=logged_in(use_core_banking),
-                     requested="payee_name", form="remove_payee_form")
+    answer = tracker(
+        text="Bartholomew",
+        metadata=logged_in(use_core_banking),
+        requested="payee_name",
+        form="remove_payee_form",
+    )
     events = await ValidateRemovePayeeForm().run(dispatcher, answer, DOMAIN)
     assert slot_events(events)["payee_name"] is None
     assert said(dispatcher) == ["utter_payee_not_found"]
@@ -418,8 +524,12 @@ async def test_remove_an_unknown_name_is_said(dispatcher, use_core_banking) -> N
 
 async def test_remove_with_no_payees_says_so(dispatcher, use_core_banking) -> None:
     validator = ValidateRemovePayeeForm()
-    none_left = tracker(text="remove a payee", intent="remove_payee",
-                        metadata=logged_in(use_core_banking), slots={"payee_name": NO_PAYEES})
+    none_left = tracker(
+        text="remove a payee",
+        intent="remove_payee",
+        metadata=logged_in(use_core_banking),
+        slots={"payee_name": NO_PAYEES},
+    )
     assert await validator.required_slots(["payee_name"], dispatcher, none_left, DOMAIN) == []
     await ActionRemovePayee().run(dispatcher, none_left, DOMAIN)
     assert said(dispatcher) == ["utter_no_payees"]
@@ -446,15 +556,19 @@ async def test_remove_confirmation_wants_yes_or_no(dispatcher) -> None:
     validator = ValidateRemovePayeeForm()
     other = tracker(text="what?", requested="remove_payee_confirmed")
     assert await validator.extract_remove_payee_confirmed(dispatcher, other, DOMAIN) == {
-        "remove_payee_confirmed": None}
+        "remove_payee_confirmed": None
+    }
     no = tracker(text="no", intent="deny", requested="remove_payee_confirmed")
     assert await validator.extract_remove_payee_confirmed(dispatcher, no, DOMAIN) == {}
     assert await validator.validate_remove_payee_confirmed(False, dispatcher, no, DOMAIN) == {
-        "remove_payee_confirmed": False}
+        "remove_payee_confirmed": False
+    }
 
 
-@pytest.mark.parametrize(("text", "named"), [
-    ("remove payee Zorro", "Zorro"), ("delete Anna Nobody from my contacts", "Anna Nobody")])
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [("remove payee Zorro", "Zorro"), ("delete Anna Nobody from my contacts", "Anna Nobody")],
+)
 async def test_an_unknown_name_in_the_removal_request_is_said(
     text: str, named: str, dispatcher, use_core_banking
 ) -> None:
@@ -473,8 +587,10 @@ async def test_the_name_said_with_a_relation_is_the_payees_name(
     text = "add my brother as a payee, Tom Becker, DE89 3704 0044 0532 0130 00"
     start = tracker(text=text, intent="add_payee", metadata=metadata, entities=nlu(text))
     events = await ValidateAddPayeeForm().run(dispatcher, start, DOMAIN)
-    assert slot_events(events) == {"payee_iban": "DE89370400440532013000",
-                                   "payee_name": "Tom Becker"}
+    assert slot_events(events) == {
+        "payee_iban": "DE89370400440532013000",
+        "payee_name": "Tom Becker",
+    }
 
 
 async def test_a_relation_alone_is_no_name(dispatcher, use_core_banking, nlu) -> None:
@@ -483,9 +599,14 @@ async def test_a_relation_alone_is_no_name(dispatcher, use_core_banking, nlu) ->
     start = tracker(text=text, intent="add_payee", metadata=metadata, entities=nlu(text))
     events = await ValidateAddPayeeForm().run(dispatcher, start, DOMAIN)
     assert slot_events(events) == {"payee_iban": "DE89370400440532013000"}  # the name is asked
-    answer = tracker(text="my brother", metadata=metadata, entities=nlu("my brother"),
-                     slots={"payee_iban": "DE89370400440532013000"}, requested="payee_name",
-                     form="add_payee_form")
+    answer = tracker(
+        text="my brother",
+        metadata=metadata,
+        entities=nlu("my brother"),
+        slots={"payee_iban": "DE89370400440532013000"},
+        requested="payee_name",
+        form="add_payee_form",
+    )
     events = await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN)
     assert slot_events(events) == {"payee_name": None}
     assert said(dispatcher) == ["utter_payee_name_not_a_relation"]

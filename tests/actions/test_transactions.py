@@ -14,11 +14,16 @@ def shown(dispatcher: CollectingDispatcher) -> list[str]:
     return [m["response"] for m in dispatcher.messages]
 
 
-async def search_as_demo001(make_tracker, dispatcher, use_core_banking, text: str,
-                            entities: list[dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
+async def search_as_demo001(
+    make_tracker, dispatcher, use_core_banking, text: str, entities: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Run the search for demo001's message; the responses it sent."""
-    tracker = make_tracker(text=text, intent="search_transactions", entities=entities,
-                           metadata=use_core_banking.metadata("demo001"))
+    tracker = make_tracker(
+        text=text,
+        intent="search_transactions",
+        entities=entities,
+        metadata=use_core_banking.metadata("demo001"),
+    )
     await ActionSearchTransactions().run(dispatcher, tracker, {})
     return list(dispatcher.messages)
 
@@ -26,25 +31,38 @@ async def search_as_demo001(make_tracker, dispatcher, use_core_banking, text: st
 async def test_a_merchant_search_lists_and_sums_its_payments(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
-    tracker = make_tracker(text="what did I spend at amazon?", intent="search_transactions",
-                           metadata=use_core_banking.metadata("demo001"),
-                           entities=[{"entity": "merchant", "value": "amazon"}])
+    tracker = make_tracker(
+        text="what did I spend at amazon?",
+        intent="search_transactions",
+        metadata=use_core_banking.metadata("demo001"),
+        entities=[{"entity": "merchant", "value": "amazon"}],
+    )
     await ActionSearchTransactions().run(dispatcher, tracker, {})
-    assert shown(dispatcher) == ["utter_transactions_intro", "utter_transaction_line",
-                                 "utter_transaction_line", "utter_transactions_total"]
+    assert shown(dispatcher) == [
+        "utter_transactions_intro",
+        "utter_transaction_line",
+        "utter_transaction_line",
+        "utter_transactions_total",
+    ]
     intro, *lines, total = dispatcher.messages
     assert (intro["what"], intro["search_summary"]) == ("transactions", " at amazon")
     assert all("AMAZON" in line["description"] for line in lines)
     assert [line["amount"] for line in lines] == ["-23.47 EUR", "-49.99 EUR"]
     assert (total["count_text"], total["money_out"], total["money_in"]) == (
-        "2 transactions", "73.46 EUR", "0.00 EUR")
+        "2 transactions",
+        "73.46 EUR",
+        "0.00 EUR",
+    )
 
 
 async def test_a_long_history_says_how_many_of_how_many_are_shown(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
-    tracker = make_tracker(text="show my transactions", intent="search_transactions",
-                           metadata=use_core_banking.metadata("demo001"))
+    tracker = make_tracker(
+        text="show my transactions",
+        intent="search_transactions",
+        metadata=use_core_banking.metadata("demo001"),
+    )
     await ActionSearchTransactions().run(dispatcher, tracker, {})
     lines = [m for m in dispatcher.messages if m["response"] == "utter_transaction_line"]
     assert len(lines) == MAX_LINES
@@ -55,9 +73,12 @@ async def test_a_long_history_says_how_many_of_how_many_are_shown(
 
 
 async def test_nothing_found_is_said(make_tracker, dispatcher, use_core_banking) -> None:
-    tracker = make_tracker(text="payments at zebrafish", intent="search_transactions",
-                           metadata=use_core_banking.metadata("demo001"),
-                           entities=[{"entity": "merchant", "value": "zebrafish"}])
+    tracker = make_tracker(
+        text="payments at zebrafish",
+        intent="search_transactions",
+        metadata=use_core_banking.metadata("demo001"),
+        entities=[{"entity": "merchant", "value": "zebrafish"}],
+    )
     await ActionSearchTransactions().run(dispatcher, tracker, {})
     assert shown(dispatcher) == ["utter_no_transactions"]
     assert dispatcher.messages[0]["search_summary"] == " at zebrafish"
@@ -68,23 +89,32 @@ async def test_a_spending_category_matches_its_merchants(
 ) -> None:
     # "groceries" is no text in any transaction: the category's merchants are (Tesco).
     intro, *lines, total = await search_as_demo001(
-        make_tracker, dispatcher, use_core_banking, "what did I spend on groceries?",
-        [{"entity": "merchant", "value": "groceries"}, {"entity": "direction", "value": "out"}])
+        make_tracker,
+        dispatcher,
+        use_core_banking,
+        "what did I spend on groceries?",
+        [{"entity": "merchant", "value": "groceries"}, {"entity": "direction", "value": "out"}],
+    )
     assert (intro["what"], intro["search_summary"]) == ("payments", " on groceries")
     assert [line["amount"] for line in lines] == ["-62.15 EUR", "-85.40 EUR"]
     assert all("TESCO" in line["description"] for line in lines)
-    assert (total["response"], total["money_out"]) == ("utter_transactions_total_out",
-                                                       "147.55 EUR")  # fmt: skip
+    assert (total["response"], total["money_out"]) == ("utter_transactions_total_out", "147.55 EUR")
 
 
 async def test_money_in_shows_only_incoming_payments_and_bounds_with_currency(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
     intro, *lines, total = await search_as_demo001(
-        make_tracker, dispatcher, use_core_banking, "payments I received over 500 euros",
-        [{"entity": "direction", "value": "in"},
-         {"entity": "amount", "value": "500", "role": "min"},
-         {"entity": "currency", "value": "EUR"}])
+        make_tracker,
+        dispatcher,
+        use_core_banking,
+        "payments I received over 500 euros",
+        [
+            {"entity": "direction", "value": "in"},
+            {"entity": "amount", "value": "500", "role": "min"},
+            {"entity": "currency", "value": "EUR"},
+        ],
+    )
     assert (intro["what"], intro["search_summary"]) == ("incoming payments", " over 500.00 EUR")
     assert lines and all(not line["amount"].startswith("-") for line in lines)
     # Who paid is named beside the description (the seeded salary payer).
@@ -96,9 +126,15 @@ async def test_money_out_leaves_out_incoming_payments(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
     messages = await search_as_demo001(
-        make_tracker, dispatcher, use_core_banking, "show payments over 100 euros",
-        [{"entity": "direction", "value": "out"},
-         {"entity": "amount", "value": "100", "role": "min"}])
+        make_tracker,
+        dispatcher,
+        use_core_banking,
+        "show payments over 100 euros",
+        [
+            {"entity": "direction", "value": "out"},
+            {"entity": "amount", "value": "100", "role": "min"},
+        ],
+    )
     lines = [m for m in messages if m["response"] == "utter_transaction_line"]
     assert lines and all(line["amount"].startswith("-") for line in lines)
     assert not any(line["description"].startswith("Salary") for line in lines)
@@ -114,13 +150,22 @@ async def test_guest_is_asked_to_log_in(make_tracker, dispatcher, use_core_banki
 async def test_yes_to_an_offer_of_money_received_shows_money_received(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
-    offer = {"event": "bot", "text": "… I can show the payments you've received if you like.",
-             "data": {"buttons": [
-                 {"title": "Show money I received",
-                  "payload": '/search_transactions{"direction": "in"}'},
-                 {"title": "No, thanks", "payload": "/deny"}]}}
-    tracker = make_tracker(text="yes", intent="affirm", events=[offer],
-                           metadata=use_core_banking.metadata("demo001"))
+    offer = {
+        "event": "bot",
+        "text": "… I can show the payments you've received if you like.",
+        "data": {
+            "buttons": [
+                {
+                    "title": "Show money I received",
+                    "payload": '/search_transactions{"direction": "in"}',
+                },
+                {"title": "No, thanks", "payload": "/deny"},
+            ]
+        },
+    }
+    tracker = make_tracker(
+        text="yes", intent="affirm", events=[offer], metadata=use_core_banking.metadata("demo001")
+    )
     await ActionSearchTransactions().run(dispatcher, tracker, {})
     intro, *lines, total = dispatcher.messages
     assert intro["what"] == "incoming payments"
@@ -131,29 +176,38 @@ async def test_yes_to_an_offer_of_money_received_shows_money_received(
 async def test_a_follow_up_refines_the_last_search(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
-    first = make_tracker(text="how much did I spend on groceries in October",
-                         intent="search_transactions",
-                         metadata=use_core_banking.metadata("demo001"),
-                         entities=[{"entity": "merchant", "value": "groceries"},
-                                   {"entity": "direction", "value": "out"},
-                                   {"entity": "time_period",
-                                    "value": {"from": "2026-10-01", "to": "2026-10-31"}}])
+    first = make_tracker(
+        text="how much did I spend on groceries in October",
+        intent="search_transactions",
+        metadata=use_core_banking.metadata("demo001"),
+        entities=[
+            {"entity": "merchant", "value": "groceries"},
+            {"entity": "direction", "value": "out"},
+            {"entity": "time_period", "value": {"from": "2026-10-01", "to": "2026-10-31"}},
+        ],
+    )
     [remembered] = await ActionSearchTransactions().run(dispatcher, first, {})
     assert remembered["name"] == "last_transaction_search"
     last = remembered["value"]
     # "and on fuel?": a new topic (no merchant entity: the NLU's rule wants a verb), the
     # month and the direction kept.
-    fuel = make_tracker(text="and on fuel?", intent="search_transactions",
-                        metadata=use_core_banking.metadata("demo001"),
-                        slots={"last_transaction_search": last})
+    fuel = make_tracker(
+        text="and on fuel?",
+        intent="search_transactions",
+        metadata=use_core_banking.metadata("demo001"),
+        slots={"last_transaction_search": last},
+    )
     quiet = CollectingDispatcher()
     [again] = await ActionSearchTransactions().run(quiet, fuel, {})
     assert again["value"] == {**last, "category": "fuel"}
     assert quiet.messages[0]["search_summary"] == " on fuel from 2026-10-01 to 2026-10-31"
     # Not a follow-up: a question of its own starts afresh.
-    fresh = make_tracker(text="show my transactions", intent="search_transactions",
-                         metadata=use_core_banking.metadata("demo001"),
-                         slots={"last_transaction_search": last})
+    fresh = make_tracker(
+        text="show my transactions",
+        intent="search_transactions",
+        metadata=use_core_banking.metadata("demo001"),
+        slots={"last_transaction_search": last},
+    )
     [new] = await ActionSearchTransactions().run(CollectingDispatcher(), fresh, {})
     assert new["value"]["category"] is None and new["value"]["period"] is None
 
@@ -165,19 +219,29 @@ async def test_the_biggest_payment_is_the_largest_by_size(
     # the largest payment of the last ten days (yesterday and before: no test transfers).
     today = date.today()
     period = {"from": str(today - timedelta(days=10)), "to": str(today - timedelta(days=1))}
-    tracker = make_tracker(text="what was my biggest payment last week?",
-                           intent="search_transactions",
-                           metadata=use_core_banking.metadata("demo001"),
-                           entities=[{"entity": "direction", "value": "out"},
-                                     {"entity": "time_period", "value": period}])
+    tracker = make_tracker(
+        text="what was my biggest payment last week?",
+        intent="search_transactions",
+        metadata=use_core_banking.metadata("demo001"),
+        entities=[
+            {"entity": "direction", "value": "out"},
+            {"entity": "time_period", "value": period},
+        ],
+    )
     await ActionSearchTransactions().run(dispatcher, tracker, {})
     intro, *lines = dispatcher.messages
     assert (intro["response"], intro["rank"], intro["what"]) == (
-        "utter_transactions_ranked_intro", "largest", "payment")
+        "utter_transactions_ranked_intro",
+        "largest",
+        "payment",
+    )
     assert [line["amount"] for line in lines] == ["-380.00 EUR"]  # BOOKING.COM
-    three = make_tracker(text="my 3 smallest payments", intent="search_transactions",
-                         metadata=use_core_banking.metadata("demo001"),
-                         entities=[{"entity": "direction", "value": "out"}])
+    three = make_tracker(
+        text="my 3 smallest payments",
+        intent="search_transactions",
+        metadata=use_core_banking.metadata("demo001"),
+        entities=[{"entity": "direction", "value": "out"}],
+    )
     quiet = CollectingDispatcher()
     await ActionSearchTransactions().run(quiet, three, {})
     intro, *lines = quiet.messages
@@ -187,18 +251,25 @@ async def test_the_biggest_payment_is_the_largest_by_size(
 
 
 # Issue 14: what the NLU reads from the customer's words, searched as meant.
-async def demo001_search(make_tracker, bank, nlu, text: str,
-                         **tracker_args: Any) -> tuple[CollectingDispatcher, list[Any]]:  # fmt: skip
+async def demo001_search(
+    make_tracker, bank, nlu, text: str, **tracker_args: Any
+) -> tuple[CollectingDispatcher, list[Any]]:
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(text=text, intent="search_transactions", entities=nlu(text),
-                           metadata=bank.metadata("demo001"), **tracker_args)
+    tracker = make_tracker(
+        text=text,
+        intent="search_transactions",
+        entities=nlu(text),
+        metadata=bank.metadata("demo001"),
+        **tracker_args,
+    )
     events = await ActionSearchTransactions().run(dispatcher, tracker, {})
     return dispatcher, events
 
 
 async def test_last_5_transactions_lists_five(make_tracker, use_core_banking, nlu) -> None:
-    dispatcher, _ = await demo001_search(make_tracker, use_core_banking, nlu,
-                                         "show my last 5 transactions")
+    dispatcher, _ = await demo001_search(
+        make_tracker, use_core_banking, nlu, "show my last 5 transactions"
+    )
     lines = [m for m in dispatcher.messages if m["response"] == "utter_transaction_line"]
     assert len(lines) == 5
     total = dispatcher.messages[-1]
@@ -208,12 +279,23 @@ async def test_last_5_transactions_lists_five(make_tracker, use_core_banking, nl
 async def test_what_about_october_after_a_november_search_searches_october(
     make_tracker, use_core_banking, nlu
 ) -> None:
-    november = {"text": None, "category": None, "direction": "out",
-                "period": {"from": "2026-11-01", "to": "2026-11-30"}, "low": None,
-                "high": None, "currency": "EUR", "limit": None}  # fmt: skip
+    november = {
+        "text": None,
+        "category": None,
+        "direction": "out",
+        "period": {"from": "2026-11-01", "to": "2026-11-30"},
+        "low": None,
+        "high": None,
+        "currency": "EUR",
+        "limit": None,
+    }
     dispatcher, [remembered] = await demo001_search(
-        make_tracker, use_core_banking, nlu, "what about october?",
-        slots={"last_transaction_search": november})
+        make_tracker,
+        use_core_banking,
+        nlu,
+        "what about october?",
+        slots={"last_transaction_search": november},
+    )
     october = remembered["value"]["period"]
     assert october["from"].endswith("-10-01") and october["to"].endswith("-10-31")
     assert remembered["value"]["direction"] == "out"  # the other filters are kept
@@ -223,19 +305,28 @@ async def test_what_about_october_after_a_november_search_searches_october(
 async def test_and_tesco_after_an_amazon_search_searches_tesco(
     make_tracker, use_core_banking, nlu
 ) -> None:
-    amazon = {"text": "amazon", "category": None, "direction": "out", "period": None,
-              "low": None, "high": None, "currency": "EUR", "limit": None}  # fmt: skip
+    amazon = {
+        "text": "amazon",
+        "category": None,
+        "direction": "out",
+        "period": None,
+        "low": None,
+        "high": None,
+        "currency": "EUR",
+        "limit": None,
+    }
     dispatcher, [remembered] = await demo001_search(
-        make_tracker, use_core_banking, nlu, "and tesco?",
-        slots={"last_transaction_search": amazon})
+        make_tracker, use_core_banking, nlu, "and tesco?", slots={"last_transaction_search": amazon}
+    )
     assert remembered["value"] == {**amazon, "text": "tesco"}
     lines = [m for m in dispatcher.messages if m["response"] == "utter_transaction_line"]
     assert lines and all("TESCO" in line["description"] for line in lines)
 
 
 async def test_last_friday_is_that_day(make_tracker, use_core_banking, nlu) -> None:
-    _, [remembered] = await demo001_search(make_tracker, use_core_banking, nlu,
-                                           "what did I spend last friday?")
+    _, [remembered] = await demo001_search(
+        make_tracker, use_core_banking, nlu, "what did I spend last friday?"
+    )
     period = remembered["value"]["period"]
     friday = date.fromisoformat(period["from"])
     assert period["from"] == period["to"] and friday.weekday() == 4
@@ -243,11 +334,14 @@ async def test_last_friday_is_that_day(make_tracker, use_core_banking, nlu) -> N
 
 
 async def test_since_payday_starts_at_the_last_salary(make_tracker, use_core_banking, nlu) -> None:
-    dispatcher, [remembered] = await demo001_search(make_tracker, use_core_banking, nlu,
-                                                    "what did I spend since payday?")
+    dispatcher, [remembered] = await demo001_search(
+        make_tracker, use_core_banking, nlu, "what did I spend since payday?"
+    )
     # The seeded salary was booked 45 days ago.
     assert remembered["value"]["period"] == {
-        "from": str(date.today() - timedelta(days=45)), "to": str(date.today())}
+        "from": str(date.today() - timedelta(days=45)),
+        "to": str(date.today()),
+    }
     assert dispatcher.messages[0]["response"] == "utter_transactions_intro"
 
 
@@ -256,25 +350,34 @@ async def test_since_payday_without_a_salary_says_so(make_tracker, use_core_bank
     import sqlite3
 
     with sqlite3.connect(use_core_banking.database) as conn:
-        conn.execute("UPDATE journals SET description = 'Bonus' WHERE description = 'Salary' "
-                     "AND id IN (SELECT journal_id FROM ledger_entries WHERE account_id IN "
-                     "(SELECT id FROM accounts WHERE customer_id = ?))",
-                     (use_core_banking.customer_id("demo004"),))
-        conn.execute("UPDATE ledger_entries SET counterparty_name = 'Bonus payer' "
-                     "WHERE counterparty_name LIKE '%Acme%' AND account_id IN "
-                     "(SELECT id FROM accounts WHERE customer_id = ?)",
-                     (use_core_banking.customer_id("demo004"),))
+        conn.execute(
+            "UPDATE journals SET description = 'Bonus' WHERE description = 'Salary' "
+            "AND id IN (SELECT journal_id FROM ledger_entries WHERE account_id IN "
+            "(SELECT id FROM accounts WHERE customer_id = ?))",
+            (use_core_banking.customer_id("demo004"),),
+        )
+        conn.execute(
+            "UPDATE ledger_entries SET counterparty_name = 'Bonus payer' "
+            "WHERE counterparty_name LIKE '%Acme%' AND account_id IN "
+            "(SELECT id FROM accounts WHERE customer_id = ?)",
+            (use_core_banking.customer_id("demo004"),),
+        )
     dispatcher = CollectingDispatcher()
     text = "what did I spend since payday?"
-    tracker = make_tracker(text=text, intent="search_transactions", entities=nlu(text),
-                           metadata=use_core_banking.metadata("demo004"))
+    tracker = make_tracker(
+        text=text,
+        intent="search_transactions",
+        entities=nlu(text),
+        metadata=use_core_banking.metadata("demo004"),
+    )
     assert await ActionSearchTransactions().run(dispatcher, tracker, {}) == []
     assert shown(dispatcher) == ["utter_payday_not_found"]
 
 
 async def test_over_1_000_is_a_bound_of_a_thousand(make_tracker, use_core_banking, nlu) -> None:
     # "1,000" could be 1.00 in a decimal-comma locale; as a search bound it never is.
-    dispatcher, [remembered] = await demo001_search(make_tracker, use_core_banking, nlu,
-                                                    "show payments over 1,000")
+    dispatcher, [remembered] = await demo001_search(
+        make_tracker, use_core_banking, nlu, "show payments over 1,000"
+    )
     assert remembered["value"]["low"] == "1000"
     assert dispatcher.messages[0]["search_summary"] == " over 1,000.00 EUR"

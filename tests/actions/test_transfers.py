@@ -46,25 +46,46 @@ def accounts(core_banking: Any, username: str) -> dict[str, dict[str, Any]]:
     return {a["type"]: a for a in api(core_banking, username, "/v1/accounts")}
 
 
-def slots_for(core_banking: Any, username: str, amount: str, destination: dict[str, Any],
-              confirmed: bool | None = True) -> dict[str, Any]:  # fmt: skip
+def slots_for(
+    core_banking: Any,
+    username: str,
+    amount: str,
+    destination: dict[str, Any],
+    confirmed: bool | None = True,
+) -> dict[str, Any]:
     checking = accounts(core_banking, username)["checking"]
-    source = {"id": checking["id"], "type": "checking", "number": checking["number"],
-              "currency": "EUR", "available_minor": checking["available_minor"],
-              "label": "checking account"}  # fmt: skip
-    return {"transfer_amount": amount, "transfer_currency": "EUR", "transfer_source": source,
-            "transfer_destination": destination, "transfer_confirmed": confirmed}  # fmt: skip
+    source = {
+        "id": checking["id"],
+        "type": "checking",
+        "number": checking["number"],
+        "currency": "EUR",
+        "available_minor": checking["available_minor"],
+        "label": "checking account",
+    }
+    return {
+        "transfer_amount": amount,
+        "transfer_currency": "EUR",
+        "transfer_source": source,
+        "transfer_destination": destination,
+        "transfer_confirmed": confirmed,
+    }
 
 
 ASKED_DESTINATION = {"requested_slot": "transfer_destination"}
 
 
-async def destination_from(make_tracker: Any, bank: Any, dispatcher: CollectingDispatcher,
-                           text: str, intent: str = "inform",
-                           **tracker_args: Any) -> dict[str, Any]:  # fmt: skip
+async def destination_from(
+    make_tracker: Any,
+    bank: Any,
+    dispatcher: CollectingDispatcher,
+    text: str,
+    intent: str = "inform",
+    **tracker_args: Any,
+) -> dict[str, Any]:
     """What the transfer form's destination extraction makes of demo001's message."""
-    tracker = make_tracker(text=text, intent=intent, metadata=bank.metadata("demo001"),
-                           **tracker_args)
+    tracker = make_tracker(
+        text=text, intent=intent, metadata=bank.metadata("demo001"), **tracker_args
+    )
     return await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {})
 
 
@@ -73,27 +94,42 @@ async def test_payee_named_in_the_request_becomes_the_destination(
 ) -> None:
     payee = api(use_core_banking, "demo001", "/v1/payees")[0]
     first_name = payee["name"].split()[0]
-    tracker = make_tracker(text=f"send 50 to {first_name}", intent="transfer_money",
-                           metadata=use_core_banking.metadata("demo001"))  # fmt: skip
+    tracker = make_tracker(
+        text=f"send 50 to {first_name}",
+        intent="transfer_money",
+        metadata=use_core_banking.metadata("demo001"),
+    )
     found = await ValidateTransferForm().extract_transfer_destination(dispatcher, tracker, {})
     assert found["transfer_destination"]["kind"] == "payee"
     assert found["transfer_destination"]["payee_id"] == payee["id"]
 
 
-async def test_own_account_and_iban_destinations(make_tracker, dispatcher, use_core_banking) -> None:
+async def test_own_account_and_iban_destinations(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
     metadata = use_core_banking.metadata("demo001")
-    own = make_tracker(text="move 100 to my savings", intent="transfer_money", metadata=metadata,
-                       entities=[{"entity": "account_type", "value": "savings", "role": "to"}])
+    own = make_tracker(
+        text="move 100 to my savings",
+        intent="transfer_money",
+        metadata=metadata,
+        entities=[{"entity": "account_type", "value": "savings", "role": "to"}],
+    )
     found = await ValidateTransferForm().extract_transfer_destination(dispatcher, own, {})
     assert found["transfer_destination"]["kind"] == "own"
-    assert found["transfer_destination"]["account_number"] == accounts(
-        use_core_banking, "demo001")["savings"]["number"]
+    assert (
+        found["transfer_destination"]["account_number"]
+        == accounts(use_core_banking, "demo001")["savings"]["number"]
+    )
     iban = "DE89370400440532013000"
-    external = make_tracker(text=f"send 20 to {iban}", metadata=metadata,
-                            entities=[{"entity": "iban", "value": iban}])
+    external = make_tracker(
+        text=f"send 20 to {iban}", metadata=metadata, entities=[{"entity": "iban", "value": iban}]
+    )
     found = await ValidateTransferForm().extract_transfer_destination(dispatcher, external, {})
-    assert found["transfer_destination"] == {"kind": "iban", "account_number": iban,
-                                             "label": "IBAN •••• 3000"}
+    assert found["transfer_destination"] == {
+        "kind": "iban",
+        "account_number": iban,
+        "label": "IBAN •••• 3000",
+    }
 
 
 async def test_unknown_destination_when_asked_lists_the_payees(
@@ -101,8 +137,9 @@ async def test_unknown_destination_when_asked_lists_the_payees(
 ) -> None:
     # The slot is set (empty) so that Rasa keeps the form instead of rejecting the turn
     # to the fallback, which would drop this answer for "Sorry, I didn't get that".
-    assert await destination_from(make_tracker, use_core_banking, dispatcher, "to Zebediah",
-                                  slots=ASKED_DESTINATION) == {"transfer_destination": None}
+    assert await destination_from(
+        make_tracker, use_core_banking, dispatcher, "to Zebediah", slots=ASKED_DESTINATION
+    ) == {"transfer_destination": None}
     assert responses(dispatcher) == ["utter_unknown_destination"]
 
 
@@ -110,9 +147,17 @@ async def test_a_confident_question_where_the_destination_was_asked_is_left_to_t
     make_tracker, dispatcher, use_core_banking
 ) -> None:
     # Nothing is set, so Rasa rejects the form on it and the digression rule answers.
-    assert await destination_from(make_tracker, use_core_banking, dispatcher,
-                                  "how long does a transfer take", "faq",
-                                  slots=ASKED_DESTINATION) == {}
+    assert (
+        await destination_from(
+            make_tracker,
+            use_core_banking,
+            dispatcher,
+            "how long does a transfer take",
+            "faq",
+            slots=ASKED_DESTINATION,
+        )
+        == {}
+    )
 
 
 @pytest.mark.parametrize("asked", [False, True])
@@ -120,9 +165,14 @@ async def test_an_iban_that_fails_its_check_is_said_to_be_invalid(
     asked: bool, make_tracker, dispatcher, use_core_banking
 ) -> None:
     extracted = await destination_from(
-        make_tracker, use_core_banking, dispatcher, "send 50 to DE89 3704 0044 0532 0130 01",
-        "transfer_money", slots=ASKED_DESTINATION if asked else {},
-        entities=[{"entity": "invalid_iban", "value": "DE89370400440532013001"}])
+        make_tracker,
+        use_core_banking,
+        dispatcher,
+        "send 50 to DE89 3704 0044 0532 0130 01",
+        "transfer_money",
+        slots=ASKED_DESTINATION if asked else {},
+        entities=[{"entity": "invalid_iban", "value": "DE89370400440532013001"}],
+    )
     assert extracted == ({"transfer_destination": None} if asked else {})
     assert responses(dispatcher) == ["utter_invalid_iban"]
 
@@ -132,31 +182,51 @@ async def test_the_form_resuming_after_a_digression_does_not_judge_that_question
 ) -> None:
     # "who are my payees?" while the destination was asked: its own action answered it,
     # then the form runs again on the same message; that is no unknown name.
-    events = [{"event": "user", "text": "who are my saved payees"},
-              {"event": "action", "name": "action_list_payees"},
-              {"event": "bot", "text": "Your saved payees (2):"}]
-    assert await destination_from(make_tracker, use_core_banking, dispatcher,
-                                  "who are my saved payees", "list_payees",
-                                  slots=ASKED_DESTINATION, events=events) == {}
+    events = [
+        {"event": "user", "text": "who are my saved payees"},
+        {"event": "action", "name": "action_list_payees"},
+        {"event": "bot", "text": "Your saved payees (2):"},
+    ]
+    assert (
+        await destination_from(
+            make_tracker,
+            use_core_banking,
+            dispatcher,
+            "who are my saved payees",
+            "list_payees",
+            slots=ASKED_DESTINATION,
+            events=events,
+        )
+        == {}
+    )
     assert responses(dispatcher) == []
 
 
-@pytest.mark.parametrize("text, unknown", [
-    ("transfer 90 to anna", True),
-    ("send 20 to bob for dinner", True),
-    ("pay 15 to zebedee please", True),
-    ("i want to send money", False),
-    ("i'd like to transfer 50 to my mum", False),
-    ("move 20 to savings", False),
-])
+@pytest.mark.parametrize(
+    "text, unknown",
+    [
+        ("transfer 90 to anna", True),
+        ("send 20 to bob for dinner", True),
+        ("pay 15 to zebedee please", True),
+        ("i want to send money", False),
+        ("i'd like to transfer 50 to my mum", False),
+        ("move 20 to savings", False),
+    ],
+)
 async def test_a_lower_case_name_that_ends_the_request_is_said_unknown(
     text: str, unknown: bool, make_tracker, dispatcher, use_core_banking
 ) -> None:
     # As Rasa runs it: the form starts after the task reset, on the request itself.
-    events = [{"event": "user", "text": text},
-              {"event": "action", "name": "action_reset_task_slots"}]
-    assert await destination_from(make_tracker, use_core_banking, dispatcher, text,
-                                  "transfer_money", events=events) == {}
+    events = [
+        {"event": "user", "text": text},
+        {"event": "action", "name": "action_reset_task_slots"},
+    ]
+    assert (
+        await destination_from(
+            make_tracker, use_core_banking, dispatcher, text, "transfer_money", events=events
+        )
+        == {}
+    )
     assert responses(dispatcher) == (["utter_unknown_destination"] if unknown else [])
 
 
@@ -164,67 +234,100 @@ async def test_a_lower_case_name_that_ends_the_request_is_said_unknown(
 async def test_an_amount_where_the_destination_was_asked_is_no_unknown_name(
     text: str, make_tracker, dispatcher, use_core_banking
 ) -> None:
-    assert await destination_from(make_tracker, use_core_banking, dispatcher, text,
-                                  slots=ASKED_DESTINATION) == {}
+    assert (
+        await destination_from(
+            make_tracker, use_core_banking, dispatcher, text, slots=ASKED_DESTINATION
+        )
+        == {}
+    )
     assert responses(dispatcher) == []  # the amount slot takes it; the question comes again
 
 
 async def test_an_unknown_name_in_the_request_is_said_at_once(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
-    unknown = make_tracker(text="I want to pay 25 to Zebedee", intent="transfer_money",
-                           metadata=use_core_banking.metadata("demo001"))
+    unknown = make_tracker(
+        text="I want to pay 25 to Zebedee",
+        intent="transfer_money",
+        metadata=use_core_banking.metadata("demo001"),
+    )
     assert await ValidateTransferForm().extract_transfer_destination(dispatcher, unknown, {}) == {}
     assert responses(dispatcher) == ["utter_unknown_destination"]
-    vague = make_tracker(text="I want to send money to My friend", intent="transfer_money",
-                         metadata=use_core_banking.metadata("demo001"))
+    vague = make_tracker(
+        text="I want to send money to My friend",
+        intent="transfer_money",
+        metadata=use_core_banking.metadata("demo001"),
+    )
     quiet = CollectingDispatcher()
     assert await ValidateTransferForm().extract_transfer_destination(quiet, vague, {}) == {}
     assert responses(quiet) == []
 
 
-@pytest.mark.parametrize("text, whole", [
-    ("all of it", True), ("everything", True), ("the whole balance", True),
-    ("all the money", True), ("all of them?", False), ("is that all", False),
-])
+@pytest.mark.parametrize(
+    "text, whole",
+    [
+        ("all of it", True),
+        ("everything", True),
+        ("the whole balance", True),
+        ("all the money", True),
+        ("all of them?", False),
+        ("is that all", False),
+    ],
+)
 async def test_all_of_it_is_the_sources_whole_available_balance(
     text: str, whole: bool, make_tracker, dispatcher, use_core_banking
 ) -> None:
-    slots = {**slots_for(use_core_banking, "demo001", "0", {"kind": "own"}, None),
-             "transfer_amount": None, "requested_slot": "transfer_amount"}
+    slots = {
+        **slots_for(use_core_banking, "demo001", "0", {"kind": "own"}, None),
+        "transfer_amount": None,
+        "requested_slot": "transfer_amount",
+    }
     available = slots["transfer_source"]["available_minor"]
-    tracker = make_tracker(text=text, intent="affirm", slots=slots,
-                           metadata=use_core_banking.metadata("demo001"))
+    tracker = make_tracker(
+        text=text, intent="affirm", slots=slots, metadata=use_core_banking.metadata("demo001")
+    )
     extracted = await ValidateTransferForm().extract_transfer_amount(dispatcher, tracker, {})
     if whole:
-        assert extracted == {"transfer_amount": f"{available // 100}.{available % 100:02d}",
-                             "transfer_currency": None}
+        assert extracted == {
+            "transfer_amount": f"{available // 100}.{available % 100:02d}",
+            "transfer_currency": None,
+        }
     else:
         assert extracted == {}
 
 
-@pytest.mark.parametrize(("text", "payee"), [
-    ("I need to pay my rent", "City Housing (rent)"),
-    ("pay the energy bill, 40 euros", "Alpine Energy AG"),
-    ("send money to the bank", None),  # request words pick no payee
-])
+@pytest.mark.parametrize(
+    ("text", "payee"),
+    [
+        ("I need to pay my rent", "City Housing (rent)"),
+        ("pay the energy bill, 40 euros", "Alpine Energy AG"),
+        ("send money to the bank", None),  # request words pick no payee
+    ],
+)
 async def test_a_word_of_one_payees_name_names_it(
     text: str, payee: str | None, make_tracker, dispatcher, use_core_banking
 ) -> None:
-    extracted = await destination_from(make_tracker, use_core_banking, dispatcher, text,
-                                       "transfer_money")
+    extracted = await destination_from(
+        make_tracker, use_core_banking, dispatcher, text, "transfer_money"
+    )
     assert (extracted.get("transfer_destination") or {}).get("label") == payee
 
 
-@pytest.mark.parametrize(("text", "warned"), [
-    ("send 25 to savings tomorrow", True), ("pay Anna 30 next Friday", True),
-    ("set up a monthly transfer of 50", True), ("send 25 to savings", False),
-])
+@pytest.mark.parametrize(
+    ("text", "warned"),
+    [
+        ("send 25 to savings tomorrow", True),
+        ("pay Anna 30 next Friday", True),
+        ("set up a monthly transfer of 50", True),
+        ("send 25 to savings", False),
+    ],
+)
 async def test_a_transfer_for_later_is_told_it_goes_now(
     text: str, warned: bool, make_tracker, dispatcher, use_core_banking
 ) -> None:
-    tracker = make_tracker(text=text, intent="transfer_money",
-                           metadata=use_core_banking.metadata("demo001"))
+    tracker = make_tracker(
+        text=text, intent="transfer_money", metadata=use_core_banking.metadata("demo001")
+    )
     await ValidateTransferForm().extract_transfer_amount(dispatcher, tracker, {})
     assert responses(dispatcher) == (["utter_transfer_now_only"] if warned else [])
 
@@ -232,18 +335,30 @@ async def test_a_transfer_for_later_is_told_it_goes_now(
 async def test_a_number_in_the_reference_is_not_the_amount(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
-    slots = {**slots_for(use_core_banking, "demo001", "50", {"kind": "own"}, None),
-             "requested_slot": "transfer_confirmed"}
+    slots = {
+        **slots_for(use_core_banking, "demo001", "50", {"kind": "own"}, None),
+        "requested_slot": "transfer_confirmed",
+    }
     text = "reference invoice 42"
-    tracker = make_tracker(text=text, intent="inform", slots=slots,
-                           metadata=use_core_banking.metadata("demo001"),
-                           entities=[{"entity": "amount", "value": "42", "start": 18, "end": 20}])
+    tracker = make_tracker(
+        text=text,
+        intent="inform",
+        slots=slots,
+        metadata=use_core_banking.metadata("demo001"),
+        entities=[{"entity": "amount", "value": "42", "start": 18, "end": 20}],
+    )
     extracted = await ValidateTransferForm().extract_transfer_amount(dispatcher, tracker, {})
     assert extracted == {"transfer_reference": "invoice 42"}  # the amount stays 50
-    with_amount = make_tracker(text="make it 60, reference invoice 42", intent="inform",
-                               slots=slots, metadata=use_core_banking.metadata("demo001"),
-                               entities=[{"entity": "amount", "value": "60", "start": 8},
-                                         {"entity": "amount", "value": "42", "start": 30}])
+    with_amount = make_tracker(
+        text="make it 60, reference invoice 42",
+        intent="inform",
+        slots=slots,
+        metadata=use_core_banking.metadata("demo001"),
+        entities=[
+            {"entity": "amount", "value": "60", "start": 8},
+            {"entity": "amount", "value": "42", "start": 30},
+        ],
+    )
     changed = await ValidateTransferForm().extract_transfer_amount(dispatcher, with_amount, {})
     assert changed["transfer_amount"] == "60"
     assert changed["transfer_reference"] == "invoice 42"
@@ -256,7 +371,8 @@ async def test_a_negative_amount_or_too_many_decimals_is_refused(
     slots = slots_for(use_core_banking, "demo001", "0", {"kind": "own"}, None)
     tracker = make_tracker(metadata=use_core_banking.metadata("demo001"), slots=slots)
     assert await ValidateTransferForm().validate_transfer_amount(
-        amount, dispatcher, tracker, {}) == {"transfer_amount": None}
+        amount, dispatcher, tracker, {}
+    ) == {"transfer_amount": None}
     assert responses(dispatcher) == ["utter_invalid_amount"]
 
 
@@ -267,12 +383,17 @@ async def test_amount_is_checked_against_available_balance(
     tracker = make_tracker(metadata=use_core_banking.metadata("demo001"), slots=slots)
     form = ValidateTransferForm()
     assert await form.validate_transfer_amount("0", dispatcher, tracker, {}) == {
-        "transfer_amount": None}
+        "transfer_amount": None
+    }
     # Too much is remembered, for "take it from savings then" (issue 14).
     assert await form.validate_transfer_amount("1000000", dispatcher, tracker, {}) == {
-        "transfer_amount": None, "transfer_refused_amount": "1000000"}
+        "transfer_amount": None,
+        "transfer_refused_amount": "1000000",
+    }
     assert await form.validate_transfer_amount("12.50", dispatcher, tracker, {}) == {
-        "transfer_amount": "12.50", "transfer_currency": "EUR"}
+        "transfer_amount": "12.50",
+        "transfer_currency": "EUR",
+    }
     assert responses(dispatcher) == ["utter_invalid_amount", "utter_amount_over_available"]
 
 
@@ -280,23 +401,38 @@ async def test_a_new_amount_at_the_summary_corrects_it_and_asks_again(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
     destination = {"kind": "own", "account_number": "x", "label": "your savings"}
-    slots = {**slots_for(use_core_banking, "demo001", "50", destination, False),
-             "requested_slot": "transfer_confirmed"}
+    slots = {
+        **slots_for(use_core_banking, "demo001", "50", destination, False),
+        "requested_slot": "transfer_confirmed",
+    }
     form = ValidateTransferForm()
-    corrected = make_tracker(text="no, make it 60 euros", intent="deny", slots=slots,
-                             metadata=use_core_banking.metadata("demo001"),
-                             entities=[{"entity": "amount", "value": "60"},
-                                       {"entity": "currency", "value": "EUR"}])
+    corrected = make_tracker(
+        text="no, make it 60 euros",
+        intent="deny",
+        slots=slots,
+        metadata=use_core_banking.metadata("demo001"),
+        entities=[{"entity": "amount", "value": "60"}, {"entity": "currency", "value": "EUR"}],
+    )
     assert await form.extract_transfer_amount(dispatcher, corrected, {}) == {
-        "transfer_amount": "60", "transfer_currency": "EUR", "transfer_confirmed": None}
-    repeated = make_tracker(text="yes, 50", intent="affirm", slots=slots,
-                            entities=[{"entity": "amount", "value": "50"}],
-                            metadata=use_core_banking.metadata("demo001"))
+        "transfer_amount": "60",
+        "transfer_currency": "EUR",
+        "transfer_confirmed": None,
+    }
+    repeated = make_tracker(
+        text="yes, 50",
+        intent="affirm",
+        slots=slots,
+        entities=[{"entity": "amount", "value": "50"}],
+        metadata=use_core_banking.metadata("demo001"),
+    )
     assert await form.extract_transfer_amount(dispatcher, repeated, {}) == {}
-    mid_form = make_tracker(text="to savings, 70", intent="inform",
-                            slots={**slots, "requested_slot": "transfer_destination"},
-                            entities=[{"entity": "amount", "value": "70"}],
-                            metadata=use_core_banking.metadata("demo001"))
+    mid_form = make_tracker(
+        text="to savings, 70",
+        intent="inform",
+        slots={**slots, "requested_slot": "transfer_destination"},
+        entities=[{"entity": "amount", "value": "70"}],
+        metadata=use_core_banking.metadata("demo001"),
+    )
     assert await form.extract_transfer_amount(dispatcher, mid_form, {}) == {}
 
 
@@ -304,9 +440,13 @@ async def test_confirmed_transfer_runs_once_per_turn(make_tracker, use_core_bank
     savings = accounts(use_core_banking, "demo002")["savings"]
     destination = {"kind": "own", "account_number": savings["number"], "label": "your savings"}
     before = accounts(use_core_banking, "demo002")
-    tracker = make_tracker(text="yes", intent="affirm", message_id="turn-42",
-                           metadata=use_core_banking.metadata("demo002"),
-                           slots=slots_for(use_core_banking, "demo002", "25.50", destination))
+    tracker = make_tracker(
+        text="yes",
+        intent="affirm",
+        message_id="turn-42",
+        metadata=use_core_banking.metadata("demo002"),
+        slots=slots_for(use_core_banking, "demo002", "25.50", destination),
+    )
     for _ in range(2):  # Rasa retrying the same action for the same turn
         dispatcher = CollectingDispatcher()
         events = await ActionExecuteTransfer().run(dispatcher, tracker, {})
@@ -331,8 +471,9 @@ async def test_a_gateway_retry_of_the_confirming_turn_makes_one_transfer(
     ids = []
     for message_id in ("rasa-message-1", "rasa-message-2"):
         dispatcher = CollectingDispatcher()
-        tracker = make_tracker(text="yes", intent="affirm", message_id=message_id,
-                               metadata=turn, slots=slots)
+        tracker = make_tracker(
+            text="yes", intent="affirm", message_id=message_id, metadata=turn, slots=slots
+        )
         await ActionExecuteTransfer().run(dispatcher, tracker, {})
         assert responses(dispatcher) == ["utter_transfer_done"]
         ids.append(dispatcher.messages[0]["transfer_reference"])
@@ -342,14 +483,17 @@ async def test_a_gateway_retry_of_the_confirming_turn_makes_one_transfer(
     assert after["savings"]["balance_minor"] == before["savings"]["balance_minor"] + 1234
 
 
-@pytest.mark.parametrize(("text", "reference"), [
-    ("transfer 20 to City Housing with reference rent november", "rent november"),
-    ("pay 12.50 to Alpine Energy, ref: INV-2291", "INV-2291"),
-    ('send 30 to my savings with the reference "holiday fund".', "holiday fund"),
-    ("memo - birthday present", "birthday present"),
-    ("send 50 to my savings", None),
-    ("what is the reference?", None),
-])
+@pytest.mark.parametrize(
+    ("text", "reference"),
+    [
+        ("transfer 20 to City Housing with reference rent november", "rent november"),
+        ("pay 12.50 to Alpine Energy, ref: INV-2291", "INV-2291"),
+        ('send 30 to my savings with the reference "holiday fund".', "holiday fund"),
+        ("memo - birthday present", "birthday present"),
+        ("send 50 to my savings", None),
+        ("what is the reference?", None),
+    ],
+)
 def test_reference_in_the_request(text: str, reference: str | None) -> None:
     assert reference_in(text) == reference
 
@@ -360,23 +504,32 @@ async def test_the_customers_reference_is_confirmed_and_sent(
     savings = accounts(use_core_banking, "demo002")["savings"]
     destination = {"kind": "own", "account_number": savings["number"], "label": "your savings"}
     metadata = use_core_banking.metadata("demo002")
-    request = make_tracker(text="send 5 to my savings with reference holiday fund",
-                           intent="transfer_money", metadata=metadata,
-                           entities=[{"entity": "amount", "value": "5"},
-                                     {"entity": "account_type", "value": "savings", "role": "to"}])
+    request = make_tracker(
+        text="send 5 to my savings with reference holiday fund",
+        intent="transfer_money",
+        metadata=metadata,
+        entities=[
+            {"entity": "amount", "value": "5"},
+            {"entity": "account_type", "value": "savings", "role": "to"},
+        ],
+    )
     events = await ValidateTransferForm().run(CollectingDispatcher(), request, DOMAIN)
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     assert slots["transfer_reference"] == "holiday fund"
     assert slots["transfer_amount"] == "5" and slots["transfer_destination"]["kind"] == "own"
-    slots = {**slots_for(use_core_banking, "demo002", "5", destination),
-             "transfer_reference": "holiday fund"}
+    slots = {
+        **slots_for(use_core_banking, "demo002", "5", destination),
+        "transfer_reference": "holiday fund",
+    }
     dispatcher = CollectingDispatcher()
-    await ActionAskTransferConfirmed().run(dispatcher, make_tracker(metadata=metadata,
-                                                                    slots=slots), {})
+    await ActionAskTransferConfirmed().run(
+        dispatcher, make_tracker(metadata=metadata, slots=slots), {}
+    )
     assert dispatcher.messages[0]["reference_text"] == ' with reference "holiday fund"'
     dispatcher = CollectingDispatcher()
-    confirm = make_tracker(text="yes", intent="affirm", message_id="ref-turn", metadata=metadata,
-                           slots=slots)
+    confirm = make_tracker(
+        text="yes", intent="affirm", message_id="ref-turn", metadata=metadata, slots=slots
+    )
     await ActionExecuteTransfer().run(dispatcher, confirm, {})
     assert responses(dispatcher) == ["utter_transfer_done"]
     latest = api(use_core_banking, "demo002", "/v1/transfers")[0]
@@ -388,35 +541,48 @@ async def test_another_source_at_the_summary_replaces_it_and_asks_again(
 ) -> None:
     metadata = use_core_banking.metadata("demo002")
     external = {"kind": "iban", "account_number": "DE89370400440532013000", "label": "x"}
-    slots = {**slots_for(use_core_banking, "demo002", "30", external, confirmed=None),
-             "requested_slot": "transfer_confirmed"}
+    slots = {
+        **slots_for(use_core_banking, "demo002", "30", external, confirmed=None),
+        "requested_slot": "transfer_confirmed",
+    }
     savings = [{"entity": "account_type", "value": "savings", "role": "from"}]
-    tracker = make_tracker(text="from savings", intent="inform", metadata=metadata,
-                           slots=slots, entities=savings)
+    tracker = make_tracker(
+        text="from savings", intent="inform", metadata=metadata, slots=slots, entities=savings
+    )
     events = await ValidateTransferForm().run(CollectingDispatcher(), tracker, DOMAIN)
     changed = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     assert changed["transfer_source"]["type"] == "savings"
     assert changed["transfer_amount"] == "30" and changed["transfer_confirmed"] is None
 
     # From the account the money goes to: said, and the summary is asked again unchanged.
-    own = {"kind": "own", "account_number": accounts(use_core_banking, "demo002")["savings"][
-        "number"], "label": "your savings account"}
-    slots = {**slots_for(use_core_banking, "demo002", "30", own, confirmed=None),
-             "requested_slot": "transfer_confirmed"}
+    own = {
+        "kind": "own",
+        "account_number": accounts(use_core_banking, "demo002")["savings"]["number"],
+        "label": "your savings account",
+    }
+    slots = {
+        **slots_for(use_core_banking, "demo002", "30", own, confirmed=None),
+        "requested_slot": "transfer_confirmed",
+    }
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(text="from savings", intent="inform", metadata=metadata,
-                           slots=slots, entities=savings)
+    tracker = make_tracker(
+        text="from savings", intent="inform", metadata=metadata, slots=slots, entities=savings
+    )
     events = await ValidateTransferForm().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == ["utter_same_account"]
     assert {e["name"]: e["value"] for e in events if e.get("event") == "slot"} == {
-        "transfer_confirmed": None}
+        "transfer_confirmed": None
+    }
 
 
 async def test_declined_summary_moves_nothing(make_tracker, dispatcher, use_core_banking) -> None:
     before = accounts(use_core_banking, "demo002")
     destination = {"kind": "own", "account_number": before["savings"]["number"], "label": "s"}
-    tracker = make_tracker(intent="deny", metadata=use_core_banking.metadata("demo002"),
-                           slots=slots_for(use_core_banking, "demo002", "10", destination, False))
+    tracker = make_tracker(
+        intent="deny",
+        metadata=use_core_banking.metadata("demo002"),
+        slots=slots_for(use_core_banking, "demo002", "10", destination, False),
+    )
     await ActionExecuteTransfer().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_transfer_cancelled"]
     assert accounts(use_core_banking, "demo002") == before
@@ -430,8 +596,10 @@ async def test_insufficient_funds_and_daily_limit_are_explained(
     # The daily limit (5,000.00 by default) applies to money leaving the customer.
     external = {"kind": "iban", "account_number": "DE89370400440532013000", "label": "x"}
     metadata = use_core_banking.metadata("demo001")
-    cases = (("4000", own, "utter_insufficient_funds"),
-             ("6000", external, "utter_daily_limit_remaining"))  # fmt: skip
+    cases = (
+        ("4000", own, "utter_insufficient_funds"),
+        ("6000", external, "utter_daily_limit_remaining"),
+    )
     for amount, destination, expected in cases:
         dispatcher = CollectingDispatcher()
         slots = slots_for(use_core_banking, "demo001", amount, destination)
@@ -446,8 +614,11 @@ async def test_insufficient_funds_and_daily_limit_are_explained(
 
 async def test_held_transfer_needs_the_one_time_code(make_tracker, use_core_banking) -> None:
     # A first payment of 300 EUR to a new IBAN is above the new-payee risk threshold.
-    destination = {"kind": "iban", "account_number": "FR1420041010050500013M02606",
-                   "label": "IBAN •••• 2606"}  # fmt: skip
+    destination = {
+        "kind": "iban",
+        "account_number": "FR1420041010050500013M02606",
+        "label": "IBAN •••• 2606",
+    }
     metadata = use_core_banking.metadata("demo001")
     slots = slots_for(use_core_banking, "demo001", "300", destination)
     dispatcher = CollectingDispatcher()
@@ -466,14 +637,16 @@ async def test_held_transfer_needs_the_one_time_code(make_tracker, use_core_bank
     tracker = make_tracker(text=f"it's {wrong}", intent="inform", metadata=metadata, slots=otp)
     assert await ValidateOtpForm().extract_otp_code(dispatcher, tracker, {}) == {"otp_code": wrong}
     events = await ActionConfirmTransfer().run(
-        dispatcher, make_tracker(metadata=metadata, slots={**otp, "otp_code": wrong}), {})
+        dispatcher, make_tracker(metadata=metadata, slots={**otp, "otp_code": wrong}), {}
+    )
     assert responses(dispatcher) == ["utter_wrong_otp"]
     assert "otp_form" in [e.get("name") for e in events if e["event"] == "followup"]
 
     before = accounts(use_core_banking, "demo001")["checking"]["balance_minor"]
     dispatcher = CollectingDispatcher()
     await ActionConfirmTransfer().run(
-        dispatcher, make_tracker(metadata=metadata, slots={**otp, "otp_code": current_code()}), {})
+        dispatcher, make_tracker(metadata=metadata, slots={**otp, "otp_code": current_code()}), {}
+    )
     assert responses(dispatcher) == ["utter_transfer_done"]
     assert accounts(use_core_banking, "demo001")["checking"]["balance_minor"] == before - 30000
 
@@ -486,14 +659,16 @@ async def test_the_last_wrong_code_says_the_transfer_is_cancelled(
     slots = slots_for(use_core_banking, "demo002", "450", destination)
     dispatcher = CollectingDispatcher()
     events = await ActionExecuteTransfer().run(
-        dispatcher, make_tracker(metadata=metadata, message_id="w1", slots=slots), {})
+        dispatcher, make_tracker(metadata=metadata, message_id="w1", slots=slots), {}
+    )
     pending = next(e["value"] for e in events if e.get("name") == "pending_transfer_id")
     otp = {**slots, "pending_transfer_id": pending, "otp_code": wrong_code()}
     said = []
     for _ in range(3):  # core_banking's CONFIRMATION_MAX_ATTEMPTS
         dispatcher = CollectingDispatcher()
         events = await ActionConfirmTransfer().run(
-            dispatcher, make_tracker(metadata=metadata, slots=otp), {})
+            dispatcher, make_tracker(metadata=metadata, slots=otp), {}
+        )
         said += responses(dispatcher)
     assert said == ["utter_wrong_otp", "utter_wrong_otp", "utter_transfer_blocked_after_otp"]
     assert "otp_form" not in [e.get("name") for e in events if e["event"] == "followup"]
@@ -509,14 +684,19 @@ async def test_a_code_already_used_is_said_so_and_asked_again(
         destination = {"kind": "iban", "account_number": iban, "label": iban[:2]}
         slots = slots_for(use_core_banking, "demo003", "250", destination)
         events = await ActionExecuteTransfer().run(
-            CollectingDispatcher(), make_tracker(metadata=metadata, message_id=f"u{n}", slots=slots), {})
+            CollectingDispatcher(),
+            make_tracker(metadata=metadata, message_id=f"u{n}", slots=slots),
+            {},
+        )
         pending.append(next(e["value"] for e in events if e.get("name") == "pending_transfer_id"))
     code = current_code()
     said = []
     for transfer_id in pending:  # the same code for both transfers
         dispatcher = CollectingDispatcher()
         otp = {**slots, "pending_transfer_id": transfer_id, "otp_code": code}
-        events = await ActionConfirmTransfer().run(dispatcher, make_tracker(metadata=metadata, slots=otp), {})
+        events = await ActionConfirmTransfer().run(
+            dispatcher, make_tracker(metadata=metadata, slots=otp), {}
+        )
         said += responses(dispatcher)
     assert said == ["utter_transfer_done", "utter_otp_already_used"]
     assert "otp_form" in [e.get("name") for e in events if e["event"] == "followup"]
@@ -527,13 +707,16 @@ async def test_a_customer_without_an_authenticator_app_is_told_so(
     make_tracker, use_core_banking
 ) -> None:
     with sqlite3.connect(use_core_banking.database) as db:  # demo004 never enrolled one
-        db.execute("DELETE FROM step_up_factors WHERE customer_id = ?",
-                   (use_core_banking.customer_id("demo004"),))
+        db.execute(
+            "DELETE FROM step_up_factors WHERE customer_id = ?",
+            (use_core_banking.customer_id("demo004"),),
+        )
     destination = {"kind": "iban", "account_number": "NL91ABNA0417164300", "label": "NL"}
     slots = slots_for(use_core_banking, "demo004", "300", destination)
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(metadata=use_core_banking.metadata("demo004"), message_id="n1",
-                           slots=slots)
+    tracker = make_tracker(
+        metadata=use_core_banking.metadata("demo004"), message_id="n1", slots=slots
+    )
     events = await ActionExecuteTransfer().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_transfer_rejected"]
     assert "authenticator app" in dispatcher.messages[0]["reason"]
@@ -548,11 +731,13 @@ async def test_cancel_at_the_code_cancels_at_the_bank(make_tracker, use_core_ban
     slots = slots_for(use_core_banking, "demo002", "400", destination)
     dispatcher = CollectingDispatcher()
     events = await ActionExecuteTransfer().run(
-        dispatcher, make_tracker(metadata=metadata, message_id="c1", slots=slots), {})
+        dispatcher, make_tracker(metadata=metadata, message_id="c1", slots=slots), {}
+    )
     pending = next(e["value"] for e in events if e.get("name") == "pending_transfer_id")
     dispatcher = CollectingDispatcher()
     await ActionCancelTransferTask().run(
-        dispatcher, make_tracker(metadata=metadata, slots={"pending_transfer_id": pending}), {})
+        dispatcher, make_tracker(metadata=metadata, slots={"pending_transfer_id": pending}), {}
+    )
     assert responses(dispatcher) == ["utter_transfer_cancelled"]
     headers = {"Authorization": f"Bearer {use_core_banking.token('demo002')}"}
     status = httpx.get(f"{use_core_banking.url}/v1/transfers/{pending}", headers=headers).json()
@@ -563,67 +748,99 @@ async def test_cancel_at_the_code_cancels_at_the_bank(make_tracker, use_core_ban
 
 async def test_guest_is_asked_to_log_in(make_tracker, dispatcher, use_core_banking) -> None:
     tracker = make_tracker(intent="transfer_money", metadata={})
-    assert await ValidateTransferForm().required_slots(["transfer_amount"], dispatcher, tracker, {}) == []
+    assert (
+        await ValidateTransferForm().required_slots(["transfer_amount"], dispatcher, tracker, {})
+        == []
+    )
     await ActionExecuteTransfer().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_login_required"]
 
 
 def test_idempotency_key_follows_the_turn(make_tracker) -> None:
-    assert idempotency_key(make_tracker(message_id="a")) == idempotency_key(make_tracker(message_id="a"))
-    assert idempotency_key(make_tracker(message_id="a")) != idempotency_key(make_tracker(message_id="b"))
+    assert idempotency_key(make_tracker(message_id="a")) == idempotency_key(
+        make_tracker(message_id="a")
+    )
+    assert idempotency_key(make_tracker(message_id="a")) != idempotency_key(
+        make_tracker(message_id="b")
+    )
     assert idempotency_key(make_tracker(message_id="a", sender_id="s1")) != idempotency_key(
-        make_tracker(message_id="a", sender_id="s2"))
+        make_tracker(message_id="a", sender_id="s2")
+    )
 
 
 def test_idempotency_key_follows_the_gateways_turn_id(make_tracker) -> None:
     def key(message_id: str, turn_id: str, sender_id: str = "s1") -> str:
-        return idempotency_key(make_tracker(message_id=message_id, sender_id=sender_id,
-                                            metadata={"turn_id": turn_id}))
+        return idempotency_key(
+            make_tracker(message_id=message_id, sender_id=sender_id, metadata={"turn_id": turn_id})
+        )
 
     assert key("a", "s1:m1") == key("b", "s1:m1")  # a new Rasa message_id per HTTP call
     assert key("a", "s1:m1") != key("a", "s1:m2")
     assert idempotency_key(make_tracker(metadata={"turn_id": "s1:m1"})) != turn_key(
-        make_tracker(metadata={"turn_id": "s1:m1"}), "gift-card-buy")
+        make_tracker(metadata={"turn_id": "s1:m1"}), "gift-card-buy"
+    )
 
 
 # Issue 14: amounts and recipients as the NLU reads them from the customer's words.
 def savings_source(bank: Any, username: str) -> dict[str, Any]:
     savings = accounts(bank, username)["savings"]
-    return {"id": savings["id"], "type": "savings", "number": savings["number"],
-            "currency": "EUR", "available_minor": savings["available_minor"],
-            "label": "savings account"}  # fmt: skip
+    return {
+        "id": savings["id"],
+        "type": "savings",
+        "number": savings["number"],
+        "currency": "EUR",
+        "available_minor": savings["available_minor"],
+        "label": "savings account",
+    }
 
 
-async def summary_of(make_tracker, bank: Any, nlu, text: str, username: str = "demo003",
-                     **slots: Any) -> str:  # fmt: skip
+async def summary_of(
+    make_tracker, bank: Any, nlu, text: str, username: str = "demo003", **slots: Any
+) -> str:
     """The form run on `text` (a request to pay an IBAN from savings), then the summary's
     amount."""
-    external = {"kind": "iban", "account_number": "DE89370400440532013000",
-                "label": "IBAN •••• 3000"}  # fmt: skip
-    filled = {"transfer_destination": external, "transfer_source": savings_source(bank, username),
-              "requested_slot": "transfer_amount", **slots}  # fmt: skip
-    tracker = make_tracker(text=text, intent="inform", metadata=bank.metadata(username),
-                           slots=filled, entities=nlu(text))
+    external = {
+        "kind": "iban",
+        "account_number": "DE89370400440532013000",
+        "label": "IBAN •••• 3000",
+    }
+    filled = {
+        "transfer_destination": external,
+        "transfer_source": savings_source(bank, username),
+        "requested_slot": "transfer_amount",
+        **slots,
+    }
+    tracker = make_tracker(
+        text=text,
+        intent="inform",
+        metadata=bank.metadata(username),
+        slots=filled,
+        entities=nlu(text),
+    )
     dispatcher = CollectingDispatcher()
     events = await ValidateTransferForm().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == []
     filled.update({e["name"]: e["value"] for e in events if e.get("event") == "slot"})
-    await ActionAskTransferConfirmed().run(dispatcher, make_tracker(
-        metadata=bank.metadata(username), slots=filled), {})
+    await ActionAskTransferConfirmed().run(
+        dispatcher, make_tracker(metadata=bank.metadata(username), slots=filled), {}
+    )
     [summary] = dispatcher.messages
     return str(summary["amount"])
 
 
-@pytest.mark.parametrize(("text", "amount"), [
-    ("move 2k", "2,000.00 EUR"),
-    ("1 100 eur", "1,100.00 EUR"),
-    ("twenty-five euros and fifty cents", "25.50 EUR"),
-    ("twenty five euros fifty", "25.50 EUR"),
-    ("fifty bucks", "50.00 EUR"),
-    ("two hundred and fifty", "250.00 EUR"),
-    ("1.100,50", "1,100.50 EUR"),
-    ("€50", "50.00 EUR"),
-])
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("move 2k", "2,000.00 EUR"),
+        ("1 100 eur", "1,100.00 EUR"),
+        ("twenty-five euros and fifty cents", "25.50 EUR"),
+        ("twenty five euros fifty", "25.50 EUR"),
+        ("fifty bucks", "50.00 EUR"),
+        ("two hundred and fifty", "250.00 EUR"),
+        ("1.100,50", "1,100.50 EUR"),
+        ("€50", "50.00 EUR"),
+    ],
+)
 async def test_the_summary_shows_the_amount_meant(
     text: str, amount: str, make_tracker, use_core_banking, nlu
 ) -> None:
@@ -635,11 +852,18 @@ async def test_an_ambiguous_amount_is_asked_with_both_readings(
 ) -> None:
     metadata = use_core_banking.metadata("demo003")
     source = savings_source(use_core_banking, "demo003")
-    slots = {"transfer_destination": {"kind": "iban", "account_number": "DE89370400440532013000",
-                                      "label": "x"},
-             "transfer_source": source, "requested_slot": "transfer_amount"}  # fmt: skip
-    tracker = make_tracker(text="1.100", intent="inform", metadata=metadata, slots=dict(slots),
-                           entities=nlu("1.100"))
+    slots = {
+        "transfer_destination": {
+            "kind": "iban",
+            "account_number": "DE89370400440532013000",
+            "label": "x",
+        },
+        "transfer_source": source,
+        "requested_slot": "transfer_amount",
+    }
+    tracker = make_tracker(
+        text="1.100", intent="inform", metadata=metadata, slots=dict(slots), entities=nlu("1.100")
+    )
     dispatcher = CollectingDispatcher()
     events = await ValidateTransferForm().run(dispatcher, tracker, DOMAIN)
     changed = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
@@ -647,8 +871,9 @@ async def test_an_ambiguous_amount_is_asked_with_both_readings(
     assert changed["transfer_amount_options"] == {"thousands": "1100", "decimal": "1.1"}
 
     dispatcher = CollectingDispatcher()
-    await ActionAskTransferAmount().run(dispatcher, make_tracker(
-        metadata=metadata, slots={**slots, **changed}), {})
+    await ActionAskTransferAmount().run(
+        dispatcher, make_tracker(metadata=metadata, slots={**slots, **changed}), {}
+    )
     [question] = dispatcher.messages
     assert question["response"] == "utter_ask_transfer_amount_ambiguous"
     assert (question["thousands"], question["decimal"]) == ("1,100.00 EUR", "1.10 EUR")
@@ -659,44 +884,65 @@ async def test_an_ambiguous_amount_is_asked_with_both_readings(
     # Each button sends its amount written out, which the NLU reads for sure.
     for button, expected in (("1,100.00 EUR", "1,100.00 EUR"), ("1.10 EUR", "1.10 EUR")):
         options = changed["transfer_amount_options"]
-        assert await summary_of(make_tracker, use_core_banking, nlu, button,
-                                transfer_amount_options=options) == expected
+        assert (
+            await summary_of(
+                make_tracker, use_core_banking, nlu, button, transfer_amount_options=options
+            )
+            == expected
+        )
     # Without a question pending, the plain amount question is asked.
     dispatcher = CollectingDispatcher()
-    await ActionAskTransferAmount().run(dispatcher, make_tracker(metadata=metadata,
-                                                                 slots=slots), {})
+    await ActionAskTransferAmount().run(
+        dispatcher, make_tracker(metadata=metadata, slots=slots), {}
+    )
     assert responses(dispatcher) == ["utter_ask_transfer_amount"]
 
 
 async def test_the_customers_locale_reads_1_100_for_sure(
     make_tracker, use_core_banking, nlu
 ) -> None:
-    tracker = make_tracker(text="1.100", intent="inform", entities=nlu("1.100", locale="de-DE"),
-                           metadata=use_core_banking.metadata("demo003"),
-                           slots={"requested_slot": "transfer_amount"})
+    tracker = make_tracker(
+        text="1.100",
+        intent="inform",
+        entities=nlu("1.100", locale="de-DE"),
+        metadata=use_core_banking.metadata("demo003"),
+        slots={"requested_slot": "transfer_amount"},
+    )
     extracted = await ValidateTransferForm().extract_transfer_amount(
-        CollectingDispatcher(), tracker, {})
+        CollectingDispatcher(), tracker, {}
+    )
     assert extracted == {"transfer_amount": "1100", "transfer_currency": None}
 
 
 async def test_an_ambiguous_amount_at_the_summary_is_asked_again(
     make_tracker, use_core_banking, nlu
 ) -> None:
-    slots = {**slots_for(use_core_banking, "demo003", "50", {"kind": "own"}, None),
-             "requested_slot": "transfer_confirmed"}
-    tracker = make_tracker(text="no, make it 1,100", intent="deny", slots=slots,
-                           metadata=use_core_banking.metadata("demo003"),
-                           entities=nlu("no, make it 1,100"))
+    slots = {
+        **slots_for(use_core_banking, "demo003", "50", {"kind": "own"}, None),
+        "requested_slot": "transfer_confirmed",
+    }
+    tracker = make_tracker(
+        text="no, make it 1,100",
+        intent="deny",
+        slots=slots,
+        metadata=use_core_banking.metadata("demo003"),
+        entities=nlu("no, make it 1,100"),
+    )
     extracted = await ValidateTransferForm().extract_transfer_amount(
-        CollectingDispatcher(), tracker, {})
-    assert extracted == {"transfer_amount_options": {"thousands": "1100", "decimal": "1.1"},
-                         "transfer_amount": None, "transfer_confirmed": None}
+        CollectingDispatcher(), tracker, {}
+    )
+    assert extracted == {
+        "transfer_amount_options": {"thousands": "1100", "decimal": "1.1"},
+        "transfer_amount": None,
+        "transfer_confirmed": None,
+    }
 
 
 async def add_payee(bank: Any, username: str, name: str, iban: str) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {bank.token(username)}"}
-    response = httpx.post(f"{bank.url}/v1/payees", headers=headers,
-                          json={"name": name, "iban": iban})
+    response = httpx.post(
+        f"{bank.url}/v1/payees", headers=headers, json={"name": name, "iban": iban}
+    )
     response.raise_for_status()
     return dict(response.json())
 
@@ -707,19 +953,32 @@ async def test_my_sister_anna_is_the_payee_anna(
     text = "send 50 to my sister Anna"
     # No payee Anna yet: said so (the relation did not hide the name).
     events = [{"event": "user", "text": text}]
-    assert await destination_from(make_tracker, use_core_banking, dispatcher, text,
-                                  "transfer_money", entities=nlu(text), events=events) == {}
+    assert (
+        await destination_from(
+            make_tracker,
+            use_core_banking,
+            dispatcher,
+            text,
+            "transfer_money",
+            entities=nlu(text),
+            events=events,
+        )
+        == {}
+    )
     assert responses(dispatcher) == ["utter_unknown_destination"]
     payee = await add_payee(use_core_banking, "demo001", "Anna Becker", "NL91ABNA0417164300")
     try:
         quiet = CollectingDispatcher()
-        found = await destination_from(make_tracker, use_core_banking, quiet, text,
-                                       "transfer_money", entities=nlu(text))
+        found = await destination_from(
+            make_tracker, use_core_banking, quiet, text, "transfer_money", entities=nlu(text)
+        )
         assert found["transfer_destination"]["payee_id"] == payee["id"]
         assert responses(quiet) == []
     finally:
-        httpx.delete(f"{use_core_banking.url}/v1/payees/{payee['id']}",
-                     headers={"Authorization": f"Bearer {use_core_banking.token('demo001')}"})
+        httpx.delete(
+            f"{use_core_banking.url}/v1/payees/{payee['id']}",
+            headers={"Authorization": f"Bearer {use_core_banking.token('demo001')}"},
+        )
 
 
 async def test_take_it_from_savings_after_too_much_for_checking(
@@ -727,12 +986,16 @@ async def test_take_it_from_savings_after_too_much_for_checking(
 ) -> None:
     metadata = use_core_banking.metadata("demo003")
     external = {"kind": "iban", "account_number": "DE89370400440532013000", "label": "x"}
-    slots = {**slots_for(use_core_banking, "demo003", "0", external, None),
-             "transfer_amount": None, "requested_slot": "transfer_amount"}
+    slots = {
+        **slots_for(use_core_banking, "demo003", "0", external, None),
+        "transfer_amount": None,
+        "requested_slot": "transfer_amount",
+    }
     dispatcher = CollectingDispatcher()
     text = "2000"
-    tracker = make_tracker(text=text, intent="inform", metadata=metadata, slots=slots,
-                           entities=nlu(text))
+    tracker = make_tracker(
+        text=text, intent="inform", metadata=metadata, slots=slots, entities=nlu(text)
+    )
     events = await ValidateTransferForm().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == ["utter_amount_over_available"]
     slots.update({e["name"]: e["value"] for e in events if e.get("event") == "slot"})
@@ -740,8 +1003,9 @@ async def test_take_it_from_savings_after_too_much_for_checking(
 
     text = "ok take it from savings then"
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(text=text, intent="transfer_money", metadata=metadata, slots=slots,
-                           entities=nlu(text))
+    tracker = make_tracker(
+        text=text, intent="transfer_money", metadata=metadata, slots=slots, entities=nlu(text)
+    )
     events = await ValidateTransferForm().run(dispatcher, tracker, DOMAIN)
     changed = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     assert responses(dispatcher) == []  # 2,000.00 fits in savings (5,000.00)
@@ -755,34 +1019,59 @@ async def test_take_it_from_savings_after_the_bank_refused_it_for_funds(
 ) -> None:
     # core_banking refuses 2,000.00 from demo003's checking (1,000.00): the transfer ends.
     metadata = use_core_banking.metadata("demo003")
-    rent = next(p for p in api(use_core_banking, "demo003", "/v1/payees")
-                if "rent" in p["name"])
-    rent_payee = {"kind": "payee", "payee_id": rent["id"], "account_number": rent["iban"],
-                "label": rent["name"]}
+    rent = next(p for p in api(use_core_banking, "demo003", "/v1/payees") if "rent" in p["name"])
+    rent_payee = {
+        "kind": "payee",
+        "payee_id": rent["id"],
+        "account_number": rent["iban"],
+        "label": rent["name"],
+    }
     slots = slots_for(use_core_banking, "demo003", "2000", rent_payee)
     dispatcher = CollectingDispatcher()
-    reset = await ActionExecuteTransfer().run(dispatcher, make_tracker(
-        text="yes", intent="affirm", metadata=metadata, message_id="funds", slots=slots), {})
+    reset = await ActionExecuteTransfer().run(
+        dispatcher,
+        make_tracker(
+            text="yes", intent="affirm", metadata=metadata, message_id="funds", slots=slots
+        ),
+        {},
+    )
     assert responses(dispatcher) == ["utter_insufficient_funds"]
 
     # As Rasa records it: the filled slots, the refusal's reset and reply, the next turn.
     text = "ok take it from savings then"
-    history = [*({"event": "slot", "name": name, "value": value}
-                 for name, value in slots.items()), *reset,
-               {"event": "bot", "text": "There isn't enough money …",
-                "metadata": {"utter_action": "utter_insufficient_funds"}},
-               {"event": "action", "name": "action_listen"},
-               {"event": "user", "text": text}]  # fmt: skip
+    history = [
+        *({"event": "slot", "name": name, "value": value} for name, value in slots.items()),
+        *reset,
+        {
+            "event": "bot",
+            "text": "There isn't enough money …",
+            "metadata": {"utter_action": "utter_insufficient_funds"},
+        },
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text},
+    ]
     after_refusal = {e["name"]: e["value"] for e in reset}
-    tracker = make_tracker(text=text, intent="transfer_money", metadata=metadata,
-                           slots=dict(after_refusal), entities=nlu(text), events=history)
+    tracker = make_tracker(
+        text=text,
+        intent="transfer_money",
+        metadata=metadata,
+        slots=dict(after_refusal),
+        entities=nlu(text),
+        events=history,
+    )
     kept = await ActionResetTaskSlots().run(CollectingDispatcher(), tracker, DOMAIN)
     restored = {**after_refusal, **{e["name"]: e["value"] for e in kept}}
     assert restored["transfer_destination"] == rent_payee
 
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(text=text, intent="transfer_money", metadata=metadata,
-                           slots=restored, entities=nlu(text), events=history)
+    tracker = make_tracker(
+        text=text,
+        intent="transfer_money",
+        metadata=metadata,
+        slots=restored,
+        entities=nlu(text),
+        events=history,
+    )
     events = await ValidateTransferForm().run(dispatcher, tracker, DOMAIN)
     changed = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     assert responses(dispatcher) == []  # 2,000.00 fits in savings (5,000.00)
@@ -793,13 +1082,21 @@ async def test_take_it_from_savings_after_the_bank_refused_it_for_funds(
 async def test_a_new_transfer_after_a_refusal_starts_afresh(
     make_tracker, use_core_banking, nlu
 ) -> None:
-    refusal = [{"event": "slot", "name": "transfer_destination", "value": {"kind": "own"}},
-               {"event": "slot", "name": "transfer_amount", "value": "2000"},
-               {"event": "bot", "text": "…", "metadata": {"utter_action": "utter_insufficient_funds"}},
-               {"event": "user", "text": "x"}]  # fmt: skip
+    refusal = [
+        {"event": "slot", "name": "transfer_destination", "value": {"kind": "own"}},
+        {"event": "slot", "name": "transfer_amount", "value": "2000"},
+        {"event": "bot", "text": "…", "metadata": {"utter_action": "utter_insufficient_funds"}},
+        {"event": "user", "text": "x"},
+    ]
     for text in ("send 20 to Anna from savings", "move money to my savings"):
-        tracker = make_tracker(text=text, intent="transfer_money", entities=nlu(text),
-                               metadata=use_core_banking.metadata("demo003"),
-                               slots={"transfer_amount": "2000"}, events=refusal)
+        tracker = make_tracker(
+            text=text,
+            intent="transfer_money",
+            entities=nlu(text),
+            metadata=use_core_banking.metadata("demo003"),
+            slots={"transfer_amount": "2000"},
+            events=refusal,
+        )
         assert await ActionResetTaskSlots().run(CollectingDispatcher(), tracker, DOMAIN) == [
-            {"event": "slot", "timestamp": None, "name": "transfer_amount", "value": None}]
+            {"event": "slot", "timestamp": None, "name": "transfer_amount", "value": None}
+        ]

@@ -13,64 +13,120 @@ def found(text: str) -> list[tuple[str, object, object]]:
     return [(f.entity, f.value, f.role) for f in extract(text, TODAY)]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("send 50 to Anna", [("amount", "50", None)]),
-    ("move €1,250.50 from checking to savings", [
-        ("amount", "1250.50", None), ("currency", "EUR", None),
-        ("account_type", "checking", "from"), ("account_type", "savings", "to")]),
-    ("show payments over 100 euros since May", [
-        ("time_period", {"from": "2026-05-01", "to": "2026-11-25"}, None),
-        ("amount", "100", "min"), ("currency", "EUR", None), ("direction", "out", None)]),
-    ("what did I spend at Tesco last month?", [
-        ("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None),
-        ("merchant", "Tesco", None), ("direction", "out", None)]),
-    ("payments between 1 and 15 June", [
-        ("time_period", {"from": "2026-06-01", "to": "2026-06-15"}, None),
-        ("direction", "out", None)]),
-    ("show the payments I received in October", [
-        ("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None),
-        ("direction", "in", None)]),
-    ("any incoming transactions from Acme Corp?", [
-        ("merchant", "Acme Corp", None), ("direction", "in", None)]),
-    ("how much did I spend on groceries this month", [
-        ("time_period", {"from": "2026-11-01", "to": "2026-11-25"}, None),
-        ("merchant", "groceries", None), ("direction", "out", None)]),
-    ("between 20 and 50 EUR", [
-        ("amount", "20", "min"), ("amount", "50", "max"), ("currency", "EUR", None)]),
-    ("fifty euros", [("amount", "50", None), ("currency", "EUR", None)]),
-    ("£20.5", [("amount", "20.5", None), ("currency", "GBP", None)]),
-    ("send it to DE89 3704 0044 0532 0130 00 please", [("iban", "DE89370400440532013000", None)]),
-    ("the card ending 4321", [("card_last4", "4321", None)]),
-    ("freeze the card that ends in 0005 please", [("card_last4", "0005", None)]),
-    ("unfreeze the one with last four digits 9876", [("card_last4", "9876", None)]),
-    # Kept as typed, for validation to refuse: never cut or made positive.
-    ("send 20.999 to savings", [("amount", "20.999", None), ("account_type", "savings", "to")]),
-    ("send -5 to savings", [("amount", "-5", None), ("account_type", "savings", "to")]),
-    # No amount out of the parts of a date or a period label.
-    ("invoice 2026-11 pay 5", [("amount", "5", None), ("direction", "out", None)]),
-    ("12/05 payment of 30", [("amount", "30", None), ("direction", "out", None)]),
-    # Typed as an IBAN but failing its check: said to be one, and no amount.
-    ("add payee Klaus with IBAN DE12345678901234567890", [
-        ("invalid_iban", "DE12345678901234567890", None)]),
-    ("send 50 to DE89 3704 0044 0532 0130 01", [
-        ("invalid_iban", "DE89370400440532013001", None), ("amount", "50", None)]),
-    ("check gift card 7K3M-9QPX-2HVD-RT6W-4NCJ", [
-        ("gift_card_code", "7K3M-9QPX-2HVD-RT6W-4NCJ", None)]),
-    ("redeem [giftcard:gc_ab12cd34] to checking", [
-        ("gift_card_ref", "gc_ab12cd34", None), ("account_type", "checking", "to")]),
-    ("transactions from 2026-01-01 to 2026-02-15", [
-        ("time_period", {"from": "2026-01-01", "to": "2026-02-15"}, None)]),
-    ("last 7 days", [("time_period", {"from": "2026-11-18", "to": "2026-11-25"}, None)]),
-    ("in December", [("time_period", {"from": "2025-12-01", "to": "2025-12-31"}, None)]),
-    ("my card is [card •••• 1111]", []),  # the gateway's mask: no amount in there
-    ("send 20 with [card •••• 4242]", [("amount", "20", None)]),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("send 50 to Anna", [("amount", "50", None)]),
+        (
+            "move €1,250.50 from checking to savings",
+            [
+                ("amount", "1250.50", None),
+                ("currency", "EUR", None),
+                ("account_type", "checking", "from"),
+                ("account_type", "savings", "to"),
+            ],
+        ),
+        (
+            "show payments over 100 euros since May",
+            [
+                ("time_period", {"from": "2026-05-01", "to": "2026-11-25"}, None),
+                ("amount", "100", "min"),
+                ("currency", "EUR", None),
+                ("direction", "out", None),
+            ],
+        ),
+        (
+            "what did I spend at Tesco last month?",
+            [
+                ("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None),
+                ("merchant", "Tesco", None),
+                ("direction", "out", None),
+            ],
+        ),
+        (
+            "payments between 1 and 15 June",
+            [
+                ("time_period", {"from": "2026-06-01", "to": "2026-06-15"}, None),
+                ("direction", "out", None),
+            ],
+        ),
+        (
+            "show the payments I received in October",
+            [
+                ("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None),
+                ("direction", "in", None),
+            ],
+        ),
+        (
+            "any incoming transactions from Acme Corp?",
+            [("merchant", "Acme Corp", None), ("direction", "in", None)],
+        ),
+        (
+            "how much did I spend on groceries this month",
+            [
+                ("time_period", {"from": "2026-11-01", "to": "2026-11-25"}, None),
+                ("merchant", "groceries", None),
+                ("direction", "out", None),
+            ],
+        ),
+        (
+            "between 20 and 50 EUR",
+            [("amount", "20", "min"), ("amount", "50", "max"), ("currency", "EUR", None)],
+        ),
+        ("fifty euros", [("amount", "50", None), ("currency", "EUR", None)]),
+        ("£20.5", [("amount", "20.5", None), ("currency", "GBP", None)]),
+        (
+            "send it to DE89 3704 0044 0532 0130 00 please",
+            [("iban", "DE89370400440532013000", None)],
+        ),
+        ("the card ending 4321", [("card_last4", "4321", None)]),
+        ("freeze the card that ends in 0005 please", [("card_last4", "0005", None)]),
+        ("unfreeze the one with last four digits 9876", [("card_last4", "9876", None)]),
+        # Kept as typed, for validation to refuse: never cut or made positive.
+        ("send 20.999 to savings", [("amount", "20.999", None), ("account_type", "savings", "to")]),
+        ("send -5 to savings", [("amount", "-5", None), ("account_type", "savings", "to")]),
+        # No amount out of the parts of a date or a period label.
+        ("invoice 2026-11 pay 5", [("amount", "5", None), ("direction", "out", None)]),
+        ("12/05 payment of 30", [("amount", "30", None), ("direction", "out", None)]),
+        # Typed as an IBAN but failing its check: said to be one, and no amount.
+        (
+            "add payee Klaus with IBAN DE12345678901234567890",
+            [("invalid_iban", "DE12345678901234567890", None)],
+        ),
+        (
+            "send 50 to DE89 3704 0044 0532 0130 01",
+            [("invalid_iban", "DE89370400440532013001", None), ("amount", "50", None)],
+        ),
+        (
+            "check gift card 7K3M-9QPX-2HVD-RT6W-4NCJ",
+            [("gift_card_code", "7K3M-9QPX-2HVD-RT6W-4NCJ", None)],
+        ),
+        (
+            "redeem [giftcard:gc_ab12cd34] to checking",
+            [("gift_card_ref", "gc_ab12cd34", None), ("account_type", "checking", "to")],
+        ),
+        (
+            "transactions from 2026-01-01 to 2026-02-15",
+            [("time_period", {"from": "2026-01-01", "to": "2026-02-15"}, None)],
+        ),
+        ("last 7 days", [("time_period", {"from": "2026-11-18", "to": "2026-11-25"}, None)]),
+        ("in December", [("time_period", {"from": "2025-12-01", "to": "2025-12-31"}, None)]),
+        ("my card is [card •••• 1111]", []),  # the gateway's mask: no amount in there
+        ("send 20 with [card •••• 4242]", [("amount", "20", None)]),
+    ],
+)
 def test_extract(text: str, expected: list[tuple[str, object, object]]) -> None:
     assert found(text) == expected
 
 
-@pytest.mark.parametrize("text", ["my reference is AB12 invoice 2231 from 2025",
-                                  "order XY99 1234 shipped", "code AB12CDEFGHIJKLMNOP"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my reference is AB12 invoice 2231 from 2025",
+        "order XY99 1234 shipped",
+        "code AB12CDEFGHIJKLMNOP",
+    ],
+)
 def test_text_that_only_starts_like_an_iban_is_no_invalid_iban(text: str) -> None:
     assert "invalid_iban" not in [kind for kind, _, _ in found(text)]
 
@@ -88,32 +144,46 @@ def test_no_entities_in_plain_questions() -> None:
 
 
 # Issue 14: amounts as customers really type them.
-@pytest.mark.parametrize(("text", "expected"), [
-    ("move 2k to savings", [("amount", "2000", None), ("account_type", "savings", "to")]),
-    ("1 100 eur", [("amount", "1100", None), ("currency", "EUR", None)]),
-    ("twenty-five euros and fifty cents", [("amount", "25.50", None), ("currency", "EUR", None)]),
-    ("twenty five euros fifty", [("amount", "25.50", None), ("currency", "EUR", None)]),
-    ("1.5k", [("amount", "1500", None)]),
-    ("€2m", [("amount", "2000000", None), ("currency", "EUR", None)]),
-    ("1,100.50", [("amount", "1100.50", None)]),
-    ("1.100,50", [("amount", "1100.50", None)]),
-    ("1 100", [("amount", "1100", None)]),
-    ("fifty bucks", [("amount", "50", None)]),  # the account's own currency
-    ("a hundred", [("amount", "100", None)]),
-    ("send two hundred and fifty to Anna", [("amount", "250", None)]),
-    ("€50", [("amount", "50", None), ("currency", "EUR", None)]),
-    ("50€", [("amount", "50", None), ("currency", "EUR", None)]),
-    ("EUR 50", [("amount", "50", None), ("currency", "EUR", None)]),
-    ("$20", [("amount", "20", None), ("currency", "USD", None)]),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("move 2k to savings", [("amount", "2000", None), ("account_type", "savings", "to")]),
+        ("1 100 eur", [("amount", "1100", None), ("currency", "EUR", None)]),
+        (
+            "twenty-five euros and fifty cents",
+            [("amount", "25.50", None), ("currency", "EUR", None)],
+        ),
+        ("twenty five euros fifty", [("amount", "25.50", None), ("currency", "EUR", None)]),
+        ("1.5k", [("amount", "1500", None)]),
+        ("€2m", [("amount", "2000000", None), ("currency", "EUR", None)]),
+        ("1,100.50", [("amount", "1100.50", None)]),
+        ("1.100,50", [("amount", "1100.50", None)]),
+        ("1 100", [("amount", "1100", None)]),
+        ("fifty bucks", [("amount", "50", None)]),  # the account's own currency
+        ("a hundred", [("amount", "100", None)]),
+        ("send two hundred and fifty to Anna", [("amount", "250", None)]),
+        ("€50", [("amount", "50", None), ("currency", "EUR", None)]),
+        ("50€", [("amount", "50", None), ("currency", "EUR", None)]),
+        ("EUR 50", [("amount", "50", None), ("currency", "EUR", None)]),
+        ("$20", [("amount", "20", None), ("currency", "USD", None)]),
+    ],
+)
 def test_amounts_as_typed(text: str, expected: list[tuple[str, object, object]]) -> None:
     assert found(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "2m", "it takes 2m", "the one ending 4321 is mine", "I have ten cards",
-    "send money to my friend of twenty years", "due on the 1st", "the twenty-first",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2m",
+        "it takes 2m",
+        "the one ending 4321 is mine",
+        "I have ten cards",
+        "send money to my friend of twenty years",
+        "due on the 1st",
+        "the twenty-first",
+    ],
+)
 def test_no_amount_where_none_was_meant(text: str) -> None:
     assert "amount" not in [kind for kind, _, _ in found(text)]
 
@@ -123,29 +193,44 @@ def test_three_digits_after_one_separator_are_ambiguous_without_a_locale(text: s
     assert found(text) == [("amount_ambiguous", {"thousands": "1100", "decimal": "1.1"}, None)]
 
 
-@pytest.mark.parametrize(("text", "locale", "amount"), [
-    ("1.100", "de-DE", "1100"), ("1.100", "en-GB", "1.100"),
-    ("1,100", "en-GB", "1100"), ("1,100", "de", "1.100"), ("send 1.100 EUR", "fr_FR", "1100"),
-])
+@pytest.mark.parametrize(
+    ("text", "locale", "amount"),
+    [
+        ("1.100", "de-DE", "1100"),
+        ("1.100", "en-GB", "1.100"),
+        ("1,100", "en-GB", "1100"),
+        ("1,100", "de", "1.100"),
+        ("send 1.100 EUR", "fr_FR", "1100"),
+    ],
+)
 def test_the_locale_decides_how_a_number_is_read(text: str, locale: str, amount: str) -> None:
     assert next((f.entity, f.value) for f in extract(text, TODAY, locale)) == ("amount", amount)
 
 
 # Issue 14: dates and counts a follow-up or a customer's words imply.
-@pytest.mark.parametrize(("text", "expected"), [
-    ("last friday", [("time_period", {"from": "2026-11-20", "to": "2026-11-20"}, None)]),
-    ("what did I spend last Wednesday?", [
-        ("time_period", {"from": "2026-11-18", "to": "2026-11-18"}, None),
-        ("direction", "out", None)]),
-    ("in october", [("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None)]),
-    ("what about october", [("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None)]),
-    ("what did I spend since payday?", [
-        ("time_anchor", "payday", None), ("direction", "out", None)]),
-    ("last 5 transactions", [("count", 5, None)]),
-    ("show my last three payments", [("count", 3, None), ("direction", "out", None)]),
-    ("and tesco?", [("merchant", "tesco", None)]),
-    ("what about at Lidl", [("merchant", "Lidl", None)]),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("last friday", [("time_period", {"from": "2026-11-20", "to": "2026-11-20"}, None)]),
+        (
+            "what did I spend last Wednesday?",
+            [
+                ("time_period", {"from": "2026-11-18", "to": "2026-11-18"}, None),
+                ("direction", "out", None),
+            ],
+        ),
+        ("in october", [("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None)]),
+        ("what about october", [("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None)]),
+        (
+            "what did I spend since payday?",
+            [("time_anchor", "payday", None), ("direction", "out", None)],
+        ),
+        ("last 5 transactions", [("count", 5, None)]),
+        ("show my last three payments", [("count", 3, None), ("direction", "out", None)]),
+        ("and tesco?", [("merchant", "tesco", None)]),
+        ("what about at Lidl", [("merchant", "Lidl", None)]),
+    ],
+)
 def test_dates_counts_and_follow_ups(text: str, expected: list[tuple[str, object, object]]) -> None:
     assert found(text) == expected
 
@@ -156,16 +241,21 @@ def test_a_follow_up_without_a_merchant_names_none(text: str) -> None:
 
 
 # Issue 14: a relation is not a name.
-@pytest.mark.parametrize(("text", "person", "relation"), [
-    ("add my brother as a payee, Tom Becker, DE89 3704 0044 0532 0130 00", "Tom Becker",
-     "brother"),
-    ("send 50 to my sister Anna", "Anna", "sister"),
-    ("send 50 to my sister anna please", "anna", "sister"),
-    ("a gift card for my best friend, Maria Lopez", "Maria Lopez", "friend"),
-    ("send 20 to my mum for dinner", None, "mum"),
-])
-def test_a_relation_and_the_name_said_with_it(text: str, person: str | None,
-                                              relation: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "person", "relation"),
+    [
+        (
+            "add my brother as a payee, Tom Becker, DE89 3704 0044 0532 0130 00",
+            "Tom Becker",
+            "brother",
+        ),
+        ("send 50 to my sister Anna", "Anna", "sister"),
+        ("send 50 to my sister anna please", "anna", "sister"),
+        ("a gift card for my best friend, Maria Lopez", "Maria Lopez", "friend"),
+        ("send 20 to my mum for dinner", None, "mum"),
+    ],
+)
+def test_a_relation_and_the_name_said_with_it(text: str, person: str | None, relation: str) -> None:
     entities = {kind: value for kind, value, _ in found(text)}
     assert entities.get("person") == person
     assert entities["relation"] == relation

@@ -7,9 +7,13 @@ from bot.components.sentence_encoder import get_encoder
 
 
 def test_encoder_gives_unit_vectors_that_group_meaning() -> None:
-    vectors = get_encoder().encode([
-        "my card has not arrived yet", "the card you sent me never came", "what is the weather",
-    ])
+    vectors = get_encoder().encode(
+        [
+            "my card has not arrived yet",
+            "the card you sent me never came",
+            "what is the weather",
+        ]
+    )
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     similar, unrelated = vectors[0] @ vectors[1], vectors[0] @ vectors[2]
@@ -19,8 +23,16 @@ def test_encoder_gives_unit_vectors_that_group_meaning() -> None:
 
 
 def test_linear_model_learns_and_fits_a_temperature() -> None:
-    texts = ["freeze my card", "block my card now", "lock the card", "pause my card please",
-             "what is my balance", "how much money do i have", "balance please", "show balance"]
+    texts = [
+        "freeze my card",
+        "block my card now",
+        "lock the card",
+        "pause my card please",
+        "what is my balance",
+        "how much money do i have",
+        "balance please",
+        "show balance",
+    ]
     labels = ["freeze"] * 4 + ["balance"] * 4
     embeddings = get_encoder().encode(texts)
     model = LinearModel(svm_c=1.0, embedding_weight=2.0)

@@ -40,9 +40,10 @@ def trained(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[CachedRulePolicy, Domain, list[Any]]:
     importer = TrainingDataImporter.load_from_dict(
-        domain_path=str(BOT / "domain"), training_data_paths=[str(BOT / "data")],
+        domain_path=str(BOT / "domain"),
+        training_data_paths=[str(BOT / "data")],
         config_path=str(BOT / "config.yml"),
-    )  # fmt: skip
+    )
     domain = importer.get_domain()
     rule_trackers = trackers(BOT / "domain", [BOT / "data"], domain)
     config = {**CachedRulePolicy.get_default_config(), "check_for_contradictions": False}

@@ -50,8 +50,9 @@ def contradictions(rules: list[dict[str, Any]]) -> list[str]:
             if key[0] == "action" and heard_user:
                 other = next((k for k in children if k[0] == "action" and k != key), None)
                 if other is not None:
-                    found.append(f"{rule['rule']!r}: {key[1]} where {children[other]!r} "
-                                 f"has {other[1]}")
+                    found.append(
+                        f"{rule['rule']!r}: {key[1]} where {children[other]!r} has {other[1]}"
+                    )
             children.setdefault(key, rule["rule"])
             prefix = (*prefix, key)
     return found
@@ -64,16 +65,22 @@ def test_no_two_rules_contradict() -> None:
 
 
 def test_the_check_catches_a_contradiction() -> None:
-    rules = [{"rule": "a", "steps": [{"intent": "greet"}, {"action": "utter_greet"}]},
-             {"rule": "b", "steps": [{"intent": "greet"}, {"action": "utter_goodbye"}]},
-             {"rule": "c", "condition": [{"active_loop": "f"}],
-              "steps": [{"intent": "greet"}, {"action": "utter_goodbye"}]}]
+    rules = [
+        {"rule": "a", "steps": [{"intent": "greet"}, {"action": "utter_greet"}]},
+        {"rule": "b", "steps": [{"intent": "greet"}, {"action": "utter_goodbye"}]},
+        {
+            "rule": "c",
+            "condition": [{"active_loop": "f"}],
+            "steps": [{"intent": "greet"}, {"action": "utter_goodbye"}],
+        },
+    ]
     assert contradictions(rules) == ["'b': utter_goodbye where 'a' has utter_greet"]
 
 
 def test_generated_rules_are_up_to_date(tmp_path: Path) -> None:
     before = {p.name: p.read_text() for p in (DATA / "digressions.yml", DATA / "offers.yml")}
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "generate_digressions.py")],
-                   check=True, cwd=ROOT)  # fmt: skip
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "generate_digressions.py")], check=True, cwd=ROOT
+    )
     after = {name: (DATA / name).read_text() for name in before}
     assert after == before, "run scripts/generate_digressions.py and commit the result"

@@ -117,7 +117,9 @@ async def test_unknown_route_is_a_problem(client: httpx.AsyncClient) -> None:
 
 
 async def test_a_chat_turns_delegated_token_works_for_customer_endpoints(
-    seeded: Any, client: httpx.AsyncClient, session_factory: Callable[[], AsyncSession],
+    seeded: Any,
+    client: httpx.AsyncClient,
+    session_factory: Callable[[], AsyncSession],
     sign: Callable[..., str],
 ) -> None:
     demo1 = await customer_id(session_factory, "demo001")
@@ -125,20 +127,30 @@ async def test_a_chat_turns_delegated_token_works_for_customer_endpoints(
     assert chat.status_code == 200
     assert len(chat.json()["data"]) == 2
     # The gateway delegates customer turns only; any other audience is refused.
-    for token in (sign(claims("staff-id", aud="bank-chat", roles=["agent"])),
-                  sign(claims(demo1, aud="someone-else"))):
+    for token in (
+        sign(claims("staff-id", aud="bank-chat", roles=["agent"])),
+        sign(claims(demo1, aud="someone-else")),
+    ):
         response = await client.get("/v1/accounts", headers=bearer(token))
         assert response.status_code == 401
         assert response.headers["content-type"] == PROBLEM
 
 
-@pytest.mark.parametrize("query", [
-    "max_amount_minor=9223372036854775808", "min_amount_minor=99999999999999999999",
-    "max_amount_minor=-1", "limit=9223372036854775808",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "max_amount_minor=9223372036854775808",
+        "min_amount_minor=99999999999999999999",
+        "max_amount_minor=-1",
+        "limit=9223372036854775808",
+    ],
+)
 async def test_out_of_range_integers_in_a_query_are_422(
-    seeded: Any, client: httpx.AsyncClient, session_factory: Callable[[], AsyncSession],
-    sign: Callable[..., str], query: str,
+    seeded: Any,
+    client: httpx.AsyncClient,
+    session_factory: Callable[[], AsyncSession],
+    sign: Callable[..., str],
+    query: str,
 ) -> None:
     headers = bearer(sign(claims(await customer_id(session_factory, "demo001"))))
     account = (await client.get("/v1/accounts", headers=headers)).json()["data"][0]["id"]

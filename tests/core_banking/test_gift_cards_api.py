@@ -205,18 +205,23 @@ async def test_guest_balance_check_through_the_service_route(
     url, service = "/internal/gift-cards/balance", {"X-Service-Token": SERVICE_TOKEN}
     body = {"code": card["code"], "requester": "chat-session-1"}
     assert_problem(await client.post(url, json=body), 401, "unauthorized")
-    assert_problem(await client.post(url, json=body, headers={"X-Service-Token": "nope"}),
-                   401, "unauthorized")  # fmt: skip
+    assert_problem(
+        await client.post(url, json=body, headers={"X-Service-Token": "nope"}), 401, "unauthorized"
+    )
     seen = await client.post(url, json=body, headers=service)
     assert seen.status_code == 200, seen.text
     assert seen.json()["balance_minor"] == 2_500 and "code" not in seen.json()
-    assert_problem(await client.post(url, json={"code": card["code"]}, headers=service),
-                   422, "validation-error")  # fmt: skip
+    assert_problem(
+        await client.post(url, json={"code": card["code"]}, headers=service),
+        422,
+        "validation-error",
+    )
     # Wrong codes lock out that requester only; another chat session still may look.
     for _ in range(5):
         wrong = {"code": codes.generate(), "requester": "chat-session-2"}
-        assert_problem(await client.post(url, json=wrong, headers=service), 404,
-                       "gift-card-not-found")  # fmt: skip
+        assert_problem(
+            await client.post(url, json=wrong, headers=service), 404, "gift-card-not-found"
+        )
     locked = {"code": card["code"], "requester": "chat-session-2"}
     assert_problem(await client.post(url, json=locked, headers=service), 429, "too-many-attempts")
     assert (await client.post(url, json=body, headers=service)).status_code == 200

@@ -26,14 +26,19 @@ PROBLEM = "application/problem+json"
 async def throttled(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """Few tries per address, so the lock is quick to reach."""
     app = create_app(settings.model_copy(update={"login_max_failures_per_ip": 5}))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://core-banking") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://core-banking"
+    ) as client:
         yield client
     await app.state.engine.dispose()
 
 
-async def verify(client: httpx.AsyncClient, password: str, username: str = "demo001",
-                 client_ip: str | None = None) -> httpx.Response:
+async def verify(
+    client: httpx.AsyncClient,
+    password: str,
+    username: str = "demo001",
+    client_ip: str | None = None,
+) -> httpx.Response:
     body: dict[str, Any] = {"username": username, "password": password}
     if client_ip is not None:
         body["client_ip"] = client_ip

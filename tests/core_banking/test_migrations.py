@@ -153,8 +153,10 @@ async def test_0003_holds_the_amount_of_transfers_already_waiting_for_a_code(
             " VALUES ('a', 'c', 'DE1', NULL, 'checking', 'EUR', 900, 900, ?)",
             (now,),
         )
-        for transfer_id, status, expires in (("held", "requires_confirmation", later),
-                                              ("gone", "cancelled", None)):  # fmt: skip
+        for transfer_id, status, expires in (
+            ("held", "requires_confirmation", later),
+            ("gone", "cancelled", None),
+        ):
             db.execute(
                 "INSERT INTO transfers (id, customer_id, from_account_id, to_account_id,"
                 " to_account_number, kind, amount_minor, currency, reference, status,"

@@ -21,7 +21,8 @@ def test_the_generated_configuration_is_valid_haproxy(tmp_path: Path) -> None:
     checked = subprocess.run([haproxy, "-c", "-f", str(path)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert config.count("option forwardfor") == 1  # the public frontend only
-    assert "monitor fail if { nbsrv(gateway_servers) lt 2 } || { nbsrv(rasa_servers) lt 2 }" \
-        in config
+    assert (
+        "monitor fail if { nbsrv(gateway_servers) lt 2 } || { nbsrv(rasa_servers) lt 2 }" in config
+    )
     for name, port in [("rasa-2", 5006), ("actions-2", 5056), ("gateway-2", 8010)]:
         assert f"server {name} 127.0.0.1:{port} check" in config

@@ -25,8 +25,9 @@ def answers_for(label: str) -> list[str]:
 async def press(ws: ClientConnection, payload: str) -> list[dict[str, Any]]:
     """Click a button: send its payload as one turn."""
     client_msg_id = uuid.uuid4().hex
-    await ws.send(json.dumps({"type": "message", "client_msg_id": client_msg_id,
-                              "payload": payload}))  # fmt: skip
+    await ws.send(
+        json.dumps({"type": "message", "client_msg_id": client_msg_id, "payload": payload})
+    )
     frames = []
     while True:
         frame = json.loads(await ws.recv(decode=True))
@@ -41,11 +42,14 @@ async def balances(stack: Stack, token: str) -> dict[str, int]:
     return {a["type"]: a["balance_minor"] for a in response.json()["data"]}
 
 
-@pytest.mark.parametrize(("text", "label"), [
-    ("my new card still hasn't shown up, where is it?", "card_arrival"),
-    ("someone stole my card last night", "lost_or_stolen_card"),
-    ("what is the exchange rate you use?", "exchange_rate"),
-])
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("my new card still hasn't shown up, where is it?", "card_arrival"),
+        ("someone stole my card last night", "lost_or_stolen_card"),
+        ("what is the exchange rate you use?", "exchange_rate"),
+    ],
+)
 async def test_guest_gets_the_support_answer(stack: Stack, text: str, label: str) -> None:
     ws, _ = await open_session(stack, None)
     async with ws:
@@ -56,10 +60,15 @@ async def test_guest_gets_the_support_answer(stack: Stack, text: str, label: str
 
 async def test_model_parse_follows_the_contract(stack: Stack) -> None:
     # Rasa's HTTP API needs the stack's credential (CONTRACT.md); see test_security.py.
-    async with httpx.AsyncClient(base_url=stack.urls["rasa"],
-                                 params={"token": stack.env["RASA_AUTH_TOKEN"]}) as client:
-        card = (await client.post("/model/parse", json={"text": "how do I activate my card"})).json()
-        weather = (await client.post("/model/parse", json={"text": "will it rain in Paris tomorrow?"})).json()
+    async with httpx.AsyncClient(
+        base_url=stack.urls["rasa"], params={"token": stack.env["RASA_AUTH_TOKEN"]}
+    ) as client:
+        card = (
+            await client.post("/model/parse", json={"text": "how do I activate my card"})
+        ).json()
+        weather = (
+            await client.post("/model/parse", json={"text": "will it rain in Paris tomorrow?"})
+        ).json()
     assert card["intent"]["name"] == "activate_my_card"
     name = weather["intent"]["name"]
     assert name == "nlu_fallback" or name.startswith("out_of_scope"), weather["intent"]
@@ -113,7 +122,7 @@ async def test_lost_card_answer_then_report_it_stolen_for_good(stack: Stack) -> 
         done = bot_text(await ask(ws, "yes"))
     assert "is cancelled (reported stolen)" in done and "replacement card" in done, done
     async with httpx.AsyncClient(base_url=stack.urls["core_banking"]) as http:
-        listed = (await http.get("/v1/cards", headers={"Authorization": f"Bearer {token}"}))
+        listed = await http.get("/v1/cards", headers={"Authorization": f"Bearer {token}"})
     statuses = sorted(c["status"] for c in listed.json()["data"])
     assert statuses == ["active", "stolen"], statuses
 
@@ -161,11 +170,20 @@ async def test_guest_checks_a_gift_card_without_seeing_the_code_echoed(stack: St
     token = await login(stack, "demo002")
     async with httpx.AsyncClient(base_url=stack.urls["core_banking"]) as client:
         headers = {"Authorization": f"Bearer {token}"}
-        source = next(a for a in (await client.get("/v1/accounts", headers=headers)).json()["data"]
-                      if a["type"] == "checking")  # fmt: skip
-        bought = await client.post("/v1/gift-cards", json={
-            "from_account_id": source["id"], "amount_minor": 2500, "currency": "EUR",
-        }, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
+        source = next(
+            a
+            for a in (await client.get("/v1/accounts", headers=headers)).json()["data"]
+            if a["type"] == "checking"
+        )
+        bought = await client.post(
+            "/v1/gift-cards",
+            json={
+                "from_account_id": source["id"],
+                "amount_minor": 2500,
+                "currency": "EUR",
+            },
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
     code = bought.json()["code"]
     ws, _ = await open_session(stack, None)
     async with ws:

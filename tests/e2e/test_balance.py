@@ -44,8 +44,9 @@ def bot_text(frames: list[dict[str, Any]]) -> str:
     return "\n".join(f["text"] for f in frames if f["type"] == "bot" and "text" in f)
 
 
-async def open_session(stack: Stack, token: str | None, *, session_id: str | None = None,
-                       last_seq: int | None = None) -> tuple[ClientConnection, dict]:
+async def open_session(
+    stack: Stack, token: str | None, *, session_id: str | None = None, last_seq: int | None = None
+) -> tuple[ClientConnection, dict]:
     ws = await connect(stack.urls["gateway"].replace("http", "ws") + "/ws")
     hello: dict[str, Any] = {"type": "hello"}
     if token:

@@ -48,9 +48,9 @@ def take_over_in_console(browser: Browser, gateway: str, session_id: str) -> Pag
 
 def test_agent_takes_over_from_the_console(stack: Stack, browser: Browser) -> None:
     gateway = stack.urls["gateway"]
-    token = httpx.post(f"{gateway}/auth/token",
-                       data={"username": "demo002", "password": "demo-password"}
-                       ).json()["access_token"]
+    token = httpx.post(
+        f"{gateway}/auth/token", data={"username": "demo002", "password": "demo-password"}
+    ).json()["access_token"]
     with connect(gateway.replace("http", "ws") + "/ws") as ws:
         ws.send(json.dumps({"type": "hello", "token": token}))
         sid = json.loads(ws.recv(timeout=10))["session_id"]
@@ -65,13 +65,16 @@ def test_agent_takes_over_from_the_console(stack: Stack, browser: Browser) -> No
         page.fill("#agent-text", "Hello, Alex here. How can I help?")
         page.click("#agent-send")
         agent = frames_until(ws, lambda f: f["type"] == "agent")[-1]
-        assert (agent["agent"], agent["text"]) == ("Alex Agent",
-                                                  "Hello, Alex here. How can I help?")
+        assert (agent["agent"], agent["text"]) == (
+            "Alex Agent",
+            "Hello, Alex here. How can I help?",
+        )
 
         paused = say(ws, "my card payment was declined twice")
         assert [f["type"] for f in paused] == ["ack", "typing", "typing"]  # no bot reply
         expect(page.locator("#transcript .msg.user", has_text="declined twice")).to_have_count(
-            1, timeout=30_000)
+            1, timeout=30_000
+        )
 
         page.screenshot(path="var/console.png")
         page.click("#end-button")
@@ -92,8 +95,7 @@ def test_customer_sees_the_colleague_join_write_and_leave_in_the_widget(
     customer.click("#login-button")
     customer.fill("#message-input", "can I speak to a human please")
     customer.click("#send-button")
-    expect(customer.locator("#chat-log .msg.bot").last).to_contain_text("colleague",
-                                                                        timeout=60_000)
+    expect(customer.locator("#chat-log .msg.bot").last).to_contain_text("colleague", timeout=60_000)
     sid = customer.evaluate("sessionStorage.getItem('chat.session_id')")
 
     agent = take_over_in_console(browser, gateway, sid)
@@ -104,7 +106,8 @@ def test_customer_sees_the_colleague_join_write_and_leave_in_the_widget(
     agent.fill("#agent-text", "Hi, Alex here.")
     agent.click("#agent-send")
     expect(customer.locator("#chat-log .msg.agent").last).to_have_text(
-        "Alex Agent: Hi, Alex here.", timeout=30_000)
+        "Alex Agent: Hi, Alex here.", timeout=30_000
+    )
 
     agent.click("#end-button")
     expect(notes.last).to_contain_text("talking to the assistant again", timeout=30_000)

@@ -34,8 +34,10 @@ async def test_rasas_http_api_refuses_callers_without_the_stacks_token(stack: St
         async with rasa_api(stack, token) as rasa:
             calls = [
                 rasa.get(f"/conversations/{sid}/tracker"),
-                rasa.post(f"/conversations/{sid}/tracker/events",
-                          json=[{"event": "slot", "name": "x", "value": 1}]),
+                rasa.post(
+                    f"/conversations/{sid}/tracker/events",
+                    json=[{"event": "slot", "name": "x", "value": 1}],
+                ),
                 rasa.post(f"/conversations/{sid}/execute", json={"name": "action_listen"}),
                 rasa.post("/model/parse", json={"text": "hello"}),
                 rasa.get("/status"),
@@ -49,8 +51,11 @@ async def test_rasas_http_api_refuses_callers_without_the_stacks_token(stack: St
 
 
 async def test_the_rest_channel_takes_messages_only_from_the_gateway(stack: Stack) -> None:
-    body = {"sender": uuid.uuid4().hex, "message": "yes",
-            "metadata": {"customer_id": "someone", "access_token": "stolen"}}
+    body = {
+        "sender": uuid.uuid4().hex,
+        "message": "yes",
+        "metadata": {"customer_id": "someone", "access_token": "stolen"},
+    }
     async with httpx.AsyncClient(base_url=stack.urls["rasa"]) as rasa:
         for headers in ({}, {"X-Rasa-Token": "guess"}):
             refused = await rasa.post("/webhooks/rest/webhook", json=body, headers=headers)
@@ -58,10 +63,17 @@ async def test_the_rest_channel_takes_messages_only_from_the_gateway(stack: Stac
 
 
 async def test_the_action_server_runs_nothing_without_rasas_credential(stack: Stack) -> None:
-    forged = {"next_action": "action_check_balance", "sender_id": "victim",
-              "tracker": {"sender_id": "victim", "slots": {}, "events": [],
-                          "latest_message": {"text": "balance", "metadata": {}}},
-              "domain": {}}
+    forged = {
+        "next_action": "action_check_balance",
+        "sender_id": "victim",
+        "tracker": {
+            "sender_id": "victim",
+            "slots": {},
+            "events": [],
+            "latest_message": {"text": "balance", "metadata": {}},
+        },
+        "domain": {},
+    }
     async with httpx.AsyncClient(base_url=stack.urls["actions"]) as actions:
         assert (await actions.get("/health")).status_code == 200
         for headers in ({}, {"X-Action-Token": "guess"}):
@@ -122,7 +134,8 @@ async def test_stored_trackers_hold_no_usable_token_and_no_gift_card_code(stack:
     ws, _ = await open_session(stack, token, session_id=sid, last_seq=0)
     async with ws:
         replayed: list[dict[str, Any]] = []
-        while not any(f["type"] == "bot" and "gift card ••••" in f.get("text", "")
-                      for f in replayed):
+        while not any(
+            f["type"] == "bot" and "gift card ••••" in f.get("text", "") for f in replayed
+        ):
             replayed.append(json.loads(await ws.recv(decode=True)))
     assert code not in json.dumps(replayed)

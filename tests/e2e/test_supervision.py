@@ -84,8 +84,9 @@ async def test_a_service_killed_mid_transfer_comes_back_and_yes_completes_it(
             # The customer's yes, sent while Rasa may still be down: acknowledged at once,
             # kept, and answered once Rasa is back (the gateway retries it).
             cmid = uuid.uuid4().hex
-            await ws.send(json.dumps({"type": "message", "client_msg_id": cmid,
-                                      "payload": "/affirm"}))
+            await ws.send(
+                json.dumps({"type": "message", "client_msg_id": cmid, "payload": "/affirm"})
+            )
             frames = await until_answered(ws, cmid)
         assert frames[0] == {"type": "ack", "client_msg_id": cmid, "seq": frames[0]["seq"]}
         replies = [f for f in frames if f["type"] == "bot"]
@@ -93,7 +94,9 @@ async def test_a_service_killed_mid_transfer_comes_back_and_yes_completes_it(
         after = await balances(stack, token)
         cents = int(amount) * 100
         assert (after["checking"], after["savings"]) == (
-            before["checking"] - cents, before["savings"] + cents), bot_text(frames)
+            before["checking"] - cents,
+            before["savings"] + cents,
+        ), bot_text(frames)
         await healthy_again(stack, victim, old_pid)
     finally:
         supervisor.set()

@@ -11,8 +11,7 @@ from scripts.stack import Stack
 pytestmark = pytest.mark.e2e
 
 
-def test_customer_logs_in_and_sees_balances(stack: Stack, browser: Browser,
-                                            tmp_path: Path) -> None:  # fmt: skip
+def test_customer_logs_in_and_sees_balances(stack: Stack, browser: Browser, tmp_path: Path) -> None:
     page = browser.new_page()
     page.goto(stack.urls["gateway"] + "/")
     page.fill("#username", "demo001")

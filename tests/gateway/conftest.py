@@ -45,8 +45,9 @@ class ServerThread:
 
     def __init__(self, app: Any, **options: Any) -> None:
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", **options)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", **options
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -75,7 +76,8 @@ class ServerThread:
 def make_private_key_pem() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
 
@@ -90,8 +92,9 @@ def private_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def token_service(private_key_file: Path) -> TokenService:
     """Signs tokens exactly like the gateway under test (same key and kid)."""
-    return TokenService.from_file(str(private_key_file), key_id=KEY_ID, issuer=ISSUER,
-                                  audience=AUDIENCE, ttl_seconds=900)
+    return TokenService.from_file(
+        str(private_key_file), key_id=KEY_ID, issuer=ISSUER, audience=AUDIENCE, ttl_seconds=900
+    )
 
 
 @pytest.fixture(scope="session")
@@ -113,6 +116,7 @@ def redis_client() -> Iterator[redis.Redis]:
 
 
 # --- stub Rasa -----------------------------------------------------------------------
+
 
 @dataclass
 class StubRasa:
@@ -157,19 +161,33 @@ class StubRasa:
                 await asyncio.sleep(float(message.split()[1]))
             body["ended"] = time.monotonic()
             if message.startswith("handoff"):
-                return [{"recipient_id": sender, "text": "Connecting you to an agent.",
-                         "custom": {"handoff": "requested"}}]
+                return [
+                    {
+                        "recipient_id": sender,
+                        "text": "Connecting you to an agent.",
+                        "custom": {"handoff": "requested"},
+                    }
+                ]
             if message == "cvv?":
                 return [{"recipient_id": sender, "text": "Please enter the card's CVV."}]
             if message.startswith("mute"):
                 return []
             if message == "/show_buttons":
-                return [{"recipient_id": sender, "text": "Pick one",
-                         "buttons": [{"title": "Yes", "payload": "/affirm"},
-                                     {"title": "No", "payload": "/deny"}]}]
+                return [
+                    {
+                        "recipient_id": sender,
+                        "text": "Pick one",
+                        "buttons": [
+                            {"title": "Yes", "payload": "/affirm"},
+                            {"title": "No", "payload": "/deny"},
+                        ],
+                    }
+                ]
             if message.startswith("two "):
-                return [{"recipient_id": sender, "text": f"first: {message}"},
-                        {"recipient_id": sender, "text": f"second: {message}"}]
+                return [
+                    {"recipient_id": sender, "text": f"first: {message}"},
+                    {"recipient_id": sender, "text": f"second: {message}"},
+                ]
             return [{"recipient_id": sender, "text": f"you said: {message}"}]
 
         @app.get("/conversations/{sender}/tracker", response_model=None)
@@ -181,21 +199,41 @@ class StubRasa:
             for call in self.calls_from(sender):
                 text = call["message"]
                 fallback = text.startswith("mumble")
-                events.append({"event": "user", "text": text, "metadata": call["metadata"],
-                               "parse_data": {
-                                   "intent": {"name": "nlu_fallback" if fallback
-                                              else f"intent_{text.split()[0]}",
-                                              "confidence": 0.3 if fallback else 0.875},
-                                   "entities": [{"entity": "amount", "value": "5",
-                                                 "start": 0, "end": 1, "extractor": "x"}]}})
-                events += [{"event": "action", "name": "action_default_fallback"
-                            if fallback else "action_echo"},
-                           {"event": "action", "name": "action_listen"}]
+                events.append(
+                    {
+                        "event": "user",
+                        "text": text,
+                        "metadata": call["metadata"],
+                        "parse_data": {
+                            "intent": {
+                                "name": "nlu_fallback" if fallback else f"intent_{text.split()[0]}",
+                                "confidence": 0.3 if fallback else 0.875,
+                            },
+                            "entities": [
+                                {
+                                    "entity": "amount",
+                                    "value": "5",
+                                    "start": 0,
+                                    "end": 1,
+                                    "extractor": "x",
+                                }
+                            ],
+                        },
+                    }
+                )
+                events += [
+                    {
+                        "event": "action",
+                        "name": "action_default_fallback" if fallback else "action_echo",
+                    },
+                    {"event": "action", "name": "action_listen"},
+                ]
             return {"sender_id": sender, "events": events}
 
         @app.delete("/webhooks/rest/conversations/{sender}", response_model=None)
-        async def erase(sender: str, x_rasa_token: str | None = Header(default=None)
-                        ) -> dict[str, Any] | JSONResponse:
+        async def erase(
+            sender: str, x_rasa_token: str | None = Header(default=None)
+        ) -> dict[str, Any] | JSONResponse:
             """bot/erasure.py's route on the stack's REST channel."""
             if x_rasa_token != RASA_AUTH_TOKEN:
                 return JSONResponse({"reason": "NotAuthenticated"}, status_code=401)
@@ -218,11 +256,24 @@ def stub_rasa() -> Iterator[StubRasa]:
 # --- stub identity (core_banking /internal/auth/verify) ------------------------------
 
 USERS = {
-    "demo001": ("demo-password", {"subject": "cust-001", "username": "demo001",
-                                  "display_name": "Demo One", "roles": ["customer"]}),
-    "supervisor1": ("staff-password", {"subject": "staff-sup-1", "username": "supervisor1",
-                                       "display_name": "Sam Supervisor",
-                                       "roles": ["supervisor"]}),
+    "demo001": (
+        "demo-password",
+        {
+            "subject": "cust-001",
+            "username": "demo001",
+            "display_name": "Demo One",
+            "roles": ["customer"],
+        },
+    ),
+    "supervisor1": (
+        "staff-password",
+        {
+            "subject": "staff-sup-1",
+            "username": "supervisor1",
+            "display_name": "Sam Supervisor",
+            "roles": ["supervisor"],
+        },
+    ),
 }
 
 
@@ -230,9 +281,11 @@ def identity_app() -> FastAPI:
     app = FastAPI()
 
     def problem(detail: str) -> JSONResponse:
-        return JSONResponse({"type": "about:blank", "title": "Unauthorized", "status": 401,
-                             "detail": detail}, status_code=401,
-                            media_type="application/problem+json")
+        return JSONResponse(
+            {"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": detail},
+            status_code=401,
+            media_type="application/problem+json",
+        )
 
     @app.post("/internal/auth/verify", response_model=None)
     async def verify(
@@ -257,22 +310,35 @@ def stub_identity() -> Iterator[ServerThread]:
 
 # --- gateways ------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def make_settings(
-    private_key_file: Path, redis_prefix: str, stub_rasa: StubRasa, stub_identity: ServerThread,
+    private_key_file: Path,
+    redis_prefix: str,
+    stub_rasa: StubRasa,
+    stub_identity: ServerThread,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[..., Settings]:
     transcripts = tmp_path_factory.mktemp("transcripts") / "transcripts.sqlite3"
 
     def build(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "app_env": "test", "redis_url": REDIS_URL, "redis_key_prefix": redis_prefix,
-            "rasa_url": stub_rasa.url, "rasa_auth_token": RASA_AUTH_TOKEN,
-            "rasa_timeout_seconds": 5, "core_banking_url": stub_identity.url,
-            "service_token": SERVICE_TOKEN, "jwt_private_key_file": str(private_key_file),
-            "jwt_key_id": KEY_ID, "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE,
-            "allowed_origins": "http://allowed.example", "hello_timeout_seconds": 0.5,
-            "rasa_retry_initial_backoff_seconds": 0.1, "rasa_retry_max_backoff_seconds": 0.5,
+            "app_env": "test",
+            "redis_url": REDIS_URL,
+            "redis_key_prefix": redis_prefix,
+            "rasa_url": stub_rasa.url,
+            "rasa_auth_token": RASA_AUTH_TOKEN,
+            "rasa_timeout_seconds": 5,
+            "core_banking_url": stub_identity.url,
+            "service_token": SERVICE_TOKEN,
+            "jwt_private_key_file": str(private_key_file),
+            "jwt_key_id": KEY_ID,
+            "jwt_issuer": ISSUER,
+            "jwt_audience": AUDIENCE,
+            "allowed_origins": "http://allowed.example",
+            "hello_timeout_seconds": 0.5,
+            "rasa_retry_initial_backoff_seconds": 0.1,
+            "rasa_retry_max_backoff_seconds": 0.5,
             "turn_sweep_interval_seconds": 0.5,
             "transcript_database_url": f"sqlite+aiosqlite:///{transcripts}",
         }
@@ -307,8 +373,12 @@ def broken_gateway(
     """Rasa and core_banking both point at a port nobody listens on."""
     dead = f"http://127.0.0.1:{free_port()}"
     # Its own key prefix: its sweeper must not pick up the healthy gateways' sessions.
-    settings = make_settings(rasa_url=dead, core_banking_url=dead, rasa_retry_window_seconds=1,
-                             rasa_retry_initial_backoff_seconds=0.2,
-                             redis_key_prefix=f"{redis_prefix}broken:")
+    settings = make_settings(
+        rasa_url=dead,
+        core_banking_url=dead,
+        rasa_retry_window_seconds=1,
+        rasa_retry_initial_backoff_seconds=0.2,
+        redis_key_prefix=f"{redis_prefix}broken:",
+    )
     with gateway_server(settings) as server:
         yield server

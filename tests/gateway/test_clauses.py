@@ -12,38 +12,50 @@ from tests.gateway.conftest import ServerThread, StubRasa
 from tests.gateway.test_ws import hello, socket, turn
 
 
-@pytest.mark.parametrize(("text", "parts"), [
-    ("send 40 to savings and then show me my balance",
-     ["send 40 to savings", "show me my balance"]),
-    ("how much do i have in checking and savings, and when did my salary last come in?",
-     ["how much do i have in checking and savings", "when did my salary last come in?"]),
-    ("who are my payees? delete Anna Schmidt", ["who are my payees?", "delete Anna Schmidt"]),
-    ("check my balance; send 10 to anna", ["check my balance", "send 10 to anna"]),
-    ("yes, and then show my balance", ["yes", "show my balance"]),
-    ("cancel the transfer and freeze my card", ["cancel the transfer", "freeze my card"]),
-])
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        (
+            "send 40 to savings and then show me my balance",
+            ["send 40 to savings", "show me my balance"],
+        ),
+        (
+            "how much do i have in checking and savings, and when did my salary last come in?",
+            ["how much do i have in checking and savings", "when did my salary last come in?"],
+        ),
+        ("who are my payees? delete Anna Schmidt", ["who are my payees?", "delete Anna Schmidt"]),
+        ("check my balance; send 10 to anna", ["check my balance", "send 10 to anna"]),
+        ("yes, and then show my balance", ["yes", "show my balance"]),
+        ("cancel the transfer and freeze my card", ["cancel the transfer", "freeze my card"]),
+    ],
+)
 def test_requests_are_split_in_order(text: str, parts: list[str]) -> None:
     assert split(text) == parts
 
 
-@pytest.mark.parametrize("text", [
-    "send 50 to Anna and Tom",  # a list of names is one request
-    "send 20 to anna and 30 to tom",
-    "show my transactions at tesco and amazon",
-    "freeze my card and order a new one",
-    "I moved house and need to update my address",
-    "how much did I spend and where",  # a lone question word starts no request
-    "Tom Becker, DE89 3704 0044 0532 0130 00",
-    "reference rent and utilities",
-    "what is a cvv?",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "send 50 to Anna and Tom",  # a list of names is one request
+        "send 20 to anna and 30 to tom",
+        "show my transactions at tesco and amazon",
+        "freeze my card and order a new one",
+        "I moved house and need to update my address",
+        "how much did I spend and where",  # a lone question word starts no request
+        "Tom Becker, DE89 3704 0044 0532 0130 00",
+        "reference rent and utilities",
+        "what is a cvv?",
+    ],
+)
 def test_one_request_stays_whole(text: str) -> None:
     assert split(text) == [text]
 
 
 def test_at_most_four_parts_and_nothing_lost() -> None:
-    text = "show my balance and show my cards and show my payees and list my gift cards " \
-           "and show my transactions"
+    text = (
+        "show my balance and show my cards and show my payees and list my gift cards "
+        "and show my transactions"
+    )
     parts = split(text)
     assert len(parts) == 4
     assert parts[-1] == "list my gift cards and show my transactions"
@@ -61,7 +73,9 @@ async def test_each_request_is_its_own_rasa_message_in_one_turn(
     # Each its own turn identity, so a transfer confirmed in one is never keyed twice.
     assert [c["metadata"]["turn_id"] for c in calls] == [f"{sid}:c1", f"{sid}:c1:1"]
     bots = [f for f in frames if f["type"] == "bot"]
-    assert [b["text"] for b in bots] == [f"you said: send 40 to savings {tag}",
-                                         "you said: show me my balance"]
+    assert [b["text"] for b in bots] == [
+        f"you said: send 40 to savings {tag}",
+        "you said: show me my balance",
+    ]
     assert all(b["reply_to"] == "c1" for b in bots)
     assert [f["type"] for f in frames].count("ack") == 1  # one turn for the customer

@@ -16,8 +16,9 @@ from tests.gateway.conftest import ServerThread, StubRasa
 from tests.gateway.test_ws import customer_token, hello, recv, socket, turn
 
 
-def staff_token(tokens: TokenService, sub: str = "staff-1", role: str = "agent",
-                name: str = "Alex Agent") -> str:
+def staff_token(
+    tokens: TokenService, sub: str = "staff-1", role: str = "agent", name: str = "Alex Agent"
+) -> str:
     return tokens.issue(subject=sub, username=sub, display_name=name, roles=[role])
 
 
@@ -25,15 +26,18 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def console(gateway: ServerThread, method: str, path: str, token: str | None,
-                  **kw: Any) -> httpx.Response:
+async def console(
+    gateway: ServerThread, method: str, path: str, token: str | None, **kw: Any
+) -> httpx.Response:
     async with httpx.AsyncClient(base_url=gateway.url) as http:
-        return await http.request(method, f"/console/api{path}",
-                                  headers=bearer(token) if token else {}, **kw)
+        return await http.request(
+            method, f"/console/api{path}", headers=bearer(token) if token else {}, **kw
+        )
 
 
-async def transcript_kinds(gateway: ServerThread, sid: str, token: str, count: int
-                           ) -> list[dict[str, Any]]:
+async def transcript_kinds(
+    gateway: ServerThread, sid: str, token: str, count: int
+) -> list[dict[str, Any]]:
     for _ in range(200):  # written in the background; poll, do not time it
         response = await console(gateway, "GET", f"/sessions/{sid}/transcript", token)
         assert response.status_code == 200, response.text
@@ -53,27 +57,44 @@ async def test_agent_takes_over_talks_and_gives_back(
         assert {"type": "handoff", "seq": 3, "state": "requested"} in asked
 
         queue = (await console(gateway, "GET", "/handoffs", agent)).json()["data"]
-        assert {"session_id": sid, "state": "requested", "customer_id": "cust-con",
-                "agent": None} in queue
+        assert {
+            "session_id": sid,
+            "state": "requested",
+            "customer_id": "cust-con",
+            "agent": None,
+        } in queue
 
         accepted = await console(gateway, "POST", f"/sessions/{sid}/accept", agent)
         assert accepted.status_code == 200, accepted.text
         assert accepted.json() == {"session_id": sid, "seq": 4, "state": "accepted"}
         assert await recv(ws) == {"type": "handoff", "seq": 4, "state": "accepted"}
         queue = (await console(gateway, "GET", "/handoffs", agent)).json()["data"]
-        assert {"session_id": sid, "state": "accepted", "customer_id": "cust-con",
-                "agent": "Alex Agent"} in queue
+        assert {
+            "session_id": sid,
+            "state": "accepted",
+            "customer_id": "cust-con",
+            "agent": "Alex Agent",
+        } in queue
 
         # While the agent holds it, the customer's turns reach the console, not Rasa.
         to_agent = await turn(ws, "is anyone there?", "c2")
         assert [f["type"] for f in to_agent] == ["ack", "typing", "typing"]
         assert stub_rasa.calls_for("is anyone there?") == []
 
-        sent = await console(gateway, "POST", f"/sessions/{sid}/messages", agent,
-                             json={"text": "Hi, this is Alex. How can I help?"})
+        sent = await console(
+            gateway,
+            "POST",
+            f"/sessions/{sid}/messages",
+            agent,
+            json={"text": "Hi, this is Alex. How can I help?"},
+        )
         assert sent.status_code == 201, sent.text
-        assert await recv(ws) == {"type": "agent", "seq": 6, "agent": "Alex Agent",
-                                  "text": "Hi, this is Alex. How can I help?"}
+        assert await recv(ws) == {
+            "type": "agent",
+            "seq": 6,
+            "agent": "Alex Agent",
+            "text": "Hi, this is Alex. How can I help?",
+        }
 
         ended = await console(gateway, "POST", f"/sessions/{sid}/end", agent)
         assert ended.json() == {"session_id": sid, "seq": 7, "state": "ended"}
@@ -82,18 +103,21 @@ async def test_agent_takes_over_talks_and_gives_back(
         assert [f.get("text") for f in back if f["type"] == "bot"] == ["you said: thanks, bye"]
 
     async with socket(gateway) as ws:  # agent frames are stored like any server frame
-        await hello(ws, token=customer_token(token_service, "cust-con"), session_id=sid,
-                    last_seq=5)
+        await hello(ws, token=customer_token(token_service, "cust-con"), session_id=sid, last_seq=5)
         assert (await recv(ws))["type"] == "agent"
 
     rows = await transcript_kinds(gateway, sid, agent, 6)
     assert [(r["kind"], r["user_text"]) for r in rows] == [
-        ("bot", "handoff please"), ("handoff", ""), ("to_agent", "is anyone there?"),
-        ("agent", ""), ("handoff", ""), ("bot", "thanks, bye")]
+        ("bot", "handoff please"),
+        ("handoff", ""),
+        ("to_agent", "is anyone there?"),
+        ("agent", ""),
+        ("handoff", ""),
+        ("bot", "thanks, bye"),
+    ]
     assert rows[3]["replies"][0]["text"] == "Hi, this is Alex. How can I help?"
     sessions = (await console(gateway, "GET", "/sessions?customer_id=cust-con", agent)).json()
-    assert [(s["session_id"], "handoff" in s["flags"]) for s in sessions["data"]] == [
-        (sid, True)]
+    assert [(s["session_id"], "handoff" in s["flags"]) for s in sessions["data"]] == [(sid, True)]
 
 
 async def test_only_the_holding_agent_or_a_supervisor_may_speak(
@@ -103,36 +127,48 @@ async def test_only_the_holding_agent_or_a_supervisor_may_speak(
     boss = staff_token(token_service, "boss", "supervisor", "Sam Supervisor")
     async with socket(gateway) as ws:
         sid = (await hello(ws))["session_id"]
-        early = await console(gateway, "POST", f"/sessions/{sid}/messages", first,
-                              json={"text": "hello?"})
+        early = await console(
+            gateway, "POST", f"/sessions/{sid}/messages", first, json={"text": "hello?"}
+        )
         assert early.status_code == 409  # nobody asked for a person yet
         assert early.headers["content-type"] == "application/problem+json"
         await turn(ws, "handoff now")
         assert (await console(gateway, "POST", f"/sessions/{sid}/accept", first)).status_code == 200
-        assert (await console(gateway, "POST", f"/sessions/{sid}/accept", second)).status_code == 409
-        denied = await console(gateway, "POST", f"/sessions/{sid}/messages", second,
-                               json={"text": "me too"})
+        assert (
+            await console(gateway, "POST", f"/sessions/{sid}/accept", second)
+        ).status_code == 409
+        denied = await console(
+            gateway, "POST", f"/sessions/{sid}/messages", second, json={"text": "me too"}
+        )
         assert denied.status_code == 409 and "another agent" in denied.json()["detail"]
         assert (await console(gateway, "POST", f"/sessions/{sid}/end", second)).status_code == 409
-        took = await console(gateway, "POST", f"/sessions/{sid}/messages", boss,
-                             json={"text": "Supervisor here."})
+        took = await console(
+            gateway, "POST", f"/sessions/{sid}/messages", boss, json={"text": "Supervisor here."}
+        )
         assert took.status_code == 201
         frames = [await recv(ws) for _ in range(2)]
     assert frames[0]["state"] == "accepted"
     assert frames[1]["agent"] == "Sam Supervisor"
 
 
-@pytest.mark.parametrize(("method", "path", "body", "expected"), [
-    ("POST", "/sessions/nosuchsession/accept", None, 404),
-    ("POST", "/sessions/bad%20id/accept", None, 422),
-    ("POST", "/sessions/abc/messages", {"text": ""}, 422),
-    ("POST", "/sessions/abc/messages", {"text": "x" * 2001}, 422),
-    ("POST", "/sessions/abc/messages", {"text": "hi", "extra": 1}, 422),
-    ("GET", "/sessions?limit=0", None, 422),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"),
+    [
+        ("POST", "/sessions/nosuchsession/accept", None, 404),
+        ("POST", "/sessions/bad%20id/accept", None, 422),
+        ("POST", "/sessions/abc/messages", {"text": ""}, 422),
+        ("POST", "/sessions/abc/messages", {"text": "x" * 2001}, 422),
+        ("POST", "/sessions/abc/messages", {"text": "hi", "extra": 1}, 422),
+        ("GET", "/sessions?limit=0", None, 422),
+    ],
+)
 async def test_bad_requests_are_refused_plainly(
-    gateway: ServerThread, token_service: TokenService, method: str, path: str,
-    body: dict[str, Any] | None, expected: int,
+    gateway: ServerThread,
+    token_service: TokenService,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    expected: int,
 ) -> None:
     response = await console(gateway, method, path, staff_token(token_service), json=body)
     assert response.status_code == expected, response.text

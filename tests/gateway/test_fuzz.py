@@ -22,14 +22,17 @@ def random_value(rng: random.Random, depth: int = 0) -> Any:
     if kind == 1:
         return rng.choice([True, False])
     if kind == 2:
-        return rng.choice([0, -1, 2**63, 1.5, float("1e308"), rng.randrange(-10**6, 10**6)])
+        return rng.choice([0, -1, 2**63, 1.5, float("1e308"), rng.randrange(-(10**6), 10**6)])
     if kind in (3, 4, 5):
         alphabet = string.printable + "é€😀\u202e\x00"
         return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 80)))
     if kind in (6, 7):
-        return {rng.choice(
-            ["type", "text", "payload", "client_msg_id", "token", "session_id", "last_seq",
-             "x"]): random_value(rng, depth + 1) for _ in range(rng.randrange(0, 5))}
+        return {
+            rng.choice(
+                ["type", "text", "payload", "client_msg_id", "token", "session_id", "last_seq", "x"]
+            ): random_value(rng, depth + 1)
+            for _ in range(rng.randrange(0, 5))
+        }
     return [random_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))]
 
 
@@ -42,8 +45,7 @@ def random_frame(rng: random.Random) -> str | bytes:
     if roll < 0.17:
         return json.dumps({"type": "ping", "pad": "x" * rng.randrange(16_000, 20_000)})
     if roll < 0.18:
-        return json.dumps({"type": "message", "client_msg_id": str(rng.random()),
-                           "text": "fuzz"})
+        return json.dumps({"type": "message", "client_msg_id": str(rng.random()), "text": "fuzz"})
     frame = random_value(rng)
     if isinstance(frame, dict) and rng.random() < 0.7:
         frame["type"] = rng.choice(["hello", "message", "ping", "pong", "", "bot", 7, None])

@@ -21,8 +21,9 @@ from tests.gateway.conftest import REDIS_URL, ServerThread, free_port
 PROBLEM = "application/problem+json"
 
 
-async def login(base: str, username: str = "demo001", password: str = "demo-password"
-                ) -> httpx.Response:
+async def login(
+    base: str, username: str = "demo001", password: str = "demo-password"
+) -> httpx.Response:
     async with httpx.AsyncClient(base_url=base) as http:
         return await http.post("/auth/token", data={"username": username, "password": password})
 
@@ -52,8 +53,15 @@ async def test_widget_page_and_assets(gateway: ServerThread) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    for element_id in ["username", "password", "login-button", "guest-button", "chat-log",
-                       "message-input", "send-button"]:
+    for element_id in [
+        "username",
+        "password",
+        "login-button",
+        "guest-button",
+        "chat-log",
+        "message-input",
+        "send-button",
+    ]:
         assert f'id="{element_id}"' in page.text
     assert 'aria-live="polite"' in page.text
     assert script.status_code == 200
@@ -70,7 +78,11 @@ async def test_login_issues_a_verifiable_pair(
     assert body["expires_in"] == 900
     claims = token_service.decode(body["access_token"])
     assert (claims.sub, claims.roles, claims.name, claims.username) == (
-        "cust-001", ("customer",), "Demo One", "demo001")
+        "cust-001",
+        ("customer",),
+        "Demo One",
+        "demo001",
+    )
     assert len(body["refresh_token"]) >= 32
 
 
@@ -98,7 +110,9 @@ async def test_missing_form_fields_is_422_problem(gateway: ServerThread) -> None
 
 
 async def test_refresh_rotates_and_reuse_is_401(
-    gateway: ServerThread, token_service: TokenService, redis_prefix: str,
+    gateway: ServerThread,
+    token_service: TokenService,
+    redis_prefix: str,
     redis_client: redis.Redis,
 ) -> None:
     first = (await login(gateway.url)).json()
@@ -129,15 +143,23 @@ async def test_concurrent_refresh_succeeds_once(
 ) -> None:
     """GETDEL makes consumption atomic: two racing refreshes, one winner."""
     redis_async = Redis.from_url(REDIS_URL)
-    throttle = LoginThrottle(redis_async, key_prefix=redis_prefix, window_seconds=60,
-                             max_per_account=30, max_per_ip=100)
-    service = AuthService(tokens=token_service, identity=None,  # type: ignore[arg-type]
-                          redis=redis_async, key_prefix=redis_prefix, refresh_ttl_seconds=60,
-                          throttle=throttle)
-    pair = await service._issue_pair(Identity(subject="c9", username="u", display_name="U",
-                                              roles=["customer"]))
-    results = await asyncio.gather(*(service.refresh(pair.refresh_token) for _ in range(5)),
-                                   return_exceptions=True)
+    throttle = LoginThrottle(
+        redis_async, key_prefix=redis_prefix, window_seconds=60, max_per_account=30, max_per_ip=100
+    )
+    service = AuthService(
+        tokens=token_service,
+        identity=None,  # type: ignore[arg-type]
+        redis=redis_async,
+        key_prefix=redis_prefix,
+        refresh_ttl_seconds=60,
+        throttle=throttle,
+    )
+    pair = await service._issue_pair(
+        Identity(subject="c9", username="u", display_name="U", roles=["customer"])
+    )
+    results = await asyncio.gather(
+        *(service.refresh(pair.refresh_token) for _ in range(5)), return_exceptions=True
+    )
     assert sum(not isinstance(r, Exception) for r in results) == 1
     assert all(isinstance(r, InvalidRefreshToken) for r in results if isinstance(r, Exception))
     await redis_async.aclose()

@@ -26,10 +26,15 @@ from tests.gateway.test_ws import (
 
 @pytest.fixture(scope="module")
 def limited(make_settings: Callable[..., Settings]) -> Iterator[ServerThread]:
-    with gateway_server(make_settings(
-        rate_session_messages=3, rate_session_window_seconds=60, rate_user_messages=5,
-        rate_user_window_seconds=60, max_sockets_per_user=2,
-    )) as server:
+    with gateway_server(
+        make_settings(
+            rate_session_messages=3,
+            rate_session_window_seconds=60,
+            rate_user_messages=5,
+            rate_user_window_seconds=60,
+            max_sockets_per_user=2,
+        )
+    ) as server:
         yield server
 
 
@@ -54,8 +59,7 @@ async def test_user_bucket_spans_sessions(
         async with socket(limited) as ws:
             await hello(ws, token=token)
             for _ in range(3):
-                await send(ws, {"type": "message", "client_msg_id": uuid.uuid4().hex,
-                                "text": "hi"})
+                await send(ws, {"type": "message", "client_msg_id": uuid.uuid4().hex, "text": "hi"})
                 frame = await recv(ws)
                 codes.append(frame.get("code", frame["type"]))
                 if frame["type"] == "ack":

@@ -27,18 +27,22 @@ def prefix(redis_prefix: str) -> str:
 
 
 @pytest.fixture
-def throttled_gateway(make_settings: Callable[..., Settings], prefix: str
-                      ) -> Iterator[ServerThread]:
-    settings = make_settings(redis_key_prefix=prefix, login_window_seconds=WINDOW,
-                             login_max_failures_per_ip=70)
+def throttled_gateway(
+    make_settings: Callable[..., Settings], prefix: str
+) -> Iterator[ServerThread]:
+    settings = make_settings(
+        redis_key_prefix=prefix, login_window_seconds=WINDOW, login_max_failures_per_ip=70
+    )
     with gateway_server(settings) as server:
         yield server
 
 
-async def login(http: httpx.AsyncClient, password: str, username: str = "demo001",
-                **headers: str) -> httpx.Response:
-    return await http.post("/auth/token", data={"username": username, "password": password},
-                           headers=headers)
+async def login(
+    http: httpx.AsyncClient, password: str, username: str = "demo001", **headers: str
+) -> httpx.Response:
+    return await http.post(
+        "/auth/token", data={"username": username, "password": password}, headers=headers
+    )
 
 
 async def test_the_31st_wrong_password_is_refused_until_the_window_ends(
@@ -83,7 +87,8 @@ async def test_one_address_trying_many_usernames_is_refused(
         for n in range(70):
             # A new X-Forwarded-For each time: not believed (FORWARDED_ALLOW_IPS is empty),
             # so the address cannot be chosen to dodge the per-address count.
-            response = await login(http, "wrong", username=f"user{n}",
-                                   **{"X-Forwarded-For": f"203.0.113.{n}"})
+            response = await login(
+                http, "wrong", username=f"user{n}", **{"X-Forwarded-For": f"203.0.113.{n}"}
+            )
             assert response.status_code == 401
         assert (await login(http, "wrong", username="someone-else")).status_code == 429

@@ -32,54 +32,62 @@ def masked(text: str, **kw: bool) -> str:
     return mask(text, make_ref=lambda: f"gc_{next(counter)}", **kw).text
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("card 4111 1111 1111 1111 please", "card [card •••• 1111] please"),
-    ("4111-1111-1111-1111", "[card •••• 1111]"),
-    ("5555555555554444", "[card •••• 4444]"),
-    ("378282246310005 is amex", "[card •••• 0005] is amex"),  # 15 digits
-    ("4111 1111 1111 1111 2027", "[card •••• 1111] 2027"),  # card then expiry year
-    ("4111111111111112", "4111111111111112"),  # not Luhn-valid
-    ("call 123456789012", "call 123456789012"),  # too short
-    ("to DE89 3704 0044 0532 0130 00 now", "to DE89 3704 0044 0532 0130 00 now"),  # IBAN
-    ("send 50 to DE89370400440532013000", "send 50 to DE89370400440532013000"),  # compact
-    ("ES9121000418450200051332", "ES9121000418450200051332"),  # compact, 24 characters
-    # A mistyped IBAN whose digits happen to pass Luhn: still an IBAN, for the bot to
-    # call invalid, not a card.
-    ("send 50 to DE89 3704 0044 0532 0130 01", "send 50 to DE89 3704 0044 0532 0130 01"),
-    ("add DE12345678901234567890", "add DE12345678901234567890"),  # not a gift code
-    # The same digits after letters that are no IBAN country: a card.
-    ("QQ89 3704 0044 0532 0130 01", "QQ89 [card •••• 3001]"),
-    ("on 2024-01-15 at 10:30", "on 2024-01-15 at 10:30"),
-    ("code ABCD-EFGH-JKMN-PQRS-TV12-X ok", "code [giftcard:gc_1] ok"),
-    ("abcd-efgh-jkmn-pqrs-tv12", "[giftcard:gc_1]"),
-    ("ABCD EFGH JKMN PQRS TV12", "[giftcard:gc_1]"),
-    ("ABCDEFGHJKMNPQRS1234", "[giftcard:gc_1]"),
-    ("7K2P-9XQD-M4TR-0ZAB-C8NE", "[giftcard:gc_1]"),  # core_banking's display form
-    ("7K2P-9XQD-M4TR-OZAB-C8NE", "[giftcard:gc_1]"),  # O typed for 0 (an accepted alias)
-    ("1234-5678-9012-3456-7890", "1234-5678-9012-3456-7890"),  # digits only: no code
-    ("NEED BEST CARD WHAT TEXT", "NEED BEST CARD WHAT TEXT"),  # letters only: words
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card 4111 1111 1111 1111 please", "card [card •••• 1111] please"),
+        ("4111-1111-1111-1111", "[card •••• 1111]"),
+        ("5555555555554444", "[card •••• 4444]"),
+        ("378282246310005 is amex", "[card •••• 0005] is amex"),  # 15 digits
+        ("4111 1111 1111 1111 2027", "[card •••• 1111] 2027"),  # card then expiry year
+        ("4111111111111112", "4111111111111112"),  # not Luhn-valid
+        ("call 123456789012", "call 123456789012"),  # too short
+        ("to DE89 3704 0044 0532 0130 00 now", "to DE89 3704 0044 0532 0130 00 now"),  # IBAN
+        ("send 50 to DE89370400440532013000", "send 50 to DE89370400440532013000"),  # compact
+        ("ES9121000418450200051332", "ES9121000418450200051332"),  # compact, 24 characters
+        # A mistyped IBAN whose digits happen to pass Luhn: still an IBAN, for the bot to
+        # call invalid, not a card.
+        ("send 50 to DE89 3704 0044 0532 0130 01", "send 50 to DE89 3704 0044 0532 0130 01"),
+        ("add DE12345678901234567890", "add DE12345678901234567890"),  # not a gift code
+        # The same digits after letters that are no IBAN country: a card.
+        ("QQ89 3704 0044 0532 0130 01", "QQ89 [card •••• 3001]"),
+        ("on 2024-01-15 at 10:30", "on 2024-01-15 at 10:30"),
+        ("code ABCD-EFGH-JKMN-PQRS-TV12-X ok", "code [giftcard:gc_1] ok"),
+        ("abcd-efgh-jkmn-pqrs-tv12", "[giftcard:gc_1]"),
+        ("ABCD EFGH JKMN PQRS TV12", "[giftcard:gc_1]"),
+        ("ABCDEFGHJKMNPQRS1234", "[giftcard:gc_1]"),
+        ("7K2P-9XQD-M4TR-0ZAB-C8NE", "[giftcard:gc_1]"),  # core_banking's display form
+        ("7K2P-9XQD-M4TR-OZAB-C8NE", "[giftcard:gc_1]"),  # O typed for 0 (an accepted alias)
+        ("1234-5678-9012-3456-7890", "1234-5678-9012-3456-7890"),  # digits only: no code
+        ("NEED BEST CARD WHAT TEXT", "NEED BEST CARD WHAT TEXT"),  # letters only: words
+    ],
+)
 def test_mask(text: str, expected: str) -> None:
     assert masked(text) == expected
     assert masked(expected) == expected  # idempotent
 
 
 def test_replies_kept_for_staff_show_only_a_gift_codes_last_four() -> None:
-    receipt = ("Done! Your €25.00 gift card for Anna is paid. Its code is "
-               "7K2P-9XQD-M4TR-0ZAB-C8NE. Card 4111 1111 1111 1111, to DE89 3704 0044 0532 0130 00.")
+    receipt = (
+        "Done! Your €25.00 gift card for Anna is paid. Its code is "
+        "7K2P-9XQD-M4TR-0ZAB-C8NE. Card 4111 1111 1111 1111, to DE89 3704 0044 0532 0130 00."
+    )
     redacted = redact_reply(receipt)
-    assert redacted == ("Done! Your €25.00 gift card for Anna is paid. Its code is "
-                        "[gift card •••• C8NE]. Card [card •••• 1111], to DE89 3704 0044 0532 0130 00.")
+    assert redacted == (
+        "Done! Your €25.00 gift card for Anna is paid. Its code is "
+        "[gift card •••• C8NE]. Card [card •••• 1111], to DE89 3704 0044 0532 0130 00."
+    )
     assert redact_reply(redacted) == redacted
     assert redact_reply("Your balance is €1,234.56.") == "Your balance is €1,234.56."
 
 
 def test_gift_card_refs_map_to_the_codes_as_typed() -> None:
-    result = mask("a ABCD-EFGH-JKMN-PQRS-TV12 b 0123456789ABCDEFGHJK",
-                  make_ref=iter(["gc_a", "gc_b"]).__next__)
+    result = mask(
+        "a ABCD-EFGH-JKMN-PQRS-TV12 b 0123456789ABCDEFGHJK",
+        make_ref=iter(["gc_a", "gc_b"]).__next__,
+    )
     assert result.text == "a [giftcard:gc_a] b [giftcard:gc_b]"
-    assert result.gift_cards == {"gc_a": "ABCD-EFGH-JKMN-PQRS-TV12",
-                                 "gc_b": "0123456789ABCDEFGHJK"}
+    assert result.gift_cards == {"gc_a": "ABCD-EFGH-JKMN-PQRS-TV12", "gc_b": "0123456789ABCDEFGHJK"}
     default = mask("ABCD-EFGH-JKMN-PQRS-TV12")
     assert re.fullmatch(r"\[giftcard:gc_[0-9a-f]{24}\]", default.text)
 
@@ -119,8 +127,7 @@ async def test_rasa_and_redis_see_only_masked_text_and_refs_resolve(
         await turn(ws, "737", "p3")
         await turn(ws, "737", "p4")  # the bot did not ask again: a plain number
     sent = [c["message"] for c in stub_rasa.calls_from(sid)]
-    match = re.fullmatch(rf"{tag} pay with \[card •••• 1111\] and \[giftcard:(gc_\w+)\]",
-                         sent[0])
+    match = re.fullmatch(rf"{tag} pay with \[card •••• 1111\] and \[giftcard:(gc_\w+)\]", sent[0])
     assert match, sent[0]
     assert sent[1:] == ["cvv?", REDACTED, "737"]
     stored = b""
@@ -138,18 +145,22 @@ async def test_rasa_and_redis_see_only_masked_text_and_refs_resolve(
         await turn(other, "hello", "o1")
     other_credential = stub_rasa.calls_from(other_sid)[0]["metadata"]["credential"]
     async with httpx.AsyncClient(base_url=gateway.url) as http:
-        ok = await http.post("/internal/pii/resolve", json={"credential": credential, "ref": ref},
-                             headers={"X-Service-Token": SERVICE_TOKEN})
+        ok = await http.post(
+            "/internal/pii/resolve",
+            json={"credential": credential, "ref": ref},
+            headers={"X-Service-Token": SERVICE_TOKEN},
+        )
         assert ok.json() == {"kind": "gift_card", "value": "ABCD-EFGH-JKMN-PQRS-TV12"}
         for body, token, status in [
-                ({"credential": credential, "ref": ref}, "wrong", 401),
-                ({"credential": credential, "ref": ref}, None, 401),
-                # The reference is hers: another session's credential does not resolve it.
-                ({"credential": other_credential, "ref": ref}, SERVICE_TOKEN, 404),
-                # A credential not sealed by the gateway is refused.
-                ({"credential": "gAAAAAforged", "ref": ref}, SERVICE_TOKEN, 401),
-                # The caller can no longer name the session (the attack of issue 13).
-                ({"session_id": sid, "ref": ref}, SERVICE_TOKEN, 422)]:
+            ({"credential": credential, "ref": ref}, "wrong", 401),
+            ({"credential": credential, "ref": ref}, None, 401),
+            # The reference is hers: another session's credential does not resolve it.
+            ({"credential": other_credential, "ref": ref}, SERVICE_TOKEN, 404),
+            # A credential not sealed by the gateway is refused.
+            ({"credential": "gAAAAAforged", "ref": ref}, SERVICE_TOKEN, 401),
+            # The caller can no longer name the session (the attack of issue 13).
+            ({"session_id": sid, "ref": ref}, SERVICE_TOKEN, 422),
+        ]:
             headers = {"X-Service-Token": token} if token else {}
             response = await http.post("/internal/pii/resolve", json=body, headers=headers)
             assert response.status_code == status, body

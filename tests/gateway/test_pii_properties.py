@@ -10,13 +10,44 @@ from hypothesis import strategies as st
 
 from gateway.chat.pii import REDACTED, luhn_valid, mask
 
-WORDS = st.lists(st.sampled_from(
-    ["please", "freeze", "my", "card", "the", "thanks", "hi", "here", "it", "is", "and",
-     "urgent", "help", "ok"]), max_size=4).map(" ".join)
+WORDS = st.lists(
+    st.sampled_from(
+        [
+            "please",
+            "freeze",
+            "my",
+            "card",
+            "the",
+            "thanks",
+            "hi",
+            "here",
+            "it",
+            "is",
+            "and",
+            "urgent",
+            "help",
+            "ok",
+        ]
+    ),
+    max_size=4,
+).map(" ".join)
 SEPARATORS = st.sampled_from([" ", "-", ".", "  ", " - "[1:2]])
-LABELS = st.sampled_from([
-    "cvv", "CVV", "cvv2", "cvc", "CVC", "cvc2", "security code", "Security Code",
-    "card verification code", "card verification value", "csc", "CSC"])
+LABELS = st.sampled_from(
+    [
+        "cvv",
+        "CVV",
+        "cvv2",
+        "cvc",
+        "CVC",
+        "cvc2",
+        "security code",
+        "Security Code",
+        "card verification code",
+        "card verification value",
+        "csc",
+        "CSC",
+    ]
+)
 LABEL_GLUE = st.sampled_from([" ", ": ", " is ", " = ", " - ", ":", " number ", " is: "])
 
 
@@ -30,7 +61,7 @@ def card_numbers(draw: st.DrawFn) -> str:
 
 @st.composite
 def grouped(draw: st.DrawFn, number: str) -> str:
-    groups = [number[i:i + 4] for i in range(0, len(number), 4)]
+    groups = [number[i : i + 4] for i in range(0, len(number), 4)]
     if draw(st.booleans()):
         return number
     return groups[0] + "".join(draw(SEPARATORS) + g for g in groups[1:])
@@ -60,12 +91,25 @@ def test_a_cvv_named_anywhere_in_the_sentence_is_redacted(
     assert str(cvv) not in out
 
 
-@given(card_numbers(), st.data(), LABELS, st.integers(100, 9999),
-       st.sampled_from(["exp", "expiry", "expires", "exp.", "valid thru", "expiry date"]),
-       st.integers(1, 12), st.integers(25, 39), st.booleans())
+@given(
+    card_numbers(),
+    st.data(),
+    LABELS,
+    st.integers(100, 9999),
+    st.sampled_from(["exp", "expiry", "expires", "exp.", "valid thru", "expiry date"]),
+    st.integers(1, 12),
+    st.integers(25, 39),
+    st.booleans(),
+)
 def test_a_card_with_its_expiry_and_cvv_leaves_nothing_but_its_last_four(
-    number: str, data: st.DataObject, label: str, cvv: int, exp_label: str, month: int,
-    year: int, long_year: bool,
+    number: str,
+    data: st.DataObject,
+    label: str,
+    cvv: int,
+    exp_label: str,
+    month: int,
+    year: int,
+    long_year: bool,
 ) -> None:
     expiry = f"{month:02d}/{'20' if long_year else ''}{year}"
     text = f"card {data.draw(grouped(number))} {exp_label} {expiry} {label} {cvv}"
@@ -75,9 +119,17 @@ def test_a_card_with_its_expiry_and_cvv_leaves_nothing_but_its_last_four(
     assert mask(out).text == out  # masking is idempotent
 
 
-@given(st.sampled_from(["what is a cvv for?", "where do I find the security code?",
-                        "freeze the card ending 4444", "send 150 to Anna",
-                        "my card ending 1234 needs a new cvv"]))
+@given(
+    st.sampled_from(
+        [
+            "what is a cvv for?",
+            "where do I find the security code?",
+            "freeze the card ending 4444",
+            "send 150 to Anna",
+            "my card ending 1234 needs a new cvv",
+        ]
+    )
+)
 def test_questions_and_ordinary_numbers_are_left_alone(text: str) -> None:
     out = mask(text).text
     # No CVV was given: a card's "ending 1234" and an amount stay as typed.

@@ -49,10 +49,12 @@ def error_code(actions: list) -> str:
 
 def test_hello_opens_session_and_welcome_comes_first_then_replay() -> None:
     proto = ChatProtocol(MAX)
-    actions = proto.receive_text(json.dumps({"type": "hello", "session_id": "s1",
-                                             "last_seq": 3, "token": "t"}))
-    assert actions == [OpenSession(frames.HelloFrame(type="hello", session_id="s1",
-                                                     last_seq=3, token="t"))]
+    actions = proto.receive_text(
+        json.dumps({"type": "hello", "session_id": "s1", "last_seq": 3, "token": "t"})
+    )
+    assert actions == [
+        OpenSession(frames.HelloFrame(type="hello", session_id="s1", last_seq=3, token="t"))
+    ]
     assert proto.state is State.OPENING
     replay = [{"type": "bot", "seq": 4, "reply_to": "m", "text": "x"}]
     out = proto.session_opened("s1", resumed=True, user="c1", replay=replay)
@@ -60,8 +62,9 @@ def test_hello_opens_session_and_welcome_comes_first_then_replay() -> None:
     assert proto.state is State.OPEN
 
 
-@pytest.mark.parametrize("first", [{"type": "ping"},
-                                   {"type": "message", "client_msg_id": "a", "text": "hi"}])
+@pytest.mark.parametrize(
+    "first", [{"type": "ping"}, {"type": "message", "client_msg_id": "a", "text": "hi"}]
+)
 def test_anything_but_hello_first_is_unauthorized_and_closes(first: dict) -> None:
     proto = ChatProtocol(MAX)
     actions = proto.receive_text(json.dumps(first))
@@ -102,19 +105,25 @@ def test_open_session_handles_ping_message_and_repeated_hello() -> None:
     assert error_code(proto.receive_text('{"type":"hello"}')) == "bad_request"
 
 
-@pytest.mark.parametrize("raw", [
-    "not json",
-    "[1, 2]",
-    '{"no": "type"}',
-    '{"type": "dance"}',
-    '{"type": "message", "client_msg_id": "m", "text": "a", "payload": "/b"}',
-    '{"type": "message", "client_msg_id": "m"}',
-    '{"type": "message", "text": "a"}',
-    json.dumps({"type": "message", "client_msg_id": "x" * 65, "text": "a"}),
-    '{"type": "message", "client_msg_id": "m", "text": ""}',
-    "[" * 5000,  # nested past the JSON parser's recursion limit
-    '{"type": "message", "client_msg_id": "m", "text": "a", "x": ' + "[" * 5000 + "]" * 5000 + "}",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        "[1, 2]",
+        '{"no": "type"}',
+        '{"type": "dance"}',
+        '{"type": "message", "client_msg_id": "m", "text": "a", "payload": "/b"}',
+        '{"type": "message", "client_msg_id": "m"}',
+        '{"type": "message", "text": "a"}',
+        json.dumps({"type": "message", "client_msg_id": "x" * 65, "text": "a"}),
+        '{"type": "message", "client_msg_id": "m", "text": ""}',
+        "[" * 5000,  # nested past the JSON parser's recursion limit
+        '{"type": "message", "client_msg_id": "m", "text": "a", "x": '
+        + "[" * 5000
+        + "]" * 5000
+        + "}",
+    ],
+)
 def test_bad_frames_are_bad_request_and_keep_the_socket(raw: str) -> None:
     proto = opened()
     actions = proto.receive_text(raw)
@@ -123,11 +132,14 @@ def test_bad_frames_are_bad_request_and_keep_the_socket(raw: str) -> None:
     assert proto.state is State.OPEN
 
 
-@pytest.mark.parametrize("raw", [
-    json.dumps({"type": "message", "client_msg_id": "m", "text": "a" * 2001}),
-    json.dumps({"type": "message", "client_msg_id": "m", "text": "a" * 5000}),
-    json.dumps({"type": "message", "client_msg_id": "m", "payload": "/" * 2001}),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps({"type": "message", "client_msg_id": "m", "text": "a" * 2001}),
+        json.dumps({"type": "message", "client_msg_id": "m", "text": "a" * 5000}),
+        json.dumps({"type": "message", "client_msg_id": "m", "payload": "/" * 2001}),
+    ],
+)
 def test_text_over_the_limit_is_too_large_and_keeps_the_socket(raw: str) -> None:
     proto = opened()
     actions = proto.receive_text(raw)
@@ -175,56 +187,75 @@ def test_resume_ownership() -> None:
 
 
 def test_bot_frames_numbering_and_optional_fields() -> None:
-    out = bot_frames(10, "m1", [
-        {"text": "a", "buttons": [{"title": "Yes", "payload": "/affirm"}]},
-        {"image": "https://x/y.png"},
-    ])
+    out = bot_frames(
+        10,
+        "m1",
+        [
+            {"text": "a", "buttons": [{"title": "Yes", "payload": "/affirm"}]},
+            {"image": "https://x/y.png"},
+        ],
+    )
     assert out == [
-        {"type": "bot", "seq": 10, "reply_to": "m1", "text": "a",
-         "buttons": [{"title": "Yes", "payload": "/affirm"}]},
+        {
+            "type": "bot",
+            "seq": 10,
+            "reply_to": "m1",
+            "text": "a",
+            "buttons": [{"title": "Yes", "payload": "/affirm"}],
+        },
         {"type": "bot", "seq": 11, "reply_to": "m1", "text": "", "image": "https://x/y.png"},
     ]
 
 
-@pytest.mark.parametrize(("origin", "host", "ok"), [
-    (None, "gw:8000", True),
-    ("http://allowed.example", "gw:8000", True),
-    ("http://allowed.example/", "gw:8000", True),
-    ("http://gw:8000", "gw:8000", True),
-    ("https://GW:8000", "gw:8000", True),
-    ("http://evil.example", "gw:8000", False),
-    ("http://gw:8001", "gw:8000", False),
-    ("null", "gw:8000", False),
-    ("file://gw:8000", "gw:8000", False),
-])
+@pytest.mark.parametrize(
+    ("origin", "host", "ok"),
+    [
+        (None, "gw:8000", True),
+        ("http://allowed.example", "gw:8000", True),
+        ("http://allowed.example/", "gw:8000", True),
+        ("http://gw:8000", "gw:8000", True),
+        ("https://GW:8000", "gw:8000", True),
+        ("http://evil.example", "gw:8000", False),
+        ("http://gw:8001", "gw:8000", False),
+        ("null", "gw:8000", False),
+        ("file://gw:8000", "gw:8000", False),
+    ],
+)
 def test_origin_policy(origin: str | None, host: str, ok: bool) -> None:
     assert origin_allowed(origin, host, {"http://allowed.example"}) is ok
 
 
 # --- the customer's ratings -------------------------------------------------------------
 
-@pytest.mark.parametrize("frame", [
-    {"type": "feedback", "seq": 4, "value": "down", "comment": "wrong answer"},
-    {"type": "feedback", "seq": 4, "value": "up"},
-    {"type": "rating", "score": 1},
-    {"type": "rating", "score": 5, "comment": "x" * 1000},
-])
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "feedback", "seq": 4, "value": "down", "comment": "wrong answer"},
+        {"type": "feedback", "seq": 4, "value": "up"},
+        {"type": "rating", "score": 1},
+        {"type": "rating", "score": 5, "comment": "x" * 1000},
+    ],
+)
 def test_ratings_on_an_open_socket_are_to_be_recorded(frame: dict) -> None:
     actions = opened().receive_text(json.dumps(frame))
     assert len(actions) == 1 and isinstance(actions[0], RecordRating)
     assert actions[0].rating.type == frame["type"]
 
 
-@pytest.mark.parametrize("frame", [
-    {"type": "feedback", "seq": 0, "value": "up"},
-    {"type": "feedback", "seq": 4, "value": "sideways"},
-    {"type": "feedback", "seq": True, "value": "up"},
-    {"type": "feedback", "seq": 4, "value": "up", "comment": "x" * 501},
-    {"type": "rating", "score": 0},
-    {"type": "rating", "score": 3.0},
-    {"type": "rating"},
-    {"type": "rating", "score": 3, "comment": "x" * 1001},
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "feedback", "seq": 0, "value": "up"},
+        {"type": "feedback", "seq": 4, "value": "sideways"},
+        {"type": "feedback", "seq": True, "value": "up"},
+        {"type": "feedback", "seq": 4, "value": "up", "comment": "x" * 501},
+        {"type": "rating", "score": 0},
+        {"type": "rating", "score": 3.0},
+        {"type": "rating"},
+        {"type": "rating", "score": 3, "comment": "x" * 1001},
+    ],
+)
 def test_malformed_ratings_are_bad_requests(frame: dict) -> None:
     proto = opened()
     assert error_code(proto.receive_text(json.dumps(frame))) == "bad_request"
@@ -238,8 +269,11 @@ def test_a_rating_before_hello_is_refused_like_any_other_frame() -> None:
 
 
 def test_feedback_must_name_a_bot_frame() -> None:
-    stored = [frames.user(1, "m", "hi"), {"type": "bot", "seq": 2, "reply_to": "m", "text": "x"},
-              frames.handoff(3, "requested")]
+    stored = [
+        frames.user(1, "m", "hi"),
+        {"type": "bot", "seq": 2, "reply_to": "m", "text": "x"},
+        frames.handoff(3, "requested"),
+    ]
     assert rated_reply(stored, 2)
     assert not rated_reply(stored, 1) and not rated_reply(stored, 3)
     assert not rated_reply(stored, 9)

@@ -28,8 +28,10 @@ def rows(url: str, session_id: str) -> list[dict[str, Any]]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            result = conn.execute(text("SELECT * FROM chat_turns WHERE session_id = :s "
-                                       "ORDER BY id"), {"s": session_id})
+            result = conn.execute(
+                text("SELECT * FROM chat_turns WHERE session_id = :s ORDER BY id"),
+                {"s": session_id},
+            )
             return [dict(r._mapping) for r in result]
     except Exception:  # table not created yet
         return []
@@ -77,12 +79,13 @@ async def test_metrics(gateway: ServerThread) -> None:
 
 
 async def test_transcripts_in_postgresql_with_nlu_data(
-    make_settings: Callable[..., Settings], pg_url: str, redis_prefix: str,
+    make_settings: Callable[..., Settings],
+    pg_url: str,
+    redis_prefix: str,
     token_service: Any,
 ) -> None:
     # Own key prefix: only this instance's writer consumes this stream.
-    settings = make_settings(transcript_database_url=pg_url,
-                             redis_key_prefix=f"{redis_prefix}pg:")
+    settings = make_settings(transcript_database_url=pg_url, redis_key_prefix=f"{redis_prefix}pg:")
     with gateway_server(settings) as gw:
         async with socket(gw) as ws:
             sid = (await hello(ws, token=customer_token(token_service, "cust-tr")))["session_id"]
@@ -101,32 +104,59 @@ async def test_transcripts_in_postgresql_with_nlu_data(
 
 
 async def test_queued_transcripts_are_written_after_a_restart(
-    make_settings: Callable[..., Settings], redis_client: redis.Redis, redis_prefix: str,
+    make_settings: Callable[..., Settings],
+    redis_client: redis.Redis,
+    redis_prefix: str,
     tmp_path: Any,
 ) -> None:
     # Left in the stream by a gateway that stopped before writing it.
     prefix = f"{redis_prefix}restart:"
-    entry: dict[str, Any] = {"session_id": "s-restart", "client_msg_id": "c1", "user_text": "hello",
-             "customer_id": None, "replies": [], "failed": False, "handoff": False,
-             "latency_ms": 12, "created_at": time.time()}
+    entry: dict[str, Any] = {
+        "session_id": "s-restart",
+        "client_msg_id": "c1",
+        "user_text": "hello",
+        "customer_id": None,
+        "replies": [],
+        "failed": False,
+        "handoff": False,
+        "latency_ms": 12,
+        "created_at": time.time(),
+    }
     redis_client.xadd(f"{prefix}transcripts", {"turn": json.dumps(entry)})
     url = f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"
     with gateway_server(make_settings(transcript_database_url=url, redis_key_prefix=prefix)):
         found = await wait_rows(url.replace("+aiosqlite", ""), "s-restart", 1)
     assert (found[0]["user_text"], found[0]["latency_ms"], found[0]["intent"]) == (
-        "hello", 12, None)  # Rasa's tracker has no such session: written without NLU
+        "hello",
+        12,
+        None,
+    )  # Rasa's tracker has no such session: written without NLU
 
 
 async def test_a_gift_card_code_in_a_reply_never_reaches_the_transcript(
-    make_settings: Callable[..., Settings], redis_client: redis.Redis, redis_prefix: str,
+    make_settings: Callable[..., Settings],
+    redis_client: redis.Redis,
+    redis_prefix: str,
     tmp_path: Any,
 ) -> None:
     prefix = f"{redis_prefix}receipt:"
-    receipt = {"type": "bot", "seq": 3, "reply_to": "c1",
-               "text": "Its code is 7K2P-9XQD-M4TR-0ZAB-C8NE. Keep it safe."}
-    entry: dict[str, Any] = {"session_id": "s-receipt", "client_msg_id": "c1", "user_text": "yes",
-             "customer_id": "cust-1", "replies": [receipt], "failed": False,
-             "handoff": False, "latency_ms": 40, "created_at": time.time()}
+    receipt = {
+        "type": "bot",
+        "seq": 3,
+        "reply_to": "c1",
+        "text": "Its code is 7K2P-9XQD-M4TR-0ZAB-C8NE. Keep it safe.",
+    }
+    entry: dict[str, Any] = {
+        "session_id": "s-receipt",
+        "client_msg_id": "c1",
+        "user_text": "yes",
+        "customer_id": "cust-1",
+        "replies": [receipt],
+        "failed": False,
+        "handoff": False,
+        "latency_ms": 40,
+        "created_at": time.time(),
+    }
     redis_client.xadd(f"{prefix}transcripts", {"turn": json.dumps(entry)})
     url = f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"
     with gateway_server(make_settings(transcript_database_url=url, redis_key_prefix=prefix)):
@@ -154,15 +184,25 @@ async def test_handoff_frame_and_session_marked(
 
 
 async def test_entries_of_erased_conversations_are_dropped_by_the_writer(
-    make_settings: Callable[..., Settings], redis_client: redis.Redis, redis_prefix: str,
+    make_settings: Callable[..., Settings],
+    redis_client: redis.Redis,
+    redis_prefix: str,
     tmp_path: Any,
 ) -> None:
     # A turn still on its way when its customer was erased must not come back.
     prefix = f"{redis_prefix}erased:"
     for sid in ("s-erased", "s-kept"):
-        entry: dict[str, Any] = {"session_id": sid, "client_msg_id": "c1", "user_text": "hello",
-                 "customer_id": "cust-9", "replies": [], "failed": False, "handoff": False,
-                 "latency_ms": 5, "created_at": time.time()}
+        entry: dict[str, Any] = {
+            "session_id": sid,
+            "client_msg_id": "c1",
+            "user_text": "hello",
+            "customer_id": "cust-9",
+            "replies": [],
+            "failed": False,
+            "handoff": False,
+            "latency_ms": 5,
+            "created_at": time.time(),
+        }
         redis_client.xadd(f"{prefix}transcripts", {"turn": json.dumps(entry)})
     redis_client.sadd(f"{prefix}transcripts:erased", "s-erased")
     url = f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"
@@ -172,7 +212,9 @@ async def test_entries_of_erased_conversations_are_dropped_by_the_writer(
 
 
 async def test_an_older_transcript_table_gets_the_new_column(
-    make_settings: Callable[..., Settings], redis_prefix: str, tmp_path: Any,
+    make_settings: Callable[..., Settings],
+    redis_prefix: str,
+    tmp_path: Any,
     token_service: Any,
 ) -> None:
     # chat_turns as it shipped before reply_text: the writer adds the column, and the
@@ -180,25 +222,36 @@ async def test_an_older_transcript_table_gets_the_new_column(
     plain = f"sqlite:///{tmp_path}/old.sqlite3"
     engine = create_engine(plain)
     with engine.begin() as conn:
-        conn.execute(text(
-            "CREATE TABLE chat_turns (id INTEGER PRIMARY KEY, session_id VARCHAR(64), "
-            "client_msg_id VARCHAR(64), customer_id VARCHAR(128), user_text TEXT, "
-            "replies JSON, intent VARCHAR(200), confidence FLOAT, entities JSON, "
-            "actions JSON, fallback BOOLEAN, handoff BOOLEAN, failed BOOLEAN, "
-            "latency_ms INTEGER, created_at DATETIME)"))
-        conn.execute(text(
-            "INSERT INTO chat_turns VALUES (1, 's-old', 'c1', 'cust-old', 'hi', "
-            "'[{\"type\": \"bot\", \"seq\": 2, \"text\": \"Greetings from before\"}]', "
-            "'greet', 0.9, '[]', '[]', 0, 0, 0, 10, '2026-01-02 03:04:05.000000')"))
+        conn.execute(
+            text(
+                "CREATE TABLE chat_turns (id INTEGER PRIMARY KEY, session_id VARCHAR(64), "
+                "client_msg_id VARCHAR(64), customer_id VARCHAR(128), user_text TEXT, "
+                "replies JSON, intent VARCHAR(200), confidence FLOAT, entities JSON, "
+                "actions JSON, fallback BOOLEAN, handoff BOOLEAN, failed BOOLEAN, "
+                "latency_ms INTEGER, created_at DATETIME)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO chat_turns VALUES (1, 's-old', 'c1', 'cust-old', 'hi', "
+                '\'[{"type": "bot", "seq": 2, "text": "Greetings from before"}]\', '
+                "'greet', 0.9, '[]', '[]', 0, 0, 0, 10, '2026-01-02 03:04:05.000000')"
+            )
+        )
     engine.dispose()
-    settings = make_settings(transcript_database_url=plain.replace("sqlite:", "sqlite+aiosqlite:"),
-                             redis_key_prefix=f"{redis_prefix}old:")
+    settings = make_settings(
+        transcript_database_url=plain.replace("sqlite:", "sqlite+aiosqlite:"),
+        redis_key_prefix=f"{redis_prefix}old:",
+    )
     agent = token_service.issue(subject="a", username="a", display_name="A", roles=["agent"])
     with gateway_server(settings) as gw:
         async with httpx.AsyncClient(base_url=gw.url) as http:
             for _ in range(200):  # the writer prepares the table in the background
-                found = await http.get("/console/api/sessions", params={"q": "greetings"},
-                                       headers={"Authorization": f"Bearer {agent}"})
+                found = await http.get(
+                    "/console/api/sessions",
+                    params={"q": "greetings"},
+                    headers={"Authorization": f"Bearer {agent}"},
+                )
                 if found.status_code == 200 and found.json()["data"]:
                     break
                 await asyncio.sleep(0.05)

@@ -26,8 +26,9 @@ def forge(header: dict[str, Any], claims: dict[str, Any], sign: Any = None) -> s
 
 
 def issue(service: TokenService, **kw: Any) -> str:
-    return service.issue(subject="cust-1", username="demo001", display_name="Demo",
-                         roles=["customer"], **kw)
+    return service.issue(
+        subject="cust-1", username="demo001", display_name="Demo", roles=["customer"], **kw
+    )
 
 
 def claims_of(token: str) -> dict[str, Any]:
@@ -41,7 +42,11 @@ def test_round_trip(token_service: TokenService) -> None:
     assert header == {"alg": "RS256", "kid": KEY_ID, "typ": "JWT"}
     claims = token_service.decode(token)
     assert (claims.sub, claims.roles, claims.name, claims.username) == (
-        "cust-1", ("customer",), "Demo", "demo001")
+        "cust-1",
+        ("customer",),
+        "Demo",
+        "demo001",
+    )
     raw = claims_of(token)
     assert {"sub", "iss", "aud", "exp", "iat", "jti"} <= raw.keys()
     assert raw["exp"] - raw["iat"] == 900
@@ -59,8 +64,11 @@ def test_hs256_signed_with_public_key_rejected(token_service: TokenService) -> N
     """The classic RS/HS confusion: HMAC keyed with the (public) PEM."""
     key = token_service.public_key_pem.encode()
     claims = claims_of(issue(token_service))
-    token = forge({"alg": "HS256", "typ": "JWT", "kid": KEY_ID}, claims,
-                  lambda data: hmac.new(key, data, hashlib.sha256).digest())
+    token = forge(
+        {"alg": "HS256", "typ": "JWT", "kid": KEY_ID},
+        claims,
+        lambda data: hmac.new(key, data, hashlib.sha256).digest(),
+    )
     with pytest.raises(TokenError):
         token_service.decode(token)
 
@@ -74,19 +82,22 @@ def test_expired_rejected(token_service: TokenService) -> None:
 def test_wrong_issuer_or_audience_rejected(
     token_service: TokenService, issuer: str, audience: str
 ) -> None:
-    other = TokenService(token_service._private_pem, key_id=KEY_ID, issuer=issuer,
-                         audience=audience, ttl_seconds=900)
+    other = TokenService(
+        token_service._private_pem, key_id=KEY_ID, issuer=issuer, audience=audience, ttl_seconds=900
+    )
     with pytest.raises(TokenError):
         token_service.decode(issue(other))
 
 
 def test_other_key_or_kid_rejected(token_service: TokenService) -> None:
-    stranger = TokenService(make_private_key_pem(), key_id=KEY_ID, issuer=ISSUER,
-                            audience=AUDIENCE, ttl_seconds=900)
+    stranger = TokenService(
+        make_private_key_pem(), key_id=KEY_ID, issuer=ISSUER, audience=AUDIENCE, ttl_seconds=900
+    )
     with pytest.raises(TokenError):
         token_service.decode(issue(stranger))
-    other_kid = TokenService(token_service._private_pem, key_id="nope", issuer=ISSUER,
-                             audience=AUDIENCE, ttl_seconds=900)
+    other_kid = TokenService(
+        token_service._private_pem, key_id="nope", issuer=ISSUER, audience=AUDIENCE, ttl_seconds=900
+    )
     with pytest.raises(TokenError):
         token_service.decode(issue(other_kid))
 
@@ -104,8 +115,9 @@ def test_missing_required_claim_rejected(token_service: TokenService, missing: s
 
     claims = claims_of(issue(token_service))
     del claims[missing]
-    token = jwt.encode(claims, token_service._private_pem, algorithm="RS256",
-                       headers={"kid": KEY_ID})
+    token = jwt.encode(
+        claims, token_service._private_pem, algorithm="RS256", headers={"kid": KEY_ID}
+    )
     with pytest.raises(TokenError):
         token_service.decode(token)
 

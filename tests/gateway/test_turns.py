@@ -49,8 +49,13 @@ async def test_expired_socket_token_is_refused_at_the_next_turn(
     gateway: ServerThread, token_service: TokenService
 ) -> None:
     # A token that is valid for the hello but expires two seconds later.
-    short = token_service.issue(subject="cust-exp", username="x", display_name="X",
-                                roles=["customer"], now=int(time.time()) - 898)
+    short = token_service.issue(
+        subject="cust-exp",
+        username="x",
+        display_name="X",
+        roles=["customer"],
+        now=int(time.time()) - 898,
+    )
     async with socket(gateway) as ws:
         sid = (await hello(ws, token=short))["session_id"]
         await asyncio.sleep(max(0.0, token_service.decode(short).exp - time.time() + 0.2))
@@ -59,8 +64,9 @@ async def test_expired_socket_token_is_refused_at_the_next_turn(
         assert await closed_with(ws) == 4401
     # The client refreshes its token and resumes the same session.
     async with socket(gateway) as ws:
-        welcome = await hello(ws, token=customer_token(token_service, "cust-exp"),
-                              session_id=sid, last_seq=0)
+        welcome = await hello(
+            ws, token=customer_token(token_service, "cust-exp"), session_id=sid, last_seq=0
+        )
         assert welcome["resumed"] is True
         assert (await turn(ws, "back again", "e2"))[0]["type"] == "ack"
 
@@ -76,8 +82,11 @@ async def test_turns_of_one_session_run_one_at_a_time_across_instances(
             assert (await recv(a))["type"] == "ack"
             await send(b, {"type": "message", "client_msg_id": "s2", "text": "then second"})
             got = await until(b, lambda fs: bool(bots_for(fs, "s2")))
-    seqs = {(f["type"], f.get("client_msg_id") or f.get("reply_to")): f["seq"]
-            for f in got if "seq" in f}
+    seqs = {
+        (f["type"], f.get("client_msg_id") or f.get("reply_to")): f["seq"]
+        for f in got
+        if "seq" in f
+    }
     assert seqs[("ack", "s1")] < seqs[("ack", "s2")] < seqs[("bot", "s1")] < seqs[("bot", "s2")]
     first, second = stub_rasa.calls_from(sid)
     assert (first["message"], second["message"]) == ("slow 0.5 first", "then second")

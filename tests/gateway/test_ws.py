@@ -65,10 +65,12 @@ async def closed_with(ws: ClientConnection) -> int | None:
     return ws.close_code
 
 
-def customer_token(tokens: TokenService, sub: str = "cust-001", roles: list[str] | None = None
-                   ) -> str:
-    return tokens.issue(subject=sub, username=sub, display_name=f"Name {sub}",
-                        roles=roles or ["customer"])
+def customer_token(
+    tokens: TokenService, sub: str = "cust-001", roles: list[str] | None = None
+) -> str:
+    return tokens.issue(
+        subject=sub, username=sub, display_name=f"Name {sub}", roles=roles or ["customer"]
+    )
 
 
 async def test_guest_hello_gets_welcome(gateway: ServerThread) -> None:
@@ -99,14 +101,21 @@ async def test_message_gets_ack_typing_bot_and_rasa_metadata(
         assert call["sender"] == sid
         sealed = call["metadata"].pop("credential")
         call["metadata"].pop("traceparent")  # tests/gateway/test_observability.py
-        assert call["metadata"] == {"customer_id": "cust-001", "display_name": "Name cust-001",
-                                    "session_id": sid, "client_msg_id": "m1",
-                                    "turn_id": f"{sid}:m1"}
+        assert call["metadata"] == {
+            "customer_id": "cust-001",
+            "display_name": "Name cust-001",
+            "session_id": sid,
+            "client_msg_id": "m1",
+            "turn_id": f"{sid}:m1",
+        }
         # No token in clear: the credential opens only with the shared key.
         assert "eyJ" not in sealed
         opened = TurnSealer(DEFAULT_CHAT_CREDENTIAL_KEY, ttl_seconds=60).open(sealed)
         assert (opened.session_id, opened.turn_id, opened.customer_id) == (
-            sid, f"{sid}:m1", "cust-001")
+            sid,
+            f"{sid}:m1",
+            "cust-001",
+        )
         delegated = opened.token
         assert delegated is not None and delegated != token
         # A fresh 60 s token of the delegated audience, for the same subject and roles,
@@ -120,7 +129,12 @@ async def test_message_gets_ack_typing_bot_and_rasa_metadata(
         # seq keeps increasing across turns, and several responses -> several frames.
         frames = await turn(ws, "two things", "m2")
         assert [(f["type"], f.get("seq")) for f in frames] == [
-            ("ack", 3), ("typing", None), ("bot", 4), ("bot", 5), ("typing", None)]
+            ("ack", 3),
+            ("typing", None),
+            ("bot", 4),
+            ("bot", 5),
+            ("typing", None),
+        ]
 
 
 async def test_payload_and_buttons(gateway: ServerThread, stub_rasa: StubRasa) -> None:
@@ -129,8 +143,10 @@ async def test_payload_and_buttons(gateway: ServerThread, stub_rasa: StubRasa) -
         await send(ws, {"type": "message", "client_msg_id": "b1", "payload": "/show_buttons"})
         frames = await until_typing_off(ws)
         bot = next(f for f in frames if f["type"] == "bot")
-        assert bot["buttons"] == [{"title": "Yes", "payload": "/affirm"},
-                                  {"title": "No", "payload": "/deny"}]
+        assert bot["buttons"] == [
+            {"title": "Yes", "payload": "/affirm"},
+            {"title": "No", "payload": "/deny"},
+        ]
         assert stub_rasa.calls_for("/show_buttons")[-1]["metadata"]["customer_id"] is None
 
 
@@ -152,16 +168,19 @@ async def test_duplicate_client_msg_id_is_replayed_not_recomputed(
 async def test_resume_resends_frames_after_last_seq(gateway: ServerThread) -> None:
     async with socket(gateway) as ws:
         sid = (await hello(ws))["session_id"]
-        await turn(ws, "first", "r1")   # ack 1, bot 2
+        await turn(ws, "first", "r1")  # ack 1, bot 2
         await turn(ws, "second", "r2")  # ack 3, bot 4
     async with socket(gateway) as ws:
         welcome = await hello(ws, session_id=sid, last_seq=2)
         assert (welcome["session_id"], welcome["resumed"]) == (sid, True)
         # The customer's own turn comes back too (masked as stored), in seq order.
-        assert await recv(ws) == {"type": "user", "seq": 3, "client_msg_id": "r2",
-                                  "text": "second"}
-        assert await recv(ws) == {"type": "bot", "seq": 4, "reply_to": "r2",
-                                  "text": "you said: second"}
+        assert await recv(ws) == {"type": "user", "seq": 3, "client_msg_id": "r2", "text": "second"}
+        assert await recv(ws) == {
+            "type": "bot",
+            "seq": 4,
+            "reply_to": "r2",
+            "text": "you said: second",
+        }
         await send(ws, {"type": "ping"})
         assert await recv(ws) == {"type": "pong"}
         frames = await turn(ws, "third", "r3")
@@ -169,7 +188,13 @@ async def test_resume_resends_frames_after_last_seq(gateway: ServerThread) -> No
     async with socket(gateway) as ws:
         await hello(ws, session_id=sid, last_seq=0)
         assert [((f := await recv(ws))["type"], f["seq"]) for _ in range(6)] == [
-            ("user", 1), ("bot", 2), ("user", 3), ("bot", 4), ("user", 5), ("bot", 6)]
+            ("user", 1),
+            ("bot", 2),
+            ("user", 3),
+            ("bot", 4),
+            ("user", 5),
+            ("bot", 6),
+        ]
 
 
 async def test_resume_by_someone_else_is_forbidden(
@@ -213,8 +238,13 @@ async def test_bad_token_is_unauthorized(
         "garbage": "not.a.jwt",
         "staff": customer_token(token_service, roles=["agent"]),
         # A chat turn's delegated token (issue 13: it opened sockets and renewed itself).
-        "delegated": token_service.issue(subject="cust-001", username="u", display_name="U",
-                                         roles=["customer"], audience="bank-chat"),
+        "delegated": token_service.issue(
+            subject="cust-001",
+            username="u",
+            display_name="U",
+            roles=["customer"],
+            audience="bank-chat",
+        ),
     }
     token = tokens[kind]
     async with socket(gateway) as ws:
@@ -227,10 +257,14 @@ async def test_bad_frames_keep_the_socket_usable(gateway: ServerThread) -> None:
     async with socket(gateway) as ws:
         await hello(ws)
         for raw, code in [
-                ("{not json", "bad_request"), ('{"type": "dance"}', "bad_request"),
-                ("[" * 5000, "bad_request"),  # RecursionError closed the socket before
-                (json.dumps({"type": "message", "client_msg_id": "m", "text": "x" * 5000}),
-                 "too_large")]:
+            ("{not json", "bad_request"),
+            ('{"type": "dance"}', "bad_request"),
+            ("[" * 5000, "bad_request"),  # RecursionError closed the socket before
+            (
+                json.dumps({"type": "message", "client_msg_id": "m", "text": "x" * 5000}),
+                "too_large",
+            ),
+        ]:
             await ws.send(raw)
             assert (await recv(ws))["code"] == code
         await ws.send(b"\x00binary")
@@ -260,8 +294,12 @@ async def test_rasa_down_is_unavailable_and_socket_stays_open(
         assert frames == [
             {"type": "ack", "client_msg_id": "down1", "seq": 1},
             {"type": "typing", "state": "on"},
-            {"type": "error", "code": "unavailable", "client_msg_id": "down1",
-             "message": frames[2]["message"]},
+            {
+                "type": "error",
+                "code": "unavailable",
+                "client_msg_id": "down1",
+                "message": frames[2]["message"],
+            },
             {"type": "typing", "state": "off"},
         ]
         # The turn is kept and retried in the background: resending it only re-acks.

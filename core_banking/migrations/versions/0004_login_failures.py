@@ -27,9 +27,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
-    op.create_index(
-        "ix_login_failures_username", "login_failures", ["username_hash", "created_at"]
-    )
+    op.create_index("ix_login_failures_username", "login_failures", ["username_hash", "created_at"])
     op.create_index("ix_login_failures_ip", "login_failures", ["client_ip", "created_at"])
 
 
