@@ -124,6 +124,17 @@ async def get_current_customer(
 CurrentCustomer = Annotated[Principal, Depends(get_current_customer)]
 
 
+async def get_customer_in_person(customer: CurrentCustomer) -> Principal:
+    # A chat turn's delegated token may act for the customer in the chat's tasks, never
+    # change how the customer proves who they are (enrol an authenticator app).
+    if customer.delegated:
+        raise Forbidden("This endpoint needs the customer's own token, not a chat turn's")
+    return customer
+
+
+CustomerInPerson = Annotated[Principal, Depends(get_customer_in_person)]
+
+
 async def require_service_token(
     settings: SettingsDep,
     x_service_token: Annotated[str | None, Header()] = None,

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.db import AsyncSessionDep
 from core_banking.models import StepUpFactor
-from core_banking.security import CurrentCustomer, SettingsDep
+from core_banking.security import CurrentCustomer, CustomerInPerson, SettingsDep
 from core_banking.step_up import service
 from core_banking.step_up.schemas import (
     StepUpCode,
@@ -28,7 +28,7 @@ async def list_factors(customer: CurrentCustomer, session: AsyncSessionDep) -> d
 
 @router.post("/totp", status_code=201, response_model=TotpEnrolment)
 async def enrol_totp(
-    customer: CurrentCustomer, settings: SettingsDep, transactions: Transactions
+    customer: CustomerInPerson, settings: SettingsDep, transactions: Transactions
 ) -> dict[str, Any]:
     async def work(session: AsyncSession) -> dict[str, Any]:
         return await service.enrol_totp(session, customer, settings)
@@ -38,7 +38,10 @@ async def enrol_totp(
 
 @router.post("/totp/activate", response_model=StepUpFactorRead)
 async def activate_totp(
-    body: StepUpCode, customer: CurrentCustomer, settings: SettingsDep, transactions: Transactions
+    body: StepUpCode,
+    customer: CustomerInPerson,
+    settings: SettingsDep,
+    transactions: Transactions,
 ) -> StepUpFactor:
     async def work(session: AsyncSession) -> StepUpFactor:
         return await service.activate_totp(session, customer, body.code, settings)

@@ -157,3 +157,25 @@ async def test_out_of_range_integers_in_a_query_are_422(
     response = await client.get(f"/v1/accounts/{account}/transactions?{query}", headers=headers)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == PROBLEM
+
+
+async def test_a_chat_turns_token_cannot_enrol_an_authenticator_app(
+    seeded: Any,
+    client: httpx.AsyncClient,
+    session_factory: Callable[[], AsyncSession],
+    sign: Callable[..., str],
+) -> None:
+    """A delegated (chat) token acts in the chat's tasks, never on how the customer
+    proves who they are: a leaked one must not enrol an attacker's app."""
+    demo1 = await customer_id(session_factory, "demo001")
+    chat = bearer(sign(claims(demo1, aud="bank-chat")))
+    for path, body in (
+        ("/v1/step-up/totp", None),
+        ("/v1/step-up/totp/activate", {"code": "123456"}),
+    ):
+        response = await client.post(path, json=body, headers=chat)
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"] == PROBLEM
+    # The customer's own token reaches the endpoint (demo001 is enrolled already: 409).
+    own = await client.post("/v1/step-up/totp", headers=bearer(sign(claims(demo1))))
+    assert own.status_code == 409, own.text
