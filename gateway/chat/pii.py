@@ -71,8 +71,12 @@ _SECRET_LABEL = re.compile(
     r"card[ -]verification(?:[ -](?:value|code|number))?|verification[ -](?:value|number))\b",
     re.IGNORECASE,
 )
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?\n]+|$)")
-_SHORT_NUMBER = re.compile(r"(?<![\w/.,-])\d{3,4}(?![\w/,-]|\.\d)")
+# A dot between digits ("4111.1111", "12.50") ends no sentence.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+(?:[.!?\n]+|$)")
+# A lone 3-4 digit number, not one group of a longer digit run (a card's "4111 1111").
+_SHORT_NUMBER = re.compile(
+    r"(?<![\w/.,-])(?<!\d{4}[ .-])(?<!\d{4}  )\d{3,4}(?![\w/,-]|\.\d|(?:[ .-]|  )\d{4}(?!\d))"
+)
 # A card's last four named as such is no secret ("the card ending 4444").
 _NAMES_LAST_FOUR = re.compile(
     r"(?:ending|ends|end|last (?:4|four)(?: digits)?|••••)(?: (?:in|with|on|are|is))?[: ]*$",
@@ -244,13 +248,21 @@ def _gift_code_checks(compact: str) -> bool:
 def _looks_random(code: str) -> bool:
     """Random codes mix letters and digits; text that merely fits the shape does not:
     ``card 4111 1111 1111 1111`` (one group with letters: a card after a word), all
-    digits (maybe a card), all letters unless dashed (words)."""
+    digits (maybe a card), all letters unless dashed (words), and several groups of
+    digits only (a card among words, "4111 1111 1111 1111 card card": a random code
+    has such a group once in a hundred)."""
     groups = re.split(r"[- ]", code)
     if len(groups) == 1:
         groups = list(code)
+    elif sum(1 for g in groups if g.isdigit()) >= 2:
+        return False
     with_letters = sum(1 for g in groups if re.search(r"[A-Za-z]", g))
     if "-" in code:  # dashed groups of four are never ordinary words
         return with_letters >= 2
+    if " " in code and any(g.isdigit() for g in groups):
+        # Words are groups of four too ("0002 card card card card" after a card): spaced
+        # groups with one of digits only are a code only when its check character says so.
+        return _gift_code_checks(code.replace(" ", ""))
     return with_letters >= 2 and bool(re.search(r"\d", code))
 
 
@@ -263,6 +275,10 @@ def iban_valid(candidate: str) -> bool:
 
 
 def _mask_segment(text: str, gift: Callable[[re.Match[str]], str]) -> str:
+    # CVVs and expiry dates first, while their labels are still words: a gift-code
+    # shaped run of words ("help help help help cvv2 100") would otherwise swallow the
+    # label and leave the number. Again after cards, for a bare MM/YY beside a card.
+    text = _mask_card_details(text)
     text = _GIFT_GROUPED.sub(gift, text)
     text = _GIFT_CONTIGUOUS.sub(gift, text)
     return _mask_card_details(_mask_cards(text))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -114,7 +115,8 @@ def test_a_card_with_its_expiry_and_cvv_leaves_nothing_but_its_last_four(
     expiry = f"{month:02d}/{'20' if long_year else ''}{year}"
     text = f"card {data.draw(grouped(number))} {exp_label} {expiry} {label} {cvv}"
     out = mask(text).text
-    assert expiry not in out and str(cvv) not in out
+    shown = re.sub(r"\[card •••• \d{4}\]", "", out)  # the last four is shown by design
+    assert expiry not in shown and str(cvv) not in shown
     assert number[:12] not in digits_of(out)
     assert mask(out).text == out  # masking is idempotent
 
@@ -134,3 +136,18 @@ def test_questions_and_ordinary_numbers_are_left_alone(text: str) -> None:
     out = mask(text).text
     # No CVV was given: a card's "ending 1234" and an amount stay as typed.
     assert re.findall(r"\d+", out) == re.findall(r"\d+", text)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "gone"),
+    [
+        # Found by the properties above: words in groups of four swallowed the CVV label
+        # as a gift code, and a card's last group with the words after it.
+        ("help help help help cvv2 100", "", "100"),
+        ("4000 0000 0000.0002 card card card card", "[card •••• 0002]", "4000"),
+        ("card 4000 0000 0000  0002 exp 01/25 cvv 100", "[card •••• 0002]", "0000"),
+    ],
+)
+def test_cases_the_properties_found(text: str, kept: str, gone: str) -> None:
+    out = mask(text).text
+    assert kept in out and gone not in out
