@@ -142,6 +142,15 @@ _REQUEST_WORDS = frozenset(
 )
 
 
+# A correction at the summary ("i meant …", "… not Alpine", "actually to Anna"), and the
+# part of it that names what was wrong ("not alpine", "instead of Tom").
+_CORRECTS = re.compile(r"\b(?:meant|mean|not|instead|actually|rather|wrong)\b", re.IGNORECASE)
+_NOT_THIS = re.compile(
+    r"\b(?:not|instead of|rather than)\s+(?:to\s+)?[\w'-]+(?:\s+(?!but\b|i\b)[\w'-]+)?",
+    re.IGNORECASE,
+)
+
+
 def _payee_named_in(text: str, payees: list[dict[str, Any]]) -> dict[str, Any] | None:
     lowered = f" {text.lower()} "
     for payee in payees:  # full names first, then first names
@@ -248,8 +257,10 @@ class ValidateTransferForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         customer = customer_from_tracker(tracker)
-        if customer is None or tracker.get_slot("transfer_destination"):
+        if customer is None:
             return {}
+        if tracker.get_slot("transfer_destination"):
+            return await self._corrected_payee(tracker, customer.access_token)
         iban = entity_value(tracker, "iban")
         if iban:
             return {
@@ -308,6 +319,29 @@ class ValidateTransferForm(FormValidationAction):
         # rejecting it to the fallback's "Sorry, I didn't get that". Anything else is
         # left to be rejected, so that the digression rules can answer it.
         return {"transfer_destination": None} if asked and _plain_answer(tracker) else {}
+
+    async def _corrected_payee(self, tracker: Tracker, token: str) -> dict[str, Any]:
+        """ "sorry i meant city housing not alpine" at the summary: another saved payee
+        named as a correction replaces the recipient, and the summary is shown again.
+        The payee after "not" / "instead of" is the one being corrected away."""
+        text = str(tracker.latest_message.get("text") or "")
+        if tracker.get_slot("requested_slot") != "transfer_confirmed" or not _CORRECTS.search(text):
+            return {}
+        try:
+            payees = await core_banking.list_payees(token)
+        except core_banking.CoreBankingError:
+            return {}
+        payee = _payee_named_in(_NOT_THIS.sub(" ", text), payees)
+        current = tracker.get_slot("transfer_destination") or {}
+        if payee is None or payee["id"] == current.get("payee_id"):
+            return {}
+        destination = {
+            "kind": "payee",
+            "payee_id": payee["id"],
+            "account_number": payee["iban"],
+            "label": payee["name"],
+        }
+        return {"transfer_destination": destination, "transfer_confirmed": None}
 
     async def extract_transfer_amount(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -1100,3 +1100,41 @@ async def test_a_new_transfer_after_a_refusal_starts_afresh(
         assert await ActionResetTaskSlots().run(CollectingDispatcher(), tracker, DOMAIN) == [
             {"event": "slot", "timestamp": None, "name": "transfer_amount", "value": None}
         ]
+
+
+@pytest.mark.parametrize(
+    ("text", "corrected"),
+    [
+        ("sorry i meant city housing not alpine", "City Housing (rent)"),
+        ("not alpine, city housing", "City Housing (rent)"),
+        ("i meant the rent, not the energy bill", "City Housing (rent)"),
+        ("no, alpine is right", None),  # the same payee: nothing to correct
+        ("yes", None),  # no correction said
+    ],
+)
+async def test_another_payee_named_at_the_summary_replaces_the_recipient(
+    text: str, corrected: str | None, make_tracker, dispatcher, use_core_banking
+) -> None:
+    """Issue 14: "sorry i meant city housing not alpine" at the summary was "outside what I
+    can help with", then the Alpine Energy summary again."""
+    payees = {p["name"]: p for p in api(use_core_banking, "demo001", "/v1/payees")}
+    alpine = payees["Alpine Energy AG"]
+    current = {
+        "kind": "payee",
+        "payee_id": alpine["id"],
+        "account_number": alpine["iban"],
+        "label": alpine["name"],
+    }
+    slots = {
+        "transfer_destination": current,
+        "transfer_amount": "150",
+        "requested_slot": "transfer_confirmed",
+    }
+    extracted = await destination_from(
+        make_tracker, use_core_banking, dispatcher, text, slots=slots
+    )
+    if corrected is None:
+        assert extracted == {}
+    else:
+        assert extracted["transfer_destination"]["label"] == corrected
+        assert extracted["transfer_confirmed"] is None  # the summary is shown again

@@ -200,3 +200,20 @@ async def test_a_typed_card_number_is_masked_and_warned_about(stack: Stack) -> N
     text = bot_text(frames)
     assert "never type your full card number" in text, text
     assert "4111 1111" not in json.dumps(frames)
+
+
+async def test_a_correction_at_the_summary_changes_the_recipient(stack: Stack) -> None:
+    """Issue 14: "sorry i meant city housing not alpine" was "outside what I can help
+    with", then the Alpine Energy summary again; now the summary shows City Housing."""
+    token = await login(stack, "demo001")
+    before = await balances(stack, token)
+    ws, _ = await open_session(stack, token)
+    async with ws:
+        first = bot_text(await ask(ws, "send 15 to alpine energy"))
+        assert "Alpine Energy" in first and "15.00 EUR" in first, first
+        corrected = bot_text(await ask(ws, "sorry i meant city housing not alpine"))
+        assert "City Housing" in corrected and "15.00 EUR" in corrected, corrected
+        assert "Alpine" not in corrected, corrected
+        done = bot_text(await press(ws, "/affirm"))
+    assert "15.00 EUR" in done, done
+    assert (await balances(stack, token))["checking"] == before["checking"] - 1500
