@@ -205,7 +205,7 @@ async def test_a_typed_card_number_is_masked_and_warned_about(stack: Stack) -> N
 async def test_a_correction_at_the_summary_changes_the_recipient(stack: Stack) -> None:
     """Issue 14: "sorry i meant city housing not alpine" was "outside what I can help
     with", then the Alpine Energy summary again; now the summary shows City Housing."""
-    token = await login(stack, "demo001")
+    token = await login(stack, "demo003")  # demo001's balance is checked as seeded
     before = await balances(stack, token)
     ws, _ = await open_session(stack, token)
     async with ws:
