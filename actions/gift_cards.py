@@ -20,7 +20,7 @@ import re
 from abc import abstractmethod
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -29,6 +29,7 @@ from actions import core_banking, gateway_client
 from actions.credentials import seal_secret
 from actions.customer import customer_from_tracker, turn_claims
 from actions.entities import entity_value
+from actions.forms import CustomerTaskForm
 from actions.money import format_money, to_minor
 from actions.payees import (
     confirmation_value,
@@ -225,20 +226,9 @@ def _amount_minor(value: Any) -> int | None:
 # --- buying -------------------------------------------------------------------------------
 
 
-class ValidateBuyGiftCardForm(FormValidationAction):
+class ValidateBuyGiftCardForm(CustomerTaskForm):
     def name(self) -> str:
         return "validate_buy_gift_card_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        if customer_from_tracker(tracker) is None:
-            return []  # action_buy_gift_card tells a guest to log in
-        return domain_slots
 
     async def extract_gift_amount(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -483,22 +473,11 @@ class ActionCancelBuyGiftCardForm(CancelTask, Action):
 # --- the code (balance and redemption) ----------------------------------------------------
 
 
-class _GiftCardCodeValidation(FormValidationAction):
+class _GiftCardCodeValidation(CustomerTaskForm):
     """`gift_card_code`: `ref:<ref>` for a code the gateway masked, else the code."""
 
     @abstractmethod
     def name(self) -> str: ...
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        if customer_from_tracker(tracker) is None:
-            return []  # the submit action tells a guest to log in
-        return domain_slots
 
     async def extract_gift_card_code(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

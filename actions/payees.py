@@ -18,7 +18,7 @@ import json
 import re
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -26,6 +26,7 @@ from rasa_sdk.types import DomainDict
 from actions import core_banking
 from actions.customer import customer_from_tracker, for_customer
 from actions.entities import entities, entity_value
+from actions.forms import CustomerTaskForm
 from actions.money import mask_account_number
 from actions.tasks import CancelTask
 
@@ -485,20 +486,9 @@ class ActionListPayees(Action):
 # --- adding -------------------------------------------------------------------------------
 
 
-class ValidateAddPayeeForm(FormValidationAction):
+class ValidateAddPayeeForm(CustomerTaskForm):
     def name(self) -> str:
         return "validate_add_payee_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        if customer_from_tracker(tracker) is None:
-            return []  # action_add_payee tells a guest to log in
-        return domain_slots
 
     async def extract_payee_iban(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -640,7 +630,7 @@ class ActionCancelAddPayeeForm(CancelTask, Action):
 # --- removing -----------------------------------------------------------------------------
 
 
-class ValidateRemovePayeeForm(FormValidationAction):
+class ValidateRemovePayeeForm(CustomerTaskForm):
     def name(self) -> str:
         return "validate_remove_payee_form"
 
@@ -651,9 +641,9 @@ class ValidateRemovePayeeForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        if customer_from_tracker(tracker) is None or tracker.get_slot("payee_name") == NO_PAYEES:
+        if tracker.get_slot("payee_name") == NO_PAYEES:
             return []  # action_remove_payee explains
-        return domain_slots
+        return await super().required_slots(domain_slots, dispatcher, tracker, domain)
 
     async def extract_payee_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

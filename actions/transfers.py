@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions import core_banking
 from actions.customer import Customer, customer_from_tracker
 from actions.entities import entities, entity_value
+from actions.forms import CustomerTaskForm
 from actions.money import format_money, mask_account_number, minor_to_decimal, to_minor
 from actions.tasks import answers_the_form, turn_key
 
@@ -224,20 +225,9 @@ def _same_amount(a: Any, b: Any) -> bool:
         return False
 
 
-class ValidateTransferForm(FormValidationAction):
+class ValidateTransferForm(CustomerTaskForm):
     def name(self) -> str:
         return "validate_transfer_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        if customer_from_tracker(tracker) is None:
-            return []  # guests are told to log in by action_execute_transfer
-        return domain_slots
 
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
