@@ -22,8 +22,8 @@ def entity_value(tracker: Tracker, name: str, role: str | None = None) -> Any:
 def offered_entities(tracker: Tracker, intent: str) -> dict[str, Any]:
     """The entities of the button a typed "yes" accepted, when it starts `intent`.
 
-    A support answer's first button is taken by a typed "yes" (the generated rules in
-    bot/data/offers.yml run the button's action), but the button's entities
+    A support answer's first button is taken by a typed "yes" (the task policy,
+    bot/components/task_policy.py, runs the button's action), but the button's entities
     ('/search_transactions{"direction": "in"}') are not in that message: they are read
     from the bot's last message here. Empty when the message is no "yes" to such a button.
     """

@@ -28,10 +28,11 @@ from actions.customer import customer_from_tracker, for_customer
 from actions.entities import entities, entity_value
 from actions.forms import CustomerTaskForm
 from actions.money import mask_account_number
+from actions.task_registry import task_forms
 from actions.tasks import CancelTask
 
 # Intents that are not an answer to the form's question: the form lets them through
-# (rules answer them: cancel, a balance question, help, a handoff) instead of
+# (the task policy answers them: cancel, a balance question, help, a handoff) instead of
 # taking their text as a name or a message.
 INTERRUPTIONS = frozenset({"cancel", "check_balance", "help", "human_handoff"})
 
@@ -49,34 +50,16 @@ def intent_of(tracker: Tracker) -> str | None:
     return name if isinstance(name, str) else None
 
 
-# Intents that start a task, with the form each starts (None: a one-step task). Said
-# confidently inside another task's form, they are a switch to that task (the rules in
-# bot/data/digressions.yml), not an answer to the question asked; inside their own form
-# ("send 50 to savings" while the transfer form asks) they are an answer.
-TASK_FORMS: dict[str, str | None] = {
-    "transfer_money": "transfer_form",
-    "add_payee": "add_payee_form",
-    "remove_payee": "remove_payee_form",
-    "buy_gift_card": "buy_gift_card_form",
-    "check_gift_card_balance": "check_gift_card_balance_form",
-    "redeem_gift_card": "redeem_gift_card_form",
-    "list_payees": None,
-    "list_cards": None,
-    "freeze_card": None,
-    "unfreeze_card": None,
-    "report_lost_card": None,
-    "search_transactions": None,
-}
 SWITCH_CONFIDENCE = 0.8  # below it a free-text answer ("Tom") is still an answer
 # Intents a form's answer comes as: names, IBANs, codes, amounts, yes/no (the classifier
 # gives "Maria" or "John Smith" `inform`). Any other intent said confidently, as a
 # question, is a digression (a support question: "how long does a transfer take?" while
-# a gift card code is asked) that rules in bot/data/digressions.yml answer before the
+# a gift card code is asked) that the task policy (bot/tasks.yml) answers before the
 # form asks again.
 ANSWER_INTENTS = frozenset({"inform", "affirm", "deny", "nlu_fallback", "out_of_scope"})
 # "thanks", "bye", "hello" are no name or code either when the classifier is this sure
 # ("Ciao Bella" is goodbye at 0.83; a name): thanks or "hold on" is answered and the
-# form goes on, goodbye ends the task (bot/data/digressions.yml), a greeting hears the
+# form goes on, goodbye ends the task (bot/tasks.yml), a greeting hears the
 # question again.
 CONVERSATION_INTENTS = frozenset({"greet", "goodbye", "thank", "wait"})
 CONVERSATION_CONFIDENCE = 0.9
@@ -105,11 +88,12 @@ def is_answer(tracker: Tracker) -> bool:
     intent = intent_of(tracker)
     if intent in INTERRUPTIONS:
         return False
-    if intent in TASK_FORMS and intent_confidence(tracker) >= SWITCH_CONFIDENCE:
+    tasks = task_forms()
+    if intent in tasks and intent_confidence(tracker) >= SWITCH_CONFIDENCE:
         active = (tracker.active_loop or {}).get("name")
         # No active loop yet: this message is activating the form (Rasa validates the
         # request's slots before it records the form as active).
-        return active is None or TASK_FORMS[intent] == active
+        return active is None or tasks[intent] == active
     return not is_digression(tracker)
 
 
@@ -119,7 +103,7 @@ def is_digression(tracker: Tracker) -> bool:
     if (
         intent is None
         or intent in ANSWER_INTENTS
-        or intent in TASK_FORMS
+        or intent in task_forms()
         or intent_confidence(tracker) < SWITCH_CONFIDENCE
         or any(
             e.get("entity") in ANSWER_ENTITIES for e in tracker.latest_message.get("entities") or []

@@ -4,6 +4,7 @@ Rasa 3.6 pins pydantic 1.x, so this is pydantic's v1 `BaseSettings`.
 """
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import BaseSettings
 
@@ -31,6 +32,8 @@ class ActionSettings(BaseSettings):
     # (POST /internal/pii/resolve, authenticated with the shared service token).
     gateway_url: str = "http://127.0.0.1:8000"
     service_token: str = "dev-service-token"
+    # The task registry Rasa's policy reads too (actions/task_registry.py).
+    task_registry_path: Path = Path(__file__).resolve().parent.parent / "bot" / "tasks.yml"
 
 
 @lru_cache(maxsize=1)

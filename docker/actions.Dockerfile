@@ -4,6 +4,8 @@ WORKDIR /app
 COPY actions/requirements.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir -r /tmp/requirements.txt
 COPY actions/ /app/actions/
+# The task registry the form validators read (actions/task_registry.py).
+COPY bot/tasks.yml /app/bot/tasks.yml
 ENV PYTHONPATH=/app PYTHONDONTWRITEBYTECODE=1
 # An unprivileged user that may write only var/ (logs).
 RUN useradd --uid 10001 --user-group --no-create-home --home-dir /tmp app \

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 MODELS_DIR = ROOT / "models"
 RASA_VERSION = "3.6.21"
-TRAINING_INPUTS = [ROOT / "bot" / "config.yml"]
+TRAINING_INPUTS = [ROOT / "bot" / "config.yml", ROOT / "bot" / "tasks.yml"]
 DOMAIN_DIR = ROOT / "bot" / "domain"
 DATA_DIRS = [ROOT / "bot" / "data", ROOT / "nlu_data"]
 

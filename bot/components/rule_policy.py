@@ -2,8 +2,8 @@
 
 Rasa 3.6's RulePolicy finds the applicable rules by filtering *all* rule keys (JSON
 strings) once for every state of the conversation so far, decoding each key through
-`functools.lru_cache(maxsize=1000)` on every check. This bot has ~2,300 rule keys (most
-from the generated digression rules, scripts/generate_digressions.py): the cache evicted
+`functools.lru_cache(maxsize=1000)` on every check. This bot had ~2,300 rule keys (most
+from generated digression rules, since replaced by bot/components/task_policy.py): the cache evicted
 in a cycle, every prediction decoded thousands of JSON strings, and a 20-turn
 conversation meant 20 passes over all keys. py-spy put ~84 % of the Rasa server's time
 there, about half of a turn's latency.

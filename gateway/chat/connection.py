@@ -34,6 +34,7 @@ from gateway.chat.protocol import (
     Send,
     StartTurn,
     State,
+    locale_from_accept_language,
 )
 from gateway.chat.service import Caller, ChatService, Opened
 
@@ -158,7 +159,10 @@ class ChatConnection:
             self._service.hub.register(hello.session_id, self._deliver)
         client = self._ws.client
         outcome = await self._service.open_session(
-            hello, self._socket_id, client.host if client is not None else None
+            hello,
+            self._socket_id,
+            client.host if client is not None else None,
+            locale_from_accept_language(self._ws.headers.get("accept-language")),
         )
         if hello.session_id is not None and (
             not isinstance(outcome, Opened) or outcome.session_id != hello.session_id

@@ -25,6 +25,7 @@ close 1001, no error frame -- nobody may be reading).
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -273,6 +274,21 @@ def requests_handoff(response: dict[str, Any]) -> bool:
 def auth_valid(expires_at: int | None, now: float) -> bool:
     """A socket's own authentication still holds (guests have none to expire)."""
     return expires_at is None or now < expires_at
+
+
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}")
+
+
+def locale_from_accept_language(header: str | None) -> str | None:
+    """The customer's preferred language tag from the handshake's Accept-Language
+    (browsers send it on the WebSocket upgrade), e.g. "de-DE" from
+    "de-DE,de;q=0.9,en;q=0.8": the first listed tag, as the browser orders them by
+    preference. None when absent or not a language tag ("*", junk), so the NLU
+    asks instead of guessing how the customer writes numbers ("1.100")."""
+    if not header:
+        return None
+    first = header.split(",", 1)[0].split(";", 1)[0].strip()
+    return first if _LANGUAGE_TAG.fullmatch(first) else None
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: Collection[str]) -> bool:

@@ -56,6 +56,9 @@ class Caller:
     roles: tuple[str, ...] = ()
     expires_at: int | None = None  # the socket token's exp (None for guests)
     client_ip: str | None = None  # the socket's peer (or the trusted proxy's client)
+    # The browser's preferred language (Accept-Language): how the customer writes
+    # numbers ("1.100" is 1,100.00 in de, 1.10 in en); None: the NLU asks.
+    locale: str | None = None
 
     def queued(self) -> dict[str, Any]:
         """What a queued turn keeps of its caller (no secret); ``sub`` None: a guest."""
@@ -65,6 +68,7 @@ class Caller:
             "name": self.display_name,
             "username": self.username,
             "ip": self.client_ip,
+            "locale": self.locale,
         }
 
 
@@ -106,9 +110,11 @@ class ChatService:
         self._pii_ttl = pii_ref_ttl_seconds
         self._sockets: dict[str, str] = {}  # live customer sockets here: id -> sub
 
-    def _authenticate(self, token: str | None, client_ip: str | None) -> Caller | Refused:
+    def _authenticate(
+        self, token: str | None, client_ip: str | None, locale: str | None = None
+    ) -> Caller | Refused:
         if token is None:
-            return Caller(client_ip=client_ip)
+            return Caller(client_ip=client_ip, locale=locale)
         try:
             claims = self._tokens.decode(token)
         except TokenError as exc:
@@ -124,12 +130,17 @@ class ChatService:
             roles=claims.roles,
             expires_at=claims.exp,
             client_ip=client_ip,
+            locale=locale,
         )
 
     async def open_session(
-        self, hello: HelloFrame, socket_id: str, client_ip: str | None = None
+        self,
+        hello: HelloFrame,
+        socket_id: str,
+        client_ip: str | None = None,
+        locale: str | None = None,
     ) -> Opened | Refused:
-        caller = self._authenticate(hello.token, client_ip)
+        caller = self._authenticate(hello.token, client_ip, locale)
         if isinstance(caller, Refused):
             return caller
         try:

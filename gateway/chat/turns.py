@@ -342,6 +342,8 @@ class TurnRunner:
             "turn_id": turn_id,
             "credential": credential,
             "traceparent": traceparent(),
+            # Read by the NLU's amount extractor (bot/components/banking_entities.py).
+            "locale": who.get("locale"),
         }
 
     async def _ask(

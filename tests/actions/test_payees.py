@@ -381,7 +381,7 @@ async def test_interruptions_are_not_answers(dispatcher, use_core_banking) -> No
 
 async def test_another_task_is_a_switch_not_an_answer(dispatcher, use_core_banking) -> None:
     """Said confidently inside this form, another task's request fills nothing (the
-    form rejects and the switch rule in bot/data/digressions.yml starts that task);
+    form rejects and the task policy (bot/tasks.yml) starts that task);
     this form's own request, or a doubtful guess, is still an answer."""
     metadata = logged_in(use_core_banking)
     cases: tuple[tuple[str, float, dict[str, Any]], ...] = (

@@ -24,6 +24,7 @@ from gateway.chat.protocol import (
     TurnRecord,
     bot_frames,
     frames_after,
+    locale_from_accept_language,
     may_resume,
     origin_allowed,
     owner_of,
@@ -285,3 +286,22 @@ def test_an_erased_session_closes_like_a_forbidden_one() -> None:
     assert error_code(actions) == "forbidden"
     assert actions[-1] == Close(CLOSE_FORBIDDEN)
     assert proto.session_erased() == []  # closed already
+
+
+@pytest.mark.parametrize(
+    ("header", "locale"),
+    [
+        ("de-DE,de;q=0.9,en;q=0.8", "de-DE"),
+        ("en", "en"),
+        ("fr-CH, fr;q=0.9", "fr-CH"),
+        (None, None),
+        ("", None),
+        ("*", None),
+        ("<script>", None),
+        ("x" * 200, None),
+    ],
+)
+def test_the_locale_is_the_first_language_tag_of_accept_language(
+    header: str | None, locale: str | None
+) -> None:
+    assert locale_from_accept_language(header) == locale

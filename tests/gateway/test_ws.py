@@ -81,6 +81,20 @@ async def test_guest_hello_gets_welcome(gateway: ServerThread) -> None:
         assert len(welcome["session_id"]) == 32
 
 
+async def test_the_browsers_language_reaches_the_nlu_as_the_locale(
+    gateway: ServerThread, stub_rasa: StubRasa
+) -> None:
+    """How "1.100" is read depends on how the customer writes numbers: the handshake's
+    Accept-Language (browsers send it on the upgrade) goes to Rasa with every turn."""
+    headers = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.8"}
+    async with socket(gateway, additional_headers=headers) as ws:
+        await hello(ws)
+        text = f"send 1.100 {uuid.uuid4().hex}"
+        await turn(ws, text, "m1")
+        [call] = stub_rasa.calls_for(text)
+        assert call["metadata"]["locale"] == "de-DE"
+
+
 async def test_message_gets_ack_typing_bot_and_rasa_metadata(
     gateway: ServerThread, stub_rasa: StubRasa, token_service: TokenService
 ) -> None:
@@ -107,6 +121,7 @@ async def test_message_gets_ack_typing_bot_and_rasa_metadata(
             "session_id": sid,
             "client_msg_id": "m1",
             "turn_id": f"{sid}:m1",
+            "locale": None,  # no Accept-Language: the NLU asks about "1.100"
         }
         # No token in clear: the credential opens only with the shared key.
         assert "eyJ" not in sealed
