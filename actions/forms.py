@@ -1,6 +1,9 @@
-"""What every task form shares: a form only a logged-in customer fills."""
+"""What every task form shares: a form only a logged-in customer fills, and a summary
+that only a clear yes confirms."""
 
+import re
 from abc import abstractmethod
+from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -26,3 +29,39 @@ class CustomerTaskForm(FormValidationAction):
         if customer_from_tracker(tracker) is None:
             return []
         return domain_slots
+
+
+_PLAIN_YES = re.compile(
+    r"^(?:y|yes|yeah|yep|yup|ya|ok|okay|sure|correct|right|of course|go ahead|sounds good|"
+    r"(?:yes|yeah|ok|okay),? (?:please|thanks|thank you|send it|do it))$",
+    re.IGNORECASE,
+)
+# A yes that moves money or changes payees: a button, a plain yes-word, or an `affirm`
+# the NLU is this sure of: "hmm", "uh", "huh", "?" were affirm at 0.85-0.96 once, and
+# must never send money (the `unsure` intent now takes them; this is the second guard).
+CONFIRMING_CONFIDENCE = 0.97
+
+
+def is_confident_yes(tracker: Tracker) -> bool:
+    latest = tracker.latest_message or {}
+    text = str(latest.get("text") or "").strip()
+    intent = latest.get("intent") or {}
+    confidence = intent.get("confidence") if isinstance(intent, dict) else None
+    return (
+        text.startswith("/")  # a button's payload
+        or bool(_PLAIN_YES.match(re.sub(r"[\s.!,]+$", "", text)))
+        or (
+            isinstance(intent, dict)
+            and intent.get("name") == "affirm"
+            and isinstance(confidence, (int, float))
+            and confidence >= CONFIRMING_CONFIDENCE
+        )
+    )
+
+
+def confirmation_value(slot: str, value: Any, tracker: Tracker) -> dict[str, Any]:
+    """The yes/no of a summary; a doubtful yes is no answer, so the summary is asked
+    again (the form's slot stays empty)."""
+    if value is True and not is_confident_yes(tracker):
+        return {slot: None}
+    return {slot: value if isinstance(value, bool) else None}

@@ -29,10 +29,9 @@ from actions import core_banking, gateway_client
 from actions.credentials import seal_secret
 from actions.customer import customer_from_tracker, turn_claims
 from actions.entities import entity_value
-from actions.forms import CustomerTaskForm
+from actions.forms import CustomerTaskForm, confirmation_value
 from actions.money import format_money, to_minor
 from actions.payees import (
-    confirmation_value,
     intent_of,
     is_answer,
     is_yes_or_no,
@@ -362,7 +361,7 @@ class ValidateBuyGiftCardForm(CustomerTaskForm):
     async def validate_buy_gift_card_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return confirmation_value("buy_gift_card_confirmed", value)
+        return confirmation_value("buy_gift_card_confirmed", value, tracker)
 
 
 def _message_text(value: Any) -> str:
@@ -666,7 +665,7 @@ class ValidateRedeemGiftCardForm(_GiftCardCodeValidation):
     async def validate_redeem_gift_card_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return confirmation_value("redeem_gift_card_confirmed", value)
+        return confirmation_value("redeem_gift_card_confirmed", value, tracker)
 
 
 def _redeem_amount_text(value: Any) -> str:

@@ -26,7 +26,7 @@ from rasa_sdk.types import DomainDict
 from actions import core_banking
 from actions.customer import customer_from_tracker, for_customer
 from actions.entities import entities, entity_value
-from actions.forms import CustomerTaskForm
+from actions.forms import CustomerTaskForm, confirmation_value
 from actions.money import mask_account_number
 from actions.task_registry import task_forms
 from actions.tasks import CancelTask
@@ -61,7 +61,7 @@ ANSWER_INTENTS = frozenset({"inform", "affirm", "deny", "nlu_fallback", "out_of_
 # ("Ciao Bella" is goodbye at 0.83; a name): thanks or "hold on" is answered and the
 # form goes on, goodbye ends the task (bot/tasks.yml), a greeting hears the
 # question again.
-CONVERSATION_INTENTS = frozenset({"greet", "goodbye", "thank", "wait"})
+CONVERSATION_INTENTS = frozenset({"greet", "goodbye", "thank", "wait", "unsure"})
 CONVERSATION_CONFIDENCE = 0.9
 # Slots whose answer is any text (a gift card's personal message): only a question mark
 # makes a confident support topic a digression there.
@@ -153,10 +153,6 @@ def reprompt_confirmation(tracker: Tracker, slot: str) -> dict[str, Any]:
     if intent_of(tracker) in ("affirm", "deny"):
         return {}
     return {slot: None}
-
-
-def confirmation_value(slot: str, value: Any) -> dict[str, Any]:
-    return {slot: value if isinstance(value, bool) else None}
 
 
 # --- IBANs and names ----------------------------------------------------------------------
@@ -541,7 +537,7 @@ class ValidateAddPayeeForm(CustomerTaskForm):
     async def validate_add_payee_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return confirmation_value("add_payee_confirmed", value)
+        return confirmation_value("add_payee_confirmed", value, tracker)
 
 
 class ActionAskAddPayeeConfirmed(Action):
@@ -688,7 +684,7 @@ class ValidateRemovePayeeForm(CustomerTaskForm):
     async def validate_remove_payee_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return confirmation_value("remove_payee_confirmed", value)
+        return confirmation_value("remove_payee_confirmed", value, tracker)
 
 
 class ActionAskRemovePayeeName(Action):

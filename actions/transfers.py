@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions import core_banking
 from actions.customer import Customer, customer_from_tracker
 from actions.entities import entities, entity_value
-from actions.forms import CustomerTaskForm
+from actions.forms import CustomerTaskForm, confirmation_value
 from actions.money import format_money, mask_account_number, minor_to_decimal, to_minor
 from actions.tasks import answers_the_form, turn_key
 
@@ -146,6 +146,13 @@ _REQUEST_WORDS = frozenset(
 # A correction at the summary ("i meant …", "… not Alpine", "actually to Anna"), and the
 # part of it that names what was wrong ("not alpine", "instead of Tom").
 _CORRECTS = re.compile(r"\b(?:meant|mean|not|instead|actually|rather|wrong)\b", re.IGNORECASE)
+# A new amount said while another question is asked replaces the first one only with
+# words that mark a change ("wait make that 25. to savings" while asked who to pay).
+_AMOUNT_CHANGE = re.compile(
+    r"\b(?:make (?:it|that)|change (?:it|that|the amount)|meant|mean|instead|actually|"
+    r"rather|sorry|oops|wait|no)\b",
+    re.IGNORECASE,
+)
 _NOT_THIS = re.compile(
     r"\b(?:not|instead of|rather than)\s+(?:to\s+)?[\w'-]+(?:\s+(?!but\b|i\b)[\w'-]+)?",
     re.IGNORECASE,
@@ -382,7 +389,8 @@ class ValidateTransferForm(CustomerTaskForm):
         ):
             # "all of it": the source's whole available balance (validated like any amount)
             amount = minor_to_decimal(int(source["available_minor"]), source["currency"])
-        if amount is None or (tracker.get_slot("transfer_amount") and not at_summary):
+        changing = bool(_AMOUNT_CHANGE.search(text))
+        if amount is None or (tracker.get_slot("transfer_amount") and not (at_summary or changing)):
             return {}
         if at_summary and _same_amount(amount, tracker.get_slot("transfer_amount")):
             return {}  # "yes, 50" confirms the amount it repeats
@@ -444,6 +452,11 @@ class ValidateTransferForm(CustomerTaskForm):
         wanted = entity_value(tracker, "account_type", "from")
         current = tracker.get_slot("transfer_source") or {}
         return wanted is not None and wanted != current.get("type")
+
+    async def validate_transfer_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return confirmation_value("transfer_confirmed", value, tracker)
 
     async def validate_transfer_amount(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -436,6 +436,23 @@ async def test_a_new_amount_at_the_summary_corrects_it_and_asks_again(
     assert await form.extract_transfer_amount(dispatcher, mid_form, {}) == {}
 
 
+async def test_a_changed_amount_said_while_the_recipient_is_asked_replaces_it(
+    make_tracker, dispatcher, nlu, use_core_banking
+) -> None:
+    """ "i want to send 20 euros" -> who to? -> "wait make that 25. to savings": the
+    summary must show 25.00 EUR, not the 20 first said."""
+    text = "wait make that 25. to savings"
+    changed = make_tracker(
+        text=text,
+        intent="inform",
+        slots={"transfer_amount": "20", "requested_slot": "transfer_destination"},
+        entities=nlu(text),
+        metadata=use_core_banking.metadata("demo001"),
+    )
+    extracted = await ValidateTransferForm().extract_transfer_amount(dispatcher, changed, {})
+    assert extracted["transfer_amount"] == "25"
+
+
 async def test_confirmed_transfer_runs_once_per_turn(make_tracker, use_core_banking) -> None:
     savings = accounts(use_core_banking, "demo002")["savings"]
     destination = {"kind": "own", "account_number": savings["number"], "label": "your savings"}
@@ -1138,3 +1155,30 @@ async def test_another_payee_named_at_the_summary_replaces_the_recipient(
     else:
         assert extracted["transfer_destination"]["label"] == corrected
         assert extracted["transfer_confirmed"] is None  # the summary is shown again
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "confidence", "confirmed"),
+    [
+        ("hmm", "affirm", 0.85, None),  # once the NLU's reading of "hmm"
+        ("uh", "affirm", 0.96, None),
+        ("?", "affirm", 0.91, None),
+        ("yes", "affirm", 0.60, True),  # a plain yes is a yes whatever the score
+        ("ok, send it", "affirm", 0.80, True),
+        ("/affirm", "affirm", 1.0, True),  # the summary's button
+        ("go ahead and send it", "affirm", 0.99, True),
+        ("no", "deny", 0.99, False),
+    ],
+)
+async def test_only_a_clear_yes_confirms_a_transfer(
+    make_tracker, text: str, intent: str, confidence: float, confirmed: bool | None
+) -> None:
+    """A doubtful "yes" at the summary is no answer: the summary is asked again and
+    nothing moves (the domain's from_intent mapping would have set the slot)."""
+    tracker = make_tracker(text=text, intent=intent, slots={"requested_slot": "transfer_confirmed"})
+    tracker.latest_message["intent"]["confidence"] = confidence
+    value = {"affirm": True, "deny": False}[intent]
+    result = await ValidateTransferForm().validate_transfer_confirmed(
+        value, CollectingDispatcher(), tracker, DOMAIN
+    )
+    assert result == {"transfer_confirmed": confirmed}

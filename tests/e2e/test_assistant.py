@@ -217,3 +217,24 @@ async def test_a_correction_at_the_summary_changes_the_recipient(stack: Stack) -
         done = bot_text(await press(ws, "/affirm"))
     assert "15.00 EUR" in done, done
     assert (await balances(stack, token))["checking"] == before["checking"] - 1500
+
+
+@pytest.mark.parametrize(
+    ("language", "summary"),
+    [("de-DE,de;q=0.9", "1,100.00"), ("en-GB,en;q=0.9", "1.10"), (None, None)],
+)
+async def test_the_browsers_language_decides_how_1_100_is_read(
+    stack: Stack, language: str | None, summary: str | None
+) -> None:
+    """A German customer's "1.100" is 1,100.00 and an English one's 1.10; with no
+    language known the assistant asks which was meant, and never guesses."""
+    token = await login(stack, "demo002")
+    headers = {"Accept-Language": language} if language else None
+    ws, _ = await open_session(stack, token, headers=headers)
+    async with ws:
+        replies = bot_text(await ask(ws, "send 1.100 euros from checking to savings"))
+        await ask(ws, "cancel")
+    if summary is None:
+        assert "1,100.00" in replies and "1.10" in replies, replies  # both offered
+    else:
+        assert f"{summary} EUR" in replies or f"EUR {summary}" in replies, replies

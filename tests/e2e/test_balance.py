@@ -45,9 +45,16 @@ def bot_text(frames: list[dict[str, Any]]) -> str:
 
 
 async def open_session(
-    stack: Stack, token: str | None, *, session_id: str | None = None, last_seq: int | None = None
+    stack: Stack,
+    token: str | None,
+    *,
+    session_id: str | None = None,
+    last_seq: int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[ClientConnection, dict]:
-    ws = await connect(stack.urls["gateway"].replace("http", "ws") + "/ws")
+    ws = await connect(
+        stack.urls["gateway"].replace("http", "ws") + "/ws", additional_headers=headers
+    )
     hello: dict[str, Any] = {"type": "hello"}
     if token:
         hello["token"] = token
