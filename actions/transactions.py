@@ -175,6 +175,12 @@ def read_search(tracker: Tracker) -> Search:
         if named and named.group(1).lower() not in _NOT_A_TOPIC:
             merchant = named.group(1)
     category = CATEGORY_WORDS.get(str(merchant).lower()) if merchant else None
+    if merchant is None and follow_up is None:
+        # "when did i pay rent": a category named without "at"/"on" in front of it.
+        category = next(
+            (CATEGORY_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in CATEGORY_WORDS),
+            None,
+        )
     search = Search(
         text=None if category else merchant,
         category=category,

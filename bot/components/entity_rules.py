@@ -190,8 +190,17 @@ STOP_AFTER_AT = {
 }
 
 
+# "any payments to lidl?", "what did I pay to Amazon": whom money went to, named after
+# a payment word (a bare "to" names transfer recipients and accounts, not merchants).
+_PAID_TO = re.compile(
+    r"\b(?i:paid|pay|payments?|spent|spend|spending)\s+(?i:to)\s+"
+    r"([A-Za-z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)?)"
+)
+
+
 def _merchants(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
     m = re.search(r"\b(?:at|on|from|with)\s+([A-Za-z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)?)", text)
+    m = m or _PAID_TO.search(text)
     while m is not None:
         word = m.group(1)
         first = word.split()[0].lower().rstrip(".")
@@ -212,7 +221,7 @@ def _merchants(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
 # those words win over the spending words they often appear with.
 INCOMING = re.compile(
     r"\b(received|receive[ds]?|incoming|income|deposits?|deposited|credited|credits|"
-    r"refunds?|refunded|paid (?:to )?me|got paid|money in|came in|coming in)\b",
+    r"refunds?|refunded|paid (?:to )?me|got paid|money in|came in|come in|coming in|salary|wages?)\b",
     re.I,
 )
 OUTGOING = re.compile(
@@ -233,12 +242,29 @@ def _direction(text: str) -> list[Found]:
     return []
 
 
-# "last 5 transactions", "my 3 latest payments", "show ten transactions": how many to list.
-_COUNT = re.compile(
-    r"\b(?:(?:last|latest|recent|past|previous|first|my|the|show|list)\s+)"
+# "last 5 transactions", "my 3 latest payments", "show ten transactions", typed in a
+# hurry too ("my lst 3 transactons"): how many to list.
+_COUNT_NUMBER = (
     r"(?P<n>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
-    r"twenty)\s+(?:(?:most\s+)?(?:recent|latest|last)\s+)?(?:card\s+)?"
-    r"(?:transactions?|payments?|purchases?|transfers?|deposits?|entries|items|movements)\b",
+    r"twenty)"
+)
+_LISTED = r"(?:trans\w*|txns?|paym\w*|pymts?|purch\w*|deposits?|entries|items|movements)"
+_COUNT = re.compile(
+    r"\b(?:(?:last|lst|las|latest|lastest|recent|past|previous|first|my|the|show|list)\s+)"
+    rf"{_COUNT_NUMBER}\s+(?:(?:most\s+)?(?:recent|latest|last|lst)\s+)?(?:card\s+)?"
+    rf"{_LISTED}\b",
+    re.IGNORECASE,
+)
+# "my last transaction", "the latest payment": one.
+_ONE = re.compile(
+    r"\b(?:my|the)\s+(?:very\s+)?(?:last|lst|latest|most\s+recent)\s+(?:card\s+)?"
+    r"(?:transaction|payment|purchase|transfer|deposit)\b(?!s)",
+    re.IGNORECASE,
+)
+# A follow-up that is only a count: "what about the last 4", "and the last ten?".
+_COUNT_ONLY = re.compile(
+    r"^\W*(?:(?:and|ok|okay|now|what about|how about|just|show me|show)\s+)*(?:the\s+|my\s+)?"
+    rf"(?:last|lst|latest)\s+{_COUNT_NUMBER}\W*$",
     re.IGNORECASE,
 )
 _COUNT_WORDS = {
@@ -260,9 +286,10 @@ _COUNT_WORDS = {
 
 
 def _count(text: str) -> list[Found]:
-    m = _COUNT.search(text)
+    m = _COUNT.search(text) or _COUNT_ONLY.search(text)
     if m is None:
-        return []
+        one = _ONE.search(text)
+        return [Found("count", 1, one.start(), one.end())] if one else []
     raw = m.group("n").lower()
     n = int(raw) if raw.isdigit() else _COUNT_WORDS[raw]
     return [Found("count", n, m.start("n"), m.end("n"))] if n > 0 else []

@@ -101,6 +101,21 @@ async def test_a_spending_category_matches_its_merchants(
     assert (total["response"], total["money_out"]) == ("utter_transactions_total_out", "147.55 EUR")
 
 
+async def test_a_category_named_without_a_preposition_filters_too(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    """ "when did i pay rent": no "on"/"at" before the category, which still decides."""
+    intro, *lines, _total = await search_as_demo001(
+        make_tracker,
+        dispatcher,
+        use_core_banking,
+        "when did i pay rent",
+        [{"entity": "direction", "value": "out"}],
+    )
+    assert intro["search_summary"] == " on rent"
+    assert lines and all("1,100.00" in line["amount"] for line in lines), lines
+
+
 async def test_money_in_shows_only_incoming_payments_and_bounds_with_currency(
     make_tracker, dispatcher, use_core_banking
 ) -> None:

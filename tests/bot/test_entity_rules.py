@@ -227,6 +227,13 @@ def test_the_locale_decides_how_a_number_is_read(text: str, locale: str, amount:
         ),
         ("last 5 transactions", [("count", 5, None)]),
         ("show my last three payments", [("count", 3, None), ("direction", "out", None)]),
+        # In a hurry, or one, or only a count in a follow-up (the conversation suite).
+        ("my lst 3 transactons", [("count", 3, None)]),
+        ("my last 3 paymnts", [("count", 3, None)]),
+        ("show my last transaction", [("count", 1, None)]),
+        ("what about the last 4", [("count", 4, None)]),
+        ("and the last ten?", [("count", 10, None)]),
+        ("any payments to lidl?", [("merchant", "lidl", None), ("direction", "out", None)]),
         ("and tesco?", [("merchant", "tesco", None)]),
         ("what about at Lidl", [("merchant", "Lidl", None)]),
     ],
