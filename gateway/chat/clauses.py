@@ -24,7 +24,12 @@ MAX_PARTS = 4
 _STARTS_A_REQUEST = (
     r"(?:what(?:'s|s)?|how|when|where|who|which|why|show|list|tell|give|send|transfer|"
     r"pay|move|freeze|unfreeze|block|unblock|check|add|remove|delete|buy|redeem|report|"
-    r"cancel|can you|could you|did|do i|have i|is there|are there)\b"
+    r"cancel|can you|could you|did|do i|have i|is there|are there|"
+    # Or another task's thing, without a verb: "my balance and my cards", "show my payees
+    # and my last 3 transactions" (never a person: "to Anna and my brother").
+    r"my\s+(?:(?:last|latest|recent|current)\s+)?(?:\d+\s+)?"
+    r"(?:balances?|cards?|payees|transactions|payments|statement|gift\s+cards?)"
+    r")\b"
 )
 # The connector, then (looking ahead, not consumed) the start of a new request.
 _BOUNDARY = re.compile(

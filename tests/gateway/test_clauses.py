@@ -27,6 +27,12 @@ from tests.gateway.test_ws import hello, socket, turn
         ("check my balance; send 10 to anna", ["check my balance", "send 10 to anna"]),
         ("yes, and then show my balance", ["yes", "show my balance"]),
         ("cancel the transfer and freeze my card", ["cancel the transfer", "freeze my card"]),
+        # Another task's thing without a verb (the conversation suite).
+        ("my balance and my cards", ["my balance", "my cards"]),
+        (
+            "list my payees and my last 3 transactions",
+            ["list my payees", "my last 3 transactions"],
+        ),
     ],
 )
 def test_requests_are_split_in_order(text: str, parts: list[str]) -> None:
@@ -45,6 +51,8 @@ def test_requests_are_split_in_order(text: str, parts: list[str]) -> None:
         "Tom Becker, DE89 3704 0044 0532 0130 00",
         "reference rent and utilities",
         "what is a cvv?",
+        "send 50 to Anna and my brother",
+        "what is my balance and the balance of savings",
     ],
 )
 def test_one_request_stays_whole(text: str) -> None:
