@@ -145,7 +145,10 @@ _REQUEST_WORDS = frozenset(
 
 # A correction at the summary ("i meant …", "… not Alpine", "actually to Anna"), and the
 # part of it that names what was wrong ("not alpine", "instead of Tom").
-_CORRECTS = re.compile(r"\b(?:meant|mean|not|instead|actually|rather|wrong)\b", re.IGNORECASE)
+_CORRECTS = re.compile(
+    r"\b(?:meant|mean|not|instead|actually|rather|wrong|oops|whoops|sorry|no,?\s+to)\b",
+    re.IGNORECASE,
+)
 # A new amount said while another question is asked replaces the first one only with
 # words that mark a change ("wait make that 25. to savings" while asked who to pay).
 _AMOUNT_CHANGE = re.compile(
@@ -324,12 +327,21 @@ class ValidateTransferForm(CustomerTaskForm):
         text = str(tracker.latest_message.get("text") or "")
         if tracker.get_slot("requested_slot") != "transfer_confirmed" or not _CORRECTS.search(text):
             return {}
+        current = tracker.get_slot("transfer_destination") or {}
+        own_type = entity_value(tracker, "account_type", "to")
         try:
+            if own_type:  # "oops no, to my savings account"
+                accounts = await core_banking.list_accounts(token)
+                own = next((a for a in accounts if a["type"] == own_type), None)
+                if own is None or own["number"] == current.get("account_number"):
+                    return {}
+                label = f"your {_ACCOUNT_LABELS.get(own_type, own_type)}"
+                destination = {"kind": "own", "account_number": own["number"], "label": label}
+                return {"transfer_destination": destination, "transfer_confirmed": None}
             payees = await core_banking.list_payees(token)
         except core_banking.CoreBankingError:
             return {}
         payee = _payee_named_in(_NOT_THIS.sub(" ", text), payees)
-        current = tracker.get_slot("transfer_destination") or {}
         if payee is None or payee["id"] == current.get("payee_id"):
             return {}
         destination = {

@@ -1158,6 +1158,40 @@ async def test_another_payee_named_at_the_summary_replaces_the_recipient(
 
 
 @pytest.mark.parametrize(
+    ("text", "corrected"),
+    [
+        ("oops no, to my savings account", "your savings account"),
+        ("sorry, to savings", "your savings account"),
+        ("to savings", None),  # no correction said: the summary's yes/no is awaited
+    ],
+)
+async def test_own_account_named_as_a_correction_at_the_summary_replaces_the_payee(
+    text: str, corrected: str | None, make_tracker, dispatcher, nlu, use_core_banking
+) -> None:
+    payee = api(use_core_banking, "demo001", "/v1/payees")[0]
+    current = {
+        "kind": "payee",
+        "payee_id": payee["id"],
+        "account_number": payee["iban"],
+        "label": payee["name"],
+    }
+    slots = {
+        "transfer_destination": current,
+        "transfer_amount": "70",
+        "requested_slot": "transfer_confirmed",
+    }
+    extracted = await destination_from(
+        make_tracker, use_core_banking, dispatcher, text, slots=slots, entities=nlu(text)
+    )
+    if corrected is None:
+        assert extracted == {}
+    else:
+        assert extracted["transfer_destination"]["kind"] == "own"
+        assert extracted["transfer_destination"]["label"] == corrected
+        assert extracted["transfer_confirmed"] is None
+
+
+@pytest.mark.parametrize(
     ("text", "intent", "confidence", "confirmed"),
     [
         ("hmm", "affirm", 0.85, None),  # once the NLU's reading of "hmm"
