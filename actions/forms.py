@@ -31,6 +31,20 @@ class CustomerTaskForm(FormValidationAction):
         return domain_slots
 
 
+# Words that mark a change of something already said ("actually make it 40", "wait make
+# that 25", "it's for Mila not Mia"): a new value then replaces the one given, also at
+# the summary, which is shown again.
+_CHANGE = re.compile(
+    r"\b(?:make (?:it|that)|change (?:it|that|the amount)|meant|mean|instead|actually|"
+    r"rather|sorry|oops|wait|no|not)\b",
+    re.IGNORECASE,
+)
+
+
+def says_a_change(text: str) -> bool:
+    return bool(_CHANGE.search(text))
+
+
 _PLAIN_YES = re.compile(
     r"^(?:y|yes|yeah|yep|yup|ya|ok|okay|sure|correct|right|of course|go ahead|sounds good|"
     r"(?:yes|yeah|ok|okay),? (?:please|thanks|thank you|send it|do it))$",

@@ -18,6 +18,7 @@ customer (Bearer token), so guests are asked to log in for every gift-card task.
 
 import re
 from abc import abstractmethod
+from decimal import Decimal
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -29,7 +30,7 @@ from actions import core_banking, gateway_client
 from actions.credentials import seal_secret
 from actions.customer import customer_from_tracker, turn_claims
 from actions.entities import entity_value
-from actions.forms import CustomerTaskForm, confirmation_value
+from actions.forms import CustomerTaskForm, confirmation_value, says_a_change
 from actions.money import format_money, to_minor
 from actions.payees import (
     intent_of,
@@ -224,6 +225,19 @@ def _amount_minor(value: Any) -> int | None:
 
 # --- buying -------------------------------------------------------------------------------
 
+# "it's for Mila not Mia", "sorry, for Mila": another recipient named at the summary.
+_CORRECTED_RECIPIENT = re.compile(
+    r"\b(?:it'?s |its |it is |no,? |sorry,? |actually,? |oops,? )(?:for|to) "
+    r"(?P<name>[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)",
+)
+
+
+def _same_amount(new: Any, old: Any) -> bool:
+    try:
+        return Decimal(str(new)) == Decimal(str(old))
+    except (ArithmeticError, ValueError):
+        return False
+
 
 class ValidateBuyGiftCardForm(CustomerTaskForm):
     def name(self) -> str:
@@ -233,9 +247,17 @@ class ValidateBuyGiftCardForm(CustomerTaskForm):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         asked = requested_slot(tracker)
+        amount = entity_value(tracker, "amount")
+        if (
+            asked == "buy_gift_card_confirmed"
+            and amount is not None
+            and says_a_change(latest_text(tracker))
+            and not _same_amount(amount, tracker.get_slot("gift_amount"))
+        ):
+            # "actually make it 40" at the summary: the new amount, and the summary again.
+            return {"gift_amount": str(amount), "buy_gift_card_confirmed": None}
         if not is_answer(tracker) or asked not in (None, "gift_amount"):
             return {}
-        amount = entity_value(tracker, "amount")
         if amount is not None:
             return {"gift_amount": str(amount)}
         if asked == "gift_amount" and latest_text(tracker).strip():
@@ -281,6 +303,10 @@ class ValidateBuyGiftCardForm(CustomerTaskForm):
         text = latest_text(tracker).strip()
         if asked == "gift_recipient_name":
             return {"gift_recipient_name": recipient_name(text)}
+        corrected = _CORRECTED_RECIPIENT.search(text)
+        if asked == "buy_gift_card_confirmed" and corrected:
+            # "it's for Mila not Mia" at the summary: the new name, and the summary again.
+            return {"gift_recipient_name": corrected.group("name"), "buy_gift_card_confirmed": None}
         if asked is not None or tracker.get_slot("gift_recipient_name"):
             return {}
         request = _MESSAGE_IN_REQUEST.split(text, maxsplit=1)[0]

@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions import core_banking
 from actions.customer import Customer, customer_from_tracker
 from actions.entities import entities, entity_value
-from actions.forms import CustomerTaskForm, confirmation_value
+from actions.forms import CustomerTaskForm, confirmation_value, says_a_change
 from actions.money import format_money, mask_account_number, minor_to_decimal, to_minor
 from actions.tasks import answers_the_form, turn_key
 
@@ -147,13 +147,6 @@ _REQUEST_WORDS = frozenset(
 # part of it that names what was wrong ("not alpine", "instead of Tom").
 _CORRECTS = re.compile(
     r"\b(?:meant|mean|not|instead|actually|rather|wrong|oops|whoops|sorry|no,?\s+to)\b",
-    re.IGNORECASE,
-)
-# A new amount said while another question is asked replaces the first one only with
-# words that mark a change ("wait make that 25. to savings" while asked who to pay).
-_AMOUNT_CHANGE = re.compile(
-    r"\b(?:make (?:it|that)|change (?:it|that|the amount)|meant|mean|instead|actually|"
-    r"rather|sorry|oops|wait|no)\b",
     re.IGNORECASE,
 )
 _NOT_THIS = re.compile(
@@ -401,7 +394,7 @@ class ValidateTransferForm(CustomerTaskForm):
         ):
             # "all of it": the source's whole available balance (validated like any amount)
             amount = minor_to_decimal(int(source["available_minor"]), source["currency"])
-        changing = bool(_AMOUNT_CHANGE.search(text))
+        changing = says_a_change(text)
         if amount is None or (tracker.get_slot("transfer_amount") and not (at_summary or changing)):
             return {}
         if at_summary and _same_amount(amount, tracker.get_slot("transfer_amount")):

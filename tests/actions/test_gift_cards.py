@@ -1002,3 +1002,50 @@ async def test_a_guests_wrong_codes_count_against_their_address_not_their_sessio
         outcomes.append(said(dispatcher)[-1])
     assert outcomes[:5] == ["utter_gift_card_not_found"] * 5
     assert outcomes[5] == "utter_gift_card_locked_out"
+
+
+async def test_a_change_at_the_summary_replaces_the_amount_or_recipient(
+    dispatcher, use_core_banking
+) -> None:
+    """ "actually make it 40" or "it's for Mila not Mia" at the gift card's summary were
+    ignored (the conversation suite): the new value, and the summary shown again."""
+    metadata = logged_in(use_core_banking)
+    summary = {
+        "gift_amount": "20.00",
+        "gift_recipient_name": "Mia",
+        "gift_message": NO_MESSAGE,
+        "gift_source_account": "checking",
+    }
+    form = ValidateBuyGiftCardForm()
+    amount = tracker(
+        text="actually make it 40",
+        intent="inform",
+        metadata=metadata,
+        requested="buy_gift_card_confirmed",
+        slots=summary,
+        entities=[entity("amount", "40")],
+    )
+    assert await form.extract_gift_amount(dispatcher, amount, DOMAIN) == {
+        "gift_amount": "40",
+        "buy_gift_card_confirmed": None,
+    }
+    name = tracker(
+        text="it's for Mila not Mia",
+        intent="inform",
+        metadata=metadata,
+        requested="buy_gift_card_confirmed",
+        slots=summary,
+    )
+    assert await form.extract_gift_recipient_name(dispatcher, name, DOMAIN) == {
+        "gift_recipient_name": "Mila",
+        "buy_gift_card_confirmed": None,
+    }
+    same = tracker(
+        text="yes, 20",
+        intent="affirm",
+        metadata=metadata,
+        requested="buy_gift_card_confirmed",
+        slots=summary,
+        entities=[entity("amount", "20")],
+    )
+    assert await form.extract_gift_amount(dispatcher, same, DOMAIN) == {}
