@@ -184,7 +184,8 @@ def _without_ibans(tracker: Tracker, text: str) -> tuple[str, str]:
 
 _LEAD = re.compile(
     r"^\s*(?:please\s+|pls\s+|can you\s+|could you\s+)?"
-    r"(?:(?:add|save|create|register|set up|store|put)\s+(?:a\s+)?(?:new\s+)?"
+    r"(?:(?:add|save|create|register|set up|store|put)\s+(?:a\s+|another\s+|one more\s+)?"
+    r"(?:new\s+)?"
     r"(?:payee|recipient|beneficiary)?|new\s+(?:payee|recipient|beneficiary))\s*:?\s*",
     re.IGNORECASE,
 )
@@ -203,6 +204,10 @@ _NOT_A_NAME = {
     "a",
     "an",
     "new",
+    "another",  # "add another payee" names nobody
+    "other",
+    "one",
+    "more",
     "payee",
     "payees",
     "recipient",
@@ -307,6 +312,11 @@ def _person_named(tracker: Tracker) -> tuple[bool, str | None]:
     return bool(entity_value(tracker, "relation")), None
 
 
+# "add payee GB82 WEST … Sarah Jones": capitalised words after the IBAN name the payee
+# ("… as a payee" or "… to my payees" do not).
+_NAME_AFTER_IBAN = re.compile(r"^\s*[A-Z][^\W\d_]*(?:[\s'-]+[A-Z][^\W\d_]*){0,3}\s*[.!]?\s*$")
+
+
 def name_from_request(tracker: Tracker) -> str | None:
     """A payee name given along with the request or the IBAN, if there is one."""
     relation, person = _person_named(tracker)
@@ -317,8 +327,10 @@ def name_from_request(tracker: Tracker) -> str | None:
     called = _CALLED.search(before + " " + after)
     if called:
         return _tidy_name(_CUT.split(called.group("name"), maxsplit=1)[0])
-    if after.strip() and intent_of(tracker) != "add_payee":
-        return _tidy_name(_ANSWER_LEAD.sub("", after))  # "DE89 3704 … John Smith"
+    if after.strip() and (
+        intent_of(tracker) != "add_payee" or _NAME_AFTER_IBAN.match(_ANSWER_LEAD.sub("", after))
+    ):
+        return _tidy_name(_ANSWER_LEAD.sub("", after))  # "[add payee] DE89 3704 … John Smith"
     if (
         before.strip()
         and intent_of(tracker) != "add_payee"

@@ -351,6 +351,10 @@ async def test_bad_names_are_explained(dispatcher, use_core_banking) -> None:
         ("add payee pls", None),
         ("I want to add someone to my payees", None),
         ("save this IBAN for later: {iban}", None),
+        # The conversation suite: the name after the IBAN, and "another" is no name.
+        ("add payee {iban} Sarah Jones", "Sarah Jones"),
+        ("add another payee", None),
+        ("add one more payee", None),
     ],
 )
 async def test_names_in_the_request(
