@@ -119,7 +119,7 @@ async def _main(batch_size: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=200, help="rows per transaction")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
