@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.transcripts.model import ChatTurn
@@ -37,15 +37,18 @@ async def sessions_with_words(
     contain every one of ``words``."""
     words = [w.casefold() for w in words]
     candidates = narrowed.with_only_columns(narrowed.selected_columns[0])
+    # The replies' JSON only for rows without reply_text: one decryption less per turn.
+    old_replies = case((ChatTurn.reply_text.is_(None), ChatTurn.replies), else_=None)
     query = select(
-        ChatTurn.session_id, ChatTurn.user_text, ChatTurn.reply_text, ChatTurn.replies
+        ChatTurn.session_id, ChatTurn.user_text, ChatTurn.reply_text, old_replies
     ).where(ChatTurn.session_id.in_(candidates.scalar_subquery()))
     missing: dict[str, set[str]] = {}
     result = await conn.stream(query.execution_options(yield_per=STREAM_ROWS))
-    async for session_id, user_text, reply, replies in result:
-        left = missing.setdefault(session_id, set(words))
-        if not left:
-            continue
-        text = searchable_text(user_text or "", reply, replies).casefold()
-        left.difference_update([w for w in left if w in text])
+    async for rows in result.partitions():  # per partition: an await per row is slow
+        for session_id, user_text, reply, replies in rows:
+            left = missing.setdefault(session_id, set(words))
+            if not left:
+                continue
+            text = searchable_text(user_text or "", reply, replies).casefold()
+            left.difference_update([w for w in left if w in text])
     return {sid for sid, left in missing.items() if not left}
