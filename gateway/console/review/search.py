@@ -39,9 +39,9 @@ async def sessions_with_words(
     candidates = narrowed.with_only_columns(narrowed.selected_columns[0])
     # The replies' JSON only for rows without reply_text: one decryption less per turn.
     old_replies = case((ChatTurn.reply_text.is_(None), ChatTurn.replies), else_=None)
-    query = select(
-        ChatTurn.session_id, ChatTurn.user_text, ChatTurn.reply_text, old_replies
-    ).where(ChatTurn.session_id.in_(candidates.scalar_subquery()))
+    query = select(ChatTurn.session_id, ChatTurn.user_text, ChatTurn.reply_text, old_replies).where(
+        ChatTurn.session_id.in_(candidates.scalar_subquery())
+    )
     missing: dict[str, set[str]] = {}
     result = await conn.stream(query.execution_options(yield_per=STREAM_ROWS))
     async for rows in result.partitions():  # per partition: an await per row is slow
