@@ -190,3 +190,23 @@ def test_rekey_cli_prints_counts(pg_url: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "chat_turns: 0 re-encrypted under key 'keyB', 0 left" in done.stdout
+
+
+def test_production_refuses_the_development_data_keys() -> None:
+    production: dict[str, Any] = {
+        "app_env": "production",
+        "service_token": "prod-service",
+        "rasa_auth_token": "prod-rasa",
+        "chat_credential_key": new_key_spec("x").split(":", 1)[1],
+    }
+    own_index_key = new_key_spec("x").split(":", 1)[1]
+    with pytest.raises(ValueError, match="DATA_ENCRYPTION_KEYS"):
+        Settings(**production, data_index_key=own_index_key)  # the development key
+    with pytest.raises(ValueError, match="DATA_INDEX_KEY"):
+        Settings(**production, data_encryption_keys=KEY_A)
+    with pytest.raises(ValueError, match="32"):  # malformed keys fail at start, any env
+        Settings(data_encryption_keys="k1:c2hvcnQ=")
+    assert (
+        Settings(**production, data_encryption_keys=KEY_A, data_index_key=own_index_key).app_env
+        == "production"
+    )
