@@ -10,7 +10,8 @@ console's first page of ``GET /console/api/sessions?q=...`` is computed the way 
 does (``repository.session_page``) for a word that matches few conversations, and
 again with a date range that leaves a tenth of them (the other filters narrow the
 sessions before anything is decrypted). Prints the median and the worst of --runs, and
-the customer filter (blind index, one indexed equality) for comparison.
+the customer filter (blind index, one indexed equality) for comparison. Then rotates
+to a new key and times ``gateway.transcripts.rekey`` over all of it (rows/s).
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.console.review import repository as repo
 from gateway.console.review.schemas import SessionFilters
+from gateway.fieldcrypt import new_key_spec
+from gateway.settings import DEFAULT_DATA_ENCRYPTION_KEYS, Settings
 from gateway.transcripts import encrypted
 from gateway.transcripts.model import ChatSession, ChatTurn
+from gateway.transcripts.rekey import rekey
 from gateway.transcripts.schema import TranscriptSchema
 from gateway.transcripts.writer import make_engine
 
@@ -118,7 +122,15 @@ async def measure(turns: int, runs: int) -> None:
                 f"{turns:>7} turns  {label:<38} median {median:8.1f} ms  "
                 f"worst {worst:8.1f} ms  ({found} sessions on the page)"
             )
+        rotated = f"{new_key_spec('bench2')},{DEFAULT_DATA_ENCRYPTION_KEYS}"
+        cipher = encrypted.use_settings(Settings(data_encryption_keys=rotated))
+        began = time.perf_counter()
+        counts = await rekey(engine, cipher)
+        took = time.perf_counter() - began
+        rows = sum(c.rekeyed for c in counts)
+        print(f"{turns:>7} turns  rekey: {rows} rows in {took:.1f} s ({rows / took:.0f} rows/s)")
     finally:
+        encrypted.use_settings(Settings())
         await engine.dispose()
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -75,13 +75,21 @@ async def rekey_table(
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = (await conn.execute(query)).all()
-            for row in rows:
-                values = {
-                    name: cipher.encrypt(cipher.decrypt(value, context=context), context=context)
-                    for (name, context), value in zip(columns, row[1:], strict=True)
-                    if value is not None and not cipher.is_current(value)
+            updates = [
+                {
+                    "row_key": row[0],
+                    **{
+                        name: cipher.encrypt(cipher.decrypt(value, context=ctx), context=ctx)
+                        if value is not None and not cipher.is_current(value)
+                        else value
+                        for (name, ctx), value in zip(columns, row[1:], strict=True)
+                    },
                 }
-                await conn.execute(sa.update(raw).where(raw.c.id == row[0]).values(**values))
+                for row in rows
+            ]
+            if updates:  # one executemany per batch, not a round trip per row
+                statement = sa.update(raw).where(raw.c.id == sa.bindparam("row_key"))
+                await conn.execute(statement, updates)
         if not rows:
             break
         count.rekeyed += len(rows)

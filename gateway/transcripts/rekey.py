@@ -77,11 +77,15 @@ async def rekey_table(
             # Read through the column types (plaintext, whichever key or none), written
             # back through them (under the current key).
             rows = (await conn.execute(query)).all()
+            updates = []
             for row in rows:
                 values = dict(zip((c.name for c in columns), row[1:], strict=True))
                 if table is ChatSession.__table__:
                     values["customer_name_index"] = name_index(values["customer_name"])
-                await conn.execute(sa.update(table).where(key == row[0]).values(**values))
+                updates.append({"row_key": row[0], **values})
+            if updates:  # one executemany per batch, not a round trip per row
+                statement = sa.update(table).where(key == sa.bindparam("row_key"))
+                await conn.execute(statement, updates)
         if not rows:
             break
         count.rekeyed += len(rows)
