@@ -6,6 +6,7 @@ answers in plaintext, payee uniqueness works through the IBAN's blind index, and
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -195,3 +196,27 @@ def test_rekey_cli_prints_counts(tmp_path: Path, rsa_keys: Keys) -> None:
     assert done.returncode == 0, done.stderr
     assert "customers: 2 re-encrypted under key 'keyB', 0 left" in done.stdout
     assert "payees: 4 re-encrypted under key 'keyB', 0 left" in done.stdout
+
+
+async def test_rekey_skips_rows_a_request_holds_and_a_second_run_takes_them(
+    session_factory: SessionFactory, engine: AsyncEngine, settings: Settings, rsa_keys: Keys
+) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL")
+    encrypted_columns.use_settings(
+        make_settings(settings.database_url, rsa_keys, data_encryption_keys=KEY_A)
+    )
+    async with session_factory() as session, session.begin():
+        for n in range(3):
+            session.add(Customer(username=f"lock{n}", display_name=f"N {n}", password_hash="x"))
+    cipher = encrypted_columns.use_settings(
+        make_settings(settings.database_url, rsa_keys, data_encryption_keys=f"{KEY_B},{KEY_A}")
+    )
+    async with engine.connect() as request:  # a request in the middle of its transaction
+        await request.execute(text("SELECT id FROM customers WHERE username = 'lock1' FOR UPDATE"))
+        # Bounded so that a rekey waiting for the lock fails the test instead of hanging.
+        first = await asyncio.wait_for(rekey(engine, cipher), timeout=60)
+        await request.rollback()
+    assert {c.table: (c.rekeyed, c.left) for c in first}["customers"] == (2, 1)
+    second = await rekey(engine, cipher)
+    assert {c.table: (c.rekeyed, c.left) for c in second}["customers"] == (1, 0)
