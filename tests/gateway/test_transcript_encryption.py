@@ -210,3 +210,46 @@ def test_production_refuses_the_development_data_keys() -> None:
         Settings(**production, data_encryption_keys=KEY_A, data_index_key=own_index_key).app_env
         == "production"
     )
+
+
+async def test_a_chat_sessions_table_from_before_encryption_is_brought_up_to_date(
+    pg_url: str,
+) -> None:
+    """As it shipped: customer_name VARCHAR(200), no name index, a plaintext name. Start
+    adds the column and widens the name; rekey encrypts and indexes the old row."""
+    engine = make_engine(pg_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "CREATE TABLE chat_sessions (session_id VARCHAR(64) PRIMARY KEY,"
+                    " started_at TIMESTAMPTZ, last_at TIMESTAMPTZ, turns INTEGER,"
+                    " fallback BOOLEAN, handoff BOOLEAN, min_confidence FLOAT,"
+                    " customer_id VARCHAR(128), customer_username VARCHAR(128),"
+                    " customer_name VARCHAR(200), reviewed BOOLEAN, reviewed_by VARCHAR(128),"
+                    " rating_score INTEGER, rating_comment TEXT, rated_at TIMESTAMPTZ)"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO chat_sessions (session_id, last_at, turns, fallback, handoff,"
+                    " customer_id, customer_name, reviewed) VALUES"
+                    " ('s-old', now(), 1, false, false, 'c-old', 'Zoë Müller', false)"
+                )
+            )
+        await TranscriptSchema(engine).ensure()
+        [(kind,)] = await raw(
+            engine,
+            "SELECT data_type FROM information_schema.columns"
+            " WHERE table_name = 'chat_sessions' AND column_name = 'customer_name'",
+        )
+        assert kind == "text"
+        assert await search(engine, customer="zoë müller") == set()  # not indexed yet
+        cipher = encrypted.use_settings(Settings())
+        counts = {c.table: (c.rekeyed, c.left) for c in await rekey(engine, cipher)}
+        assert counts["chat_sessions"] == (1, 0)
+        [(name,)] = await raw(engine, "SELECT customer_name FROM chat_sessions")
+        assert name.startswith("v1:dev:") and "Müller" not in name
+        assert await search(engine, customer="ZOË MÜLLER") == {"s-old"}
+    finally:
+        await engine.dispose()
