@@ -1,0 +1,78 @@
+"""core_banking as the actions see it: a typed HTTP client (`client`), the models it
+returns (`models`, checked against core_banking's OpenAPI by tests/core_banking), its
+errors (`errors`) and the tables that turn those errors into answers (`answers`)."""
+
+from actions.core_banking_api.answers import FAILURES, Answer, AnswerTable, Then, say, say_failure
+from actions.core_banking_api.client import (
+    buy_gift_card,
+    cancel_transfer,
+    change_card,
+    confirm_transfer,
+    create_payee,
+    create_transfer,
+    delete_payee,
+    gift_card_balance,
+    guest_gift_card_balance,
+    list_accounts,
+    list_cards,
+    list_payees,
+    list_transactions,
+    redeem_gift_card,
+    report_card_lost,
+)
+from actions.core_banking_api.errors import (
+    CoreBankingError,
+    CoreBankingRejected,
+    CoreBankingUnauthorized,
+    CoreBankingUnavailable,
+)
+from actions.core_banking_api.models import (
+    Account,
+    Card,
+    CardReported,
+    GiftCardBalance,
+    GiftCardReceipt,
+    GiftCardRedemption,
+    Payee,
+    Problem,
+    Transaction,
+    Transfer,
+)
+
+__all__ = [
+    "FAILURES",
+    "Account",
+    "Answer",
+    "AnswerTable",
+    "Card",
+    "CardReported",
+    "CoreBankingError",
+    "CoreBankingRejected",
+    "CoreBankingUnauthorized",
+    "CoreBankingUnavailable",
+    "GiftCardBalance",
+    "GiftCardReceipt",
+    "GiftCardRedemption",
+    "Payee",
+    "Problem",
+    "Then",
+    "Transaction",
+    "Transfer",
+    "buy_gift_card",
+    "cancel_transfer",
+    "change_card",
+    "confirm_transfer",
+    "create_payee",
+    "create_transfer",
+    "delete_payee",
+    "gift_card_balance",
+    "guest_gift_card_balance",
+    "list_accounts",
+    "list_cards",
+    "list_payees",
+    "list_transactions",
+    "redeem_gift_card",
+    "report_card_lost",
+    "say",
+    "say_failure",
+]
