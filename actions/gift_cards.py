@@ -27,7 +27,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import core_banking_api, gateway_client
-from actions.core_banking_api import Account, Answer, AnswerTable, Problem, say
+from actions.core_banking_api import (
+    Account,
+    Answer,
+    AnswerTable,
+    GiftCardPurchase,
+    Problem,
+    say,
+)
 from actions.credentials import seal_secret
 from actions.customer import customer_from_tracker, turn_claims
 from actions.entities import entity_value
@@ -430,15 +437,15 @@ class ActionBuyGiftCard(Action):
                     response="utter_gift_card_account_not_found", account_label=label
                 )
                 return _reset(BUY_SLOTS)
-            body = {
-                "from_account_id": account.id,
-                "amount_minor": minor,
-                "currency": CURRENCY,
-                "recipient_name": tracker.get_slot("gift_recipient_name"),
-                "message": None if message in (None, NO_MESSAGE) else message,
-            }
+            purchase = GiftCardPurchase(
+                from_account_id=account.id,
+                amount_minor=minor,
+                currency=CURRENCY,
+                recipient_name=tracker.get_slot("gift_recipient_name"),
+                message=None if message in (None, NO_MESSAGE) else message,
+            )
             card = await core_banking_api.buy_gift_card(
-                customer.access_token, body, idempotency_key(tracker, "buy")
+                customer.access_token, purchase, idempotency_key(tracker, "buy")
             )
         except core_banking_api.CoreBankingError as error:
             BUY_ANSWERS.tell(dispatcher, error, account_label=label)

@@ -23,6 +23,7 @@ from actions.core_banking_api import (
     Account,
     Answer,
     AnswerTable,
+    NewTransfer,
     Payee,
     Problem,
     Then,
@@ -538,7 +539,8 @@ def _refused(problem: Problem, context: Mapping[str, Any]) -> Answer:
     return Answer("utter_transfer_rejected", {"reason": reason.rstrip(".")})
 
 
-# Making a transfer (`context`: source_label, currency) and confirming a held one.
+# Making a transfer (`context`: source_label, currency) and confirming one held for
+# step-up (the last four kinds; a refused new transfer always ends the task).
 TRANSFER_ANSWERS = AnswerTable(
     problems={
         "insufficient-funds": say("utter_insufficient_funds", "source_label"),
@@ -549,7 +551,7 @@ TRANSFER_ANSWERS = AnswerTable(
         "too-many-attempts": say("utter_transfer_blocked_after_otp"),
     },
     rejected=_refused,
-    # Not reached: a held transfer waits for its code, asked again.
+    # The bank not reached: a held transfer still waits for the code, typed again.
     unavailable=say("utter_backend_unavailable", then=Then.KEEP),
 )
 
@@ -579,20 +581,19 @@ class ActionExecuteTransfer(Action):
             return _reset()
         source = tracker.get_slot("transfer_source")
         destination = tracker.get_slot("transfer_destination")
-        body: dict[str, Any] = {
-            "from_account_id": source["id"],
-            "currency": source["currency"],
-            "amount_minor": to_minor(tracker.get_slot("transfer_amount"), source["currency"]),
-            "reference": tracker.get_slot("transfer_reference") or DEFAULT_REFERENCE,
-        }
-        if destination["kind"] == "payee":
-            body["payee_id"] = destination["payee_id"]
-        else:
-            body["to_account_number"] = destination["account_number"]
+        to_payee = destination["kind"] == "payee"
+        transfer = NewTransfer(
+            from_account_id=source["id"],
+            payee_id=destination["payee_id"] if to_payee else None,
+            to_account_number=None if to_payee else destination["account_number"],
+            amount_minor=to_minor(tracker.get_slot("transfer_amount"), source["currency"]),
+            currency=source["currency"],
+            reference=tracker.get_slot("transfer_reference") or DEFAULT_REFERENCE,
+        )
         return await self._send(
             dispatcher,
             customer,
-            body,
+            transfer,
             idempotency_key(tracker),
             source["label"],
             destination["label"],
@@ -602,15 +603,15 @@ class ActionExecuteTransfer(Action):
         self,
         dispatcher: CollectingDispatcher,
         customer: Customer,
-        body: dict[str, Any],
+        order: NewTransfer,
         key: str,
         source_label: str,
         destination_label: str,
     ) -> list[dict[str, Any]]:
         try:
-            transfer = await core_banking_api.create_transfer(customer.access_token, body, key)
+            transfer = await core_banking_api.create_transfer(customer.access_token, order, key)
         except core_banking_api.CoreBankingError as error:
-            currency = str(body["currency"])
+            currency = order.currency
             TRANSFER_ANSWERS.tell(dispatcher, error, source_label=source_label, currency=currency)
             return _reset()  # nothing was held: the transfer starts again from scratch
         if transfer.held_for_step_up:

@@ -17,13 +17,21 @@ from actions.core_banking_api.errors import (
 from actions.core_banking_api.models import (
     Account,
     Card,
+    CardLoss,
     CardReported,
     GiftCardBalance,
+    GiftCardCode,
+    GiftCardPurchase,
     GiftCardReceipt,
+    GiftCardRedeem,
     GiftCardRedemption,
+    GuestGiftCardCode,
+    NewPayee,
+    NewTransfer,
     Payee,
     Transaction,
     Transfer,
+    TransferCode,
 )
 from actions.observability import traceparent
 from actions.settings import get_settings
@@ -54,6 +62,10 @@ def _checked(response: httpx.Response) -> Any:
     if response.status_code >= 400:
         raise CoreBankingRejected.from_response(response)
     return response.json() if response.content else None
+
+
+def _sent(request: BaseModel) -> dict[str, Any]:
+    return request.dict(exclude_none=True)
 
 
 def _parsed(model: type[M], body: Any) -> M:
@@ -125,9 +137,8 @@ async def report_card_lost(
     token: str, card_id: str, reason: Literal["lost", "stolen"]
 ) -> CardReported:
     """Cancels the card for good and issues its replacement."""
-    body = await _request(
-        "POST", f"/v1/cards/{card_id}/report-lost", token, body={"reason": reason}
-    )
+    loss = _sent(CardLoss(reason=reason))
+    body = await _request("POST", f"/v1/cards/{card_id}/report-lost", token, body=loss)
     return _parsed(CardReported, body)
 
 
@@ -135,18 +146,17 @@ async def list_payees(token: str) -> list[Payee]:
     return _listed(Payee, await _request("GET", "/v1/payees", token))
 
 
-async def create_transfer(token: str, body: dict[str, Any], idempotency_key: str) -> Transfer:
-    """`body` as core_banking's TransferCreate; a transfer held for step-up comes back
-    with status requires_confirmation."""
+async def create_transfer(token: str, transfer: NewTransfer, idempotency_key: str) -> Transfer:
+    """A transfer held for step-up comes back with status requires_confirmation."""
     answer = await _request(
-        "POST", "/v1/transfers", token, body=body, idempotency_key=idempotency_key
+        "POST", "/v1/transfers", token, body=_sent(transfer), idempotency_key=idempotency_key
     )
     return _parsed(Transfer, answer)
 
 
 async def confirm_transfer(token: str, transfer_id: str, code: str) -> Transfer:
     answer = await _request(
-        "POST", f"/v1/transfers/{transfer_id}/confirm", token, body={"code": code}
+        "POST", f"/v1/transfers/{transfer_id}/confirm", token, body=_sent(TransferCode(code=code))
     )
     return _parsed(Transfer, answer)
 
@@ -158,7 +168,7 @@ async def cancel_transfer(token: str, transfer_id: str) -> Transfer:
 async def create_payee(token: str, name: str, iban: str) -> Payee:
     """A payee with the same IBAN → CoreBankingRejected 409 (kind "duplicate-payee"); a
     bad IBAN → 422 (kind "invalid-iban")."""
-    body = await _request("POST", "/v1/payees", token, body={"name": name, "iban": iban})
+    body = await _request("POST", "/v1/payees", token, body=_sent(NewPayee(name=name, iban=iban)))
     return _parsed(Payee, body)
 
 
@@ -166,18 +176,20 @@ async def delete_payee(token: str, payee_id: str) -> None:
     await _request("DELETE", f"/v1/payees/{payee_id}", token)
 
 
-async def buy_gift_card(token: str, body: dict[str, Any], idempotency_key: str) -> GiftCardReceipt:
-    """`body` as core_banking's GiftCardPurchase; the receipt's `code` is only in the first
-    response (null in replays)."""
+async def buy_gift_card(
+    token: str, purchase: GiftCardPurchase, idempotency_key: str
+) -> GiftCardReceipt:
+    """The receipt's `code` is only in the first response (null in replays)."""
     answer = await _request(
-        "POST", "/v1/gift-cards", token, body=body, idempotency_key=idempotency_key
+        "POST", "/v1/gift-cards", token, body=_sent(purchase), idempotency_key=idempotency_key
     )
     return _parsed(GiftCardReceipt, answer)
 
 
 async def gift_card_balance(token: str, code: str) -> GiftCardBalance:
     """Unknown code → 404, too many wrong codes → 429 (kind "too-many-attempts")."""
-    body = await _request("POST", "/v1/gift-cards/balance", token, body={"code": code})
+    lookup = _sent(GiftCardCode(code=code))
+    body = await _request("POST", "/v1/gift-cards/balance", token, body=lookup)
     return _parsed(GiftCardBalance, body)
 
 
@@ -185,11 +197,9 @@ async def redeem_gift_card(
     token: str, code: str, to_account_id: str, amount_minor: int | None, idempotency_key: str
 ) -> GiftCardRedemption:
     """Moves `amount_minor` (None: the whole balance) from the card to the account."""
-    body: dict[str, Any] = {"code": code, "to_account_id": to_account_id}
-    if amount_minor is not None:
-        body["amount_minor"] = amount_minor
+    redeem = GiftCardRedeem(code=code, to_account_id=to_account_id, amount_minor=amount_minor)
     answer = await _request(
-        "POST", "/v1/gift-cards/redeem", token, body=body, idempotency_key=idempotency_key
+        "POST", "/v1/gift-cards/redeem", token, body=_sent(redeem), idempotency_key=idempotency_key
     )
     return _parsed(GiftCardRedemption, answer)
 
@@ -204,7 +214,7 @@ async def guest_gift_card_balance(code: str, requester: str) -> GiftCardBalance:
         response = await _http().post(
             "/internal/gift-cards/balance",
             headers=headers,
-            json={"code": code, "requester": requester},
+            json=_sent(GuestGiftCardCode(code=code, requester=requester)),
         )
     except httpx.HTTPError as exc:
         raise CoreBankingUnavailable(str(exc)) from exc

@@ -1,13 +1,16 @@
 """What the actions read from core_banking's answers, as pydantic (1.x, Rasa's pin) models.
 
-Each model mirrors one response schema of core_banking's OpenAPI (named in
+Each answer model mirrors one response schema of core_banking's OpenAPI (named in
 `OPENAPI_SCHEMAS`) with only the fields the actions use; anything else core_banking sends
-is ignored. The services meet over HTTP only, so nothing here imports core_banking:
-tests/core_banking/test_actions_client_contract.py reads this file's fields and checks
-each against core_banking's OpenAPI, and `Problem`'s against the problems it renders.
+is ignored. Each request model mirrors the request schema it is sent as
+(`OPENAPI_REQUESTS`). The services meet over HTTP only, so nothing here imports
+core_banking: tests/core_banking/test_actions_client_contract.py reads this file's fields
+and checks each against core_banking's OpenAPI, and `Problem`'s against the problems it
+renders.
 """
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Extra, StrictInt
 
@@ -23,6 +26,17 @@ OPENAPI_SCHEMAS = {
     "GiftCardReceipt": "GiftCardCreated",
     "GiftCardBalance": "GiftCardBalance",
     "GiftCardRedemption": "GiftCardRedemption",
+}
+# actions request model -> core_banking's OpenAPI request body it is sent as.
+OPENAPI_REQUESTS = {
+    "NewTransfer": "TransferCreate",
+    "TransferCode": "ConfirmTransfer",
+    "CardLoss": "ReportLost",
+    "NewPayee": "PayeeCreate",
+    "GiftCardPurchase": "GiftCardPurchase",
+    "GiftCardCode": "CodeLookup",
+    "GuestGiftCardCode": "GuestCodeLookup",
+    "GiftCardRedeem": "GiftCardRedeem",
 }
 
 
@@ -141,3 +155,52 @@ class Problem(Model):
     @property
     def transfer_status(self) -> str | None:
         return self.status if isinstance(self.status, str) else None
+
+
+# --- requests (sent without their None fields: core_banking's defaults apply) ----------
+
+
+class NewTransfer(Model):
+    """To an IBAN (`to_account_number`) or to a saved payee (`payee_id`): exactly one."""
+
+    from_account_id: str
+    to_account_number: str | None = None
+    payee_id: str | None = None
+    amount_minor: int
+    currency: str
+    reference: str
+
+
+class TransferCode(Model):
+    code: str  # the 6 digits the customer's authenticator app shows now
+
+
+class CardLoss(Model):
+    reason: Literal["lost", "stolen"]
+
+
+class NewPayee(Model):
+    name: str
+    iban: str
+
+
+class GiftCardPurchase(Model):
+    from_account_id: str
+    amount_minor: int
+    currency: str
+    recipient_name: str | None = None
+    message: str | None = None
+
+
+class GiftCardCode(Model):
+    code: str
+
+
+class GuestGiftCardCode(GiftCardCode):
+    requester: str  # the chat session wrong codes are counted against
+
+
+class GiftCardRedeem(Model):
+    code: str
+    to_account_id: str
+    amount_minor: int | None = None  # None: the whole balance

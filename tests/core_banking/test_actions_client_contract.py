@@ -1,12 +1,14 @@
-"""The action server's typed client against what core_banking really answers.
+"""The action server's typed client against what core_banking really answers and takes.
 
-actions/core_banking_api/models.py mirrors core_banking's response schemas with pydantic 1
-(Rasa's pin); the services share no code, so this test reads that file as text (`ast`)
-and checks every field an actions model reads against core_banking's OpenAPI: the
-field exists, and the model accepts every type the API may send there (null included).
-It also checks the answer tables (`AnswerTable(problems={...})` in actions/) name only
-problem kinds core_banking can send, and that `Problem` reads only members core_banking
-renders. Renaming a field on either side makes this test fail.
+actions/core_banking_api/models.py mirrors core_banking's schemas with pydantic 1 (Rasa's
+pin); the services share no code, so this test reads that file as text (`ast`) and
+checks it against core_banking's OpenAPI: every field an answer model reads exists,
+and the model accepts every type the API may send there (null included); every field a
+request model sends is one the API takes, of a type it takes, and every field the API
+requires is always sent. It also checks that the answer tables
+(`AnswerTable(problems={...})` in actions/) name only problem kinds core_banking can
+send, and that `Problem` reads only members core_banking renders. Renaming a field on
+either side makes this test fail.
 """
 
 from __future__ import annotations
@@ -54,11 +56,18 @@ def _module(path: Path) -> ast.Module:
 
 
 def actions_models() -> dict[str, list[ModelField]]:
-    """Each class of the actions' models file, with its annotated fields."""
+    """Each class of the actions' models file, with its annotated fields (its own and
+    those of the models it extends)."""
     models: dict[str, list[ModelField]] = {}
     for node in _module(MODELS).body:
         if isinstance(node, ast.ClassDef):
-            models[node.name] = [
+            inherited = [
+                field
+                for base in node.bases
+                if isinstance(base, ast.Name)
+                for field in models.get(base.id, [])
+            ]
+            models[node.name] = inherited + [
                 ModelField(node.name, stmt.target.id, stmt.annotation, stmt.value is not None)
                 for stmt in node.body
                 if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
@@ -66,16 +75,25 @@ def actions_models() -> dict[str, list[ModelField]]:
     return models
 
 
-def schema_names() -> dict[str, str]:
-    """`OPENAPI_SCHEMAS` of the models file: actions model -> core_banking schema."""
+def _mapping(name: str) -> dict[str, str]:
     for node in _module(MODELS).body:
         if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "OPENAPI_SCHEMAS" for t in node.targets
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
         ):
             value = ast.literal_eval(node.value)
             assert isinstance(value, dict)
             return {str(k): str(v) for k, v in value.items()}
-    raise AssertionError(f"no OPENAPI_SCHEMAS in {MODELS}")
+    raise AssertionError(f"no {name} in {MODELS}")
+
+
+def schema_names() -> dict[str, str]:
+    """`OPENAPI_SCHEMAS` of the models file: answer model -> core_banking schema."""
+    return _mapping("OPENAPI_SCHEMAS")
+
+
+def request_names() -> dict[str, str]:
+    """`OPENAPI_REQUESTS` of the models file: request model -> core_banking schema."""
+    return _mapping("OPENAPI_REQUESTS")
 
 
 def accepted(annotation: ast.expr, names: dict[str, str]) -> list[dict[str, Any]]:
@@ -85,6 +103,9 @@ def accepted(annotation: ast.expr, names: dict[str, str]) -> list[dict[str, Any]
     if isinstance(annotation, ast.Constant) and annotation.value is None:
         return [{"type": "null"}]
     if isinstance(annotation, ast.Subscript) and isinstance(annotation.value, ast.Name):
+        if annotation.value.id == "Literal":
+            values = ast.literal_eval(annotation.slice)
+            return [{"type": "string", "enum": list(values)}]
         inner = accepted(annotation.slice, names)
         if annotation.value.id == "list":
             return [{"type": "array", "items": inner}]
@@ -110,17 +131,24 @@ def alternatives(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return [schema]
 
 
-def accepts(model: dict[str, Any], api: dict[str, Any]) -> bool:
-    """Whether a value of the API's type `api` parses into the model's type `model`."""
-    if "$ref" in model or "$ref" in api:
-        return model.get("$ref") == api.get("$ref")
-    if model["type"] != api.get("type"):
-        return model["type"] == "number" and api.get("type") == "integer"
-    if "format" in model and api.get("format") != model["format"]:
+def accepts(receiver: dict[str, Any], value: dict[str, Any]) -> bool:
+    """Whether a value of type `value` parses into type `receiver` (the model's type for
+    an answer, the API's for a request)."""
+    if "$ref" in receiver or "$ref" in value:
+        return receiver.get("$ref") == value.get("$ref")
+    if receiver.get("type") != value.get("type"):
+        return receiver.get("type") == "number" and value.get("type") == "integer"
+    if "format" in receiver and value.get("format") != receiver["format"]:
         return False  # a datetime field needs a date-time string
-    if model["type"] == "array":
-        items = alternatives(api.get("items", {}))
-        return all(any(accepts(m, a) for m in model["items"]) for a in items)
+    if "enum" in receiver and not set(value.get("enum", [None])) <= set(receiver["enum"]):
+        return False
+    if receiver["type"] == "array":
+        items = value.get("items", {})
+        items_given = items if isinstance(items, list) else alternatives(items)
+        items_taken = receiver["items"]
+        if not isinstance(items_taken, list):
+            items_taken = alternatives(items_taken)
+        return all(any(accepts(r, v) for r in items_taken) for v in items_given)
     return True
 
 
@@ -142,15 +170,46 @@ def mismatches(field: ModelField, schema: dict[str, Any], names: dict[str, str])
     return problems
 
 
+def request_mismatches(
+    model: str, fields: list[ModelField], schema: dict[str, Any], names: dict[str, str]
+) -> list[str]:
+    """What core_banking would refuse in a request the model makes (the client sends no
+    None field, so null is never sent)."""
+    properties = schema.get("properties", {})
+    problems = []
+    for field in fields:
+        where = f"{model}.{field.name}"
+        if field.name not in properties:
+            problems.append(f"{where}: core_banking's schema takes no field {field.name!r}")
+            continue
+        taken = alternatives(properties[field.name])
+        problems += [
+            f"{where}: sends {m}, which core_banking's {properties[field.name]} refuses"
+            for m in accepted(field.annotation, names)
+            if m.get("type") != "null" and not any(accepts(a, m) for a in taken)
+        ]
+    always_sent = {
+        f.name
+        for f in fields
+        if not f.has_default and all(m.get("type") != "null" for m in accepted(f.annotation, names))
+    }
+    problems += [
+        f"{model}: core_banking requires {name!r}, which it may not send"
+        for name in set(schema.get("required", [])) - always_sent
+    ]
+    return problems
+
+
 @pytest.fixture(scope="module")
 def openapi_schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = core_banking.app.app.openapi()["components"]["schemas"]
     return schemas
 
 
-def test_every_actions_model_mirrors_a_response_schema(openapi_schemas: dict[str, Any]) -> None:
-    names, models = schema_names(), actions_models()
-    assert set(names) == set(models) - NOT_IN_OPENAPI, "a model with no schema is not checked"
+def test_every_actions_model_mirrors_a_schema(openapi_schemas: dict[str, Any]) -> None:
+    names = {**schema_names(), **request_names()}
+    unchecked = set(actions_models()) - NOT_IN_OPENAPI - set(names)
+    assert not unchecked, f"models that mirror no schema are not checked: {unchecked}"
     missing = {n: s for n, s in names.items() if s not in openapi_schemas}
     assert not missing, f"schemas core_banking does not have: {missing}"
 
@@ -165,6 +224,18 @@ def test_every_field_the_actions_read_is_in_core_banking_openapi(
         if model in names
         for field in fields
         for mismatch in mismatches(field, openapi_schemas[names[model]], names)
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_every_request_the_actions_send_is_one_core_banking_takes(
+    openapi_schemas: dict[str, Any],
+) -> None:
+    names, models = request_names(), actions_models()
+    found = [
+        mismatch
+        for model, schema in names.items()
+        for mismatch in request_mismatches(model, models[model], openapi_schemas[schema], names)
     ]
     assert not found, "\n".join(found)
 
