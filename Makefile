@@ -79,7 +79,7 @@ lint: setup
 	$(APP)/ruff format --check .
 	$(APP)/mypy gateway core_banking scripts tests/core_banking tests/gateway tests/e2e tests/deploy $(wildcard tests/*.py)
 	$(APP)/mypy bench/gateway.py
-	$(APP)/mypy bench/ledger.py bench/ledger_ceiling.py
+	$(APP)/mypy bench/ledger.py bench/ledger_ceiling.py bench/console_search.py
 	$(APP)/mypy bench/nlu.py bench/rasa_turns.py
 	$(APP)/mypy bench/locustfile.py
 	$(APP)/mypy --python-executable $(RASA)/python --python-version 3.10 actions tests/actions \

@@ -41,6 +41,7 @@ from gateway.console.service import ConsoleService
 from gateway.identity_client import IdentityClient
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings, get_settings
+from gateway.transcripts import encrypted
 from gateway.transcripts.schema import TranscriptSchema
 from gateway.transcripts.writer import (
     STREAM_MAX,
@@ -59,6 +60,7 @@ _CSP = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    encrypted.use_settings(settings)  # the keys of transcripts at rest
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -7,16 +7,24 @@ development; ``APP_ENV=production`` refuses to start with the default service to
 
 from __future__ import annotations
 
+import base64
 from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.fieldcrypt import parse_index_key, parse_keys
+
 DEFAULT_SERVICE_TOKEN = "dev-service-token"
 DEFAULT_RASA_AUTH_TOKEN = "dev-rasa-token"
 # A Fernet key (32 random bytes, urlsafe base64) for development and tests only.
 DEFAULT_CHAT_CREDENTIAL_KEY = "ZGV2LWNoYXQtY3JlZGVudGlhbC1rZXktMzItYnl0ZXM="
+# AES-256 and HMAC keys for transcripts at rest, development and tests only (refused in
+# production): base64 of b"dev-data-encryption-key-32-bytes" / b"dev-data-blind-index-key-32bytes".
+DEFAULT_DATA_ENCRYPTION_KEY = "ZGV2LWRhdGEtZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
+DEFAULT_DATA_ENCRYPTION_KEYS = f"dev:{DEFAULT_DATA_ENCRYPTION_KEY}"
+DEFAULT_DATA_INDEX_KEY = "ZGV2LWRhdGEtYmxpbmQtaW5kZXgta2V5LTMyYnl0ZXM="
 
 
 class Settings(BaseSettings):
@@ -112,6 +120,12 @@ class Settings(BaseSettings):
 
     # Where finished turns are recorded (SQLAlchemy async URL).
     transcript_database_url: str = "sqlite+aiosqlite:///var/transcripts.sqlite3"
+    # Transcript text and customer names in it are encrypted at rest
+    # (gateway/fieldcrypt.py): ``kid:base64 32-byte key`` pairs, comma separated, the
+    # first encrypts, all decrypt; rotate with ``python -m gateway.transcripts.rekey``.
+    data_encryption_keys: str = DEFAULT_DATA_ENCRYPTION_KEYS
+    # HMAC key of the blind index on customer names (the console's customer filter).
+    data_index_key: str = DEFAULT_DATA_INDEX_KEY
 
     @property
     def allowed_origin_set(self) -> frozenset[str]:
@@ -140,12 +154,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:
+        # Malformed data keys fail at startup, not at the first transcript written.
+        data_keys = parse_keys(self.data_encryption_keys)
+        parse_index_key(self.data_index_key)
         if self.app_env != "production":
             return self
+        if any(key == base64.b64decode(DEFAULT_DATA_ENCRYPTION_KEY) for _, key in data_keys):
+            raise ValueError("DATA_ENCRYPTION_KEYS must not hold the development key in production")
         defaults = {
             "SERVICE_TOKEN": (self.service_token, DEFAULT_SERVICE_TOKEN),
             "RASA_AUTH_TOKEN": (self.rasa_auth_token, DEFAULT_RASA_AUTH_TOKEN),
             "CHAT_CREDENTIAL_KEY": (self.chat_credential_key, DEFAULT_CHAT_CREDENTIAL_KEY),
+            "DATA_INDEX_KEY": (self.data_index_key.strip(), DEFAULT_DATA_INDEX_KEY),
         }
         for name, (value, default) in defaults.items():
             if value in ("", default) or default in value.split(","):

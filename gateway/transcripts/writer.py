@@ -36,6 +36,7 @@ from gateway.chat.rasa_client import RasaClient
 from gateway.chat.store import erased_set_key
 from gateway.metrics import Metrics
 from gateway.transcripts import sessions as summaries
+from gateway.transcripts.encrypted import name_index
 from gateway.transcripts.extract import nlu_details
 from gateway.transcripts.model import (
     ChatSession,
@@ -254,6 +255,7 @@ async def _upsert_customer(conn: AsyncConnection, dialect: Any, turn: dict[str, 
         customer_id=turn["customer_id"],
         customer_username=turn.get("customer_username"),
         customer_name=turn.get("customer_name"),
+        customer_name_index=name_index(turn.get("customer_name")),
         reviewed=False,
     )
     new = statement.excluded
@@ -266,6 +268,9 @@ async def _upsert_customer(conn: AsyncConnection, dialect: Any, turn: dict[str, 
                     new.customer_username, ChatSession.customer_username
                 ),
                 "customer_name": func.coalesce(new.customer_name, ChatSession.customer_name),
+                "customer_name_index": func.coalesce(
+                    new.customer_name_index, ChatSession.customer_name_index
+                ),
             },
         )
     )
