@@ -24,6 +24,7 @@ hand-written rules (bot/data/) keep everything the registry does not cover.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -50,20 +51,29 @@ RESET_TASK = "action_reset_task_slots"
 REGISTRY_FILE = "registry.json"
 
 
-def load_registry(path: Path, domain: Domain | None = None) -> dict[str, Any]:
-    """The registry as the policy uses it: forms, switches, every answer (support
-    topics included) and the offered task of each support answer that offers one."""
+def registry_files(path: Path) -> list[Path]:
+    """The registry and the support domain it names: what the policy is trained from."""
     raw = yaml.safe_load(path.read_text())
     support_file = Path(raw["support_domain"])
     if not support_file.is_absolute():
         support_file = path.parent.parent / support_file
-    support = yaml.safe_load(support_file.read_text())
+    return [path, support_file]
+
+
+def load_registry(path: Path) -> dict[str, Any]:
+    """The registry as the policy uses it: forms, switches, every answer (support
+    topics included) and the offered task of each support answer that offers one.
+
+    The offers are read from the support domain file itself: the domain Rasa hands a
+    policy at training has no response texts or buttons."""
+    raw = yaml.safe_load(path.read_text())
+    support = yaml.safe_load(registry_files(path)[1].read_text())
     topics = list(support["intents"])
     switches = {**raw["one_step_tasks"], **raw["leaving_words"]}
     answered = {**raw["tasks_answered_inside_a_form"], **raw["questions"]}
     answers = {**answered, **{topic: f"utter_{topic}" for topic in topics}}
     offerable = {**answered, **switches}
-    responses = domain.responses if domain is not None else support["responses"]
+    responses = support["responses"]
     offers: dict[str, str] = {}
     for topic in topics:
         for variation in responses.get(f"utter_{topic}", []):
@@ -210,6 +220,15 @@ class TaskPolicy(Policy):
     def get_default_config() -> dict[str, Any]:
         return {"priority": 7, "registry": "bot/tasks.yml"}
 
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        """The registry's files are no graph input: without this, Rasa's training cache
+        would reuse a policy trained on an older registry."""
+        digest = hashlib.sha256()
+        for path in registry_files(Path(config["registry"])):
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
     def __init__(
         self,
         config: dict[str, Any],
@@ -228,7 +247,7 @@ class TaskPolicy(Policy):
         domain: Domain,
         **kwargs: Any,
     ) -> Resource:
-        self.registry = load_registry(Path(self.config["registry"]), domain)
+        self.registry = load_registry(Path(self.config["registry"]))
         self.mechanics = TaskMechanics(self.registry)
         with self._model_storage.write_to(self._resource) as directory:
             (directory / REGISTRY_FILE).write_text(json.dumps(self.registry, sort_keys=True))
