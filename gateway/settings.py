@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     rasa_timeout_seconds: float = 30.0
     # Staff console: a turn whose NLU confidence is below this is flagged low_confidence.
     console_low_confidence: float = Field(default=0.5, ge=0, le=1)
+    # A request for a person nobody takes within this long is ended and the customer
+    # told the assistant is back (``console/expiry.py``); 0 keeps requests forever.
+    handoff_queue_ttl_seconds: int = Field(default=900, ge=0)
+    handoff_sweep_seconds: float = Field(default=5.0, gt=0)
     core_banking_url: str = "http://127.0.0.1:8001"
     core_banking_timeout_seconds: float = 10.0
     service_token: str = DEFAULT_SERVICE_TOKEN

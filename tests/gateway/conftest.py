@@ -340,6 +340,7 @@ def make_settings(
             "rasa_retry_initial_backoff_seconds": 0.1,
             "rasa_retry_max_backoff_seconds": 0.5,
             "turn_sweep_interval_seconds": 0.5,
+            "handoff_sweep_seconds": 0.2,
             "transcript_database_url": f"sqlite+aiosqlite:///{transcripts}",
         }
         values.update(overrides)

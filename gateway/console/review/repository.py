@@ -56,6 +56,10 @@ def _like(word: str) -> str:
     return f"%{escaped}%"
 
 
+def _prefix(word: str) -> str:
+    return _like(word)[1:]
+
+
 LISTED = (
     "session_id",
     "customer_id",
@@ -78,12 +82,15 @@ def filtered_sessions(filters: SessionFilters, low_confidence: float) -> Select[
     query = select(*listed).where(ChatSession.last_at.is_not(None))
     sid = ChatSession.session_id
     if filters.customer:
+        # What staff type: an id, a username or its start ("demo00"), or part of the
+        # display name ("kim"), case-insensitively. (Erasure names exactly: erasure.py.)
         who = filters.customer.lower()
         query = query.where(
             or_(
                 ChatSession.customer_id == filters.customer,
                 func.lower(ChatSession.customer_username) == who,
-                func.lower(ChatSession.customer_name) == who,
+                func.lower(ChatSession.customer_username).like(_prefix(who), escape="\\"),
+                ChatSession.customer_name.ilike(_like(who), escape="\\"),
             )
         )
     if filters.customer_id:
