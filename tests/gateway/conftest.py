@@ -265,6 +265,15 @@ USERS = {
             "roles": ["customer"],
         },
     ),
+    "agent1": (
+        "staff-password",
+        {
+            "subject": "staff-agent-1",
+            "username": "agent1",
+            "display_name": "Alex Agent",
+            "roles": ["agent"],
+        },
+    ),
     "supervisor1": (
         "staff-password",
         {

@@ -86,7 +86,7 @@ function fillTurn(box, t) {
     const vote = votes.get(r.seq);
     if (line && vote) {
       line.append(el("span", { className: `feedback ${vote.value}`,
-        textContent: `customer: ${vote.value === "up" ? "👍 helpful" : "👎 not helpful"}${vote.comment ? ` “${vote.comment}”` : ""}` }));
+        textContent: `customer rated this ${vote.value === "up" ? "helpful (thumbs up)" : "not helpful (thumbs down)"}${vote.comment ? ` “${vote.comment}”` : ""}` }));
     }
     if (line) out.push(line);
   }

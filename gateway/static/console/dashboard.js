@@ -27,18 +27,20 @@ function days(from, to) {
   return out;
 }
 
+const short = (day) => day.slice(5); // MM-DD on the axis
+
 function draw(id, type, labels, datasets, options = {}) {
   const summary = datasets.map((s) => `${s.label}: ${labels.map((l, i) => `${l} ${s.data[i]}`).join(", ")}`).join("; ");
   $(id).setAttribute("aria-label", summary.slice(0, 900) || "no data");
   if (!window.Chart) return; // the vendored library is missing: totals still show
   if (charts[id]) {
-    charts[id].data.labels = labels;
+    charts[id].data.labels = type === "doughnut" || options.indexAxis ? labels : labels.map(short);
     charts[id].data.datasets.forEach((set, i) => { set.data = datasets[i].data; });
     charts[id].update("none");
     return;
   }
   charts[id] = new window.Chart($(id), {
-    type, data: { labels, datasets },
+    type, data: { labels: type === "doughnut" || options.indexAxis ? labels : labels.map(short), datasets },
     options: { animation: false, responsive: true, maintainAspectRatio: false,
       plugins: { legend: { display: datasets.length > 1 || type === "doughnut" } }, ...options },
   });
@@ -56,7 +58,7 @@ export async function refreshDashboard() {
     const kpis = [
       ["Conversations", total.conversations], ["Turns", total.turns],
       ["Fallback rate", `${(total.fallback_rate * 100).toFixed(1)} %`], ["Handoffs", total.handoffs],
-      ["Helpful 👍", total.feedback.up], ["Not helpful 👎", total.feedback.down],
+      ["Replies rated helpful", total.feedback.up], ["Replies rated not helpful", total.feedback.down],
       ["Rating", total.ratings.count ? `★ ${total.ratings.mean.toFixed(1)} (${total.ratings.count})` : "none yet"],
     ];
     $("kpis").replaceChildren(...kpis.map(([name, value]) =>
@@ -75,7 +77,7 @@ export async function refreshDashboard() {
     draw("chart-handoffs", "bar", period, [
       { label: "Handoffs", data: daily.map((s) => s.handoffs), backgroundColor: AMBER },
     ], { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } });
-    draw("chart-feedback", "doughnut", ["👍 helpful", "👎 not helpful"], [
+    draw("chart-feedback", "doughnut", ["thumbs up (helpful)", "thumbs down (not helpful)"], [
       { label: "Replies", data: [total.feedback.up, total.feedback.down], backgroundColor: [GREEN, RED] },
     ]);
     draw("chart-ratings", "line", period, [
