@@ -87,6 +87,9 @@ def test_a_support_shift(stack: Stack, browser: Browser, tmp_path: Path) -> None
     agent.fill("#agent-text", "I've lifted the block; please try again.")
     agent.click("#agent-send")
     expect(customer.locator("#chat-log .msg.agent").last).to_contain_text("lifted the block")
+    expect(agent.locator("#transcript .msg.agent").last).to_contain_text(
+        "lifted the block", timeout=WAIT
+    )
     screen(agent, "conversation")
     agent.click("#end-button")
     expect(customer.locator("#chat-log .msg.note").last).to_contain_text(
