@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from websockets.sync.client import ClientConnection, connect
 
 from gateway.auth.tokens import TokenService
+from gateway.settings import Settings
 from tests.axe import axe_violations, counts, serious
-from tests.gateway.conftest import ServerThread
+from tests.gateway.conftest import ServerThread, gateway_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium not installed")
@@ -39,6 +40,13 @@ def browser() -> Iterator[Browser]:
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def short_lived_gateway(make_settings: Callable[..., Settings]) -> Iterator[ServerThread]:
+    """Access tokens last 3 s: the console's stream ends with each and is renewed."""
+    with gateway_server(make_settings(access_token_ttl_seconds=3)) as server:
+        yield server
 
 
 def signed_in(browser: Browser, gateway: ServerThread, username: str) -> Page:
@@ -200,3 +208,26 @@ def test_dashboard_and_supervision_screens(browser: Browser, gateway: ServerThre
     expect(page.locator("#audit tr").first).to_be_visible(timeout=WAIT)
     screen(page, "console-supervision")
     assert_accessible(page, "supervision")
+
+
+def test_the_live_stream_outlives_the_access_token(
+    browser: Browser, short_lived_gateway: ServerThread, token_service: TokenService
+) -> None:
+    page = signed_in(browser, short_lived_gateway, "agent1")
+    first = page.evaluate("() => sessionStorage.getItem('console.token')")
+    for _ in range(100):  # the stream ends when the token does; the page renews it
+        if page.evaluate("() => sessionStorage.getItem('console.token')") != first:
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate("() => sessionStorage.getItem('console.token')") != first
+    username = f"late{uuid.uuid4().hex[:6]}"
+    token = token_service.issue(
+        subject=f"cust-{username}", username=username, display_name="Lat E", roles=["customer"]
+    )
+    with connect(short_lived_gateway.ws_url) as ws:
+        ws.send(json.dumps({"type": "hello", "token": token}))
+        ws.recv(timeout=5)
+        say(ws, "handoff please")
+    expect(page.locator("#queue li", has_text=username)).to_be_visible(timeout=WAIT)
+    expect(page.locator("#live-status")).to_have_text("● Live")
+    expect(page.locator("#login-panel")).to_be_hidden()

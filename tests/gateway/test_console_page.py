@@ -106,6 +106,7 @@ def test_a_supervisor_works_a_conversation_in_the_console(
 
     page.reload()  # keeps the staff session and the open conversation
     expect(page.locator("#desk")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#live-status")).to_have_text("● Live", timeout=WAIT)  # reconnected
     expect(page.locator("#transcript .msg.user", has_text="handoff please")).to_be_visible(
         timeout=WAIT
     )
