@@ -2,13 +2,15 @@
 ordered by waiting time and shows the wait; a request nobody takes expires and the
 customer is told the assistant is back; changes reach a staff member's event stream
 (Server-Sent Events) held by the *other* gateway instance, through Redis; the stream
-needs a staff token and ends when that token expires."""
+needs a staff token, ends when that token expires and does not hold up a shutdown."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,7 +19,8 @@ import redis
 
 from gateway.auth.tokens import TokenService
 from gateway.console.service import EXPIRED_NOTICE
-from tests.gateway.conftest import ServerThread
+from gateway.settings import Settings
+from tests.gateway.conftest import ServerThread, gateway_server
 from tests.gateway.test_console import console, staff_token
 from tests.gateway.test_ws import customer_token, hello, recv, socket, turn
 
@@ -184,3 +187,25 @@ async def test_the_event_stream_needs_staff_and_ends_with_the_token(
     async with event_stream(gateway, short) as (response, events):
         assert response.status_code == 200
         await next_event(events, lambda name, _: name == "expired")
+
+
+def test_an_open_event_stream_does_not_hold_up_a_shutdown(
+    make_settings: Callable[..., Settings], token_service: TokenService
+) -> None:
+    server = gateway_server(make_settings())
+    server.__enter__()
+    opened = threading.Event()
+
+    def listen() -> None:
+        headers = {"Authorization": f"Bearer {staff_token(token_service)}"}
+        url = f"{server.url}/console/api/events"
+        with contextlib.suppress(httpx.HTTPError), httpx.stream("GET", url, headers=headers) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: ready"):
+                    opened.set()
+
+    threading.Thread(target=listen, daemon=True).start()
+    assert opened.wait(10)
+    server.server.should_exit = True
+    server.thread.join(timeout=60)  # uvicorn would wait for the stream for ever
+    assert not server.thread.is_alive()
