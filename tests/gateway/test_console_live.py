@@ -199,7 +199,8 @@ def test_an_open_event_stream_does_not_hold_up_a_shutdown(
     def listen() -> None:
         headers = {"Authorization": f"Bearer {staff_token(token_service)}"}
         url = f"{server.url}/console/api/events"
-        with contextlib.suppress(httpx.HTTPError), httpx.stream("GET", url, headers=headers) as r:
+        stream = httpx.stream("GET", url, headers=headers, timeout=120)  # the client waits
+        with contextlib.suppress(httpx.HTTPError), stream as r:
             for line in r.iter_lines():
                 if line.startswith("event: ready"):
                     opened.set()
