@@ -55,6 +55,7 @@ def test_a_support_shift(stack: Stack, browser: Browser, tmp_path: Path) -> None
     customer.fill("#message-input", "can I speak to a human please")
     customer.click("#send-button")
     expect(customer.locator("#chat-log .msg.bot").last).to_contain_text("colleague", timeout=WAIT)
+    sid = customer.evaluate("() => sessionStorage.getItem('chat.session_id')")
 
     # --- the agent's shift begins ---------------------------------------------------------
     login = browser.new_context().new_page()
@@ -119,7 +120,7 @@ def test_a_support_shift(stack: Stack, browser: Browser, tmp_path: Path) -> None
     boss = console(browser, gateway, "supervisor1")
     boss.get_by_role("button", name="Dashboard").click()
     expect(boss.locator("#kpis .kpi-value").first).not_to_have_text("0", timeout=WAIT)
-    expect(boss.locator("#kpis")).to_contain_text("★ 4.0")
+    expect(boss.locator("#kpis")).to_contain_text("★ 4.0 (1)")
     for chart in ("days", "fallback", "intents", "handoffs", "feedback", "ratings"):
         assert boss.locator(f"#chart-{chart}").evaluate("c => Boolean(window.Chart.getChart(c))")
     boss.wait_for_timeout(300)  # the canvases paint
@@ -127,7 +128,8 @@ def test_a_support_shift(stack: Stack, browser: Browser, tmp_path: Path) -> None
 
     boss.get_by_role("button", name="Supervision").click()
     audit = boss.locator("#audit")
-    expect(audit.locator("tr", has_text="label")).to_have_count(2, timeout=WAIT)
+    labels = audit.locator("tr", has_text=sid).filter(has_text="label")
+    expect(labels).to_have_count(2, timeout=WAIT)
     expect(audit.locator("tr", has_text="transcript.view").first).to_contain_text("agent1")
 
     boss.get_by_role("button", name="Conversations").click()
