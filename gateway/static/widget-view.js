@@ -61,7 +61,7 @@
   </div>
 </dialog>`;
 
-  const SPEAKERS = { user: "You", bot: "Assistant", agent: "Colleague", note: "", system: "" };
+  const SPEAKERS = { user: "You", bot: "Assistant", greeting: "Assistant", agent: "Colleague", note: "", system: "" };
 
   function clock(at) {
     return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -141,7 +141,7 @@
       shell, q, launcher,
       clear() { log.replaceChildren(pending); pending.replaceChildren(); },
       // A finished line of the conversation (above the pending ones).
-      add(kind, { text, markdown, at }) {
+      add(kind, { text, markdown, at }) { // kind: user, bot, greeting, agent, note, system
         const { el, bubble } = row(kind, at);
         if (markdown) bubble.appendChild(window.BankWidgetMarkdown.render(text));
         else bubble.textContent = text;

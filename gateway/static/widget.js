@@ -330,7 +330,7 @@
 
     function greet() {
       const who = store.get("user");
-      view.add("bot", {
+      view.add("greeting", {
         text: `Hello${who ? ` ${who}` : ""}! I'm the bank's assistant. Ask me about your **balance**, **payments**, **cards** or **gift cards**, or ask for a person.`,
         markdown: true, at: Date.now(),
       });

@@ -4,6 +4,7 @@ an embedding page served from another origin, Debian's Chromium and axe-core."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import shutil
@@ -98,10 +99,8 @@ class DroppableProxy:
         with self._lock:
             sockets, self._sockets = self._sockets, []
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
     def _accept(self, listener: socket.socket) -> None:
@@ -126,10 +125,8 @@ class DroppableProxy:
         except OSError:
             pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
 
 
 class StaticSite:
@@ -160,7 +157,7 @@ class StaticSite:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -213,8 +210,10 @@ def proxy(widget_gateway: ServerThread) -> Iterator[DroppableProxy]:
     proxy.drop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module: the sync API runs an event loop while it is open, which the async
+    tests collected after these must not find running."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium not installed (make setup / scripts/ensure_chromium.sh)")
     with sync_playwright() as playwright:
