@@ -55,6 +55,8 @@
     const outbox = store.json("outbox", []); // {cmid, text|payload, shown, at, failed}
     const times = store.json("times", {}); // seq -> ms, for timestamps after a reload
     const pendingEls = new Map(); // cmid -> element
+    // A quick reply is stored as its payload ("/affirm"): shown again by its title.
+    const buttonTitles = new Map();
 
     const lastSeq = () => Number(store.get("last_seq") || 0);
     const noteSeq = (seq) => { if (seq > lastSeq()) store.set("last_seq", String(seq)); };
@@ -234,6 +236,7 @@
       const row = document.createElement("div");
       row.className = "buttons";
       for (const b of Array.isArray(frame.buttons) ? frame.buttons : []) {
+        buttonTitles.set(b.payload, b.title);
         row.appendChild(view.button(b.title, () => {
           queueTurn({ payload: b.payload }, b.title);
           $("message-input").focus(); // not stranded on a button that scrolls away
@@ -297,7 +300,9 @@
           break;
         case "user": // on resume: the customer's own earlier turn, as stored (masked)
           if (!once(frame)) { settle(frame.client_msg_id, frame.seq); break; }
-          if (!settle(frame.client_msg_id, frame.seq)) view.add("user", { text: frame.text, at: times[frame.seq] });
+          if (!settle(frame.client_msg_id, frame.seq)) {
+            view.add("user", { text: buttonTitles.get(frame.text) || frame.text, at: times[frame.seq] });
+          }
           break;
         case "typing": $("typing").hidden = frame.state !== "on"; break;
         case "bot":

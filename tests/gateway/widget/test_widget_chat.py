@@ -215,6 +215,9 @@ def test_a_guest_asked_to_log_in_gets_a_button_and_a_quick_reply_returns_focus(
     page.get_by_role("button", name="Yes", exact=True).click()
     expect(page.locator("#message-input")).to_be_focused()
     expect(page.locator("#chat-log .msg.user").last).to_have_text("Yes")
+    expect(page.locator("#chat-log .msg.bot")).to_have_count(2, timeout=WAIT)
+    page.reload()  # stored as its payload, shown by its title
+    expect(page.locator("#chat-log .msg.user")).to_have_text(["choose", "Yes"], timeout=WAIT)
 
     say(page, "balance", replies_before=2)
     login = page.locator("#chat-log .msg.bot").last.get_by_role("button", name="Log in")
