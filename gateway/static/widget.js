@@ -429,6 +429,7 @@
       $("login-form").reset();
       store.del("token"); store.del("refresh");
       view.shell.classList.add("ended");
+      $("handoff-banner").hidden = true;
       $("rating-label").textContent = "Chat ended. How was it?";
       $("rating").hidden = false;
       $("rating-done").hidden = false;

@@ -202,7 +202,12 @@ def test_an_origin_not_configured_gets_neither_sign_in_nor_a_socket(
         refused = http.options("/auth/token", headers={"Origin": foreign_site.origin, **preflight})
         assert "access-control-allow-origin" not in refused.headers
     ws = widget_gateway.ws_url
-    with pytest.raises(InvalidStatus) as refused_ws:
-        connect(ws, origin=Origin(foreign_site.origin)).close()
+    with (
+        pytest.raises(InvalidStatus) as refused_ws,
+        connect(ws, origin=Origin(foreign_site.origin)),
+    ):
+        pass
     assert refused_ws.value.response.status_code == 403
-    connect(ws, origin=Origin(demo_site.origin)).close()
+    with connect(ws, origin=Origin(demo_site.origin)) as allowed:
+        allowed.send('{"type": "ping"}')  # (before hello: refused by the protocol, not the origin)
+        assert "unauthorized" in str(allowed.recv(timeout=5))
