@@ -8,7 +8,7 @@
   const script = document.currentScript;
   const base = new URL(".", script.src); // the gateway's /static/
   const gateway = (script.dataset.gateway || new URL("/", script.src).href).replace(/\/+$/, "");
-  const parts = ["widget-markdown.js", "widget-view.js", "widget.js"];
+  const parts = ["widget-markdown.js", "widget-view.js", "widget-connection.js", "widget.js"];
 
   function load(name) {
     return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 // Customer chat widget: plain JS, no build step. Speaks the CONTRACT.md WebSocket protocol.
-// Loaded after widget-markdown.js and widget-view.js; mounts itself into #bank-widget on
+// Loaded after widget-markdown.js, widget-view.js and widget-connection.js; mounts itself into #bank-widget on
 // the gateway's own page, and widget-embed.js mounts it into a Shadow DOM elsewhere.
 "use strict";
 (() => {
@@ -8,31 +8,14 @@
     ended: "Our colleague has left the chat. You're talking to the assistant again.",
   };
   const LOGIN_HINT = /\b(log ?in|sign ?in)\b/i;
-  const FIRST_RETRY_MS = 400; // the first reconnect comes within this (times 0.5-1 jitter)
-  const MAX_RETRY_MS = 15000;
   const MAX_TIMES = 500; // seq -> time entries kept for the timestamps after a reload
-
-  // sessionStorage (per tab: survives reloads) under our own prefix, so an embedding page
-  // keeps its keys and "forget everything" forgets only ours.
-  function prefixedStore(prefix) {
-    const s = window.sessionStorage;
-    return {
-      get: (k) => s.getItem(prefix + k),
-      set: (k, v) => s.setItem(prefix + k, v),
-      del: (k) => s.removeItem(prefix + k),
-      json(k, fallback) {
-        try { return JSON.parse(s.getItem(prefix + k)) || fallback; } catch (_) { return fallback; }
-      },
-      setJson: (k, v) => s.setItem(prefix + k, JSON.stringify(v)),
-      clear() { Object.keys(s).filter((k) => k.startsWith(prefix)).forEach((k) => s.removeItem(k)); },
-    };
-  }
-
-  // Random ids without crypto.randomUUID, which only secure contexts have.
-  function newId() {
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
+  const STATUS = {
+    connecting: "Connecting…",
+    online: "Connected",
+    offline: "You're offline. Reconnecting… Messages you write are kept and sent once the connection is back.",
+    idle: "Disconnected while idle; your next message reconnects.",
+  };
+  const { connection, prefixedStore, newId } = window.BankWidgetConnection;
 
   function mount(container, options = {}) {
     const gateway = String(options.gateway || location.origin).replace(/\/+$/, "");
@@ -41,11 +24,6 @@
     const $ = view.q;
     const store = prefixedStore(options.storagePrefix || "chat.");
 
-    let socket = null;
-    let closedByUs = false;
-    let idle = false; // closed by the server for inactivity: reconnect when the user acts
-    let attempt = 0;
-    let retryTimer = null;
     let pendingRating = null;
     let ending = false;
     const seen = new Set(); // seqs already rendered (resume may re-send some)
@@ -60,8 +38,12 @@
 
     const lastSeq = () => Number(store.get("last_seq") || 0);
     const noteSeq = (seq) => { if (seq > lastSeq()) store.set("last_seq", String(seq)); };
-    const isOpen = () => socket && socket.readyState === WebSocket.OPEN;
-    const send = (frame) => socket.send(JSON.stringify(frame));
+    const link = connection({
+      gateway, store, onFrame, onState: setConnection,
+      resumeFrom: () => (pageHasTranscript ? lastSeq() : 0),
+    });
+    const isOpen = link.isOpen;
+    const send = link.send;
 
     function stamp(seq, at) {
       if (!times[seq]) times[seq] = at;
@@ -72,10 +54,11 @@
     }
 
     // --- connection state ------------------------------------------------------------
-    function setConnection(state, text) {
+    function setConnection(state) {
       $("status").dataset.connection = state;
-      $("status").textContent = text;
+      $("status").textContent = STATUS[state];
       view.shell.dataset.connection = state;
+      if (state !== "online") $("typing").hidden = true;
       for (const entry of outbox) showDelivery(entry);
     }
 
@@ -83,86 +66,6 @@
       const el = pendingEls.get(entry.cmid);
       if (!el || entry.failed) return;
       view.setState(el, isOpen() ? "sending…" : "waiting for connection");
-    }
-
-    function wsUrl() {
-      const url = new URL("/ws", gateway);
-      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-      return url.href;
-    }
-
-    function connect() {
-      clearTimeout(retryTimer);
-      retryTimer = null;
-      if (socket && socket.readyState <= WebSocket.OPEN) return; // connecting or open
-      closedByUs = false;
-      setConnection("connecting", "Connecting…");
-      const ws = new WebSocket(wsUrl());
-      socket = ws;
-      ws.addEventListener("open", () => {
-        const hello = { type: "hello" };
-        const token = store.get("token");
-        const sessionId = store.get("session_id");
-        if (token) hello.token = token;
-        if (sessionId) {
-          hello.session_id = sessionId;
-          hello.last_seq = pageHasTranscript ? lastSeq() : 0;
-        }
-        ws.send(JSON.stringify(hello));
-      });
-      ws.addEventListener("message", (event) => {
-        if (ws !== socket) return;
-        try { onFrame(JSON.parse(event.data)); } catch (e) { console.error(e); }
-      });
-      ws.addEventListener("close", (event) => onClose(ws, event));
-    }
-
-    function onClose(ws, event) {
-      if (ws !== socket) return;
-      socket = null;
-      $("typing").hidden = true;
-      if (closedByUs) return;
-      if (event.code === 1001) {
-        idle = true;
-        setConnection("idle", "Disconnected while idle; your next message reconnects.");
-        return;
-      }
-      if (event.code === 4401 && store.get("refresh")) {
-        // The access token expired: get a new pair and resume the same session.
-        refresh().then(connect);
-        return;
-      }
-      if (event.code === 4401 || event.code === 4403) store.del("token");
-      retryLater();
-    }
-
-    // Exponential backoff with full jitter: the first retry is quick, later ones spread
-    // out so that a restarted gateway is not hit by every widget at the same moment.
-    function retryLater() {
-      const ceiling = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** attempt);
-      const delay = Math.round(ceiling * (0.5 + Math.random() / 2));
-      attempt += 1;
-      setConnection("offline", "You're offline. Reconnecting… Messages you write are kept and sent once the connection is back.");
-      retryTimer = setTimeout(connect, delay);
-    }
-
-    window.addEventListener("online", () => { if (!socket && !idle && chatOpen()) { attempt = 0; connect(); } });
-    window.addEventListener("offline", () => { if (socket) socket.close(); });
-
-    async function refresh() {
-      const response = await fetch(`${gateway}/auth/refresh`, {
-        method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refresh_token: store.get("refresh") }),
-      }).catch(() => null);
-      store.del("refresh");
-      if (response && response.ok) {
-        const tokens = await response.json();
-        store.set("token", tokens.access_token);
-        store.set("refresh", tokens.refresh_token);
-      } else {
-        store.del("token"); // sign-in again needed; continue as a new session
-        store.del("session_id");
-      }
     }
 
     // --- the outbox: every message goes through it until the gateway acks it ---------
@@ -179,8 +82,7 @@
       outbox.push(entry);
       saveOutbox();
       showPending(entry);
-      if (isOpen()) transmit(entry);
-      else if (idle || !socket) { idle = false; attempt = 0; connect(); }
+      if (isOpen()) transmit(entry); else link.wake();
     }
 
     function transmit(entry) {
@@ -288,9 +190,6 @@
           store.set("session_id", frame.session_id);
           if (!frame.resumed) store.set("last_seq", "0");
           pageHasTranscript = true;
-          attempt = 0;
-          idle = false;
-          setConnection("online", "Connected");
           for (const entry of outbox) if (!entry.failed) transmit(entry);
           if (pendingRating) { send(pendingRating); pendingRating = null; }
           break;
@@ -363,15 +262,12 @@
       $("who").textContent = who ? `(signed in as ${who})` : "(guest)";
       resetTranscript();
       pageHasTranscript = false;
-      connect();
+      link.connect();
       $("message-input").focus();
     }
 
     function forget() {
-      closedByUs = true;
-      clearTimeout(retryTimer);
-      if (socket) socket.close();
-      socket = null;
+      link.close();
       outbox.length = 0;
       clearStore();
     }
@@ -450,7 +346,7 @@
 
     function rate(score) {
       const frame = { type: "rating", score };
-      if (isOpen()) send(frame); else { pendingRating = frame; if (!socket) connect(); }
+      if (isOpen()) send(frame); else { pendingRating = frame; link.wake(); }
       $("rating-thanks").hidden = false;
       $("rating-stars").querySelectorAll("button").forEach((b) =>
         b.setAttribute("aria-pressed", String(Number(b.dataset.score) <= score)));

@@ -50,13 +50,13 @@ async def test_widget_page_and_assets(gateway: ServerThread) -> None:
     async with httpx.AsyncClient(base_url=gateway.url) as http:
         page = await http.get("/")
         view = await http.get("/static/widget-view.js")
-        script = await http.get("/static/widget.js")
+        script = await http.get("/static/widget-connection.js")
         embed = await http.get("/static/widget-embed.js")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert 'id="bank-widget"' in page.text
-    for name in ("widget-markdown.js", "widget-view.js", "widget.js"):
+    for name in ("widget-markdown.js", "widget-view.js", "widget-connection.js", "widget.js"):
         assert f'src="/static/{name}"' in page.text
     # The markup is the view's (shared with the embed).
     for element_id in [
