@@ -230,3 +230,28 @@ def test_a_guest_asked_to_log_in_gets_a_button_and_a_quick_reply_returns_focus(
     expect(
         page.locator("#chat-log .msg.bot").last.get_by_role("button", name="Log in")
     ).to_have_count(0)
+
+
+def test_a_message_the_gateway_refuses_stays_with_a_retry_button(
+    browser: Browser, widget_gateway: ServerThread
+) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{widget_gateway.url}/")
+    as_guest(page)
+    for n in range(12):  # the session's bucket holds 10 messages per 10 s
+        page.fill("#message-input", f"burst {n}")
+        page.press("#message-input", "Enter")
+    failed = page.locator("#chat-log .entry.is-failed")
+    expect(failed.first).to_contain_text("not sent", timeout=WAIT)
+    refused = failed.locator(".msg.user").all_inner_texts()
+    assert refused and all(t.startswith("burst ") for t in refused)
+    shot(page, "widget-not-sent")
+    for _ in range(60):  # bounded; the bucket refills a message a second
+        if failed.count() == 0:
+            break
+        failed.first.get_by_role("button", name="Retry").click()
+        page.wait_for_timeout(500)
+    expect(failed).to_have_count(0)
+    expect(page.locator("#chat-log .entry.is-pending")).to_have_count(0, timeout=WAIT)
+    shown = page.locator("#chat-log .msg.user").all_inner_texts()
+    assert sorted(shown) == sorted(f"burst {n}" for n in range(12))
