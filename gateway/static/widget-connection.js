@@ -4,7 +4,7 @@
 "use strict";
 (() => {
   const FIRST_RETRY_MS = 400; // the first reconnect comes within this (times 0.5-1 jitter)
-  const MAX_RETRY_MS = 15000;
+  const MAX_RETRY_MS = 8000; // so a long outage is noticed over within 8 s of its end
 
   // sessionStorage (per tab: survives reloads) under our own prefix, so an embedding page
   // keeps its keys and "forget everything" forgets only ours.
@@ -123,9 +123,9 @@
       connect,
       isOpen,
       send: (frame) => socket.send(JSON.stringify(frame)),
-      // The customer acts: an idle or never-opened link connects now (a retry already
-      // scheduled keeps its time).
-      wake() { if (!socket && (idle || !retryTimer)) connect(); },
+      // The customer acts (sends, rates): a closed link tries now instead of waiting for
+      // its next retry (one attempt per action, the backoff is kept).
+      wake() { if (wanted && !socket) connect(); },
       close() {
         wanted = false;
         clearTimeout(retryTimer);
