@@ -86,27 +86,4 @@ MSG
 ensure_venv .venv "$app_python" requirements-dev.txt core_banking/requirements.txt gateway/requirements.txt
 ensure_venv .venv-rasa "$rasa_python" --no-deps-from bot/requirements-nodeps.txt bot/requirements.txt actions/requirements.txt
 .venv/bin/python scripts/dev_keys.py
-
-# Browser test tools from the npm registry, pinned by tools/browser/package-lock.json:
-# axe-core (the widget's accessibility checks load it from here, never from a CDN).
-ensure_browser_tools() {
-  local dir=tools/browser stamp
-  stamp=$(stamp_of "$dir/package-lock.json")
-  if [ -f "$dir/node_modules/.installed" ] && [ "$(cat "$dir/node_modules/.installed")" = "$stamp" ]; then
-    return 0
-  fi
-  if ! command -v npm >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      say "installing Debian's npm for the browser test tools"
-      apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm > /dev/null
-    else
-      echo "error: npm is needed for the browser test tools: apt-get install npm" >&2
-      exit 1
-    fi
-  fi
-  say "installing $dir (npm ci)"
-  npm ci --prefix "$dir" --no-audit --no-fund --silent
-  echo "$stamp" > "$dir/node_modules/.installed"
-}
-ensure_browser_tools
+scripts/vendor_frontend.sh

@@ -23,7 +23,7 @@ from gateway.settings import DEFAULT_CHAT_CREDENTIAL_KEY, Settings
 from tests.gateway.conftest import ServerThread, free_port, gateway_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-AXE = Path(__file__).parents[3] / "tools/browser/node_modules/axe-core/axe.min.js"
+AXE = Path(__file__).parents[3] / "gateway/static/vendor/axe.min.js"  # scripts/vendor_frontend.sh
 SCREENS = Path("var/screens")
 GIFT_CODE = "GIFT-7Q2M-84KD-WXYZ"
 MARKDOWN_REPLY = (

@@ -50,10 +50,10 @@ def record_frames(page: Page) -> list[dict[str, Any]]:
 
 
 def axe_counts(page: Page, name: str) -> dict[str, int]:
-    """Runs axe-core (vendored by ``make setup``, tools/browser) on the page, open shadow
+    """Runs axe-core (vendored by ``make setup``: scripts/vendor_frontend.sh) on the page, open shadow
     roots included; returns the count of violations per impact and writes them to
     var/screens/<name>.axe.json. The page's context needs ``bypass_csp``."""
-    assert AXE.exists(), f"axe-core missing at {AXE}: run make setup (npm ci in tools/browser)"
+    assert AXE.exists(), f"axe-core missing at {AXE}: run make setup (scripts/vendor_frontend.sh)"
     page.add_script_tag(path=str(AXE))
     violations = page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
