@@ -7,6 +7,7 @@
     accepted: "A colleague has joined the chat.",
     ended: "Our colleague has left the chat. You're talking to the assistant again.",
   };
+  const UNANSWERED_NOTE = "No colleague could join right now. You're talking to the assistant again.";
   const LOGIN_HINT = /\b(log ?in|sign ?in)\b/i;
   const MAX_TIMES = 500; // seq -> time entries kept for the timestamps after a reload
   const STATUS = {
@@ -179,8 +180,11 @@
       } else {
         banner.hidden = true;
       }
+      // A request that ends before anyone joined (declined, or expired in the queue).
+      const note = frame.state === "ended" && view.shell.dataset.handoff === "requested"
+        ? UNANSWERED_NOTE : HANDOFF_NOTES[frame.state];
       view.shell.dataset.handoff = frame.state;
-      if (HANDOFF_NOTES[frame.state]) view.add("note", { text: HANDOFF_NOTES[frame.state], at: stamp(frame.seq, Date.now()) });
+      if (note) view.add("note", { text: note, at: stamp(frame.seq, Date.now()) });
     }
 
     function onFrame(frame) {
@@ -251,6 +255,7 @@
         store.del("times");
       }
       $("handoff-banner").hidden = true;
+      delete view.shell.dataset.handoff;
       greet();
       for (const entry of outbox) showPending(entry);
     }

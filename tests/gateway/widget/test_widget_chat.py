@@ -205,6 +205,29 @@ def test_while_waiting_for_a_colleague_the_widget_says_so(
     expect(banner).to_be_hidden()
 
 
+def test_a_request_for_a_person_that_ends_unanswered_says_so(
+    browser: Browser, widget_gateway: ServerThread, token_service: TokenService
+) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{widget_gateway.url}/")
+    as_guest(page)
+    say(page, "handoff please")
+    expect(page.locator("#handoff-banner")).to_be_visible()
+    sid = page.evaluate("() => sessionStorage.getItem('chat.session_id')")
+    agent = token_service.issue(
+        subject="a1", username="agent1", display_name="Alex", roles=["agent"]
+    )
+    with httpx.Client(
+        base_url=widget_gateway.url, headers={"Authorization": f"Bearer {agent}"}
+    ) as http:  # declined without taking it
+        assert http.post(f"/console/api/sessions/{sid}/end").status_code == 200
+    expect(page.locator("#chat-log .msg.note").last).to_have_text(
+        "No colleague could join right now. You're talking to the assistant again.",
+        timeout=WAIT,
+    )
+    expect(page.locator("#handoff-banner")).to_be_hidden()
+
+
 def test_a_guest_asked_to_log_in_gets_a_button_and_a_quick_reply_returns_focus(
     browser: Browser, widget_gateway: ServerThread
 ) -> None:
