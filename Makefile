@@ -90,6 +90,7 @@ validate-bot: setup
 		--data data ../nlu_data --config config.yml
 
 test-unit: setup
+	@scripts/ensure_chromium.sh
 	@scripts/ensure_promtool.sh
 	@scripts/ensure_haproxy.sh
 	$(APP)/pytest -q -m "not e2e" tests

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -214,6 +215,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Banking assistant gateway", lifespan=lifespan)
     app.state.metrics = metrics.Metrics()
     install_problem_handlers(app)
+    # The embedded widget (static/widget-embed.js) signs in from the embedding page's
+    # origin: only ALLOWED_ORIGINS may read the answers (the same list /ws checks).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=sorted(settings.allowed_origin_set),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", "Authorization"],
+    )
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(internal.router)
