@@ -184,6 +184,15 @@ def pgbench_tps(db_url: str, clients: int, seconds: int) -> float:
     return float(match.group(1))
 
 
+def profile(pid: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """py-spy (requirements-dev.txt) sampling the server and its workers for the load."""
+    spy = str(Path(sys.executable).parent / "py-spy")
+    command = [spy, "record", "--pid", str(pid), "--subprocesses"]
+    command += ["--rate", "250", "--duration", str(args.seconds), "--format", "raw"]
+    command += ["--output", args.profile, "--nonblocking"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -192,6 +201,11 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=16)
     parser.add_argument(
         "--workers", type=int, default=1, help="uvicorn worker processes (each has its own pool)"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="record the server with py-spy during the transfer load (collapsed stacks)",
     )
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
@@ -262,7 +276,10 @@ def main() -> int:
             )
             transfers = transfer_requests(callers, numbers)
             for clients in levels:
+                profiler = profile(server.pid, args) if args.profile else None
                 tps, latencies = asyncio.run(load(base_url, transfers, clients, args.seconds))
+                if profiler is not None:
+                    profiler.wait(timeout=60)
                 p50, p95 = quantiles_ms(latencies)
                 reference = pgbench_tps(f"{base}/{pgb_db}", clients, args.seconds)
                 bound, _ = asyncio.run(load(ceiling_url, tpcb_request, clients, args.seconds))

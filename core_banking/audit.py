@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.models import AuditLog
 from core_banking.models.base import new_id, utcnow
 from core_banking.observability.tracing import current_trace_id
+from core_banking.rawsql import Statement
+
+COLUMNS = (
+    "id, created_at, customer_id, action, resource_type, resource_id, idempotency_key, "
+    "journal_id, amount_minor, currency, client_ip, detail"
+)
+# For rawsql.write_together: one audit row written with the change it describes.
+INSERT_SQL = "INSERT INTO audit_log ({}) VALUES ({})".format(
+    COLUMNS, ", ".join(f"%(audit_{c.strip()})s" for c in COLUMNS.split(","))
+)
 
 
 async def record(
@@ -26,24 +38,56 @@ async def record(
 ) -> None:
     # Same transaction as the change it describes: no audit row without the change.
     # A plain INSERT (no ORM unit of work): nothing reads the row back.
-    await session.execute(
-        insert(AuditLog).values(
-            id=new_id(),
-            created_at=utcnow(),
-            customer_id=customer_id,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            idempotency_key=idempotency_key,
-            journal_id=journal_id,
-            amount_minor=amount_minor,
-            currency=currency,
-            client_ip=client_ip,
-            detail=_with_trace(detail),
-        )
+    values = row(
+        customer_id=customer_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        idempotency_key=idempotency_key,
+        journal_id=journal_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        client_ip=client_ip,
+        detail=detail,
     )
+    await session.execute(insert(AuditLog).values(**values))
     if session.new or session.dirty:
         await session.flush()  # as before: callers rely on pending changes being written
+
+
+def row(
+    *,
+    customer_id: str,
+    action: str,
+    resource_type: str,
+    resource_id: str | None = None,
+    idempotency_key: str | None = None,
+    journal_id: str | None = None,
+    amount_minor: int | None = None,
+    currency: str | None = None,
+    client_ip: str | None = None,
+    detail: str = "",
+) -> dict[str, Any]:
+    """The audit_log row's values (a new id, now, the trace id in `detail`)."""
+    return {
+        "id": new_id(),
+        "created_at": utcnow(),
+        "customer_id": customer_id,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "idempotency_key": idempotency_key,
+        "journal_id": journal_id,
+        "amount_minor": amount_minor,
+        "currency": currency,
+        "client_ip": client_ip,
+        "detail": _with_trace(detail),
+    }
+
+
+def insert_statement(values: dict[str, Any]) -> Statement:
+    """`row(...)` as a statement for rawsql.write_together."""
+    return Statement(INSERT_SQL, {f"audit_{k}": v for k, v in values.items()})
 
 
 def _with_trace(detail: str) -> str:
