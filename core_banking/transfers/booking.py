@@ -171,9 +171,11 @@ class BookingRepository:
         *,
         posting: Sequence[Statement] = (),
         hold: dict[str, Any] | None = None,
+        response: Statement | None = None,
     ) -> None:
         """One round trip on PostgreSQL: the journal (if the money moves now), the hold
-        (if it waits for step-up), the transfer and its audit row."""
+        (if it waits for step-up), the transfer, its audit row and the stored response
+        of its Idempotency-Key (`response`)."""
         statements = list(posting)
         if hold is not None:
             params = {f"hold_{c}": hold[c] for c in HOLD_COLUMNS}
@@ -181,4 +183,6 @@ class BookingRepository:
         params = {f"t_{c}": transfer[c] for c in TRANSFER_COLUMNS}
         statements.append(Statement(_insert("transfers", "t", TRANSFER_COLUMNS), params))
         statements.append(audit)
+        if response is not None:
+            statements.append(response)
         await rawsql.write_together(self.session, statements)

@@ -11,6 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from core_banking import audit
 from core_banking.holds import service as holds
+from core_banking.idempotency import Claim
 from core_banking.ledger.repository import posting_statements
 from core_banking.ledger.service import Leg, build_posting, post_journal
 from core_banking.models import (
@@ -53,8 +54,11 @@ async def create(
     *,
     idempotency_key: str,
     client_ip: str,
+    claim: Claim | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Returns (body for this caller, body stored for replays).
+    """Returns (body for this caller, body stored for replays). `claim`: the request's
+    Idempotency-Key claim; its customer lock is used and its response stored with the
+    transfer's own write (the endpoint answers 201).
 
     Round trips for a completed transfer (README "Execution"), all hand-written SQL
     (transfers.booking): lock the customer (and read the payer's name); lock both
@@ -68,7 +72,10 @@ async def create(
         to_account_number=body.to_account_number,
         payee_id=body.payee_id,
     )
-    _, payer_name = await repository.lock_customer(customer.id)
+    if claim is not None and claim.customer_locked:
+        payer_name = claim.customer_name
+    else:
+        _, payer_name = await repository.lock_customer(customer.id)
     clearing_code = system_accounts.system_code(system_accounts.CLEARING, body.currency)
     now = utcnow()
     day_start = datetime.combine(now.date(), time(0), tzinfo=timezone.utc)
@@ -162,6 +169,7 @@ async def create(
                 f"available {source.available_minor} < {body.amount_minor} minor units"
             )
         posting = _journal(transfer, source, dest.account, payer_name)
+    stored = await render(session, transfer, known=(source.number, payer_name))
     await repository.save(
         {c: getattr(transfer, c) for c in TRANSFER_COLUMNS},
         audit.insert_statement(
@@ -180,9 +188,9 @@ async def create(
         ),
         posting=posting,
         hold=hold,
+        response=claim.finish(201, stored) if claim is not None else None,
     )
     metrics.count_transfer(transfer.status)
-    stored = await render(session, transfer, known=(source.number, payer_name))
     return stored, stored
 
 
