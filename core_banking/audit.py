@@ -10,16 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core_banking.models import AuditLog
 from core_banking.models.base import new_id, utcnow
 from core_banking.observability.tracing import current_trace_id
-from core_banking.rawsql import Statement
-
-COLUMNS = (
-    "id, created_at, customer_id, action, resource_type, resource_id, idempotency_key, "
-    "journal_id, amount_minor, currency, client_ip, detail"
-)
-# For rawsql.write_together: one audit row written with the change it describes.
-INSERT_SQL = "INSERT INTO audit_log ({}) VALUES ({})".format(
-    COLUMNS, ", ".join(f"%(audit_{c.strip()})s" for c in COLUMNS.split(","))
-)
+from core_banking.rawsql import Insert
 
 
 async def record(
@@ -85,9 +76,9 @@ def row(
     }
 
 
-def insert_statement(values: dict[str, Any]) -> Statement:
-    """`row(...)` as a statement for rawsql.write_together."""
-    return Statement(INSERT_SQL, {f"audit_{k}": v for k, v in values.items()})
+def insert_row(values: dict[str, Any]) -> Insert:
+    """`row(...)` for rawsql.write_together."""
+    return Insert("audit_log", [values])
 
 
 def _with_trace(detail: str) -> str:

@@ -14,6 +14,7 @@ runs its statements one by one instead of as one PostgreSQL statement of CTEs.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,18 @@ _PARAM = re.compile(r"%\((\w+)\)s")
 class Statement:
     sql: str  # `%(name)s` placeholders; names unique within a write_together batch
     params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Insert:
+    """Rows for one table, all with the same columns (the keys)."""
+
+    table: str
+    rows: Sequence[Mapping[str, Any]]
+
+    @property
+    def columns(self) -> str:
+        return ", ".join(self.rows[0])
 
 
 def dialect(session: AsyncSession) -> str:
@@ -74,16 +87,41 @@ async def execute(
     return await connection.exec_driver_sql(sql, values)
 
 
-async def write_together(session: AsyncSession, statements: Sequence[Statement]) -> None:
+async def write_together(session: AsyncSession, writes: Sequence[Statement | Insert]) -> None:
     """Run data-modifying statements as one round trip on PostgreSQL (each a CTE of one
     statement, all executed exactly once; foreign keys are checked at its end), or in
-    order on SQLite. None may depend on another's RETURNING."""
+    order on SQLite. None may depend on another's RETURNING.
+
+    On PostgreSQL an Insert's rows travel as one JSON parameter
+    (`json_populate_recordset`): the SQL text stays short, fixed and with few
+    parameters, so psycopg caches its parsing and prepares it (it does neither for
+    statements of more than 50 parameters)."""
     if dialect(session) != POSTGRESQL:
-        for statement in statements:
-            await execute(session, statement.sql, statement.params)
+        for write in writes:
+            if isinstance(write, Insert):
+                values = ", ".join(f"%({c})s" for c in write.rows[0])
+                sql = f"INSERT INTO {write.table} ({write.columns}) VALUES ({values})"
+                for row in write.rows:
+                    await execute(session, sql, row)
+            else:
+                await execute(session, write.sql, write.params)
         return
-    parts = ", ".join(f"w{n} AS ({s.sql})" for n, s in enumerate(statements))
-    params: dict[str, Any] = {}
-    for statement in statements:
-        params.update(statement.params)
-    await execute(session, f"WITH {parts} SELECT 1", params)
+    parts, params = [], {}
+    for n, write in enumerate(writes):
+        if isinstance(write, Insert):
+            source = f"json_populate_recordset(NULL::{write.table}, %(w{n})s::json)"
+            sql = (
+                f"INSERT INTO {write.table} ({write.columns}) SELECT {write.columns} FROM {source}"
+            )
+            params[f"w{n}"] = json.dumps(write.rows, default=_json_value, separators=(",", ":"))
+        else:
+            sql = write.sql
+            params.update(write.params)
+        parts.append(f"w{n} AS ({sql})")
+    await execute(session, f"WITH {', '.join(parts)} SELECT 1", params)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()  # aware UTC datetimes: PostgreSQL reads the offset
+    raise TypeError(f"{type(value).__name__} in a row for JSON")

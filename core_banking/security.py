@@ -31,7 +31,9 @@ class Principal:
     delegated: bool = False
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per
+    # request for an attribute read.
     settings: Settings = request.app.state.settings
     return settings
 

@@ -7,44 +7,14 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.models import Account, Journal, LedgerEntry
-from core_banking.rawsql import Statement
-
-ENTRY_COLUMNS = (
-    "id",
-    "journal_id",
-    "account_id",
-    "amount_minor",
-    "currency",
-    "booked_at",
-    "balance_after_minor",
-    "counterparty_name",
-    "counterparty_number",
-)
+from core_banking.rawsql import Insert, Statement
 
 
 def posting_statements(
     journal: Mapping[str, Any], entries: list[dict[str, Any]], deltas: Mapping[str, int]
-) -> list[Statement]:
-    """A journal, its entries (one multi-row INSERT) and the balances (one relative
-    UPDATE) as hand-written statements for rawsql.write_together: the same rows that
-    add_journal and apply_deltas write, with SQL text fixed per number of entries."""
-    journal_sql = (
-        "INSERT INTO journals (id, kind, description, created_at) "
-        "VALUES (%(journal_id)s, %(journal_kind)s, %(journal_description)s, %(journal_at)s)"
-    )
-    journal_params = {
-        "journal_id": journal["id"],
-        "journal_kind": journal["kind"],
-        "journal_description": journal["description"],
-        "journal_at": journal["created_at"],
-    }
-    rows, entry_params = [], {}
-    for n, entry in enumerate(entries):
-        rows.append("(" + ", ".join(f"%(e{n}_{c})s" for c in ENTRY_COLUMNS) + ")")
-        entry_params.update({f"e{n}_{c}": entry[c] for c in ENTRY_COLUMNS})
-    entries_sql = (
-        f"INSERT INTO ledger_entries ({', '.join(ENTRY_COLUMNS)}) VALUES {', '.join(rows)}"
-    )
+) -> list[Statement | Insert]:
+    """A journal, its entries and the balances (one relative UPDATE) for
+    rawsql.write_together: the same rows that add_journal and apply_deltas write."""
     cases, ids, delta_params = [], [], {}
     for n, (account_id, delta) in enumerate(deltas.items()):
         cases.append(f"WHEN %(d{n}_id)s THEN %(d{n}_delta)s")
@@ -56,8 +26,8 @@ def posting_statements(
         f"WHERE id IN ({', '.join(ids)})"
     )
     return [
-        Statement(journal_sql, journal_params),
-        Statement(entries_sql, entry_params),
+        Insert("journals", [journal]),
+        Insert("ledger_entries", entries),
         Statement(balances_sql, delta_params),
     ]
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking import rawsql
 from core_banking.models import Account
-from core_banking.rawsql import Statement
+from core_banking.rawsql import Insert, Statement
 
 
 @dataclass(frozen=True)
@@ -64,20 +64,6 @@ TRANSFER_COLUMNS = (
     "hold_id",
     "otp_attempts",
 )
-HOLD_COLUMNS = (
-    "id",
-    "created_at",
-    "account_id",
-    "amount_minor",
-    "currency",
-    "status",
-    "expires_at",
-)
-
-
-def _insert(table: str, prefix: str, columns: Sequence[str]) -> str:
-    values = ", ".join(f"%({prefix}_{c})s" for c in columns)
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
 
 
 class BookingRepository:
@@ -167,21 +153,19 @@ class BookingRepository:
     async def save(
         self,
         transfer: dict[str, Any],
-        audit: Statement,
+        audit: Insert,
         *,
-        posting: Sequence[Statement] = (),
+        posting: Sequence[Statement | Insert] = (),
         hold: dict[str, Any] | None = None,
         response: Statement | None = None,
     ) -> None:
         """One round trip on PostgreSQL: the journal (if the money moves now), the hold
         (if it waits for step-up), the transfer, its audit row and the stored response
         of its Idempotency-Key (`response`)."""
-        statements = list(posting)
+        statements: list[Statement | Insert] = list(posting)
         if hold is not None:
-            params = {f"hold_{c}": hold[c] for c in HOLD_COLUMNS}
-            statements.append(Statement(_insert("holds", "hold", HOLD_COLUMNS), params))
-        params = {f"t_{c}": transfer[c] for c in TRANSFER_COLUMNS}
-        statements.append(Statement(_insert("transfers", "t", TRANSFER_COLUMNS), params))
+            statements.append(Insert("holds", [hold]))
+        statements.append(Insert("transfers", [transfer]))
         statements.append(audit)
         if response is not None:
             statements.append(response)

@@ -32,7 +32,7 @@ from core_banking.problems import (
     SameAccount,
     StepUpRequired,
 )
-from core_banking.rawsql import Statement
+from core_banking.rawsql import Insert, Statement
 from core_banking.security import Principal
 from core_banking.settings import Settings
 from core_banking.step_up import methods as step_up_methods
@@ -145,7 +145,7 @@ async def create(
         completed_at=None,
         hold_id=None,
     )
-    posting: list[Statement] = []
+    posting: list[Statement | Insert] = []
     hold: dict[str, Any] | None = None
     if reasons:
         method = await step_up_methods.method_for(session, customer.id)
@@ -172,7 +172,7 @@ async def create(
     stored = await render(session, transfer, known=(source.number, payer_name))
     await repository.save(
         {c: getattr(transfer, c) for c in TRANSFER_COLUMNS},
-        audit.insert_statement(
+        audit.insert_row(
             audit.row(
                 customer_id=customer.id,
                 action=f"transfer.{transfer.status}",
@@ -215,7 +215,7 @@ def _legs(transfer: Transfer, source_number: str, payer_name: str | None) -> lis
 
 def _journal(
     transfer: Transfer, source: LockedAccount, target: LockedAccount, payer_name: str | None
-) -> list[Statement]:
+) -> list[Statement | Insert]:
     """Complete `transfer` now: its journal's statements. Both balances were read
     under the accounts' locks, so the entries' running balances are exact."""
     posting = build_posting(
