@@ -50,6 +50,13 @@ def outcomes(request: pytest.FixtureRequest, conversation_stack: Stack) -> dict[
     TIMING["seconds"] = time.monotonic() - began
     TIMING["conversations"] = len(played)
     TIMING["turns"] = sum(o.turns for o in played.values())
+    if os.environ.get("CONVERSATIONS_TRANSCRIPTS"):  # every transcript, to read them all
+        Path(os.environ["CONVERSATIONS_TRANSCRIPTS"]).write_text(
+            "\n\n".join(
+                "\n".join([*o.transcript, f"=> {'ok' if o.ok else 'FAILED: ' + o.failure}"])
+                for o in played.values()
+            )
+        )
     return played
 
 

@@ -134,9 +134,10 @@ async def play(urls: Urls, conversation: Conversation) -> Outcome:
     try:
         token = None
         gift_card_id = gift_code = None
+        user = username(conversation.customer_number or 0)
+        who = "guest" if conversation.guest else user
+        outcome.transcript.append(f"[{conversation.file}: {conversation.id}, {who}]")
         if conversation.customer_number is not None:
-            user = username(conversation.customer_number)
-            outcome.transcript.append(f"[{conversation.file}: {conversation.id}, {user}]")
             token = await login(urls, user)
             bank = CoreBanking(urls.core_banking, token)
             if conversation.gift_card_minor is not None:
