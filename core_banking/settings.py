@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
@@ -96,6 +97,9 @@ class Settings(BaseSettings):
 
     core_banking_host: str = "127.0.0.1"
     core_banking_port: int = Field(default=8001, ge=1, le=65535)
+    # uvicorn worker processes of `python -m core_banking` (and bench/ledger.py): one per
+    # core by default. Each has its own connection pool (DATABASE_POOL_SIZE + overflow).
+    core_banking_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:

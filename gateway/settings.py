@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     rasa_timeout_seconds: float = 30.0
     # Staff console: a turn whose NLU confidence is below this is flagged low_confidence.
     console_low_confidence: float = Field(default=0.5, ge=0, le=1)
+    # A request for a person nobody takes within this long is ended and the customer
+    # told the assistant is back (``console/expiry.py``); 0 keeps requests forever.
+    handoff_queue_ttl_seconds: int = Field(default=900, ge=0)
+    handoff_sweep_seconds: float = Field(default=5.0, gt=0)
+    # On shutdown, requests still running after this long are cancelled: the console's
+    # event streams never finish by themselves (sockets are closed by uvicorn at once).
+    shutdown_grace_seconds: int = Field(default=5, ge=1)
     core_banking_url: str = "http://127.0.0.1:8001"
     core_banking_timeout_seconds: float = 10.0
     service_token: str = DEFAULT_SERVICE_TOKEN
@@ -142,7 +149,9 @@ class Settings(BaseSettings):
         per-message deflate (its memory per socket is unbounded by MAX_FRAME_BYTES and
         compression bombs would bypass the size check); transport pings every 20 s;
         X-Forwarded-For believed only from FORWARDED_ALLOW_IPS (uvicorn would trust
-        127.0.0.1 by default, so any local process could choose its address)."""
+        127.0.0.1 by default, so any local process could choose its address); on
+        shutdown, open responses (console event streams) are cut after
+        SHUTDOWN_GRACE_SECONDS instead of being waited for."""
         return {
             "ws_max_size": self.ws_max_size,
             "ws_per_message_deflate": False,
@@ -150,6 +159,7 @@ class Settings(BaseSettings):
             "ws_ping_timeout": 20.0,
             "proxy_headers": bool(self.forwarded_allow_ips),
             "forwarded_allow_ips": self.forwarded_allow_ips or None,
+            "timeout_graceful_shutdown": self.shutdown_grace_seconds,
         }
 
     @model_validator(mode="after")

@@ -86,3 +86,4 @@ MSG
 ensure_venv .venv "$app_python" requirements-dev.txt core_banking/requirements.txt gateway/requirements.txt
 ensure_venv .venv-rasa "$rasa_python" --no-deps-from bot/requirements-nodeps.txt bot/requirements.txt actions/requirements.txt
 .venv/bin/python scripts/dev_keys.py
+scripts/vendor_frontend.sh

@@ -4,6 +4,8 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core_banking.models.encrypted import EncryptedText
+
+NAME_CONTEXT = "customers.display_name"
 from core_banking.models.base import Base, IdMixin, TimestampMixin
 
 
@@ -12,5 +14,11 @@ class Customer(IdMixin, TimestampMixin, Base):
 
     username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     # Personal data: encrypted at rest (models/encrypted.py); never searched by.
-    display_name: Mapped[str] = mapped_column(EncryptedText("customers.display_name"), nullable=False)
+    display_name: Mapped[str] = mapped_column(EncryptedText(NAME_CONTEXT), nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+
+
+def name_from_raw(stored: str | None) -> str | None:
+    """A display name as hand-written SQL reads it (ciphertext): what the ORM column
+    would have given."""
+    return EncryptedText(NAME_CONTEXT).process_result_value(stored, None)  # type: ignore[arg-type]

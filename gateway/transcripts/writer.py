@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ from gateway.transcripts.model import (
 from gateway.transcripts.schema import TranscriptSchema
 
 log = logging.getLogger(__name__)
+# Told which sessions a committed batch changed (and whether a handoff was among them):
+# the console's live feed (``console/live.py``).
+OnWritten = Callable[[list[str], bool], Awaitable[None]]
 GROUP = "writers"
 RECLAIM_IDLE_MS = 30_000
 STREAM_MAX = 100_000
@@ -87,8 +91,10 @@ class TranscriptWriter:
         rasa: RasaClient,
         consumer: str,
         metrics: Metrics | None = None,
+        on_written: OnWritten | None = None,
     ) -> None:
         self._metrics = metrics
+        self._on_written = on_written
         self._redis = redis
         self._key = queue.key
         self._erased = erased_set_key(queue.key)
@@ -182,6 +188,9 @@ class TranscriptWriter:
                     await _upsert_rating(conn, dialect, entry)
         if self._metrics is not None:
             count_outcomes(self._metrics, turns, rows)
+        if self._on_written is not None and entries:
+            changed = list(dict.fromkeys(e["session_id"] for e in entries))
+            await self._on_written(changed, any(t.get("handoff") for t in turns))
 
     @staticmethod
     def _row(turn: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:

@@ -57,6 +57,10 @@ def _like(word: str) -> str:
     return f"%{escaped}%"
 
 
+def _prefix(word: str) -> str:
+    return _like(word)[1:]
+
+
 LISTED = (
     "session_id",
     "customer_id",
@@ -74,15 +78,30 @@ LISTED = (
 
 
 def filtered_sessions(
-    filters: SessionFilters, low_confidence: float, word_matches: Collection[str] | None = None
+    filters: SessionFilters,
+    low_confidence: float,
+    word_matches: Collection[str] | None = None,
+    name_matches: Collection[str] | None = None,
 ) -> Select[Any]:
     """The sessions matching ``filters`` (unordered, unlimited), from their summaries;
-    with words (``q``), those in ``word_matches`` (``matching_sessions`` finds them)."""
+    with words (``q``), those in ``word_matches``, and a customer filter also matches
+    the sessions in ``name_matches`` (``matching_sessions`` finds both)."""
     listed = [getattr(ChatSession, name) for name in LISTED]
     query = select(*listed).where(ChatSession.last_at.is_not(None))
     sid = ChatSession.session_id
     if filters.customer:
-        query = query.where(customer_is(filters.customer))
+        # What staff type: an id, a username or its start ("demo00"), or part of the
+        # display name ("kim"), case-insensitively. Names are encrypted: their parts are
+        # matched after decryption (``matching_sessions``), whole names by blind index.
+        # (Erasure names exactly: erasure.py.)
+        who = filters.customer.lower()
+        query = query.where(
+            or_(
+                customer_is(filters.customer),
+                func.lower(ChatSession.customer_username).like(_prefix(who), escape="\\"),
+                sid.in_(sorted(name_matches or ())),
+            )
+        )
     if filters.customer_id:
         query = query.where(ChatSession.customer_id == filters.customer_id)
     if filters.date_from:
@@ -128,14 +147,29 @@ async def matching_sessions(
 ) -> Select[Any]:
     """``filtered_sessions``, with the word search (if any) done first."""
     matches = await word_matches_of(conn, filters, low_confidence) if filters.words else None
-    return filtered_sessions(filters, low_confidence, matches)
+    names = await name_matches_of(conn, filters, low_confidence)
+    return filtered_sessions(filters, low_confidence, matches, names)
+
+
+async def name_matches_of(
+    conn: AsyncConnection, filters: SessionFilters, low_confidence: float
+) -> set[str] | None:
+    """The sessions the other filters leave whose customer's name contains the customer
+    filter (None without one)."""
+    if not filters.customer:
+        return None
+    others = dataclasses.replace(filters, customer=None, q=None)
+    narrowed = filtered_sessions(others, low_confidence)
+    return await search.sessions_with_name_part(conn, narrowed, filters.customer)
 
 
 async def word_matches_of(
     conn: AsyncConnection, filters: SessionFilters, low_confidence: float
 ) -> set[str]:
     """The sessions the other filters leave whose turns hold every word of ``q``."""
-    narrowed = filtered_sessions(dataclasses.replace(filters, q=None), low_confidence)
+    # Without the customer filter: its name part is matched after decryption too.
+    others = dataclasses.replace(filters, q=None, customer=None)
+    narrowed = filtered_sessions(others, low_confidence)
     return await search.sessions_with_words(conn, narrowed, filters.words)
 
 
@@ -151,7 +185,8 @@ async def session_page(
     (``word_matches``: the word search's result when the caller already has it)."""
     if filters.words and word_matches is None:
         word_matches = await word_matches_of(conn, filters, low_confidence)
-    query = filtered_sessions(filters, low_confidence, word_matches)
+    names = await name_matches_of(conn, filters, low_confidence)
+    query = filtered_sessions(filters, low_confidence, word_matches, names)
     if after is not None:
         last_at, sid = after
         query = query.where(

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Select, case, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.transcripts.model import ChatTurn
+from gateway.transcripts.model import ChatSession, ChatTurn
 from gateway.transcripts.writer import reply_text
 
 STREAM_ROWS = 500  # rows fetched per round trip while streaming
@@ -52,3 +52,21 @@ async def sessions_with_words(
             text = searchable_text(user_text or "", reply, replies).casefold()
             left.difference_update([w for w in left if w in text])
     return {sid for sid, left in missing.items() if not left}
+
+
+async def sessions_with_name_part(
+    conn: AsyncConnection, narrowed: Select[Any], part: str
+) -> set[str]:
+    """Sessions of ``narrowed`` whose customer's (decrypted) display name contains
+    ``part``, case-insensitively ("sasha sea" finds "Sasha Seaborne")."""
+    wanted = part.casefold()
+    candidates = narrowed.with_only_columns(narrowed.selected_columns[0])
+    query = select(ChatSession.session_id, ChatSession.customer_name).where(
+        ChatSession.session_id.in_(candidates.scalar_subquery()),
+        ChatSession.customer_name.is_not(None),
+    )
+    found: set[str] = set()
+    result = await conn.stream(query.execution_options(yield_per=STREAM_ROWS))
+    async for rows in result.partitions():
+        found.update(sid for sid, name in rows if name and wanted in str(name).casefold())
+    return found
