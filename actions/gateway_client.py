@@ -69,3 +69,19 @@ async def resolve_gift_card_ref(credential: str, ref: str) -> str | None:
     if not isinstance(value, str) or not value or body.get("kind", "gift_card") != "gift_card":
         return None
     return value
+
+
+async def queue_position(credential: str) -> int | None:
+    """Where the credential's session stands in the queue for a person (1 = next), or
+    None when the gateway cannot say (the handoff goes ahead all the same)."""
+    headers = {"X-Service-Token": get_settings().service_token}
+    try:
+        response = await _http().post(
+            "/internal/handoff/position", json={"credential": credential}, headers=headers
+        )
+        body = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError) as exc:
+        log.warning("no queue position from the gateway: %r", exc)
+        return None
+    position = body.get("position") if isinstance(body, dict) else None
+    return position if isinstance(position, int) and position > 0 else None

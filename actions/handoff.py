@@ -10,6 +10,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import gateway_client
+from actions.customer import turn_claims
+
 
 class ActionRequestHandoff(Action):
     def name(self) -> str:
@@ -19,5 +22,10 @@ class ActionRequestHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         dispatcher.utter_message(response="utter_handoff_requested")
+        # Waiting is easier when you know for how long: the place in the queue.
+        claims = turn_claims(tracker)
+        position = await gateway_client.queue_position(claims.sealed) if claims else None
+        if position is not None:
+            dispatcher.utter_message(response="utter_handoff_queue_position", position=position)
         dispatcher.utter_message(json_message={"handoff": "requested"})
         return [SlotSet("handoff_requested", True)]

@@ -1,5 +1,8 @@
 """Service-to-service endpoints (``X-Service-Token``), not for browsers.
 
+``POST /internal/handoff/position {"credential"}`` -> ``200 {"position", "waiting"}``:
+where the credential's session stands in the queue for a person (1 = next).
+
 ``POST /internal/pii/resolve {"credential", "ref"}`` -> ``200 {"kind": "gift_card",
 "value": <code as the customer typed it>}`` for a ``[giftcard:<ref>]`` the gateway put
 into the text of the session named by the turn credential (``chat/credentials.py``),
@@ -16,13 +19,13 @@ resolve it twice.
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
 from gateway.chat import protocol
-from gateway.chat.credentials import CredentialError, TurnSealer
+from gateway.chat.credentials import CredentialError, TurnClaims, TurnSealer
 from gateway.problems import Problem
 
 router = APIRouter(prefix="/internal", tags=["internal"])
@@ -50,6 +53,41 @@ class UnknownReference(Problem):
     status, slug, title = 404, "unknown-reference", "Unknown or expired reference"
 
 
+class PositionRequest(BaseModel):
+    credential: str = Field(min_length=1, max_length=8192)
+
+
+class QueuePosition(BaseModel):
+    position: int  # 1: the next one a colleague takes
+    waiting: int  # sessions waiting for a person, this one included
+
+
+@router.post("/handoff/position", responses={401: {}, 404: {}})
+async def handoff_position(
+    body: PositionRequest,
+    request: Request,
+    x_service_token: Annotated[str | None, Header()] = None,
+) -> QueuePosition:
+    """Where the credential's session stands in the queue for a person (the action
+    server tells the customer when it asks for one)."""
+    state = request.app.state
+    claims = _claims(state, body.credential, x_service_token)
+    place, waiting = await state.chat_store.queue_position(claims.session_id)
+    return QueuePosition(position=place, waiting=waiting)
+
+
+def _claims(state: Any, credential: str, service_token: str | None) -> TurnClaims:
+    """The turn credential's claims, for a caller with the service token."""
+    expected = state.settings.service_token
+    if service_token is None or not hmac.compare_digest(service_token.encode(), expected.encode()):
+        raise BadServiceToken()
+    sealer: TurnSealer = state.turn_sealer
+    try:
+        return sealer.open(credential)
+    except CredentialError as exc:
+        raise BadCredential() from exc
+
+
 @router.post("/pii/resolve", responses={401: {}, 404: {}})
 async def resolve(
     body: ResolveRequest,
@@ -57,16 +95,7 @@ async def resolve(
     x_service_token: Annotated[str | None, Header()] = None,
 ) -> Resolved:
     state = request.app.state
-    expected = state.settings.service_token
-    if x_service_token is None or not hmac.compare_digest(
-        x_service_token.encode(), expected.encode()
-    ):
-        raise BadServiceToken()
-    sealer: TurnSealer = state.turn_sealer
-    try:
-        claims = sealer.open(body.credential)
-    except CredentialError as exc:
-        raise BadCredential() from exc
+    claims = _claims(state, body.credential, x_service_token)
     store = state.chat_store
     if await store.get_owner(claims.session_id) != protocol.owner_of(claims.customer_id):
         raise UnknownReference()

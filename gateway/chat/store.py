@@ -638,6 +638,24 @@ class ChatStore:
             "accepted": sorted(_text(m) for m in accepted),
         }
 
+    async def queue_position(self, session_id: str) -> tuple[int, int]:
+        """(place, waiting): where this session stands among the sessions waiting for a
+        person, longest wait first (1 = next), and how many wait. A session not yet in
+        the queue is placed after everyone waiting now (the turn asking for a person
+        queues it when its replies are stored)."""
+        waiting = [_text(m) for m in await self._redis.smembers(self.handoff_key)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sid in waiting:
+                pipe.hget(self._key(sid), "handoff_at")
+            since = await pipe.execute()
+        order = sorted(
+            (float(at) if at else float("inf"), sid) for sid, at in zip(waiting, since, strict=True)
+        )
+        ranked = [sid for _, sid in order]
+        if session_id in ranked:
+            return ranked.index(session_id) + 1, len(ranked)
+        return len(ranked) + 1, len(ranked) + 1
+
     async def handoff_state(self, session_id: str) -> HandoffState | None:
         """None when the session does not exist (or expired)."""
         owner, state, sub, name, at = await self._redis.hmget(

@@ -2,6 +2,7 @@
 contract's NLU output, a transfer with confirmation, digression and cancel, handoff."""
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,8 @@ async def test_asking_for_a_human_sends_a_handoff_frame(stack: Stack) -> None:
         frames = await ask(ws, "I want to talk to a real person")
     handoffs = [f for f in frames if f["type"] == "handoff"]
     assert handoffs and handoffs[0]["state"] == "requested", frames
+    # The customer is told where they stand (the action asks the gateway's queue).
+    assert re.search(r"You're number \d+ in the queue", bot_text(frames)), frames
 
 
 async def test_out_of_scope_is_declined_politely(stack: Stack) -> None:

@@ -179,3 +179,35 @@ def test_a_gift_code_shaped_like_an_iban_is_still_masked() -> None:
         double = not double
     code = data + alphabet[(32 - total % 32) % 32]
     assert masked(f"redeem {code}") == "redeem [giftcard:gc_1]"
+
+
+async def test_the_queue_position_of_a_session_waiting_for_a_person(
+    gateway: ServerThread, stub_rasa: StubRasa
+) -> None:
+    """POST /internal/handoff/position: the action server asks it when a customer asks
+    for a person ("You're number 2 in the queue"). Longest wait first; a session not yet
+    queued comes after everyone waiting; the session comes from the sealed credential."""
+    sessions = []
+    for name in ("first", "second"):
+        async with socket(gateway) as ws:
+            sid = (await hello(ws))["session_id"]
+            await turn(ws, f"handoff please {name}", f"{name}1")
+        sessions.append(stub_rasa.calls_from(sid)[0]["metadata"]["credential"])
+    async with socket(gateway) as ws:
+        sid = (await hello(ws))["session_id"]
+        await turn(ws, "hello", "n1")
+    newcomer = stub_rasa.calls_from(sid)[0]["metadata"]["credential"]
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+
+        async def position(credential: str, token: str | None = SERVICE_TOKEN) -> httpx.Response:
+            headers = {"X-Service-Token": token} if token else {}
+            return await http.post(
+                "/internal/handoff/position", json={"credential": credential}, headers=headers
+            )
+
+        first, second, new = [(await position(c)).json() for c in (*sessions, newcomer)]
+        assert first["position"] < second["position"]  # the longer wait goes first
+        assert second["position"] == first["position"] + 1
+        assert new["position"] == new["waiting"] == second["waiting"] + 1
+        assert (await position(sessions[0], "wrong")).status_code == 401
+        assert (await position("gAAAAAforged")).status_code == 401
