@@ -100,7 +100,10 @@ class ActionDefaultFallback(Action):
     ) -> list[dict[str, Any]]:
         form = (tracker.active_loop or {}).get("name")
         slot = tracker.get_slot("requested_slot")
-        if not form or not slot:
+        if not form and _previous_user_intent(tracker) == "nlu_fallback":
+            # Not understood twice in a row ("blorp fnarg", then "zzzz qqq"): a person.
+            dispatcher.utter_message(response="utter_rephrase_or_human")
+        elif not form or not slot:
             dispatcher.utter_message(response="utter_default")
         elif str(slot).endswith("_confirmed"):
             dispatcher.utter_message(response="utter_answer_yes_or_no")

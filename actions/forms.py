@@ -45,10 +45,14 @@ def says_a_change(text: str) -> bool:
     return bool(_CHANGE.search(text))
 
 
+# A yes-word first ("yes delete it", "ok go ahead and send it"), and no doubt after it.
 _PLAIN_YES = re.compile(
-    r"^(?:y|yes|yeah|yep|yup|ya|ok|okay|sure|correct|right|of course|go ahead|sounds good|"
-    r"(?:yes|yeah|ok|okay),? (?:please|thanks|thank you|send it|do it))$",
+    r"^(?:y|yes|yeah|yep|yup|ya|ok|okay|sure|correct|right|confirm(?:ed)?|of course|go ahead|"
+    r"sounds good|do it|send it)\b",
     re.IGNORECASE,
+)
+_DOUBT = re.compile(
+    r"\b(?:not|no|don'?t|dont|but|wait|hmm+|maybe|unless|cancel|stop)\b|n't\b|\?", re.I
 )
 # A yes that moves money or changes payees: a button, a plain yes-word, or an `affirm`
 # the NLU is this sure of: "hmm", "uh", "huh", "?" were affirm at 0.85-0.96 once, and
@@ -63,7 +67,7 @@ def is_confident_yes(tracker: Tracker) -> bool:
     confidence = intent.get("confidence") if isinstance(intent, dict) else None
     return (
         text.startswith("/")  # a button's payload
-        or bool(_PLAIN_YES.match(re.sub(r"[\s.!,]+$", "", text)))
+        or (bool(_PLAIN_YES.match(text)) and not _DOUBT.search(text))
         or (
             isinstance(intent, dict)
             and intent.get("name") == "affirm"

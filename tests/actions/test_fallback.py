@@ -171,3 +171,16 @@ def test_every_response_it_uses_is_in_the_domain() -> None:
         "utter_ask_transfer_destination",
     ):
         assert name in responses
+
+
+async def test_not_understood_twice_outside_a_task_offers_a_person(dispatcher) -> None:
+    """ "blorp fnarg" (the closest topics offered), then "zzzz qqq" that no rule takes
+    (a doubtful `inform`): the second miss offers a person, not "please rephrase"."""
+    missed_then = out_of_scope(0.31, "nlu_fallback")
+    await ActionDefaultFallback().run(dispatcher, missed_then, domain_responses())
+    understood_then = out_of_scope(0.31, "greet")
+    await ActionDefaultFallback().run(dispatcher, understood_then, domain_responses())
+    assert [m["response"] for m in dispatcher.messages] == [
+        "utter_rephrase_or_human",
+        "utter_default",
+    ]

@@ -1201,6 +1201,9 @@ async def test_own_account_named_as_a_correction_at_the_summary_replaces_the_pay
         ("ok, send it", "affirm", 0.80, True),
         ("/affirm", "affirm", 1.0, True),  # the summary's button
         ("go ahead and send it", "affirm", 0.99, True),
+        ("yes delete it", "affirm", 0.77, True),  # a yes-word first, no doubt after it
+        ("yes but not now", "affirm", 0.80, None),
+        ("ok?", "affirm", 0.80, None),
         ("no", "deny", 0.99, False),
     ],
 )
