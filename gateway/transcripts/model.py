@@ -53,6 +53,24 @@ class ChatTurn(Base):
 ADDED_TURN_COLUMNS = (("reply_text", "TEXT"),)
 
 
+class RasaEvent(Base):
+    """One Rasa event from the event broker (``events.record_of``): the user's NLU, the
+    actions run and the bot's utterances, written exactly once by the broker consumer
+    (``event_id`` is the message's content hash). The turn rows' NLU columns are
+    derived from these (``nlu_link``)."""
+
+    __tablename__ = "rasa_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[float] = mapped_column(Float, index=True)  # Rasa's timestamp (epoch s)
+    name: Mapped[str | None] = mapped_column(String(200))  # action, or the intent
+    text: Mapped[str | None] = mapped_column(Text)  # masked user text, redacted bot text
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class ChatSession(Base):
     """One row per conversation, for the console's list: a summary of its turns kept
     by the transcript writer (recomputed from ``chat_turns`` for each batch it writes,
