@@ -99,10 +99,12 @@ test-actions: setup
 	$(RASA)/pytest -q -p no:cacheprovider -c tests/bot/pytest.ini tests/bot
 
 # Conversation tests through the real NLU and policies (no action server needed).
-# bot/endpoints.yml needs its variables; no action server or Redis is used here.
+# bot/endpoints.yml needs its variables; no action server, Redis or RabbitMQ is used here.
 STORY_ENV := ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook ACTION_SERVER_TOKEN=unused \
 	RASA_REDIS_HOST=127.0.0.1 RASA_REDIS_PORT=6379 RASA_REDIS_DB=0 \
-	RASA_REDIS_KEY_PREFIX=stories RASA_TRACKER_TTL_SECONDS=600
+	RASA_REDIS_KEY_PREFIX=stories RASA_TRACKER_TTL_SECONDS=600 \
+	RABBITMQ_HOST=127.0.0.1 RABBITMQ_PORT=5672 RABBITMQ_USERNAME=guest RABBITMQ_PASSWORD=guest \
+	RASA_EVENTS_EXCHANGE=stories-rasa-events RASA_EVENTS_QUEUE=stories-rasa-events
 test-stories: train
 	$(STORY_ENV) $(RASA)/rasa test core \
 		--model "$$($(APP)/python scripts/train.py)" --stories tests/stories \
