@@ -87,7 +87,11 @@ def conversation(sender: str, turns: int, start: float = 1_700_000_000.0) -> lis
                 },
             },
             {"event": "action", "timestamp": at + 0.1, "name": "transfer_form"},
-            {"event": "bot", "timestamp": at + 0.2, "text": f"Its code is 7K2P-9XQD-M4TR-0ZAB-C8NE. ({n})"},
+            {
+                "event": "bot",
+                "timestamp": at + 0.2,
+                "text": f"Its code is 7K2P-9XQD-M4TR-0ZAB-C8NE. ({n})",
+            },
             {"event": "action", "timestamp": at + 0.3, "name": "action_listen"},
         ]
     return [{"sender_id": sender, **e} for e in events]
