@@ -83,7 +83,7 @@ class Client:
         self.last_seq = 0
 
     async def open(self) -> None:
-        for attempt in range(60):
+        for _ in range(60):
             try:
                 self.ws = await connect(self.ws_url, open_timeout=10)
                 hello: dict[str, Any] = {"type": "hello", "token": self.token}
@@ -96,7 +96,6 @@ class Client:
                 self.chat.session_id = welcome["session_id"]
                 return
             except (OSError, WebSocketException, TimeoutError, ConnectionError):
-                self.chat.reconnects += attempt == 0
                 await asyncio.sleep(1.0)
         raise ConnectionError("could not reconnect in 60 tries")
 
@@ -111,6 +110,7 @@ class Client:
                 if await self._until_answered(turn, deadline):
                     return
             except (OSError, WebSocketException, TimeoutError):
+                self.chat.reconnects += 1
                 await self.open()  # resumes: missed frames come first, then we resend
         turn.errors.append("timeout")
 
@@ -216,10 +216,14 @@ def transcript_rows(database_url: str) -> tuple[dict[tuple[str, str], Any], Coun
     return turns, users
 
 
-async def transfers_of(base: str, customer: str, password: str) -> list[int]:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+async def transfers_of(stack: Stack, customer: str, password: str) -> list[int]:
+    """Amounts (minor units) of the customer's completed transfers, from core_banking."""
+    async with httpx.AsyncClient(base_url=stack.urls["core_banking"], timeout=30) as http:
         token = (
-            await http.post("/auth/token", data={"username": customer, "password": password})
+            await http.post(
+                f"{stack.urls['balancer']}/auth/token",
+                data={"username": customer, "password": password},
+            )
         ).json()["access_token"]
         amounts, cursor = [], None
         while True:
@@ -301,10 +305,9 @@ async def verify(
     missing_rows = [t.cmid for c, t in acked if (c.session_id, t.cmid) not in rows]
     missing_nlu = [t.cmid for c, t in acked if rows.get((c.session_id, t.cmid)) is None]
     rasa_twice = [k for k, n in users.items() if n > 1]
-    base = stack.urls["balancer"]
     moved: dict[str, Counter[int]] = {}
     for customer in sorted({c.customer for c in chats}):
-        moved[customer] = Counter(await transfers_of(base, customer, password))
+        moved[customer] = Counter(await transfers_of(stack, customer, password))
     duplicated_money = sum(n - 1 for amounts in moved.values() for n in amounts.values() if n > 1)
     confirmed = [
         c
