@@ -22,7 +22,7 @@ import aio_pika
 import psycopg
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from gateway.settings import Settings
 from gateway.transcripts import broker
@@ -142,7 +142,7 @@ async def test_events_become_rows_and_turn_nlu_once(database: str, names: tuple[
     await schema.ensure()
     async with schema.engine.begin() as conn:  # the gateway's row of turn m1 came first
         await conn.execute(
-            ChatTurn.__table__.insert(),
+            insert(ChatTurn),
             [
                 {
                     "session_id": "s1",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from gateway.transcripts import retention
 from gateway.transcripts.model import ChatSession, ChatTurn, RasaEvent, SessionTag
@@ -45,22 +45,22 @@ async def test_purge_removes_only_what_is_older_than_the_policy(tmp_path: Path) 
     old, recent = NOW - timedelta(days=31), NOW - timedelta(days=29)
     async with schema.engine.begin() as conn:
         await conn.execute(
-            ChatTurn.__table__.insert(),
+            insert(ChatTurn),
             [turn("old", "1", old), turn("mixed", "1", old), turn("mixed", "2", recent)],
         )
         await conn.execute(
-            RasaEvent.__table__.insert(),
+            insert(RasaEvent),
             [event("old", 1, old), event("mixed", 1, old), event("mixed", 2, recent)],
         )
         await conn.execute(
-            ChatSession.__table__.insert(),
+            insert(ChatSession),
             [
                 {"session_id": "old", "last_at": old, "reviewed": False},
                 {"session_id": "mixed", "last_at": recent, "reviewed": False},
             ],
         )
         await conn.execute(
-            SessionTag.__table__.insert(),
+            insert(SessionTag),
             [
                 {"session_id": s, "tag": "t", "added_by": "a", "added_at": old}
                 for s in ("old", "mixed")
