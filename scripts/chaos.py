@@ -338,6 +338,8 @@ def failed(report: dict[str, Any]) -> list[str]:
     """The checks that failed (empty: all passed)."""
     keys = ("unanswered", "answered_twice", "transcript_rows_missing")
     bad = [k for k in keys if report[k]]
+    if report["transcript_turns_without_nlu"]:
+        bad.append("transcript_turns_without_nlu")
     if report["duplicated_money_moves"]:
         bad.append("duplicated_money_moves")
     if report["conversations_failed"]:
