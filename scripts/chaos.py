@@ -155,20 +155,41 @@ def script(amount: int) -> list[str]:
     ]
 
 
-async def converse(base: str, chat: Conversation, password: str) -> None:
+class Tokens:
+    """One login per customer, reused for ten minutes (access tokens last 15): a login
+    is an Argon2 verification in core_banking, far dearer than a turn, and a stampede
+    of them would measure the password hash instead of the chat."""
+
+    def __init__(self, base: str, password: str) -> None:
+        self.base = base
+        self.password = password
+        self.cache: dict[str, tuple[float, str]] = {}
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    async def of(self, customer: str) -> str:
+        async with self.locks.setdefault(customer, asyncio.Lock()):
+            at, token = self.cache.get(customer, (0.0, ""))
+            if time.monotonic() - at < 600:
+                return token
+            async with httpx.AsyncClient(base_url=self.base, timeout=30) as http:
+                for attempt in range(10):  # a gateway may be down for a moment
+                    try:
+                        response = await http.post(
+                            "/auth/token", data={"username": customer, "password": self.password}
+                        )
+                        if response.status_code == 200:
+                            token = str(response.json()["access_token"])
+                            self.cache[customer] = (time.monotonic(), token)
+                            return token
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(2.0 * (attempt + 1))
+            raise ConnectionError(f"{customer} could not log in")
+
+
+async def converse(base: str, chat: Conversation, tokens: Tokens) -> None:
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            for _ in range(30):  # a gateway may be down for a moment
-                try:
-                    response = await http.post(
-                        "/auth/token", data={"username": chat.customer, "password": password}
-                    )
-                    if response.status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(1.0)
-            token = response.json()["access_token"]
+        token = await tokens.of(chat.customer)
         client = Client(base.replace("http", "ws") + "/ws", token, chat)
         await client.open()
         for text in script(chat.amount):
@@ -258,11 +279,12 @@ async def run_chaos(
     stop, kills = asyncio.Event(), Counter[str]()
     chaos = asyncio.create_task(killer(stack, kill_every, stop, kills))
     gate = asyncio.Semaphore(concurrency)
+    tokens = Tokens(base, password)
     started = time.monotonic()
 
     async def one(chat: Conversation) -> None:
         async with gate:
-            await converse(base, chat, password)
+            await converse(base, chat, tokens)
 
     try:
         await asyncio.gather(*(one(c) for c in chats))
