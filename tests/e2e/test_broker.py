@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import httpx
 import psycopg
 import pytest
@@ -18,7 +17,7 @@ import redis
 from scripts.stack import Stack
 from tests.e2e.conftest import stack_env, started, trained_model
 from tests.e2e.test_balance import ask, bot_text, login, open_session
-from tests.support import fresh_postgres_database
+from tests.support import delete_broker_objects, fresh_postgres_database
 
 pytestmark = pytest.mark.e2e
 TTL = 3600
@@ -42,14 +41,6 @@ def broker_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         finally:
             stack.stop()
             asyncio.run(delete_broker_objects(stack.env))
-
-
-async def delete_broker_objects(env: dict[str, str]) -> None:
-    connection = await aio_pika.connect(host=env["RABBITMQ_HOST"], port=int(env["RABBITMQ_PORT"]))
-    async with connection:
-        channel = await connection.channel()
-        await channel.queue_delete(env["RASA_EVENTS_QUEUE"])
-        await channel.exchange_delete(env["RASA_EVENTS_EXCHANGE"])
 
 
 @pytest.fixture
