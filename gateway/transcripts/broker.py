@@ -67,8 +67,10 @@ class EventSink:
         for raw in bodies:
             try:
                 record = events.record_of(events.decode(raw))
-            except events.BadEvent as exc:
-                log.warning("broker message dropped: %s", exc)
+            except (events.BadEvent, ValueError, TypeError, AttributeError) as exc:
+                # Not a Rasa event: dropped (and acked with its batch), never retried
+                # forever in front of the events behind it.
+                log.warning("broker message dropped: %r", exc)
                 continue
             if record is not None:
                 records[record["event_id"]] = record
@@ -115,6 +117,8 @@ class BrokerConsumer:
                 SQLAlchemyError,
             ) as exc:
                 log.warning("broker consumer paused: %r", exc)
+            except Exception:  # a bug must pause the consumer, never end it
+                log.exception("broker consumer failed")
             await asyncio.sleep(RETRY_SECONDS)
 
     async def consume(self, *, stop_when_idle: float | None = None) -> None:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -97,7 +97,7 @@ def conversation(sender: str, turns: int, start: float = 1_700_000_000.0) -> lis
     return [{"sender_id": sender, **e} for e in events]
 
 
-async def publish(exchange_name: str, events: list[dict[str, Any]]) -> None:
+async def publish(exchange_name: str, events: Sequence[dict[str, Any] | bytes]) -> None:
     connection = await aio_pika.connect(host="127.0.0.1", port=5672)
     async with connection:
         channel = await connection.channel()
@@ -105,7 +105,8 @@ async def publish(exchange_name: str, events: list[dict[str, Any]]) -> None:
         for event in events:
             await exchange.publish(
                 aio_pika.Message(
-                    json.dumps(event).encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT
+                    event if isinstance(event, bytes) else json.dumps(event).encode(),
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 ),
                 "",
             )
@@ -157,7 +158,13 @@ async def test_events_become_rows_and_turn_nlu_once(database: str, names: tuple[
             ],
         )
     events = conversation("s1", 3)
-    await publish(names[0], events + events[:5])  # a turn published twice (a retry)
+    garbage: list[dict[str, Any] | bytes] = [
+        b"not json",
+        b'["a list"]',
+        {"sender_id": "s1", "event": "user", "timestamp": "yesterday"},
+    ]
+    # A turn published twice (a retry), and messages that are no Rasa events.
+    await publish(names[0], [*events[:7], *garbage, *events[7:], *events[:5]])
     await BrokerConsumer(settings, sink).consume(stop_when_idle=1.0)
     rows = stored(database)
     assert len(rows) == 3 * 4  # user, action, bot, action_listen per turn; no slots
