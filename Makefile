@@ -8,7 +8,7 @@ APP := .venv/bin
 RASA := .venv-rasa/bin
 CUSTOMERS ?= 20
 
-.PHONY: help setup train run run-scaled seed lint test test-unit test-actions test-e2e \
+.PHONY: help setup train run run-scaled chaos seed lint test test-unit test-actions test-e2e \
 	validate-bot eval-nlu bench test-stories load drill observe
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make seed CUSTOMERS=N - create demo customers demo001..demoN (idempotent)"
 	@echo "make train  - train the Rasa model if the training data changed"
 	@echo "make run-scaled - like run, with two gateways, Rasa servers and action servers behind HAProxy (:8080)"
+	@echo "make chaos      - 1000 conversations through HAProxy with random instance kills (CONVERSATIONS=N)"
 	@echo "make eval-nlu   - BANKING77 held-out evaluation, out-of-scope and task intents"
 	@echo "make bench      - ledger and gateway benchmarks"
 	@echo "make load       - Locust chat load against a running system (make run first)"
@@ -37,6 +38,14 @@ run-scaled: setup
 	@scripts/ensure_haproxy.sh
 	@$(APP)/python scripts/train.py > /dev/null
 	@STACK_REPLICAS=2 $(APP)/python scripts/stack.py run
+
+# scripts/chaos.py: N conversations of 5 turns through HAProxy on a scaled stack of its
+# own (free ports, fresh database) while instances are SIGKILLed; exits 1 on a failed check.
+CONVERSATIONS ?= 1000
+chaos: setup
+	@scripts/ensure_haproxy.sh
+	@$(APP)/python scripts/train.py > /dev/null
+	$(APP)/python -m scripts.chaos --conversations $(CONVERSATIONS)
 
 eval-nlu: setup
 	@$(RASA)/python scripts/eval_nlu.py
