@@ -8,7 +8,7 @@ APP := .venv/bin
 RASA := .venv-rasa/bin
 CUSTOMERS ?= 20
 
-.PHONY: help setup train run run-scaled seed lint test test-unit test-actions test-e2e \
+.PHONY: help setup train run run-scaled chaos seed lint test test-unit test-actions test-e2e \
 	validate-bot eval-nlu bench test-stories test-conversations load drill observe
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make seed CUSTOMERS=N - create demo customers demo001..demoN (idempotent)"
 	@echo "make train  - train the Rasa model if the training data changed"
 	@echo "make run-scaled - like run, with two gateways, Rasa servers and action servers behind HAProxy (:8080)"
+	@echo "make chaos      - 1000 conversations through HAProxy with random instance kills (CONVERSATIONS=N)"
 	@echo "make eval-nlu   - BANKING77 held-out evaluation, out-of-scope and task intents"
 	@echo "make bench      - ledger and gateway benchmarks"
 	@echo "make load       - Locust chat load against a running system (make run first)"
@@ -38,6 +39,14 @@ run-scaled: setup
 	@scripts/ensure_haproxy.sh
 	@$(APP)/python scripts/train.py > /dev/null
 	@STACK_REPLICAS=2 $(APP)/python scripts/stack.py run
+
+# scripts/chaos.py: N conversations of 5 turns through HAProxy on a scaled stack of its
+# own (free ports, fresh database) while instances are SIGKILLed; exits 1 on a failed check.
+CONVERSATIONS ?= 1000
+chaos: setup
+	@scripts/ensure_haproxy.sh
+	@$(APP)/python scripts/train.py > /dev/null
+	$(APP)/python -m scripts.chaos --conversations $(CONVERSATIONS)
 
 eval-nlu: setup
 	@$(RASA)/python scripts/eval_nlu.py
@@ -102,10 +111,12 @@ test-actions: setup
 	$(RASA)/pytest -q -p no:cacheprovider -c tests/bot/pytest.ini tests/bot
 
 # Conversation tests through the real NLU and policies (no action server needed).
-# bot/endpoints.yml needs its variables; no action server or Redis is used here.
+# bot/endpoints.yml needs its variables; no action server, Redis or RabbitMQ is used here.
 STORY_ENV := ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook ACTION_SERVER_TOKEN=unused \
 	RASA_REDIS_HOST=127.0.0.1 RASA_REDIS_PORT=6379 RASA_REDIS_DB=0 \
-	RASA_REDIS_KEY_PREFIX=stories RASA_TRACKER_TTL_SECONDS=600
+	RASA_REDIS_KEY_PREFIX=stories RASA_TRACKER_TTL_SECONDS=600 \
+	RABBITMQ_HOST=127.0.0.1 RABBITMQ_PORT=5672 RABBITMQ_USERNAME=guest RABBITMQ_PASSWORD=guest \
+	RASA_EVENTS_EXCHANGE=stories-rasa-events RASA_EVENTS_QUEUE=stories-rasa-events
 test-stories: train
 	$(STORY_ENV) $(RASA)/rasa test core \
 		--model "$$($(APP)/python scripts/train.py)" --stories tests/stories \

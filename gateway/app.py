@@ -31,7 +31,7 @@ from gateway.chat.hub import SessionHub
 from gateway.chat.limits import Limits
 from gateway.chat.rasa_client import RasaClient
 from gateway.chat.service import ChatService
-from gateway.chat.store import ChatStore
+from gateway.chat.store import ChatStore, erased_set_key
 from gateway.chat.turns import TurnRunner
 from gateway.console import endpoints as console_endpoints
 from gateway.console.expiry import HandoffExpiry
@@ -44,7 +44,8 @@ from gateway.console.service import ConsoleService
 from gateway.identity_client import IdentityClient
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings, get_settings
-from gateway.transcripts import encrypted
+from gateway.transcripts import encrypted, retention
+from gateway.transcripts.broker import BrokerConsumer, EventSink
 from gateway.transcripts.names import CustomerNames
 from gateway.transcripts.schema import TranscriptSchema
 from gateway.transcripts.writer import (
@@ -139,8 +140,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis=redis,
             queue=transcripts,
             schema=schema,
-            rasa=rasa,
             consumer=hub.instance_id,
+            metrics=app.state.metrics,
+        )
+        events = EventSink(
+            schema,
+            redis=redis,
+            erased_key=erased_set_key(transcripts.key),
             metrics=app.state.metrics,
         )
         sealer = TurnSealer(
@@ -188,13 +194,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.export_service = ExportService(schema=schema, low_confidence=low)
         app.state.erasure_service = ErasureService(schema=schema, store=store, rasa=rasa, hub=hub)
         listener = asyncio.create_task(hub.run())
+        retention_days = settings.transcript_retention_days
         loops = [
             asyncio.create_task(feed.run()),
             asyncio.create_task(expiry.run()),
             asyncio.create_task(runner.sweep_forever()),
             asyncio.create_task(service.maintain_forever()),
             asyncio.create_task(writer.run()),
+            asyncio.create_task(retention.purge_forever(schema, retention_days)),
         ]
+        if settings.rasa_events_consumer:
+            loops.append(asyncio.create_task(BrokerConsumer(settings, events).run()))
         # Start serving only once other instances' frames can reach us (bounded wait:
         # without Redis we still start, /health reports it, the listener keeps retrying).
         with contextlib.suppress(TimeoutError):

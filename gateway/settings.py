@@ -133,6 +133,20 @@ class Settings(BaseSettings):
     data_encryption_keys: str = DEFAULT_DATA_ENCRYPTION_KEYS
     # HMAC key of the blind index on customer names (the console's customer filter).
     data_index_key: str = DEFAULT_DATA_INDEX_KEY
+    # Transcript rows and Rasa's events older than this are deleted (hourly, by any
+    # instance); Rasa's trackers expire in Redis after RASA_TRACKER_TTL_SECONDS.
+    transcript_retention_days: int = Field(default=90, gt=0)
+
+    # Rasa's event broker (bot/endpoints.yml reads the same variables): the turn NLU in
+    # transcripts comes from the events Rasa publishes there (transcripts/broker.py).
+    # Off: no consumer runs in this process (a separate one does, or none).
+    rasa_events_consumer: bool = True
+    rabbitmq_host: str = "127.0.0.1"
+    rabbitmq_port: int = 5672
+    rabbitmq_username: str = "guest"
+    rabbitmq_password: str = "guest"
+    rasa_events_exchange: str = "rasa-events"
+    rasa_events_queue: str = "rasa-events-transcripts"
 
     @property
     def allowed_origin_set(self) -> frozenset[str]:

@@ -103,6 +103,7 @@ class Stack:
         base["ACTION_SERVER_HOST"] = host
         base["CORE_BANKING_HOST"] = host
         base.update({k: v for k, v in rasa_store_env(base).items() if k not in base})
+        base.update({k: v for k, v in event_broker_env(base).items() if k not in base})
         self.env = base
         p = self.ports
         self.services = [
@@ -375,6 +376,46 @@ def rasa_store_env(env: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def event_broker_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Rasa's event broker (``bot/endpoints.yml``) and the gateways' consumer of it
+    (``gateway/transcripts/broker.py``) read the same variables: the local RabbitMQ
+    unless set, and an exchange and queue named after the stack's key prefix, so
+    stacks sharing one RabbitMQ never see each other's events."""
+    prefix = re.sub(r"[^A-Za-z0-9]", "", env.get("REDIS_KEY_PREFIX", "gw:"))
+    return {
+        "RABBITMQ_HOST": "127.0.0.1",
+        "RABBITMQ_PORT": "5672",
+        "RABBITMQ_USERNAME": "guest",
+        "RABBITMQ_PASSWORD": "guest",
+        "RASA_EVENTS_EXCHANGE": f"{prefix}-rasa-events",
+        "RASA_EVENTS_QUEUE": f"{prefix}-rasa-events-transcripts",
+    }
+
+
+def ensure_rabbitmq(env: Mapping[str, str]) -> None:
+    """Refuse to start without RabbitMQ: Rasa would retry for minutes and then fail,
+    and transcripts would have no NLU. We do not start one ourselves (a broker that
+    vanishes with `make run` would drop queued events); the message says what to do."""
+    import socket
+
+    broker = event_broker_env(env)
+    host = env.get("RABBITMQ_HOST", broker["RABBITMQ_HOST"])
+    port = int(env.get("RABBITMQ_PORT", broker["RABBITMQ_PORT"]))
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return
+    except OSError:
+        pass
+    raise StackError(
+        f"RabbitMQ does not answer at {host}:{port} (Rasa's event broker; transcripts "
+        "get each turn's intent from it). Install and start it: Debian/Ubuntu "
+        "`sudo apt-get install rabbitmq-server` (it starts as a service; "
+        "`sudo service rabbitmq-server start` if not), macOS `brew install rabbitmq && "
+        "brew services start rabbitmq`; or point RABBITMQ_HOST/RABBITMQ_PORT "
+        "(RABBITMQ_USERNAME/RABBITMQ_PASSWORD) at a running one."
+    )
+
+
 def _signal_group(service: Service, sig: signal.Signals) -> None:
     assert service.process is not None
     with contextlib.suppress(ProcessLookupError):
@@ -429,6 +470,11 @@ def run_foreground() -> int:
     from scripts.train import ensure_trained
 
     started = time.monotonic()
+    try:
+        ensure_rabbitmq(os.environ)
+    except StackError as exc:
+        print(f"[run] {exc}", file=sys.stderr)
+        return 1
     redis = ensure_redis(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     stack = Stack(ensure_trained())
     stopping = False

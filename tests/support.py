@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import aio_pika
 import psycopg
 from psycopg import sql
 
@@ -39,3 +40,13 @@ def key_pair(directory: Path) -> tuple[Path, Path]:
     private, public = directory / "jwt-private.pem", directory / "jwt-public.pem"
     ensure_key_pair(private, public)
     return private, public
+
+
+async def delete_broker_objects(env: dict[str, str]) -> None:
+    """A finished stack's event queue and exchange (scripts/stack.py names them after
+    its key prefix), so test runs leave nothing behind in the shared RabbitMQ."""
+    connection = await aio_pika.connect(host=env["RABBITMQ_HOST"], port=int(env["RABBITMQ_PORT"]))
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(env["RASA_EVENTS_QUEUE"])
+        await channel.exchange_delete(env["RASA_EVENTS_EXCHANGE"])

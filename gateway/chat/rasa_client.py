@@ -2,9 +2,8 @@
 
 Callers may rely on: ``send`` returns the list of Rasa responses (dicts) or raises
 ``BotUnavailable`` -- for connection errors, timeouts (RASA_TIMEOUT_SECONDS), non-2xx
-answers and bodies that are not a JSON list. ``tracker_events`` returns the
-conversation's events from ``GET /conversations/{sid}/tracker``, or ``[]`` when they
-cannot be had (it never raises for Rasa's failures). ``erase_tracker`` deletes one
+answers and bodies that are not a JSON list (a turn's NLU reaches the transcripts
+through Rasa's event broker, ``transcripts/broker.py``). ``erase_tracker`` deletes one
 (erasure; raises ``BotUnavailable`` unless Rasa confirms). ``open`` must be called
 inside the running event loop before the first ``send``; ``close`` releases the pooled
 connections.
@@ -69,27 +68,6 @@ class RasaClient:
         if not isinstance(body, list):
             raise BotUnavailable("rasa answered something other than a list")
         return [item for item in body if isinstance(item, dict)]
-
-    async def tracker_events(self, sender: str) -> list[dict[str, Any]]:
-        if self._session is None:
-            return []
-        url = f"{self._base}/conversations/{quote(sender, safe='')}/tracker"
-        try:
-            async with self._session.get(url, params=self._params) as response:
-                if response.status >= 300:
-                    raise BotUnavailable(f"rasa answered HTTP {response.status}")
-                body = await response.json(content_type=None)
-            events = body.get("events") or []
-        except (
-            aiohttp.ClientError,
-            asyncio.TimeoutError,
-            ValueError,
-            AttributeError,
-            BotUnavailable,
-        ) as exc:
-            log.info("no tracker for %s: %r", sender, exc)
-            return []
-        return [e for e in events if isinstance(e, dict)]
 
     async def erase_tracker(self, sender: str) -> None:
         """Delete the conversation's tracker from Rasa's tracker store. Rasa 3.6 has no

@@ -62,6 +62,26 @@ ADDED_COLUMNS = (
 )
 
 
+class RasaEvent(Base):
+    """One Rasa event from the event broker (``events.record_of``): the user's NLU, the
+    actions run and the bot's utterances, written exactly once by the broker consumer
+    (``event_id`` is the message's content hash). The turn rows' NLU columns are
+    derived from these (``nlu_link``)."""
+
+    __tablename__ = "rasa_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[float] = mapped_column(Float, index=True)  # Rasa's timestamp (epoch s)
+    name: Mapped[str | None] = mapped_column(String(200))  # action, or the intent
+    # Personal data, encrypted at rest like the turns (encrypted.py): the masked user
+    # text or redacted bot text, and the event's data (entities, buttons).
+    text: Mapped[str | None] = mapped_column(EncryptedText("rasa_events.text"))
+    data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("rasa_events.data"))
+
+
 class ChatSession(Base):
     """One row per conversation, for the console's list: a summary of its turns kept
     by the transcript writer (recomputed from ``chat_turns`` for each batch it writes,

@@ -1,17 +1,18 @@
 """Durable transcript writing: finished turns go through a Redis stream, then into SQL.
 
-Why this shape: the turn worker must not wait for SQL or for Rasa's tracker (the user
-already has the reply), and nothing may be lost when a gateway stops. So the turn's
-completion script (``ChatStore.complete``) XADDs it to ``{prefix}transcripts``,
-atomically with storing its replies; every instance runs a ``TranscriptWriter`` in
-consumer group ``writers``, which reads up to 50 entries at a time, fetches the NLU
-data from ``GET /conversations/{sid}/tracker`` (once per session in the batch),
-inserts the batch's rows in one transaction and only then XACKs (and XDELs) them. An
-entry whose writer died stays pending and is re-claimed (XAUTOCLAIM) after
-``RECLAIM_IDLE_MS``, by any instance, including after a restart; inserts are
-idempotent (unique session_id + client_msg_id), so a re-claimed entry that was in
-fact written is harmless. If the tracker cannot be fetched the row is written without
-NLU fields rather than held back. The stream is capped (MAXLEN ~ STREAM_MAX).
+Why this shape: the turn worker must not wait for SQL (the user already has the
+reply), and nothing may be lost when a gateway stops. So the turn's completion script
+(``ChatStore.complete``) XADDs it to ``{prefix}transcripts``, atomically with storing
+its replies; every instance runs a ``TranscriptWriter`` in consumer group ``writers``,
+which reads up to 50 entries at a time, inserts the batch's rows in one transaction
+and only then XACKs (and XDELs) them. An entry whose writer died stays pending and is
+re-claimed (XAUTOCLAIM) after ``RECLAIM_IDLE_MS``, by any instance, including after a
+restart; inserts are idempotent (unique session_id + client_msg_id), so a re-claimed
+entry that was in fact written is harmless. The stream is capped (MAXLEN ~ STREAM_MAX).
+
+A turn's NLU (intent, confidence, entities, actions, fallback) is not asked of Rasa:
+Rasa's event broker delivers its events to ``broker.BrokerConsumer``, and whichever of
+the two writes second fills the row's NLU columns (``nlu_link``).
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.chat.pii import redact_reply
-from gateway.chat.rasa_client import RasaClient
 from gateway.chat.store import erased_set_key
 from gateway.metrics import Metrics
+from gateway.transcripts import nlu_link
 from gateway.transcripts import sessions as summaries
 from gateway.transcripts.encrypted import name_index
-from gateway.transcripts.extract import nlu_details
+from gateway.transcripts.events import NO_NLU
 from gateway.transcripts.model import (
     ChatSession,
     ChatTurn,
@@ -88,7 +89,6 @@ class TranscriptWriter:
         redis: Redis,
         queue: TranscriptQueue,
         schema: TranscriptSchema,
-        rasa: RasaClient,
         consumer: str,
         metrics: Metrics | None = None,
         on_written: OnWritten | None = None,
@@ -100,7 +100,6 @@ class TranscriptWriter:
         self._erased = erased_set_key(queue.key)
         self._schema = schema
         self._engine = schema.engine
-        self._rasa = rasa
         self._consumer = consumer
 
     async def prepare(self) -> None:
@@ -152,8 +151,8 @@ class TranscriptWriter:
         return len(entries)
 
     async def _write(self, entries: list[dict[str, Any]]) -> None:
-        """One transaction for the batch; one tracker fetch per session in it. Entries
-        of conversations erased since (``ConsoleReview.erase``) are dropped."""
+        """One transaction for the batch. Entries of conversations erased since
+        (``ErasureService.erase``) are dropped."""
         if not entries:
             return
         sessions = list(dict.fromkeys(e["session_id"] for e in entries))
@@ -161,21 +160,21 @@ class TranscriptWriter:
         erased = {sid for sid, flag in zip(sessions, flags, strict=True) if flag}
         entries = [e for e in entries if e["session_id"] not in erased]
         turns = [e for e in entries if not e.get("event")]
-        # Turns the bot answered have NLU data in Rasa's tracker; agent messages,
-        # handoff changes and turns passed to an agent ("kind") do not.
-        bot_sessions = dict.fromkeys(t["session_id"] for t in turns if not t.get("kind"))
-        events = {sid: await self._rasa.tracker_events(sid) for sid in bot_sessions}
-        rows = [self._row(turn, events.get(turn["session_id"], [])) for turn in turns]
+        rows = [self._row(turn) for turn in turns]
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        touched = list(dict.fromkeys(t["session_id"] for t in turns))
         async with self._engine.begin() as conn:
+            await nlu_link.lock_sessions(conn, touched)
             if rows:
                 statement = dialect.insert(ChatTurn).on_conflict_do_nothing(
                     index_elements=["session_id", "client_msg_id"]
                 )
                 await conn.execute(statement, rows)
-            await summaries.refresh(
-                conn, dialect, list(dict.fromkeys(t["session_id"] for t in turns))
-            )
+            # Turns the bot answered get their NLU from Rasa's events if they came
+            # first; agent messages, handoff changes and turns passed to an agent have
+            # no user event with their client_msg_id and keep none.
+            flagged = await nlu_link.link(conn, touched)
+            await summaries.refresh(conn, dialect, touched)
             # The latest claims per conversation name its customer.
             named = {t["session_id"]: t for t in turns if t.get("customer_id")}
             for turn in named.values():
@@ -188,17 +187,13 @@ class TranscriptWriter:
                     await _upsert_rating(conn, dialect, entry)
         if self._metrics is not None:
             count_outcomes(self._metrics, turns, rows)
+            self._metrics.fallbacks.inc(flagged)
         if self._on_written is not None and entries:
             changed = list(dict.fromkeys(e["session_id"] for e in entries))
             await self._on_written(changed, any(t.get("handoff") for t in turns))
 
     @staticmethod
-    def _row(turn: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-        nlu = (
-            nlu_details(events, turn["client_msg_id"], turn["user_text"])
-            if not turn.get("kind")
-            else nlu_details([], "", "")
-        )
+    def _row(turn: dict[str, Any]) -> dict[str, Any]:
         replies = [_redacted(reply) for reply in turn["replies"]]
         return {
             "session_id": turn["session_id"],
@@ -207,11 +202,7 @@ class TranscriptWriter:
             "user_text": turn["user_text"],
             "replies": replies,
             "reply_text": reply_text(replies),
-            "intent": nlu["intent"],
-            "confidence": nlu["confidence"],
-            "entities": nlu["entities"],
-            "actions": nlu["actions"],
-            "fallback": nlu["fallback"],
+            **NO_NLU,
             "handoff": bool(turn.get("handoff")),
             "failed": bool(turn.get("failed")),
             "latency_ms": int(turn["latency_ms"]),

@@ -1,6 +1,7 @@
 """The whole system started for real: PostgreSQL, Redis, a trained Rasa model, the
 action server, core_banking and the gateway, talking HTTP to each other."""
 
+import asyncio
 import os
 import shutil
 import uuid
@@ -12,7 +13,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from scripts.stack import Stack
 from scripts.train import model_path
-from tests.support import free_port, fresh_postgres_database, key_pair
+from tests.support import delete_broker_objects, free_port, fresh_postgres_database, key_pair
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +81,7 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield stack
     finally:
         stack.stop()
+        asyncio.run(delete_broker_objects(stack.env))
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -3,6 +3,7 @@ behind HAProxy, sharing Redis and PostgreSQL. A conversation may move between th
 servers turn by turn; with one of them killed and not started again, the customer's
 "yes" still completes exactly the transfer that the dead one summarised."""
 
+import asyncio
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ from scripts.stack import Stack
 from tests.e2e.conftest import stack_env, started, trained_model
 from tests.e2e.test_balance import ask, bot_text
 from tests.e2e.test_supervision import until_answered
-from tests.support import free_port, fresh_postgres_database
+from tests.support import delete_broker_objects, free_port, fresh_postgres_database
 
 pytestmark = pytest.mark.e2e
 
@@ -44,6 +45,7 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             yield started(stack, log_dir)
         finally:
             stack.stop()
+            asyncio.run(delete_broker_objects(stack.env))
 
 
 def test_every_tier_has_two_instances_behind_haproxy(scaled: Stack) -> None:

@@ -10,10 +10,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import pytest
 import redis
 import uvicorn
@@ -25,6 +27,7 @@ from fastapi.responses import JSONResponse
 from gateway.app import create_app
 from gateway.auth.tokens import TokenService
 from gateway.settings import Settings
+from gateway.transcripts.broker import declare
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SERVICE_TOKEN = "test-service-token"
@@ -136,6 +139,10 @@ class StubRasa:
     lock: threading.Lock = field(default_factory=threading.Lock)
     flaky_down: threading.Event = field(default_factory=threading.Event)
     erased: list[str] = field(default_factory=list)
+    exchange: str = ""  # where its events go (empty: nowhere), like Rasa's event broker
+    broker: Any = None  # the exchange, once connected (on the stub server's loop)
+    broker_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    publishing: set[Any] = field(default_factory=set)
 
     def calls_for(self, message: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -160,35 +167,12 @@ class StubRasa:
             if message.startswith("slow "):
                 await asyncio.sleep(float(message.split()[1]))
             body["ended"] = time.monotonic()
-            if message.startswith("handoff"):
-                return [
-                    {
-                        "recipient_id": sender,
-                        "text": "Connecting you to an agent.",
-                        "custom": {"handoff": "requested"},
-                    }
-                ]
-            if message == "cvv?":
-                return [{"recipient_id": sender, "text": "Please enter the card's CVV."}]
-            if message.startswith("mute"):
-                return []
-            if message == "/show_buttons":
-                return [
-                    {
-                        "recipient_id": sender,
-                        "text": "Pick one",
-                        "buttons": [
-                            {"title": "Yes", "payload": "/affirm"},
-                            {"title": "No", "payload": "/deny"},
-                        ],
-                    }
-                ]
-            if message.startswith("two "):
-                return [
-                    {"recipient_id": sender, "text": f"first: {message}"},
-                    {"recipient_id": sender, "text": f"second: {message}"},
-                ]
-            return [{"recipient_id": sender, "text": f"you said: {message}"}]
+            answer = self._answer(sender, message)
+            # Like Rasa's broker: published in the background, the reply does not wait.
+            task = asyncio.create_task(self.publish(self.events_of(body, answer)))
+            self.publishing.add(task)
+            task.add_done_callback(self.publishing.discard)
+            return answer
 
         @app.get("/conversations/{sender}/tracker", response_model=None)
         async def tracker(sender: str, token: str = "") -> dict[str, Any] | JSONResponse:
@@ -197,37 +181,7 @@ class StubRasa:
                 return JSONResponse({"message": "no token"}, status_code=401)
             events: list[dict[str, Any]] = []
             for call in self.calls_from(sender):
-                text = call["message"]
-                fallback = text.startswith("mumble")
-                events.append(
-                    {
-                        "event": "user",
-                        "text": text,
-                        "metadata": call["metadata"],
-                        "parse_data": {
-                            "intent": {
-                                "name": "nlu_fallback" if fallback else f"intent_{text.split()[0]}",
-                                "confidence": 0.3 if fallback else 0.875,
-                            },
-                            "entities": [
-                                {
-                                    "entity": "amount",
-                                    "value": "5",
-                                    "start": 0,
-                                    "end": 1,
-                                    "extractor": "x",
-                                }
-                            ],
-                        },
-                    }
-                )
-                events += [
-                    {
-                        "event": "action",
-                        "name": "action_default_fallback" if fallback else "action_echo",
-                    },
-                    {"event": "action", "name": "action_listen"},
-                ]
+                events += self.events_of(call, [])
             return {"sender_id": sender, "events": events}
 
         @app.delete("/webhooks/rest/conversations/{sender}", response_model=None)
@@ -244,13 +198,128 @@ class StubRasa:
 
         return app
 
+    @staticmethod
+    def _answer(sender: str, message: str) -> list[dict[str, Any]]:
+        if message.startswith("handoff"):
+            return [
+                {
+                    "recipient_id": sender,
+                    "text": "Connecting you to an agent.",
+                    "custom": {"handoff": "requested"},
+                }
+            ]
+        if message == "cvv?":
+            return [{"recipient_id": sender, "text": "Please enter the card's CVV."}]
+        if message.startswith("mute"):
+            return []
+        if message == "/show_buttons":
+            return [
+                {
+                    "recipient_id": sender,
+                    "text": "Pick one",
+                    "buttons": [
+                        {"title": "Yes", "payload": "/affirm"},
+                        {"title": "No", "payload": "/deny"},
+                    ],
+                }
+            ]
+        if message.startswith("two "):
+            return [
+                {"recipient_id": sender, "text": f"first: {message}"},
+                {"recipient_id": sender, "text": f"second: {message}"},
+            ]
+        return [{"recipient_id": sender, "text": f"you said: {message}"}]
+
+    def events_of(self, call: dict[str, Any], answer: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The events Rasa would record for one message: a message starting with
+        ``mumble`` is ``nlu_fallback`` (confidence 0.3) answered by the fallback action,
+        anything else ``intent_<first word>`` (0.875) answered by ``action_echo``."""
+        text = call["message"]
+        fallback = text.startswith("mumble")
+        at = call.get("at") or time.time()
+        call["at"] = at
+        user = {
+            "event": "user",
+            "timestamp": at,
+            "text": text,
+            "metadata": call["metadata"],
+            "parse_data": {
+                "intent": {
+                    "name": "nlu_fallback" if fallback else f"intent_{text.split()[0]}",
+                    "confidence": 0.3 if fallback else 0.875,
+                },
+                "entities": [
+                    {"entity": "amount", "value": "5", "start": 0, "end": 1, "extractor": "x"}
+                ],
+            },
+        }
+        action = "action_default_fallback" if fallback else "action_echo"
+        events = [user, {"event": "action", "timestamp": at + 0.001, "name": action}]
+        events += [
+            {"event": "bot", "timestamp": at + 0.002 + i / 1000, "text": reply.get("text")}
+            for i, reply in enumerate(answer)
+        ]
+        events.append({"event": "action", "timestamp": at + 0.01, "name": "action_listen"})
+        return [{"sender_id": call["sender"], **event} for event in events]
+
+    async def publish(self, events: list[dict[str, Any]]) -> None:
+        """Onto the exchange, as Rasa's Pika broker does (a fanout exchange)."""
+        if not self.exchange:
+            return
+        async with self.broker_lock:
+            if self.broker is None:
+                connection = await aio_pika.connect(host="127.0.0.1", port=5672)
+                channel = await connection.channel()
+                self.broker = await channel.declare_exchange(
+                    self.exchange, aio_pika.ExchangeType.FANOUT
+                )
+            exchange = self.broker
+            for event in events:
+                await exchange.publish(
+                    aio_pika.Message(
+                        json.dumps(event).encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT
+                    ),
+                    "",
+                )
+
+
+EVENTS_EXCHANGE = f"test-rasa-events-{uuid.uuid4().hex[:8]}"
+EVENT_QUEUES: list[str] = []  # one per gateway settings, deleted after the session
+
+
+def events_queue() -> str:
+    """A queue of its own for one gateway's broker consumer, bound to the stub's
+    exchange before the gateway starts (so no event published before its consumer
+    connects is lost), as Rasa's broker binds its queue."""
+    name = f"{EVENTS_EXCHANGE}-{len(EVENT_QUEUES)}"
+    EVENT_QUEUES.append(name)
+
+    async def bind() -> None:
+        connection = await aio_pika.connect(host="127.0.0.1", port=5672)
+        async with connection:
+            await declare(await connection.channel(), EVENTS_EXCHANGE, name)
+
+    with ThreadPoolExecutor(1) as pool:  # callers may be inside an event loop
+        pool.submit(asyncio.run, bind()).result()
+    return name
+
 
 @pytest.fixture(scope="session")
 def stub_rasa() -> Iterator[StubRasa]:
-    stub = StubRasa()
+    stub = StubRasa(exchange=EVENTS_EXCHANGE)
     with ServerThread(stub.app()) as server:
         stub.url = server.url
         yield stub
+    asyncio.run(delete_broker_objects(EVENTS_EXCHANGE, EVENT_QUEUES))
+
+
+async def delete_broker_objects(exchange: str, queues: list[str]) -> None:
+    connection = await aio_pika.connect(host="127.0.0.1", port=5672)
+    async with connection:
+        channel = await connection.channel()
+        for queue in queues:
+            await channel.queue_delete(queue)
+        await channel.exchange_delete(exchange)
 
 
 # --- stub identity (core_banking /internal/auth/verify) ------------------------------
@@ -351,8 +420,10 @@ def make_settings(
             "turn_sweep_interval_seconds": 0.5,
             "handoff_sweep_seconds": 0.2,
             "transcript_database_url": f"sqlite+aiosqlite:///{transcripts}",
+            "rasa_events_exchange": EVENTS_EXCHANGE,
         }
         values.update(overrides)
+        values.setdefault("rasa_events_queue", events_queue())
         return Settings(**values)
 
     return build

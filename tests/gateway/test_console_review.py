@@ -21,6 +21,7 @@ import pytest
 import redis
 import yaml
 from redis.asyncio import Redis
+from sqlalchemy import create_engine, text
 
 from gateway.auth.tokens import TokenService
 from gateway.chat.store import ChatStore
@@ -59,6 +60,7 @@ def review_gateway(
     settings = make_settings(transcript_database_url=url, redis_key_prefix=f"{redis_prefix}{name}:")
     try:
         with gateway_server(settings) as server:
+            server.transcript_url = url  # type: ignore[attr-defined]
             yield server
     finally:
         if admin is not None:
@@ -100,6 +102,18 @@ async def recorded(
 async def sessions(gateway: ServerThread, token: str, **params: Any) -> list[str]:
     page = await ok(gateway, "GET", "/sessions", token, params=params)
     return [s["session_id"] for s in page["data"]]
+
+
+def rasa_events(gateway: ServerThread, session_id: str) -> int:
+    """Rows the broker consumer stored for the session (read in the database)."""
+    url: str = gateway.transcript_url  # type: ignore[attr-defined]
+    engine = create_engine(url.replace("+aiosqlite", ""))
+    try:
+        with engine.connect() as conn:
+            query = text("SELECT count(*) FROM rasa_events WHERE session_id = :s")
+            return int(conn.execute(query, {"s": session_id}).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def customer(tokens: TokenService, sub: str, username: str, name: str) -> str:
@@ -148,6 +162,12 @@ async def test_a_support_shift(
     # --- the agent's shift -----------------------------------------------------------
     found = await recorded(gw, agent, "demo005", 3)
     await recorded(gw, agent, "demo006", 2)
+    # The turns' NLU comes from Rasa's events (the event broker), maybe after the rows.
+    for _ in range(200):
+        balance = set(await sessions(gw, agent, intent="intent_balance"))
+        if balance == {sid5, sid6, guest} and await sessions(gw, agent, intent="intent_hello"):
+            break
+        await asyncio.sleep(0.05)
     assert [s["session_id"] for s in found] == [sid5]
     row = found[0]
     assert (row["customer_id"], row["customer_username"], row["customer_name"]) == (
@@ -330,6 +350,8 @@ async def test_a_support_shift(
         assert (closing["type"], closing["code"]) == ("error", "forbidden")
         assert await closed_with(tab) == 4403
     assert sid5 in stub_rasa.erased
+    # Rasa's events the broker consumer stored for it are gone; nobody else's.
+    assert rasa_events(gw, sid5) == 0 and rasa_events(gw, sid6) > 0
     log = (await ok(gw, "GET", "/audit", boss))["data"]
     assert (log[0]["staff"], log[0]["action"], log[0]["target"]) == (
         "supervisor1",

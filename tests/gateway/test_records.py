@@ -69,10 +69,14 @@ def raw_query(url: str, sql: str, **params: Any) -> list[Any]:
         engine.dispose()
 
 
-async def wait_rows(url: str, session_id: str, count: int) -> list[dict[str, Any]]:
+async def wait_rows(
+    url: str, session_id: str, count: int, *, with_nlu: int = 0
+) -> list[dict[str, Any]]:
+    """Once ``count`` rows are written, ``with_nlu`` of them with their intent (from
+    Rasa's events through the broker, which may come after the row)."""
     for _ in range(200):  # written in the background; poll, do not time it
         found = await asyncio.to_thread(rows, url, session_id)
-        if len(found) >= count:
+        if len(found) >= count and sum(r["intent"] is not None for r in found) >= with_nlu:
             return found
         await asyncio.sleep(0.05)
     pytest.fail(f"no transcript rows for {session_id}")
@@ -121,7 +125,7 @@ async def test_transcripts_in_postgresql_with_nlu_data(
             sid = (await hello(ws, token=customer_token(token_service, "cust-tr")))["session_id"]
             await turn(ws, "pay 4111 1111 1111 1111", "t1")
             await turn(ws, "handoff please", "t2")
-        found = await wait_rows(pg_url.replace("+psycopg", ""), sid, 2)
+        found = await wait_rows(pg_url.replace("+psycopg", ""), sid, 2, with_nlu=1)
         names = await asyncio.to_thread(
             raw_query,
             pg_url.replace("+psycopg", ""),

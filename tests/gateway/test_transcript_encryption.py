@@ -126,7 +126,7 @@ async def test_rotation_moves_every_row_and_the_console_still_finds_them(
 
     cipher = encrypted.use_settings(keys(f"{KEY_B},{KEY_A}"))
     counts = {c.table: (c.rekeyed, c.left) for c in await rekey(engine, cipher, batch_size=2)}
-    assert counts == {"chat_turns": (4, 0), "chat_sessions": (2, 0)}
+    assert counts == {"chat_turns": (4, 0), "chat_sessions": (2, 0), "rasa_events": (0, 0)}
     stored = await raw(engine, "SELECT user_text, reply_text, replies::text FROM chat_turns")
     values = [v for row in stored for v in row if v is not None]  # old rows: no reply_text
     assert len(values) == 11 and all(v.startswith(("v1:keyB:", '"v1:keyB:')) for v in values)

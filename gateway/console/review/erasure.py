@@ -1,12 +1,13 @@
 """Erasing a customer's conversations (supervisors): their Rasa trackers, gateway
-sessions in Redis, and every transcript row and everything staff or the customer
-added to them.
+sessions in Redis, and every transcript row (with the Rasa events the broker consumer
+stored for them) and everything staff or the customer added to them.
 
 Callers may rely on: ``erase`` deletes the Rasa trackers first (Rasa 3.6 has no
 delete: ``RasaClient.erase_tracker`` calls the route the stack's REST channel adds,
 ``bot/erasure.py``), then deletes the Redis sessions
-(``ChatStore.erase_sessions``, which also tells the transcript writer to drop their
-entries still on the way), then the SQL rows, in one transaction with the audit entry.
+(``ChatStore.erase_sessions``, which also tells the transcript writer and the broker
+consumer to drop their entries and events still on the way), then the SQL rows, in
+one transaction with the audit entry.
 Sockets still open on those conversations get ``error forbidden`` and close 4403
 (the client then starts a new conversation). Every step is idempotent, so a refused
 erasure (503: Rasa or Redis unreachable) is simply asked for again. The audit log
@@ -35,6 +36,7 @@ from gateway.transcripts.model import (
     AuditEntry,
     ChatSession,
     ChatTurn,
+    RasaEvent,
     ReplyFeedback,
     SessionNote,
     SessionTag,
@@ -118,7 +120,7 @@ async def _erase(conn: AsyncConnection, session_ids: Sequence[str], names: set[s
     not about whom."""
     turn_ids = select(ChatTurn.id).where(ChatTurn.session_id.in_(session_ids))
     await conn.execute(delete(TurnLabel).where(TurnLabel.turn_id.in_(turn_ids)))
-    for table in (ChatTurn, ReplyFeedback, SessionTag, SessionNote, ChatSession):
+    for table in (ChatTurn, RasaEvent, ReplyFeedback, SessionTag, SessionNote, ChatSession):
         await conn.execute(delete(table).where(table.session_id.in_(session_ids)))
     for name in {*session_ids, *names}:
         await conn.execute(
