@@ -35,6 +35,18 @@ from scripts.nlu_sets import (
 OOS = "out_of_scope"
 
 
+# name: (encoders, their weights, TF-IDF features or not, the SVM's C)
+SETUPS: dict[str, tuple[list[str], list[float], bool, float]] = {
+    "minilm+tfidf": (["minilm"], [2.0], True, 2.0),  # the pipeline before issue 15
+    "mpnet": (["mpnet"], [1.0], False, 2.0),
+    "mpnet+tfidf": (["mpnet"], [2.0], True, 2.0),
+    "mpnet+minilm": (["mpnet", "minilm"], [1.0, 1.0], False, 2.0),
+    "mpnet+minilm+tfidf": (["mpnet", "minilm"], [2.0, 2.0], True, 2.0),
+    "mpnet+tfidf C=1": (["mpnet"], [2.0], True, 1.0),
+    "mpnet+tfidf w=3": (["mpnet"], [3.0], True, 2.0),
+}
+
+
 def embed(encoders: list[str], weights: list[float], texts: list[str]) -> np.ndarray:
     parts = [encode_cached(name, texts) * w for name, w in zip(encoders, weights, strict=True)]
     return np.hstack(parts)
@@ -107,15 +119,15 @@ def latency(encoders: list[str], count: int = 200) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", action="store_true", help="only the encoding latency")
-    if parser.parse_args().latency:
+    parser.add_argument("--setup", choices=sorted(SETUPS), help="only this set-up")
+    args = parser.parse_args()
+    if args.latency:
         for encoders in (["minilm"], ["mpnet"], ["mpnet", "minilm"]):
             latency(encoders)
         return
-    run("minilm + tfidf (current)", ["minilm"], [2.0], True, 2.0)
-    run("mpnet alone", ["mpnet"], [1.0], False, 2.0)
-    run("mpnet + tfidf", ["mpnet"], [2.0], True, 2.0)
-    run("mpnet + minilm", ["mpnet", "minilm"], [1.0, 1.0], False, 2.0)
-    run("mpnet + minilm + tfidf", ["mpnet", "minilm"], [2.0, 2.0], True, 2.0)
+    for name, (encoders, weights, tfidf, c) in SETUPS.items():
+        if args.setup in (None, name):
+            run(name, encoders, weights, tfidf, c)
 
 
 if __name__ == "__main__":

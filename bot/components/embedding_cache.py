@@ -19,10 +19,18 @@ import numpy as np
 from bot.components.sentence_encoder import get_encoder
 
 DEFAULT_DIR = Path("var") / "cache" / "embeddings"
+CHUNK = 1024
 
 
 def _key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _store(path: Path, cached: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_suffix(f".{os.getpid()}.npz")
+    np.savez(scratch, keys=np.array(list(cached)), vectors=np.stack(list(cached.values())))
+    scratch.replace(path)  # whole or not at all, also with two writers
 
 
 def encode_cached(name: str, texts: list[str], cache_dir: Path | None = None) -> np.ndarray:
@@ -36,13 +44,13 @@ def encode_cached(name: str, texts: list[str], cache_dir: Path | None = None) ->
             cached = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
     keys = [_key(t) for t in texts]
     missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cached}.items())
-    if missing:
-        vectors = encoder.encode([t for _, t in missing])
-        cached.update(zip([k for k, _ in missing], vectors, strict=True))
-        folder.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_suffix(f".{os.getpid()}.npz")
-        np.savez(scratch, keys=np.array(list(cached)), vectors=np.stack(list(cached.values())))
-        scratch.replace(path)  # whole or not at all, also with two writers
+    # Stored every CHUNK texts, so an interrupted run keeps what it encoded.
+    for start in range(0, len(missing), CHUNK):
+        chunk = missing[start : start + CHUNK]
+        cached.update(
+            zip([k for k, _ in chunk], encoder.encode([t for _, t in chunk]), strict=True)
+        )
+        _store(path, cached)
     if not texts:
         return np.zeros((0, encoder.dimension), dtype=np.float32)
     return np.stack([cached[k] for k in keys]).astype(np.float32)

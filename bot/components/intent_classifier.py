@@ -151,7 +151,7 @@ class SentenceEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
             "calibration_fraction": 0.1,
             # Sentence encoders whose unit-length embeddings are concatenated: `mpnet`,
             # `minilm` (bot/components/sentence_encoder.py) or a model folder.
-            "encoders": ["mpnet"],
+            "encoders": ["minilm"],
             "tfidf": True,  # word 1-2 and character 2-5 TF-IDF beside the embeddings
             # Training reads and fills this embedding cache (None: no cache).
             "embedding_cache": "var/cache/embeddings",
