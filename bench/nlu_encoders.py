@@ -116,11 +116,62 @@ def latency(encoders: list[str], count: int = 200) -> None:
     print(f"encode one sentence with {' + '.join(encoders):16} p50 {p50:.1f} ms p95 {p95:.1f} ms")
 
 
+def rejection() -> None:
+    """The pipeline as bot/config.yml sets it (temperature fitted as in training) on the
+    eval-nlu split; FallbackClassifier's rule (top confidence below the threshold, or the
+    top two closer than the ambiguity threshold) swept over thresholds."""
+    from bot.components.intent_classifier import embed, train_model
+    from scripts.check_nlu_accuracy import classifier_config
+
+    config = classifier_config()
+    rows = read_rows(DEFAULT_CSV)
+    train_idx, heldout = split_rows(rows)
+    own = own_examples()
+    texts = [normalise(rows[i][0]) for i in train_idx] + [normalise(t) for t, _ in own]
+    labels = [rows[i][1] for i in train_idx] + [label for _, label in own]
+    model = train_model(config, texts, labels)
+    print(f"encoders {config['encoders']}, fitted temperature {model.temperature}")
+    classes = np.array(model.classes)
+    tasks = [(normalise(t), i) for t, i in read_nlu_yaml(ROOT / "tests/nlu/tasks_eval.yml")]
+    tune, evaluate = off_domain_halves()
+    sets = {
+        "b77": [normalise(rows[i][0]) for i in heldout],
+        "tasks": [t for t, _ in tasks],
+        "tune": [normalise(t) for t in tune],
+        "eval": [normalise(t) for t in evaluate],
+    }
+    probabilities = {
+        k: model.probabilities(v, embed(config, v, cached=True)) for k, v in sets.items()
+    }
+    for threshold in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
+        out = {}
+        for key, p in probabilities.items():
+            ordered = np.sort(p, axis=1)
+            fallback = (ordered[:, -1] < threshold) | (ordered[:, -1] - ordered[:, -2] < 0.05)
+            out[key] = fallback | (classes[p.argmax(axis=1)] == OOS)
+        task_ok = np.mean(
+            [
+                not out["tasks"][n] and classes[probabilities["tasks"][n].argmax()] == intent
+                for n, (_, intent) in enumerate(tasks)
+            ]
+        )
+        print(
+            f"threshold {threshold}: off-domain rejected: tuning half {out['tune'].mean():.3f}, "
+            f"evaluation half {out['eval'].mean():.3f}; banking77 false rejection "
+            f"{out['b77'].mean():.3f}; task accuracy after fallback {task_ok:.3f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", action="store_true", help="only the encoding latency")
     parser.add_argument("--setup", choices=sorted(SETUPS), help="only this set-up")
+    parser.add_argument("--rejection", action="store_true", help="only the rejection sweep")
     args = parser.parse_args()
+    if args.rejection:
+        rejection()
+        return
     if args.latency:
         for encoders in (["minilm"], ["mpnet"], ["mpnet", "minilm"]):
             latency(encoders)
