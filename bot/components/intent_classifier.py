@@ -1,5 +1,7 @@
-"""Intent classifier: a linear SVM over MiniLM sentence embeddings plus word and
-character TF-IDF, with softmax confidences whose temperature is fitted on held-out data.
+"""Intent classifier: a linear SVM over sentence embeddings (the `encoders` setting:
+MiniLM, mpnet or both side by side) plus, with `tfidf`, word and character TF-IDF, with
+softmax confidences whose temperature is fitted on held-out data. Training embeddings
+come from a disk cache (bot/components/embedding_cache.py); parsing always encodes.
 
 Why this and not DIET: on the BANKING77 split measured by `make eval-nlu` it is as
 accurate or better, trains in a few minutes on two CPU cores instead of ~10, and parses
