@@ -9,11 +9,12 @@ RASA := .venv-rasa/bin
 CUSTOMERS ?= 20
 
 .PHONY: help setup train run run-scaled seed lint test test-unit test-actions test-e2e \
-	validate-bot eval-nlu check-nlu bench test-stories load drill observe
+	validate-bot eval-nlu check-nlu bench test-stories test-conversations load drill observe
 
 help:
 	@echo "make run    - set up what is missing and start the whole system (Ctrl-C stops it)"
 	@echo "make test   - set up what is missing and run every check and test"
+	@echo "make test-conversations - the customer conversation suite (tests/conversations)"
 	@echo "make seed CUSTOMERS=N - create demo customers demo001..demoN (idempotent)"
 	@echo "make train  - train the Rasa model if the training data changed"
 	@echo "make run-scaled - like run, with two gateways, Rasa servers and action servers behind HAProxy (:8080)"
@@ -84,9 +85,10 @@ seed: setup
 lint: setup
 	$(APP)/ruff check .
 	$(APP)/ruff format --check .
-	$(APP)/mypy gateway core_banking scripts tests/core_banking tests/gateway tests/e2e tests/deploy $(wildcard tests/*.py)
+	$(APP)/mypy gateway core_banking scripts tests/core_banking tests/gateway tests/e2e tests/deploy \
+		tests/conversations $(wildcard tests/*.py)
 	$(APP)/mypy bench/gateway.py
-	$(APP)/mypy bench/ledger.py bench/ledger_ceiling.py
+	$(APP)/mypy bench/ledger.py bench/ledger_ceiling.py bench/console_search.py
 	$(APP)/mypy bench/nlu.py bench/rasa_turns.py
 	$(APP)/mypy bench/locustfile.py
 	$(APP)/mypy --python-executable $(RASA)/python --python-version 3.10 actions tests/actions \
@@ -97,6 +99,7 @@ validate-bot: setup
 		--data data ../nlu_data --config config.yml
 
 test-unit: setup
+	@scripts/ensure_chromium.sh
 	@scripts/ensure_promtool.sh
 	@scripts/ensure_haproxy.sh
 	$(APP)/pytest -q -m "not e2e" tests
@@ -118,6 +121,12 @@ test-stories: train
 test-e2e: train
 	@scripts/ensure_chromium.sh
 	@scripts/ensure_haproxy.sh
-	$(APP)/pytest -q -m e2e tests
+	$(APP)/pytest -q -m e2e --ignore=tests/conversations tests
 
-test: lint validate-bot test-unit test-actions test-stories check-nlu test-e2e
+# Customer conversations through the gateway WebSocket, effects checked through
+# core_banking (tests/conversations/README.md). One stack of its own, so not in test-e2e.
+test-conversations: train
+	$(APP)/pytest -q -m e2e -rxX tests/conversations
+
+test: lint validate-bot test-unit test-actions test-stories check-nlu test-e2e \
+	test-conversations

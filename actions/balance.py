@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.core_banking import list_accounts
+from actions.core_banking_api import list_accounts
 from actions.customer import for_customer
 from actions.entities import entities
 from actions.money import format_money, mask_account_number
@@ -40,32 +40,32 @@ class ActionCheckBalance(Action):
             return []
         # Every account named ("in checking and savings"), else all of them.
         named = {e.get("value") for e in entities(tracker, "account_type")}
-        if named and any(a["type"] in named for a in accounts):
-            accounts = [a for a in accounts if a["type"] in named]
+        if named and any(a.type in named for a in accounts):
+            accounts = [a for a in accounts if a.type in named]
         if _ASKS_FOR_DETAILS.search(str(tracker.latest_message.get("text") or "")):
             for account in accounts:
                 dispatcher.utter_message(
                     response="utter_account_details",
-                    account_label=_ACCOUNT_LABELS.get(account["type"], account["type"].title()),
-                    iban=grouped_iban(account["number"]),
+                    account_label=_ACCOUNT_LABELS.get(account.type, account.type.title()),
+                    iban=grouped_iban(account.number),
                 )
             return []
         dispatcher.utter_message(response="utter_balances_intro")
         for account in accounts:
             dispatcher.utter_message(
                 response="utter_account_balance",
-                account_label=_ACCOUNT_LABELS.get(account["type"], account["type"].title()),
-                account_number_masked=mask_account_number(account["number"]),
-                balance=format_money(account["balance_minor"], account["currency"]),
-                available=format_money(account["available_minor"], account["currency"]),
+                account_label=_ACCOUNT_LABELS.get(account.type, account.type.title()),
+                account_number_masked=mask_account_number(account.number),
+                balance=format_money(account.balance_minor, account.currency),
+                available=format_money(account.available_minor, account.currency),
             )
-        currencies = {a["currency"] for a in accounts}
+        currencies = {a.currency for a in accounts}
         if len(accounts) > 1 and len(currencies) == 1:
             # "how much do I have in total?": only summed within one currency.
             currency = currencies.pop()
             dispatcher.utter_message(
                 response="utter_balances_total",
-                balance=format_money(sum(int(a["balance_minor"]) for a in accounts), currency),
-                available=format_money(sum(int(a["available_minor"]) for a in accounts), currency),
+                balance=format_money(sum(a.balance_minor for a in accounts), currency),
+                available=format_money(sum(a.available_minor for a in accounts), currency),
             )
         return []

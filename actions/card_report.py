@@ -14,7 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import core_banking
+from actions import core_banking_api
 from actions.cards import said_card_not_found
 from actions.customer import customer_from_tracker, for_customer
 
@@ -38,7 +38,7 @@ class ActionAskReportLost(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        found = await for_customer(dispatcher, tracker, core_banking.list_cards)
+        found = await for_customer(dispatcher, tracker, core_banking_api.list_cards)
         if found is None:
             return _reset()
         _, cards = found
@@ -46,9 +46,7 @@ class ActionAskReportLost(Action):
         if said_card_not_found(dispatcher, wanted, cards):
             return _reset()
         candidates = [
-            c
-            for c in cards
-            if c["status"] in REPORTABLE and (not wanted or c["last4"] == str(wanted))
+            c for c in cards if c.status in REPORTABLE and (not wanted or c.last4 == str(wanted))
         ]
         if not candidates:
             dispatcher.utter_message(response="utter_no_cards_to_report")
@@ -61,8 +59,8 @@ class ActionAskReportLost(Action):
         if len(candidates) > 1:
             buttons = [
                 {
-                    "title": f"•••• {c['last4']}",
-                    "payload": f'/report_lost_card{{"card_last4": "{c["last4"]}"}}',
+                    "title": f"•••• {c.last4}",
+                    "payload": f'/report_lost_card{{"card_last4": "{c.last4}"}}',
                 }
                 for c in candidates
             ]
@@ -70,9 +68,9 @@ class ActionAskReportLost(Action):
             return [SlotSet("card_report_reason", reason)]
         card = candidates[0]
         dispatcher.utter_message(
-            response="utter_confirm_report_lost", last4=card["last4"], reason=reason
+            response="utter_confirm_report_lost", last4=card.last4, reason=reason
         )
-        return [SlotSet("card_last4", card["last4"]), SlotSet("card_report_reason", reason)]
+        return [SlotSet("card_last4", card.last4), SlotSet("card_report_reason", reason)]
 
 
 class ActionReportLostCard(Action):
@@ -88,23 +86,21 @@ class ActionReportLostCard(Action):
             dispatcher.utter_message(response="utter_anything_else")
             return _reset()
         try:
-            cards = await core_banking.list_cards(customer.access_token)
+            cards = await core_banking_api.list_cards(customer.access_token)
             card = next(
-                (c for c in cards if c["last4"] == str(last4) and c["status"] in REPORTABLE), None
+                (c for c in cards if c.last4 == str(last4) and c.status in REPORTABLE), None
             )
             if card is None:
                 dispatcher.utter_message(response="utter_no_cards_to_report")
                 return _reset()
-            result = await core_banking.card_action(
-                customer.access_token, card["id"], "report-lost", {"reason": reason}
-            )
-        except core_banking.CoreBankingError as error:
-            core_banking.say_failure(dispatcher, error)
+            result = await core_banking_api.report_card_lost(customer.access_token, card.id, reason)
+        except core_banking_api.CoreBankingError as error:
+            core_banking_api.say_failure(dispatcher, error)
             return _reset()
         dispatcher.utter_message(
             response="utter_card_reported",
-            last4=card["last4"],
+            last4=card.last4,
             reason=reason,
-            new_last4=result["replacement"]["last4"],
+            new_last4=result.replacement.last4,
         )
         return _reset()

@@ -4,13 +4,14 @@ Freezing is reversible and protects the customer, so it runs at once (no confirm
 with several candidate cards the customer picks one from buttons first.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import core_banking
+from actions import core_banking_api
+from actions.core_banking_api import Card
 from actions.customer import Customer, for_customer
 
 _STATUS_TEXT = {
@@ -24,18 +25,16 @@ _STATUS_TEXT = {
 
 async def _cards_or_explain(
     dispatcher: CollectingDispatcher, tracker: Tracker
-) -> tuple[Customer, list[dict[str, Any]]] | None:
-    return await for_customer(dispatcher, tracker, core_banking.list_cards)
+) -> tuple[Customer, list[Card]] | None:
+    return await for_customer(dispatcher, tracker, core_banking_api.list_cards)
 
 
-def said_card_not_found(
-    dispatcher: CollectingDispatcher, wanted: Any, cards: list[dict[str, Any]]
-) -> bool:
+def said_card_not_found(dispatcher: CollectingDispatcher, wanted: Any, cards: list[Card]) -> bool:
     """ "The card ending 9999" when no card of the customer's ends so: say so (with the
     cards there are) and return True; the caller then changes no card at all."""
-    if not wanted or not cards or any(c["last4"] == str(wanted) for c in cards):
+    if not wanted or not cards or any(c.last4 == str(wanted) for c in cards):
         return False
-    card_list = ", ".join(f"•••• {c['last4']}" for c in cards)
+    card_list = ", ".join(f"•••• {c.last4}" for c in cards)
     dispatcher.utter_message(
         response="utter_card_not_found", last4=str(wanted), card_list=card_list
     )
@@ -60,18 +59,18 @@ class ActionListCards(Action):
         for card in cards:
             dispatcher.utter_message(
                 response="utter_card_line",
-                brand=str(card.get("brand", "Debit")).title(),
-                last4=card["last4"],
-                status=_STATUS_TEXT.get(card["status"], card["status"]),
+                brand=card.brand.title(),
+                last4=card.last4,
+                status=_STATUS_TEXT.get(card.status, card.status),
                 expiry=_expiry(card),
             )
         return []
 
 
-def _expiry(card: dict[str, Any]) -> str:
-    if card.get("expiry_month") and card.get("expiry_year"):
-        return f"{int(card['expiry_month']):02d}/{str(card['expiry_year'])[-2:]}"
-    return str(card.get("expiry") or card.get("expires_at") or "—")[:7]
+def _expiry(card: Card) -> str:
+    if card.expiry_month and card.expiry_year:
+        return f"{card.expiry_month:02d}/{str(card.expiry_year)[-2:]}"
+    return "—"
 
 
 class _ChangeCardStatus:
@@ -79,7 +78,7 @@ class _ChangeCardStatus:
 
     A mixin, not an `Action`: rasa-sdk registers every `Action` subclass by its name."""
 
-    action: str  # core_banking's verb: freeze | unfreeze
+    action: Literal["freeze", "unfreeze"]  # core_banking's verb
     from_status: str  # the status this change applies to
     done_response: str
     intent: str
@@ -95,16 +94,16 @@ class _ChangeCardStatus:
         if said_card_not_found(dispatcher, wanted, cards):
             return [SlotSet("card_last4", None)]  # never another card than the one named
         if wanted:
-            cards = [c for c in cards if c["last4"] == str(wanted)]
+            cards = [c for c in cards if c.last4 == str(wanted)]
         if not cards:
             dispatcher.utter_message(response="utter_no_cards")
             return [SlotSet("card_last4", None)]
-        candidates = [c for c in cards if c["status"] == self.from_status]
+        candidates = [c for c in cards if c.status == self.from_status]
         if len(candidates) > 1:
             buttons = [
                 {
-                    "title": f"•••• {c['last4']}",
-                    "payload": f'/{self.intent}{{"card_last4": "{c["last4"]}"}}',
+                    "title": f"•••• {c.last4}",
+                    "payload": f'/{self.intent}{{"card_last4": "{c.last4}"}}',
                 }
                 for c in candidates
             ]
@@ -112,21 +111,21 @@ class _ChangeCardStatus:
             return []
         if not candidates:
             card = cards[0]
-            status = _STATUS_TEXT.get(card["status"], card["status"])
+            status = _STATUS_TEXT.get(card.status, card.status)
             response = (
                 "utter_card_already"
-                if card["status"] in ("active", "frozen")
+                if card.status in ("active", "frozen")
                 else "utter_card_cannot_change"
             )
-            dispatcher.utter_message(response=response, last4=card["last4"], status=status)
+            dispatcher.utter_message(response=response, last4=card.last4, status=status)
             return [SlotSet("card_last4", None)]
         card = candidates[0]
         try:
-            await core_banking.card_action(customer.access_token, card["id"], self.action)
-        except core_banking.CoreBankingError as error:
-            core_banking.say_failure(dispatcher, error)
+            await core_banking_api.change_card(customer.access_token, card.id, self.action)
+        except core_banking_api.CoreBankingError as error:
+            core_banking_api.say_failure(dispatcher, error)
             return []
-        dispatcher.utter_message(response=self.done_response, last4=card["last4"])
+        dispatcher.utter_message(response=self.done_response, last4=card.last4)
         return [SlotSet("card_last4", None)]
 
 

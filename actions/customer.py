@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from rasa_sdk import Tracker
 
-from actions.core_banking import CoreBankingError, say_failure
+from actions.core_banking_api import CoreBankingError, say_failure
 from actions.credentials import TurnClaims, open_credential
 
 T = TypeVar("T")

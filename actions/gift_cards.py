@@ -18,6 +18,7 @@ customer (Bearer token), so guests are asked to log in for every gift-card task.
 
 import re
 from abc import abstractmethod
+from collections.abc import Mapping
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -25,7 +26,15 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import core_banking, gateway_client
+from actions import core_banking_api, gateway_client
+from actions.core_banking_api import (
+    Account,
+    Answer,
+    AnswerTable,
+    GiftCardPurchase,
+    Problem,
+    say,
+)
 from actions.credentials import seal_secret
 from actions.customer import customer_from_tracker, turn_claims
 from actions.entities import entity_value
@@ -207,12 +216,23 @@ def _known_account(dispatcher: CollectingDispatcher, slot: str, value: Any) -> d
     return {slot: None}
 
 
-def _pick_account(accounts: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
-    return next((a for a in accounts if a["type"] == kind and a["currency"] == CURRENCY), None)
+def _pick_account(accounts: list[Account], kind: str) -> Account | None:
+    return next((a for a in accounts if a.type == kind and a.currency == CURRENCY), None)
 
 
 def _reset(slots: tuple[str, ...]) -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in slots]
+
+
+# Buying a card (`context`: account_label, the account it is paid from).
+BUY_ANSWERS = AnswerTable(
+    problems={
+        "insufficient-funds": say("utter_gift_card_insufficient_funds", "account_label"),
+        "currency-mismatch": say("utter_gift_card_eur_only"),
+        404: say("utter_gift_card_account_not_found", "account_label"),
+    },
+    rejected=say("utter_gift_card_not_bought"),
+)
 
 
 def _amount_minor(value: Any) -> int | None:
@@ -259,16 +279,16 @@ class ValidateBuyGiftCardForm(CustomerTaskForm):
         if customer is not None:
             try:
                 account = _pick_account(
-                    await core_banking.list_accounts(customer.access_token), kind
+                    await core_banking_api.list_accounts(customer.access_token), kind
                 )
-            except core_banking.CoreBankingError as error:
-                core_banking.say_failure(dispatcher, error)
+            except core_banking_api.CoreBankingError as error:
+                core_banking_api.say_failure(dispatcher, error)
                 return {"gift_amount": None}
-            if account is not None and minor > int(account["available_minor"]):
+            if account is not None and minor > account.available_minor:
                 dispatcher.utter_message(
                     response="utter_gift_amount_over_balance",
                     account_label=ACCOUNT_LABELS.get(kind, kind),
-                    available=format_money(int(account["available_minor"]), CURRENCY),
+                    available=format_money(account.available_minor, CURRENCY),
                 )
                 return {"gift_amount": None}
         return {"gift_amount": f"{minor // 100}.{minor % 100:02d}"}
@@ -409,55 +429,42 @@ class ActionBuyGiftCard(Action):
             return _reset(BUY_SLOTS)
         message = tracker.get_slot("gift_message")
         try:
-            account = _pick_account(await core_banking.list_accounts(customer.access_token), kind)
+            account = _pick_account(
+                await core_banking_api.list_accounts(customer.access_token), kind
+            )
             if account is None:
                 dispatcher.utter_message(
                     response="utter_gift_card_account_not_found", account_label=label
                 )
                 return _reset(BUY_SLOTS)
-            body = {
-                "from_account_id": account["id"],
-                "amount_minor": minor,
-                "currency": CURRENCY,
-                "recipient_name": tracker.get_slot("gift_recipient_name"),
-                "message": None if message in (None, NO_MESSAGE) else message,
-            }
-            card = await core_banking.buy_gift_card(
-                customer.access_token, body, idempotency_key(tracker, "buy")
+            purchase = GiftCardPurchase(
+                from_account_id=account.id,
+                amount_minor=minor,
+                currency=CURRENCY,
+                recipient_name=tracker.get_slot("gift_recipient_name"),
+                message=None if message in (None, NO_MESSAGE) else message,
             )
-        except core_banking.CoreBankingUnauthorized:
-            dispatcher.utter_message(response="utter_session_expired")
-        except core_banking.CoreBankingRejected as error:
-            if error.kind == "insufficient-funds":
-                dispatcher.utter_message(
-                    response="utter_gift_card_insufficient_funds", account_label=label
-                )
-            elif error.kind == "currency-mismatch":
-                dispatcher.utter_message(response="utter_gift_card_eur_only")
-            elif error.status == 404:
-                dispatcher.utter_message(
-                    response="utter_gift_card_account_not_found", account_label=label
-                )
-            else:
-                dispatcher.utter_message(response="utter_gift_card_not_bought")
-        except core_banking.CoreBankingError:
-            dispatcher.utter_message(response="utter_backend_unavailable")
+            card = await core_banking_api.buy_gift_card(
+                customer.access_token, purchase, idempotency_key(tracker, "buy")
+            )
+        except core_banking_api.CoreBankingError as error:
+            BUY_ANSWERS.tell(dispatcher, error, account_label=label)
         else:
-            amount = format_money(int(card["initial_minor"]), str(card["currency"]))
-            if card.get("code"):
+            amount = format_money(card.initial_minor, card.currency)
+            if card.code:
                 dispatcher.utter_message(
                     # Sealed: the tracker keeps ciphertext, the gateway shows the code
                     # in the live reply only (actions/credentials.py).
                     response="utter_gift_card_bought",
-                    code=seal_secret(card["code"]),
+                    code=seal_secret(card.code),
                     amount=amount,
-                    recipient=card.get("recipient_name") or "the recipient",
-                    last4=card["last4"],
+                    recipient=card.recipient_name or "the recipient",
+                    last4=card.last4,
                     account_label=label,
                 )
             else:  # a replay of a purchase already made: its code was shown then
                 dispatcher.utter_message(
-                    response="utter_gift_card_already_bought", amount=amount, last4=card["last4"]
+                    response="utter_gift_card_already_bought", amount=amount, last4=card.last4
                 )
         return _reset(BUY_SLOTS)
 
@@ -519,33 +526,27 @@ class _GiftCardCodeValidation(CustomerTaskForm):
         return {"gift_card_code": value, "gift_card_last4": normalised[-4:]}
 
 
-def _explain_card_rejection(
-    dispatcher: CollectingDispatcher, error: core_banking.CoreBankingRejected, last4: str
-) -> None:
-    """One plain answer per problem core_banking reports for a gift card."""
-    if error.status == 429:
-        dispatcher.utter_message(response="utter_gift_card_locked_out")
-    elif error.kind == "gift-card-not-found":
-        dispatcher.utter_message(response="utter_gift_card_not_found", last4=last4)
-    elif error.kind == "gift-card-blocked":
-        dispatcher.utter_message(response="utter_gift_card_blocked", last4=last4)
-    elif error.kind == "gift-card-expired":
-        dispatcher.utter_message(response="utter_gift_card_expired", last4=last4)
-    elif error.kind == "gift-card-insufficient-balance":
-        balance = error.problem.get("balance_minor")
-        dispatcher.utter_message(
-            response="utter_gift_card_insufficient_balance",
-            last4=last4,
-            balance=format_money(int(balance), CURRENCY) if isinstance(balance, int) else "less",
-        )
-    elif error.kind == "currency-mismatch":
-        dispatcher.utter_message(response="utter_gift_card_currency_mismatch")
-    elif error.status == 404:
-        dispatcher.utter_message(
-            response="utter_gift_card_account_not_found", account_label="account"
-        )
-    else:
-        dispatcher.utter_message(response="utter_gift_card_not_redeemed")
+def _balance_too_low(problem: Problem, context: Mapping[str, Any]) -> Answer:
+    balance = problem.balance_minor
+    shown = "less" if balance is None else format_money(balance, CURRENCY)
+    return Answer(
+        "utter_gift_card_insufficient_balance", {"last4": context["last4"], "balance": shown}
+    )
+
+
+# A card's balance or its redemption (`context`: last4).
+CODE_ANSWERS = AnswerTable(
+    problems={
+        429: say("utter_gift_card_locked_out"),  # too many wrong codes
+        "gift-card-not-found": say("utter_gift_card_not_found", "last4"),
+        "gift-card-blocked": say("utter_gift_card_blocked", "last4"),
+        "gift-card-expired": say("utter_gift_card_expired", "last4"),
+        "gift-card-insufficient-balance": _balance_too_low,
+        "currency-mismatch": say("utter_gift_card_currency_mismatch"),
+        404: say("utter_gift_card_account_not_found", account_label="account"),
+    },
+    rejected=say("utter_gift_card_not_redeemed"),
+)
 
 
 class ValidateCheckGiftCardBalanceForm(_GiftCardCodeValidation):
@@ -580,24 +581,22 @@ class ActionCheckGiftCardBalance(Action):
         try:
             code = await code_from_slot(tracker, str(value))
             if customer is None:  # a guest: asked on their behalf, counted per address
-                card = await core_banking.guest_gift_card_balance(code, guest_requester(tracker))
+                card = await core_banking_api.guest_gift_card_balance(
+                    code, guest_requester(tracker)
+                )
             else:
-                card = await core_banking.gift_card_balance(customer.access_token, code)
+                card = await core_banking_api.gift_card_balance(customer.access_token, code)
         except CodeUnavailable as unavailable:
             dispatcher.utter_message(response=unavailable.response)
-        except core_banking.CoreBankingUnauthorized:
-            dispatcher.utter_message(response="utter_session_expired")
-        except core_banking.CoreBankingRejected as error:
-            _explain_card_rejection(dispatcher, error, last4)
-        except core_banking.CoreBankingError:
-            dispatcher.utter_message(response="utter_backend_unavailable")
+        except core_banking_api.CoreBankingError as error:
+            CODE_ANSWERS.tell(dispatcher, error, last4=last4)
         else:
             dispatcher.utter_message(
                 response="utter_gift_card_balance",
-                last4=card["last4"],
-                balance=format_money(int(card["balance_minor"]), str(card["currency"])),
-                status=_STATUS_TEXT.get(card["status"], card["status"]),
-                expires_on=str(card["expires_at"])[:10],
+                last4=card.last4,
+                balance=format_money(card.balance_minor, card.currency),
+                status=_STATUS_TEXT.get(card.status, card.status),
+                expires_on=card.expires_on.isoformat(),
             )
         return _reset(CODE_SLOTS)
 
@@ -713,36 +712,34 @@ class ActionRedeemGiftCard(Action):
             dispatcher.utter_message(response="utter_redeem_gift_card_cancelled")
             return _reset(REDEEM_SLOTS)
         try:
-            account = _pick_account(await core_banking.list_accounts(customer.access_token), kind)
+            account = _pick_account(
+                await core_banking_api.list_accounts(customer.access_token), kind
+            )
             if account is None:
                 dispatcher.utter_message(
                     response="utter_gift_card_account_not_found", account_label=label
                 )
                 return _reset(REDEEM_SLOTS)
             code = await code_from_slot(tracker, str(value))
-            result = await core_banking.redeem_gift_card(
+            result = await core_banking_api.redeem_gift_card(
                 customer.access_token,
                 code,
-                account["id"],
+                account.id,
                 None if amount in (None, ALL) else _amount_minor(amount),
                 idempotency_key(tracker, "redeem"),
             )
         except CodeUnavailable as unavailable:
             dispatcher.utter_message(response=unavailable.response)
-        except core_banking.CoreBankingUnauthorized:
-            dispatcher.utter_message(response="utter_session_expired")
-        except core_banking.CoreBankingRejected as error:
-            _explain_card_rejection(dispatcher, error, last4)
-        except core_banking.CoreBankingError:
-            dispatcher.utter_message(response="utter_backend_unavailable")
+        except core_banking_api.CoreBankingError as error:
+            CODE_ANSWERS.tell(dispatcher, error, last4=last4)
         else:
-            card = result["gift_card"]
+            card = result.gift_card
             dispatcher.utter_message(
                 response="utter_gift_card_redeemed",
-                last4=card["last4"],
+                last4=card.last4,
                 account_label=label,
-                amount=format_money(int(result["redeemed_minor"]), str(result["currency"])),
-                balance=format_money(int(card["balance_minor"]), str(card["currency"])),
+                amount=format_money(result.redeemed_minor, result.currency),
+                balance=format_money(card.balance_minor, card.currency),
             )
         return _reset(REDEEM_SLOTS)
 

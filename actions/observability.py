@@ -9,7 +9,8 @@ turn, continuing the ``traceparent`` the gateway put into the message metadata),
 Traces: a ``TracerProvider`` whose spans go where the standard ``OTEL_*`` variables say.
 ``OTEL_TRACES_EXPORTER`` (default ``otlp``) lists exporters: ``otlp`` exports over
 OTLP/HTTP only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``
-is set (nothing is sent and nothing waits otherwise), ``log`` writes each finished span
+is set (nothing is sent and nothing waits otherwise; JSON bodies unless the protobuf
+exporter is installed, see ``_otlp_exporter``), ``log`` writes each finished span
 as a log line, ``none`` nothing. ``OTEL_SERVICE_NAME``, ``OTEL_TRACES_SAMPLER`` and
 ``OTEL_RESOURCE_ATTRIBUTES`` work as the SDK documents.
 
@@ -30,7 +31,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 # Attributes a caller may pass with ``extra=`` that become fields of the line.
@@ -112,21 +113,38 @@ def configure_tracing(service: str = "actions") -> TracerProvider:
         "OTEL_EXPORTER_OTLP_ENDPOINT"
     )
     if "otlp" in exporters and endpoint:
-        try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        except ImportError:
-            # Its protobuf 5+ conflicts with the protobuf 4 Rasa pins in .venv-rasa; an
-            # image of the action server alone may install it (actions/requirements.txt).
-            logging.getLogger(__name__).warning(
-                "OTLP endpoint set but opentelemetry-exporter-otlp-proto-http is not "
-                "installed: the action server's spans are not exported"
-            )
-        else:
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        exporter = _otlp_exporter()
+        if exporter is not None:
+            provider.add_span_processor(BatchSpanProcessor(exporter))
     if "log" in exporters:
         provider.add_span_processor(LogSpanProcessor())
     trace.set_tracer_provider(provider)
     return provider
+
+
+def _otlp_exporter() -> SpanExporter | None:
+    """OTLP/HTTP with protobuf bodies when its package is installed (an image of the
+    action server alone), else OTLP/HTTP with JSON bodies (``application/json``, which
+    every OTLP/HTTP receiver accepts): its package needs no protobuf, so it installs
+    beside the protobuf 4 that Rasa 3.6 pins in .venv-rasa (the protobuf exporter
+    1.45 needs protobuf 5+). Both read the same ``OTEL_EXPORTER_OTLP_*`` variables."""
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError:
+        pass
+    else:
+        return OTLPSpanExporter()
+    try:
+        from opentelemetry.exporter.otlp.json.http.trace_exporter import (
+            OTLPSpanExporter as OTLPJsonSpanExporter,
+        )
+    except ImportError:
+        logging.getLogger(__name__).warning(
+            "OTLP endpoint set but no OTLP exporter is installed "
+            "(actions/requirements.txt): the action server's spans are not exported"
+        )
+        return None
+    return OTLPJsonSpanExporter()
 
 
 def context_from(traceparent_value: object) -> Context:

@@ -23,7 +23,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import core_banking
+from actions import core_banking_api
+from actions.core_banking_api import AnswerTable, Payee, say
 from actions.customer import customer_from_tracker, for_customer
 from actions.entities import entities, entity_value
 from actions.forms import CustomerTaskForm
@@ -366,31 +367,23 @@ def name_from_answer(tracker: Tracker) -> str | None:
 # --- listing ------------------------------------------------------------------------------
 
 
-def payee_label(payee: dict[str, Any], payees: list[dict[str, Any]]) -> str:
+def payee_label(payee: Payee, payees: list[Payee]) -> str:
     """The name, plus the IBAN's last four when another payee has the same name."""
-    same = [p for p in payees if p["name"].lower() == payee["name"].lower()]
-    return (
-        payee["name"]
-        if len(same) < 2
-        else f"{payee['name']} ({mask_account_number(payee['iban'])})"
-    )
+    same = [p for p in payees if p.name.lower() == payee.name.lower()]
+    return payee.name if len(same) < 2 else f"{payee.name} ({mask_account_number(payee.iban)})"
 
 
-def match_payee(
-    text: str, payees: list[dict[str, Any]], iban: str | None = None
-) -> list[dict[str, Any]]:
+def match_payee(text: str, payees: list[Payee], iban: str | None = None) -> list[Payee]:
     """Payees the text names: by IBAN, by full name or label, else by a distinctive word."""
     if iban:
-        by_iban = [p for p in payees if p["iban"] == iban]
+        by_iban = [p for p in payees if p.iban == iban]
         if by_iban:
             return by_iban
     lowered = f" {text.lower().strip()} "
     exact = [p for p in payees if payee_label(p, payees).lower() == text.lower().strip()]
     if exact:
         return exact
-    full = [
-        p for p in payees if re.search(rf"(?<!\w){re.escape(p['name'].lower())}(?!\w)", lowered)
-    ]
+    full = [p for p in payees if re.search(rf"(?<!\w){re.escape(p.name.lower())}(?!\w)", lowered)]
     if full:
         return full
     words = set(re.findall(r"[^\W\d_]{3,}", lowered)) - {
@@ -404,7 +397,7 @@ def match_payee(
         "payees",
         "recipient",
     }
-    return [p for p in payees if words & set(re.findall(r"[^\W\d_]{3,}", p["name"].lower()))]
+    return [p for p in payees if words & set(re.findall(r"[^\W\d_]{3,}", p.name.lower()))]
 
 
 _NAMED_AFTER_PAYEE = re.compile(
@@ -448,7 +441,7 @@ def named_in_removal(text: str) -> str | None:
     return None
 
 
-def payee_buttons(payees: list[dict[str, Any]]) -> list[dict[str, str]]:
+def payee_buttons(payees: list[Payee]) -> list[dict[str, str]]:
     return [
         {
             "title": payee_label(p, payees),
@@ -466,7 +459,7 @@ class ActionListPayees(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        found = await for_customer(dispatcher, tracker, core_banking.list_payees)
+        found = await for_customer(dispatcher, tracker, core_banking_api.list_payees)
         if found is None:
             return []
         _, payees = found
@@ -477,8 +470,8 @@ class ActionListPayees(Action):
         for payee in payees:
             dispatcher.utter_message(
                 response="utter_payee_line",
-                payee_name=payee["name"],
-                iban_masked=mask_account_number(payee["iban"]),
+                payee_name=payee.name,
+                iban_masked=mask_account_number(payee.iban),
             )
         return []
 
@@ -580,6 +573,21 @@ def _reset(slots: tuple[str, ...]) -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in slots]
 
 
+# What a refused change of payees is told: adding (`context`: iban_masked) and removing
+# (`context`: payee_name).
+ADD_PAYEE_ANSWERS = AnswerTable(
+    problems={
+        "duplicate-payee": say("utter_payee_already_exists", "iban_masked"),
+        "invalid-iban": say("utter_invalid_iban"),
+    },
+    rejected=say("utter_payee_not_saved"),
+)
+REMOVE_PAYEE_ANSWERS = AnswerTable(
+    problems={404: say("utter_payee_already_removed", "payee_name")},  # removed already
+    rejected=say("utter_payee_not_removed"),
+)
+
+
 class ActionAddPayee(Action):
     """Submit of add_payee_form: adds the payee after a yes."""
 
@@ -597,25 +605,14 @@ class ActionAddPayee(Action):
             dispatcher.utter_message(response="utter_add_payee_cancelled")
         else:
             try:
-                payee = await core_banking.create_payee(customer.access_token, name, iban)
+                payee = await core_banking_api.create_payee(customer.access_token, name, iban)
                 dispatcher.utter_message(
                     response="utter_payee_added",
-                    payee_name=payee["name"],
-                    iban_masked=mask_account_number(payee["iban"]),
+                    payee_name=payee.name,
+                    iban_masked=mask_account_number(payee.iban),
                 )
-            except core_banking.CoreBankingUnauthorized:
-                dispatcher.utter_message(response="utter_session_expired")
-            except core_banking.CoreBankingRejected as error:
-                if error.status == 409:
-                    dispatcher.utter_message(
-                        response="utter_payee_already_exists", iban_masked=mask_account_number(iban)
-                    )
-                elif error.kind == "invalid-iban":
-                    dispatcher.utter_message(response="utter_invalid_iban")
-                else:
-                    dispatcher.utter_message(response="utter_payee_not_saved")
-            except core_banking.CoreBankingError:
-                dispatcher.utter_message(response="utter_backend_unavailable")
+            except core_banking_api.CoreBankingError as error:
+                ADD_PAYEE_ANSWERS.tell(dispatcher, error, iban_masked=mask_account_number(iban))
         return _reset(ADD_PAYEE_SLOTS)
 
 
@@ -655,8 +652,8 @@ class ValidateRemovePayeeForm(CustomerTaskForm):
         if asked not in (None, "payee_name") or (asked is None and tracker.get_slot("payee_name")):
             return {}
         try:
-            payees = await core_banking.list_payees(customer.access_token)
-        except core_banking.CoreBankingError:
+            payees = await core_banking_api.list_payees(customer.access_token)
+        except core_banking_api.CoreBankingError:
             return {}  # the question (with its buttons) explains the outage
         if not payees:
             return {"payee_name": NO_PAYEES}
@@ -678,20 +675,16 @@ class ValidateRemovePayeeForm(CustomerTaskForm):
         if value == NO_PAYEES or customer is None:
             return {"payee_name": value}
         try:
-            payees = await core_banking.list_payees(customer.access_token)
-        except core_banking.CoreBankingError as error:
-            core_banking.say_failure(dispatcher, error)
+            payees = await core_banking_api.list_payees(customer.access_token)
+        except core_banking_api.CoreBankingError as error:
+            core_banking_api.say_failure(dispatcher, error)
             return {"payee_name": None}
         if not payees:
             return {"payee_name": NO_PAYEES}
         found = match_payee(str(value), payees)
         if len(found) == 1:
             payee = found[0]
-            return {
-                "payee_name": payee["name"],
-                "payee_id": payee["id"],
-                "payee_iban": payee["iban"],
-            }
+            return {"payee_name": payee.name, "payee_id": payee.id, "payee_iban": payee.iban}
         if not found:
             dispatcher.utter_message(response="utter_payee_not_found", payee_name=str(value))
         return {"payee_name": None, "payee_id": None, "payee_iban": None}
@@ -716,7 +709,7 @@ class ActionAskRemovePayeeName(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        found = await for_customer(dispatcher, tracker, core_banking.list_payees)
+        found = await for_customer(dispatcher, tracker, core_banking_api.list_payees)
         if found is None:
             return []
         _, payees = found
@@ -760,19 +753,10 @@ class ActionRemovePayee(Action):
             dispatcher.utter_message(response="utter_remove_payee_cancelled")
         else:
             try:
-                await core_banking.delete_payee(customer.access_token, str(payee_id))
+                await core_banking_api.delete_payee(customer.access_token, str(payee_id))
                 dispatcher.utter_message(response="utter_payee_removed", payee_name=name)
-            except core_banking.CoreBankingUnauthorized:
-                dispatcher.utter_message(response="utter_session_expired")
-            except core_banking.CoreBankingRejected as error:
-                if error.status == 404:
-                    dispatcher.utter_message(
-                        response="utter_payee_already_removed", payee_name=name
-                    )
-                else:
-                    dispatcher.utter_message(response="utter_payee_not_removed")
-            except core_banking.CoreBankingError:
-                dispatcher.utter_message(response="utter_backend_unavailable")
+            except core_banking_api.CoreBankingError as error:
+                REMOVE_PAYEE_ANSWERS.tell(dispatcher, error, payee_name=name)
         return _reset(REMOVE_PAYEE_SLOTS)
 
 

@@ -11,7 +11,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import core_banking
+from actions import core_banking_api
+from actions.core_banking_api import Transaction
 from actions.customer import customer_from_tracker
 from actions.entities import entity_value, offered_entities
 from actions.money import format_money, to_minor
@@ -121,8 +122,8 @@ class Search:
                 parts.append(f" {word} {_shown_amount(bound, self.currency)}")
         return "".join(parts)
 
-    def keeps(self, item: dict[str, Any]) -> bool:
-        amount = int(item["amount_minor"])
+    def keeps(self, item: Transaction) -> bool:
+        amount = item.amount_minor
         if (self.direction == "out" and amount >= 0) or (self.direction == "in" and amount <= 0):
             return False
         if self.category and not _in_category(item, self.category):
@@ -255,8 +256,8 @@ class ActionSearchTransactions(Action):
         if search.period is None and entity_value(tracker, "time_anchor") == "payday":
             try:  # "since payday": from the latest salary credit
                 payday = await _last_payday(customer.access_token)
-            except core_banking.CoreBankingError as error:
-                core_banking.say_failure(dispatcher, error)
+            except core_banking_api.CoreBankingError as error:
+                core_banking_api.say_failure(dispatcher, error)
                 return []
             if payday is None:
                 dispatcher.utter_message(response="utter_payday_not_found")
@@ -266,8 +267,8 @@ class ActionSearchTransactions(Action):
         account_type = entity_value(tracker, "account_type")
         try:
             found = await _search(customer.access_token, search, account_type)
-        except core_banking.CoreBankingError as error:
-            core_banking.say_failure(dispatcher, error)
+        except core_banking_api.CoreBankingError as error:
+            core_banking_api.say_failure(dispatcher, error)
             return remembered
         what, summary = WHAT.get(search.direction, "transactions"), search.summary()
         if account_type in ("checking", "savings"):
@@ -287,10 +288,10 @@ class ActionSearchTransactions(Action):
         shown = search.limit or MAX_LINES
         for item in found[:shown]:
             _say_line(dispatcher, item)
-        currencies = {t["currency"] for t in found}
+        currencies = {t.currency for t in found}
         if len(currencies) == 1:
             currency = currencies.pop()
-            amounts = [int(t["amount_minor"]) for t in found]
+            amounts = [t.amount_minor for t in found]
             # One direction asked for: only its sum (the other is zero by construction).
             response = {
                 "out": "utter_transactions_total_out",
@@ -317,7 +318,7 @@ _LARGEST = ("biggest", "largest", "highest", "most expensive")
 
 def _say_ranked(
     dispatcher: CollectingDispatcher,
-    found: list[dict[str, Any]],
+    found: list[Transaction],
     ranked: re.Match[str],
     what: str,
     summary: str,
@@ -326,7 +327,7 @@ def _say_ranked(
     largest = ranked.group("rank").lower() in _LARGEST
     count = int(ranked.group("n") or (3 if ranked.group("plural") else 1))
     count = max(1, min(count, MAX_LINES))
-    top = sorted(found, key=lambda t: abs(int(t["amount_minor"])), reverse=largest)[:count]
+    top = sorted(found, key=lambda t: abs(t.amount_minor), reverse=largest)[:count]
     rank = "largest" if largest else "smallest"
     label = what if count > 1 else what.removesuffix("s")
     dispatcher.utter_message(
@@ -339,34 +340,33 @@ def _say_ranked(
         _say_line(dispatcher, item)
 
 
-def _say_line(dispatcher: CollectingDispatcher, item: dict[str, Any]) -> None:
+def _say_line(dispatcher: CollectingDispatcher, item: Transaction) -> None:
     dispatcher.utter_message(
         response="utter_transaction_line",
-        booked_on=str(item.get("booked_at", ""))[:10],
+        booked_on=item.booked_on,
         description=_describe(item),
-        amount=format_money(int(item["amount_minor"]), item["currency"]),
+        amount=format_money(item.amount_minor, item.currency),
     )
 
 
-async def _search(token: str, search: Search, account_type: str | None) -> list[dict[str, Any]]:
+async def _search(token: str, search: Search, account_type: str | None) -> list[Transaction]:
     """Newest first, over the customer's accounts (or those of `account_type`). A
     category is matched here, over the page core_banking returns per account (the newest
-    100 in the period, `core_banking.list_transactions`)."""
-    accounts = await core_banking.list_accounts(token)
+    100 in the period, `core_banking_api.list_transactions`)."""
+    accounts = await core_banking_api.list_accounts(token)
     if account_type:
-        accounts = [a for a in accounts if a["type"] == account_type] or accounts
-    found: list[dict[str, Any]] = []
+        accounts = [a for a in accounts if a.type == account_type] or accounts
+    found: list[Transaction] = []
     for account in accounts:
-        items = await core_banking.list_transactions(
+        found += await core_banking_api.list_transactions(
             token,
-            account["id"],
+            account.id,
             q=search.text,
             date_from=search.period["from"] if search.period else None,
             date_to=search.period["to"] if search.period else None,
         )
-        found += [{**item, "currency": item.get("currency", account["currency"])} for item in items]
     found = [t for t in found if search.keeps(t)]
-    found.sort(key=lambda t: str(t.get("booked_at", "")), reverse=True)
+    found.sort(key=lambda t: t.booked_at, reverse=True)
     return found
 
 
@@ -383,36 +383,24 @@ PAYDAY_TEXT = "salary"
 async def _last_payday(token: str) -> str | None:
     """The booking date (YYYY-MM-DD) of the latest salary credit to any account."""
     paydays = []
-    for account in await core_banking.list_accounts(token):
-        items = await core_banking.list_transactions(token, account["id"], q=PAYDAY_TEXT)
-        paydays += [str(t.get("booked_at", ""))[:10] for t in items if int(t["amount_minor"]) > 0]
+    for account in await core_banking_api.list_accounts(token):
+        items = await core_banking_api.list_transactions(token, account.id, q=PAYDAY_TEXT)
+        paydays += [t.booked_on for t in items if t.amount_minor > 0]
     return max(paydays, default=None)
 
 
-def _counterparty_name(item: dict[str, Any]) -> str | None:
-    counterparty = item.get("counterparty") or {}
-    name = counterparty.get("name") if isinstance(counterparty, dict) else None
-    return str(name) if name else None
-
-
-def _describe(item: dict[str, Any]) -> str:
+def _describe(item: Transaction) -> str:
     """The description, and who the money went to or came from unless it already says
     so ("Card payment IKEA"; "Rent · City Housing"; "Transfer via chat · Anna Schmidt")."""
-    name = _counterparty_name(item)
-    description = str(item.get("description") or item.get("reference") or "")
+    name, description = item.counterparty.name, item.description
     if name and name.lower() not in description.lower():
         return f"{description} · {name}" if description else name
-    return description or str(item.get("kind", ""))
+    return description or item.kind
 
 
-def _in_category(item: dict[str, Any], category: str) -> bool:
-    name = _counterparty_name(item)
-    text = (
-        " ".join(
-            str(v) for v in (item.get("description"), item.get("reference"), name) if v
-        ).lower()
-        + " "
-    )
+def _in_category(item: Transaction, category: str) -> bool:
+    name = item.counterparty.name
+    text = " ".join(v for v in (item.description, name) if v).lower() + " "
     return any(keyword in text for keyword in CATEGORY_KEYWORDS[category])
 
 
@@ -423,10 +411,10 @@ def _shown_amount(amount: str, currency: str) -> str:
         return amount
 
 
-def _within(item: dict[str, Any], low: str | None, high: str | None) -> bool:
+def _within(item: Transaction, low: str | None, high: str | None) -> bool:
     # Customers mean the size of a payment, whatever its direction.
-    size = abs(int(item["amount_minor"]))
-    currency = item["currency"]
+    size = abs(item.amount_minor)
+    currency = item.currency
     try:
         if low is not None and size <= to_minor(low, currency):
             return False

@@ -9,6 +9,7 @@ can never pay twice: core_banking answers a repeated key with the original trans
 
 import contextlib
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +18,18 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import core_banking
+from actions import core_banking_api
+from actions.core_banking_api import (
+    Account,
+    Answer,
+    AnswerTable,
+    NewTransfer,
+    Payee,
+    Problem,
+    Then,
+    Transfer,
+    say,
+)
 from actions.customer import Customer, customer_from_tracker
 from actions.entities import entities, entity_value
 from actions.forms import CustomerTaskForm
@@ -49,14 +61,23 @@ def idempotency_key(tracker: Tracker) -> str:
     return turn_key(tracker, "transfer")
 
 
-def _account_slot(account: dict[str, Any]) -> dict[str, Any]:
+def _account_slot(account: Account) -> dict[str, Any]:
     return {
-        "id": account["id"],
-        "type": account["type"],
-        "number": account["number"],
-        "currency": account["currency"],
-        "available_minor": account["available_minor"],
-        "label": _ACCOUNT_LABELS.get(account["type"], account["type"]),
+        "id": account.id,
+        "type": account.type,
+        "number": account.number,
+        "currency": account.currency,
+        "available_minor": account.available_minor,
+        "label": _ACCOUNT_LABELS.get(account.type, account.type),
+    }
+
+
+def _payee_destination(payee: Payee) -> dict[str, Any]:
+    return {
+        "kind": "payee",
+        "payee_id": payee.id,
+        "account_number": payee.iban,
+        "label": payee.name,
     }
 
 
@@ -152,13 +173,13 @@ _NOT_THIS = re.compile(
 )
 
 
-def _payee_named_in(text: str, payees: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _payee_named_in(text: str, payees: list[Payee]) -> Payee | None:
     lowered = f" {text.lower()} "
     for payee in payees:  # full names first, then first names
-        if f" {payee['name'].lower()}" in lowered:
+        if f" {payee.name.lower()}" in lowered:
             return payee
     for payee in payees:
-        first = payee["name"].split()[0].lower()
+        first = payee.name.split()[0].lower()
         if re.search(rf"\b{re.escape(first)}\b", lowered):
             return payee
     # "pay my rent" -> "City Housing (rent)", "my energy bill" -> "Alpine Energy AG": a
@@ -168,7 +189,7 @@ def _payee_named_in(text: str, payees: list[dict[str, Any]]) -> dict[str, Any] |
         for payee in payees
         if any(
             re.search(rf"\b{re.escape(word)}\b", lowered)
-            for word in re.findall(r"[^\W\d_]{4,}", payee["name"].lower())
+            for word in re.findall(r"[^\W\d_]{4,}", payee.name.lower())
             if word not in _REQUEST_WORDS
         )
     ]
@@ -176,15 +197,15 @@ def _payee_named_in(text: str, payees: list[dict[str, Any]]) -> dict[str, Any] |
 
 
 def choose_source(
-    accounts: list[dict[str, Any]], destination: dict[str, Any] | None, wanted_type: str | None
-) -> dict[str, Any] | None:
+    accounts: list[Account], destination: dict[str, Any] | None, wanted_type: str | None
+) -> Account | None:
     """The account the money comes from: the one named, else for an own-account transfer
     the other account, else the checking account."""
     if wanted_type:
-        return next((a for a in accounts if a["type"] == wanted_type), None)
+        return next((a for a in accounts if a.type == wanted_type), None)
     if destination and destination.get("kind") == "own":
-        return next((a for a in accounts if a["number"] != destination["account_number"]), None)
-    return next((a for a in accounts if a["type"] == "checking"), accounts[0] if accounts else None)
+        return next((a for a in accounts if a.number != destination["account_number"]), None)
+    return next((a for a in accounts if a.type == "checking"), accounts[0] if accounts else None)
 
 
 _REFERENCE = re.compile(
@@ -269,31 +290,24 @@ class ValidateTransferForm(CustomerTaskForm):
         )
         try:
             if own_type:
-                accounts = await core_banking.list_accounts(customer.access_token)
-                own = next((a for a in accounts if a["type"] == own_type), None)
+                accounts = await core_banking_api.list_accounts(customer.access_token)
+                own = next((a for a in accounts if a.type == own_type), None)
                 if own:
                     return {
                         "transfer_destination": {
                             "kind": "own",
-                            "account_number": own["number"],
+                            "account_number": own.number,
                             "label": f"your {_ACCOUNT_LABELS.get(own_type, own_type)}",
                         }
                     }
-            payees = await core_banking.list_payees(customer.access_token)
-        except core_banking.CoreBankingError:
+            payees = await core_banking_api.list_payees(customer.access_token)
+        except core_banking_api.CoreBankingError:
             return {}
         # "my sister Anna": the NLU's person, not the relation, names the payee.
         person = entity_value(tracker, "person")
         payee = _payee_named_in(str(person or tracker.latest_message.get("text") or ""), payees)
         if payee:
-            return {
-                "transfer_destination": {
-                    "kind": "payee",
-                    "payee_id": payee["id"],
-                    "account_number": payee["iban"],
-                    "label": payee["name"],
-                }
-            }
+            return {"transfer_destination": _payee_destination(payee)}
         text = tracker.latest_message.get("text") or ""
         if (
             not answers_the_form(tracker)
@@ -302,7 +316,7 @@ class ValidateTransferForm(CustomerTaskForm):
         ):
             return {}
         # "send 25 to Anna" with no payee Anna: say so now, not just "who to?"
-        names = ", ".join(p["name"] for p in payees) or "none saved yet"
+        names = ", ".join(p.name for p in payees) or "none saved yet"
         dispatcher.utter_message(response="utter_unknown_destination", payee_names=names)
         # A plain answer with an unknown name ("Anna") still answers the question: the
         # slot is set (empty) so that Rasa keeps the form on this message instead of
@@ -318,20 +332,14 @@ class ValidateTransferForm(CustomerTaskForm):
         if tracker.get_slot("requested_slot") != "transfer_confirmed" or not _CORRECTS.search(text):
             return {}
         try:
-            payees = await core_banking.list_payees(token)
-        except core_banking.CoreBankingError:
+            payees = await core_banking_api.list_payees(token)
+        except core_banking_api.CoreBankingError:
             return {}
         payee = _payee_named_in(_NOT_THIS.sub(" ", text), payees)
         current = tracker.get_slot("transfer_destination") or {}
-        if payee is None or payee["id"] == current.get("payee_id"):
+        if payee is None or payee.id == current.get("payee_id"):
             return {}
-        destination = {
-            "kind": "payee",
-            "payee_id": payee["id"],
-            "account_number": payee["iban"],
-            "label": payee["name"],
-        }
-        return {"transfer_destination": destination, "transfer_confirmed": None}
+        return {"transfer_destination": _payee_destination(payee), "transfer_confirmed": None}
 
     async def extract_transfer_amount(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -410,13 +418,13 @@ class ValidateTransferForm(CustomerTaskForm):
         if tracker.get_slot("transfer_source") and not changing:
             return {}
         try:
-            accounts = await core_banking.list_accounts(customer.access_token)
-        except core_banking.CoreBankingError:
+            accounts = await core_banking_api.list_accounts(customer.access_token)
+        except core_banking_api.CoreBankingError:
             return {}
         source = choose_source(accounts, destination, entity_value(tracker, "account_type", "from"))
         if source is None:
             return {}
-        if destination.get("account_number") == source["number"]:
+        if destination.get("account_number") == source.number:
             dispatcher.utter_message(response="utter_same_account")
             # At the summary it is asked again unchanged; before it, the destination is.
             return {"transfer_confirmed": None} if changing else {"transfer_destination": None}
@@ -506,33 +514,54 @@ def _reset() -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in TRANSFER_SLOTS]
 
 
-def _explain_rejection(
-    dispatcher: CollectingDispatcher,
-    error: core_banking.CoreBankingRejected,
-    source_label: str,
-    currency: str,
-) -> None:
-    if error.kind == "insufficient-funds":
-        dispatcher.utter_message(response="utter_insufficient_funds", source_label=source_label)
-    elif error.kind == "daily-limit-exceeded":
-        remaining = error.problem.get("remaining_minor")
-        if isinstance(remaining, int) and not isinstance(remaining, bool) and remaining > 0:
-            dispatcher.utter_message(
-                response="utter_daily_limit_remaining", remaining=format_money(remaining, currency)
-            )
-        else:
-            dispatcher.utter_message(response="utter_daily_limit")
-    else:
-        reason = str(error.problem.get("detail") or error.problem.get("title") or "it was refused")
-        dispatcher.utter_message(response="utter_transfer_rejected", reason=reason.rstrip("."))
+def _daily_limit(problem: Problem, context: Mapping[str, Any]) -> Answer:
+    remaining = problem.remaining_minor
+    if remaining is not None and remaining > 0:
+        money = format_money(remaining, context["currency"])
+        return Answer("utter_daily_limit_remaining", {"remaining": money})
+    return Answer("utter_daily_limit")
 
 
-def _done(dispatcher: CollectingDispatcher, transfer: dict[str, Any], label: str) -> None:
+def _wrong_code(problem: Problem, context: Mapping[str, Any]) -> Answer:
+    if problem.reason == "code_already_used":
+        # The right code, already spent (say on the previous transfer): no try was
+        # counted; the app shows a new one within 30 seconds.
+        return Answer("utter_otp_already_used", then=Then.ASK_AGAIN)
+    if problem.transfer_status == "cancelled" or problem.attempts_remaining == 0:
+        # That was the last try: core_banking cancelled the transfer.
+        return Answer("utter_transfer_blocked_after_otp")
+    remaining = "a few" if problem.attempts_remaining is None else problem.attempts_remaining
+    return Answer("utter_wrong_otp", {"attempts_remaining": remaining}, Then.ASK_AGAIN)
+
+
+def _refused(problem: Problem, context: Mapping[str, Any]) -> Answer:
+    reason = str(problem.detail or problem.title or "it was refused")
+    return Answer("utter_transfer_rejected", {"reason": reason.rstrip(".")})
+
+
+# Making a transfer (`context`: source_label, currency) and confirming one held for
+# step-up (the last four kinds; a refused new transfer always ends the task).
+TRANSFER_ANSWERS = AnswerTable(
+    problems={
+        "insufficient-funds": say("utter_insufficient_funds", "source_label"),
+        "daily-limit-exceeded": _daily_limit,
+        "invalid-confirmation-code": _wrong_code,
+        "invalid-state": say("utter_transfer_blocked_after_otp"),
+        "confirmation-expired": say("utter_transfer_blocked_after_otp"),
+        "too-many-attempts": say("utter_transfer_blocked_after_otp"),
+    },
+    rejected=_refused,
+    # The bank not reached: a held transfer still waits for the code, typed again.
+    unavailable=say("utter_backend_unavailable", then=Then.KEEP),
+)
+
+
+def _done(dispatcher: CollectingDispatcher, transfer: Transfer, label: str) -> None:
     dispatcher.utter_message(
         response="utter_transfer_done",
         destination_label=label,
-        amount=format_money(int(transfer["amount_minor"]), transfer["currency"]),
-        transfer_reference=str(transfer["id"])[:8].upper(),
+        amount=format_money(transfer.amount_minor, transfer.currency),
+        transfer_reference=transfer.id[:8].upper(),
     )
 
 
@@ -552,20 +581,19 @@ class ActionExecuteTransfer(Action):
             return _reset()
         source = tracker.get_slot("transfer_source")
         destination = tracker.get_slot("transfer_destination")
-        body: dict[str, Any] = {
-            "from_account_id": source["id"],
-            "currency": source["currency"],
-            "amount_minor": to_minor(tracker.get_slot("transfer_amount"), source["currency"]),
-            "reference": tracker.get_slot("transfer_reference") or DEFAULT_REFERENCE,
-        }
-        if destination["kind"] == "payee":
-            body["payee_id"] = destination["payee_id"]
-        else:
-            body["to_account_number"] = destination["account_number"]
+        to_payee = destination["kind"] == "payee"
+        transfer = NewTransfer(
+            from_account_id=source["id"],
+            payee_id=destination["payee_id"] if to_payee else None,
+            to_account_number=None if to_payee else destination["account_number"],
+            amount_minor=to_minor(tracker.get_slot("transfer_amount"), source["currency"]),
+            currency=source["currency"],
+            reference=tracker.get_slot("transfer_reference") or DEFAULT_REFERENCE,
+        )
         return await self._send(
             dispatcher,
             customer,
-            body,
+            transfer,
             idempotency_key(tracker),
             source["label"],
             destination["label"],
@@ -575,23 +603,21 @@ class ActionExecuteTransfer(Action):
         self,
         dispatcher: CollectingDispatcher,
         customer: Customer,
-        body: dict[str, Any],
+        order: NewTransfer,
         key: str,
         source_label: str,
         destination_label: str,
     ) -> list[dict[str, Any]]:
         try:
-            transfer = await core_banking.create_transfer(customer.access_token, body, key)
-        except core_banking.CoreBankingRejected as error:
-            _explain_rejection(dispatcher, error, source_label, str(body["currency"]))
-            return _reset()
-        except core_banking.CoreBankingError as error:
-            core_banking.say_failure(dispatcher, error)
-            return _reset()
-        if transfer["status"] == "requires_confirmation":
+            transfer = await core_banking_api.create_transfer(customer.access_token, order, key)
+        except core_banking_api.CoreBankingError as error:
+            currency = order.currency
+            TRANSFER_ANSWERS.tell(dispatcher, error, source_label=source_label, currency=currency)
+            return _reset()  # nothing was held: the transfer starts again from scratch
+        if transfer.held_for_step_up:
             # otp_form asks for the code the customer's authenticator app shows now.
             return [
-                SlotSet("pending_transfer_id", transfer["id"]),
+                SlotSet("pending_transfer_id", transfer.id),
                 SlotSet("otp_code", None),
                 FollowupAction("otp_form"),
             ]
@@ -629,44 +655,23 @@ class ActionConfirmTransfer(Action):
             return _reset()
         label = (tracker.get_slot("transfer_destination") or {}).get("label", "the payee")
         try:
-            transfer = await core_banking.confirm_transfer(customer.access_token, transfer_id, code)
-        except core_banking.CoreBankingRejected as error:
-            if error.problem.get("reason") == "code_already_used":
-                # The right code, already spent (say on the previous transfer): no try
-                # was counted; the app shows a new one within 30 seconds.
-                dispatcher.utter_message(response="utter_otp_already_used")
-                return [SlotSet("otp_code", None), FollowupAction("otp_form")]
-            if error.kind == "invalid-confirmation-code":
-                if (
-                    error.problem.get("status") == "cancelled"
-                    or error.problem.get("attempts_remaining") == 0
-                ):
-                    # That was the last try: core_banking cancelled the transfer.
-                    dispatcher.utter_message(response="utter_transfer_blocked_after_otp")
-                    return _reset()
-                dispatcher.utter_message(
-                    response="utter_wrong_otp",
-                    attempts_remaining=error.problem.get("attempts_remaining", "a few"),
-                )
-                return [SlotSet("otp_code", None), FollowupAction("otp_form")]
-            if error.kind in ("invalid-state", "confirmation-expired", "too-many-attempts"):
-                dispatcher.utter_message(response="utter_transfer_blocked_after_otp")
-                return _reset()
+            transfer = await core_banking_api.confirm_transfer(
+                customer.access_token, transfer_id, code
+            )
+        except core_banking_api.CoreBankingError as error:
             source = tracker.get_slot("transfer_source") or {}
-            _explain_rejection(
+            answer = TRANSFER_ANSWERS.tell(
                 dispatcher,
                 error,
-                source.get("label", "account"),
-                str(source.get("currency") or "EUR"),
+                source_label=source.get("label", "account"),
+                currency=str(source.get("currency") or "EUR"),
             )
+            if answer.then is Then.ASK_AGAIN:
+                return [SlotSet("otp_code", None), FollowupAction("otp_form")]
+            if answer.then is Then.KEEP:
+                return [SlotSet("otp_code", None)]
             return _reset()
-        except core_banking.CoreBankingUnauthorized:
-            dispatcher.utter_message(response="utter_session_expired")
-            return _reset()
-        except core_banking.CoreBankingError:
-            dispatcher.utter_message(response="utter_backend_unavailable")
-            return [SlotSet("otp_code", None)]
-        if transfer["status"] == "completed":
+        if transfer.status == "completed":
             _done(dispatcher, transfer, label)
         else:
             dispatcher.utter_message(response="utter_transfer_blocked_after_otp")
@@ -687,7 +692,7 @@ class ActionCancelTransferTask(Action):
         transfer_id = tracker.get_slot("pending_transfer_id")
         if customer is not None and transfer_id:
             # An unconfirmed transfer expires on its own and never moves money.
-            with contextlib.suppress(core_banking.CoreBankingError):
-                await core_banking.cancel_transfer(customer.access_token, transfer_id)
+            with contextlib.suppress(core_banking_api.CoreBankingError):
+                await core_banking_api.cancel_transfer(customer.access_token, transfer_id)
         dispatcher.utter_message(response="utter_transfer_cancelled")
         return _reset()

@@ -1,12 +1,15 @@
 """Transfer throughput of core_banking's HTTP API beside pgbench on the same PostgreSQL.
 
-    PYTHONPATH=. .venv/bin/python bench/ledger.py [--clients 1,4,16] [--seconds 5] [--workers 1]
+    PYTHONPATH=. .venv/bin/python bench/ledger.py [--clients 1,4,16] [--seconds 5] [--workers N]
 
 Creates two scratch databases on the server (dropped afterwards): one migrated and seeded
 for a core_banking process started here on a free loopback port, one initialised by
 `pgbench -i`. For each client count it runs POST /v1/transfers (1 minor unit between
 random demo accounts, fresh Idempotency-Key each) for --seconds, then pgbench's TPC-B-like
 script with as many clients, and prints transfers/s, p50/p95 latency and the ratio.
+Server CPU milliseconds per request (its processes' user + system time over the load,
+from /proc) are printed for the API and the ceiling: unlike transfers/s they hardly
+depend on what else loads the machine.
 Then the same load against bench/ledger_ceiling.py: pgbench's own TPC-B transaction
 behind one bare FastAPI endpoint on the pgbench database, the most a Python HTTP API can
 reach per transaction of that size here (its ratio to pgbench bounds the target).
@@ -37,6 +40,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 from psycopg import sql
+
+from core_banking.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 ISSUER, AUDIENCE = "bench", "bench-api"
@@ -168,6 +173,21 @@ def start_server(command: list[str], env: dict[str, Any], base_url: str) -> subp
     raise RuntimeError(f"{command} did not become healthy")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process `pid` and its children (uvicorn's workers),
+    from /proc: what one request costs the server, whatever else loads the machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: ppid
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 def quantiles_ms(latencies: list[float]) -> tuple[float, float]:
     if len(latencies) < 2:
         return 0.0, 0.0
@@ -184,6 +204,15 @@ def pgbench_tps(db_url: str, clients: int, seconds: int) -> float:
     return float(match.group(1))
 
 
+def profile(pid: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """py-spy (requirements-dev.txt) sampling the server and its workers for the load."""
+    spy = str(Path(sys.executable).parent / "py-spy")
+    command = [spy, "record", "--pid", str(pid), "--subprocesses"]
+    command += ["--rate", "250", "--duration", str(args.seconds), "--format", "raw"]
+    command += ["--output", args.profile, "--nonblocking"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -191,7 +220,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--customers", type=int, default=16)
     parser.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (each has its own pool)"
+        "--workers",
+        type=int,
+        # The same setting and default as `python -m core_banking` (one per core).
+        default=Settings().core_banking_workers,
+        help="uvicorn worker processes (each has its own pool); default CORE_BANKING_WORKERS",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="record the server with py-spy during the transfer load (collapsed stacks)",
     )
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
@@ -258,18 +296,26 @@ def main() -> int:
             print(
                 f"{'clients':>7} {'transfers/s':>12} {'p50 ms':>8} {'p95 ms':>8} "
                 f"{'pgbench tps':>12} {'api/pgbench':>12} {'ceiling tps':>12} "
-                f"{'ceiling/pgb':>12}"
+                f"{'ceiling/pgb':>12} {'api/ceiling':>12} {'cpu ms/tx':>10} {'ceil cpu ms':>12}"
             )
             transfers = transfer_requests(callers, numbers)
             for clients in levels:
+                profiler = profile(server.pid, args) if args.profile else None
+                cpu_before = cpu_seconds(server.pid)
                 tps, latencies = asyncio.run(load(base_url, transfers, clients, args.seconds))
+                cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, len(latencies))
+                if profiler is not None:
+                    profiler.wait(timeout=60)
                 p50, p95 = quantiles_ms(latencies)
                 reference = pgbench_tps(f"{base}/{pgb_db}", clients, args.seconds)
-                bound, _ = asyncio.run(load(ceiling_url, tpcb_request, clients, args.seconds))
+                cpu_before = cpu_seconds(ceiling.pid)
+                bound, done = asyncio.run(load(ceiling_url, tpcb_request, clients, args.seconds))
+                bound_cpu_ms = (cpu_seconds(ceiling.pid) - cpu_before) * 1000 / max(1, len(done))
                 print(
                     f"{clients:>7} {tps:>12.1f} {p50:>8.1f} {p95:>8.1f} "
                     f"{reference:>12.1f} {tps / reference:>12.3f} {bound:>12.1f} "
-                    f"{bound / reference:>12.3f}"
+                    f"{bound / reference:>12.3f} {tps / bound:>12.3f} {cpu_ms:>10.2f} "
+                    f"{bound_cpu_ms:>12.2f}"
                 )
     finally:
         for running in [*servers, *([server] if server is not None else [])]:

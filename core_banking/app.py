@@ -18,6 +18,7 @@ from core_banking.gift_cards.endpoints import router as gift_cards_router
 from core_banking.health.endpoints import router as health_router
 from core_banking.holds.service import sweep_forever
 from core_banking.identity.endpoints import router as identity_router
+from core_banking.models import encrypted
 from core_banking.observability import metrics
 from core_banking.observability.tracing import trace_sql
 from core_banking.payees.endpoints import router as payees_router
@@ -29,6 +30,7 @@ from core_banking.transfers.endpoints import router as transfers_router
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = create_engine(settings)
+    encrypted.use_settings(settings)  # the keys of personal data at rest
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -39,14 +39,15 @@ async def _run(settings: Settings, action: Action) -> None:
     engine = create_engine(settings)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(_with_connection, action)
+            await connection.run_sync(_with_connection, action, settings)
     finally:
         await engine.dispose()
 
 
-def _with_connection(connection: Connection, action: Action) -> None:
+def _with_connection(connection: Connection, action: Action, settings: Settings) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
+    config.attributes["settings"] = settings  # data migrations encrypt with its keys
     action(config)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +32,9 @@ class Principal:
     delegated: bool = False
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per
+    # request for an attribute read.
     settings: Settings = request.app.state.settings
     return settings
 
@@ -58,9 +61,40 @@ class KeyUnavailable(Problem):
     status, slug, title = 503, "unavailable", "Service unavailable"
 
 
+# Verified tokens -> their claims: a client sends the same token with many requests,
+# and jose spends ~0.3 ms of Python per verification (py-spy, bench/ledger.py). Keyed by
+# the public key object too (a rotated key file is a new object), so nothing verified
+# with an old key is reused; expiry is checked again on every use. Bounded: cleared
+# when full.
+_VERIFIED: dict[tuple[str, Key, str, str, str], dict[str, Any]] = {}
+VERIFIED_CACHE_SIZE = 4096
+
+
 def decode_access_token(token: str, settings: Settings) -> dict[str, Any]:
     """The verified claims of a customer or staff token, or of a chat turn's delegated
     token (``aud`` JWT_DELEGATED_AUDIENCE); any other audience is refused."""
+    key = load_public_key(settings.jwt_public_key_file)
+    cache_key = (
+        token,
+        key,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.jwt_delegated_audience,
+    )
+    cached = _VERIFIED.get(cache_key)
+    if cached is not None:
+        if time.time() < cached["exp"]:  # jose checked it is a number
+            return dict(cached)
+        del _VERIFIED[cache_key]
+        raise InvalidToken()
+    claims = _verify(token, key, settings)
+    if len(_VERIFIED) >= VERIFIED_CACHE_SIZE:
+        _VERIFIED.clear()
+    _VERIFIED[cache_key] = claims
+    return dict(claims)
+
+
+def _verify(token: str, key: Key, settings: Settings) -> dict[str, Any]:
     options = {f"require_{claim}": True for claim in REQUIRED_CLAIMS}
     # jose checks one audience; which of the two a token has decides which to ask for.
     try:
@@ -73,7 +107,7 @@ def decode_access_token(token: str, settings: Settings) -> dict[str, Any]:
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            load_public_key(settings.jwt_public_key_file),
+            key,
             algorithms=[ALGORITHM],
             audience=audience,
             issuer=settings.jwt_issuer,

@@ -38,6 +38,7 @@ from core_banking.models import (
     StaffUser,
     StepUpFactor,
     StepUpFactorStatus,
+    encrypted,
 )
 from core_banking.models.base import utcnow
 from core_banking.passwords import hash_password
@@ -306,6 +307,7 @@ async def _post_history(
 
 async def run(settings: Settings, customers: int) -> SeedReport:
     engine = create_engine(settings)
+    encrypted.use_settings(settings)
     try:
         # One transaction for the whole run: an interrupted seed leaves nothing half-made.
         async with create_sessionmaker(engine)() as session, session.begin():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
@@ -9,10 +11,18 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core_banking.fieldcrypt import parse_index_key, parse_keys
+
 DEFAULT_SERVICE_TOKEN = "dev-service-token"
 DEFAULT_GIFT_CARD_CODE_KEY = "dev-gift-card-code-key"
 # A published Fernet key: development and tests only (refused in production).
 DEFAULT_STEP_UP_ENCRYPTION_KEY = "GdDYHp6fywLPIIBnM9Uvw0KRIO62wvQYr9MIdFrdIX0="
+# Published AES-256 and HMAC keys for personal data at rest: development and tests only
+# (refused in production). base64 of b"dev-data-encryption-key-32-bytes" and
+# b"dev-data-blind-index-key-32bytes".
+DEFAULT_DATA_ENCRYPTION_KEY = "ZGV2LWRhdGEtZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
+DEFAULT_DATA_ENCRYPTION_KEYS = f"dev:{DEFAULT_DATA_ENCRYPTION_KEY}"
+DEFAULT_DATA_INDEX_KEY = "ZGV2LWRhdGEtYmxpbmQtaW5kZXgta2V5LTMyYnl0ZXM="
 
 
 class Environment(str, Enum):
@@ -59,6 +69,12 @@ class Settings(BaseSettings):
     # Step-up (TOTP, RFC 6238). Comma-separated Fernet keys: the first encrypts, all
     # decrypt (MultiFernet), so a key is rotated by putting a new one first.
     step_up_encryption_keys: str = DEFAULT_STEP_UP_ENCRYPTION_KEY
+    # Personal data at rest (core_banking/fieldcrypt.py): ``kid:base64 32-byte key`` pairs,
+    # comma separated; the first encrypts, all decrypt. Rotation: put a new key first,
+    # run ``python -m core_banking.rekey``, then drop the old one (docs/operations.md).
+    data_encryption_keys: str = DEFAULT_DATA_ENCRYPTION_KEYS
+    # HMAC key of the blind indexes (payees.iban_index); not rotated by rekey.
+    data_index_key: str = DEFAULT_DATA_INDEX_KEY
     step_up_totp_issuer: str = "Bank"  # the name authenticator apps show
     idempotency_ttl_hours: int = Field(default=48, ge=24)
     # Retries of a whole money-moving transaction on PostgreSQL 40001/40P01.
@@ -81,6 +97,9 @@ class Settings(BaseSettings):
 
     core_banking_host: str = "127.0.0.1"
     core_banking_port: int = Field(default=8001, ge=1, le=65535)
+    # uvicorn worker processes of `python -m core_banking` (and bench/ledger.py): one per
+    # core by default. Each has its own connection pool (DATABASE_POOL_SIZE + overflow).
+    core_banking_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:
@@ -96,6 +115,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "STEP_UP_ENCRYPTION_KEYS must be set to non-default Fernet keys in production"
             )
+        # Malformed keys fail at startup, not at the first request that reads a name.
+        data_keys = parse_keys(self.data_encryption_keys)
+        parse_index_key(self.data_index_key)
+        if self.is_production and any(
+            key == base64.b64decode(DEFAULT_DATA_ENCRYPTION_KEY) for _, key in data_keys
+        ):
+            raise ValueError("DATA_ENCRYPTION_KEYS must not hold the development key in production")
+        if self.is_production and self.data_index_key.strip() == DEFAULT_DATA_INDEX_KEY:
+            raise ValueError("DATA_INDEX_KEY must be set to a non-default value in production")
         return self
 
     @property

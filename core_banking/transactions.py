@@ -52,7 +52,8 @@ class TransactionRunner:
         raise ServiceUnavailable("The system is busy; please retry", headers={"Retry-After": "1"})
 
 
-def get_runner(request: Request) -> TransactionRunner:
+async def get_runner(request: Request) -> TransactionRunner:
+    # async, not def: no thread-pool hop per request (security.get_settings_dep).
     return TransactionRunner(
         request.app.state.sessionmaker, request.app.state.settings.transaction_max_attempts
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -33,6 +34,8 @@ from gateway.chat.service import ChatService
 from gateway.chat.store import ChatStore
 from gateway.chat.turns import TurnRunner
 from gateway.console import endpoints as console_endpoints
+from gateway.console.expiry import HandoffExpiry
+from gateway.console.live import ConsoleFeed
 from gateway.console.review import endpoints as review_endpoints
 from gateway.console.review.erasure import ErasureService
 from gateway.console.review.exports import ExportService
@@ -41,6 +44,8 @@ from gateway.console.service import ConsoleService
 from gateway.identity_client import IdentityClient
 from gateway.problems import install_problem_handlers
 from gateway.settings import Settings, get_settings
+from gateway.transcripts import encrypted
+from gateway.transcripts.names import CustomerNames
 from gateway.transcripts.schema import TranscriptSchema
 from gateway.transcripts.writer import (
     STREAM_MAX,
@@ -59,6 +64,7 @@ _CSP = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    encrypted.use_settings(settings)  # the keys of transcripts at rest
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -122,7 +128,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.chat_store = store
         engine = make_engine(settings.transcript_database_url)
         schema = TranscriptSchema(engine)
+        feed = ConsoleFeed(redis, key_prefix=prefix)
+        app.state.console_feed = feed
+
+        async def on_written(session_ids: list[str], handoff: bool) -> None:
+            await feed.sessions_changed(session_ids, handoff=handoff)
+
         writer = TranscriptWriter(
+            on_written=on_written,
             redis=redis,
             queue=transcripts,
             schema=schema,
@@ -162,13 +175,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pii_ref_ttl_seconds=settings.pii_ref_ttl_seconds,
         )
         app.state.chat_service = service
-        app.state.console_service = ConsoleService(store=store, hub=hub)
+        console = ConsoleService(store=store, hub=hub, feed=feed, names=CustomerNames(schema))
+        app.state.console_service = console
+        expiry = HandoffExpiry(
+            store=store,
+            console=console,
+            ttl_seconds=settings.handoff_queue_ttl_seconds,
+            every=settings.handoff_sweep_seconds,
+        )
         low = settings.console_low_confidence
         app.state.review_service = ReviewService(schema=schema, store=store, low_confidence=low)
         app.state.export_service = ExportService(schema=schema, low_confidence=low)
         app.state.erasure_service = ErasureService(schema=schema, store=store, rasa=rasa, hub=hub)
         listener = asyncio.create_task(hub.run())
         loops = [
+            asyncio.create_task(feed.run()),
+            asyncio.create_task(expiry.run()),
             asyncio.create_task(runner.sweep_forever()),
             asyncio.create_task(service.maintain_forever()),
             asyncio.create_task(writer.run()),
@@ -177,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # without Redis we still start, /health reports it, the listener keeps retrying).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(hub.listening.wait(), 5)
+            await asyncio.wait_for(feed.listening.wait(), 5)
         try:
             yield
         finally:
@@ -192,6 +215,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Banking assistant gateway", lifespan=lifespan)
     app.state.metrics = metrics.Metrics()
     install_problem_handlers(app)
+    # The embedded widget (static/widget-embed.js) signs in from the embedding page's
+    # origin: only ALLOWED_ORIGINS may read the answers (the same list /ws checks).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=sorted(settings.allowed_origin_set),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", "Authorization"],
+    )
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(internal.router)

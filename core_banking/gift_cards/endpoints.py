@@ -59,7 +59,7 @@ async def _idempotent(
             key=key,
             fingerprint=fingerprint,
             ttl_hours=settings.idempotency_ttl_hours,
-            work=lambda: work(session),
+            work=lambda _claim: work(session),
         )
 
     return await transactions.run(in_transaction)

@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
 
 from core_banking import audit
 from core_banking.holds.repository import HoldRepository
-from core_banking.models import Account, Hold, HoldStatus, TransferStatus
+from core_banking.models import Hold, HoldStatus, TransferStatus
 from core_banking.models.base import new_id, utcnow
 from core_banking.problems import InsufficientFunds
 
@@ -27,24 +27,22 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 200
 
 
-async def place(
-    session: AsyncSession, account: Account, amount_minor: int, expires_at: datetime
-) -> Hold:
-    """`account` must be locked in this transaction (its available_minor read under it)."""
-    if account.available_minor < amount_minor:
-        raise InsufficientFunds(f"available {account.available_minor} < {amount_minor}")
-    hold = Hold(
-        id=new_id(),
-        account_id=account.id,
-        amount_minor=amount_minor,
-        currency=account.currency,
-        status=HoldStatus.active.value,
-        expires_at=expires_at,
-        created_at=utcnow(),
-    )
-    session.add(hold)
-    set_committed_value(account, "available_minor", account.available_minor - amount_minor)
-    return hold
+def reserve(
+    *, account_id: str, currency: str, available_minor: int, amount_minor: int, expires_at: datetime
+) -> dict[str, Any]:
+    """A new active hold's row. `available_minor` must have been read under the
+    account's row lock in this transaction, and the row written in it."""
+    if available_minor < amount_minor:
+        raise InsufficientFunds(f"available {available_minor} < {amount_minor}")
+    return {
+        "id": new_id(),
+        "created_at": utcnow(),
+        "account_id": account_id,
+        "amount_minor": amount_minor,
+        "currency": currency,
+        "status": HoldStatus.active.value,
+        "expires_at": expires_at,
+    }
 
 
 def settle(hold: Hold, status: HoldStatus) -> None:

@@ -7,6 +7,29 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.models import Account, Journal, LedgerEntry
+from core_banking.rawsql import Insert, Statement
+
+
+def posting_statements(
+    journal: Mapping[str, Any], entries: list[dict[str, Any]], deltas: Mapping[str, int]
+) -> list[Statement | Insert]:
+    """A journal, its entries and the balances (one relative UPDATE) for
+    rawsql.write_together: the same rows that add_journal and apply_deltas write."""
+    cases, ids, delta_params = [], [], {}
+    for n, (account_id, delta) in enumerate(deltas.items()):
+        cases.append(f"WHEN %(d{n}_id)s THEN %(d{n}_delta)s")
+        ids.append(f"%(d{n}_id)s")
+        delta_params.update({f"d{n}_id": account_id, f"d{n}_delta": delta})
+    # The relative UPDATE is right whatever was read; the caller holds the row locks.
+    balances_sql = (
+        f"UPDATE accounts SET balance_minor = balance_minor + CASE id {' '.join(cases)} END "
+        f"WHERE id IN ({', '.join(ids)})"
+    )
+    return [
+        Insert("journals", [journal]),
+        Insert("ledger_entries", entries),
+        Statement(balances_sql, delta_params),
+    ]
 
 
 class LedgerRepository:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -61,10 +62,43 @@ async def post_journal(
             )
 
     booked = booked_at or utcnow()
-    journal = Journal(id=new_id(), kind=kind, description=description, created_at=booked)
-    # Balances are read under the row locks, so the running balance written on each
-    # entry is exact even with concurrent postings.
-    running = {leg.account_id: accounts[leg.account_id].balance_minor for leg in legs}
+    balances = {leg.account_id: accounts[leg.account_id].balance_minor for leg in legs}
+    posting = build_posting(kind, description, legs, balances, booked)
+    journal = Journal(
+        id=posting.journal["id"], kind=kind, description=description, created_at=booked
+    )
+    await repository.add_journal(posting.journal, posting.entries)
+    await repository.apply_deltas(posting.deltas)
+    # What the UPDATE just wrote (exact under the locks): no re-select needed.
+    for account_id, delta in posting.deltas.items():
+        account = accounts[account_id]
+        set_committed_value(account, "balance_minor", account.balance_minor + delta)
+        set_committed_value(account, "available_minor", account.available_minor + delta)
+    return journal
+
+
+@dataclass(frozen=True)
+class Posting:
+    """A balanced journal's rows, ready to write (LedgerRepository)."""
+
+    journal: dict[str, Any]
+    entries: list[dict[str, Any]]
+    deltas: dict[str, int]  # account id -> change of its balance
+
+
+def build_posting(
+    kind: str,
+    description: str,
+    legs: Sequence[Leg],
+    balances: Mapping[str, int],
+    booked: datetime,
+) -> Posting:
+    """The rows of a journal over `legs`. `balances`: each leg account's balance as read
+    under its row lock, so the running balance written on each entry is exact even with
+    concurrent postings. Raises UnbalancedJournal for legs that do not balance."""
+    _check_balanced(legs)
+    journal = {"id": new_id(), "kind": kind, "description": description, "created_at": booked}
+    running = dict(balances)
     deltas: dict[str, int] = defaultdict(int)
     entries = []
     for leg in legs:
@@ -73,7 +107,7 @@ async def post_journal(
         entries.append(
             {
                 "id": new_id(),
-                "journal_id": journal.id,
+                "journal_id": journal["id"],
                 "account_id": leg.account_id,
                 "amount_minor": leg.amount_minor,
                 "currency": leg.currency,
@@ -83,17 +117,7 @@ async def post_journal(
                 "counterparty_number": leg.counterparty_number,
             }
         )
-    await repository.add_journal(
-        {"id": journal.id, "kind": kind, "description": description, "created_at": booked},
-        entries,
-    )
-    await repository.apply_deltas(deltas)
-    # What the UPDATE just wrote (exact under the locks): no re-select needed.
-    for account_id, delta in deltas.items():
-        account = accounts[account_id]
-        set_committed_value(account, "balance_minor", account.balance_minor + delta)
-        set_committed_value(account, "available_minor", account.available_minor + delta)
-    return journal
+    return Posting(journal, entries, dict(deltas))
 
 
 def _check_balanced(legs: Sequence[Leg]) -> None:

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from core_banking.db import AsyncSessionDep
 from core_banking.iban import IbanError, normalize_iban
 from core_banking.models import Payee
+from core_banking.models.payee import iban_index
 from core_banking.payees.schemas import PayeeCreate, PayeeList, PayeeRead
 from core_banking.problems import DuplicatePayee, InvalidIban, NotFound
 from core_banking.security import CurrentCustomer
@@ -16,9 +17,12 @@ router = APIRouter(prefix="/v1/payees", tags=["payees"])
 
 @router.get("", response_model=PayeeList)
 async def list_payees(customer: CurrentCustomer, session: AsyncSessionDep) -> PayeeList:
-    stmt = select(Payee).where(Payee.customer_id == customer.id).order_by(Payee.name, Payee.id)
+    stmt = select(Payee).where(Payee.customer_id == customer.id)
     payees = (await session.scalars(stmt)).all()
-    return PayeeList(data=[PayeeRead.model_validate(p) for p in payees])
+    # Names are encrypted at rest, so the database cannot order by them: sorted here
+    # (a customer has a handful of payees), by name as SQL's default collation did.
+    ordered = sorted(payees, key=lambda p: (p.name, p.id))
+    return PayeeList(data=[PayeeRead.model_validate(p) for p in ordered])
 
 
 @router.post("", status_code=201, response_model=PayeeRead)
@@ -30,7 +34,9 @@ async def create_payee(
     except IbanError as exc:
         raise InvalidIban(f"{body.iban!r} is not a valid IBAN") from exc
     exists = await session.scalar(
-        select(Payee.id).where(Payee.customer_id == customer.id, Payee.iban == iban)
+        select(Payee.id).where(
+            Payee.customer_id == customer.id, Payee.iban_index == iban_index(iban)
+        )
     )
     if exists is not None:
         raise DuplicatePayee(extra={"payee_id": exists})

@@ -2,7 +2,7 @@
 
 Two steps, so that the accounts can be fetched and locked in one statement (see
 transfers.service): `requested_number` turns the request into a validated IBAN (no
-locks), and `choose` classifies the rows that TransferRepository.lock_transfer_accounts
+locks), and `choose` classifies the rows that BookingRepository.lock_accounts
 returned for it. Every account of this bank carries our bank code (iban.OUR_BANK_CODE),
 so any other valid IBAN is another bank's, paid through `clearing:<CCY>`.
 """
@@ -16,14 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.iban import IbanError, is_our_bank, normalize_iban
-from core_banking.models import Account, Payee, TransferKind
+from core_banking.models import Payee, TransferKind
 from core_banking.naming import mask_name
 from core_banking.problems import InvalidIban, NotFound, UnknownAccount
+from core_banking.transfers.booking import LockedAccount
 
 
 @dataclass(frozen=True)
 class Destination:
-    account: Account  # the account credited (the clearing account for other banks)
+    account: LockedAccount  # the account credited (the clearing account for other banks)
     number: str  # the IBAN the customer asked for
     name: str | None  # as shown to the payer
     kind: TransferKind
@@ -66,20 +67,20 @@ async def requested_number(
 
 def choose(
     requested: Requested,
-    rows: Sequence[tuple[Account, str | None]],
+    rows: Sequence[LockedAccount],
     *,
     customer_id: str,
-    clearing: Account | None,
+    clearing: LockedAccount | None,
 ) -> Destination:
-    """rows: (account, owner's display name) as locked for this transfer."""
+    """rows: the accounts as locked for this transfer."""
     if requested.external:
         assert clearing is not None
         return Destination(clearing, requested.number, requested.payee_name, TransferKind.external)
-    found = next(((a, name) for a, name in rows if a.number == requested.number), None)
-    if found is None or found[0].customer_id is None:
+    account = next((a for a in rows if a.number == requested.number), None)
+    if account is None or account.customer_id is None:
         # Our bank code but no customer account (or one of the bank's own accounts).
         raise UnknownAccount(f"{requested.number} is not an account customers can pay at this bank")
-    account, owner_name = found
+    owner_name = account.owner_name
     if account.customer_id == customer_id:
         return Destination(account, requested.number, owner_name, TransferKind.own)
     name = requested.payee_name or (mask_name(owner_name) if owner_name else None)

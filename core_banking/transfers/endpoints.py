@@ -7,7 +7,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.db import AsyncSessionDep
-from core_banking.idempotency import IdempotencyKey, Outcome, request_hash, run_idempotent
+from core_banking.idempotency import (
+    Claim,
+    IdempotencyKey,
+    Outcome,
+    request_hash,
+    run_idempotent,
+)
 from core_banking.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from core_banking.problems import NotFound, Problem
 from core_banking.security import CurrentCustomer, SettingsDep, client_ip
@@ -39,9 +45,15 @@ async def create_transfer(
     ip = client_ip(request)
 
     async def work(session: AsyncSession) -> Outcome:
-        async def create() -> Outcome:
+        async def create(claim: Claim) -> Outcome:
             shown, stored = await service.create(
-                session, customer, body, settings, idempotency_key=idempotency_key, client_ip=ip
+                session,
+                customer,
+                body,
+                settings,
+                idempotency_key=idempotency_key,
+                client_ip=ip,
+                claim=claim,
             )
             return Outcome(201, shown, stored)
 
@@ -52,6 +64,7 @@ async def create_transfer(
             fingerprint=fingerprint,
             ttl_hours=settings.idempotency_ttl_hours,
             work=create,
+            lock_customer=True,  # a transfer's first lock (transfers.service)
         )
 
     outcome = await transactions.run(work)

@@ -5,7 +5,8 @@ Keys (all under REDIS_KEY_PREFIX; session keys expire SESSION_TTL_SECONDS after 
 last activity):
 - ``chat:{sid}``          hash: ``owner`` (``guest`` | ``customer:<sub>``),
                           ``expect_secret`` (``1`` when the bot's last reply asked for a
-                          CVV), ``handoff`` (``requested`` once the bot asked for a human)
+                          CVV), ``handoff`` (``requested`` once the bot asked for a human),
+                          ``handoff_at`` (Redis TIME, seconds, when it was first asked for)
 - ``chat:{sid}:seq``      the per-session seq counter (INCR: starts at 1, never reused)
 - ``chat:{sid}:frames``   list of JSON frames that carry a seq (bot/agent/handoff, and
                           ``user``: the customer's own masked turn, for resume),
@@ -163,6 +164,9 @@ end
 redis.call('HSET', KEYS[6], 'expect_secret', ARGV[6])
 if ARGV[7] == '1' then
   redis.call('HSET', KEYS[6], 'handoff', 'requested')
+  -- when it was first asked for, by Redis's clock (one clock for every gateway)
+  local now = redis.call('TIME')
+  redis.call('HSETNX', KEYS[6], 'handoff_at', now[1] .. '.' .. string.format('%06d', now[2]))
   redis.call('SADD', KEYS[7], ARGV[8])
 end
 if ARGV[15] ~= '' then
@@ -193,7 +197,7 @@ if ARGV[3] == 'accepted' then
   redis.call('SREM', KEYS[4], ARGV[6])
   redis.call('SADD', KEYS[5], ARGV[6])
 elseif ARGV[3] == 'ended' then
-  redis.call('HDEL', KEYS[1], 'handoff', 'agent_sub', 'agent_name')
+  redis.call('HDEL', KEYS[1], 'handoff', 'agent_sub', 'agent_name', 'handoff_at')
   redis.call('SREM', KEYS[4], ARGV[6])
   redis.call('SREM', KEYS[5], ARGV[6])
 end
@@ -218,6 +222,7 @@ class HandoffState:
     state: str
     agent_sub: str | None = None
     agent_name: str | None = None
+    requested_at: float | None = None  # Redis clock, epoch seconds
 
 
 @dataclass(frozen=True)
@@ -635,8 +640,8 @@ class ChatStore:
 
     async def handoff_state(self, session_id: str) -> HandoffState | None:
         """None when the session does not exist (or expired)."""
-        owner, state, sub, name = await self._redis.hmget(
-            self._key(session_id), ["owner", "handoff", "agent_sub", "agent_name"]
+        owner, state, sub, name, at = await self._redis.hmget(
+            self._key(session_id), ["owner", "handoff", "agent_sub", "agent_name", "handoff_at"]
         )
         if owner is None:
             return None
@@ -645,7 +650,18 @@ class ChatStore:
             _text(state) if state else "",
             _text(sub) if sub else None,
             _text(name) if name else None,
+            float(at) if at else None,
         )
+
+    async def stamp_handoff(self, session_id: str) -> None:
+        """Stamp a request made before requests carried their time: from now."""
+        now = await self.clock()
+        await self._redis.hsetnx(self._key(session_id), "handoff_at", f"{now:.6f}")
+
+    async def clock(self) -> float:
+        """Redis's time (epoch seconds): the clock ``handoff_at`` was stamped with."""
+        seconds, micros = await self._redis.time()
+        return seconds + micros / 1_000_000
 
     async def post_server_frame(
         self,

@@ -1,6 +1,8 @@
 """Staff console routes: the page at ``/console`` and the live handoff part of its API
-(``/console/api/handoffs``, accept, messages, end); reviewing recorded conversations is
-``review/``.
+(``/console/api/handoffs``, accept, messages, end), and ``/console/api/events``: a
+Server-Sent Events stream of what changed (``live.py``), read with ``fetch`` so it
+carries the same Bearer token; it ends when that token expires and the console
+reconnects with a refreshed one. Reviewing recorded conversations is ``review/``.
 
 Every API route needs ``Authorization: Bearer <access token>`` of a staff user (role
 ``agent`` or ``supervisor``, from ``POST /auth/token``): none or an invalid one -> 401,
@@ -9,13 +11,18 @@ a customer's -> 403 (``staff.py``). Thin: the logic is in ``service.py``.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 
+from gateway.console.live import ConsoleFeed
 from gateway.console.schemas import AgentMessage, HandoffList, Posted
 from gateway.console.service import ConsoleService
 from gateway.console.staff import StaffDep
@@ -34,7 +41,14 @@ def get_console(request: Request) -> ConsoleService:
     return service
 
 
+def get_feed(request: Request) -> ConsoleFeed:
+    feed: ConsoleFeed = request.app.state.console_feed
+    return feed
+
+
 ConsoleDep = Annotated[ConsoleService, Depends(get_console)]
+FeedDep = Annotated[ConsoleFeed, Depends(get_feed)]
+KEEPALIVE_SECONDS = 15.0  # a comment line, so proxies keep an idle stream open
 SessionId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 _ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "no valid token"},
@@ -58,6 +72,30 @@ async def console_page() -> FileResponse:
             "Cache-Control": "no-cache",
         },
     )
+
+
+@router.get("/api/events", responses=_ERRORS, response_class=StreamingResponse)
+async def events(feed: FeedDep, staff: StaffDep) -> StreamingResponse:
+    """``text/event-stream``: ``ready`` once subscribed, then ``sessions`` / ``queue`` /
+    ``erased`` / ``resync`` events (JSON ``data``), and ``expired`` when the token does."""
+    return StreamingResponse(
+        _event_stream(feed, staff.expires_at or int(time.time()) + 60),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _event_stream(feed: ConsoleFeed, expires_at: int) -> AsyncIterator[str]:
+    with feed.subscribe() as queue:
+        yield "event: ready\ndata: {}\n\n"
+        while (left := expires_at - time.time()) > 0:
+            try:
+                event = await asyncio.wait_for(queue.get(), min(KEEPALIVE_SECONDS, left))
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+        yield "event: expired\ndata: {}\n\n"
 
 
 @router.get("/api/handoffs", responses=_ERRORS)

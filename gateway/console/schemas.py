@@ -9,7 +9,12 @@ class Handoff(BaseModel):
     session_id: str
     state: str  # requested | accepted
     customer_id: str | None  # None for a guest
+    customer_username: str | None = None  # once the transcript writer has seen a turn
+    customer_name: str | None = None
     agent: str | None  # display name of the agent holding it
+    agent_sub: str | None = None  # who holds it (the console compares with its own)
+    requested_at: float | None = None  # epoch seconds, Redis's clock
+    waiting_seconds: int | None = None  # since the customer asked for a person
 
 
 class HandoffList(BaseModel):

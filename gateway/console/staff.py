@@ -24,6 +24,7 @@ class Staff:
     name: str
     supervisor: bool
     username: str | None = None
+    expires_at: int | None = None  # the access token's ``exp`` (live streams end then)
 
     @property
     def handle(self) -> str:
@@ -60,6 +61,7 @@ def get_staff(request: Request, authorization: Annotated[str | None, Header()] =
         name=claims.name or claims.username or claims.sub,
         supervisor="supervisor" in claims.roles,
         username=claims.username,
+        expires_at=claims.exp,
     )
 
 

@@ -7,7 +7,8 @@ tables hold what the console and the customer add around them: per-conversation 
 per-reply feedback, and the staff audit log.
 
 Created with ``create_all`` at startup; ``writer.prepare`` adds columns that came
-later to an existing ``chat_turns`` (move to Alembic when it needs more than that).
+later to existing tables (move to Alembic when it needs more than that). Text and
+names are encrypted at rest (``encrypted.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gateway.transcripts.encrypted import NAME_CONTEXT, EncryptedJSON, EncryptedText
 
 CONSOLE_ID_PREFIX = "console:"  # client_msg_id of rows the staff console wrote
 
@@ -33,8 +36,9 @@ class ChatTurn(Base):
     session_id: Mapped[str] = mapped_column(String(64), index=True)
     client_msg_id: Mapped[str] = mapped_column(String(64))
     customer_id: Mapped[str | None] = mapped_column(String(128), index=True)
-    user_text: Mapped[str] = mapped_column(Text)
-    replies: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # Personal data, encrypted at rest (encrypted.py): the text, the replies, reply_text.
+    user_text: Mapped[str] = mapped_column(EncryptedText("chat_turns.user_text"))
+    replies: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON("chat_turns.replies"))
     intent: Mapped[str | None] = mapped_column(String(200))
     confidence: Mapped[float | None] = mapped_column(Float)
     entities: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
@@ -46,11 +50,16 @@ class ChatTurn(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     # The replies' text, one per line (searched by the console's ``q``). Added later:
     # NULL in rows written before it, which the search reads from ``replies`` instead.
-    reply_text: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+    reply_text: Mapped[str | None] = mapped_column(
+        EncryptedText("chat_turns.reply_text"), nullable=True, default=None
+    )
 
 
-# Columns of chat_turns added after the table first shipped: (name, SQL type).
-ADDED_TURN_COLUMNS = (("reply_text", "TEXT"),)
+# Columns added after their table first shipped: (table, name, SQL type).
+ADDED_COLUMNS = (
+    ("chat_turns", "reply_text", "TEXT"),
+    ("chat_sessions", "customer_name_index", "VARCHAR(64)"),
+)
 
 
 class ChatSession(Base):
@@ -74,7 +83,10 @@ class ChatSession(Base):
     min_confidence: Mapped[float | None] = mapped_column(Float, default=None)
     customer_id: Mapped[str | None] = mapped_column(String(128), index=True, default=None)
     customer_username: Mapped[str | None] = mapped_column(String(128), index=True, default=None)
-    customer_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Encrypted at rest; the console's customer filter compares the blind index
+    # (encrypted.name_index: HMAC of the case-folded name) instead.
+    customer_name: Mapped[str | None] = mapped_column(EncryptedText(NAME_CONTEXT), default=None)
+    customer_name_index: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
     reviewed: Mapped[bool] = mapped_column(default=False)
     reviewed_by: Mapped[str | None] = mapped_column(String(128), default=None)
     rating_score: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Text, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.transcripts import sessions as summaries
-from gateway.transcripts.model import ADDED_TURN_COLUMNS, Base, ChatTurn
+from gateway.transcripts.model import ADDED_COLUMNS, Base
 
 
 class TranscriptSchema:
@@ -43,7 +43,15 @@ class TranscriptSchema:
 
 
 def _add_missing_columns(conn: Connection) -> None:
-    present = {c["name"] for c in inspect(conn).get_columns(ChatTurn.__tablename__)}
-    for name, sql_type in ADDED_TURN_COLUMNS:
-        if name not in present:
-            conn.execute(text(f"ALTER TABLE {ChatTurn.__tablename__} ADD COLUMN {name} {sql_type}"))
+    inspector = inspect(conn)
+    for table, name, sql_type in ADDED_COLUMNS:
+        columns = {c["name"]: c for c in inspector.get_columns(table)}
+        if name not in columns:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}"))
+            if name == "customer_name_index":
+                conn.execute(text(f"CREATE INDEX ix_{table}_{name} ON {table} ({name})"))
+    # Names became ciphertext, longer than the VARCHAR(200) they first had (PostgreSQL
+    # enforces lengths; SQLite does not).
+    name_column = {c["name"]: c for c in inspector.get_columns("chat_sessions")}["customer_name"]
+    if conn.dialect.name == "postgresql" and not isinstance(name_column["type"], Text):
+        conn.execute(text("ALTER TABLE chat_sessions ALTER COLUMN customer_name TYPE TEXT"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from gateway.chat.rasa_client import RasaClient
 from gateway.chat.store import erased_set_key
 from gateway.metrics import Metrics
 from gateway.transcripts import sessions as summaries
+from gateway.transcripts.encrypted import name_index
 from gateway.transcripts.extract import nlu_details
 from gateway.transcripts.model import (
     ChatSession,
@@ -45,6 +47,9 @@ from gateway.transcripts.model import (
 from gateway.transcripts.schema import TranscriptSchema
 
 log = logging.getLogger(__name__)
+# Told which sessions a committed batch changed (and whether a handoff was among them):
+# the console's live feed (``console/live.py``).
+OnWritten = Callable[[list[str], bool], Awaitable[None]]
 GROUP = "writers"
 RECLAIM_IDLE_MS = 30_000
 STREAM_MAX = 100_000
@@ -86,8 +91,10 @@ class TranscriptWriter:
         rasa: RasaClient,
         consumer: str,
         metrics: Metrics | None = None,
+        on_written: OnWritten | None = None,
     ) -> None:
         self._metrics = metrics
+        self._on_written = on_written
         self._redis = redis
         self._key = queue.key
         self._erased = erased_set_key(queue.key)
@@ -181,6 +188,9 @@ class TranscriptWriter:
                     await _upsert_rating(conn, dialect, entry)
         if self._metrics is not None:
             count_outcomes(self._metrics, turns, rows)
+        if self._on_written is not None and entries:
+            changed = list(dict.fromkeys(e["session_id"] for e in entries))
+            await self._on_written(changed, any(t.get("handoff") for t in turns))
 
     @staticmethod
     def _row(turn: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -254,6 +264,7 @@ async def _upsert_customer(conn: AsyncConnection, dialect: Any, turn: dict[str, 
         customer_id=turn["customer_id"],
         customer_username=turn.get("customer_username"),
         customer_name=turn.get("customer_name"),
+        customer_name_index=name_index(turn.get("customer_name")),
         reviewed=False,
     )
     new = statement.excluded
@@ -266,6 +277,9 @@ async def _upsert_customer(conn: AsyncConnection, dialect: Any, turn: dict[str, 
                     new.customer_username, ChatSession.customer_username
                 ),
                 "customer_name": func.coalesce(new.customer_name, ChatSession.customer_name),
+                "customer_name_index": func.coalesce(
+                    new.customer_name_index, ChatSession.customer_name_index
+                ),
             },
         )
     )

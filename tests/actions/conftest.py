@@ -147,12 +147,12 @@ def unreachable_core_banking(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _reset_action_settings(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    import actions.core_banking
+    import actions.core_banking_api.client
     from actions.settings import get_settings
 
     monkeypatch.setenv("CORE_BANKING_URL", url)
     get_settings.cache_clear()
-    monkeypatch.setattr(actions.core_banking, "_client", None)
+    monkeypatch.setattr(actions.core_banking_api.client, "_client", None)
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from cryptography.fernet import Fernet
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-import actions.core_banking
-from actions import core_banking, gateway_client
+import actions.core_banking_api.client
+from actions import core_banking_api, gateway_client
 from actions.gift_cards import (
     NO_MESSAGE,
     ActionAskBuyGiftCardConfirmed,
@@ -113,8 +113,7 @@ def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def balances(bank: Any, username: str = "demo002") -> dict[str, int]:
     return {
-        a["type"]: a["balance_minor"]
-        for a in await core_banking.list_accounts(bank.token(username))
+        a.type: a.balance_minor for a in await core_banking_api.list_accounts(bank.token(username))
     }
 
 
@@ -773,7 +772,7 @@ async def test_too_many_wrong_codes_lock_lookups(dispatcher, use_core_banking, m
     causes does not touch the other tests (127.0.0.1, demo002)."""
     transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
     monkeypatch.setattr(
-        actions.core_banking,
+        actions.core_banking_api.client,
         "_client",
         httpx.AsyncClient(base_url=use_core_banking.url, transport=transport),
     )

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sanic import Sanic
 
-import actions.core_banking
+import actions.core_banking_api.client
 from actions.observability import JsonFormatter
 from actions.server import build_app
 from actions.settings import ActionSettings
@@ -113,7 +113,7 @@ async def test_webhook_continues_the_turns_trace_to_core_banking(
         sent.append(request)
 
     monkeypatch.setattr(
-        actions.core_banking,
+        actions.core_banking_api.client,
         "_client",
         httpx.AsyncClient(base_url=use_core_banking.url, event_hooks={"request": [record]}),
     )

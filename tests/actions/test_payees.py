@@ -10,7 +10,7 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import core_banking
+from actions import core_banking_api
 from actions.payees import (
     NO_PAYEES,
     ActionAddPayee,
@@ -90,8 +90,8 @@ def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
-async def payees_of(bank: Any, username: str = "demo002") -> list[dict[str, Any]]:
-    return await core_banking.list_payees(bank.token(username))
+async def payees_of(bank: Any, username: str = "demo002") -> list[core_banking_api.Payee]:
+    return await core_banking_api.list_payees(bank.token(username))
 
 
 # --- listing ------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ async def test_list_shows_names_and_masked_ibans(dispatcher, use_core_banking) -
     assert messages[0]["response"] == "utter_payees_intro"
     lines = [m for m in messages if m["response"] == "utter_payee_line"]
     assert {m["payee_name"] for m in lines} >= SEEDED
-    ibans = {p["iban"] for p in await payees_of(use_core_banking)}
+    ibans = {p.iban for p in await payees_of(use_core_banking)}
     for line in lines:
         assert re.fullmatch(r"•••• \w{4}", line["iban_masked"])
         assert not any(iban in str(m) for m in messages for iban in ibans)
@@ -180,15 +180,15 @@ async def test_add_payee_from_one_message_then_confirm(dispatcher, use_core_bank
     assert added["response"] == "utter_payee_added"
     assert (added["payee_name"], added["iban_masked"]) == ("Zoe Example", f"•••• {iban[-4:]}")
     assert all(value is None for value in slot_events(events).values())
-    assert any(p["iban"] == iban for p in await payees_of(use_core_banking))
+    assert any(p.iban == iban for p in await payees_of(use_core_banking))
 
     # The same IBAN again: a plain message, not a second payee.
     await ActionAddPayee().run(dispatcher, yes, DOMAIN)
     assert said(dispatcher)[-1] == "utter_payee_already_exists"
-    assert [p["iban"] for p in await payees_of(use_core_banking)].count(iban) == 1
+    assert [p.iban for p in await payees_of(use_core_banking)].count(iban) == 1
     for payee in await payees_of(use_core_banking):  # leave demo002 as seeded
-        if payee["iban"] == iban:
-            await core_banking.delete_payee(use_core_banking.token("demo002"), payee["id"])
+        if payee.iban == iban:
+            await core_banking_api.delete_payee(use_core_banking.token("demo002"), payee.id)
 
 
 async def test_iban_first_then_name_typed_after_it(dispatcher, use_core_banking) -> None:
@@ -454,7 +454,7 @@ async def test_cancel_actions_reset_their_slots(dispatcher) -> None:
 async def test_remove_a_payee_named_in_the_request(dispatcher, use_core_banking) -> None:
     metadata = logged_in(use_core_banking)
     iban = make_iban()
-    created = await core_banking.create_payee(
+    created = await core_banking_api.create_payee(
         use_core_banking.token("demo002"), "Zed Removable", iban
     )
     request = tracker(
@@ -462,7 +462,7 @@ async def test_remove_a_payee_named_in_the_request(dispatcher, use_core_banking)
     )
     events = await ValidateRemovePayeeForm().run(dispatcher, request, DOMAIN)
     slots = slot_events(events)
-    assert slots == {"payee_name": "Zed Removable", "payee_id": created["id"], "payee_iban": iban}
+    assert slots == {"payee_name": "Zed Removable", "payee_id": created.id, "payee_iban": iban}
 
     await ActionAskRemovePayeeConfirmed().run(
         dispatcher, tracker(metadata=metadata, slots=slots), {}
@@ -479,7 +479,7 @@ async def test_remove_a_payee_named_in_the_request(dispatcher, use_core_banking)
     events = await ActionRemovePayee().run(dispatcher, yes, DOMAIN)
     assert said(dispatcher)[-1] == "utter_payee_removed"
     assert all(value is None for value in slot_events(events).values())
-    assert all(p["id"] != created["id"] for p in await payees_of(use_core_banking))
+    assert all(p.id != created.id for p in await payees_of(use_core_banking))
 
     await ActionRemovePayee().run(dispatcher, yes, DOMAIN)  # already gone: said plainly
     assert said(dispatcher)[-1] == "utter_payee_already_removed"

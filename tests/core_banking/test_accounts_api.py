@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core_banking import security
 from tests.core_banking.conftest import Keys, claims, customer_id, forge_hs256
 
 PROBLEM = "application/problem+json"
@@ -179,3 +180,19 @@ async def test_a_chat_turns_token_cannot_enrol_an_authenticator_app(
     # The customer's own token reaches the endpoint (demo001 is enrolled already: 409).
     own = await client.post("/v1/step-up/totp", headers=bearer(sign(claims(demo1))))
     assert own.status_code == 409, own.text
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(
+    client: httpx.AsyncClient,
+    seeded: Any,
+    session_factory: Callable[[], AsyncSession],
+    sign: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Verified tokens are remembered (core_banking.security); expiry is not."""
+    token = sign(claims(await customer_id(session_factory, "demo001"), exp=2_000_000_000))
+    assert (await client.get("/v1/accounts", headers=bearer(token))).status_code == 200
+    monkeypatch.setattr(security.time, "time", lambda: 2_000_000_001.0)
+    again = await client.get("/v1/accounts", headers=bearer(token))
+    assert again.status_code == 401
+    assert again.json()["type"] == "https://bank.example/problems/unauthorized"

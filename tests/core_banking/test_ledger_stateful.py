@@ -50,7 +50,7 @@ from core_banking.gift_cards import service as gift_cards
 from core_banking.gift_cards.schemas import GiftCardPurchase, GiftCardRedeem
 from core_banking.holds import service as holds
 from core_banking.iban import OTHER_BANK_CODE, make_iban
-from core_banking.idempotency import Outcome, request_hash, run_idempotent
+from core_banking.idempotency import Claim, Outcome, request_hash, run_idempotent
 from core_banking.models import Account
 from core_banking.problems import (
     ConfirmationExpired,
@@ -244,7 +244,7 @@ class LedgerMachine(RuleBasedStateMachine):
         key: str,
         path: str,
         body: dict[str, Any],
-        work: Callable[[AsyncSession], Awaitable[Outcome]],
+        work: Callable[[AsyncSession, Claim], Awaitable[Outcome]],
     ) -> Outcome:
         # As the endpoints do: the hash covers the validated body, defaults included.
         schema = SCHEMAS[path]
@@ -259,7 +259,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 key=key,
                 fingerprint=fingerprint,
                 ttl_hours=self.world.settings.idempotency_ttl_hours,
-                work=lambda: work(session),
+                work=lambda claim: work(session, claim),
+                lock_customer=path == "/v1/transfers",  # as the transfer endpoint does
             )
 
         return self._call(in_transaction)
@@ -270,16 +271,22 @@ class LedgerMachine(RuleBasedStateMachine):
         if path == "/v1/transfers":
             create = TransferCreate.model_validate(body)
 
-            async def work(session: AsyncSession) -> Outcome:
+            async def work(session: AsyncSession, claim: Claim) -> Outcome:
                 shown, stored = await transfers.create(
-                    session, who, create, world.settings, idempotency_key=key, client_ip=IP
+                    session,
+                    who,
+                    create,
+                    world.settings,
+                    idempotency_key=key,
+                    client_ip=IP,
+                    claim=claim,
                 )
                 return Outcome(201, shown, stored)
 
         elif path == "/v1/gift-cards":
             purchase = GiftCardPurchase.model_validate(body)
 
-            async def work(session: AsyncSession) -> Outcome:
+            async def work(session: AsyncSession, claim: Claim) -> Outcome:
                 shown, stored = await gift_cards.purchase(
                     session, who, purchase, world.settings, idempotency_key=key, client_ip=IP
                 )
@@ -288,7 +295,7 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             assert path == "/v1/gift-cards/redeem"
 
-            async def work(session: AsyncSession) -> Outcome:
+            async def work(session: AsyncSession, claim: Claim) -> Outcome:
                 card = await gift_cards.find_by_code(
                     session, world.settings, body["code"], lock=True
                 )

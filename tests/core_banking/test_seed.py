@@ -8,6 +8,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core_banking.fieldcrypt import new_key_spec
 from core_banking.iban import is_valid_iban
 from core_banking.models import (
     Account,
@@ -21,11 +22,15 @@ from core_banking.models import (
 )
 from core_banking.passwords import verify_password
 from core_banking.seed import SeedRefused, seed
-from core_banking.settings import Settings
+from core_banking.settings import DEFAULT_DATA_ENCRYPTION_KEYS, Settings
 from core_banking.step_up import crypto
 from tests.core_banking.conftest import Keys, make_settings
 
 SessionFactory = Callable[[], AsyncSession]
+PRODUCTION_DATA_KEYS = {
+    "data_encryption_keys": new_key_spec("prod1"),
+    "data_index_key": new_key_spec("x").split(":", 1)[1],
+}
 
 
 async def snapshot(session_factory: SessionFactory) -> dict[str, Any]:
@@ -195,6 +200,7 @@ async def test_seed_refuses_in_production(
         service_token="s3cret-prod",
         gift_card_code_key="prod-gift-key",
         step_up_encryption_keys=Fernet.generate_key().decode(),
+        **PRODUCTION_DATA_KEYS,
     )
     async with session_factory() as s:
         with pytest.raises(SeedRefused):
@@ -207,10 +213,36 @@ def test_production_refuses_the_default_step_up_key(rsa_keys: Keys, settings: Se
         "app_env": "production",
         "service_token": "s3cret-prod",
         "gift_card_code_key": "prod-gift-key",
+        **PRODUCTION_DATA_KEYS,
     }
     with pytest.raises(ValueError, match="STEP_UP_ENCRYPTION_KEYS"):
         make_settings(settings.database_url, rsa_keys, **production)
     key = Fernet.generate_key().decode()
     assert make_settings(
         settings.database_url, rsa_keys, step_up_encryption_keys=key, **production
+    ).is_production
+
+
+def test_production_refuses_the_development_data_keys(rsa_keys: Keys, settings: Settings) -> None:
+    production = {
+        "app_env": "production",
+        "service_token": "s3cret-prod",
+        "gift_card_code_key": "prod-gift-key",
+        "step_up_encryption_keys": Fernet.generate_key().decode(),
+    }
+    own_key = PRODUCTION_DATA_KEYS["data_encryption_keys"]
+    with pytest.raises(ValueError, match="DATA_ENCRYPTION_KEYS"):
+        make_settings(
+            settings.database_url,
+            rsa_keys,
+            data_encryption_keys=f"{own_key},{DEFAULT_DATA_ENCRYPTION_KEYS}",
+            data_index_key=PRODUCTION_DATA_KEYS["data_index_key"],
+            **production,
+        )
+    with pytest.raises(ValueError, match="DATA_INDEX_KEY"):
+        make_settings(settings.database_url, rsa_keys, data_encryption_keys=own_key, **production)
+    with pytest.raises(ValueError, match="32"):  # a malformed key fails at startup
+        make_settings(settings.database_url, rsa_keys, data_encryption_keys="k1:c2hvcnQ=")
+    assert make_settings(
+        settings.database_url, rsa_keys, **production, **PRODUCTION_DATA_KEYS
     ).is_production

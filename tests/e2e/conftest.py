@@ -30,6 +30,9 @@ def stack_env(database_url: str, keys_dir: Path, **extra: str) -> dict[str, str]
         "DATABASE_URL": database_url,
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "REDIS_KEY_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}:",
+        # Its own transcript store (the default is var/transcripts.sqlite3, which every
+        # run would share: the console would show earlier runs' conversations).
+        "TRANSCRIPT_DATABASE_URL": f"sqlite+aiosqlite:///{keys_dir}/transcripts.sqlite3",
         "JWT_PRIVATE_KEY_FILE": str(private_key),
         "JWT_PUBLIC_KEY_FILE": str(public_key),
         "GATEWAY_PORT": str(free_port()),

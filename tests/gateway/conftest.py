@@ -265,6 +265,15 @@ USERS = {
             "roles": ["customer"],
         },
     ),
+    "agent1": (
+        "staff-password",
+        {
+            "subject": "staff-agent-1",
+            "username": "agent1",
+            "display_name": "Alex Agent",
+            "roles": ["agent"],
+        },
+    ),
     "supervisor1": (
         "staff-password",
         {
@@ -340,6 +349,7 @@ def make_settings(
             "rasa_retry_initial_backoff_seconds": 0.1,
             "rasa_retry_max_backoff_seconds": 0.5,
             "turn_sweep_interval_seconds": 0.5,
+            "handoff_sweep_seconds": 0.2,
             "transcript_database_url": f"sqlite+aiosqlite:///{transcripts}",
         }
         values.update(overrides)

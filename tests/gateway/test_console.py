@@ -57,24 +57,21 @@ async def test_agent_takes_over_talks_and_gives_back(
         assert {"type": "handoff", "seq": 3, "state": "requested"} in asked
 
         queue = (await console(gateway, "GET", "/handoffs", agent)).json()["data"]
-        assert {
-            "session_id": sid,
-            "state": "requested",
-            "customer_id": "cust-con",
-            "agent": None,
-        } in queue
+        waiting = next(h for h in queue if h["session_id"] == sid)
+        assert waiting.items() >= {"state": "requested", "customer_id": "cust-con"}.items()
+        assert waiting["agent"] is None and waiting["waiting_seconds"] >= 0
 
         accepted = await console(gateway, "POST", f"/sessions/{sid}/accept", agent)
         assert accepted.status_code == 200, accepted.text
         assert accepted.json() == {"session_id": sid, "seq": 4, "state": "accepted"}
         assert await recv(ws) == {"type": "handoff", "seq": 4, "state": "accepted"}
         queue = (await console(gateway, "GET", "/handoffs", agent)).json()["data"]
-        assert {
-            "session_id": sid,
-            "state": "accepted",
-            "customer_id": "cust-con",
-            "agent": "Alex Agent",
-        } in queue
+        held = next(h for h in queue if h["session_id"] == sid)
+        assert (held["state"], held["agent"], held["agent_sub"]) == (
+            "accepted",
+            "Alex Agent",
+            "staff-1",
+        )
 
         # While the agent holds it, the customer's turns reach the console, not Rasa.
         to_agent = await turn(ws, "is anyone there?", "c2")
@@ -120,7 +117,7 @@ async def test_agent_takes_over_talks_and_gives_back(
     assert [(s["session_id"], "handoff" in s["flags"]) for s in sessions["data"]] == [(sid, True)]
 
 
-async def test_only_the_holding_agent_or_a_supervisor_may_speak(
+async def test_only_the_holder_speaks_and_a_supervisor_barges_in_visibly(
     gateway: ServerThread, token_service: TokenService
 ) -> None:
     first, second = staff_token(token_service, "staff-a"), staff_token(token_service, "staff-b")
@@ -142,13 +139,34 @@ async def test_only_the_holding_agent_or_a_supervisor_may_speak(
         )
         assert denied.status_code == 409 and "another agent" in denied.json()["detail"]
         assert (await console(gateway, "POST", f"/sessions/{sid}/end", second)).status_code == 409
-        took = await console(
+        # A supervisor cannot type into the agent's chat unannounced ...
+        unannounced = await console(
             gateway, "POST", f"/sessions/{sid}/messages", boss, json={"text": "Supervisor here."}
         )
-        assert took.status_code == 201
-        frames = [await recv(ws) for _ in range(2)]
-    assert frames[0]["state"] == "accepted"
-    assert frames[1]["agent"] == "Sam Supervisor"
+        assert unannounced.status_code == 409, unannounced.text
+        # ... but takes it over, which the customer (and the agent) see.
+        took = await console(gateway, "POST", f"/sessions/{sid}/accept", boss)
+        assert took.status_code == 200, took.text
+        said = await console(
+            gateway, "POST", f"/sessions/{sid}/messages", boss, json={"text": "Supervisor here."}
+        )
+        assert said.status_code == 201
+        frames = [await recv(ws) for _ in range(4)]
+        lost = await console(
+            gateway, "POST", f"/sessions/{sid}/messages", first, json={"text": "still me?"}
+        )
+        assert lost.status_code == 409  # the agent no longer holds it
+        queue = (await console(gateway, "GET", "/handoffs", first)).json()["data"]
+    assert [(f["type"], f.get("state"), f.get("agent")) for f in frames] == [
+        ("handoff", "accepted", None),
+        ("handoff", "accepted", None),
+        ("agent", None, "Sam Supervisor"),
+        ("agent", None, "Sam Supervisor"),
+    ]
+    assert (
+        frames[2]["text"] == "Sam Supervisor (supervisor) has taken over this chat from Alex Agent."
+    )
+    assert next(h for h in queue if h["session_id"] == sid)["agent_sub"] == "boss"
 
 
 @pytest.mark.parametrize(

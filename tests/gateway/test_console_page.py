@@ -23,7 +23,7 @@ from tests.gateway.conftest import ServerThread
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium not installed")
-WAIT = 15_000  # ms; the page polls every 2 s
+WAIT = 15_000  # ms
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_a_supervisor_works_a_conversation_in_the_console(
     )
     sid = chat(gateway, token)
     page = signed_in(browser, gateway)
-    expect(page.locator("#supervisor-panel")).to_be_visible()
+    expect(page.locator("#supervision-tab")).to_be_visible()
     expect(page.locator("#queue button", has_text=sid[:8])).to_be_visible(timeout=WAIT)
 
     page.fill("#customer-filter", username)
@@ -100,12 +100,13 @@ def test_a_supervisor_works_a_conversation_in_the_console(
     expect(page.locator("#notes li", has_text="supervisor1: Called back")).to_be_visible(
         timeout=WAIT
     )
-    # The list picks the tag up on a poll, in place.
+    # The list picks the tag up from the live stream, in place.
     expect(item).to_contain_text("#vip", timeout=WAIT)
     assert item.evaluate("li => li.dataset.marker") == "same element"
 
     page.reload()  # keeps the staff session and the open conversation
     expect(page.locator("#desk")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#live-status")).to_have_text("● Live", timeout=WAIT)  # reconnected
     expect(page.locator("#transcript .msg.user", has_text="handoff please")).to_be_visible(
         timeout=WAIT
     )

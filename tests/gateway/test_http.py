@@ -49,10 +49,16 @@ async def test_health_without_redis_is_503() -> None:
 async def test_widget_page_and_assets(gateway: ServerThread) -> None:
     async with httpx.AsyncClient(base_url=gateway.url) as http:
         page = await http.get("/")
-        script = await http.get("/static/widget.js")
+        view = await http.get("/static/widget-view.js")
+        script = await http.get("/static/widget-connection.js")
+        embed = await http.get("/static/widget-embed.js")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert 'id="bank-widget"' in page.text
+    for name in ("widget-markdown.js", "widget-view.js", "widget-connection.js", "widget.js"):
+        assert f'src="/static/{name}"' in page.text
+    # The markup is the view's (shared with the embed).
     for element_id in [
         "username",
         "password",
@@ -62,10 +68,11 @@ async def test_widget_page_and_assets(gateway: ServerThread) -> None:
         "message-input",
         "send-button",
     ]:
-        assert f'id="{element_id}"' in page.text
-    assert 'aria-live="polite"' in page.text
-    assert script.status_code == 200
-    assert "crypto.randomUUID()" in script.text
+        assert f'id="{element_id}"' in view.text
+    assert 'aria-live="polite"' in view.text
+    assert script.status_code == embed.status_code == 200
+    assert "crypto.getRandomValues" in script.text  # client_msg_ids, also off secure contexts
+    assert "attachShadow" in embed.text
 
 
 async def test_login_issues_a_verifiable_pair(

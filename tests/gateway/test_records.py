@@ -18,10 +18,31 @@ import redis
 from sqlalchemy import create_engine, text
 
 from gateway.settings import Settings
+from gateway.transcripts.encrypted import active_cipher, name_index, open_text
 from tests.gateway.conftest import ServerThread, gateway_server
 from tests.gateway.test_ws import customer_token, hello, socket, turn
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def stored_json(value: Any) -> Any:
+    """A JSON column's raw value (SQLite hands back its text, PostgreSQL parses it)."""
+    return json.loads(value) if isinstance(value, str) and value[:1] in '"[{' else value
+
+
+def opened(row: dict[str, Any]) -> dict[str, Any]:
+    """A raw ``chat_turns`` row with its encrypted columns decrypted (the development
+    keys the test gateways use); the stored values stay under ``stored``."""
+    replies = stored_json(row["replies"])
+    if isinstance(replies, str):
+        replies = json.loads(active_cipher().decrypt(replies, context="chat_turns.replies"))
+    texts = {k: row[k] for k in ("user_text", "reply_text") if row.get(k) is not None}
+    return {
+        **row,
+        **{k: open_text(v, f"chat_turns.{k}") for k, v in texts.items()},
+        "replies": replies,
+        "stored": {**texts, "replies": stored_json(row["replies"])},
+    }
 
 
 def rows(url: str, session_id: str) -> list[dict[str, Any]]:
@@ -32,9 +53,18 @@ def rows(url: str, session_id: str) -> list[dict[str, Any]]:
                 text("SELECT * FROM chat_turns WHERE session_id = :s ORDER BY id"),
                 {"s": session_id},
             )
-            return [dict(r._mapping) for r in result]
+            return [opened(dict(r._mapping)) for r in result]
     except Exception:  # table not created yet
         return []
+    finally:
+        engine.dispose()
+
+
+def raw_query(url: str, sql: str, **params: Any) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql), params)]
     finally:
         engine.dispose()
 
@@ -92,7 +122,21 @@ async def test_transcripts_in_postgresql_with_nlu_data(
             await turn(ws, "pay 4111 1111 1111 1111", "t1")
             await turn(ws, "handoff please", "t2")
         found = await wait_rows(pg_url.replace("+psycopg", ""), sid, 2)
+        names = await asyncio.to_thread(
+            raw_query,
+            pg_url.replace("+psycopg", ""),
+            "SELECT customer_name, customer_name_index FROM chat_sessions WHERE session_id = :s",
+            s=sid,
+        )
     first, second = found
+    # At rest: ciphertext under the current key, no plaintext (issue 19).
+    stored = first["stored"]
+    assert stored["user_text"].startswith("v1:dev:") and "pay" not in stored["user_text"]
+    assert stored["reply_text"].startswith("v1:dev:") and "said" not in stored["reply_text"]
+    assert isinstance(stored["replies"], str) and stored["replies"].startswith("v1:dev:")
+    [(name, index)] = names
+    assert name.startswith("v1:dev:") and "cust-tr" not in name
+    assert index == name_index("NAME CUST-TR")
     assert first["user_text"] == "pay [card •••• 1111]"
     assert first["customer_id"] == "cust-tr"
     assert [r["text"] for r in first["replies"]] == ["you said: pay [card •••• 1111]"]
@@ -162,7 +206,6 @@ async def test_a_gift_card_code_in_a_reply_never_reaches_the_transcript(
     with gateway_server(make_settings(transcript_database_url=url, redis_key_prefix=prefix)):
         found = await wait_rows(url.replace("+aiosqlite", ""), "s-receipt", 1)
     replies = found[0]["replies"]
-    replies = json.loads(replies) if isinstance(replies, str) else replies
     assert replies == [{**receipt, "text": "Its code is [gift card •••• C8NE]. Keep it safe."}]
 
 

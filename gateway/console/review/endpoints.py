@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
+from gateway.console.endpoints import FeedDep
 from gateway.console.review.erasure import ErasureService
 from gateway.console.review.exports import ExportService
 from gateway.console.review.schemas import (
@@ -123,8 +124,12 @@ async def transcript(session_id: SessionId, review: ReviewDep, staff: StaffDep) 
 
 
 @router.post("/sessions/{session_id}/tags", responses=_SESSION)
-async def add_tag(session_id: SessionId, body: TagIn, review: ReviewDep, staff: StaffDep) -> Tags:
-    return await review.add_tag(session_id, body.tag, staff)
+async def add_tag(
+    session_id: SessionId, body: TagIn, review: ReviewDep, staff: StaffDep, feed: FeedDep
+) -> Tags:
+    tags = await review.add_tag(session_id, body.tag, staff)
+    await feed.sessions_changed([session_id])
+    return tags
 
 
 @router.delete("/sessions/{session_id}/tags/{tag}", responses=_SESSION)
@@ -133,22 +138,31 @@ async def remove_tag(
     tag: Annotated[str, PathParam(pattern=TAG_PATTERN)],
     review: ReviewDep,
     staff: StaffDep,
+    feed: FeedDep,
 ) -> Tags:
-    return await review.remove_tag(session_id, tag)
+    tags = await review.remove_tag(session_id, tag)
+    await feed.sessions_changed([session_id])
+    return tags
 
 
 @router.post(
     "/sessions/{session_id}/notes", status_code=status.HTTP_201_CREATED, responses=_SESSION
 )
-async def add_note(session_id: SessionId, body: NoteIn, review: ReviewDep, staff: StaffDep) -> Note:
-    return await review.add_note(session_id, body.text, staff)
+async def add_note(
+    session_id: SessionId, body: NoteIn, review: ReviewDep, staff: StaffDep, feed: FeedDep
+) -> Note:
+    note = await review.add_note(session_id, body.text, staff)
+    await feed.sessions_changed([session_id])
+    return note
 
 
 @router.post("/sessions/{session_id}/review", responses=_SESSION)
 async def mark_reviewed(
-    session_id: SessionId, body: ReviewIn, review: ReviewDep, staff: StaffDep
+    session_id: SessionId, body: ReviewIn, review: ReviewDep, staff: StaffDep, feed: FeedDep
 ) -> Reviewed:
-    return await review.review(session_id, body.reviewed, staff)
+    reviewed = await review.review(session_id, body.reviewed, staff)
+    await feed.sessions_changed([session_id])
+    return reviewed
 
 
 @router.post("/turns/{turn_id}/label", responses={**_STAFF, 404: {"description": "no such turn"}})
@@ -222,6 +236,9 @@ async def erase_customer(
     customer: Annotated[str, PathParam(min_length=1, max_length=200)],
     erasure: ErasureDep,
     staff: SupervisorDep,
+    feed: FeedDep,
 ) -> Erased:
     """Erase the customer's transcripts, gateway sessions and Rasa trackers."""
-    return await erasure.erase(customer, staff)
+    erased = await erasure.erase(customer, staff)
+    await feed.publish({"type": "erased"})
+    return erased

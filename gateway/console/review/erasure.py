@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from redis.exceptions import RedisError
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.chat.hub import SessionHub
@@ -85,14 +85,8 @@ class ErasureService:
 
 async def _customer_ids(conn: AsyncConnection, customer: str) -> list[str]:
     """Customer ids a staff member's ``customer`` (id, username or display name) names."""
-    who = customer.lower()
     named = select(ChatSession.customer_id).where(
-        ChatSession.customer_id.is_not(None),
-        or_(
-            ChatSession.customer_id == customer,
-            func.lower(ChatSession.customer_username) == who,
-            func.lower(ChatSession.customer_name) == who,
-        ),
+        ChatSession.customer_id.is_not(None), repo.customer_is(customer)
     )
     direct = select(ChatTurn.customer_id).where(ChatTurn.customer_id == customer)
     rows = await conn.execute(named.union(direct))

@@ -39,9 +39,14 @@ class ExportService:
     ) -> AsyncIterator[str]:
         after: tuple[datetime, str] | None = None
         first = True
+        matches: set[str] | None = None
         while True:
             async with transaction(self._schema) as conn:
-                page = await repo.session_page(conn, filters, self._low, EXPORT_PAGE, after)
+                if filters.words and matches is None:  # searched once, not per page
+                    matches = await repo.word_matches_of(conn, filters, self._low)
+                page = await repo.session_page(
+                    conn, filters, self._low, EXPORT_PAGE, after, matches
+                )
                 ids = [r["session_id"] for r in page]
                 rows = await repo.turns_of(conn, ids)
                 feedback = await repo.feedback_of(conn, ids)
@@ -83,7 +88,7 @@ class ExportService:
 
     async def training_data(self, filters: SessionFilters, staff: Staff) -> str:
         async with transaction(self._schema) as conn:
-            sessions = repo.filtered_sessions(filters, self._low)
+            sessions = await repo.matching_sessions(conn, filters, self._low)
             examples = await repo.labelled_examples(conn, sessions)
             await repo.audit(conn, staff.handle, Action.TRAINING_DATA, filters.describe())
         return formats.nlu_yaml((intent, text) for intent, text in examples)

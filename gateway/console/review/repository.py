@@ -9,15 +9,14 @@ is keyset-paginated on (last_at, session_id), newest first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Select,
-    String,
     and_,
-    cast,
     delete,
     func,
     insert,
@@ -28,7 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.console.review import search
 from gateway.console.review.schemas import SessionFilters
+from gateway.transcripts.encrypted import name_index
 from gateway.transcripts.model import (
     CONSOLE_ID_PREFIX,
     AuditEntry,
@@ -56,6 +57,10 @@ def _like(word: str) -> str:
     return f"%{escaped}%"
 
 
+def _prefix(word: str) -> str:
+    return _like(word)[1:]
+
+
 LISTED = (
     "session_id",
     "customer_id",
@@ -72,18 +77,29 @@ LISTED = (
 )
 
 
-def filtered_sessions(filters: SessionFilters, low_confidence: float) -> Select[Any]:
-    """The sessions matching ``filters`` (unordered, unlimited), from their summaries."""
+def filtered_sessions(
+    filters: SessionFilters,
+    low_confidence: float,
+    word_matches: Collection[str] | None = None,
+    name_matches: Collection[str] | None = None,
+) -> Select[Any]:
+    """The sessions matching ``filters`` (unordered, unlimited), from their summaries;
+    with words (``q``), those in ``word_matches``, and a customer filter also matches
+    the sessions in ``name_matches`` (``matching_sessions`` finds both)."""
     listed = [getattr(ChatSession, name) for name in LISTED]
     query = select(*listed).where(ChatSession.last_at.is_not(None))
     sid = ChatSession.session_id
     if filters.customer:
+        # What staff type: an id, a username or its start ("demo00"), or part of the
+        # display name ("kim"), case-insensitively. Names are encrypted: their parts are
+        # matched after decryption (``matching_sessions``), whole names by blind index.
+        # (Erasure names exactly: erasure.py.)
         who = filters.customer.lower()
         query = query.where(
             or_(
-                ChatSession.customer_id == filters.customer,
-                func.lower(ChatSession.customer_username) == who,
-                func.lower(ChatSession.customer_name) == who,
+                customer_is(filters.customer),
+                func.lower(ChatSession.customer_username).like(_prefix(who), escape="\\"),
+                sid.in_(sorted(name_matches or ())),
             )
         )
     if filters.customer_id:
@@ -96,19 +112,8 @@ def filtered_sessions(filters: SessionFilters, low_confidence: float) -> Select[
         query = query.where(
             sid.in_(select(ChatTurn.session_id).where(ChatTurn.intent == filters.intent))
         )
-    for word in filters.words:  # each word somewhere in the conversation
-        pattern = _like(word)
-        replies = func.coalesce(ChatTurn.reply_text, cast(ChatTurn.replies, String))
-        query = query.where(
-            sid.in_(
-                select(ChatTurn.session_id).where(
-                    or_(
-                        ChatTurn.user_text.ilike(pattern, escape="\\"),
-                        replies.ilike(pattern, escape="\\"),
-                    )
-                )
-            )
-        )
+    if filters.words:  # decrypted and matched in Python: search.py
+        query = query.where(sid.in_(sorted(word_matches or ())))
     for flag in filters.flags:
         if flag == "fallback":
             query = query.where(ChatSession.fallback.is_(True))
@@ -127,15 +132,61 @@ def filtered_sessions(filters: SessionFilters, low_confidence: float) -> Select[
     return query
 
 
+def customer_is(customer: str) -> Any:
+    """The session's customer has this id, username (any case) or display name (any
+    case: names are encrypted, so their blind index is compared)."""
+    return or_(
+        ChatSession.customer_id == customer,
+        func.lower(ChatSession.customer_username) == customer.lower(),
+        ChatSession.customer_name_index == name_index(customer),
+    )
+
+
+async def matching_sessions(
+    conn: AsyncConnection, filters: SessionFilters, low_confidence: float
+) -> Select[Any]:
+    """``filtered_sessions``, with the word search (if any) done first."""
+    matches = await word_matches_of(conn, filters, low_confidence) if filters.words else None
+    names = await name_matches_of(conn, filters, low_confidence)
+    return filtered_sessions(filters, low_confidence, matches, names)
+
+
+async def name_matches_of(
+    conn: AsyncConnection, filters: SessionFilters, low_confidence: float
+) -> set[str] | None:
+    """The sessions the other filters leave whose customer's name contains the customer
+    filter (None without one)."""
+    if not filters.customer:
+        return None
+    others = dataclasses.replace(filters, customer=None, q=None)
+    narrowed = filtered_sessions(others, low_confidence)
+    return await search.sessions_with_name_part(conn, narrowed, filters.customer)
+
+
+async def word_matches_of(
+    conn: AsyncConnection, filters: SessionFilters, low_confidence: float
+) -> set[str]:
+    """The sessions the other filters leave whose turns hold every word of ``q``."""
+    # Without the customer filter: its name part is matched after decryption too.
+    others = dataclasses.replace(filters, q=None, customer=None)
+    narrowed = filtered_sessions(others, low_confidence)
+    return await search.sessions_with_words(conn, narrowed, filters.words)
+
+
 async def session_page(
     conn: AsyncConnection,
     filters: SessionFilters,
     low_confidence: float,
     limit: int,
     after: tuple[datetime, str] | None,
+    word_matches: Collection[str] | None = None,
 ) -> list[Any]:
-    """Up to ``limit`` matching sessions, newest first, after the cursor position."""
-    query = filtered_sessions(filters, low_confidence)
+    """Up to ``limit`` matching sessions, newest first, after the cursor position
+    (``word_matches``: the word search's result when the caller already has it)."""
+    if filters.words and word_matches is None:
+        word_matches = await word_matches_of(conn, filters, low_confidence)
+    names = await name_matches_of(conn, filters, low_confidence)
+    query = filtered_sessions(filters, low_confidence, word_matches, names)
     if after is not None:
         last_at, sid = after
         query = query.where(
@@ -303,10 +354,11 @@ async def labelled_examples(conn: AsyncConnection, sessions: Select[Any]) -> lis
     query = (
         select(TurnLabel.intent, ChatTurn.user_text)
         .join(ChatTurn, ChatTurn.id == TurnLabel.turn_id)
-        .where(ChatTurn.session_id.in_(ids), ChatTurn.user_text != "")
+        .where(ChatTurn.session_id.in_(ids))
         .order_by(TurnLabel.intent, ChatTurn.id)
     )
-    return list((await conn.execute(query)).all())
+    # The text is encrypted: empty texts (agent rows) are dropped after decryption.
+    return [row for row in (await conn.execute(query)).all() if row[1]]
 
 
 async def audit(conn: AsyncConnection, staff: str, action: str, target: str) -> None:

@@ -1,0 +1,135 @@
+"""`python -m gateway.transcripts.rekey [--batch-size N]`: re-encrypt transcripts under
+the current key (the first of DATA_ENCRYPTION_KEYS), while the gateways run.
+
+Which values: every ``EncryptedText``/``EncryptedJSON`` column of the transcript
+tables, whether under an older key or still plaintext (rows from before encryption);
+conversations without a name index get one. Each table is walked in keyset batches (by
+primary key) of such rows, one short transaction per batch, locked ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL so the transcript writer is never waited for (it writes under
+the current key anyway). Prints one line per table and exits 0 when nothing is left
+under another key, 1 otherwise (run it again). docs/operations.md has the runbook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.fieldcrypt import FieldCipher
+from gateway.settings import get_settings
+from gateway.transcripts.encrypted import EncryptedJSON, EncryptedText, name_index, use_settings
+from gateway.transcripts.model import Base, ChatSession
+from gateway.transcripts.schema import TranscriptSchema
+from gateway.transcripts.writer import make_engine
+
+
+@dataclass
+class TableCount:
+    table: str
+    rekeyed: int = 0
+    left: int = 0  # still not under the current key (locked during the run)
+
+
+def _current(column: Any, cipher: FieldCipher) -> Any:
+    """SQL: the stored value is under the current key (JSON holds it as a JSON string)."""
+    quote = '"' if isinstance(column.type, EncryptedJSON) else ""
+    return sa.cast(column, sa.Text).startswith(quote + cipher.current_prefix, autoescape=True)
+
+
+def _stale(table: sa.Table, columns: list[Any], cipher: FieldCipher) -> Any:
+    conditions = [sa.and_(c.is_not(None), sa.not_(_current(c, cipher))) for c in columns]
+    if table is ChatSession.__table__:
+        index = ChatSession.__table__.c.customer_name_index
+        conditions.append(
+            sa.and_(index.is_(None), ChatSession.__table__.c.customer_name.is_not(None))
+        )
+    return sa.or_(*conditions)
+
+
+def encrypted_tables() -> list[tuple[sa.Table, list[Any]]]:
+    out = []
+    for table in Base.metadata.sorted_tables:
+        columns = [c for c in table.columns if isinstance(c.type, (EncryptedText, EncryptedJSON))]
+        if columns:
+            out.append((table, columns))
+    return out
+
+
+async def rekey_table(
+    engine: AsyncEngine, cipher: FieldCipher, table: sa.Table, columns: list[Any], batch_size: int
+) -> TableCount:
+    [key] = table.primary_key.columns
+    stale = _stale(table, columns, cipher)
+    count, last = TableCount(table.name), None
+    while True:
+        async with engine.begin() as conn:
+            query = sa.select(key, *columns).where(stale).order_by(key).limit(batch_size)
+            if last is not None:
+                query = query.where(key > last)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            # Read through the column types (plaintext, whichever key or none), written
+            # back through them (under the current key).
+            rows = (await conn.execute(query)).all()
+            updates = []
+            for row in rows:
+                values = dict(zip((c.name for c in columns), row[1:], strict=True))
+                if table is ChatSession.__table__:
+                    values["customer_name_index"] = name_index(values["customer_name"])
+                updates.append({"row_key": row[0], **values})
+            if updates:  # one executemany per batch, not a round trip per row
+                statement = sa.update(table).where(key == sa.bindparam("row_key"))
+                await conn.execute(statement, updates)
+        if not rows:
+            break
+        count.rekeyed += len(rows)
+        last = rows[-1][0]
+    async with engine.connect() as conn:
+        left = await conn.scalar(sa.select(sa.func.count()).select_from(table).where(stale))
+        count.left = int(left or 0)
+    return count
+
+
+async def rekey(
+    engine: AsyncEngine, cipher: FieldCipher, batch_size: int = 200
+) -> list[TableCount]:
+    return [
+        await rekey_table(engine, cipher, table, columns, batch_size)
+        for table, columns in encrypted_tables()
+    ]
+
+
+async def _main(batch_size: int) -> int:
+    settings = get_settings()
+    cipher = use_settings(settings)
+    engine = make_engine(settings.transcript_database_url)
+    try:
+        await TranscriptSchema(engine).ensure()  # e.g. customer_name_index on old tables
+        counts = await rekey(engine, cipher, batch_size)
+    finally:
+        await engine.dispose()
+    for c in counts:
+        print(
+            f"gateway.transcripts.rekey: {c.table}: {c.rekeyed} re-encrypted "
+            f"under key {cipher.current_kid!r}, {c.left} left under other keys"
+        )
+    return 1 if any(c.left for c in counts) else 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=200, help="rows per transaction")
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
+    sys.exit(asyncio.run(_main(args.batch_size)))
+
+
+if __name__ == "__main__":
+    main()
