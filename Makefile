@@ -9,7 +9,7 @@ RASA := .venv-rasa/bin
 CUSTOMERS ?= 20
 
 .PHONY: help setup train run run-scaled chaos seed lint test test-unit test-actions test-e2e \
-	validate-bot eval-nlu bench test-stories test-conversations load drill observe
+	validate-bot eval-nlu check-nlu bench test-stories test-conversations load drill observe
 
 help:
 	@echo "make run    - set up what is missing and start the whole system (Ctrl-C stops it)"
@@ -20,6 +20,7 @@ help:
 	@echo "make run-scaled - like run, with two gateways, Rasa servers and action servers behind HAProxy (:8080)"
 	@echo "make chaos      - 1000 conversations through HAProxy with random instance kills (CONVERSATIONS=N)"
 	@echo "make eval-nlu   - BANKING77 held-out evaluation, out-of-scope and task intents"
+	@echo "make check-nlu  - fail if the BANKING77 held-out accuracy fell below the recorded figure"
 	@echo "make bench      - ledger and gateway benchmarks"
 	@echo "make load       - Locust chat load against a running system (make run first)"
 	@echo "make drill      - backup + point-in-time restore drill on a throwaway PostgreSQL"
@@ -48,8 +49,14 @@ chaos: setup
 	@$(APP)/python scripts/train.py > /dev/null
 	$(APP)/python -m scripts.chaos --conversations $(CONVERSATIONS)
 
+# RECORD=1 also writes the held-out accuracy that `make check-nlu` holds the model to.
 eval-nlu: setup
-	@$(RASA)/python scripts/eval_nlu.py
+	@$(RASA)/python scripts/eval_nlu.py $(if $(RECORD),--record)
+
+# Fails when the classifier's BANKING77 held-out accuracy is more than 0.5 point below
+# tests/nlu/recorded_accuracy.json; one SVM fit on the embeddings `make train` cached.
+check-nlu: setup
+	@$(RASA)/python scripts/check_nlu_accuracy.py
 
 # (c) of bench/gateway.py compares with a real Rasa when one answers there (`make run`).
 BENCH_RASA_URL ?= http://127.0.0.1:5005
@@ -94,7 +101,7 @@ lint: setup
 	$(APP)/mypy bench/nlu.py bench/rasa_turns.py
 	$(APP)/mypy bench/locustfile.py
 	$(APP)/mypy --python-executable $(RASA)/python --python-version 3.10 actions tests/actions \
-		bot tests/bot bench/nlu_finetune.py
+		bot tests/bot bench/nlu_finetune.py bench/nlu_encoders.py bench/nlu_sample.py
 
 validate-bot: setup
 	cd bot && ../$(RASA)/rasa data validate --fail-on-warnings --domain domain \
@@ -132,4 +139,5 @@ test-e2e: train
 test-conversations: train
 	$(APP)/pytest -q -m e2e -rxX tests/conversations
 
-test: lint validate-bot test-unit test-actions test-stories test-e2e test-conversations
+test: lint validate-bot test-unit test-actions test-stories check-nlu test-e2e \
+	test-conversations

