@@ -72,7 +72,9 @@ def test_the_lookup_is_the_parents_on_real_conversations(
     trained: tuple[CachedRulePolicy, Domain, list[Any]],
 ) -> None:
     policy, domain, rule_trackers = trained
-    assert len(policy.lookup[RULES]) > 1000  # what made the parent's cache thrash
+    # Over 1,000 keys made the parent's cache thrash; since the form mechanics moved to
+    # the task policy (bot/components/task_policy.py) there are ~200, still compared.
+    assert len(policy.lookup[RULES]) > 100
     conversations = trackers(BOT / "domain", [ROOT / "tests" / "stories"], domain)
     prefixes = prefix_states(domain, conversations)
     assert len(prefixes) > 50
