@@ -374,8 +374,14 @@ class TurnRunner:
         self, session_id: str, messages: list[tuple[str, dict[str, Any]]]
     ) -> list[dict[str, Any]]:
         responses: list[dict[str, Any]] = []
+        previous: list[dict[str, Any]] | None = None
         for content, metadata in messages:
-            responses += await self._rasa.send(session_id, content, metadata)
+            answer = await self._rasa.send(session_id, content, metadata)
+            # Two parts of one message asking the same thing ("do i have to pay tax on
+            # my savings? what should i declare") get the same answer: said once.
+            if answer != previous:
+                responses += answer
+            previous = answer
         return responses
 
     async def _error(self, session_id: str, code: str, message: str, cmid: str) -> None:

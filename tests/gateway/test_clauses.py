@@ -87,3 +87,16 @@ async def test_each_request_is_its_own_rasa_message_in_one_turn(
     ]
     assert all(b["reply_to"] == "c1" for b in bots)
     assert [f["type"] for f in frames].count("ack") == 1  # one turn for the customer
+
+
+async def test_the_same_answer_to_two_parts_is_said_once(
+    gateway: ServerThread, stub_rasa: StubRasa
+) -> None:
+    """Two parts asking the same thing ("do i have to pay tax on my savings? what should
+    i declare" both got the can't-advise answer) are answered once."""
+    async with socket(gateway) as ws:
+        sid = (await hello(ws))["session_id"]
+        frames = await turn(ws, "show my balance and show my balance", "c1")
+    assert [c["message"] for c in stub_rasa.calls_from(sid)] == ["show my balance"] * 2
+    bots = [f["text"] for f in frames if f["type"] == "bot"]
+    assert bots == ["you said: show my balance"]
