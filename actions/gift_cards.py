@@ -391,7 +391,15 @@ class ValidateBuyGiftCardForm(CustomerTaskForm):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         # A free-text answer to the recipient or message question is not an account.
-        free_text = requested_slot(tracker) in ("gift_recipient_name", "gift_message")
+        asked = requested_slot(tracker)
+        free_text = asked in ("gift_recipient_name", "gift_message")
+        named = entity_value(tracker, "account_type", "from")
+        if asked == "buy_gift_card_confirmed" and named in ACCOUNT_LABELS:
+            # "pay it from my savings please" at the summary (the NLU hears a transfer):
+            # the account to pay from changes, and the summary is shown again.
+            if named == tracker.get_slot("gift_source_account"):
+                return {}
+            return {"gift_source_account": named, "buy_gift_card_confirmed": None}
         return _account_answer(tracker, "gift_source_account", "from", ignore=free_text)
 
     async def validate_gift_source_account(

@@ -1048,3 +1048,31 @@ async def test_a_change_at_the_summary_replaces_the_amount_or_recipient(
         entities=[entity("amount", "20")],
     )
     assert await form.extract_gift_amount(dispatcher, same, DOMAIN) == {}
+
+
+async def test_another_account_at_the_summary_pays_from_it(dispatcher, nlu) -> None:
+    """ "pay it from my savings please" at the gift card's summary started a transfer
+    (the NLU hears transfer_money): it is the account to pay from, and the summary is
+    shown again; "to savings" is no account to pay from."""
+    summary = {
+        "gift_amount": "20.00",
+        "gift_recipient_name": "Mia",
+        "gift_source_account": "checking",
+    }
+    form = ValidateBuyGiftCardForm()
+    for text, intent, expected in [
+        (
+            "pay it from my savings please",
+            "transfer_money",
+            {"gift_source_account": "savings", "buy_gift_card_confirmed": None},
+        ),
+        ("from checking, yes", "affirm", {}),  # the account it already is
+    ]:
+        said = tracker(
+            text=text,
+            intent=intent,
+            requested="buy_gift_card_confirmed",
+            slots=summary,
+            entities=nlu(text),
+        )
+        assert await form.extract_gift_source_account(dispatcher, said, DOMAIN) == expected, text
