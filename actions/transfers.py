@@ -328,11 +328,14 @@ class ValidateTransferForm(CustomerTaskForm):
         return {"transfer_destination": None} if asked and _plain_answer(tracker) else {}
 
     async def _corrected_payee(self, tracker: Tracker, token: str) -> dict[str, Any]:
-        """ "sorry i meant city housing not alpine" at the summary: another saved payee
-        named as a correction replaces the recipient, and the summary is shown again.
+        """ "sorry i meant city housing not alpine" at the summary (or while the amount is
+        asked): another saved payee named as a correction replaces the recipient, and the
+        summary is shown again.
         The payee after "not" / "instead of" is the one being corrected away."""
         text = str(tracker.latest_message.get("text") or "")
-        if tracker.get_slot("requested_slot") != "transfer_confirmed" or not _CORRECTS.search(text):
+        # At the summary, or while the amount is asked ("actually to city housing").
+        asked = tracker.get_slot("requested_slot")
+        if asked not in ("transfer_confirmed", "transfer_amount") or not _CORRECTS.search(text):
             return {}
         current = tracker.get_slot("transfer_destination") or {}
         own_type = entity_value(tracker, "account_type", "to")

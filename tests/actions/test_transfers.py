@@ -1219,3 +1219,25 @@ async def test_only_a_clear_yes_confirms_a_transfer(
         value, CollectingDispatcher(), tracker, DOMAIN
     )
     assert result == {"transfer_confirmed": confirmed}
+
+
+async def test_another_payee_named_while_the_amount_is_asked_replaces_the_recipient(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    """ "send money to alpine energy" -> how much? -> "actually to city housing": the
+    recipient changes before the summary is ever shown."""
+    payees = {p["name"]: p for p in api(use_core_banking, "demo001", "/v1/payees")}
+    alpine = payees["Alpine Energy AG"]
+    slots = {
+        "transfer_destination": {
+            "kind": "payee",
+            "payee_id": alpine["id"],
+            "account_number": alpine["iban"],
+            "label": alpine["name"],
+        },
+        "requested_slot": "transfer_amount",
+    }
+    extracted = await destination_from(
+        make_tracker, use_core_banking, dispatcher, "actually to city housing", slots=slots
+    )
+    assert extracted["transfer_destination"]["label"] == "City Housing (rent)"
