@@ -94,6 +94,14 @@ CATEGORY_WORDS = {
     "furniture": "home and furniture",
 }
 WHAT = {None: "transactions", "out": "payments", "in": "incoming payments"}
+# Merchants known by name (one word), found in a question without "at" / "on".
+_NOT_MERCHANTS = frozenset({"airline", "hardware", "internet", "landlord", "utility", "water"})
+KNOWN_MERCHANTS = frozenset(
+    k.strip()
+    for keywords in CATEGORY_KEYWORDS.values()
+    for k in keywords
+    if " " not in k.strip() and "." not in k and k.strip() not in {*CATEGORY_WORDS, *_NOT_MERCHANTS}
+)
 
 
 @dataclass(frozen=True)
@@ -177,11 +185,12 @@ def read_search(tracker: Tracker) -> Search:
             merchant = named.group(1)
     category = CATEGORY_WORDS.get(str(merchant).lower()) if merchant else None
     if merchant is None and follow_up is None:
+        words = re.findall(r"[a-z0-9.]+", text.lower())
         # "when did i pay rent": a category named without "at"/"on" in front of it.
-        category = next(
-            (CATEGORY_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in CATEGORY_WORDS),
-            None,
-        )
+        category = next((CATEGORY_WORDS[w] for w in words if w in CATEGORY_WORDS), None)
+        if category is None:
+            # "did netflix charge me?", "show my amazon purchases": a merchant we know.
+            merchant = next((w for w in words if w in KNOWN_MERCHANTS), None)
     search = Search(
         text=None if category else merchant,
         category=category,

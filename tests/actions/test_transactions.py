@@ -398,3 +398,14 @@ async def test_over_1_000_is_a_bound_of_a_thousand(make_tracker, use_core_bankin
     )
     assert remembered["value"]["low"] == "1000"
     assert dispatcher.messages[0]["search_summary"] == " over 1,000.00 EUR"
+
+
+async def test_a_known_merchant_named_without_a_preposition_filters(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    """ "did netflix charge me?": the merchant is named without "at" / "on"."""
+    intro, *lines, _total = await search_as_demo001(
+        make_tracker, dispatcher, use_core_banking, "did netflix charge me?", []
+    )
+    assert intro["search_summary"] == " at netflix"
+    assert lines and all("NETFLIX" in line["description"] for line in lines), lines
