@@ -40,6 +40,20 @@ _BOUNDARY = re.compile(
 )
 
 
+_REQUEST_START = re.compile(_STARTS_A_REQUEST, re.IGNORECASE)
+_ANSWER_WORD = re.compile(
+    r"^(?:y|yes|yeah|yep|yup|no|nope|nah|ok|okay|sure|correct|thanks|thank you)\W*$", re.IGNORECASE
+)
+
+
+def _stands_alone(piece: str) -> bool:
+    """Worth its own Rasa message: a request, a yes/no answer, or a longer sentence. A
+    short exclamation ("found it!" before "unfreeze please") is not: alone, it would be
+    a "did you mean" menu; it stays with the request after it."""
+    piece = piece.strip(" ,.;")
+    return bool(_REQUEST_START.match(piece) or _ANSWER_WORD.match(piece) or len(piece.split()) >= 4)
+
+
 def split(text: str) -> list[str]:
     parts: list[str] = []
     rest = text.strip()
@@ -48,7 +62,7 @@ def split(text: str) -> list[str]:
             (
                 m
                 for m in _BOUNDARY.finditer(rest)
-                if rest[: m.start()].strip(" ,.;") and len(rest[m.end() :].split()) >= 2
+                if _stands_alone(rest[: m.start()]) and len(rest[m.end() :].split()) >= 2
             ),
             None,
         )

@@ -52,6 +52,7 @@ def test_requests_are_split_in_order(text: str, parts: list[str]) -> None:
         "reference rent and utilities",
         "what is a cvv?",
         "send 50 to Anna and my brother",
+        "found it! unfreeze please",  # a short exclamation stays with its request
         "what is my balance and the balance of savings",
     ],
 )
