@@ -279,16 +279,33 @@ async def delete_broker_objects(env: dict[str, str]) -> None:
         await channel.exchange_delete(env["RASA_EVENTS_EXCHANGE"])
 
 
+@contextmanager
+def _workdir(keep: Path | None) -> Iterator[Path]:
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
+            yield Path(tmp)
+    else:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=100)
     parser.add_argument("--customers", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=24)
     parser.add_argument("--kill-every", type=float, default=20.0, help="seconds between kills")
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        type=Path,
+        help="write the stack's logs and keys into DIR and keep them (default: a temporary "
+        "folder, deleted): the unanswered turns' client_msg_ids can then be found in them",
+    )
     args = parser.parse_args()
     with (
-        tempfile.TemporaryDirectory(prefix="chaos-") as tmp,
-        scaled_stack(args.customers, Path(tmp)) as stack,
+        _workdir(args.keep) as workdir,
+        scaled_stack(args.customers, workdir) as stack,
     ):
         report = asyncio.run(
             run_chaos(

@@ -221,7 +221,8 @@ def _merchants(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
 # those words win over the spending words they often appear with.
 INCOMING = re.compile(
     r"\b(received|receive[ds]?|incoming|income|deposits?|deposited|credited|credits|"
-    r"refunds?|refunded|paid (?:to )?me|got paid|money in|came in|come in|coming in|"
+    r"refunds?|refunded|paid (?:to )?me|(?:got|get|gets|getting|been|was|were) paid|"
+    r"money in|came in|come in|coming in|"
     r"salary|wages?)\b",
     re.I,
 )

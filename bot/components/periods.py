@@ -1,7 +1,8 @@
 """Periods of time in customers' words (pure; used by `entity_rules`).
 
-Dates ("1 June", "2026-11-03", "03.11.2026"), ranges ("between 1 and 15 June"),
-relative periods ("last month", "last 7 days", "last friday") resolved against `today`,
+Dates ("1 June", "2026-11-03", "03.11.2026", "28/11"), ranges ("between 1 and 15 June"),
+relative periods ("last month", "last 7 days", "last friday", "two weeks ago") and years
+("in 2025") resolved against `today`,
 a follow-up naming only a month ("what about october?"), and "since payday", which only
 the account history can resolve (the action looks up the latest salary credit).
 """
@@ -19,6 +20,12 @@ MONTHS["sept"] = 9
 MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 WEEKDAYS = [d.lower() for d in calendar.day_name]
 WEEKDAY_RE = "|".join(WEEKDAYS)
+# "two weeks ago", "a month ago": how many, in words as customers type them.
+AGO_COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+AGO_COUNTS |= {"seven": 7, "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "a few": 3}
+AGO_RE = "|".join(sorted(AGO_COUNTS, key=len, reverse=True))
+# A year alone ("in 2025") is no amount: not when a currency follows it.
+NOT_MONEY = r"(?!\s*(?:€|\$|£|eur\b|euros?\b|usd\b|gbp\b|k\b|bucks\b))"
 
 
 def _day_month(day: str, month: str, year: str | None, today: date) -> date | None:
@@ -33,7 +40,9 @@ def _day_month(day: str, month: str, year: str | None, today: date) -> date | No
 DATE_RE = (
     rf"(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m1>{MONTH_RE})\b|"
     rf"(?P<m2>{MONTH_RE})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\b)(?:,?\s+(?P<y>\d{{4}}))?|"
-    r"(?P<iso>\d{4}-\d{2}-\d{2})|(?P<dd>\d{1,2})[./](?P<mm>\d{1,2})[./](?P<yy>\d{4})"
+    r"(?P<iso>\d{4}-\d{2}-\d{2})|(?P<dd>\d{1,2})[./](?P<mm>\d{1,2})[./](?P<yy>\d{4})|"
+    # Day/month without a year only with a slash: "12.50" is an amount, "28/11" a date.
+    r"(?P<sd>\d{1,2})/(?P<sm>\d{1,2})\b(?![/.]\d)"
 )
 
 
@@ -48,6 +57,12 @@ def _parse_date(m: re.Match[str], today: date) -> date | None:
             return date(int(m.group("yy")), int(m.group("mm")), int(m.group("dd")))
         except ValueError:
             return None
+    if m.group("sd"):
+        try:  # the latest such day up to today
+            d = date(today.year, int(m.group("sm")), int(m.group("sd")))
+        except ValueError:
+            return None
+        return d.replace(year=d.year - 1) if d > today else d
     day, month = (m.group("d1"), m.group("m1")) if m.group("d1") else (m.group("d2"), m.group("m2"))
     return _day_month(day, month, m.group("y"), today)
 
@@ -83,8 +98,13 @@ def time_period(text: str, today: date) -> tuple[dict[str, str], int, int] | Non
         (r"\blast\s+year\b", "last_year"),
         (r"\b(?:last|past|previous)\s+(?P<n>\d{1,3})\s+(?P<u>days?|weeks?|months?)\b", "last_n"),
         (rf"\b(?:last|past|previous|this past)\s+(?P<wd>{WEEKDAY_RE})\b", "last_weekday"),
+        (rf"\b(?P<n>\d{{1,2}}|{AGO_RE})\s+(?P<u>days?|weeks?|months?)\s+ago\b", "ago"),
         (rf"\bon\s+(?:the\s+)?(?P<x>{DATE_RE})", "on_date"),
         (rf"\b(?:in|during|for)\s+(?P<m>{MONTH_RE})\b(?:\s+(?P<y>\d{{4}}))?(?!\s+\d)", "month"),
+        (
+            rf"\b(?:in|during|for|of)\s+(?:the\s+year\s+)?(?P<y>(?:19|20)\d{{2}})\b{NOT_MONEY}",
+            "year",
+        ),
         # A follow-up naming only a month: "what about october?", "and in May?"
         (
             rf"^\W*(?:and|what about|how about)\s+(?:in\s+)?(?P<m>{MONTH_RE})\b"
@@ -127,6 +147,11 @@ def _resolve(kind: str, m: re.Match[str], today: date) -> tuple[date, date] | No
     if kind == "last_weekday":  # the latest one before today
         back = (today.weekday() - WEEKDAYS.index(g["wd"])) % 7 or 7
         return today - timedelta(days=back), today - timedelta(days=back)
+    if kind == "ago":
+        return _ago(AGO_COUNTS.get(g["n"]) or int(g["n"]), g["u"].rstrip("s"), today)
+    if kind == "year":
+        year = int(g["y"])
+        return (date(year, 1, 1), min(date(year, 12, 31), today)) if year <= today.year else None
     if kind == "last_n":
         n, unit = int(g["n"]), g["u"].rstrip("s")
         days = {"day": 1, "week": 7, "month": 30}[unit] * n
@@ -145,6 +170,20 @@ def _resolve(kind: str, m: re.Match[str], today: date) -> tuple[date, date] | No
         "last_year": (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
     }
     return fixed.get(kind)
+
+
+def _ago(n: int, unit: str, today: date) -> tuple[date, date]:
+    """ "n days ago" is that day; "n weeks ago" that Monday-to-Sunday week; "n months ago"
+    that calendar month (never past today)."""
+    if unit == "day":
+        day = today - timedelta(days=n)
+        return day, day
+    if unit == "week":
+        monday = today - timedelta(days=today.weekday() + 7 * n)
+        return monday, min(monday + timedelta(days=6), today)
+    month_index = today.year * 12 + today.month - 1 - n
+    first, last = _month_span(month_index % 12 + 1, month_index // 12)
+    return first, min(last, today)
 
 
 # "since payday", "since I got paid", "since my last salary": a date only the account

@@ -225,6 +225,20 @@ def test_the_locale_decides_how_a_number_is_read(text: str, locale: str, amount:
             "what did I spend since payday?",
             [("time_anchor", "payday", None), ("direction", "out", None)],
         ),
+        # "ago", a day/month with a slash, a year (2026-11-25 is a Wednesday).
+        ("two weeks ago", [("time_period", {"from": "2026-11-09", "to": "2026-11-15"}, None)]),
+        ("3 days ago", [("time_period", {"from": "2026-11-22", "to": "2026-11-22"}, None)]),
+        ("a month ago", [("time_period", {"from": "2026-10-01", "to": "2026-10-31"}, None)]),
+        (
+            "did i get paid on 28/11",
+            [
+                ("time_period", {"from": "2025-11-28", "to": "2025-11-28"}, None),
+                ("direction", "in", None),
+            ],
+        ),
+        ("on 3/11", [("time_period", {"from": "2026-11-03", "to": "2026-11-03"}, None)]),
+        ("in 2025", [("time_period", {"from": "2025-01-01", "to": "2025-12-31"}, None)]),
+        ("during 2026", [("time_period", {"from": "2026-01-01", "to": "2026-11-25"}, None)]),
         ("last 5 transactions", [("count", 5, None)]),
         ("show my last three payments", [("count", 3, None), ("direction", "out", None)]),
         # In a hurry, or one, or only a count in a follow-up (the conversation suite).
@@ -266,3 +280,18 @@ def test_a_relation_and_the_name_said_with_it(text: str, person: str | None, rel
     entities = {kind: value for kind, value, _ in found(text)}
     assert entities.get("person") == person
     assert entities["relation"] == relation
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("send 12.50 to lisa", "12.50"),
+        ("send 2026 euros to anna", "2026"),
+        ("transfer in 2000 euros", "2000"),
+        ("pay in 2025 EUR to savings", "2025"),
+    ],
+)
+def test_numbers_that_could_be_dates_stay_amounts(text: str, amount: str) -> None:
+    entities = extract(text, TODAY)
+    assert [f.value for f in entities if f.entity == "amount"] == [amount]
+    assert not [f for f in entities if f.entity == "time_period"]
