@@ -37,7 +37,9 @@ from typing import Any
 import aio_pika
 import httpx
 import psycopg
+from redis.asyncio import Redis
 
+from gateway.transcripts.encrypted import EncryptedJSON
 from scripts.chaos_client import Conversation, Tokens, converse
 from scripts.dev_keys import ensure_key_pair
 from scripts.stack import Stack
@@ -68,18 +70,21 @@ async def killer(stack: Stack, every: float, stop: asyncio.Event, kills: Counter
 
 
 def transcript_rows(database_url: str) -> tuple[dict[tuple[str, str], Any], Counter[str]]:
-    """Turn rows by (session, cmid), and Rasa user events per (session:cmid)."""
+    """Turn rows by (session, cmid), and Rasa user events per (session:cmid). Event data
+    is encrypted at rest: read with the gateway's own column type and keys (the stack
+    runs with this process's environment)."""
+    data_column = EncryptedJSON("rasa_events.data")
     with psycopg.connect(database_url.replace("+psycopg", "")) as conn:
         turns = {
             (r[0], r[1]): r[2]
             for r in conn.execute("SELECT session_id, client_msg_id, intent FROM chat_turns")
         }
-        users = Counter(
-            f"{r[0]}:{r[1]}"
-            for r in conn.execute(
-                "SELECT session_id, data->>'client_msg_id' FROM rasa_events WHERE kind = 'user'"
-            )
-        )
+        users: Counter[str] = Counter()
+        for sid, stored in conn.execute(
+            "SELECT session_id, data::text FROM rasa_events WHERE kind = 'user'"
+        ):
+            data = data_column.process_result_value(json.loads(stored), None)  # type: ignore[arg-type]
+            users[f"{sid}:{(data or {}).get('client_msg_id')}"] += 1
     return turns, users
 
 
@@ -160,16 +165,12 @@ async def verify(
     doubled = [
         t.cmid for _, t in acked if len(t.replies) != len(set(t.replies.values())) and t.replies
     ]
-    # The transcripts are written in the background: wait until they stop changing.
+    # The transcripts are written in the background, from the gateways' Redis stream and
+    # Rasa's broker queue; an entry a killed gateway held is re-claimed only after
+    # RECLAIM_IDLE_MS (30 s). Read the rows once both pipelines are empty.
     database = stack.env["TRANSCRIPT_DATABASE_URL"]
-    previous: Any = None
-    for _ in range(120):
-        rows, users = transcript_rows(database)
-        current = (len(rows), sum(1 for v in rows.values() if v), sum(users.values()))
-        if current == previous:
-            break
-        previous = current
-        await asyncio.sleep(2.0)
+    await drained(stack.env)
+    rows, users = transcript_rows(database)
     missing_rows = [t.cmid for c, t in acked if (c.session_id, t.cmid) not in rows]
     missing_nlu = [t.cmid for c, t in acked if rows.get((c.session_id, t.cmid)) is None]
     rasa_twice = [k for k, n in users.items() if n > 1]
@@ -224,8 +225,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def scaled_stack(customers: int, workdir: Path) -> Iterator[Stack]:
-    """A `make run-scaled` stack on free ports with a database of its own."""
+def scaled_stack(customers: int, workdir: Path, keep_database: bool = False) -> Iterator[Stack]:
+    """A `make run-scaled` stack on free ports with a database of its own (dropped at
+    the end unless `keep_database`: its name is then in `workdir`/database)."""
     name = f"chaos_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -267,7 +269,31 @@ def scaled_stack(customers: int, workdir: Path) -> Iterator[Stack]:
         stack.stop()
         asyncio.run(delete_broker_objects(stack.env))
         with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if keep_database:
+                (workdir / "database").write_text(name + "\n")
+            else:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def drained(env: dict[str, str], timeout: float = 180.0) -> None:
+    """Waits until the transcript stream holds no entry and the events queue no message
+    (pending or unacked ones included); raises TimeoutError after `timeout` seconds."""
+    redis = Redis.from_url(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    stream = f"{env['REDIS_KEY_PREFIX']}transcripts"
+    connection = await aio_pika.connect(host=env["RABBITMQ_HOST"], port=int(env["RABBITMQ_PORT"]))
+    deadline = time.monotonic() + timeout
+    try:
+        async with connection:
+            channel = await connection.channel()
+            while time.monotonic() < deadline:
+                queue = await channel.declare_queue(env["RASA_EVENTS_QUEUE"], passive=True)
+                waiting = await redis.xlen(stream) + (queue.declaration_result.message_count or 0)
+                if waiting == 0:
+                    return
+                await asyncio.sleep(2.0)
+    finally:
+        await redis.aclose()
+    raise TimeoutError(f"transcripts still being written after {timeout:.0f} s")
 
 
 async def delete_broker_objects(env: dict[str, str]) -> None:
@@ -299,13 +325,14 @@ def main() -> int:
         "--keep",
         metavar="DIR",
         type=Path,
-        help="write the stack's logs and keys into DIR and keep them (default: a temporary "
-        "folder, deleted): the unanswered turns' client_msg_ids can then be found in them",
+        help="write the stack's logs and keys into DIR and keep them and the database "
+        "(its name in DIR/database; default: a temporary folder, both deleted): the failed "
+        "turns' client_msg_ids can then be looked up",
     )
     args = parser.parse_args()
     with (
         _workdir(args.keep) as workdir,
-        scaled_stack(args.customers, workdir) as stack,
+        scaled_stack(args.customers, workdir, keep_database=args.keep is not None) as stack,
     ):
         report = asyncio.run(
             run_chaos(

@@ -9,6 +9,11 @@ Any Rasa may take any turn of any conversation: trackers and locks live in Redis
 (bot/endpoints.yml), so a conversation moves between instances turn by turn, and one
 that dies is taken out by HAProxy's health checks (1 s apart, out after 2 misses) while
 connection failures are sent to the other instance at once (`option redispatch`).
+Rasa's calls to the action server are also retried on the other instance when one dies
+with the request in hand (no or a broken answer, 502-504): Rasa itself never retries an
+action call (it logs "the actions events are lost" and the customer gets no answer,
+seen in the chaos run), and every action may run twice for one turn because the ones
+that move money send an Idempotency-Key derived from the turn.
 HAProxy is Debian's `haproxy` package (scripts/ensure_haproxy.sh installs it).
 """
 
@@ -36,6 +41,15 @@ class Balancer:
     health_path: str
     servers: list[tuple[str, int]]
     forwarded_for: bool = False  # the public frontend: clients' addresses to the gateways
+    # Retry a request the server took but did not answer (it died) on another server:
+    # only for a tier whose requests are safe to run twice (the action server).
+    retry_unanswered: bool = False
+
+
+# HAProxy keeps a request for an L7 retry only if it fits one buffer (16 kB by default);
+# an action call carries the conversation's tracker, so buffers are larger.
+BUFFER_BYTES = 256 * 1024
+RETRY_ON = "conn-failure empty-response junk-response response-timeout 502 503 504"
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,7 @@ def haproxy_config(balancers: list[Balancer], monitor_port: int) -> str:
     lines = [
         "global",
         "    maxconn 8192",
+        f"    tune.bufsize {BUFFER_BYTES}",
         "defaults",
         "    mode http",
         "    timeout connect 2s",
@@ -86,6 +101,12 @@ def haproxy_config(balancers: list[Balancer], monitor_port: int) -> str:
             "    balance roundrobin",
             f"    option httpchk GET {lb.health_path}",
         ]
+        if lb.retry_unanswered:
+            lines += [
+                "    option http-buffer-request",  # the whole body kept: it can be resent
+                f"    retry-on {RETRY_ON}",
+                f"    retries {len(lb.servers) + 1}",
+            ]
         lines += [f"    server {name} {HOST}:{port} check" for name, port in lb.servers]
     missing = " || ".join(
         f"{{ nbsrv({lb.name}_servers) lt {len(lb.servers)} }}" for lb in balancers

@@ -194,6 +194,7 @@ class Stack:
                 path,
                 [(n, ports[n]) for n in ports if n.split("-")[0] == tier],
                 forwarded_for=public,
+                retry_unanswered=tier == "actions",
             )
             for tier, port, path, public in tiers
         ]
