@@ -3,8 +3,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Unpack
 
-from sqlalchemy import Row, case, func, or_, select, tuple_
+from sqlalchemy import Row, case, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.models import Account, Journal, LedgerEntry
@@ -22,9 +23,21 @@ class HistoryFilter:
     max_amount_minor: int | None = None
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+# A text search reads the account's rows newest first in batches, starting at this many
+# (or the page size) and doubling up to the maximum: a common word fills a page from the
+# first batch, a rare one scans with few round trips.
+SCAN_FIRST_BATCH = 50
+SCAN_MAX_BATCH = 1_000
+# An entry with its journal's kind and description (AccountRepository._page's columns).
+HistoryRow = Row[Unpack[tuple[Any, ...]]]
+
+
+def _matches(row: HistoryRow, needle: str) -> bool:
+    """What ``lower(coalesce(column, '')) LIKE '%needle%'`` over these columns did."""
+    return any(
+        needle in (value or "").lower()
+        for value in (row.description, row.counterparty_name, row.counterparty_number)
+    )
 
 
 class AccountRepository:
@@ -49,9 +62,50 @@ class AccountRepository:
         limit: int,
         after: tuple[datetime, str] | None,
         where: HistoryFilter,
-    ) -> Sequence[Row[LedgerEntry, str, str]]:
+    ) -> list[HistoryRow]:
+        """Up to `limit` entries of the account, newest first after the keyset `after`
+        (booked_at, id), each with its journal's kind and description.
+
+        The text filter is a case-insensitive substring of the description or of the
+        counterparty's name or IBAN, all three encrypted at rest, so SQL cannot apply
+        it: the other filters narrow the rows in SQL, the rows are read in keyset
+        batches (decrypted by their column types) and matched here until `limit` have
+        matched or none are left. Cost per row scanned: docs/operations.md
+        "Encryption at rest" (bench/history_search.py)."""
+        if not where.text:
+            return await self._page(account_id, where, after, limit)
+        needle, found = where.text.lower(), list[HistoryRow]()
+        batch = max(limit, SCAN_FIRST_BATCH)
+        while len(found) < limit:
+            rows = await self._page(account_id, where, after, batch)
+            found += [row for row in rows if _matches(row, needle)]
+            if len(rows) < batch:
+                break
+            after = (rows[-1].booked_at, rows[-1].id)
+            batch = min(batch * 2, SCAN_MAX_BATCH)
+        return found[:limit]
+
+    async def _page(
+        self,
+        account_id: str,
+        where: HistoryFilter,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[HistoryRow]:
+        """The entries that pass every filter but the text one."""
         stmt = (
-            select(LedgerEntry, Journal.kind, Journal.description)
+            select(
+                LedgerEntry.id,
+                LedgerEntry.journal_id,
+                LedgerEntry.booked_at,
+                LedgerEntry.amount_minor,
+                LedgerEntry.currency,
+                LedgerEntry.balance_after_minor,
+                LedgerEntry.counterparty_name,
+                LedgerEntry.counterparty_number,
+                Journal.kind,
+                Journal.description,
+            )
             .join(Journal, Journal.id == LedgerEntry.journal_id)
             .where(LedgerEntry.account_id == account_id)
         )
@@ -61,23 +115,9 @@ class AccountRepository:
             stmt = stmt.where(LedgerEntry.booked_at >= where.booked_from)
         if where.booked_to is not None:
             stmt = stmt.where(LedgerEntry.booked_at < where.booked_to)
-        if where.text:
-            pattern = _like_pattern(where.text)
-            stmt = stmt.where(
-                or_(
-                    *(
-                        func.lower(func.coalesce(column, "")).like(pattern, escape="\\")
-                        for column in (
-                            Journal.description,
-                            LedgerEntry.counterparty_name,
-                            LedgerEntry.counterparty_number,
-                        )
-                    )
-                )
-            )
         if where.min_amount_minor is not None:
             stmt = stmt.where(func.abs(LedgerEntry.amount_minor) >= where.min_amount_minor)
         if where.max_amount_minor is not None:
             stmt = stmt.where(func.abs(LedgerEntry.amount_minor) <= where.max_amount_minor)
         stmt = stmt.order_by(LedgerEntry.booked_at.desc(), LedgerEntry.id.desc()).limit(limit)
-        return (await self.session.execute(stmt)).all()
+        return list((await self.session.execute(stmt)).all())

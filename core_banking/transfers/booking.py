@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking import rawsql
-from core_banking.models import Account
+from core_banking.models import Account, Transfer
 from core_banking.models.customer import name_from_raw
+from core_banking.models.encrypted import seal
 from core_banking.rawsql import Insert, Statement
 
 
@@ -170,12 +171,13 @@ class BookingRepository:
         response: Statement | None = None,
     ) -> None:
         """One round trip on PostgreSQL: the journal (if the money moves now), the hold
-        (if it waits for step-up), the transfer, its audit row and the stored response
-        of its Idempotency-Key (`response`)."""
+        (if it waits for step-up), the transfer (`transfer` in plaintext: its payee's name
+        and IBAN and the reference are encrypted here), its audit row and the stored
+        response of its Idempotency-Key (`response`)."""
         statements: list[Statement | Insert] = list(posting)
         if hold is not None:
             statements.append(Insert("holds", [hold]))
-        statements.append(Insert("transfers", [transfer]))
+        statements.append(Insert("transfers", [seal(Transfer.__table__, transfer)]))
         statements.append(audit)
         if response is not None:
             statements.append(response)

@@ -19,6 +19,8 @@ from core_banking.models import (
     TransferKind,
     TransferStatus,
 )
+from core_banking.models.encrypted import blind_indexes
+from core_banking.models.ledger import NUMBER_CONTEXT
 
 
 @dataclass(frozen=True)
@@ -175,11 +177,17 @@ class TransferRepository:
         )
 
     async def has_paid(self, customer_id: str, number: str) -> bool:
+        """`number` in electronic form. Compared by blind index (the number is
+        encrypted), under every index key: during a rotation old rows still match."""
         payments = self._customer_payments(customer_id).subquery()
         stmt = (
             select(func.count())
             .select_from(payments)
-            .where(payments.c.counterparty_number == number)
+            .where(
+                payments.c.counterparty_number_index.in_(
+                    blind_indexes(number, context=NUMBER_CONTEXT)
+                )
+            )
         )
         return bool(await self.session.scalar(stmt))
 
