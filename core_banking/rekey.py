@@ -6,7 +6,7 @@ Which columns: every ``EncryptedText`` column of the models and every blind inde
 column (``info=blind_index_of(...)``, recomputed from its encrypted column's plaintext).
 Each table is walked in keyset batches (id order) of rows with a value not under the
 current data key or an index not under the current index key; each batch is one short
-transaction that locks its rows ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (a row a
+transaction that locks its rows ``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL (a row a
 request holds is skipped, never waited for; the count of rows left says whether to run
 again). The service keeps reading with every listed key meanwhile and writes new values
 and indexes under the current ones. Prints one line per table and exits 0 when nothing
@@ -122,7 +122,9 @@ async def rekey_table(
                 sa.select(raw).where(raw.c.id > last, stale).order_by(raw.c.id).limit(batch_size)
             )
             if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+                # NO KEY UPDATE: no key changes, so rows that reference these (a new
+                # ledger entry's journal, a transfer's customer) are not held up.
+                query = query.with_for_update(skip_locked=True, key_share=True)
             rows = (await conn.execute(query)).mappings().all()
             updates = [{"row_key": row["id"], **_moved(row, spec, cipher)} for row in rows]
             if updates:  # one executemany per batch, not a round trip per row

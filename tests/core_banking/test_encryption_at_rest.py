@@ -198,7 +198,10 @@ def test_rekey_cli_prints_counts(tmp_path: Path, rsa_keys: Keys) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "customers: 2 re-encrypted under key 'keyB', 0 left" in done.stdout
-    assert "payees: 4 re-encrypted under key 'keyB' (blind indexes under index key '(no id)'), 0 left" in done.stdout
+    assert (
+        "payees: 4 re-encrypted under key 'keyB' (blind indexes under index key '(no id)'), 0 left"
+        in done.stdout
+    )
 
 
 async def test_rekey_skips_rows_a_request_holds_and_a_second_run_takes_them(
