@@ -121,6 +121,7 @@ async def test_rotating_both_keys_while_transfers_are_made_loses_nothing(
         )
         # Lookups match the old (bare) indexes before anything moved.
         assert (await first_payment(client, me, mine, rent["iban"]))["risk_reasons"] == []
+        assert (await add_payee(client, me, rent["iban"])).status_code == 409
 
         answered: list[dict[str, Any]] = []
         stop = asyncio.Event()
@@ -178,13 +179,16 @@ async def test_rotating_both_keys_while_transfers_are_made_loses_nothing(
         # Paid under the old index key (the seed's rent) and during the rotation.
         assert (await first_payment(client, me, mine, rent["iban"]))["risk_reasons"] == []
         assert (await first_payment(client, other, theirs, WRITER_IBAN))["risk_reasons"] == []
-        duplicate = await client.post(
-            "/v1/payees", json={"name": "again", "iban": rent["iban"]}, headers=me.headers
-        )
-        assert duplicate.status_code == 409, duplicate.text
+        assert (await add_payee(client, me, rent["iban"])).status_code == 409
         history = await history_of(client, other, theirs["checking"]["id"], q=WRITER_IBAN[-6:])
         paid_by_writer = [t for t in answered if t["to_account"]["number"] == WRITER_IBAN]
         assert len(history) == len(paid_by_writer) + 1  # and the check's payment just now
+
+
+async def add_payee(client: httpx.AsyncClient, who: Customer, iban: str) -> httpx.Response:
+    return await client.post(
+        "/v1/payees", json={"name": "the same again", "iban": iban}, headers=who.headers
+    )
 
 
 async def history_of(

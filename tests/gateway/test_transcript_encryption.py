@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.console.review import erasure
 from gateway.console.review import repository as repo
 from gateway.console.review.schemas import SessionFilters
 from gateway.fieldcrypt import FieldDecryptError, new_key_spec, parse_index_keys
@@ -306,6 +307,7 @@ async def test_rotating_the_index_key_while_the_writer_runs_loses_no_conversatio
             Settings(data_index_keys=INDEX_2, data_index_key=DEFAULT_DATA_INDEX_KEY)
         )
         assert await search(engine, customer="anna meier") == set(written["Anna Meier"])
+        assert await erasure_finds(engine, "ben ROSSI") == ["id-Ben Rossi"]  # old indexes
         stop = asyncio.Event()
 
         async def keep_writing() -> None:
@@ -331,6 +333,14 @@ async def test_rotating_the_index_key_while_the_writer_runs_loses_no_conversatio
     assert all(index.startswith("ix2:") for (index,) in indexes)
     assert await search(engine, customer="ANNA MEIER") == set(written["Anna Meier"])
     assert await search(engine, customer="Ben Rossi") == set(written["Ben Rossi"])
+    assert await erasure_finds(engine, "Anna Meier") == ["id-Anna Meier"]
+
+
+async def erasure_finds(engine: AsyncEngine, customer: str) -> list[str]:
+    """The customer ids an erasure by this name would erase (only the blind index
+    finds a name there: no decrypt-and-filter)."""
+    async with engine.connect() as conn:
+        return await erasure._customer_ids(conn, customer)
 
 
 def test_index_keys_come_from_data_index_keys_then_data_index_key() -> None:
