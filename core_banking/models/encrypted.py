@@ -87,6 +87,11 @@ def _encrypted_columns(table: FromClause) -> tuple[tuple[str, str], ...]:
     )
 
 
+def opened(stored: str | None, *, context: str) -> str | None:
+    """A value as hand-written SQL reads it (ciphertext), as the ORM column gives it."""
+    return None if stored is None else active_cipher().decrypt(stored, context=context)
+
+
 def seal(table: FromClause, row: Mapping[str, Any]) -> dict[str, Any]:
     """``row`` as the ORM would bind it to ``table``: its encrypted columns' values
     encrypted, the rest as they are."""

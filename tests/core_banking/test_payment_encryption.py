@@ -1,8 +1,8 @@
 """Payments at rest (issue 19, migration 0006): after transfers, a gift card and the seed's
-history, no table holds a person's name, an IBAN or a reference in clear (the bank's own
-account numbers aside: see CLEAR_BY_DESIGN), while the API answers as before; the
-first-payment risk rule still recognises a payee through the ledger's blind index; the
-history search still finds a payee by part of the name or of the IBAN, page by page.
+history, no table holds a person's name, an IBAN (not even the accounts' own) or a
+reference in clear, while the API answers as before; the first-payment risk rule still
+recognises a payee through the ledger's blind index; the history search still finds a
+payee by part of the name or of the IBAN, page by page.
 """
 
 from __future__ import annotations
@@ -37,9 +37,6 @@ SessionFactory = Callable[[], AsyncSession]
 ZOE = "Zoe Quartermaine"
 ZOE_IBAN = make_iban(OTHER_BANK_CODE, "4242424242")
 STRANGER_IBAN = make_iban(OTHER_BANK_CODE, "9191919191")
-# The bank's own account identifiers: the key every payment is looked up by (issue 19's
-# brief scopes names and IBANs copied into payments; docs/operations.md says why these stay).
-CLEAR_BY_DESIGN = {("accounts", "number")}
 
 
 async def clear_text(engine: AsyncEngine, needles: list[str]) -> list[tuple[str, str, str]]:
@@ -50,8 +47,6 @@ async def clear_text(engine: AsyncEngine, needles: list[str]) -> list[tuple[str,
     async with engine.connect() as conn:
         for table in Base.metadata.sorted_tables:
             for column in table.columns:
-                if (table.name, column.name) in CLEAR_BY_DESIGN:
-                    continue
                 values = await conn.execute(
                     text(f"SELECT CAST({column.name} AS TEXT) FROM {table.name}")
                 )
@@ -147,7 +142,7 @@ async def test_no_name_iban_or_reference_in_clear_after_payments(
         "City Housing",  # the seeded payees and history
         "Alpine Energy",
         "Alex Agent",  # staff
-        mine["checking"]["number"],  # our own customers' IBANs, copied into payments
+        mine["checking"]["number"],  # our own customers' IBANs, and their copies
         theirs["checking"]["number"],
     ]
     assert await clear_text(engine, needles) == []

@@ -5,10 +5,11 @@ in clear into every payment. Encrypted now, with the current DATA_ENCRYPTION_KEY
 transfers (payee's IBAN and name, the payer's reference), journals (description: a
 transfer's reference), ledger entries (counterparty name and IBAN), stored
 Idempotency-Key responses (they repeat a transfer's names and IBANs, a gift card's
-recipient), gift cards (recipient's name, message) and staff names. Ledger entries get
-``counterparty_number_index``, the blind index the first-payment risk rule compares, and
-blind index columns widen for a key id before the HMAC (``<key id>:<hex>``, rotation of
-the index keys). Downgrade decrypts.
+recipient), gift cards (recipient's name, message), staff names and the accounts' own
+IBANs. Ledger entries get ``counterparty_number_index``, the blind index the
+first-payment risk rule compares, and accounts ``number_index``, by which payments find
+them and which keeps numbers unique; blind index columns widen for a key id before the
+HMAC (``<key id>:<hex>``, rotation of the index keys). Downgrade decrypts.
 
 Revision ID: 0006
 Revises: 0005
@@ -45,9 +46,13 @@ ENCRYPTED: dict[str, dict[str, sa.types.TypeEngine[Any]]] = {
     "idempotency_records": {"response_body": sa.Text()},
     "gift_cards": {"recipient_name": sa.String(200), "message": sa.String(500)},
     "staff_users": {"display_name": sa.String(200)},
+    "accounts": {"number": sa.String(34)},
 }
-NUMBER_INDEX = "counterparty_number_index"
-NUMBER_CONTEXT = "ledger_entries.counterparty_number"
+# New blind index columns: table -> (the encrypted column indexed, the index column).
+INDEXED = {
+    "ledger_entries": ("counterparty_number", "counterparty_number_index"),
+    "accounts": ("number", "number_index"),
+}
 INDEX_TYPE, OLD_INDEX_TYPE = sa.String(97), sa.String(64)  # fieldcrypt.INDEX_LENGTH
 
 
@@ -93,30 +98,28 @@ def _rewrite(table: str, convert: Callable[[str, str], str]) -> None:
         last = batch[-1]["id"]
 
 
-def _index_numbers(cipher: FieldCipher) -> None:
-    """counterparty_number_index of every ledger entry, from its (encrypted) number."""
-    raw = sa.table("ledger_entries", sa.column("id"), sa.column("counterparty_number"))
+def _index(table: str, cipher: FieldCipher) -> None:
+    """The new blind index column of ``table``, from its (now encrypted) source column."""
+    source, index = INDEXED[table]
+    context_name = f"{table}.{source}"
+    raw = sa.table(table, sa.column("id"), sa.column(source), sa.column(index))
     last = ""
     while True:
-        query = sa.select(raw.c.id, raw.c.counterparty_number).where(
-            raw.c.id > last, raw.c.counterparty_number.is_not(None)
-        )
-        batch = op.get_bind().execute(query.order_by(raw.c.id).limit(BATCH)).all()
+        query = sa.select(raw.c.id, raw.c[source]).where(raw.c.id > last)
+        query = query.where(raw.c[source].is_not(None)).order_by(raw.c.id).limit(BATCH)
+        batch = op.get_bind().execute(query).all()
         if not batch:
             return
         updates = [
             {
                 "row_key": row_id,
-                NUMBER_INDEX: cipher.blind_index(
-                    cipher.decrypt(number, context=NUMBER_CONTEXT), context=NUMBER_CONTEXT
+                index: cipher.blind_index(
+                    cipher.decrypt(value, context=context_name), context=context_name
                 ),
             }
-            for row_id, number in batch
+            for row_id, value in batch
         ]
-        target = sa.table("ledger_entries", sa.column("id"), sa.column(NUMBER_INDEX))
-        op.get_bind().execute(
-            sa.update(target).where(target.c.id == sa.bindparam("row_key")), updates
-        )
+        op.get_bind().execute(sa.update(raw).where(raw.c.id == sa.bindparam("row_key")), updates)
         last = batch[-1][0]
 
 
@@ -128,14 +131,21 @@ def upgrade() -> None:
                 if not isinstance(old_type, sa.Text):
                     op.alter_column(table, column, type_=sa.Text(), existing_type=old_type)
         op.alter_column("payees", "iban_index", type_=INDEX_TYPE, existing_type=OLD_INDEX_TYPE)
-    op.add_column("ledger_entries", sa.Column(NUMBER_INDEX, INDEX_TYPE, nullable=True))
+        # Unique ciphertexts mean nothing: numbers are unique by their blind index now.
+        op.drop_constraint("uq_accounts_number", "accounts", type_="unique")
+    for table, (_, index) in INDEXED.items():
+        op.add_column(table, sa.Column(index, INDEX_TYPE, nullable=True))
 
     def encrypt(context_name: str, value: str) -> str:
         return cipher.encrypt(value, context=context_name)
 
     for table in ENCRYPTED:
         _rewrite(table, encrypt)
-    _index_numbers(cipher)
+    for table in INDEXED:
+        _index(table, cipher)
+    if _postgresql():  # SQLite cannot add NOT NULL to a column without rebuilding
+        op.alter_column("accounts", "number_index", nullable=False, existing_type=INDEX_TYPE)
+    op.create_index("uq_accounts_number_index", "accounts", ["number_index"], unique=True)
 
 
 def downgrade() -> None:
@@ -146,8 +156,9 @@ def downgrade() -> None:
 
     for table in ENCRYPTED:
         _rewrite(table, decrypt)
-    with op.batch_alter_table("ledger_entries") as batch:
-        batch.drop_column(NUMBER_INDEX)
+    op.drop_index("uq_accounts_number_index", "accounts")
+    for table, (_, index) in INDEXED.items():
+        op.drop_column(table, index)  # SQLite (3.35+) drops an unindexed column in place
     if _postgresql():
         # Indexes under a key id do not fit the old width: back to bare ones (as 0005
         # made them, under DATA_INDEX_KEY) is a rekey with that key, not a migration.
@@ -156,3 +167,4 @@ def downgrade() -> None:
             for column, old_type in columns.items():
                 if not isinstance(old_type, sa.Text):
                     op.alter_column(table, column, type_=old_type, existing_type=sa.Text())
+        op.create_unique_constraint("uq_accounts_number", "accounts", ["number"])
