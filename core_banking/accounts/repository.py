@@ -5,10 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Unpack
 
-from sqlalchemy import Row, case, func, select, tuple_
+from sqlalchemy import Row, Text, case, func, select, tuple_, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.models import Account, Journal, LedgerEntry
+from core_banking.models.encrypted import opened
+from core_banking.models.ledger import DESCRIPTION_CONTEXT, NAME_CONTEXT, NUMBER_CONTEXT
 
 # Checking first, then savings: the order the assistant lists them in.
 _TYPE_ORDER = case({"checking": 0, "savings": 1}, value=Account.type, else_=2)
@@ -30,13 +32,30 @@ SCAN_FIRST_BATCH = 50
 SCAN_MAX_BATCH = 1_000
 # An entry with its journal's kind and description (AccountRepository._page's columns).
 HistoryRow = Row[Unpack[tuple[Any, ...]]]
+# What a text search reads of each row: the keyset and the three searched columns as
+# stored (ciphertext: decrypted only as far as needed, see _matches).
+_SCANNED = (
+    LedgerEntry.id,
+    LedgerEntry.booked_at,
+    type_coerce(Journal.description, Text).label("description"),
+    type_coerce(LedgerEntry.counterparty_name, Text).label("counterparty_name"),
+    type_coerce(LedgerEntry.counterparty_number, Text).label("counterparty_number"),
+)
+_SEARCHED = (
+    ("description", DESCRIPTION_CONTEXT),
+    ("counterparty_name", NAME_CONTEXT),
+    ("counterparty_number", NUMBER_CONTEXT),
+)
 
 
 def _matches(row: HistoryRow, needle: str) -> bool:
-    """What ``lower(coalesce(column, '')) LIKE '%needle%'`` over these columns did."""
+    """What ``lower(coalesce(column, '')) LIKE '%needle%'`` over the description and the
+    counterparty's name and IBAN did, on their decrypted values (in that order, up to
+    the first that matches)."""
     return any(
-        needle in (value or "").lower()
-        for value in (row.description, row.counterparty_name, row.counterparty_number)
+        needle in str(opened(getattr(row, column), context=context)).lower()
+        for column, context in _SEARCHED
+        if getattr(row, column) is not None
     )
 
 
@@ -69,21 +88,24 @@ class AccountRepository:
         The text filter is a case-insensitive substring of the description or of the
         counterparty's name or IBAN, all three encrypted at rest, so SQL cannot apply
         it: the other filters narrow the rows in SQL, the rows are read in keyset
-        batches (decrypted by their column types) and matched here until `limit` have
-        matched or none are left. Cost per row scanned: docs/operations.md
-        "Encryption at rest" (bench/history_search.py)."""
+        batches (only their keyset and those three columns, as stored) and decrypted and
+        matched here until `limit` have matched or none are left; then the matches are
+        read in full. Cost per row scanned: docs/operations.md "Encryption at rest"
+        (bench/history_search.py)."""
         if not where.text:
             return await self._page(account_id, where, after, limit)
-        needle, found = where.text.lower(), list[HistoryRow]()
+        needle, matched = where.text.lower(), list[str]()
         batch = max(limit, SCAN_FIRST_BATCH)
-        while len(found) < limit:
-            rows = await self._page(account_id, where, after, batch)
-            found += [row for row in rows if _matches(row, needle)]
+        while len(matched) < limit:
+            rows = await self._rows(_SCANNED, account_id, where, after, batch)
+            matched += [row.id for row in rows if _matches(row, needle)]
             if len(rows) < batch:
                 break
             after = (rows[-1].booked_at, rows[-1].id)
             batch = min(batch * 2, SCAN_MAX_BATCH)
-        return found[:limit]
+        if not matched:
+            return []
+        return await self._page(account_id, where, None, limit, only=matched[:limit])
 
     async def _page(
         self,
@@ -91,26 +113,42 @@ class AccountRepository:
         where: HistoryFilter,
         after: tuple[datetime, str] | None,
         limit: int,
+        only: Sequence[str] | None = None,
     ) -> list[HistoryRow]:
-        """The entries that pass every filter but the text one."""
+        """The entries that pass every filter but the text one, in full (decrypted);
+        `only`: of these entries (a text search's matches)."""
+        columns = (
+            LedgerEntry.id,
+            LedgerEntry.journal_id,
+            LedgerEntry.booked_at,
+            LedgerEntry.amount_minor,
+            LedgerEntry.currency,
+            LedgerEntry.balance_after_minor,
+            LedgerEntry.counterparty_name,
+            LedgerEntry.counterparty_number,
+            Journal.kind,
+            Journal.description,
+        )
+        return await self._rows(columns, account_id, where, after, limit, only)
+
+    async def _rows(
+        self,
+        columns: tuple[Any, ...],
+        account_id: str,
+        where: HistoryFilter,
+        after: tuple[datetime, str] | None,
+        limit: int,
+        only: Sequence[str] | None = None,
+    ) -> list[HistoryRow]:
         stmt = (
-            select(
-                LedgerEntry.id,
-                LedgerEntry.journal_id,
-                LedgerEntry.booked_at,
-                LedgerEntry.amount_minor,
-                LedgerEntry.currency,
-                LedgerEntry.balance_after_minor,
-                LedgerEntry.counterparty_name,
-                LedgerEntry.counterparty_number,
-                Journal.kind,
-                Journal.description,
-            )
+            select(*columns)
             .join(Journal, Journal.id == LedgerEntry.journal_id)
             .where(LedgerEntry.account_id == account_id)
         )
         if after is not None:
             stmt = stmt.where(tuple_(LedgerEntry.booked_at, LedgerEntry.id) < tuple_(*after))
+        if only is not None:
+            stmt = stmt.where(LedgerEntry.id.in_(only))
         if where.booked_from is not None:
             stmt = stmt.where(LedgerEntry.booked_at >= where.booked_from)
         if where.booked_to is not None:

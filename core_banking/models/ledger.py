@@ -9,6 +9,8 @@ from core_banking.fieldcrypt import INDEX_LENGTH
 from core_banking.models.base import Base, IdMixin, TimestampMixin, UtcDateTime
 from core_banking.models.encrypted import EncryptedText, blind_index_of
 
+DESCRIPTION_CONTEXT = "journals.description"
+NAME_CONTEXT = "ledger_entries.counterparty_name"
 NUMBER_CONTEXT = "ledger_entries.counterparty_number"
 
 
@@ -21,7 +23,7 @@ class Journal(IdMixin, TimestampMixin, Base):
     # Encrypted at rest: a transfer's is the payer's free-text reference, which may name
     # people ("dinner with Anna"). Searched by decrypting (accounts.repository).
     description: Mapped[str] = mapped_column(
-        EncryptedText("journals.description"), nullable=False, default=""
+        EncryptedText(DESCRIPTION_CONTEXT), nullable=False, default=""
     )
 
 
@@ -61,7 +63,7 @@ class LedgerEntry(IdMixin, Base):
     # merchant's) name and IBAN, encrypted at rest. The first-payment risk rule compares
     # the number's blind index (transfers.repository.has_paid).
     counterparty_name: Mapped[str | None] = mapped_column(
-        EncryptedText("ledger_entries.counterparty_name"), nullable=True
+        EncryptedText(NAME_CONTEXT), nullable=True
     )
     counterparty_number: Mapped[str | None] = mapped_column(
         EncryptedText(NUMBER_CONTEXT), nullable=True
