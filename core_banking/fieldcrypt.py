@@ -46,8 +46,14 @@ class FieldDecryptError(ValueError):
     """A stored value cannot be decrypted: unknown key id, tampered or not ours."""
 
 
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """base64.urlsafe_b64decode of unpadded text, in one C call after the translation
+    (searches decrypt a value per row: this is a third of a decryption's time)."""
+    data = text.encode("ascii").translate(_FROM_URLSAFE)
+    return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
 
 
 def parse_keys(spec: str) -> list[tuple[str, bytes]]:

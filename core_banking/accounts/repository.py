@@ -41,11 +41,7 @@ _SCANNED = (
     type_coerce(LedgerEntry.counterparty_name, Text).label("counterparty_name"),
     type_coerce(LedgerEntry.counterparty_number, Text).label("counterparty_number"),
 )
-_SEARCHED = (
-    ("description", DESCRIPTION_CONTEXT),
-    ("counterparty_name", NAME_CONTEXT),
-    ("counterparty_number", NUMBER_CONTEXT),
-)
+_SEARCHED = (DESCRIPTION_CONTEXT, NAME_CONTEXT, NUMBER_CONTEXT)  # _SCANNED[2:]'s contexts
 
 
 def _matches(row: HistoryRow, needle: str) -> bool:
@@ -53,9 +49,9 @@ def _matches(row: HistoryRow, needle: str) -> bool:
     counterparty's name and IBAN did, on their decrypted values (in that order, up to
     the first that matches)."""
     return any(
-        needle in str(opened(getattr(row, column), context=context)).lower()
-        for column, context in _SEARCHED
-        if getattr(row, column) is not None
+        needle in str(opened(stored, context=context)).lower()
+        for stored, context in zip(row[2:], _SEARCHED, strict=True)
+        if stored is not None
     )
 
 
