@@ -13,6 +13,7 @@ rows for 20), a word on no entry (the scan reads the whole account), and that wo
 within 10 % of the days. Prints the median and worst wall-clock time of --runs, the
 median CPU time of this process (decryption and matching happen here; the database's
 share is in the wall-clock time), and the microseconds per entry read. Then times
+migration 0006 down (decrypting) and up again (encrypting every row), and
 ``core_banking.rekey`` moving every row to a new data key and a new index key (rows/s).
 The same script run on a tree from before issue 19's payment encryption (plaintext
 rows, SQL ``ILIKE``) gives the figures to compare with (docs/operations.md).
@@ -127,6 +128,16 @@ async def measure(entries: int, runs: int) -> None:
         print(
             f"{entries:>7} entries  a full scan: {median * 1000 / entries:.1f} µs per entry,"
             f" {cpu * 1000 / entries:.1f} µs of it CPU here (the rest: PostgreSQL, waiting)"
+        )
+
+        began = time.perf_counter()
+        await migrate.downgrade(settings, "0005")
+        down = time.perf_counter() - began
+        began = time.perf_counter()
+        await migrate.upgrade(settings)
+        print(
+            f"{entries:>7} entries  migration 0006 down (decrypts) {down:.1f} s,"
+            f" up (encrypts, indexes) {time.perf_counter() - began:.1f} s"
         )
 
         rotated = Settings(
