@@ -177,11 +177,6 @@ class FieldCipher:
         id-less key, whose indexes are the ones without a ':')."""
         return f"{self.current_index_kid}:" if self.current_index_kid else ""
 
-    def is_current_index(self, stored: str) -> bool:
-        if self.current_index_kid == LEGACY_INDEX_KID:
-            return ":" not in stored
-        return stored.startswith(self.current_index_prefix)
-
 
 def _index(kid: str, key: bytes, normalised: str, context: str) -> str:
     message = context.encode() + b"\x00" + normalised.encode()
