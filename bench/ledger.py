@@ -41,6 +41,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 from psycopg import sql
 
+from core_banking.models.account import NUMBER_CONTEXT
+from core_banking.models.encrypted import cipher_for
 from core_banking.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -263,7 +265,9 @@ def main() -> int:
                     "SELECT customer_id, id, number FROM accounts WHERE type = 'checking'"
                 ).fetchall()
             callers = [(token(private_pem, str(c)), str(a)) for c, a, _ in rows]
-            numbers = [str(n) for _, _, n in rows]
+            # Account numbers are encrypted at rest (the server's keys: the same env).
+            cipher = cipher_for(Settings())
+            numbers = [cipher.decrypt(str(n), context=NUMBER_CONTEXT) for _, _, n in rows]
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
             server = start_server(

@@ -25,6 +25,7 @@ from core_banking import rawsql
 from core_banking.models import IdempotencyRecord
 from core_banking.models.base import new_id, utcnow
 from core_banking.models.customer import name_from_raw
+from core_banking.models.encrypted import seal
 from core_banking.problems import IdempotencyKeyReused
 from core_banking.rawsql import Statement
 
@@ -60,14 +61,17 @@ class Claim:
     finished: bool = False
 
     def finish(self, status: int, stored_body: dict[str, Any]) -> Statement:
-        """The UPDATE that stores the response, for rawsql.write_together."""
+        """The UPDATE that stores the response (encrypted: it holds names and IBANs),
+        for rawsql.write_together."""
         self.finished = True
+        body = json.dumps(stored_body, separators=(",", ":"))
+        sealed = seal(IdempotencyRecord.__table__, {"response_body": body})
         return Statement(
             FINISH_SQL,
             {
                 "idem_id": self.record_id,
                 "idem_status": status,
-                "idem_body": json.dumps(stored_body, separators=(",", ":")),
+                "idem_body": sealed["response_body"],
             },
         )
 

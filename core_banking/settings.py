@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core_banking.fieldcrypt import parse_index_key, parse_keys
+from core_banking.fieldcrypt import parse_index_keys, parse_keys
 
 DEFAULT_SERVICE_TOKEN = "dev-service-token"
 DEFAULT_GIFT_CARD_CODE_KEY = "dev-gift-card-code-key"
@@ -73,8 +73,14 @@ class Settings(BaseSettings):
     # comma separated; the first encrypts, all decrypt. Rotation: put a new key first,
     # run ``python -m core_banking.rekey``, then drop the old one (docs/operations.md).
     data_encryption_keys: str = DEFAULT_DATA_ENCRYPTION_KEYS
-    # HMAC key of the blind indexes (payees.iban_index); not rotated by rekey.
-    data_index_key: str = DEFAULT_DATA_INDEX_KEY
+    # HMAC keys of the blind indexes (payees.iban_index,
+    # ledger_entries.counterparty_number_index): ``kid:base64 key`` pairs, comma separated;
+    # the first makes new indexes, lookups match under all. Rotation as for the data keys.
+    data_index_keys: str = ""
+    # The one index key from before DATA_INDEX_KEYS, without a key id (its indexes are
+    # bare hex). Still read, after DATA_INDEX_KEYS' keys, so the indexes it made keep
+    # matching until the rekey has moved them. Neither set: the development key.
+    data_index_key: str = ""
     step_up_totp_issuer: str = "Bank"  # the name authenticator apps show
     idempotency_ttl_hours: int = Field(default=48, ge=24)
     # Retries of a whole money-moving transaction on PostgreSQL 40001/40P01.
@@ -117,14 +123,24 @@ class Settings(BaseSettings):
             )
         # Malformed keys fail at startup, not at the first request that reads a name.
         data_keys = parse_keys(self.data_encryption_keys)
-        parse_index_key(self.data_index_key)
+        index_keys = parse_index_keys(self.index_keys)
         if self.is_production and any(
             key == base64.b64decode(DEFAULT_DATA_ENCRYPTION_KEY) for _, key in data_keys
         ):
             raise ValueError("DATA_ENCRYPTION_KEYS must not hold the development key in production")
-        if self.is_production and self.data_index_key.strip() == DEFAULT_DATA_INDEX_KEY:
-            raise ValueError("DATA_INDEX_KEY must be set to a non-default value in production")
+        if self.is_production and any(
+            key == base64.b64decode(DEFAULT_DATA_INDEX_KEY) for _, key in index_keys
+        ):
+            raise ValueError(
+                "DATA_INDEX_KEYS (or DATA_INDEX_KEY) must be set to non-default keys in production"
+            )
         return self
+
+    @property
+    def index_keys(self) -> str:
+        """The blind index keys in force: DATA_INDEX_KEYS, then DATA_INDEX_KEY."""
+        given = [spec.strip() for spec in (self.data_index_keys, self.data_index_key)]
+        return ",".join(spec for spec in given if spec) or DEFAULT_DATA_INDEX_KEY
 
     @property
     def is_production(self) -> bool:

@@ -8,8 +8,12 @@ flag day (``DATA_ENCRYPTION_KEYS="new:...,old:..."``: the first encrypts, all de
 another column does not decrypt.
 
 Equality lookups cannot use randomised ciphertext, so a column that needs one gets a
-blind index beside it: HMAC-SHA256 under a separate key (``DATA_INDEX_KEY``) of the
-context and the normalised value. It reveals which rows are equal, nothing more.
+blind index beside it: HMAC-SHA256 under a separate key of the context and the
+normalised value. It reveals which rows are equal, nothing more. Index keys rotate the
+same way (``DATA_INDEX_KEYS="k2:...,k1:..."``): an index is stored as ``<key id>:<hex>``,
+the first key makes new ones, lookups match the index under every listed key, and the
+rekey command recomputes old ones. A key given without an id (``DATA_INDEX_KEY``, from
+before index keys had ids) makes bare ``<hex>`` indexes, as it always did.
 
 core_banking has its own copy of this module (no Python import crosses the deployables).
 """
@@ -18,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 import re
@@ -30,6 +33,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 VERSION = "v1"
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _NONCE_BYTES = 12
+LEGACY_INDEX_KID = ""  # the id-less index key: bare indexes, no ``<key id>:`` before them
+# The longest stored index: a 32-character key id, ":", 64 hex digits.
+INDEX_LENGTH = 32 + 1 + 64
 
 
 class FieldKeyError(ValueError):
@@ -40,8 +46,14 @@ class FieldDecryptError(ValueError):
     """A stored value cannot be decrypted: unknown key id, tampered or not ours."""
 
 
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """base64.urlsafe_b64decode of unpadded text, in one C call after the translation
+    (searches decrypt a value per row: this is a third of a decryption's time)."""
+    data = text.encode("ascii").translate(_FROM_URLSAFE)
+    return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
 
 
 def parse_keys(spec: str) -> list[tuple[str, bytes]]:
@@ -77,22 +89,47 @@ def parse_index_key(encoded: str) -> bytes:
     return key
 
 
+def parse_index_keys(spec: str) -> list[tuple[str, bytes]]:
+    """``kid:base64key,kid:base64key`` -> [(kid, key)], the current one first. One entry
+    may be a bare base64 key (no ``:``, which base64 never contains): the key from before
+    index keys had ids, whose indexes are stored without one (kid ``LEGACY_INDEX_KID``)."""
+    keys: list[tuple[str, bytes]] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        kid, sep, encoded = part.rpartition(":")
+        if sep and not _KID.match(kid):
+            raise FieldKeyError(f"index key {kid!r}: expected <key id>:<base64 key>")
+        if any(kid == known for known, _ in keys):
+            what = f"key id {kid!r}" if kid else "a key without an id"
+            raise FieldKeyError(f"blind index keys: {what} appears twice")
+        keys.append((kid, parse_index_key(encoded)))
+    if not keys:
+        raise FieldKeyError("no blind index key configured")
+    return keys
+
+
 def new_key_spec(kid: str) -> str:
     """A fresh ``kid:base64key`` entry (docs: how to make one)."""
     return f"{kid}:{base64.urlsafe_b64encode(os.urandom(32)).decode()}"
 
 
 class FieldCipher:
-    def __init__(self, keys: Sequence[tuple[str, bytes]], index_key: bytes) -> None:
+    def __init__(
+        self, keys: Sequence[tuple[str, bytes]], index_keys: Sequence[tuple[str, bytes]]
+    ) -> None:
         if not keys:
             raise FieldKeyError("no data encryption key configured")
+        if not index_keys:
+            raise FieldKeyError("no blind index key configured")
         self.current_kid = keys[0][0]
         self._aead = {kid: AESGCM(key) for kid, key in keys}
-        self._index_key = index_key
+        self.current_index_kid = index_keys[0][0]
+        self._index_keys = list(index_keys)
 
     @classmethod
-    def from_config(cls, keys: str, index_key: str) -> FieldCipher:
-        return cls(parse_keys(keys), parse_index_key(index_key))
+    def from_config(cls, keys: str, index_keys: str) -> FieldCipher:
+        return cls(parse_keys(keys), parse_index_keys(index_keys))
 
     @property
     def current_prefix(self) -> str:
@@ -125,9 +162,26 @@ class FieldCipher:
         return stored.startswith(self.current_prefix)
 
     def blind_index(self, normalised: str, *, context: str) -> str:
-        """64 hex chars; equal for equal (context, value), unguessable without the key."""
-        message = context.encode() + b"\x00" + normalised.encode()
-        return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
+        """Under the current index key: ``<key id>:`` and 64 hex chars (bare hex for the
+        id-less key); equal for equal (context, value), unguessable without the key."""
+        return _index(*self._index_keys[0], normalised, context)
+
+    def blind_indexes(self, normalised: str, *, context: str) -> list[str]:
+        """The value's index under every configured index key, current first: what an
+        equality lookup compares while indexes move from one key to the next."""
+        return [_index(kid, key, normalised, context) for kid, key in self._index_keys]
+
+    @property
+    def current_index_prefix(self) -> str:
+        """Every index made under the current index key starts with this ('' for the
+        id-less key, whose indexes are the ones without a ':')."""
+        return f"{self.current_index_kid}:" if self.current_index_kid else ""
+
+
+def _index(kid: str, key: bytes, normalised: str, context: str) -> str:
+    message = context.encode() + b"\x00" + normalised.encode()
+    digest = hmac.digest(key, message, "sha256").hex()  # one call into OpenSSL
+    return f"{kid}:{digest}" if kid else digest
 
 
 def key_id_parts(stored: str) -> tuple[str, str, str]:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway.fieldcrypt import parse_index_key, parse_keys
+from gateway.fieldcrypt import parse_index_keys, parse_keys
 
 DEFAULT_SERVICE_TOKEN = "dev-service-token"
 DEFAULT_RASA_AUTH_TOKEN = "dev-rasa-token"
@@ -131,8 +131,14 @@ class Settings(BaseSettings):
     # (gateway/fieldcrypt.py): ``kid:base64 32-byte key`` pairs, comma separated, the
     # first encrypts, all decrypt; rotate with ``python -m gateway.transcripts.rekey``.
     data_encryption_keys: str = DEFAULT_DATA_ENCRYPTION_KEYS
-    # HMAC key of the blind index on customer names (the console's customer filter).
-    data_index_key: str = DEFAULT_DATA_INDEX_KEY
+    # HMAC keys of the blind index on customer names (the console's customer filter):
+    # ``kid:base64 key`` pairs, the first makes new indexes, lookups match under all;
+    # rotate with ``python -m gateway.transcripts.rekey``.
+    data_index_keys: str = ""
+    # The one index key from before DATA_INDEX_KEYS, without a key id (bare indexes),
+    # still read after DATA_INDEX_KEYS' keys until the rekey has moved its indexes.
+    # Neither set: the development key.
+    data_index_key: str = ""
     # Transcript rows and Rasa's events older than this are deleted (hourly, by any
     # instance); Rasa's trackers expire in Redis after RASA_TRACKER_TTL_SECONDS.
     transcript_retention_days: int = Field(default=90, gt=0)
@@ -180,21 +186,30 @@ class Settings(BaseSettings):
     def _production_needs_real_secrets(self) -> Settings:
         # Malformed data keys fail at startup, not at the first transcript written.
         data_keys = parse_keys(self.data_encryption_keys)
-        parse_index_key(self.data_index_key)
+        index_keys = parse_index_keys(self.index_keys)
         if self.app_env != "production":
             return self
         if any(key == base64.b64decode(DEFAULT_DATA_ENCRYPTION_KEY) for _, key in data_keys):
             raise ValueError("DATA_ENCRYPTION_KEYS must not hold the development key in production")
+        if any(key == base64.b64decode(DEFAULT_DATA_INDEX_KEY) for _, key in index_keys):
+            raise ValueError(
+                "DATA_INDEX_KEYS (or DATA_INDEX_KEY) must be set to non-default keys in production"
+            )
         defaults = {
             "SERVICE_TOKEN": (self.service_token, DEFAULT_SERVICE_TOKEN),
             "RASA_AUTH_TOKEN": (self.rasa_auth_token, DEFAULT_RASA_AUTH_TOKEN),
             "CHAT_CREDENTIAL_KEY": (self.chat_credential_key, DEFAULT_CHAT_CREDENTIAL_KEY),
-            "DATA_INDEX_KEY": (self.data_index_key.strip(), DEFAULT_DATA_INDEX_KEY),
         }
         for name, (value, default) in defaults.items():
             if value in ("", default) or default in value.split(","):
                 raise ValueError(f"{name} must be set to a non-default value in production")
         return self
+
+    @property
+    def index_keys(self) -> str:
+        """The blind index keys in force: DATA_INDEX_KEYS, then DATA_INDEX_KEY."""
+        given = [spec.strip() for spec in (self.data_index_keys, self.data_index_key)]
+        return ",".join(spec for spec in given if spec) or DEFAULT_DATA_INDEX_KEY
 
 
 @lru_cache

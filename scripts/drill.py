@@ -345,8 +345,8 @@ class Drill:
 
     def balances(self, cluster: Cluster) -> dict[str, int]:
         with psycopg.connect(cluster.url("bank")) as conn:
-            rows = conn.execute("SELECT number, balance_minor FROM accounts").fetchall()
-        return {str(number): int(balance) for number, balance in rows}
+            rows = conn.execute("SELECT id, balance_minor FROM accounts").fetchall()
+        return {str(account_id): int(balance) for account_id, balance in rows}
 
     def recovery_target(self) -> str:
         """The primary's own clock after batch B committed: every later commit (batch C)

@@ -38,19 +38,17 @@ async def transactions(
     rows = await AccountRepository(session).history(account.id, limit + 1, after, where)
     items = [
         TransactionRead(
-            id=entry.id,
-            journal_id=entry.journal_id,
-            booked_at=entry.booked_at,
-            kind=kind,
-            amount_minor=entry.amount_minor,
-            currency=entry.currency,
-            balance_after_minor=entry.balance_after_minor,
-            description=description,
-            counterparty=Counterparty(
-                name=entry.counterparty_name, number=entry.counterparty_number
-            ),
+            id=row.id,
+            journal_id=row.journal_id,
+            booked_at=row.booked_at,
+            kind=row.kind,
+            amount_minor=row.amount_minor,
+            currency=row.currency,
+            balance_after_minor=row.balance_after_minor,
+            description=row.description,
+            counterparty=Counterparty(name=row.counterparty_name, number=row.counterparty_number),
         )
-        for entry, kind, description in rows[:limit]
+        for row in rows[:limit]
     ]
     next_cursor = None
     if len(rows) > limit:

@@ -7,6 +7,7 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.models import Account, Journal, LedgerEntry
+from core_banking.models.encrypted import seal
 from core_banking.rawsql import Insert, Statement
 
 
@@ -14,7 +15,8 @@ def posting_statements(
     journal: Mapping[str, Any], entries: list[dict[str, Any]], deltas: Mapping[str, int]
 ) -> list[Statement | Insert]:
     """A journal, its entries and the balances (one relative UPDATE) for
-    rawsql.write_together: the same rows that add_journal and apply_deltas write."""
+    rawsql.write_together: the same rows that add_journal and apply_deltas write, their
+    personal data encrypted here (hand-written SQL has no column types to do it)."""
     cases, ids, delta_params = [], [], {}
     for n, (account_id, delta) in enumerate(deltas.items()):
         cases.append(f"WHEN %(d{n}_id)s THEN %(d{n}_delta)s")
@@ -26,8 +28,8 @@ def posting_statements(
         f"WHERE id IN ({', '.join(ids)})"
     )
     return [
-        Insert("journals", [journal]),
-        Insert("ledger_entries", entries),
+        Insert("journals", [seal(Journal.__table__, journal)]),
+        Insert("ledger_entries", [seal(LedgerEntry.__table__, entry) for entry in entries]),
         Statement(balances_sql, delta_params),
     ]
 

@@ -14,6 +14,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core_banking.ledger.repository import LedgerRepository
 from core_banking.models import Account, Journal
 from core_banking.models.base import new_id, utcnow
+from core_banking.models.encrypted import blind_index
+from core_banking.models.ledger import NUMBER_CONTEXT
 
 
 class UnbalancedJournal(ValueError):
@@ -79,7 +81,8 @@ async def post_journal(
 
 @dataclass(frozen=True)
 class Posting:
-    """A balanced journal's rows, ready to write (LedgerRepository)."""
+    """A balanced journal's rows, ready to write (LedgerRepository), in plaintext: the
+    ORM's column types or posting_statements' ``seal`` encrypt them."""
 
     journal: dict[str, Any]
     entries: list[dict[str, Any]]
@@ -115,6 +118,9 @@ def build_posting(
                 "balance_after_minor": running[leg.account_id],
                 "counterparty_name": leg.counterparty_name,
                 "counterparty_number": leg.counterparty_number,
+                "counterparty_number_index": blind_index(
+                    leg.counterparty_number, context=NUMBER_CONTEXT
+                ),
             }
         )
     return Posting(journal, entries, dict(deltas))

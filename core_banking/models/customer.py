@@ -3,10 +3,10 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core_banking.models.base import Base, IdMixin, TimestampMixin
 from core_banking.models.encrypted import EncryptedText
 
 NAME_CONTEXT = "customers.display_name"
-from core_banking.models.base import Base, IdMixin, TimestampMixin
 
 
 class Customer(IdMixin, TimestampMixin, Base):

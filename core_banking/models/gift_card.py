@@ -7,6 +7,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core_banking.models.base import Base, IdMixin, TimestampMixin, UtcDateTime
+from core_banking.models.encrypted import EncryptedText
 
 
 class GiftCardStatus(str, Enum):
@@ -37,8 +38,11 @@ class GiftCard(IdMixin, TimestampMixin, Base):
     initial_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
     balance_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
-    recipient_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    message: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The recipient's name and the buyer's message: personal data, encrypted at rest.
+    recipient_name: Mapped[str | None] = mapped_column(
+        EncryptedText("gift_cards.recipient_name"), nullable=True
+    )
+    message: Mapped[str | None] = mapped_column(EncryptedText("gift_cards.message"), nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
 
 

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core_banking.models.base import Base, IdMixin, TimestampMixin, UtcDateTime
+from core_banking.models.encrypted import EncryptedText
 
 
 class IdempotencyRecord(IdMixin, TimestampMixin, Base):
@@ -27,5 +28,10 @@ class IdempotencyRecord(IdMixin, TimestampMixin, Base):
     # sha256 of method, path and canonical JSON body.
     request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     response_status: Mapped[int] = mapped_column(Integer, nullable=False)
-    response_body: Mapped[str] = mapped_column(Text, nullable=False)
+    # The JSON replayed: a transfer's names and IBANs, a gift card's recipient, so
+    # encrypted at rest. '' (not encrypted, nothing in it) only while the claim's
+    # transaction is still running; replays read it after that commits.
+    response_body: Mapped[str] = mapped_column(
+        EncryptedText("idempotency_records.response_body"), nullable=False
+    )
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)

@@ -5,7 +5,13 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core_banking.fieldcrypt import INDEX_LENGTH
 from core_banking.models.base import Base, IdMixin, TimestampMixin, UtcDateTime
+from core_banking.models.encrypted import EncryptedText, blind_index_of
+
+DESCRIPTION_CONTEXT = "journals.description"
+NAME_CONTEXT = "ledger_entries.counterparty_name"
+NUMBER_CONTEXT = "ledger_entries.counterparty_number"
 
 
 class Journal(IdMixin, TimestampMixin, Base):
@@ -14,7 +20,11 @@ class Journal(IdMixin, TimestampMixin, Base):
     __tablename__ = "journals"
 
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
-    description: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    # Encrypted at rest: a transfer's is the payer's free-text reference, which may name
+    # people ("dinner with Anna"). Searched by decrypting (accounts.repository).
+    description: Mapped[str] = mapped_column(
+        EncryptedText(DESCRIPTION_CONTEXT), nullable=False, default=""
+    )
 
 
 class LedgerEntry(IdMixin, Base):
@@ -49,6 +59,15 @@ class LedgerEntry(IdMixin, Base):
     # written under the account lock so history pages need no running-sum query.
     booked_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     balance_after_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    # Who is on the other side, as this account's owner should see it.
-    counterparty_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    counterparty_number: Mapped[str | None] = mapped_column(String(34), nullable=True)
+    # Who is on the other side, as this account's owner should see it: a person's (or a
+    # merchant's) name and IBAN, encrypted at rest. The first-payment risk rule compares
+    # the number's blind index (transfers.repository.has_paid).
+    counterparty_name: Mapped[str | None] = mapped_column(
+        EncryptedText(NAME_CONTEXT), nullable=True
+    )
+    counterparty_number: Mapped[str | None] = mapped_column(
+        EncryptedText(NUMBER_CONTEXT), nullable=True
+    )
+    counterparty_number_index: Mapped[str | None] = mapped_column(
+        String(INDEX_LENGTH), nullable=True, info=blind_index_of("counterparty_number")
+    )

@@ -7,6 +7,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, SmallInte
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core_banking.models.base import Base, IdMixin, TimestampMixin, UtcDateTime
+from core_banking.models.encrypted import EncryptedText
 
 
 class TransferStatus(str, Enum):
@@ -45,12 +46,18 @@ class Transfer(IdMixin, TimestampMixin, Base):
     to_account_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("accounts.id", ondelete="RESTRICT"), nullable=False
     )
-    to_account_number: Mapped[str] = mapped_column(String(34), nullable=False)
-    to_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The payee's IBAN and name as the payer gave or saw them, and the payer's reference
+    # (free text): encrypted at rest, never compared in SQL.
+    to_account_number: Mapped[str] = mapped_column(
+        EncryptedText("transfers.to_account_number"), nullable=False
+    )
+    to_name: Mapped[str | None] = mapped_column(EncryptedText("transfers.to_name"), nullable=True)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     amount_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
-    reference: Mapped[str] = mapped_column(String(140), nullable=False, default="")
+    reference: Mapped[str] = mapped_column(
+        EncryptedText("transfers.reference"), nullable=False, default=""
+    )
     status: Mapped[str] = mapped_column(String(32), nullable=False)
     risk_reasons: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     journal_id: Mapped[str | None] = mapped_column(

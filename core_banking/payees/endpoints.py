@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from core_banking.db import AsyncSessionDep
 from core_banking.iban import IbanError, normalize_iban
 from core_banking.models import Payee
-from core_banking.models.payee import iban_index
+from core_banking.models.payee import iban_indexes
 from core_banking.payees.schemas import PayeeCreate, PayeeList, PayeeRead
 from core_banking.problems import DuplicatePayee, InvalidIban, NotFound
 from core_banking.security import CurrentCustomer
@@ -33,9 +33,11 @@ async def create_payee(
         iban = normalize_iban(body.iban)
     except IbanError as exc:
         raise InvalidIban(f"{body.iban!r} is not a valid IBAN") from exc
+    # Under every index key: during a rotation the unique constraint alone would miss a
+    # twin whose index is still under the old key.
     exists = await session.scalar(
         select(Payee.id).where(
-            Payee.customer_id == customer.id, Payee.iban_index == iban_index(iban)
+            Payee.customer_id == customer.id, Payee.iban_index.in_(iban_indexes(iban))
         )
     )
     if exists is not None:

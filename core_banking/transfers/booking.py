@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking import rawsql
-from core_banking.models import Account
+from core_banking.models import Account, Transfer
+from core_banking.models.account import NUMBER_CONTEXT, number_indexes
 from core_banking.models.customer import name_from_raw
+from core_banking.models.encrypted import opened, seal
 from core_banking.rawsql import Insert, Statement
 
 
@@ -99,10 +101,19 @@ class BookingRepository:
         destination (by IBAN, or a bank account by system code), each with its available
         amount and owner's name, and read the customer's usage (what counts against the
         daily limit: completed transfers and held ones whose hold is active and unexpired
-        by the database clock; cancelled and expired holds never count)."""
+        by the database clock; cancelled and expired holds never count). An IBAN is
+        found by its blind index under each index key (one, but during a rotation)."""
         now = rawsql.clock(self.session)
         lock = rawsql.lock_clause(self.session, "FOR NO KEY UPDATE OF a")
-        other = "a.number = %(other)s" if number is not None else "a.system_code = %(other)s"
+        others: dict[str, str] = {}
+        if number is not None:
+            others = {f"other{n}": index for n, index in enumerate(number_indexes(number))}
+            placeholders = ", ".join(f"%({name})s" for name in others)
+            other = f"a.number_index IN ({placeholders})"
+        else:
+            assert system_code is not None
+            others = {"other0": system_code}
+            other = "a.system_code = %(other0)s"
         sql = f"""
             WITH usage AS (
                 SELECT
@@ -136,7 +147,7 @@ class BookingRepository:
         params = {
             "customer_id": customer_id,
             "source_id": source_id,
-            "other": number if number is not None else system_code,
+            **others,
             "day_start": day_start,
             "since": since,
             "earliest": min(day_start, since),
@@ -148,7 +159,7 @@ class BookingRepository:
             LockedAccount(
                 row[0],
                 row[1],
-                row[2],
+                str(opened(row[2], context=NUMBER_CONTEXT)),
                 row[3],
                 row[4],
                 int(row[5]),
@@ -170,12 +181,13 @@ class BookingRepository:
         response: Statement | None = None,
     ) -> None:
         """One round trip on PostgreSQL: the journal (if the money moves now), the hold
-        (if it waits for step-up), the transfer, its audit row and the stored response
-        of its Idempotency-Key (`response`)."""
+        (if it waits for step-up), the transfer (`transfer` in plaintext: its payee's name
+        and IBAN and the reference are encrypted here), its audit row and the stored
+        response of its Idempotency-Key (`response`)."""
         statements: list[Statement | Insert] = list(posting)
         if hold is not None:
             statements.append(Insert("holds", [hold]))
-        statements.append(Insert("transfers", [transfer]))
+        statements.append(Insert("transfers", [seal(Transfer.__table__, transfer)]))
         statements.append(audit)
         if response is not None:
             statements.append(response)

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core_banking.dbclock import db_now
@@ -19,6 +19,9 @@ from core_banking.models import (
     TransferKind,
     TransferStatus,
 )
+from core_banking.models.account import number_indexes
+from core_banking.models.encrypted import blind_indexes
+from core_banking.models.ledger import NUMBER_CONTEXT
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ class TransferRepository:
         return await self.session.scalar(stmt)
 
     async def account_by_number(self, number: str) -> Account | None:
-        return await self.session.scalar(select(Account).where(Account.number == number))
+        found = Account.number_index.in_(number_indexes(number))
+        return await self.session.scalar(select(Account).where(found))
 
     async def lock_customer(self, customer_id: str) -> str | None:
         """Lock the customer row and return the display name (None: no such customer).
@@ -65,8 +69,9 @@ class TransferRepository:
         and the destination (by IBAN, or a bank account by system code), each with its
         owner's display name. Either may be missing from the result."""
         wanted = and_(Account.id == source_id, Account.customer_id == customer_id)
+        other: ColumnElement[bool]
         if number is not None:
-            other = Account.number == number
+            other = Account.number_index.in_(number_indexes(number))
         else:
             other = Account.system_code == system_code
         stmt = (
@@ -175,11 +180,17 @@ class TransferRepository:
         )
 
     async def has_paid(self, customer_id: str, number: str) -> bool:
+        """`number` in electronic form. Compared by blind index (the number is
+        encrypted), under every index key: during a rotation old rows still match."""
         payments = self._customer_payments(customer_id).subquery()
         stmt = (
             select(func.count())
             .select_from(payments)
-            .where(payments.c.counterparty_number == number)
+            .where(
+                payments.c.counterparty_number_index.in_(
+                    blind_indexes(number, context=NUMBER_CONTEXT)
+                )
+            )
         )
         return bool(await self.session.scalar(stmt))
 

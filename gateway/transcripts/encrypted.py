@@ -7,7 +7,7 @@ plaintext. Rows written before encryption (plaintext: no ``v1:<kid>:`` prefix, o
 JSON array) are still read as they are until ``python -m gateway.transcripts.rekey``
 encrypts them. SQL can no longer compare these columns: the console filters words by
 decrypting (``console/review/search.py``) and customer names by a blind index
-(``name_index``).
+(``name_index``, compared under every index key: ``name_indexes``).
 
 One cipher per process, from Settings (``create_app`` calls ``use_settings``) or, failing
 that, from the environment on first use.
@@ -32,7 +32,7 @@ NAME_CONTEXT = "chat_sessions.customer_name"
 def use_settings(settings: Settings) -> FieldCipher:
     """Make ``settings``' keys the ones every encrypted column uses from now on."""
     global _active
-    _active = FieldCipher.from_config(settings.data_encryption_keys, settings.data_index_key)
+    _active = FieldCipher.from_config(settings.data_encryption_keys, settings.index_keys)
     return _active
 
 
@@ -51,10 +51,16 @@ def open_text(stored: str, context: str) -> str:
 
 def name_index(name: str | None) -> str | None:
     """Blind index of a customer's display name, case-insensitive (the console's
-    ``customer`` filter matches names regardless of case)."""
+    ``customer`` filter matches names regardless of case), under the current index key."""
     if name is None:
         return None
     return active_cipher().blind_index(name.strip().casefold(), context=NAME_CONTEXT)
+
+
+def name_indexes(name: str) -> list[str]:
+    """The name's index under every index key: what the customer filter compares, so
+    conversations whose index the rekey has not moved yet still match."""
+    return active_cipher().blind_indexes(name.strip().casefold(), context=NAME_CONTEXT)
 
 
 class EncryptedText(TypeDecorator[str]):

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from gateway.fieldcrypt import INDEX_LENGTH
 from gateway.transcripts.encrypted import NAME_CONTEXT, EncryptedJSON, EncryptedText
 
 CONSOLE_ID_PREFIX = "console:"  # client_msg_id of rows the staff console wrote
@@ -58,7 +59,7 @@ class ChatTurn(Base):
 # Columns added after their table first shipped: (table, name, SQL type).
 ADDED_COLUMNS = (
     ("chat_turns", "reply_text", "TEXT"),
-    ("chat_sessions", "customer_name_index", "VARCHAR(64)"),
+    ("chat_sessions", "customer_name_index", f"VARCHAR({INDEX_LENGTH})"),
 )
 
 
@@ -106,7 +107,9 @@ class ChatSession(Base):
     # Encrypted at rest; the console's customer filter compares the blind index
     # (encrypted.name_index: HMAC of the case-folded name) instead.
     customer_name: Mapped[str | None] = mapped_column(EncryptedText(NAME_CONTEXT), default=None)
-    customer_name_index: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    customer_name_index: Mapped[str | None] = mapped_column(
+        String(INDEX_LENGTH), index=True, default=None
+    )
     reviewed: Mapped[bool] = mapped_column(default=False)
     reviewed_by: Mapped[str | None] = mapped_column(String(128), default=None)
     rating_score: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -1,13 +1,16 @@
 """`python -m gateway.transcripts.rekey [--batch-size N]`: re-encrypt transcripts under
-the current key (the first of DATA_ENCRYPTION_KEYS), while the gateways run.
+the current key (the first of DATA_ENCRYPTION_KEYS) and recompute the customer names'
+blind indexes under the current index key (the first of DATA_INDEX_KEYS), while the
+gateways run.
 
 Which values: every ``EncryptedText``/``EncryptedJSON`` column of the transcript
 tables, whether under an older key or still plaintext (rows from before encryption);
-conversations without a name index get one. Each table is walked in keyset batches (by
-primary key) of such rows, one short transaction per batch, locked ``FOR UPDATE SKIP
-LOCKED`` on PostgreSQL so the transcript writer is never waited for (it writes under
-the current key anyway). Prints one line per table and exits 0 when nothing is left
-under another key, 1 otherwise (run it again). docs/operations.md has the runbook.
+conversations whose name index is missing or under another index key get a new one.
+Each table is walked in keyset batches (by primary key) of such rows, one short
+transaction per batch, locked ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so the
+transcript writer is never waited for (it writes under the current keys anyway).
+Prints one line per table and exits 0 when nothing is left under another key, 1
+otherwise (run it again). docs/operations.md has the runbook.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.fieldcrypt import FieldCipher
+from gateway.fieldcrypt import LEGACY_INDEX_KID, FieldCipher
 from gateway.settings import get_settings
 from gateway.transcripts.encrypted import EncryptedJSON, EncryptedText, name_index, use_settings
 from gateway.transcripts.model import Base, ChatSession
@@ -42,12 +45,20 @@ def _current(column: Any, cipher: FieldCipher) -> Any:
     return sa.cast(column, sa.Text).startswith(quote + cipher.current_prefix, autoescape=True)
 
 
+def _current_index(index: Any, cipher: FieldCipher) -> Any:
+    """SQL: the stored blind index is under the current index key."""
+    if cipher.current_index_kid == LEGACY_INDEX_KID:  # its indexes are bare hex
+        return sa.not_(index.contains(":"))
+    return index.startswith(cipher.current_index_prefix, autoescape=True)
+
+
 def _stale(table: sa.Table, columns: list[Any], cipher: FieldCipher) -> Any:
     conditions = [sa.and_(c.is_not(None), sa.not_(_current(c, cipher))) for c in columns]
     if table is ChatSession.__table__:
         index = ChatSession.__table__.c.customer_name_index
+        missing_or_old = sa.or_(index.is_(None), sa.not_(_current_index(index, cipher)))
         conditions.append(
-            sa.and_(index.is_(None), ChatSession.__table__.c.customer_name.is_not(None))
+            sa.and_(ChatSession.__table__.c.customer_name.is_not(None), missing_or_old)
         )
     return sa.or_(*conditions)
 
@@ -114,10 +125,16 @@ async def _main(batch_size: int) -> int:
         counts = await rekey(engine, cipher, batch_size)
     finally:
         await engine.dispose()
+    index_key = cipher.current_index_kid or "(no id)"
     for c in counts:
+        indexes = (
+            f" (name indexes under index key {index_key!r})"
+            if c.table == ChatSession.__tablename__
+            else ""
+        )
         print(
             f"gateway.transcripts.rekey: {c.table}: {c.rekeyed} re-encrypted "
-            f"under key {cipher.current_kid!r}, {c.left} left under other keys"
+            f"under key {cipher.current_kid!r}{indexes}, {c.left} left under other keys"
         )
     return 1 if any(c.left for c in counts) else 0
 

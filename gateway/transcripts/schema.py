@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.fieldcrypt import INDEX_LENGTH
 from gateway.transcripts import sessions as summaries
 from gateway.transcripts.model import ADDED_COLUMNS, Base
 
@@ -50,8 +51,20 @@ def _add_missing_columns(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}"))
             if name == "customer_name_index":
                 conn.execute(text(f"CREATE INDEX ix_{table}_{name} ON {table} ({name})"))
-    # Names became ciphertext, longer than the VARCHAR(200) they first had (PostgreSQL
-    # enforces lengths; SQLite does not).
-    name_column = {c["name"]: c for c in inspector.get_columns("chat_sessions")}["customer_name"]
-    if conn.dialect.name == "postgresql" and not isinstance(name_column["type"], Text):
+    # Names became ciphertext, longer than the VARCHAR(200) they first had, and name
+    # indexes got a key id before the HMAC, longer than their first VARCHAR(64)
+    # (PostgreSQL enforces lengths; SQLite does not).
+    if conn.dialect.name != "postgresql":
+        return
+    # A new inspector: the first one's answers predate the columns just added.
+    columns = {c["name"]: c for c in inspect(conn).get_columns("chat_sessions")}
+    if not isinstance(columns["customer_name"]["type"], Text):
         conn.execute(text("ALTER TABLE chat_sessions ALTER COLUMN customer_name TYPE TEXT"))
+    index_length = getattr(columns["customer_name_index"]["type"], "length", None)
+    if index_length is not None and index_length < INDEX_LENGTH:
+        conn.execute(
+            text(
+                "ALTER TABLE chat_sessions ALTER COLUMN customer_name_index"
+                f" TYPE VARCHAR({INDEX_LENGTH})"
+            )
+        )

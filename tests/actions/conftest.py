@@ -64,10 +64,28 @@ def _free_port() -> int:
 
 
 class CoreBanking:
-    def __init__(self, url: str, database: Path, private_key: bytes) -> None:
+    def __init__(self, url: str, database: Path, private_key: bytes, env: dict[str, str]) -> None:
         self.url = url
         self.database = database
         self.private_key = private_key
+        self.env = env
+
+    def sealed(self, context: str, value: str) -> str:
+        """``value`` as core_banking stores it in column ``context`` ("table.column"):
+        encrypted at rest, by core_banking's own code and keys (another venv)."""
+        code = (
+            "import sys; from core_banking.models.encrypted import active_cipher;"
+            " print(active_cipher().encrypt(sys.argv[1], context=sys.argv[2]))"
+        )
+        done = subprocess.run(
+            [str(APP_PYTHON), "-c", code, value, context],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
 
     def metadata(self, username: str, **sealing: Any) -> dict[str, Any]:
         """What the gateway relays for a logged-in customer."""
@@ -127,7 +145,7 @@ def core_banking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreBanki
                 time.sleep(0.2)
         else:
             pytest.fail("core_banking did not start: " + (work / "core_banking.log").read_text())
-        yield CoreBanking(url, database, private.read_bytes())
+        yield CoreBanking(url, database, private.read_bytes(), env)
     finally:
         process.terminate()
         process.wait(10)

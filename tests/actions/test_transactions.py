@@ -363,21 +363,26 @@ async def test_since_payday_starts_at_the_last_salary(make_tracker, use_core_ban
 
 
 async def test_since_payday_without_a_salary_says_so(make_tracker, use_core_banking, nlu) -> None:
-    # demo004 has received no salary: its history's salary credit is removed first.
+    # demo004 has received no salary: its history's salary credit (the seed's only
+    # incoming payment) becomes a bonus first. Descriptions and names are encrypted at
+    # rest, so the new ones are written as core_banking would have.
     import sqlite3
 
+    bonus = use_core_banking.sealed("journals.description", "Bonus")
+    payer = use_core_banking.sealed("ledger_entries.counterparty_name", "Bonus payer")
+    customer = use_core_banking.customer_id("demo004")
     with sqlite3.connect(use_core_banking.database) as conn:
         conn.execute(
-            "UPDATE journals SET description = 'Bonus' WHERE description = 'Salary' "
+            "UPDATE journals SET description = ? WHERE kind = 'incoming_payment' "
             "AND id IN (SELECT journal_id FROM ledger_entries WHERE account_id IN "
             "(SELECT id FROM accounts WHERE customer_id = ?))",
-            (use_core_banking.customer_id("demo004"),),
+            (bonus, customer),
         )
         conn.execute(
-            "UPDATE ledger_entries SET counterparty_name = 'Bonus payer' "
-            "WHERE counterparty_name LIKE '%Acme%' AND account_id IN "
-            "(SELECT id FROM accounts WHERE customer_id = ?)",
-            (use_core_banking.customer_id("demo004"),),
+            "UPDATE ledger_entries SET counterparty_name = ? "
+            "WHERE journal_id IN (SELECT id FROM journals WHERE kind = 'incoming_payment') "
+            "AND account_id IN (SELECT id FROM accounts WHERE customer_id = ?)",
+            (payer, customer),
         )
     dispatcher = CollectingDispatcher()
     text = "what did I spend since payday?"

@@ -109,13 +109,16 @@ async def test_rekey_moves_every_row_to_the_new_key(
     both = make_settings(settings.database_url, rsa_keys, data_encryption_keys=f"{KEY_B},{KEY_A}")
     cipher = encrypted_columns.use_settings(both)
     counts = {c.table: (c.rekeyed, c.left) for c in await rekey(engine, cipher, batch_size=2)}
-    assert counts == {"customers": (5, 0), "payees": (5, 0)}
+    assert {table: n for table, n in counts.items() if n != (0, 0)} == {
+        "customers": (5, 0),
+        "payees": (5, 0),
+    }
     stored = await raw(
         engine, "SELECT iban FROM payees UNION ALL SELECT display_name FROM customers"
     )
     assert all(v.startswith("v1:keyB:") for (v,) in stored)
     again = await rekey(engine, cipher)
-    assert [(c.rekeyed, c.left) for c in again] == [(0, 0), (0, 0)]
+    assert {(c.rekeyed, c.left) for c in again} == {(0, 0)}
 
     # A removed: everything still reads; with A alone nothing does (it really moved).
     encrypted_columns.use_settings(
@@ -195,7 +198,10 @@ def test_rekey_cli_prints_counts(tmp_path: Path, rsa_keys: Keys) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "customers: 2 re-encrypted under key 'keyB', 0 left" in done.stdout
-    assert "payees: 4 re-encrypted under key 'keyB', 0 left" in done.stdout
+    assert (
+        "payees: 4 re-encrypted under key 'keyB' (blind indexes under index key '(no id)'), 0 left"
+        in done.stdout
+    )
 
 
 async def test_rekey_skips_rows_a_request_holds_and_a_second_run_takes_them(

@@ -51,7 +51,7 @@ from core_banking.gift_cards.schemas import GiftCardPurchase, GiftCardRedeem
 from core_banking.holds import service as holds
 from core_banking.iban import OTHER_BANK_CODE, make_iban
 from core_banking.idempotency import Claim, Outcome, request_hash, run_idempotent
-from core_banking.models import Account
+from core_banking.models import Account, Customer
 from core_banking.problems import (
     ConfirmationExpired,
     GiftCardInsufficientBalance,
@@ -732,14 +732,23 @@ async def _build_world(
     async with sessionmaker() as session, session.begin():
         await seed(session, CUSTOMERS, service_settings, history=False)
     async with sessionmaker() as session:
+        # Through the models: names and account numbers are encrypted at rest.
         customers = (
             await session.execute(
-                text("SELECT id, username, display_name FROM customers ORDER BY username")
+                select(Customer.id, Customer.username, Customer.display_name).order_by(
+                    Customer.username
+                )
             )
         ).all()
         accounts = (
             await session.execute(
-                text("SELECT id, customer_id, number, type, system_code FROM accounts")
+                select(
+                    Account.id,
+                    Account.customer_id,
+                    Account.number,
+                    Account.type,
+                    Account.system_code,
+                )
             )
         ).all()
     people = [

@@ -6,6 +6,7 @@ the conversations (decrypt-and-filter, blind index)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
@@ -16,22 +17,26 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.console.review import erasure
 from gateway.console.review import repository as repo
 from gateway.console.review.schemas import SessionFilters
-from gateway.fieldcrypt import FieldDecryptError, new_key_spec
-from gateway.settings import DEFAULT_DATA_ENCRYPTION_KEY, Settings
+from gateway.fieldcrypt import FieldDecryptError, new_key_spec, parse_index_keys
+from gateway.settings import DEFAULT_DATA_ENCRYPTION_KEY, DEFAULT_DATA_INDEX_KEY, Settings
 from gateway.transcripts import encrypted
 from gateway.transcripts.model import ChatSession, ChatTurn
 from gateway.transcripts.rekey import rekey
 from gateway.transcripts.schema import TranscriptSchema
-from gateway.transcripts.writer import make_engine
+from gateway.transcripts.writer import GROUP, TranscriptQueue, TranscriptWriter, make_engine
+from tests.gateway.conftest import REDIS_URL
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 ROOT = Path(__file__).resolve().parents[2]
 KEY_A, KEY_B = new_key_spec("keyA"), new_key_spec("keyB")
+INDEX_2 = new_key_spec("ix2")  # index keys have the data keys' form: kid:base64
 
 
 def keys(spec: str) -> Settings:
@@ -254,3 +259,104 @@ async def test_a_chat_sessions_table_from_before_encryption_is_brought_up_to_dat
         assert await search(engine, customer="ZOË MÜLLER") == {"s-old"}
     finally:
         await engine.dispose()
+
+
+async def test_rotating_the_index_key_while_the_writer_runs_loses_no_conversation(
+    engine: AsyncEngine, redis_prefix: str
+) -> None:
+    """Name indexes made under the id-less development key; the gateways restart with
+    ``DATA_INDEX_KEYS=ix2:NEW`` first and the old key after; the rekey moves the indexes
+    while the transcript writer records new conversations; with the old key gone the
+    console's customer filter finds every conversation, old and new."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    queue = TranscriptQueue(client, key_prefix=f"{redis_prefix}rotation:")
+    writer = TranscriptWriter(
+        redis=client, queue=queue, schema=TranscriptSchema(engine), consumer="rotation"
+    )
+    written: dict[str, list[str]] = {"Anna Meier": [], "Ben Rossi": []}
+
+    async def record(name: str) -> None:
+        session_id = f"{name.split()[0].lower()}-{len(written[name])}"
+        written[name].append(session_id)
+        await queue.enqueue(
+            {
+                "session_id": session_id,
+                "client_msg_id": "c1",
+                "customer_id": f"id-{name}",
+                "customer_username": None,
+                "customer_name": name,
+                "user_text": "hello",
+                "replies": [{"type": "bot", "seq": 2, "text": "hi"}],
+                "latency_ms": 4,
+                "created_at": 1_764_000_000.0,
+            }
+        )
+        await writer.drain_once()
+
+    await client.xgroup_create(queue.key, GROUP, id="0", mkstream=True)  # as run() does
+    try:
+        encrypted.use_settings(Settings())  # the id-less development index key
+        for n in range(12):
+            await record("Anna Meier" if n % 3 else "Ben Rossi")
+        [(old_index,)] = await raw(
+            engine, "SELECT customer_name_index FROM chat_sessions WHERE session_id = 'anna-0'"
+        )
+        assert ":" not in old_index
+
+        cipher = encrypted.use_settings(
+            Settings(data_index_keys=INDEX_2, data_index_key=DEFAULT_DATA_INDEX_KEY)
+        )
+        assert await search(engine, customer="anna meier") == set(written["Anna Meier"])
+        assert await erasure_finds(engine, "ben ROSSI") == ["id-Ben Rossi"]  # old indexes
+        stop = asyncio.Event()
+
+        async def keep_writing() -> None:
+            while not stop.is_set():
+                await record("Anna Meier")
+
+        writing = asyncio.create_task(keep_writing())
+        before = len(written["Anna Meier"])
+        first = await rekey(engine, cipher, batch_size=3)
+        during = len(written["Anna Meier"]) - before
+        stop.set()
+        await writing
+        second = await rekey(engine, cipher, batch_size=3)
+    finally:
+        await client.aclose()
+    assert during > 0, "nothing was written while the rekey ran"
+    assert {c.table: c.rekeyed for c in first}["chat_sessions"] >= 12
+    assert all(c.left == 0 for c in second), second
+
+    encrypted.use_settings(Settings(data_index_keys=INDEX_2))  # the old index key gone
+    indexes = await raw(engine, "SELECT customer_name_index FROM chat_sessions")
+    assert len(indexes) == sum(map(len, written.values()))
+    assert all(index.startswith("ix2:") for (index,) in indexes)
+    assert await search(engine, customer="ANNA MEIER") == set(written["Anna Meier"])
+    assert await search(engine, customer="Ben Rossi") == set(written["Ben Rossi"])
+    assert await erasure_finds(engine, "Anna Meier") == ["id-Anna Meier"]
+
+
+async def erasure_finds(engine: AsyncEngine, customer: str) -> list[str]:
+    """The customer ids an erasure by this name would erase (only the blind index
+    finds a name there: no decrypt-and-filter)."""
+    async with engine.connect() as conn:
+        return await erasure._customer_ids(conn, customer)
+
+
+def test_index_keys_come_from_data_index_keys_then_data_index_key() -> None:
+    assert Settings().index_keys == DEFAULT_DATA_INDEX_KEY  # neither set: development
+    old = new_key_spec("x").split(":", 1)[1]
+    assert Settings(data_index_key=old).index_keys == old  # as before key ids
+    both = Settings(data_index_keys=INDEX_2, data_index_key=old)
+    assert [kid for kid, _ in parse_index_keys(both.index_keys)] == ["ix2", ""]
+    with pytest.raises(ValueError, match="appears twice"):
+        Settings(data_index_keys=f"{INDEX_2},{INDEX_2}")
+    with pytest.raises(ValueError, match="non-default"):
+        Settings(
+            app_env="production",
+            service_token="prod-service",
+            rasa_auth_token="prod-rasa",
+            chat_credential_key=old,
+            data_encryption_keys=KEY_A,
+            data_index_keys=f"{INDEX_2},{DEFAULT_DATA_INDEX_KEY}",
+        )

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.console.review import search
 from gateway.console.review.schemas import SessionFilters
-from gateway.transcripts.encrypted import name_index
+from gateway.transcripts.encrypted import name_indexes
 from gateway.transcripts.model import (
     CONSOLE_ID_PREFIX,
     AuditEntry,
@@ -134,11 +134,12 @@ def filtered_sessions(
 
 def customer_is(customer: str) -> Any:
     """The session's customer has this id, username (any case) or display name (any
-    case: names are encrypted, so their blind index is compared)."""
+    case: names are encrypted, so their blind index is compared, under every index key
+    during a rotation)."""
     return or_(
         ChatSession.customer_id == customer,
         func.lower(ChatSession.customer_username) == customer.lower(),
-        ChatSession.customer_name_index == name_index(customer),
+        ChatSession.customer_name_index.in_(name_indexes(customer)),
     )
 
 
