@@ -23,6 +23,7 @@ from sanic.request import Request
 
 from bot.erasure import add_erasure_route
 from bot.observability import use_traceparent
+from bot.task_state import add_task_state_route
 
 log = logging.getLogger(__name__)
 DEFAULT_RASA_AUTH_TOKEN = "dev-rasa-token"  # the gateway's default too; refused in production
@@ -65,4 +66,5 @@ class GatewayRestInput(RestInput):
             return None
 
         add_erasure_route(blueprint)  # DELETE /webhooks/rest/conversations/{id}
+        add_task_state_route(blueprint)  # GET /webhooks/rest/conversations/{id}/task
         return blueprint
