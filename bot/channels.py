@@ -6,6 +6,9 @@ transfer). This one is the same channel, under the same name and URL
 (``/webhooks/rest/webhook``), refusing with 401 every request that does not carry
 ``X-Rasa-Token: <RASA_AUTH_TOKEN>`` (the same secret that guards Rasa's HTTP API,
 see ``bot/server.py``). Listed in ``bot/credentials.yml`` instead of ``rest``.
+Behind the same check it also answers the gateway's erasure (``bot/erasure.py``) and
+which task a conversation is in, for several requests in one message
+(``bot/task_state.py``).
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ async def task_state(store: Any, sender_id: str) -> dict[str, Any]:
 
 
 async def held_notice(nlg: Any, sender_id: str, requests: list[str]) -> list[dict[str, Any]]:
-    quoted = "; ".join(f"\u201c{text}\u201d" for text in requests)
+    # Quoted as said, less the closing punctuation the notice's own sentence ends with.
+    quoted = "; ".join(f"\u201c{text.rstrip(' ?.!')}\u201d" for text in requests)
     message = await nlg.generate(
         HELD_RESPONSE, DialogueStateTracker(sender_id, []), "rest", requests=quoted
     )

@@ -144,14 +144,14 @@ async def test_held_requests_are_told_in_the_bots_words(
     headers = {"X-Rasa-Token": auth_token()}
     url = "/webhooks/rest/conversations/s1/held"
     told = await http.post(
-        url, json={"requests": ["send 20 to alpine energy", "show my balance"]}, headers=headers
+        url, json={"requests": ["send 20 to alpine energy", "what's my balance?"]}, headers=headers
     )
     assert told.status_code == 200, told.text
     assert told.json() == [
         {
             "recipient_id": "s1",
             "text": "Once this is done, I'll go on with: "
-            "\u201csend 20 to alpine energy\u201d; \u201cshow my balance\u201d.",
+            "\u201csend 20 to alpine energy\u201d; \u201cwhat's my balance\u201d.",
         }
     ]
     assert (await http.post(url, json={"requests": []}, headers=headers)).json() == []
