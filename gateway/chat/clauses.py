@@ -14,9 +14,9 @@ followed by the start of a new request (a question word or a banking verb: "show
 stripped and non-empty, and the parts, in order, are the text less the connectors. A
 name list ("send 50 to Anna and Tom") is never split: "Tom" starts no request. One
 exception adds words: a second amount with its own recipient after a payment ("send
-10 to savings and 20 to Alpine Energy") is a second payment, and its part repeats the
-payment's verb ("send 20 to Alpine Energy"), so that it can be asked on its own. At
-most MAX_PARTS parts; the last one keeps the rest of the text.
+10 to savings and 20 to Alpine Energy", "pay anna 20 and tom 30") is a second payment,
+and its part repeats the payment's verb ("send 20 to Alpine Energy"), so that it can be
+asked on its own. At most MAX_PARTS parts; the last one keeps the rest of the text.
 """
 
 from __future__ import annotations
@@ -57,10 +57,16 @@ _PAYMENT = re.compile(
     re.IGNORECASE,
 )
 _AMOUNT = r"(?:[€$£]\s?)?\d[\d.,]*(?:\s?k\b)?(?:\s?(?:€|eur\b|euros?\b|bucks\b|dollars?\b))?"
+_AND = r"(?:\s*,\s*(?:and\s+)?|\s+(?:and|&|plus)\s+)(?:then\s+)?(?:also\s+)?"
+# "… and 20 to alpine energy": an amount, then its recipient.
 _ANOTHER_PAYMENT = re.compile(
-    r"(?:\s*,\s*(?:and\s+)?|\s+and\s+)(?:then\s+)?(?:also\s+)?(?:another\s+)?"
-    rf"(?=(?P<amount>{_AMOUNT})\s+to\s+\w)",
-    re.IGNORECASE,
+    rf"{_AND}(?:another\s+)?(?=(?P<amount>{_AMOUNT})\s+to\s+\w)", re.IGNORECASE
+)
+# "pay alpine energy 20 and city housing 30": a recipient, then its amount, as in the first.
+_NAME = r"(?:[A-Za-z][\w'.-]*\s+){1,4}"
+_NAME_THEN_AMOUNT = re.compile(rf"^\s*{_NAME}{_AMOUNT}", re.IGNORECASE)
+_ANOTHER_NAMED_PAYMENT = re.compile(
+    rf"{_AND}(?={_NAME}(?P<amount>{_AMOUNT})(?:$|[\s.!?,]))", re.IGNORECASE
 )
 _TO = re.compile(r"\bto\b", re.IGNORECASE)
 
@@ -85,10 +91,15 @@ def _payments(part: str) -> list[str]:
         return [part]
     found: list[str] = []
     rest, verb = part, payment.group("verb")
+    # "pay anna 20 and tom 30": recipients before their amounts (never "send 50 to Anna
+    # and Tom", where Tom has no amount of his own).
+    named_first = not _TO.search(part) and _NAME_THEN_AMOUNT.match(part[payment.end() :])
+    another = _ANOTHER_NAMED_PAYMENT if named_first else _ANOTHER_PAYMENT
     while len(found) < MAX_PARTS - 1:
-        # A second amount only after a recipient: "send 10 to savings" has its "to".
+        # "send 10 to savings and 20 to …": a second amount only after a recipient.
         cut = next(
-            (m for m in _ANOTHER_PAYMENT.finditer(rest) if _TO.search(rest, 0, m.start())), None
+            (m for m in another.finditer(rest) if named_first or _TO.search(rest, 0, m.start())),
+            None,
         )
         if cut is None:
             break

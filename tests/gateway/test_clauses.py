@@ -44,6 +44,11 @@ from tests.gateway.test_ws import hello, socket, turn
             "pls transfer €15 to city housing, and another 25 eur to my savings",
             ["pls transfer €15 to city housing", "transfer 25 eur to my savings"],
         ),
+        ("pay anna 20 and tom 30", ["pay anna 20", "pay tom 30"]),
+        (
+            "pay alpine energy 20 & city housing 30",
+            ["pay alpine energy 20", "pay city housing 30"],
+        ),
         (
             "pay 10 to savings and 20 to alpine energy and then show my balance",
             ["pay 10 to savings", "pay 20 to alpine energy", "show my balance"],
@@ -75,6 +80,8 @@ def test_requests_are_split_in_order(text: str, parts: list[str]) -> None:
         "send 50 to anna for 2 to 3 tickets",  # no "and" or comma: one payment
         "show payments between 10 and 20",
         "pay my rent and 20 more to anna",  # no recipient before the second amount
+        "pay anna 20 and tom",  # Tom has no amount of his own
+        "transfer 50 and tom 60",
     ],
 )
 def test_one_request_stays_whole(text: str) -> None:
