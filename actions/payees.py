@@ -603,6 +603,8 @@ class ActionAddPayee(Action):
                     payee_name=payee.name,
                     iban_masked=mask_account_number(payee.iban),
                 )
+                # "now send her 30": the payee just added is the one meant next.
+                return [*_reset(ADD_PAYEE_SLOTS), SlotSet("last_payee", payee.name)]
             except core_banking_api.CoreBankingError as error:
                 ADD_PAYEE_ANSWERS.tell(dispatcher, error, iban_masked=mask_account_number(iban))
         return _reset(ADD_PAYEE_SLOTS)

@@ -12,8 +12,14 @@ from rasa_sdk.types import DomainDict
 
 from actions.transfer_retry import retry_of_refused_transfer
 
-# Conversation-wide state that outlives a task.
-_KEEP = {"handoff_requested", "session_started_metadata", "requested_slot"}
+# Conversation-wide state that outlives a task ("now send her 30", "do the same again").
+_KEEP = {
+    "handoff_requested",
+    "session_started_metadata",
+    "requested_slot",
+    "last_payee",
+    "last_transfer",
+}
 
 
 class ActionResetTaskSlots(Action):

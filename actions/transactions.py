@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import core_banking_api
 from actions.core_banking_api import Transaction
 from actions.customer import customer_from_tracker
-from actions.entities import entity_value, offered_entities
+from actions.entities import entities, entity_value, offered_entities
 from actions.money import format_money, to_minor
 
 MAX_LINES = 10  # listed when the customer names no count
@@ -116,13 +116,22 @@ class Search:
     high: str | None
     currency: str  # for showing the bounds
     limit: int | None = None  # "last 5 transactions": how many to list (MAX_LINES if None)
+    # "at amazon and tesco": the merchants after the first (`text`); any of them matches.
+    more_texts: tuple[str, ...] = ()
+
+    @property
+    def texts(self) -> tuple[str | None, ...]:
+        """What core_banking is asked to match, one search each (None: everything)."""
+        return (self.text, *self.more_texts) if self.text else (None,)
 
     def summary(self) -> str:
         parts = []
         if self.category:
             parts.append(f" on {self.category}")
         elif self.text:
-            parts.append(f" at {self.text}")
+            names = [self.text, *self.more_texts]
+            listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+            parts.append(f" at {listed}")
         if self.period:
             parts.append(f" from {self.period['from']} to {self.period['to']}")
         for word, bound in (("over", self.low), ("under", self.high)):
@@ -177,7 +186,9 @@ _NOT_A_TOPIC = frozenset(
 
 def read_search(tracker: Tracker) -> Search:
     text = str(tracker.latest_message.get("text") or "")
-    merchant = entity_value(tracker, "merchant")
+    # "at amazon and tesco": the NLU gives one `merchant` entity each.
+    merchants = [str(e.get("value")) for e in entities(tracker, "merchant") if e.get("value")]
+    merchant = merchants[0] if merchants else None
     follow_up = _follow_up_of(tracker, text)
     if merchant is None and follow_up is not None:
         named = _FOLLOW_UP_TOPIC.search(text)
@@ -189,8 +200,10 @@ def read_search(tracker: Tracker) -> Search:
         # "when did i pay rent": a category named without "at"/"on" in front of it.
         category = next((CATEGORY_WORDS[w] for w in words if w in CATEGORY_WORDS), None)
         if category is None:
-            # "did netflix charge me?", "show my amazon purchases": a merchant we know.
-            merchant = next((w for w in words if w in KNOWN_MERCHANTS), None)
+            # "did netflix charge me?", "show my amazon and tesco purchases": merchants
+            # we know.
+            merchants = list(dict.fromkeys(w for w in words if w in KNOWN_MERCHANTS))
+            merchant = merchants[0] if merchants else None
     search = Search(
         text=None if category else merchant,
         category=category,
@@ -200,6 +213,7 @@ def read_search(tracker: Tracker) -> Search:
         high=_bound(tracker, "max"),
         currency=entity_value(tracker, "currency") or "EUR",
         limit=_count(entity_value(tracker, "count")),
+        more_texts=() if category else tuple(merchants[1:]),
     )
     if follow_up is None:
         return search
@@ -213,6 +227,8 @@ def read_search(tracker: Tracker) -> Search:
     if search.text or search.category:
         kept.pop("text", None)
         kept.pop("category", None)
+    else:  # the merchants of "at amazon and tesco" are kept with the first
+        kept["more_texts"] = follow_up.more_texts
     return replace(search, **kept)
 
 
@@ -242,6 +258,7 @@ def _follow_up_of(tracker: Tracker, text: str) -> Search | None:
         high=_text_or_none(last.get("high")),
         currency=str(last.get("currency") or "EUR"),
         limit=_count(last.get("limit")),
+        more_texts=tuple(str(t) for t in last.get("more_texts") or () if t),
     )
 
 
@@ -373,13 +390,17 @@ async def _search(token: str, search: Search, account_type: str | None) -> list[
         accounts = [a for a in accounts if a.type == account_type] or accounts
     found: list[Transaction] = []
     for account in accounts:
-        found += await core_banking_api.list_transactions(
-            token,
-            account.id,
-            q=search.text,
-            date_from=search.period["from"] if search.period else None,
-            date_to=search.period["to"] if search.period else None,
-        )
+        for text in search.texts:
+            found += await core_banking_api.list_transactions(
+                token,
+                account.id,
+                q=text,
+                date_from=search.period["from"] if search.period else None,
+                date_to=search.period["to"] if search.period else None,
+            )
+    if len(search.texts) > 1:  # a transaction two merchants' names both match: once
+        unique = {(t.booked_at, t.amount_minor, t.description): t for t in found}
+        found = list(unique.values())
     found = [t for t in found if search.keeps(t)]
     found.sort(key=lambda t: t.booked_at, reverse=True)
     return found

@@ -309,6 +309,10 @@ class ValidateTransferForm(CustomerTaskForm):
         # "my sister Anna": the NLU's person, not the relation, names the payee.
         person = entity_value(tracker, "person")
         payee = _payee_named_in(str(person or tracker.latest_message.get("text") or ""), payees)
+        last_payee = tracker.get_slot("last_payee")
+        if payee is None and last_payee and entity_value(tracker, "pronoun"):
+            # "now send her 30": the payee the conversation named last (added, paid).
+            payee = _payee_named_in(str(last_payee), payees)
         if payee:
             return {"transfer_destination": _payee_destination(payee)}
         text = tracker.latest_message.get("text") or ""
@@ -528,11 +532,28 @@ class ActionAskTransferConfirmed(Action):
             destination_label=destination["label"],
             reference_text=f' with reference "{reference}"' if reference else "",
         )
-        return []
+        # The payee named in the summary is the "her" of "no, send her 20 instead".
+        return (
+            [SlotSet("last_payee", destination["label"])] if destination["kind"] == "payee" else []
+        )
 
 
 def _reset() -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in TRANSFER_SLOTS]
+
+
+def _sent(tracker: Tracker) -> list[dict[str, Any]]:
+    """The transfer just sent, remembered for "do the same again" (ActionRepeatTransfer):
+    what the customer chose, not the balance it was checked against."""
+    source = tracker.get_slot("transfer_source") or {}
+    last = {
+        "destination": tracker.get_slot("transfer_destination"),
+        "amount": tracker.get_slot("transfer_amount"),
+        "currency": tracker.get_slot("transfer_currency"),
+        "reference": tracker.get_slot("transfer_reference"),
+        "source_type": source.get("type"),
+    }
+    return [*_reset(), SlotSet("last_transfer", last)]
 
 
 def _daily_limit(problem: Problem, context: Mapping[str, Any]) -> Answer:
@@ -613,9 +634,9 @@ class ActionExecuteTransfer(Action):
         )
         return await self._send(
             dispatcher,
+            tracker,
             customer,
             transfer,
-            idempotency_key(tracker),
             source["label"],
             destination["label"],
         )
@@ -623,12 +644,13 @@ class ActionExecuteTransfer(Action):
     async def _send(
         self,
         dispatcher: CollectingDispatcher,
+        tracker: Tracker,
         customer: Customer,
         order: NewTransfer,
-        key: str,
         source_label: str,
         destination_label: str,
     ) -> list[dict[str, Any]]:
+        key = idempotency_key(tracker)
         try:
             transfer = await core_banking_api.create_transfer(customer.access_token, order, key)
         except core_banking_api.CoreBankingError as error:
@@ -643,7 +665,7 @@ class ActionExecuteTransfer(Action):
                 FollowupAction("otp_form"),
             ]
         _done(dispatcher, transfer, destination_label)
-        return _reset()
+        return _sent(tracker)
 
 
 class ValidateOtpForm(FormValidationAction):
@@ -694,8 +716,8 @@ class ActionConfirmTransfer(Action):
             return _reset()
         if transfer.status == "completed":
             _done(dispatcher, transfer, label)
-        else:
-            dispatcher.utter_message(response="utter_transfer_blocked_after_otp")
+            return _sent(tracker)
+        dispatcher.utter_message(response="utter_transfer_blocked_after_otp")
         return _reset()
 
 
@@ -717,3 +739,43 @@ class ActionCancelTransferTask(Action):
                 await core_banking_api.cancel_transfer(customer.access_token, transfer_id)
         dispatcher.utter_message(response="utter_transfer_cancelled")
         return _reset()
+
+
+class ActionRepeatTransfer(Action):
+    """ "do the same again" after a transfer: the last transfer sent, as a new one with a
+    fresh summary and its own yes (the task policy runs this for the registry's `repeat`
+    of transfer_form). The account it comes from is read again, so the amount is checked
+    against today's balance when the form validates the slots it finds filled."""
+
+    def name(self) -> str:
+        return "action_repeat_transfer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        customer = customer_from_tracker(tracker)
+        if customer is None:
+            dispatcher.utter_message(response="utter_login_required")
+            return []
+        last = tracker.get_slot("last_transfer")
+        if not isinstance(last, dict) or not last.get("destination") or not last.get("amount"):
+            dispatcher.utter_message(response="utter_nothing_to_repeat")
+            return []
+        try:
+            accounts = await core_banking_api.list_accounts(customer.access_token)
+        except core_banking_api.CoreBankingError as error:
+            core_banking_api.say_failure(dispatcher, error)
+            return []
+        source = choose_source(accounts, last["destination"], last.get("source_type"))
+        if source is None:
+            dispatcher.utter_message(response="utter_nothing_to_repeat")
+            return []
+        return [
+            *_reset(),
+            SlotSet("transfer_destination", last["destination"]),
+            SlotSet("transfer_amount", last["amount"]),
+            SlotSet("transfer_currency", last.get("currency")),
+            SlotSet("transfer_reference", last.get("reference")),
+            SlotSet("transfer_source", _account_slot(source)),
+            FollowupAction("transfer_form"),
+        ]

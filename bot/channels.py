@@ -6,6 +6,9 @@ transfer). This one is the same channel, under the same name and URL
 (``/webhooks/rest/webhook``), refusing with 401 every request that does not carry
 ``X-Rasa-Token: <RASA_AUTH_TOKEN>`` (the same secret that guards Rasa's HTTP API,
 see ``bot/server.py``). Listed in ``bot/credentials.yml`` instead of ``rest``.
+Behind the same check it also answers the gateway's erasure (``bot/erasure.py``) and
+which task a conversation is in, for several requests in one message
+(``bot/task_state.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sanic.request import Request
 
 from bot.erasure import add_erasure_route
 from bot.observability import use_traceparent
+from bot.task_state import add_task_state_route
 
 log = logging.getLogger(__name__)
 DEFAULT_RASA_AUTH_TOKEN = "dev-rasa-token"  # the gateway's default too; refused in production
@@ -65,4 +69,5 @@ class GatewayRestInput(RestInput):
             return None
 
         add_erasure_route(blueprint)  # DELETE /webhooks/rest/conversations/{id}
+        add_task_state_route(blueprint)  # GET /webhooks/rest/conversations/{id}/task
         return blueprint

@@ -22,8 +22,11 @@ Found entities (value types are what callers may rely on):
 - `count`: int, how many to list ("last 5 transactions").
 - `person`: str, a name said with a relation ("my sister Anna" -> "Anna"); `relation`:
   str, the relation ("sister"), which is never a name (`people`).
-- `merchant`: str, the word(s) after "at" / "on" / "from" in a spending question, or
-  what a follow-up names alone ("and tesco?").
+- `pronoun`: "him", "her" or "them" as the one money goes to ("now send her 30", "pay
+  them 20", "transfer 50 to him"): somebody the conversation named before.
+- `merchant`: str, the word(s) after "at" / "on" / "from" in a spending question, one
+  entity for each merchant of a list ("at amazon and tesco"), or what a follow-up names
+  alone ("and tesco?").
 - `direction`: "out" (spent, paid, payments, purchases …) or "in" (received, income,
   deposits, refunds …) in a question about transactions; absent when neither is said.
 """
@@ -198,23 +201,53 @@ _PAID_TO = re.compile(
 )
 
 
+# "at amazon and tesco", "at Amazon, Tesco or Lidl": more merchants in the same list.
+_ANOTHER_MERCHANT = re.compile(
+    r"(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|&)\s+)(?:(?:at|on|from)\s+)?"
+    r"([A-Za-z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)?)"
+)
+
+
+# Words that start what comes after a list, not another merchant ("at amazon and how …").
+_STARTS_A_CLAUSE = frozenset(
+    {"how", "what", "when", "where", "who", "which", "why", "show", "list", "tell", "give"}
+    | {"send", "transfer", "pay", "did", "do", "does", "is", "are", "can", "could", "i"}
+)
+
+
+def _is_merchant(word: str, start: int, end: int, blocked: list[tuple[int, int]]) -> bool:
+    first = word.split()[0].lower().rstrip(".")
+    return (
+        first not in STOP_AFTER_AT
+        and first not in MONTHS
+        and not any(start < e and s < end for s, e in blocked)
+        and first not in {"checking", "savings", "saving", "current", "amazon's"}
+    )
+
+
 def _merchants(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
     m = re.search(r"\b(?:at|on|from|with)\s+([A-Za-z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)?)", text)
     m = m or _PAID_TO.search(text)
     while m is not None:
-        word = m.group(1)
-        first = word.split()[0].lower().rstrip(".")
-        if (
-            first not in STOP_AFTER_AT
-            and first not in MONTHS
-            and not any(m.start(1) < e and s < m.end(1) for s, e in blocked)
-            and first not in {"checking", "savings", "saving", "current", "amazon's"}
-        ):
-            return [Found("merchant", word.rstrip(".?!,"), m.start(1), m.end(1))]
+        if _is_merchant(m.group(1), m.start(1), m.end(1), blocked):
+            return _merchant_list(text, m, blocked)
         m = re.compile(r"\b(?:at|on|from|with)\s+([A-Za-z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)?)").search(
             text, m.end()
         )
     return []
+
+
+def _merchant_list(text: str, m: re.Match[str], blocked: list[tuple[int, int]]) -> list[Found]:
+    """The merchant `m` found, and each one listed right after it (one entity each)."""
+    found = [Found("merchant", m.group(1).rstrip(".?!,"), m.start(1), m.end(1))]
+    more = _ANOTHER_MERCHANT.match(text, m.end(1))
+    while more is not None and _is_merchant(more.group(1), more.start(1), more.end(1), blocked):
+        word = more.group(1)
+        if word.split()[0].lower() in _NOT_MERCHANTS | _STARTS_A_CLAUSE:  # "… and then …"
+            break
+        found.append(Found("merchant", word.rstrip(".?!,"), more.start(1), more.end(1)))
+        more = _ANOTHER_MERCHANT.match(text, more.end(1))
+    return found
 
 
 # Money coming in is named explicitly ("payments I received", "incoming payments"), so
@@ -350,6 +383,20 @@ def _follow_up_merchant(text: str, blocked: list[tuple[int, int]]) -> list[Found
     return [Found("merchant", word, m.start("m"), m.start("m") + len(word))]
 
 
+# "send her 30", "pay them back", "transfer 50 to him", "a gift card for her".
+_PRONOUN = re.compile(
+    r"\b(?:(?:send|pay|transfer|give|wire|move|gift)\s+|(?:to|for)\s+)(?P<p>him|her|them)\b",
+    re.IGNORECASE,
+)
+
+
+def _pronouns(text: str) -> list[Found]:
+    return [
+        Found("pronoun", m.group("p").lower(), m.start("p"), m.end("p"))
+        for m in _PRONOUN.finditer(text)
+    ]
+
+
 def _people(text: str, blocked: list[tuple[int, int]]) -> list[Found]:
     found = []
     for person in people(text):
@@ -392,6 +439,7 @@ def extract(text: str, today: date | None = None, locale: str | None = None) -> 
         *last4,
     ]
     found += _people(text, blocked)
+    found += _pronouns(text)
     if TRANSACTION_QUESTION.search(text) or INCOMING.search(text):
         found += _merchants(text, blocked + [(f.start, f.end) for f in found])
         found += _direction(text)

@@ -12,7 +12,9 @@ inside a form. This policy turns that list into behaviour, for every form alike:
   support topic, "are you a bot?") is answered, then the form asks its question again;
 - **switch**: another task's intent inside a form ends the form and starts that task;
 - **offer**: a typed "yes" after a support answer that offers a task with a button runs
-  the task of its first such button.
+  the task of its first such button;
+- **repeat**: "do the same again" runs the `repeat` action of the form done last (its
+  submit ran last), which fills that form in again and opens it at its summary.
 
 It replaces ~700 rules that a generator wrote for every (form, intent) pair. Like those
 rules, it acts inside a form only once the form has *refused* the message as an answer
@@ -87,10 +89,18 @@ def load_registry(path: Path) -> dict[str, Any]:
             "submit": spec["submit"],
             "cancel": spec["cancel"],
             "cancel_intents": list(spec.get("cancel_intents", ["cancel"])),
+            "repeat": spec.get("repeat"),
         }
         for name, spec in raw["forms"].items()
     }
-    return {"forms": forms, "switches": switches, "answers": answers, "offers": offers}
+    repeat = raw.get("repeat") or {}
+    return {
+        "forms": forms,
+        "switches": switches,
+        "answers": answers,
+        "offers": offers,
+        "repeat": {"intent": repeat.get("intent"), "nothing": repeat.get("nothing")},
+    }
 
 
 class TaskMechanics:
@@ -103,6 +113,11 @@ class TaskMechanics:
         self.answers: dict[str, str] = dict(registry["answers"])
         self.offers: dict[str, str] = dict(registry["offers"])
         self.starts = {spec["start"]: form for form, spec in self.forms.items() if spec["start"]}
+        repeat = registry.get("repeat") or {}
+        self.repeat_intent: str | None = repeat.get("intent")
+        self.nothing_to_repeat: str | None = repeat.get("nothing")
+        # submit action -> the repeat action of its form (None: that task is not repeated)
+        self.repeats = {spec["submit"]: spec.get("repeat") for spec in self.forms.values()}
 
     def next_action(
         self,
@@ -111,12 +126,14 @@ class TaskMechanics:
         refused_by: str | None,
         active_loop: str | None,
         bot_action_before: str | None,
+        last_submit: str | None = None,
     ) -> tuple[str, bool] | None:
         """(action, resumes_a_form) or None.
 
         `done`: the actions run since the customer's latest message; `refused_by`: the
         form that refused that message as an answer, if one did; `active_loop`: the form
-        active now; `bot_action_before`: the bot's last action before the message."""
+        active now; `bot_action_before`: the bot's last action before the message;
+        `last_submit`: the submit action run last before it (read for a repeat only)."""
         if done and done[-1] in {spec["submit"] for spec in self.forms.values()}:
             return (ACTION_LISTEN_NAME, False) if self._submitted(done) else None
         if done and done[-1] in self.forms and active_loop is None:
@@ -127,6 +144,10 @@ class TaskMechanics:
             return self._inside_a_form(intent, list(done), refused_by, active_loop)
         if active_loop is not None:
             return None  # the active form has not judged the message yet
+        if intent == self.repeat_intent and self.nothing_to_repeat:
+            action = self.repeats.get(last_submit or "") or self.nothing_to_repeat
+            # The repeat action opens the form itself (FollowupAction) when it can.
+            return (action, False) if not done else self._listen_after(done, action)
         return self._outside_a_form(intent, list(done), bot_action_before)
 
     def _submitted(self, done: Sequence[str]) -> bool:
@@ -198,6 +219,14 @@ def conversation_since_message(
         elif isinstance(event, ActionExecuted) and event.action_name:
             done.append(event.action_name)
     return [], None, None
+
+
+def last_action_among(tracker: DialogueStateTracker, names: set[str]) -> str | None:
+    """The most recent of these actions the conversation ran."""
+    for event in reversed(tracker.events):
+        if isinstance(event, ActionExecuted) and event.action_name in names:
+            return event.action_name
+    return None
 
 
 def _bot_action_before(events: Sequence[Any]) -> str | None:
@@ -278,8 +307,14 @@ class TaskPolicy(Policy):
             done, refused_by, bot_action_before = conversation_since_message(tracker)
             latest = tracker.latest_message
             intent = (latest.intent or {}).get("name") if latest is not None else None
-            decision = self.mechanics.next_action(
-                intent, done, refused_by, tracker.active_loop_name, bot_action_before
+            mechanics = self.mechanics
+            last_submit = (
+                last_action_among(tracker, set(mechanics.repeats))
+                if intent == mechanics.repeat_intent
+                else None
+            )
+            decision = mechanics.next_action(
+                intent, done, refused_by, tracker.active_loop_name, bot_action_before, last_submit
             )
         if decision is None or decision[0] not in domain.action_names_or_texts:
             return self._prediction(self._default_predictions(domain))

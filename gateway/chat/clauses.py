@@ -8,12 +8,15 @@ machinery: a second request inside a transfer is answered as a digression and th
 transfer resumes.
 
 Callers may rely on: ``split`` returns the text itself as its only part unless a
-connector ("and then", ", and", "and also", "; ", "? ", ". ", "then") is followed by the
-start of a new request (a question word or a banking verb: "show", "send", "freeze" …)
-of two words or more, and preceded by something; each part is stripped and non-empty,
-and the parts, in order, are the text less the connectors. A name list ("send 50 to
-Anna and Tom") or an amount list is never split: "Tom" and "30" start no request. At
-most MAX_PARTS parts; the last one keeps the rest of the text.
+connector ("and then", ", and", "and also", "; ", "? ", ". ", "then", "after that") is
+followed by the start of a new request (a question word or a banking verb: "show",
+"send", "freeze" …) of two words or more, and preceded by something; each part is
+stripped and non-empty, and the parts, in order, are the text less the connectors. A
+name list ("send 50 to Anna and Tom") is never split: "Tom" starts no request. One
+exception adds words: a second amount with its own recipient after a payment ("send
+10 to savings and 20 to Alpine Energy", "pay anna 20 and tom 30") is a second payment,
+and its part repeats the payment's verb ("send 20 to Alpine Energy"), so that it can be
+asked on its own. At most MAX_PARTS parts; the last one keeps the rest of the text.
 """
 
 from __future__ import annotations
@@ -31,14 +34,41 @@ _STARTS_A_REQUEST = (
     r"(?:balances?|cards?|payees|transactions|payments|statement|gift\s+cards?)"
     r")\b"
 )
+# "after that", "once that's done": the request after it comes when the one before is done.
+_AFTERWARDS = (
+    r"(?:after\s+(?:that|this)|afterwards|once\s+(?:that|it|this)(?:'?s|\s+is)\s+done|"
+    r"when\s+(?:that|it|this)(?:'?s|\s+is)\s+done)"
+)
 # The connector, then (looking ahead, not consumed) the start of a new request.
 _BOUNDARY = re.compile(
-    r"(?:\s*(?:,\s*)?\band\s+then\b\s*|\s*,\s*then\s+|\s*,?\s*\band\s+also\b\s*|"
+    rf"(?:\s*,?\s*(?:\band\s+(?:then\s+)?)?\b{_AFTERWARDS},?\s*|"
+    r"\s*(?:,\s*)?\band\s+then\b\s*|\s*,?\s+then\s+|\s*,?\s*\band\s+also\b\s*|"
     r"\s*,\s*and\s+|\s+and\s+|\s*;\s*|(?<=[?.!])\s+(?:and\s+|also,?\s+|then\s+)?)"
     rf"(?={_STARTS_A_REQUEST})",
     re.IGNORECASE,
 )
 
+# A payment ("send 10 to savings", "pls transfer €50 to Anna") and, after it, another
+# amount with a recipient of its own ("and 20 to alpine energy", ", then another 5 to
+# Tom"): a second payment said without its verb.
+_PAYMENT = re.compile(
+    r"^(?:\W*(?:ok(?:ay)?|please|pls|can you|could you|i want to|i'd like to|i would like to)"
+    r"\b)*\W*(?P<verb>send|transfer|pay|move|wire)\b",
+    re.IGNORECASE,
+)
+_AMOUNT = r"(?:[€$£]\s?)?\d[\d.,]*(?:\s?k\b)?(?:\s?(?:€|eur\b|euros?\b|bucks\b|dollars?\b))?"
+_AND = r"(?:\s*,\s*(?:and\s+)?|\s+(?:and|&|plus)\s+)(?:then\s+)?(?:also\s+)?"
+# "… and 20 to alpine energy": an amount, then its recipient.
+_ANOTHER_PAYMENT = re.compile(
+    rf"{_AND}(?:another\s+)?(?=(?P<amount>{_AMOUNT})\s+to\s+\w)", re.IGNORECASE
+)
+# "pay alpine energy 20 and city housing 30": a recipient, then its amount, as in the first.
+_NAME = r"(?:[A-Za-z][\w'.-]*\s+){1,4}"
+_NAME_THEN_AMOUNT = re.compile(rf"^\s*{_NAME}{_AMOUNT}", re.IGNORECASE)
+_ANOTHER_NAMED_PAYMENT = re.compile(
+    rf"{_AND}(?={_NAME}(?P<amount>{_AMOUNT})(?:$|[\s.!?,]))", re.IGNORECASE
+)
+_TO = re.compile(r"\bto\b", re.IGNORECASE)
 
 _REQUEST_START = re.compile(_STARTS_A_REQUEST, re.IGNORECASE)
 _ANSWER_WORD = re.compile(
@@ -54,7 +84,38 @@ def _stands_alone(piece: str) -> bool:
     return bool(_REQUEST_START.match(piece) or _ANSWER_WORD.match(piece) or len(piece.split()) >= 4)
 
 
+def _payments(part: str) -> list[str]:
+    """ "send 10 to savings and 20 to alpine" -> the two payments, each with the verb."""
+    payment = _PAYMENT.match(part)
+    if payment is None:
+        return [part]
+    found: list[str] = []
+    rest, verb = part, payment.group("verb")
+    # "pay anna 20 and tom 30": recipients before their amounts (never "send 50 to Anna
+    # and Tom", where Tom has no amount of his own).
+    named_first = not _TO.search(part) and _NAME_THEN_AMOUNT.match(part[payment.end() :])
+    another = _ANOTHER_NAMED_PAYMENT if named_first else _ANOTHER_PAYMENT
+    while len(found) < MAX_PARTS - 1:
+        # "send 10 to savings and 20 to …": a second amount only after a recipient.
+        cut = next(
+            (m for m in another.finditer(rest) if named_first or _TO.search(rest, 0, m.start())),
+            None,
+        )
+        if cut is None:
+            break
+        found.append(rest[: cut.start()].strip(" ,"))
+        rest = f"{verb} {rest[cut.end() :].strip()}"
+    return [*found, rest]
+
+
 def split(text: str) -> list[str]:
+    parts = [payment for part in _requests(text) for payment in _payments(part)]
+    if len(parts) > MAX_PARTS:  # nothing is dropped: the last part keeps the rest
+        parts[MAX_PARTS - 1 :] = [" and ".join(parts[MAX_PARTS - 1 :])]
+    return parts
+
+
+def _requests(text: str) -> list[str]:
     parts: list[str] = []
     rest = text.strip()
     while len(parts) < MAX_PARTS - 1:

@@ -3,10 +3,13 @@
 Callers may rely on: ``send`` returns the list of Rasa responses (dicts) or raises
 ``BotUnavailable`` -- for connection errors, timeouts (RASA_TIMEOUT_SECONDS), non-2xx
 answers and bodies that are not a JSON list (a turn's NLU reaches the transcripts
-through Rasa's event broker, ``transcripts/broker.py``). ``erase_tracker`` deletes one
-(erasure; raises ``BotUnavailable`` unless Rasa confirms). ``open`` must be called
-inside the running event loop before the first ``send``; ``close`` releases the pooled
-connections.
+through Rasa's event broker, ``transcripts/broker.py``). ``task`` says which task the
+conversation is in (``sequence.TaskState``; None when Rasa cannot say, never raises) and
+``held_notice`` the bot's words for requests held until it is done (``[]`` when it
+cannot say), both from the stack's REST channel (``bot/task_state.py``).
+``erase_tracker`` deletes one (erasure; raises ``BotUnavailable`` unless Rasa
+confirms). ``open`` must be called inside the running event loop before the first
+``send``; ``close`` releases the pooled connections.
 
 Why aiohttp and not httpx here: this call is on every turn's path, and on this machine
 httpx spent ~2.5 ms of CPU per call against aiohttp's ~0.5 ms (``bench/gateway.py``,
@@ -21,6 +24,8 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+
+from gateway.chat.sequence import TaskState
 
 log = logging.getLogger(__name__)
 WEBHOOK = "/webhooks/rest/webhook"
@@ -68,6 +73,44 @@ class RasaClient:
         if not isinstance(body, list):
             raise BotUnavailable("rasa answered something other than a list")
         return [item for item in body if isinstance(item, dict)]
+
+    def _conversation(self, sender: str, what: str) -> str:
+        return f"{self._base}/webhooks/rest/conversations/{quote(sender, safe='')}/{what}"
+
+    async def task(self, sender: str) -> TaskState | None:
+        if self._session is None:
+            return None
+        try:
+            async with self._session.get(
+                self._conversation(sender, "task"), headers=self._headers
+            ) as response:
+                if response.status >= 300:
+                    raise ValueError(f"rasa answered HTTP {response.status}")
+                body = await response.json(content_type=None)
+            task, asks = body.get("task"), body.get("asks")
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, AttributeError) as exc:
+            log.warning("rasa could not say which task %s is in: %r", sender, exc)
+            return None
+        return TaskState(
+            task if isinstance(task, str) else None, asks if isinstance(asks, str) else None
+        )
+
+    async def held_notice(self, sender: str, requests: list[str]) -> list[dict[str, Any]]:
+        if self._session is None or not requests:
+            return []
+        try:
+            async with self._session.post(
+                self._conversation(sender, "held"),
+                json={"requests": requests},
+                headers=self._headers,
+            ) as response:
+                if response.status >= 300:
+                    raise ValueError(f"rasa answered HTTP {response.status}")
+                body = await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            log.warning("rasa could not word the held requests of %s: %r", sender, exc)
+            return []
+        return [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
 
     async def erase_tracker(self, sender: str) -> None:
         """Delete the conversation's tracker from Rasa's tracker store. Rasa 3.6 has no

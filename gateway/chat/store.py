@@ -16,6 +16,8 @@ last activity):
                           masked text only), ``frames`` (JSON replies once answered)
 - ``chat:{sid}:q``        list of client_msg_ids waiting, in arrival order (head = next)
 - ``chat:{sid}:lease``    token of the one worker (any instance) draining the queue
+- ``chat:{sid}:held``     JSON list of requests (masked text) of earlier messages held
+                          until the task before them is done (``sequence.py``)
 - ``turnq:active``        set of session ids whose queue may be non-empty (sweeper input)
 - ``chat:{sid}`` also ``agent_sub``/``agent_name`` while an agent holds the session
   (``handoff`` = ``accepted``; the turn worker then passes turns to the agent, not Rasa)
@@ -426,6 +428,19 @@ class ChatStore:
             ):
                 pipe.expire(key, self._ttl)
             await pipe.execute()
+
+    async def held_requests(self, session_id: str) -> list[str]:
+        raw = await self._redis.get(self._key(session_id, "held"))
+        held = json.loads(raw) if raw else []
+        return [str(item) for item in held] if isinstance(held, list) else []
+
+    async def hold_requests(self, session_id: str, requests: list[str]) -> None:
+        """Written only by the worker holding the session's lease (one turn at a time)."""
+        key = self._key(session_id, "held")
+        if requests:
+            await self._redis.set(key, json.dumps(requests), ex=self._ttl)
+        else:
+            await self._redis.delete(key)
 
     async def stored_frames(self, session_id: str) -> list[Frame]:
         raw = await self._redis.lrange(self._key(session_id, "frames"), 0, -1)

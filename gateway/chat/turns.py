@@ -49,7 +49,7 @@ from opentelemetry.context import Context
 from redis.exceptions import RedisError
 
 from gateway.auth.tokens import TokenService
-from gateway.chat import clauses, frames, pii, protocol
+from gateway.chat import clauses, frames, pii, protocol, sequence
 from gateway.chat.credentials import TurnClaims, TurnSealer
 from gateway.chat.hub import SessionHub
 from gateway.chat.rasa_client import BotUnavailable, RasaClient
@@ -226,15 +226,12 @@ class TurnRunner:
         backoff = self._settings.rasa_retry_initial_backoff_seconds
         told = False
         responses: list[dict[str, Any]] | None = None
-        # Several requests in one message go to Rasa one after another (clauses.py).
+        # Several requests in one message go to Rasa one after another (clauses.py), each
+        # once the task the one before it opened is done (sequence.py).
         parts = [content] if content.startswith("/") else clauses.split(content)
         while responses is None:
-            messages = [
-                (part, self._metadata(session_id, cmid, caller, part=n))
-                for n, part in enumerate(parts)
-            ]
             try:
-                responses, told = await self._ask(session_id, cmid, messages, told)
+                responses, told = await self._ask(session_id, cmid, caller, parts, told)
             except BotUnavailable:
                 if not told:
                     await self._error(session_id, "unavailable", DOWN_TEXT, cmid)
@@ -347,14 +344,10 @@ class TurnRunner:
         }
 
     async def _ask(
-        self,
-        session_id: str,
-        cmid: str,
-        messages: list[tuple[str, dict[str, Any]]],
-        told: bool,
+        self, session_id: str, cmid: str, caller: object, parts: list[str], told: bool
     ) -> tuple[list[dict[str, Any]], bool]:
         started = time.monotonic()
-        call = asyncio.ensure_future(self._send_in_order(session_id, messages))
+        call = asyncio.ensure_future(self._send_in_order(session_id, cmid, caller, parts))
         try:
             if not told:
                 soft = self._settings.rasa_soft_timeout_seconds
@@ -371,17 +364,32 @@ class TurnRunner:
             self._metrics.rasa_latency.observe(time.monotonic() - started)
 
     async def _send_in_order(
-        self, session_id: str, messages: list[tuple[str, dict[str, Any]]]
+        self, session_id: str, cmid: str, caller: object, parts: list[str]
     ) -> list[dict[str, Any]]:
+        """The requests, and those held from earlier messages, each sent once the task
+        before it is done (``sequence.py``); the held ones are kept for a later turn.
+        Raises ``BotUnavailable`` before anything is kept: the turn is then retried."""
+
+        async def send(part: str, n: int) -> list[dict[str, Any]]:
+            metadata = self._metadata(session_id, cmid, caller, part=n)
+            return await self._rasa.send(session_id, part, metadata)
+
+        held = await self._store.held_requests(session_id)
+        outcome = await sequence.run_in_order(
+            parts, held, send, lambda: self._rasa.task(session_id)
+        )
         responses: list[dict[str, Any]] = []
         previous: list[dict[str, Any]] | None = None
-        for content, metadata in messages:
-            answer = await self._rasa.send(session_id, content, metadata)
+        for answer in outcome.answers:
             # Two parts of one message asking the same thing ("do i have to pay tax on
             # my savings? what should i declare") get the same answer: said once.
             if answer != previous:
                 responses += answer
             previous = answer
+        # Never held silently: the bot says what comes once this task is done.
+        responses += await self._rasa.held_notice(session_id, outcome.newly_held)
+        if outcome.held != held:
+            await self._store.hold_requests(session_id, outcome.held)
         return responses
 
     async def _error(self, session_id: str, code: str, message: str, cmid: str) -> None:

@@ -179,7 +179,13 @@ async def test_add_payee_from_one_message_then_confirm(dispatcher, use_core_bank
     added = dispatcher.messages[-1]
     assert added["response"] == "utter_payee_added"
     assert (added["payee_name"], added["iban_masked"]) == ("Zoe Example", f"•••• {iban[-4:]}")
-    assert all(value is None for value in slot_events(events).values())
+    # The form's slots are forgotten; the payee is remembered for "now send her 30".
+    assert slot_events(events) == {
+        "payee_iban": None,
+        "payee_name": None,
+        "add_payee_confirmed": None,
+        "last_payee": "Zoe Example",
+    }
     assert any(p.iban == iban for p in await payees_of(use_core_banking))
 
     # The same IBAN again: a plain message, not a second payee.

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.transactions import MAX_LINES, ActionSearchTransactions
@@ -333,7 +334,7 @@ async def test_and_tesco_after_an_amazon_search_searches_tesco(
     dispatcher, [remembered] = await demo001_search(
         make_tracker, use_core_banking, nlu, "and tesco?", slots={"last_transaction_search": amazon}
     )
-    assert remembered["value"] == {**amazon, "text": "tesco"}
+    assert remembered["value"] == {**amazon, "text": "tesco", "more_texts": ()}
     lines = [m for m in dispatcher.messages if m["response"] == "utter_transaction_line"]
     assert lines and all("TESCO" in line["description"] for line in lines)
 
@@ -414,3 +415,53 @@ async def test_a_known_merchant_named_without_a_preposition_filters(
     )
     assert intro["search_summary"] == " at netflix"
     assert lines and all("NETFLIX" in line["description"] for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    ("text", "merchants"),
+    [
+        ("how much did i spend at amazon and tesco", ("AMAZON", "TESCO")),
+        ("what did I spend at Tesco, Shell or IKEA?", ("TESCO", "SHELL", "IKEA")),
+        ("show my netflix and amazon purchases", ("NETFLIX", "AMAZON")),  # no "at"
+    ],
+)
+async def test_several_merchants_are_each_searched(
+    make_tracker, use_core_banking, nlu, text: str, merchants: tuple[str, ...]
+) -> None:
+    dispatcher, [remembered] = await demo001_search(make_tracker, use_core_banking, nlu, text)
+    lines = [
+        m["description"] for m in dispatcher.messages if m["response"] == "utter_transaction_line"
+    ]
+    for merchant in merchants:
+        assert any(merchant in line for line in lines), (merchant, lines)
+    assert all(any(m in line for m in merchants) for line in lines)  # nothing else
+    summary = dispatcher.messages[0]["search_summary"].lower()
+    assert all(m.lower() in summary for m in merchants)
+    # The total counts them all: every line of both merchants, out.
+    total = dispatcher.messages[-1]
+    assert total["count_text"] == f"{len(lines)} transactions"
+    assert len(remembered["value"]["more_texts"]) == len(merchants) - 1
+
+
+async def test_a_follow_up_keeps_every_merchant(make_tracker, use_core_banking, nlu) -> None:
+    both = {
+        "text": "amazon",
+        "category": None,
+        "direction": "out",
+        "period": None,
+        "low": None,
+        "high": None,
+        "currency": "EUR",
+        "limit": None,
+        "more_texts": ["tesco"],  # as the slot comes back from Rasa (JSON)
+    }
+    dispatcher, [remembered] = await demo001_search(
+        make_tracker,
+        use_core_banking,
+        nlu,
+        "what about last month?",
+        slots={"last_transaction_search": both},
+    )
+    assert remembered["value"]["text"] == "amazon"
+    assert remembered["value"]["more_texts"] == ("tesco",)
+    assert "at amazon and tesco" in dispatcher.messages[0]["search_summary"]

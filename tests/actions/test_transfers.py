@@ -20,6 +20,7 @@ from actions.transfers import (
     ActionCancelTransferTask,
     ActionConfirmTransfer,
     ActionExecuteTransfer,
+    ActionRepeatTransfer,
     ValidateOtpForm,
     ValidateTransferForm,
     idempotency_key,
@@ -1241,3 +1242,141 @@ async def test_another_payee_named_while_the_amount_is_asked_replaces_the_recipi
         make_tracker, use_core_banking, dispatcher, "actually to city housing", slots=slots
     )
     assert extracted["transfer_destination"]["label"] == "City Housing (rent)"
+
+
+# --- follow-ups that rely on what was said before (issue 14) -------------------------
+
+
+@pytest.mark.parametrize("text", ["now send her 30 euros", "pay them 45", "transfer 60 to him"])
+async def test_a_pronoun_names_the_payee_named_last(
+    make_tracker, dispatcher, use_core_banking, nlu, text: str
+) -> None:
+    payees = api(use_core_banking, "demo001", "/v1/payees")
+    last = payees[-1]
+    found = await destination_from(
+        make_tracker,
+        use_core_banking,
+        dispatcher,
+        text,
+        "transfer_money",
+        entities=nlu(text),
+        slots={"last_payee": last["name"]},
+    )
+    assert found["transfer_destination"]["payee_id"] == last["id"]
+    # Nobody named before: the form asks whom to pay, as for "send 30 euros".
+    nobody = CollectingDispatcher()
+    unnamed = await destination_from(
+        make_tracker, use_core_banking, nobody, text, "transfer_money", entities=nlu(text)
+    )
+    assert unnamed == {} and responses(nobody) == []
+
+
+async def test_a_payee_named_in_the_message_wins_over_a_pronoun(
+    make_tracker, dispatcher, use_core_banking, nlu
+) -> None:
+    first, second = api(use_core_banking, "demo001", "/v1/payees")[:2]
+    text = f"send her 30, I mean {second['name']}"
+    found = await destination_from(
+        make_tracker,
+        use_core_banking,
+        dispatcher,
+        text,
+        "transfer_money",
+        entities=nlu(text),
+        slots={"last_payee": first["name"]},
+    )
+    assert found["transfer_destination"]["payee_id"] == second["id"]
+
+
+async def test_the_summary_remembers_the_payee_for_a_pronoun(make_tracker, dispatcher) -> None:
+    destination = {"kind": "payee", "payee_id": "p1", "account_number": "X", "label": "Anna B"}
+    source = {"currency": "EUR", "label": "checking account"}
+    tracker = make_tracker(
+        slots={
+            "transfer_amount": "20",
+            "transfer_source": source,
+            "transfer_destination": destination,
+        }
+    )
+    events = await ActionAskTransferConfirmed().run(dispatcher, tracker, {})
+    assert events == [{"event": "slot", "timestamp": None, "name": "last_payee", "value": "Anna B"}]
+
+
+async def test_do_the_same_again_repeats_the_last_transfer_with_its_own_yes(
+    make_tracker, use_core_banking
+) -> None:
+    bank, user = use_core_banking, "demo003"
+    savings = accounts(bank, user)["savings"]
+    destination = {"kind": "own", "account_number": savings["number"], "label": "your savings"}
+    sent = make_tracker(
+        text="yes",
+        intent="affirm",
+        metadata=bank.metadata(user, turn_id="s:repeat-1"),
+        slots={**slots_for(bank, user, "20", destination), "transfer_reference": "pocket money"},
+    )
+    events = await ActionExecuteTransfer().run(CollectingDispatcher(), sent, {})
+    last = next(e["value"] for e in events if e.get("name") == "last_transfer")
+    assert last == {
+        "destination": destination,
+        "amount": "20",
+        "currency": "EUR",
+        "reference": "pocket money",
+        "source_type": "checking",
+    }
+    before = accounts(bank, user)
+    again = make_tracker(
+        text="do the same again",
+        intent="repeat_last_task",
+        metadata=bank.metadata(user, turn_id="s:repeat-2"),
+        slots={"last_transfer": last},
+    )
+    dispatcher = CollectingDispatcher()
+    filled: dict[str, Any] = {
+        str(e.get("name")): e.get("value")
+        for e in await ActionRepeatTransfer().run(dispatcher, again, {})
+    }
+    # The form opens filled in, at its summary (transfer_confirmed asked), and nothing moved.
+    assert filled["transfer_destination"] == destination
+    assert filled["transfer_amount"] == "20"
+    assert filled["transfer_reference"] == "pocket money"
+    assert filled["transfer_confirmed"] is None
+    source = filled["transfer_source"]
+    assert source["type"] == "checking"
+    assert source["available_minor"] == before["checking"]["available_minor"]  # read again
+    assert accounts(bank, user) == before
+    assert responses(dispatcher) == []
+
+
+async def test_the_repeat_opens_the_transfer_form(make_tracker, use_core_banking) -> None:
+    bank = use_core_banking
+    last = {
+        "destination": {"kind": "own", "account_number": "X", "label": "your savings"},
+        "amount": "5",
+        "currency": "EUR",
+        "reference": None,
+        "source_type": None,
+    }
+    tracker = make_tracker(
+        text="same again",
+        intent="repeat_last_task",
+        metadata=bank.metadata("demo003"),
+        slots={"last_transfer": last},
+    )
+    events = await ActionRepeatTransfer().run(CollectingDispatcher(), tracker, {})
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "transfer_form"}
+
+
+async def test_nothing_to_repeat_is_said_so(make_tracker, dispatcher, use_core_banking) -> None:
+    tracker = make_tracker(
+        text="do it again", intent="repeat_last_task", metadata=use_core_banking.metadata("demo003")
+    )
+    assert await ActionRepeatTransfer().run(dispatcher, tracker, {}) == []
+    assert responses(dispatcher) == ["utter_nothing_to_repeat"]
+
+
+async def test_what_to_repeat_and_whom_a_pronoun_means_outlive_a_new_task(make_tracker) -> None:
+    remembered = {"last_payee": "Anna B", "last_transfer": {"amount": "5"}}
+    tracker = make_tracker(slots={**remembered, "transfer_amount": "5"})
+    domain = {"slots": {**DOMAIN["slots"], "last_payee": {}}}
+    events = await ActionResetTaskSlots().run(CollectingDispatcher(), tracker, domain)
+    assert {e["name"] for e in events} == {"transfer_amount"}

@@ -295,3 +295,34 @@ def test_numbers_that_could_be_dates_stay_amounts(text: str, amount: str) -> Non
     entities = extract(text, TODAY)
     assert [f.value for f in entities if f.entity == "amount"] == [amount]
     assert not [f for f in entities if f.entity == "time_period"]
+
+
+# Issue 14: each merchant of a list, and the person a pronoun stands for.
+@pytest.mark.parametrize(
+    ("text", "merchants"),
+    [
+        ("how much did i spend at amazon and tesco", ["amazon", "tesco"]),
+        ("what did I spend at Amazon, Tesco or Lidl last month?", ["Amazon", "Tesco", "Lidl"]),
+        ("payments at IKEA & Shell", ["IKEA", "Shell"]),
+        ("how much did i spend at amazon and how much at tesco", ["amazon"]),  # two questions
+        ("spent at amazon and my balance", ["amazon"]),
+        ("any payments to lidl?", ["lidl"]),
+    ],
+)
+def test_each_merchant_of_a_list(text: str, merchants: list[str]) -> None:
+    assert [value for kind, value, _ in found(text) if kind == "merchant"] == merchants
+
+
+@pytest.mark.parametrize(
+    ("text", "pronoun"),
+    [
+        ("now send her 30 euros", "her"),
+        ("pay them 20 please", "them"),
+        ("transfer 50 to him", "him"),
+        ("send 30 to her account", "her"),
+        ("her card was stolen", None),  # nobody paid
+        ("tell them about it", None),
+    ],
+)
+def test_a_pronoun_the_money_goes_to(text: str, pronoun: str | None) -> None:
+    assert {kind: value for kind, value, _ in found(text)}.get("pronoun") == pronoun

@@ -191,6 +191,48 @@ def test_a_typed_yes_takes_up_a_support_answers_offer(policy: TaskPolicy, domain
     )
 
 
+def sent_a_transfer() -> list[Event]:
+    """A transfer confirmed at its summary and sent, then another question answered."""
+    return [
+        *in_form("transfer_form"),
+        user("affirm"),
+        run("transfer_form"),
+        ActiveLoop(None),
+        run("action_execute_transfer"),
+        listen(),
+        user("check_balance"),
+        run("action_check_balance"),
+        listen(),
+    ]
+
+
+def test_do_the_same_again_repeats_the_task_done_last(policy: TaskPolicy, domain: Domain) -> None:
+    again = [*sent_a_transfer(), user("repeat_last_task")]
+    assert predicted(policy, domain, again)[0] == "action_repeat_transfer"
+    # The repeat action opens the form itself; when it could not, the bot listens.
+    assert predicted(policy, domain, [*again, run("action_repeat_transfer")])[0] == "action_listen"
+    opened = [
+        *again,
+        run("action_repeat_transfer"),
+        run("transfer_form"),
+        ActiveLoop("transfer_form"),
+    ]
+    assert predicted(policy, domain, opened)[0] is None  # the form's question is Rasa's
+
+
+def test_a_task_with_nothing_to_repeat_says_so(policy: TaskPolicy, domain: Domain) -> None:
+    nothing_yet = [listen(), user("repeat_last_task")]
+    assert predicted(policy, domain, nothing_yet)[0] == "utter_nothing_to_repeat"
+    added = [*in_form("add_payee_form"), user("affirm"), run("add_payee_form"), ActiveLoop(None)]
+    added += [run("action_add_payee"), listen(), user("repeat_last_task")]
+    assert predicted(policy, domain, added)[0] == "utter_nothing_to_repeat"  # not a payee again
+    # After a transfer then a payee, the payee was the last task done: not the transfer.
+    both = [*sent_a_transfer(), *added[1:]]
+    assert predicted(policy, domain, both)[0] == "utter_nothing_to_repeat"
+    said = [*nothing_yet, run("utter_nothing_to_repeat")]
+    assert predicted(policy, domain, said)[0] == "action_listen"
+
+
 def test_the_registry_names_only_what_the_domain_has(domain: Domain) -> None:
     registry = load_registry(REGISTRY)
     actions = set(domain.action_names_or_texts)
@@ -198,6 +240,9 @@ def test_the_registry_names_only_what_the_domain_has(domain: Domain) -> None:
     for spec in registry["forms"].values():
         assert {spec["submit"], spec["cancel"]} <= actions
         assert spec["start"] is None or spec["start"] in domain.intents
+        assert spec["repeat"] is None or spec["repeat"] in actions
+    assert registry["repeat"]["intent"] in domain.intents
+    assert registry["repeat"]["nothing"] in actions
     for intent, action in {**registry["switches"], **registry["answers"]}.items():
         assert intent in domain.intents and action in actions, (intent, action)
     assert set(registry["offers"].values()) <= actions

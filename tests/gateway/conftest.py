@@ -132,7 +132,12 @@ class StubRasa:
     started with ``--auth-token``; ``DELETE /webhooks/rest/conversations/{id}`` with
     ``X-Rasa-Token`` erases a tracker, as ``bot/erasure.py`` does (the erased senders are
     listed in ``erased``). In the tracker, a message starting
-    with ``mumble`` is ``nlu_fallback`` (confidence 0.3) answered by the fallback action."""
+    with ``mumble`` is ``nlu_fallback`` (confidence 0.3) answered by the fallback action.
+
+    Tasks, as ``bot/task_state.py`` tells them: a message starting with ``send `` opens
+    ``transfer_form`` (asking ``transfer_confirmed``), ``yes`` / ``no`` / ``/affirm`` /
+    ``/deny`` end it; ``GET /webhooks/rest/conversations/{id}/task`` says which is open,
+    ``POST …/held`` answers ``held: <requests joined by "; ">``."""
 
     url: str = ""
     calls: list[dict[str, Any]] = field(default_factory=list)
@@ -143,6 +148,7 @@ class StubRasa:
     broker: Any = None  # the exchange, once connected (on the stub server's loop)
     broker_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     publishing: set[Any] = field(default_factory=set)
+    tasks: dict[str, str] = field(default_factory=dict)  # sender -> the open form
 
     def calls_for(self, message: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -168,6 +174,11 @@ class StubRasa:
                 await asyncio.sleep(float(message.split()[1]))
             body["ended"] = time.monotonic()
             answer = self._answer(sender, message)
+            with self.lock:
+                if message.startswith("send "):
+                    self.tasks[sender] = "transfer_form"
+                elif message in ("yes", "no", "/affirm", "/deny"):
+                    self.tasks.pop(sender, None)
             # Like Rasa's broker: published in the background, the reply does not wait.
             task = asyncio.create_task(self.publish(self.events_of(body, answer)))
             self.publishing.add(task)
@@ -183,6 +194,25 @@ class StubRasa:
             for call in self.calls_from(sender):
                 events += self.events_of(call, [])
             return {"sender_id": sender, "events": events}
+
+        @app.get("/webhooks/rest/conversations/{sender}/task", response_model=None)
+        async def task(
+            sender: str, x_rasa_token: str | None = Header(default=None)
+        ) -> dict[str, Any] | JSONResponse:
+            if x_rasa_token != RASA_AUTH_TOKEN:
+                return JSONResponse({"reason": "NotAuthenticated"}, status_code=401)
+            with self.lock:
+                form = self.tasks.get(sender)
+            return {"task": form, "asks": "transfer_confirmed" if form else None}
+
+        @app.post("/webhooks/rest/conversations/{sender}/held", response_model=None)
+        async def held(
+            sender: str, request: Request, x_rasa_token: str | None = Header(default=None)
+        ) -> list[dict[str, Any]] | JSONResponse:
+            if x_rasa_token != RASA_AUTH_TOKEN:
+                return JSONResponse({"reason": "NotAuthenticated"}, status_code=401)
+            requests = (await request.json())["requests"]
+            return [{"recipient_id": sender, "text": "held: " + "; ".join(requests)}]
 
         @app.delete("/webhooks/rest/conversations/{sender}", response_model=None)
         async def erase(
