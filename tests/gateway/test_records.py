@@ -293,7 +293,9 @@ async def test_an_older_transcript_table_gets_the_new_column(
     agent = token_service.issue(subject="a", username="a", display_name="A", roles=["agent"])
     with gateway_server(settings) as gw:
         async with httpx.AsyncClient(base_url=gw.url) as http:
-            for _ in range(200):  # the writer prepares the table in the background
+            # The writer prepares the table in the background: a minute is ample even
+            # on a loaded machine (10 s was not, with other stacks on the 2 cores).
+            for _ in range(1200):
                 found = await http.get(
                     "/console/api/sessions",
                     params={"q": "greetings"},
