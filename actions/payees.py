@@ -27,7 +27,7 @@ from actions import core_banking_api
 from actions.core_banking_api import AnswerTable, Payee, say
 from actions.customer import customer_from_tracker, for_customer
 from actions.entities import entities, entity_value
-from actions.forms import CustomerTaskForm, confirmation_value
+from actions.forms import CustomerTaskForm, confirmation_value, says_a_change
 from actions.money import mask_account_number
 from actions.task_registry import task_forms
 from actions.tasks import CancelTask
@@ -356,6 +356,53 @@ def name_from_answer(tracker: Tracker) -> str | None:
     return _tidy_name(_ANSWER_LEAD.sub("", text.strip()))
 
 
+# A new name said at the summary: "sorry, the name is Maria García López", "actually it's
+# Maria Lopez", "I meant Maria Lopez not Maria Garcia", "change the name to Maria Lopez".
+# The words that say it is a change go; the name said after "not" is the old one.
+_CHANGE_LEAD = re.compile(
+    r"^\s*(?:(?:no|nope|sorry|oops|whoops|actually|wait|hmm+|ah|oh|ok|okay|yes|yeah|but|"
+    r"my (?:mistake|bad)|call (?:it|them|him|her)|save (?:it|them|him|her) as|"
+    r"wrong name|typo|i mean|i meant|i mean to say|make (?:it|that)|correction|"
+    r"(?:change|rename) (?:it|that|them|him|her|the name) to|"
+    r"(?:it|that|the name|their name|his name|her name) should (?:be|read|say)|should be|"
+    r"(?:it'?s |its |it is )?spel(?:led|t)(?: like)?)\b[\s,.:;!-]*)+",
+    re.IGNORECASE,
+)
+_OLD_NAME_FIRST = re.compile(r"^\s*(?:not|instead of)\s+[^,;]+[,;]\s*", re.IGNORECASE)
+_OLD_NAME_AFTER = re.compile(
+    r"(?:[,;]\s*|\s+)(?:not|instead of|rather than)\b.*$|\s+instead\W*$", re.IGNORECASE
+)
+# Words of a sentence, not of a name ("no, it's wrong", "sorry, what?").
+_NOT_NAME_WORDS = _NOT_IN_NAMES | {"wrong", "right", "fine", "correct", "sure", "good", "add"}
+
+
+def corrected_name(tracker: Tracker, current: str | None) -> str | None:
+    """The name a message at the summary puts in place of `current`, if it names one.
+
+    Said with the word "name" (or "called", "spelled") any name counts; otherwise it
+    shares a word with the current one ("Maria García López" for "Maria Garcia") or is
+    said as a change and capitalised ("sorry, Anna Weber"), so that "Perfect" or "no,
+    it's wrong" never becomes a payee's name."""
+    text = latest_text(tracker)
+    if is_yes_or_no(text) or text.strip().startswith("/"):
+        return None
+    relation, person = _person_named(tracker)
+    before, after = _without_ibans(tracker, text)
+    said = _OLD_NAME_FIRST.sub("", f"{before} {after}".strip())
+    called = _CALLED.search(said)
+    candidate = called.group("name") if called else _ANSWER_LEAD.sub("", _CHANGE_LEAD.sub("", said))
+    name = person if relation else _tidy_name(_OLD_NAME_AFTER.sub("", candidate))
+    if not name or (current and name.casefold() == current.casefold()):
+        return None
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", name)
+    if not words or len(words) > 5 or _NOT_NAME_WORDS.intersection(w.lower() for w in words):
+        return None
+    named = bool(called or relation or re.search(r"\b(?:name|spel\w*)\b", said, re.IGNORECASE))
+    changed = says_a_change(text) and all(w[0].isupper() for w in words)
+    shared = {w.casefold() for w in words} & set(re.findall(r"\w+", (current or "").casefold()))
+    return name if named or changed or shared else None
+
+
 # --- listing ------------------------------------------------------------------------------
 
 
@@ -485,6 +532,9 @@ class ValidateAddPayeeForm(CustomerTaskForm):
         iban = entity_value(tracker, "iban") or entity_value(tracker, "invalid_iban")
         if iban and (asked in (None, "payee_iban") or not tracker.get_slot("payee_iban")):
             return {"payee_iban": str(iban)}
+        if iban and asked == "add_payee_confirmed" and iban != tracker.get_slot("payee_iban"):
+            # Another IBAN at the summary ("sorry, the IBAN is …") replaces the one given.
+            return {"payee_iban": str(iban), "add_payee_confirmed": None}
         text = latest_text(tracker).strip()
         if asked == "payee_iban" and text:
             if not tracker.get_slot("payee_name") and _name_instead_of_iban(text):
@@ -496,10 +546,25 @@ class ValidateAddPayeeForm(CustomerTaskForm):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         iban = re.sub(r"\s+", "", str(value or "")).upper()
-        if iban_is_valid(iban):
-            return {"payee_iban": iban}
-        dispatcher.utter_message(response="utter_invalid_iban")
-        return {"payee_iban": None}
+        if not iban_is_valid(iban):
+            dispatcher.utter_message(response="utter_invalid_iban")
+            return {"payee_iban": None}
+        saved = await _payee_with_iban(tracker, iban)
+        if saved is not None:
+            # Already a payee: said now, not after a summary the bank would refuse; the
+            # form ends here (`requested_slot` None) and its submit adds nothing.
+            dispatcher.utter_message(
+                response="utter_payee_iban_already_saved",
+                payee_name=saved.name,
+                iban_masked=mask_account_number(iban),
+            )
+            return {
+                "payee_iban": None,
+                "payee_name": None,
+                "add_payee_confirmed": None,
+                "requested_slot": None,
+            }
+        return {"payee_iban": iban}
 
     async def extract_payee_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -516,6 +581,11 @@ class ValidateAddPayeeForm(CustomerTaskForm):
                 )
                 return {"payee_name": None}
             return {"payee_name": name or latest_text(tracker).strip()}
+        if asked == "add_payee_confirmed":
+            # "sorry, the name is Maria García López" at the summary: the new name, and
+            # the summary again.
+            name = corrected_name(tracker, tracker.get_slot("payee_name"))
+            return {"payee_name": name, "add_payee_confirmed": None} if name else {}
         if tracker.get_slot("payee_name") or asked not in (None, "payee_iban"):
             return {}
         if asked == "payee_iban" and _name_instead_of_iban(latest_text(tracker)):
@@ -543,6 +613,19 @@ class ValidateAddPayeeForm(CustomerTaskForm):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return confirmation_value("add_payee_confirmed", value, tracker)
+
+
+async def _payee_with_iban(tracker: Tracker, iban: str) -> Payee | None:
+    """The customer's saved payee with this IBAN, if any (None too when the bank cannot
+    be asked now: adding it then says what the bank answers)."""
+    customer = customer_from_tracker(tracker)
+    if customer is None:
+        return None
+    try:
+        payees = await core_banking_api.list_payees(customer.access_token)
+    except core_banking_api.CoreBankingError:
+        return None
+    return next((p for p in payees if p.iban == iban), None)
 
 
 class ActionAskAddPayeeConfirmed(Action):
@@ -593,6 +676,8 @@ class ActionAddPayee(Action):
         name, iban = tracker.get_slot("payee_name"), tracker.get_slot("payee_iban")
         if customer is None:
             dispatcher.utter_message(response="utter_login_required")
+        elif not iban:
+            pass  # the form was ended by its validator, which said why (already a payee)
         elif tracker.get_slot("add_payee_confirmed") is not True or not name or not iban:
             dispatcher.utter_message(response="utter_add_payee_cancelled")
         else:
