@@ -223,12 +223,20 @@ _NOT_A_NAME = {
     "the",
     "pls",
     "please",
+    "me",  # "save a new recipient for me" names nobody
+    "myself",
+    "you",
+    "us",
+    "him",
+    "her",
+    "them",
 }
 
 
 def _tidy_name(text: str) -> str | None:
     name = re.sub(r"\s+", " ", text).strip(" \t:,.;!?\"'")
     name = re.sub(r"\s+(?:please|pls|thanks|thank you)$", "", name, flags=re.IGNORECASE)
+    name = re.sub(r"^(?:for|to)\s+", "", name, flags=re.IGNORECASE)  # "… recipient for me"
     if not name or not re.search(r"[^\W\d_]", name) or len(name) > 70:
         return None
     if name.lower() in _NOT_A_NAME or name.split()[0].lower() in _NOT_A_NAME - {"my", "the"}:

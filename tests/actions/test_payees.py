@@ -355,6 +355,7 @@ async def test_bad_names_are_explained(dispatcher, use_core_banking) -> None:
         ("add payee {iban} Sarah Jones", "Sarah Jones"),
         ("add another payee", None),
         ("add one more payee", None),
+        ("save a new recipient for me", None),  # was a payee called "for me"
     ],
 )
 async def test_names_in_the_request(
