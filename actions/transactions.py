@@ -400,11 +400,37 @@ class ActionTotalTransactions(Action):
                 response="utter_no_transactions", what=what, search_summary=summary
             )
             return remembered
-        dispatcher.utter_message(
-            response="utter_transactions_total_intro", what=what, search_summary=summary
-        )
-        _say_total(dispatcher, found, search, len(found))
+        _say_sum(dispatcher, found, what, summary)
         return remembered
+
+
+def _say_sum(
+    dispatcher: CollectingDispatcher, found: list[Transaction], what: str, summary: str
+) -> None:
+    """ "Your payments at amazon come to 73.46 EUR (2 transactions)": the money out, or
+    in, or both where both moved (summed within one currency, as the listing does)."""
+    currencies = {t.currency for t in found}
+    if len(currencies) != 1:
+        dispatcher.utter_message(response="utter_transactions_total_currencies")
+        return
+    currency = currencies.pop()
+    money_out = -sum(t.amount_minor for t in found if t.amount_minor < 0)
+    money_in = sum(t.amount_minor for t in found if t.amount_minor > 0)
+    response = (
+        "utter_transactions_sum_in"
+        if not money_out
+        else "utter_transactions_sum_out"
+        if not money_in
+        else "utter_transactions_sum"
+    )
+    dispatcher.utter_message(
+        response=response,
+        what=what,
+        search_summary=summary,
+        count_text=_count_text(len(found), len(found)),
+        money_out=format_money(money_out, currency),
+        money_in=format_money(money_in, currency),
+    )
 
 
 # "what was my biggest payment?", "my 3 largest purchases", "smallest transaction".
