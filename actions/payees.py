@@ -16,6 +16,7 @@ are shared with actions/gift_cards.py.
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -387,28 +388,76 @@ _NOT_NAME_WORDS = _NOT_IN_NAMES | {"wrong", "right", "fine", "correct", "sure", 
 def corrected_name(tracker: Tracker, current: str | None) -> str | None:
     """The name a message at the summary puts in place of `current`, if it names one.
 
-    Said with the word "name" (or "called", "spelled") any name counts; otherwise it
-    shares a word with the current one ("Maria García López" for "Maria Garcia") or is
-    said as a change and capitalised ("sorry, Anna Weber"), so that "Perfect" or "no,
-    it's wrong" never becomes a payee's name."""
+    The last part of the message that names someone counts ("the name is wrong, it
+    should be Maria López"; "Maria López, not Maria Garcia"). Said with the word "name"
+    (or "called", "spelled") any name counts; otherwise it shares a word with the
+    current one ("Maria García López" for "Maria Garcia") or is said as a change and
+    capitalised ("sorry, Anna Weber"), so that "Perfect" or "no, it's wrong" never
+    becomes a payee's name."""
     text = latest_text(tracker)
     if is_yes_or_no(text) or text.strip().startswith("/"):
         return None
     relation, person = _person_named(tracker)
+    if relation:  # "it's for my sister Maria López": the NLU's person
+        return person if person and person != current else None
     before, after = _without_ibans(tracker, text)
-    said = _OLD_NAME_FIRST.sub("", f"{before} {after}".strip())
-    called = _CALLED.search(said)
-    candidate = called.group("name") if called else _ANSWER_LEAD.sub("", _CHANGE_LEAD.sub("", said))
-    name = person if relation else _tidy_name(_OLD_NAME_AFTER.sub("", candidate))
-    if not name or (current and name.casefold() == current.casefold()):
-        return None
-    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", name)
-    if not words or len(words) > 5 or _NOT_NAME_WORDS.intersection(w.lower() for w in words):
-        return None
-    named = bool(called or relation or re.search(r"\b(?:name|spel\w*)\b", said, re.IGNORECASE))
-    changed = says_a_change(text) and all(w[0].isupper() for w in words)
-    shared = {w.casefold() for w in words} & set(re.findall(r"\w+", (current or "").casefold()))
-    return name if named or changed or shared else None
+    said = f"{before} {after}".strip()
+    named = bool(re.search(r"\b(?:name|called|named|spel\w*)\b", said, re.IGNORECASE))
+    for part in reversed(_PARTS.split(said)):
+        name = _name_in(part)
+        if not name or name == current:
+            continue
+        words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", name)
+        if not words or len(words) > 5 or _NOT_NAME_WORDS.intersection(w.lower() for w in words):
+            continue
+        changed = says_a_change(text) and all(w[0].isupper() for w in words)
+        shared = set(_folded(name).split()) & set(_folded(current or "").split())
+        if named or changed or shared:
+            return _with_the_rest(name, part, current)
+    return None
+
+
+def _folded(name: str) -> str:
+    """Lower case without accents: "María García" and "maria garcia" share words."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_LAST_NAME = re.compile(r"\b(?:last|family|second|sur) ?name\b", re.IGNORECASE)
+_FIRST_NAME = re.compile(r"\b(?:first|given) name\b", re.IGNORECASE)
+
+
+def _with_the_rest(name: str, part: str, current: str | None) -> str:
+    """ "the last name is López": the current first name with it ("Maria López"); "the
+    first name is Marie": it with the current last name."""
+    words = (current or "").split()
+    if len(words) < 2:
+        return name
+    if _LAST_NAME.search(part):
+        return f"{words[0]} {name}"
+    if _FIRST_NAME.search(part):
+        return f"{name} {' '.join(words[1:])}"
+    return name
+
+
+# The parts of a correction: "the name is wrong, it should be …", "yes but call her …".
+_PARTS = re.compile(r"[,;]|\s+but\s+", re.IGNORECASE)
+
+
+_NAME_IS = re.compile(
+    r"\b(?:sur|(?:last|family|second|first|given|full) )?name\s*(?:is|should be|reads|:|=)\s+"
+    r"(?P<name>.+)$",
+    re.IGNORECASE,
+)
+
+
+def _name_in(part: str) -> str | None:
+    """The name one part of a correction gives, without its lead ("it should be",
+    "I meant") and without the old name it corrects ("… not Maria Garcia")."""
+    part = _OLD_NAME_FIRST.sub("", part)
+    called = _NAME_IS.search(part) or _CALLED.search(part)
+    candidate = called.group("name") if called else _ANSWER_LEAD.sub("", _CHANGE_LEAD.sub("", part))
+    return _tidy_name(_OLD_NAME_AFTER.sub("", candidate))
 
 
 # --- listing ------------------------------------------------------------------------------

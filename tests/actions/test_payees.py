@@ -628,6 +628,9 @@ async def test_a_relation_alone_is_no_name(dispatcher, use_core_banking, nlu) ->
         ("change the name to maria lopez", "inform", "maria lopez"),
         ("Maria García López", "inform", "Maria García López"),  # the same name, spelled out
         ("yes but call her Mary Garcia", "affirm", "Mary Garcia"),
+        ("the name is wrong, it should be Maria Lopez", "inform", "Maria Lopez"),
+        ("her last name is García López", "inform", "Maria García López"),
+        ("my bad, it's María García", "inform", "María García"),  # the accents
     ],
 )
 async def test_a_new_name_at_the_summary_replaces_the_old_one(
