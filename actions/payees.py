@@ -16,6 +16,7 @@ are shared with actions/gift_cards.py.
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -27,7 +28,7 @@ from actions import core_banking_api
 from actions.core_banking_api import AnswerTable, Payee, say
 from actions.customer import customer_from_tracker, for_customer
 from actions.entities import entities, entity_value
-from actions.forms import CustomerTaskForm, confirmation_value
+from actions.forms import CustomerTaskForm, confirmation_value, says_a_change
 from actions.money import mask_account_number
 from actions.task_registry import task_forms
 from actions.tasks import CancelTask
@@ -223,12 +224,20 @@ _NOT_A_NAME = {
     "the",
     "pls",
     "please",
+    "me",  # "save a new recipient for me" names nobody
+    "myself",
+    "you",
+    "us",
+    "him",
+    "her",
+    "them",
 }
 
 
 def _tidy_name(text: str) -> str | None:
     name = re.sub(r"\s+", " ", text).strip(" \t:,.;!?\"'")
     name = re.sub(r"\s+(?:please|pls|thanks|thank you)$", "", name, flags=re.IGNORECASE)
+    name = re.sub(r"^(?:for|to)\s+", "", name, flags=re.IGNORECASE)  # "… recipient for me"
     if not name or not re.search(r"[^\W\d_]", name) or len(name) > 70:
         return None
     if name.lower() in _NOT_A_NAME or name.split()[0].lower() in _NOT_A_NAME - {"my", "the"}:
@@ -354,6 +363,101 @@ def name_from_answer(tracker: Tracker) -> str | None:
     if called:
         return _tidy_name(called.group("name"))
     return _tidy_name(_ANSWER_LEAD.sub("", text.strip()))
+
+
+# A new name said at the summary: "sorry, the name is Maria García López", "actually it's
+# Maria Lopez", "I meant Maria Lopez not Maria Garcia", "change the name to Maria Lopez".
+# The words that say it is a change go; the name said after "not" is the old one.
+_CHANGE_LEAD = re.compile(
+    r"^\s*(?:(?:no|nope|sorry|oops|whoops|actually|wait|hmm+|ah|oh|ok|okay|yes|yeah|but|"
+    r"my (?:mistake|bad)|call (?:it|them|him|her)|save (?:it|them|him|her) as|"
+    r"wrong name|typo|i mean|i meant|i mean to say|make (?:it|that)|correction|"
+    r"(?:change|rename) (?:it|that|them|him|her|the name) to|"
+    r"(?:it|that|the name|their name|his name|her name) should (?:be|read|say)|should be|"
+    r"(?:it'?s |its |it is )?spel(?:led|t)(?: like)?)\b[\s,.:;!-]*)+",
+    re.IGNORECASE,
+)
+_OLD_NAME_FIRST = re.compile(r"^\s*(?:not|instead of)\s+[^,;]+[,;]\s*", re.IGNORECASE)
+_OLD_NAME_AFTER = re.compile(
+    r"(?:[,;]\s*|\s+)(?:not|instead of|rather than)\b.*$|\s+instead\W*$", re.IGNORECASE
+)
+# Words of a sentence, not of a name ("no, it's wrong", "sorry, what?").
+_NOT_NAME_WORDS = _NOT_IN_NAMES | {"wrong", "right", "fine", "correct", "sure", "good", "add"}
+
+
+def corrected_name(tracker: Tracker, current: str | None) -> str | None:
+    """The name a message at the summary puts in place of `current`, if it names one.
+
+    The last part of the message that names someone counts ("the name is wrong, it
+    should be Maria López"; "Maria López, not Maria Garcia"). Said with the word "name"
+    (or "called", "spelled") any name counts; otherwise it shares a word with the
+    current one ("Maria García López" for "Maria Garcia") or is said as a change and
+    capitalised ("sorry, Anna Weber"), so that "Perfect" or "no, it's wrong" never
+    becomes a payee's name."""
+    text = latest_text(tracker)
+    if is_yes_or_no(text) or text.strip().startswith("/"):
+        return None
+    relation, person = _person_named(tracker)
+    if relation:  # "it's for my sister Maria López": the NLU's person
+        return person if person and person != current else None
+    before, after = _without_ibans(tracker, text)
+    said = f"{before} {after}".strip()
+    named = bool(re.search(r"\b(?:name|called|named|spel\w*)\b", said, re.IGNORECASE))
+    for part in reversed(_PARTS.split(said)):
+        name = _name_in(part)
+        if not name or name == current:
+            continue
+        words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", name)
+        if not words or len(words) > 5 or _NOT_NAME_WORDS.intersection(w.lower() for w in words):
+            continue
+        changed = says_a_change(text) and all(w[0].isupper() for w in words)
+        shared = set(_folded(name).split()) & set(_folded(current or "").split())
+        if named or changed or shared:
+            return _with_the_rest(name, part, current)
+    return None
+
+
+def _folded(name: str) -> str:
+    """Lower case without accents: "María García" and "maria garcia" share words."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_LAST_NAME = re.compile(r"\b(?:last|family|second|sur) ?name\b", re.IGNORECASE)
+_FIRST_NAME = re.compile(r"\b(?:first|given) name\b", re.IGNORECASE)
+
+
+def _with_the_rest(name: str, part: str, current: str | None) -> str:
+    """ "the last name is López": the current first name with it ("Maria López"); "the
+    first name is Marie": it with the current last name."""
+    words = (current or "").split()
+    if len(words) < 2:
+        return name
+    if _LAST_NAME.search(part):
+        return f"{words[0]} {name}"
+    if _FIRST_NAME.search(part):
+        return f"{name} {' '.join(words[1:])}"
+    return name
+
+
+# The parts of a correction: "the name is wrong, it should be …", "yes but call her …".
+_PARTS = re.compile(r"[,;]|\s+but\s+", re.IGNORECASE)
+
+
+_NAME_IS = re.compile(
+    r"\b(?:sur|(?:last|family|second|first|given|full) )?name\s*(?:is|should be|reads|:|=)\s+"
+    r"(?P<name>.+)$",
+    re.IGNORECASE,
+)
+
+
+def _name_in(part: str) -> str | None:
+    """The name one part of a correction gives, without its lead ("it should be",
+    "I meant") and without the old name it corrects ("… not Maria Garcia")."""
+    part = _OLD_NAME_FIRST.sub("", part)
+    called = _NAME_IS.search(part) or _CALLED.search(part)
+    candidate = called.group("name") if called else _ANSWER_LEAD.sub("", _CHANGE_LEAD.sub("", part))
+    return _tidy_name(_OLD_NAME_AFTER.sub("", candidate))
 
 
 # --- listing ------------------------------------------------------------------------------
@@ -485,6 +589,9 @@ class ValidateAddPayeeForm(CustomerTaskForm):
         iban = entity_value(tracker, "iban") or entity_value(tracker, "invalid_iban")
         if iban and (asked in (None, "payee_iban") or not tracker.get_slot("payee_iban")):
             return {"payee_iban": str(iban)}
+        if iban and asked == "add_payee_confirmed" and iban != tracker.get_slot("payee_iban"):
+            # Another IBAN at the summary ("sorry, the IBAN is …") replaces the one given.
+            return {"payee_iban": str(iban), "add_payee_confirmed": None}
         text = latest_text(tracker).strip()
         if asked == "payee_iban" and text:
             if not tracker.get_slot("payee_name") and _name_instead_of_iban(text):
@@ -496,10 +603,25 @@ class ValidateAddPayeeForm(CustomerTaskForm):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         iban = re.sub(r"\s+", "", str(value or "")).upper()
-        if iban_is_valid(iban):
-            return {"payee_iban": iban}
-        dispatcher.utter_message(response="utter_invalid_iban")
-        return {"payee_iban": None}
+        if not iban_is_valid(iban):
+            dispatcher.utter_message(response="utter_invalid_iban")
+            return {"payee_iban": None}
+        saved = await _payee_with_iban(tracker, iban)
+        if saved is not None:
+            # Already a payee: said now, not after a summary the bank would refuse; the
+            # form ends here (`requested_slot` None) and its submit adds nothing.
+            dispatcher.utter_message(
+                response="utter_payee_iban_already_saved",
+                payee_name=saved.name,
+                iban_masked=mask_account_number(iban),
+            )
+            return {
+                "payee_iban": None,
+                "payee_name": None,
+                "add_payee_confirmed": None,
+                "requested_slot": None,
+            }
+        return {"payee_iban": iban}
 
     async def extract_payee_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -516,6 +638,11 @@ class ValidateAddPayeeForm(CustomerTaskForm):
                 )
                 return {"payee_name": None}
             return {"payee_name": name or latest_text(tracker).strip()}
+        if asked == "add_payee_confirmed":
+            # "sorry, the name is Maria García López" at the summary: the new name, and
+            # the summary again.
+            name = corrected_name(tracker, tracker.get_slot("payee_name"))
+            return {"payee_name": name, "add_payee_confirmed": None} if name else {}
         if tracker.get_slot("payee_name") or asked not in (None, "payee_iban"):
             return {}
         if asked == "payee_iban" and _name_instead_of_iban(latest_text(tracker)):
@@ -543,6 +670,19 @@ class ValidateAddPayeeForm(CustomerTaskForm):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return confirmation_value("add_payee_confirmed", value, tracker)
+
+
+async def _payee_with_iban(tracker: Tracker, iban: str) -> Payee | None:
+    """The customer's saved payee with this IBAN, if any (None too when the bank cannot
+    be asked now: adding it then says what the bank answers)."""
+    customer = customer_from_tracker(tracker)
+    if customer is None:
+        return None
+    try:
+        payees = await core_banking_api.list_payees(customer.access_token)
+    except core_banking_api.CoreBankingError:
+        return None
+    return next((p for p in payees if p.iban == iban), None)
 
 
 class ActionAskAddPayeeConfirmed(Action):
@@ -593,6 +733,8 @@ class ActionAddPayee(Action):
         name, iban = tracker.get_slot("payee_name"), tracker.get_slot("payee_iban")
         if customer is None:
             dispatcher.utter_message(response="utter_login_required")
+        elif not iban:
+            pass  # the form was ended by its validator, which said why (already a payee)
         elif tracker.get_slot("add_payee_confirmed") is not True or not name or not iban:
             dispatcher.utter_message(response="utter_add_payee_cancelled")
         else:

@@ -12,6 +12,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import core_banking_api
+from actions.balance import ActionCheckBalance
 from actions.core_banking_api import Transaction
 from actions.customer import customer_from_tracker
 from actions.entities import entities, entity_value, offered_entities
@@ -166,6 +167,11 @@ _NOT_A_TOPIC = frozenset(
         "it",
         "that",
         "this",
+        "those",
+        "these",
+        "them",
+        "all",
+        "total",
         "last",
         "next",
         "yesterday",
@@ -184,15 +190,21 @@ _NOT_A_TOPIC = frozenset(
 )
 
 
-def read_search(tracker: Tracker) -> Search:
+def read_search(tracker: Tracker, refines: bool = False) -> Search:
+    """The search the latest message asks for; `refines`: it refines the last search
+    whatever its words ("how much is that in total?")."""
     text = str(tracker.latest_message.get("text") or "")
     # "at amazon and tesco": the NLU gives one `merchant` entity each.
     merchants = [str(e.get("value")) for e in entities(tracker, "merchant") if e.get("value")]
     merchant = merchants[0] if merchants else None
-    follow_up = _follow_up_of(tracker, text)
+    follow_up = _follow_up_of(tracker, text, refines)
     if merchant is None and follow_up is not None:
         named = _FOLLOW_UP_TOPIC.search(text)
-        if named and named.group(1).lower() not in _NOT_A_TOPIC:
+        if (
+            named
+            and named.group(1).lower() not in _NOT_A_TOPIC
+            and not _inside_an_entity(tracker, *named.span(1))  # "for november"
+        ):
             merchant = named.group(1)
     category = CATEGORY_WORDS.get(str(merchant).lower()) if merchant else None
     if merchant is None and follow_up is None:
@@ -232,6 +244,17 @@ def read_search(tracker: Tracker) -> Search:
     return replace(search, **kept)
 
 
+def _inside_an_entity(tracker: Tracker, start: int, end: int) -> bool:
+    """The NLU read these characters as something else (a date, an amount, an account)."""
+    return any(
+        isinstance(e.get("start"), int)
+        and isinstance(e.get("end"), int)
+        and e["start"] < end
+        and start < e["end"]
+        for e in tracker.latest_message.get("entities") or []
+    )
+
+
 def _bound(tracker: Tracker, role: str) -> str | None:
     """An amount bound ("over 100"). Of an ambiguous "over 1,000" (1,000.00 or 1.00?) the
     thousands: a search bound of 1.00 is never what is meant, and the summary says the
@@ -243,10 +266,10 @@ def _bound(tracker: Tracker, role: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _follow_up_of(tracker: Tracker, text: str) -> Search | None:
+def _follow_up_of(tracker: Tracker, text: str, refines: bool = False) -> Search | None:
     """The last search, when this message only refines it ("and on fuel?")."""
     last = tracker.get_slot("last_transaction_search")
-    if not isinstance(last, dict) or not _FOLLOW_UP.match(text):
+    if not isinstance(last, dict) or not (refines or _FOLLOW_UP.match(text)):
         return None
     period = last.get("period")
     return Search(
@@ -320,22 +343,111 @@ class ActionSearchTransactions(Action):
         shown = search.limit or MAX_LINES
         for item in found[:shown]:
             _say_line(dispatcher, item)
-        currencies = {t.currency for t in found}
-        if len(currencies) == 1:
-            currency = currencies.pop()
-            amounts = [t.amount_minor for t in found]
-            # One direction asked for: only its sum (the other is zero by construction).
-            response = {
-                "out": "utter_transactions_total_out",
-                "in": "utter_transactions_total_in",
-            }.get(search.direction or "", "utter_transactions_total")
-            dispatcher.utter_message(
-                response=response,
-                count_text=_count_text(len(found), shown),
-                money_out=format_money(-sum(a for a in amounts if a < 0), currency),
-                money_in=format_money(sum(a for a in amounts if a > 0), currency),
-            )
+        _say_total(dispatcher, found, search, shown)
         return remembered
+
+
+def _say_total(
+    dispatcher: CollectingDispatcher, found: list[Transaction], search: Search, shown: int
+) -> None:
+    """How many were found, and the money out and in (summed within one currency)."""
+    currencies = {t.currency for t in found}
+    if len(currencies) != 1:
+        return
+    currency = currencies.pop()
+    amounts = [t.amount_minor for t in found]
+    # One direction asked for: only its sum (the other is zero by construction).
+    response = {
+        "out": "utter_transactions_total_out",
+        "in": "utter_transactions_total_in",
+    }.get(search.direction or "", "utter_transactions_total")
+    dispatcher.utter_message(
+        response=response,
+        count_text=_count_text(len(found), shown),
+        money_out=format_money(-sum(a for a in amounts if a < 0), currency),
+        money_in=format_money(sum(a for a in amounts if a > 0), currency),
+    )
+
+
+# What "that" in "how much is that in total?" can be: the last list the bot gave.
+_LISTINGS = ("action_search_transactions", "action_check_balance")
+
+
+def _last_listing(tracker: Tracker) -> str | None:
+    for event in reversed(tracker.events):
+        if event.get("event") == "action" and event.get("name") in _LISTINGS:
+            return str(event["name"])
+    return None
+
+
+class ActionTotalTransactions(Action):
+    """ "How much is that in total?": the total of the last search (refined by what this
+    message names: "and in total for october?"), or, when the balances were the last
+    list, the balances with their total."""
+
+    def name(self) -> str:
+        return "action_total_transactions"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        customer = customer_from_tracker(tracker)
+        if customer is None:
+            dispatcher.utter_message(response="utter_login_required")
+            return []
+        last = _last_listing(tracker)
+        if last == "action_check_balance":
+            return await ActionCheckBalance().run(dispatcher, tracker, domain)
+        if last is None or not tracker.get_slot("last_transaction_search"):
+            dispatcher.utter_message(response="utter_total_of_what")
+            return []
+        search = read_search(tracker, refines=True)
+        account_type = entity_value(tracker, "account_type")
+        try:
+            found = await _search(customer.access_token, search, account_type)
+        except core_banking_api.CoreBankingError as error:
+            core_banking_api.say_failure(dispatcher, error)
+            return []
+        remembered = [SlotSet("last_transaction_search", asdict(search))]
+        what, summary = WHAT.get(search.direction, "transactions"), search.summary()
+        if account_type in ("checking", "savings"):
+            summary += f" in your {account_type} account"
+        if not found:
+            dispatcher.utter_message(
+                response="utter_no_transactions", what=what, search_summary=summary
+            )
+            return remembered
+        _say_sum(dispatcher, found, what, summary)
+        return remembered
+
+
+def _say_sum(
+    dispatcher: CollectingDispatcher, found: list[Transaction], what: str, summary: str
+) -> None:
+    """ "Your payments at amazon come to 73.46 EUR (2 transactions)": the money out, or
+    in, or both where both moved (summed within one currency, as the listing does)."""
+    currencies = {t.currency for t in found}
+    if len(currencies) != 1:
+        dispatcher.utter_message(response="utter_transactions_total_currencies")
+        return
+    currency = currencies.pop()
+    money_out = -sum(t.amount_minor for t in found if t.amount_minor < 0)
+    money_in = sum(t.amount_minor for t in found if t.amount_minor > 0)
+    response = (
+        "utter_transactions_sum_in"
+        if not money_out
+        else "utter_transactions_sum_out"
+        if not money_in
+        else "utter_transactions_sum"
+    )
+    dispatcher.utter_message(
+        response=response,
+        what=what,
+        search_summary=summary,
+        count_text=_count_text(len(found), len(found)),
+        money_out=format_money(money_out, currency),
+        money_in=format_money(money_in, currency),
+    )
 
 
 # "what was my biggest payment?", "my 3 largest purchases", "smallest transaction".

@@ -19,6 +19,7 @@ from actions.core_banking_api.models import (
     Card,
     CardLoss,
     CardReported,
+    DailyLimit,
     GiftCardBalance,
     GiftCardCode,
     GiftCardPurchase,
@@ -152,6 +153,11 @@ async def create_transfer(token: str, transfer: NewTransfer, idempotency_key: st
         "POST", "/v1/transfers", token, body=_sent(transfer), idempotency_key=idempotency_key
     )
     return _parsed(Transfer, answer)
+
+
+async def daily_limit(token: str) -> DailyLimit:
+    """The daily limit on transfers to other people and what is left of it today."""
+    return _parsed(DailyLimit, await _request("GET", "/v1/transfers/daily-limit", token))
 
 
 async def confirm_transfer(token: str, transfer_id: str, code: str) -> Transfer:

@@ -26,6 +26,7 @@ OPENAPI_SCHEMAS = {
     "GiftCardReceipt": "GiftCardCreated",
     "GiftCardBalance": "GiftCardBalance",
     "GiftCardRedemption": "GiftCardRedemption",
+    "DailyLimit": "DailyLimit",
 }
 # actions request model -> core_banking's OpenAPI request body it is sent as.
 OPENAPI_REQUESTS = {
@@ -81,6 +82,14 @@ class Transfer(Model):
     @property
     def held_for_step_up(self) -> bool:
         return self.status == "requires_confirmation"
+
+
+class DailyLimit(Model):
+    """Transfers to other people per day (own-account moves are not limited), in minor
+    units of the accounts' currency."""
+
+    limit_minor: int
+    remaining_minor: int  # today's: the limit less completed transfers and active holds
 
 
 class Payee(Model):

@@ -5,8 +5,9 @@ Found entities (value types are what callers may rely on):
 - `invalid_iban`: str, upper case without spaces: something typed as an IBAN (one token,
   or groups of four; ten digits or more, and mostly digits) that fails the check, so
   that a form can say so instead of reading its digits as an amount.
-- `gift_card_code`: str, the code as typed (upper case); `gift_card_ref`: str, the
-  gateway's reference for a masked code, `[giftcard:<ref>]` in the text.
+- `gift_card_code`: str, text typed as a gift-card code, as typed (upper case), also
+  when mistyped (the form checks it); `gift_card_ref`: str, the gateway's reference for
+  a masked code, `[giftcard:<ref>]` in the text.
 - `amount`: str, a plain decimal ("1250.5", "50", and as typed: "-5", "20.999", which
   validation refuses) read by `amounts` ("2k", "1 100", "twenty-five euros and fifty
   cents"); role `min` / `max` after words such as "over" / "under", or for the two ends
@@ -98,14 +99,44 @@ def _ibans(text: str) -> list[Found]:
     return found
 
 
-def _gift_cards(text: str) -> list[Found]:
+# Typed as a gift-card code (XXXX-XXXX-XXXX-XXXX-XXXX, 20 letters and digits): groups of
+# three to five joined by dashes, or by spaces; or one run of 16-25. Only the shape: whether the
+# characters and the check character are right is the gift-card form's check
+# (actions/gift_cards.py `normalise_code`, as core_banking's), which then says "that code
+# doesn't look right" for a mistyped code instead of asking for one. The gateway masks
+# well-formed codes first (`gift_card_ref`).
+_CODE_DASHED = re.compile(r"(?<![\w-])[0-9A-Za-z]{3,5}(?:-[0-9A-Za-z]{1,5}){3,6}(?![\w-])")
+# Spaced groups in capitals only: "code 7K3M 9QPX …" does not take the word "code" in.
+_CODE_SPACED = re.compile(r"(?<![\w-])[0-9A-Z]{4}(?: [0-9A-Z]{3,5}){3,5}(?![\w-])")
+_CODE_RUN = re.compile(r"(?<![\w-])[0-9A-Za-z]{16,25}(?![\w-])")
+
+
+def _typed_as_gift_code(typed: str, spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    compact = re.sub(r"[\s-]", "", typed)
+    letters = sum(ch.isalpha() for ch in compact)
+    digits = sum(ch.isdigit() for ch in compact)
+    return (
+        16 <= len(compact) <= 25
+        and not any(s < end and start < e for s, e in spans)  # an IBAN, valid or not
+        and letters >= 2
+        # Random codes are upper case or mix in digits ("love-from-your-aunt-mary" is no
+        # code); spaced groups and runs mix letters and digits, which words do not.
+        and ((compact.isupper() or digits > 0) if "-" in typed else digits >= 2)
+    )
+
+
+def _gift_cards(text: str, ibans: list[Found]) -> list[Found]:
+    """Masked codes, and text typed as a code outside the IBANs (valid or not) found."""
     found = [
         Found("gift_card_ref", m.group(1), m.start(), m.end())
         for m in re.finditer(r"\[giftcard:([A-Za-z0-9_-]{4,64})\]", text)
     ]
-    group = r"[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{4}"
-    for m in re.finditer(rf"\b{group}(?:-{group}){{3,5}}(?:-[0-9A-Za-z])?\b", text):
-        found.append(Found("gift_card_code", m.group(0).upper(), m.start(), m.end()))
+    taken = [(f.start, f.end) for f in (*found, *ibans)]
+    for pattern in (_CODE_DASHED, _CODE_SPACED, _CODE_RUN):
+        for m in pattern.finditer(text):
+            if _typed_as_gift_code(m.group(0), taken, m.start(), m.end()):
+                found.append(Found("gift_card_code", m.group(0).upper(), m.start(), m.end()))
+                taken.append(m.span())
     return found
 
 
@@ -190,6 +221,14 @@ STOP_AFTER_AT = {
     "any",
     "night",
     "once",
+    # what was already said, or all of it ("on that in total"): no merchant
+    "that",
+    "those",
+    "these",
+    "them",
+    "it",
+    "total",
+    "altogether",
 }
 
 
@@ -413,7 +452,7 @@ def extract(text: str, today: date | None = None, locale: str | None = None) -> 
     today = today or date.today()
     ibans = _ibans(text)
     ibans += _invalid_ibans(text, ibans)
-    cards = _gift_cards(text)
+    cards = _gift_cards(text, ibans)
     period = time_period(text, today)
     anchor = payday(text) if period is None else None
     periods = (

@@ -252,7 +252,13 @@ class TaskPolicy(Policy):
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
         """The registry's files are no graph input: without this, Rasa's training cache
-        would reuse a policy trained on an older registry."""
+        would reuse a policy trained on an older registry.
+
+        None for a policy Rasa restores from that cache: its training hook then passes
+        the config of the node that replaced it (`{"output": …}`, no registry), and a
+        retraining that changed only the NLU data failed here with a KeyError."""
+        if "registry" not in config:
+            return None
         digest = hashlib.sha256()
         for path in registry_files(Path(config["registry"])):
             digest.update(path.read_bytes())

@@ -22,6 +22,7 @@ from core_banking.transfers import confirmation, service
 from core_banking.transfers.repository import TransferRepository
 from core_banking.transfers.schemas import (
     ConfirmTransfer,
+    DailyLimit,
     TransferCreate,
     TransferCreated,
     TransferList,
@@ -83,6 +84,15 @@ async def list_transfers(
     if len(rows) > limit:
         next_cursor = encode_cursor(page[-1].created_at, page[-1].id)
     return {"data": [await render(session, t) for t in page], "next_cursor": next_cursor}
+
+
+@router.get("/daily-limit", response_model=DailyLimit)
+async def daily_limit(
+    customer: CurrentCustomer, session: AsyncSessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """What the customer may still send to other people today (before `/{transfer_id}`,
+    which would take "daily-limit" for an id)."""
+    return await service.daily_limit(session, customer, settings)
 
 
 @router.get("/{transfer_id}", response_model=TransferRead)

@@ -59,6 +59,16 @@ class TransferCreated(TransferRead):
     pass
 
 
+class DailyLimit(BaseModel):
+    """Transfers to other people's accounts per UTC day (own-account moves are not
+    limited), in minor units of the accounts' currency."""
+
+    limit_minor: int
+    used_minor: int  # completed transfers and active holds of today
+    remaining_minor: int
+    resets_at: datetime
+
+
 class TransferList(BaseModel):
     data: list[TransferRead]
     next_cursor: str | None

@@ -46,6 +46,29 @@ from core_banking.transfers.views import render
 JOURNAL_KIND = {TransferKind.own.value: "own_transfer"}  # everything else: "transfer"
 
 
+def limit_day_start(now: datetime) -> datetime:
+    """The start of the (UTC) day whose non-own transfers count against the daily limit."""
+    return datetime.combine(now.date(), time(0), tzinfo=timezone.utc)
+
+
+async def daily_limit(
+    session: AsyncSession, customer: Principal, settings: Settings
+) -> dict[str, Any]:
+    """The daily limit, what counts against it today (what `create` checks: completed
+    transfers and active holds to other people's accounts) and what is left until it
+    resets. A read without locks: a transfer made meanwhile is checked when made."""
+    now = utcnow()
+    day_start = limit_day_start(now)
+    used, _ = await TransferRepository(session).recent_outgoing(customer.id, day_start, now)
+    limit = settings.daily_transfer_limit_minor
+    return {
+        "limit_minor": limit,
+        "used_minor": used,
+        "remaining_minor": max(0, limit - used),
+        "resets_at": day_start + timedelta(days=1),
+    }
+
+
 async def create(
     session: AsyncSession,
     customer: Principal,
@@ -78,7 +101,7 @@ async def create(
         _, payer_name = await repository.lock_customer(customer.id)
     clearing_code = system_accounts.system_code(system_accounts.CLEARING, body.currency)
     now = utcnow()
-    day_start = datetime.combine(now.date(), time(0), tzinfo=timezone.utc)
+    day_start = limit_day_start(now)
     rows, usage = await repository.lock_accounts(
         customer.id,
         body.from_account_id,

@@ -1076,3 +1076,26 @@ async def test_another_account_at_the_summary_pays_from_it(dispatcher, nlu) -> N
             entities=nlu(text),
         )
         assert await form.extract_gift_source_account(dispatcher, said, DOMAIN) == expected, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "gift card balance ABCD-EFGH-JKLM-NPQR-STUV",  # U is no code character
+        "whats left on my gift card 7k3m-9qpx-2hvd-rt6w-4nc",  # one character short
+        "check the balance of gift card 7K3M 9QPX 2HVD RT6W 4NCJX",  # one too many
+    ],
+)
+async def test_a_mistyped_code_in_the_request_is_said_to_be_wrong(
+    text: str, dispatcher, nlu
+) -> None:
+    """A code the gateway did not mask (it is no well-formed code) reaches the form as
+    the NLU's `gift_card_code`: the form's check says it does not look right (and asks
+    for the code again), instead of asking for a code as if none was given; the bank is
+    not asked, so the guest's wrong-code count is not spent on a typo."""
+    request = tracker(
+        text=text, intent="check_gift_card_balance", metadata=GUEST, entities=nlu(text)
+    )
+    events = await ValidateCheckGiftCardBalanceForm().run(dispatcher, request, DOMAIN)
+    assert slot_events(events) == {"gift_card_code": None, "gift_card_last4": None}
+    assert said(dispatcher) == ["utter_gift_card_code_invalid"]

@@ -361,6 +361,7 @@ async def test_bad_names_are_explained(dispatcher, use_core_banking) -> None:
         ("add payee {iban} Sarah Jones", "Sarah Jones"),
         ("add another payee", None),
         ("add one more payee", None),
+        ("save a new recipient for me", None),  # was a payee called "for me"
     ],
 )
 async def test_names_in_the_request(
@@ -621,3 +622,107 @@ async def test_a_relation_alone_is_no_name(dispatcher, use_core_banking, nlu) ->
     assert slot_events(events) == {"payee_name": None}
     assert said(dispatcher) == ["utter_payee_name_not_a_relation"]
     assert dispatcher.messages[0]["relation"] == "brother"
+
+
+# Issue 14: corrections at the summary, and an IBAN already saved.
+@pytest.mark.parametrize(
+    ("text", "intent", "name"),
+    [
+        ("sorry, the name is Maria García López", "inform", "Maria García López"),
+        ("i meant Maria Lopez not Maria Garcia", "inform", "Maria Lopez"),
+        ("no, it should be Maria Garcia-Lopez", "deny", "Maria Garcia-Lopez"),
+        ("change the name to maria lopez", "inform", "maria lopez"),
+        ("Maria García López", "inform", "Maria García López"),  # the same name, spelled out
+        ("yes but call her Mary Garcia", "affirm", "Mary Garcia"),
+        ("the name is wrong, it should be Maria Lopez", "inform", "Maria Lopez"),
+        ("her last name is García López", "inform", "Maria García López"),
+        ("my bad, it's María García", "inform", "María García"),  # the accents
+    ],
+)
+async def test_a_new_name_at_the_summary_replaces_the_old_one(
+    text: str, intent: str, name: str, dispatcher, use_core_banking, nlu
+) -> None:
+    """The new name, and the summary again (its yes/no is asked anew)."""
+    summary = tracker(
+        text=text,
+        intent=intent,
+        metadata=logged_in(use_core_banking),
+        slots={"payee_iban": make_iban(), "payee_name": "Maria Garcia"},
+        entities=nlu(text),
+        requested="add_payee_confirmed",
+        form="add_payee_form",
+    )
+    events = await ValidateAddPayeeForm().run(dispatcher, summary, DOMAIN)
+    assert slot_events(events) == {"payee_name": name, "add_payee_confirmed": None}
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("yes", "affirm"),
+        ("Perfect", "affirm"),  # capitalised, but no name
+        ("no, it's wrong", "deny"),
+        ("no don't add it", "deny"),
+        ("Anna Weber", "inform"),  # another name without a word of change: asked again
+    ],
+)
+async def test_other_answers_at_the_summary_change_no_name(
+    text: str, intent: str, dispatcher, use_core_banking, nlu
+) -> None:
+    summary = tracker(
+        text=text,
+        intent=intent,
+        metadata=logged_in(use_core_banking),
+        slots={"payee_iban": make_iban(), "payee_name": "Maria Garcia"},
+        entities=nlu(text),
+        requested="add_payee_confirmed",
+        form="add_payee_form",
+    )
+    validator = ValidateAddPayeeForm()
+    assert await validator.extract_payee_name(dispatcher, summary, DOMAIN) == {}
+
+
+async def test_a_new_iban_at_the_summary_replaces_the_old_one(
+    dispatcher, use_core_banking, nlu
+) -> None:
+    old, new = make_iban(), make_iban()
+    text = f"sorry, wrong IBAN, it's {grouped(new)}"
+    summary = tracker(
+        text=text,
+        metadata=logged_in(use_core_banking),
+        slots={"payee_iban": old, "payee_name": "Maria Garcia"},
+        entities=nlu(text),
+        requested="add_payee_confirmed",
+        form="add_payee_form",
+    )
+    events = await ValidateAddPayeeForm().run(dispatcher, summary, DOMAIN)
+    assert slot_events(events) == {"payee_iban": new, "add_payee_confirmed": None}
+
+
+async def test_an_iban_already_saved_is_said_at_once_and_adds_nothing(
+    dispatcher, use_core_banking, nlu
+) -> None:
+    """'<IBAN of a saved payee> Luca' is told who has it, not shown a summary the bank
+    would refuse; the form ends there and its submit adds nothing and says no more."""
+    metadata = logged_in(use_core_banking)
+    before = await payees_of(use_core_banking)
+    alpine = next(p for p in before if p.name == "Alpine Energy AG")
+    text = f"{alpine.iban} Luca"
+    answer = tracker(
+        text=text,
+        metadata=metadata,
+        entities=nlu(text),
+        requested="payee_iban",
+        form="add_payee_form",
+    )
+    events = slot_events(await ValidateAddPayeeForm().run(dispatcher, answer, DOMAIN))
+    assert events["payee_iban"] is None and events["requested_slot"] is None
+    assert said(dispatcher) == ["utter_payee_iban_already_saved"]
+    assert dispatcher.messages[0]["payee_name"] == "Alpine Energy AG"
+    ended = tracker(
+        metadata=metadata, slots={k: v for k, v in events.items() if k != "requested_slot"}
+    )
+    await ActionAddPayee().run(dispatcher, ended, DOMAIN)
+    assert said(dispatcher) == ["utter_payee_iban_already_saved"]
+    assert await payees_of(use_core_banking) == before

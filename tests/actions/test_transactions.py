@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.transactions import MAX_LINES, ActionSearchTransactions
+from actions.transactions import MAX_LINES, ActionSearchTransactions, ActionTotalTransactions
 
 
 def shown(dispatcher: CollectingDispatcher) -> list[str]:
@@ -465,3 +465,103 @@ async def test_a_follow_up_keeps_every_merchant(make_tracker, use_core_banking, 
     assert remembered["value"]["text"] == "amazon"
     assert remembered["value"]["more_texts"] == ("tesco",)
     assert "at amazon and tesco" in dispatcher.messages[0]["search_summary"]
+
+
+# Issue 14: cash withdrawals, and "how much is that in total?" after a search.
+async def test_cash_withdrawals_are_the_atm_withdrawals(
+    make_tracker, use_core_banking, nlu
+) -> None:
+    dispatcher, _ = await demo001_search(
+        make_tracker, use_core_banking, nlu, "show my cash withdrawals"
+    )
+    intro, *lines, total = dispatcher.messages
+    assert intro["search_summary"] == " on cash withdrawals"
+    assert [line["amount"] for line in lines] == ["-200.00 EUR"]
+    assert "ATM" in lines[0]["description"]
+    assert total["money_out"] == "200.00 EUR"
+
+
+def listed_events(action: str) -> list[dict[str, Any]]:
+    """A conversation in which `action` gave the last list."""
+    return [
+        {"event": "user", "text": "..."},
+        {"event": "action", "name": action},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "how much is that in total"},
+    ]
+
+
+AMAZON = {
+    "text": "amazon",
+    "category": None,
+    "direction": "out",
+    "period": None,
+    "low": None,
+    "high": None,
+    "currency": "EUR",
+    "limit": None,
+}
+
+
+async def test_the_total_of_the_last_search(make_tracker, use_core_banking, nlu) -> None:
+    """The sum of what the last search found (the two Amazon payments), not the
+    balances; what the message names refines it, as any follow-up does."""
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        text="how much is that in total",
+        intent="transactions_total",
+        metadata=use_core_banking.metadata("demo001"),
+        slots={"last_transaction_search": AMAZON},
+        events=listed_events("action_search_transactions"),
+    )
+    [remembered] = await ActionTotalTransactions().run(dispatcher, tracker, {})
+    assert remembered["value"] == AMAZON | {"more_texts": ()}  # one merchant
+    [total] = dispatcher.messages
+    assert (total["response"], total["search_summary"]) == (
+        "utter_transactions_sum_out",
+        " at amazon",
+    )
+    assert (total["count_text"], total["money_out"]) == ("2 transactions", "73.46 EUR")
+    text = "and what's the total for november"
+    november = make_tracker(
+        text=text,
+        intent="transactions_total",
+        entities=nlu(text),
+        metadata=use_core_banking.metadata("demo001"),
+        slots={"last_transaction_search": AMAZON},
+        events=listed_events("action_search_transactions"),
+    )
+    quiet = CollectingDispatcher()
+    [refined] = await ActionTotalTransactions().run(quiet, november, {})
+    assert refined["value"]["text"] == "amazon" and refined["value"]["period"]["from"].endswith(
+        "-11-01"
+    )
+
+
+async def test_a_total_after_the_balances_is_their_total(make_tracker, use_core_banking) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        text="how much is that in total",
+        intent="transactions_total",
+        metadata=use_core_banking.metadata("demo001"),
+        slots={"last_transaction_search": AMAZON},  # an older search, before the balances
+        events=[
+            *listed_events("action_search_transactions")[:3],
+            *listed_events("action_check_balance"),
+        ],
+    )
+    await ActionTotalTransactions().run(dispatcher, tracker, {})
+    assert shown(dispatcher)[-1] == "utter_balances_total"
+
+
+async def test_a_total_of_nothing_listed_asks_what_to_add_up(
+    make_tracker, use_core_banking
+) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        text="what's the total",
+        intent="transactions_total",
+        metadata=use_core_banking.metadata("demo001"),
+    )
+    assert await ActionTotalTransactions().run(dispatcher, tracker, {}) == []
+    assert shown(dispatcher) == ["utter_total_of_what"]

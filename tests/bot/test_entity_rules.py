@@ -131,6 +131,36 @@ def test_text_that_only_starts_like_an_iban_is_no_invalid_iban(text: str) -> Non
     assert "invalid_iban" not in [kind for kind, _, _ in found(text)]
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # Typed as a gift-card code but mistyped: still a code, which the form checks
+        # (actions/gift_cards.py) and calls wrong, instead of asking for one.
+        ("gift card balance ABCD-EFGH-JKLM-NPQR-STUV", "ABCD-EFGH-JKLM-NPQR-STUV"),
+        ("balance of 7k3m-9qpx-2hvd-rt6w-4nc", "7K3M-9QPX-2HVD-RT6W-4NC"),
+        ("my code is 7K3M 9QPX 2HVD RT6W 4NCJX", "7K3M 9QPX 2HVD RT6W 4NCJX"),
+        ("redeem 7K3M9QPX2HVDRT6W4NC to savings", "7K3M9QPX2HVDRT6W4NC"),
+    ],
+)
+def test_text_typed_as_a_gift_code_is_one_even_when_mistyped(text: str, code: str) -> None:
+    assert ("gift_card_code", code, None) in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "add payee DE89 3704 0044 0532 0130 00 Anna",  # an IBAN
+        "send 20 to DE89 3704 0044 0532 0130 01",  # a mistyped IBAN
+        "love-from-your-aunt-mary",  # words
+        "help help help help help",
+        "ref INV-2024-0001-AB",  # too short for a code
+        "card 4111 1111 1111 1111",
+    ],
+)
+def test_other_text_is_no_gift_code(text: str) -> None:
+    assert "gift_card_code" not in [kind for kind, _, _ in found(text)]
+
+
 def test_iban_checksum() -> None:
     assert iban_is_valid("DE89370400440532013000")
     assert iban_is_valid("fr14 2004 1010 0505 0001 3m02 606")
@@ -256,7 +286,18 @@ def test_dates_counts_and_follow_ups(text: str, expected: list[tuple[str, object
     assert found(text) == expected
 
 
-@pytest.mark.parametrize("text", ["and you?", "what about last week", "and yes", "and today?"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "and you?",
+        "what about last week",
+        "and yes",
+        "and today?",
+        # "that" is what was listed, "total" all of it: the last search, totalled
+        "and in total?",
+        "and how much did i spend on that in total",
+    ],
+)
 def test_a_follow_up_without_a_merchant_names_none(text: str) -> None:
     assert "merchant" not in [kind for kind, _, _ in found(text)]
 

@@ -263,3 +263,9 @@ def test_the_training_cache_sees_a_changed_registry(tmp_path: Path) -> None:
     before = TaskPolicy.fingerprint_addon({"registry": str(registry)})
     registry.write_text(text.replace("goodbye: utter_goodbye", "goodbye: utter_greet"))
     assert TaskPolicy.fingerprint_addon({"registry": str(registry)}) != before
+
+
+def test_a_policy_restored_from_the_training_cache_has_no_addon() -> None:
+    """Rasa's training hook asks again with the config of the node that replaced a
+    cached policy (no registry): a retraining of the NLU data alone must not fail."""
+    assert TaskPolicy.fingerprint_addon({"output": object()}) is None

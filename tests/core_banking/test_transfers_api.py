@@ -314,6 +314,44 @@ async def test_unusual_amount_velocity_and_daily_limit(
     assert body["remaining_minor"] == 0 and body["limit_minor"] == 500_000
 
 
+async def test_daily_limit_says_what_is_left_today(
+    client: httpx.AsyncClient, demo: list[Customer]
+) -> None:
+    """What the chat answers "how much can I send today?" from: what the limit check of
+    a new transfer counts (transfers to others and active holds; not own-account moves,
+    not cancelled holds)."""
+    me, other = demo[0], demo[1]
+    mine, theirs = await accounts(client, me), await accounts(client, other)
+
+    async def limit() -> dict[str, Any]:
+        response = await client.get("/v1/transfers/daily-limit", headers=me.headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    fresh = await limit()
+    assert (fresh["limit_minor"], fresh["used_minor"], fresh["remaining_minor"]) == (
+        500_000,
+        0,
+        500_000,
+    )
+    assert fresh["resets_at"].endswith(("T00:00:00Z", "T00:00:00+00:00"))
+    own = body_to(mine["checking"]["id"], mine["savings"]["number"], 10_000)
+    assert (await post_transfer(client, me, **own)).status_code == 201
+    assert (await limit())["used_minor"] == 0  # own-account moves are not limited
+    to_other = body_to(mine["savings"]["id"], theirs["checking"]["number"], 100)
+    assert (await post_transfer(client, me, **to_other)).status_code == 201
+    held = await post_transfer(client, me, **{**to_other, "amount_minor": 60_000})
+    assert held.json()["status"] == "requires_confirmation"
+    assert ((await limit())["used_minor"], (await limit())["remaining_minor"]) == (
+        60_100,
+        439_900,
+    )
+    cancelled = await client.post(f"/v1/transfers/{held.json()['id']}/cancel", headers=me.headers)
+    assert cancelled.status_code == 200
+    assert (await limit())["used_minor"] == 100  # a cancelled hold never counts
+    assert (await client.get("/v1/transfers/daily-limit")).status_code == 401
+
+
 async def test_list_transfers_is_paginated_newest_first(
     client: httpx.AsyncClient, demo: list[Customer]
 ) -> None:
