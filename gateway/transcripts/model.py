@@ -113,7 +113,10 @@ class ChatSession(Base):
     reviewed: Mapped[bool] = mapped_column(default=False)
     reviewed_by: Mapped[str | None] = mapped_column(String(128), default=None)
     rating_score: Mapped[int | None] = mapped_column(Integer, default=None)
-    rating_comment: Mapped[str | None] = mapped_column(Text, default=None)
+    # The customer's own words, like a turn's text: encrypted at rest.
+    rating_comment: Mapped[str | None] = mapped_column(
+        EncryptedText("chat_sessions.rating_comment"), default=None
+    )
     rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
@@ -132,7 +135,7 @@ class SessionNote(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(String(64), index=True)
     staff: Mapped[str] = mapped_column(String(128))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText("session_notes.text"))  # about a customer
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -155,7 +158,9 @@ class ReplyFeedback(Base):
     session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[str] = mapped_column(String(4))
-    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    comment: Mapped[str | None] = mapped_column(
+        EncryptedText("reply_feedback.comment"), default=None
+    )
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 

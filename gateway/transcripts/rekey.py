@@ -75,14 +75,15 @@ def encrypted_tables() -> list[tuple[sa.Table, list[Any]]]:
 async def rekey_table(
     engine: AsyncEngine, cipher: FieldCipher, table: sa.Table, columns: list[Any], batch_size: int
 ) -> TableCount:
-    [key] = table.primary_key.columns
+    keys = list(table.primary_key.columns)  # one column, or several (reply_feedback)
+    width = len(keys)
     stale = _stale(table, columns, cipher)
     count, last = TableCount(table.name), None
     while True:
         async with engine.begin() as conn:
-            query = sa.select(key, *columns).where(stale).order_by(key).limit(batch_size)
+            query = sa.select(*keys, *columns).where(stale).order_by(*keys).limit(batch_size)
             if last is not None:
-                query = query.where(key > last)
+                query = query.where(sa.tuple_(*keys) > sa.tuple_(*last))
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             # Read through the column types (plaintext, whichever key or none), written
@@ -90,17 +91,19 @@ async def rekey_table(
             rows = (await conn.execute(query)).all()
             updates = []
             for row in rows:
-                values = dict(zip((c.name for c in columns), row[1:], strict=True))
+                values = dict(zip((c.name for c in columns), row[width:], strict=True))
                 if table is ChatSession.__table__:
                     values["customer_name_index"] = name_index(values["customer_name"])
-                updates.append({"row_key": row[0], **values})
+                row_key = {f"row_key_{i}": row[i] for i in range(width)}
+                updates.append({**row_key, **values})
             if updates:  # one executemany per batch, not a round trip per row
-                statement = sa.update(table).where(key == sa.bindparam("row_key"))
+                matches = [k == sa.bindparam(f"row_key_{i}") for i, k in enumerate(keys)]
+                statement = sa.update(table).where(*matches)
                 await conn.execute(statement, updates)
         if not rows:
             break
         count.rekeyed += len(rows)
-        last = rows[-1][0]
+        last = tuple(rows[-1][:width])
     async with engine.connect() as conn:
         left = await conn.scalar(sa.select(sa.func.count()).select_from(table).where(stale))
         count.left = int(left or 0)

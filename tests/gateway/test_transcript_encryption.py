@@ -27,7 +27,7 @@ from gateway.console.review.schemas import SessionFilters
 from gateway.fieldcrypt import FieldDecryptError, new_key_spec, parse_index_keys
 from gateway.settings import DEFAULT_DATA_ENCRYPTION_KEY, DEFAULT_DATA_INDEX_KEY, Settings
 from gateway.transcripts import encrypted
-from gateway.transcripts.model import ChatSession, ChatTurn
+from gateway.transcripts.model import ChatSession, ChatTurn, ReplyFeedback, SessionNote
 from gateway.transcripts.rekey import rekey
 from gateway.transcripts.schema import TranscriptSchema
 from gateway.transcripts.writer import GROUP, TranscriptQueue, TranscriptWriter, make_engine
@@ -131,7 +131,13 @@ async def test_rotation_moves_every_row_and_the_console_still_finds_them(
 
     cipher = encrypted.use_settings(keys(f"{KEY_B},{KEY_A}"))
     counts = {c.table: (c.rekeyed, c.left) for c in await rekey(engine, cipher, batch_size=2)}
-    assert counts == {"chat_turns": (4, 0), "chat_sessions": (2, 0), "rasa_events": (0, 0)}
+    assert counts == {
+        "chat_turns": (4, 0),
+        "chat_sessions": (2, 0),
+        "rasa_events": (0, 0),
+        "session_notes": (0, 0),
+        "reply_feedback": (0, 0),
+    }
     stored = await raw(engine, "SELECT user_text, reply_text, replies::text FROM chat_turns")
     values = [v for row in stored for v in row if v is not None]  # old rows: no reply_text
     assert len(values) == 11 and all(v.startswith(("v1:keyB:", '"v1:keyB:')) for v in values)
@@ -177,6 +183,48 @@ async def insert_plaintext(engine: AsyncEngine) -> None:
                 " false, false, false)"
             )
         )
+
+
+async def test_feedback_ratings_and_staff_notes_are_encrypted_and_rotated(
+    engine: AsyncEngine,
+) -> None:
+    """The customer's feedback and rating comments and staff notes about a customer are
+    free text like a turn's: ciphertext at rest, read in clear, moved by rekey (the
+    feedback table's key has two columns)."""
+    encrypted.use_settings(keys(KEY_A))
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(ReplyFeedback),
+            [
+                {"session_id": "s1", "seq": n, "value": "down", "comment": f"wrong {n}", "at": at}
+                for n in (1, 2, 3)
+            ],
+        )
+        await conn.execute(
+            insert(ChatSession),
+            [{"session_id": "s1", "last_at": at, "rating_score": 2, "rating_comment": "slow bot"}],
+        )
+        await conn.execute(
+            insert(SessionNote),
+            [{"session_id": "s1", "staff": "agent1", "text": "Anna called back", "created_at": at}],
+        )
+    stored = await raw(
+        engine,
+        "SELECT comment FROM reply_feedback UNION ALL SELECT rating_comment FROM chat_sessions"
+        " UNION ALL SELECT text FROM session_notes",
+    )
+    assert len(stored) == 5 and all(v.startswith("v1:keyA:") for (v,) in stored), stored
+
+    cipher = encrypted.use_settings(keys(f"{KEY_B},{KEY_A}"))
+    counts = {c.table: (c.rekeyed, c.left) for c in await rekey(engine, cipher, batch_size=2)}
+    assert counts["reply_feedback"] == (3, 0) and counts["session_notes"] == (1, 0)
+    encrypted.use_settings(keys(KEY_B))  # A gone: everything still reads
+    async with engine.connect() as conn:
+        comments = await conn.execute(select(ReplyFeedback.comment).order_by(ReplyFeedback.seq))
+        assert list(comments.scalars()) == ["wrong 1", "wrong 2", "wrong 3"]
+        assert await conn.scalar(select(ChatSession.rating_comment)) == "slow bot"
+        assert await conn.scalar(select(SessionNote.text)) == "Anna called back"
 
 
 def test_rekey_cli_prints_counts(pg_url: str) -> None:
