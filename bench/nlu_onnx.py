@@ -19,7 +19,8 @@ step in `.venv-rasa`, with the classifier and split of bench/nlu_encoders.py:
 The exported graph is the encoder plus its mean pooling and L2 normalisation, so one
 `session.run` gives the same row as `SentenceEncoder.encode` (same tokenizer, 64 tokens
 at most, batches of 64 sorted by length). int8 is `quantize_dynamic` (weights int8 per
-tensor, activations quantised at run time) on the float32 export.
+tensor, activations quantised at run time) on the float32 export; int8mix is the same
+with the feed-forward output matrices (FFN_OUTPUT) left in float32.
 
 Measured 2026-12-05 on 2 cores shared with other engineers (onnxruntime 1.32.0, onnx
 1.23.2, torch 2.13.0, transformers 4.57.6, Python 3.11; README "NLU" has every encoder
@@ -44,8 +45,8 @@ Encoding the 9,902 training texts (`encode`; load average before → after): Min
 124 s (2 threads, 4.1 → 7.3), int8 82 s (2 threads, 7.3) and 46 s (1 thread, 3.1 → 4.0),
 int8mix 184 s (2 threads, 7.2 → 13.2) and 101 s (1 thread, 4.0 → 6.9); mpnet fp32 1,700 s
 (2 threads, 13.2 → 6.9, with this experiment's classifier runs alongside), int8 295 s
-(2 threads, 6.9 → 6.8) and MPNET_INT8_T1, int8mix 251 s (2 threads, 6.5 → 6.0, with
-bench/nlu_distill.py alongside) and MPNET_INT8MIX_T1.
+(2 threads, 6.9 → 6.8) and 137 s (1 thread, 6.9 → 2.1), int8mix 251 s (2 threads, 6.5 → 6.0, with
+bench/nlu_distill.py alongside) and 182 s (1 thread, 2.1 → 1.1).
 
 Why int8mix: with every MatMul quantised, quantising only one group at a time showed the
 feed-forward output matrices alone take mpnet's cosine to 0.73 (MiniLM's to 0.974), each
