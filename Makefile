@@ -103,7 +103,7 @@ lint: setup
 	$(APP)/mypy bench/locustfile.py
 	$(APP)/mypy --python-executable $(RASA)/python --python-version 3.10 actions tests/actions \
 		bot tests/bot bench/nlu_finetune.py bench/nlu_encoders.py bench/nlu_sample.py \
-		bench/entities_spacy.py
+		bench/entities_spacy.py bench/nlu_distill.py
 
 validate-bot: setup
 	cd bot && ../$(RASA)/rasa data validate --fail-on-warnings --domain domain \
