@@ -6,6 +6,9 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+# The `account_type` entity's values, as a reply names them ("your savings account").
+ACCOUNT_LABELS = {"checking": "checking account", "savings": "savings account"}
+
 
 def entities(tracker: Tracker, name: str) -> list[dict[str, Any]]:
     return [e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name]

@@ -38,7 +38,7 @@ from actions.core_banking_api import (
 )
 from actions.credentials import seal_secret
 from actions.customer import customer_from_tracker, turn_claims
-from actions.entities import entity_value
+from actions.entities import ACCOUNT_LABELS, entity_value
 from actions.forms import CustomerTaskForm, confirmation_value, says_a_change
 from actions.money import format_money, to_minor
 from actions.payees import (
@@ -63,7 +63,6 @@ BUY_SLOTS = (
 )
 CODE_SLOTS = ("gift_card_code", "gift_card_last4")
 REDEEM_SLOTS = (*CODE_SLOTS, "redeem_amount", "redeem_target_account", "redeem_gift_card_confirmed")
-ACCOUNT_LABELS = {"checking": "checking account", "savings": "savings account"}
 _STATUS_TEXT = {"active": "active", "blocked": "blocked", "expired": "expired"}
 _NO_MESSAGE_RE = re.compile(
     r"^\s*(?:no|none|nothing|nope|skip(?: it)?|no message|no note|no thanks|"

@@ -11,10 +11,8 @@ from rasa_sdk.types import DomainDict
 
 from actions import core_banking_api
 from actions.customer import customer_from_tracker
-from actions.entities import entity_value
+from actions.entities import ACCOUNT_LABELS, entity_value
 from actions.money import format_money
-
-_ACCOUNT_LABELS = {"checking": "checking account", "savings": "savings account"}
 
 
 class ActionTellTransferLimit(Action):
@@ -53,7 +51,7 @@ class ActionTellTransferLimit(Action):
         else:
             dispatcher.utter_message(
                 response="utter_transfer_limit_and_available",
-                account_label=_ACCOUNT_LABELS.get(account.type, account.type),
+                account_label=ACCOUNT_LABELS.get(account.type, account.type),
                 available=format_money(account.available_minor, currency),
                 can_send=format_money(
                     max(0, min(limit.remaining_minor, account.available_minor)), currency

@@ -31,7 +31,7 @@ from actions.core_banking_api import (
     say,
 )
 from actions.customer import Customer, customer_from_tracker
-from actions.entities import entities, entity_value
+from actions.entities import ACCOUNT_LABELS, entities, entity_value
 from actions.forms import CustomerTaskForm, confirmation_value, says_a_change
 from actions.money import format_money, mask_account_number, minor_to_decimal, to_minor
 from actions.tasks import answers_the_form, turn_key
@@ -48,7 +48,6 @@ TRANSFER_SLOTS = (
 )
 DEFAULT_REFERENCE = "Transfer via chat"
 REFERENCE_MAX = 140  # core_banking's limit
-_ACCOUNT_LABELS = {"checking": "checking account", "savings": "savings account"}
 
 # "50", "12,50 EUR": an amount given where the destination was asked (the amount slot
 # takes it); not a name to report as unknown.
@@ -68,7 +67,7 @@ def _account_slot(account: Account) -> dict[str, Any]:
         "number": account.number,
         "currency": account.currency,
         "available_minor": account.available_minor,
-        "label": _ACCOUNT_LABELS.get(account.type, account.type),
+        "label": ACCOUNT_LABELS.get(account.type, account.type),
     }
 
 
@@ -300,7 +299,7 @@ class ValidateTransferForm(CustomerTaskForm):
                         "transfer_destination": {
                             "kind": "own",
                             "account_number": own.number,
-                            "label": f"your {_ACCOUNT_LABELS.get(own_type, own_type)}",
+                            "label": f"your {ACCOUNT_LABELS.get(own_type, own_type)}",
                         }
                     }
             payees = await core_banking_api.list_payees(customer.access_token)
@@ -349,7 +348,7 @@ class ValidateTransferForm(CustomerTaskForm):
                 own = next((a for a in accounts if a.type == own_type), None)
                 if own is None or own.number == current.get("account_number"):
                     return {}
-                label = f"your {_ACCOUNT_LABELS.get(own_type, own_type)}"
+                label = f"your {ACCOUNT_LABELS.get(own_type, own_type)}"
                 destination = {"kind": "own", "account_number": own.number, "label": label}
                 return {"transfer_destination": destination, "transfer_confirmed": None}
             payees = await core_banking_api.list_payees(token)
