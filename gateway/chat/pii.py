@@ -17,10 +17,11 @@ Callers may rely on:
     resolution;
   - if ``expecting_secret`` (the bot's last message asked for a CVV / security code)
     and the whole message is 3-4 digits: ``[redacted]`` -- the digits are dropped.
-- Valid IBANs (``DE89 3704 0044 0532 0130 00``, mod-97 checked) are left intact, and
-  so is a mistyped one: text typed as an IBAN (a registry country code, two digits,
-  then one token or groups of four, ten digits or more), so that the bot can say the
-  IBAN is wrong instead of taking its digits for a card number.
+- Valid IBANs (``DE89 3704 0044 0532 0130 00``: the country's length and format, and
+  the mod-97 check digits) are left intact, and so is a mistyped one: text typed as an
+  IBAN (a registry country code, two digits, then one token or groups of four, ten
+  digits or more), so that the bot can say the IBAN is wrong instead of taking its
+  digits for a card number.
 - ``redact_reply`` does the same to a bot reply for transcripts, keeping only a gift
   code's last four characters (no reference).
 - Masking is idempotent: masked output contains nothing that would be masked again.
@@ -32,6 +33,9 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
 
 from gateway.chat.credentials import conceal
 
@@ -267,11 +271,14 @@ def _looks_random(code: str) -> bool:
 
 
 def iban_valid(candidate: str) -> bool:
-    compact = candidate.replace(" ", "").upper()
-    if not 15 <= len(compact) <= 34:
+    """A real IBAN: the country's length and BBAN format (schwifty's registry) and the
+    mod-97 check digits. Mod-97 alone is not enough: words and a card number after a
+    token like "ae12" pass it once in 97 tries, and the card would go out unmasked."""
+    try:
+        IBAN(candidate.replace(" ", ""), validate_bban=True)
+    except (SchwiftyException, ValueError):
         return False
-    rearranged = compact[4:] + compact[:4]
-    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+    return True
 
 
 def _mask_segment(text: str, gift: Callable[[re.Match[str]], str]) -> str:

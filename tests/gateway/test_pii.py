@@ -107,6 +107,18 @@ def test_checksums() -> None:
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
     assert iban_valid("DE89 3704 0044 0532 0130 00")
     assert not iban_valid("DE88 3704 0044 0532 0130 00")
+    assert iban_valid("GB29 NWBK 6016 1331 9268 19")
+
+
+def test_words_and_a_card_that_pass_mod_97_are_no_iban() -> None:
+    # "ae12e369 pay with 4111 1111 1111 1111 ..." reads as AE12 + 19 characters whose
+    # mod-97 check happens to pass (CI's random session tag did): only the country's
+    # length and BBAN format show it is no IBAN, so the card must still be masked.
+    for tag in ("ae12e369", "de03e369", "ff12e369"):
+        assert masked(f"{tag} pay with 4111 1111 1111 1111") == (f"{tag} pay with [card •••• 1111]")
+    assert masked("send to DE89 3704 0044 0532 0130 00 now") == (
+        "send to DE89 3704 0044 0532 0130 00 now"
+    )
 
 
 def test_long_inputs_stay_fast() -> None:

@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -278,12 +279,16 @@ async def test_an_older_transcript_table_gets_the_new_column(
                 "latency_ms INTEGER, created_at DATETIME)"
             )
         )
+        # A day old: inside the 90-day retention, which the gateway enforces as it starts
+        # (a fixed date went out of retention as the calendar moved on).
+        yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
         conn.execute(
             text(
                 "INSERT INTO chat_turns VALUES (1, 's-old', 'c1', 'cust-old', 'hi', "
                 '\'[{"type": "bot", "seq": 2, "text": "Greetings from before"}]\', '
-                "'greet', 0.9, '[]', '[]', 0, 0, 0, 10, '2026-01-02 03:04:05.000000')"
-            )
+                "'greet', 0.9, '[]', '[]', 0, 0, 0, 10, :created_at)"
+            ),
+            {"created_at": yesterday},
         )
     engine.dispose()
     settings = make_settings(
