@@ -7,7 +7,7 @@
   the server restarted, or the socket broke (class 08, or a psycopg OperationalError
   with no SQLSTATE at all; SQLAlchemy flags most as `connection_invalidated`, but not
   one that dies while it is being opened). The pool discards such connections
-  (and `pool_pre_ping` replaces idle ones that died), so a retry gets a fresh one.
+  (and `db.ping_when_idle` replaces idle ones that died), so a retry gets a fresh one.
 - SQLite: "database is locked" (another writer).
 
 Retrying after a lost connection is safe for the money paths because the work is one

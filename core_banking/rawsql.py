@@ -1,15 +1,20 @@
 """Hand-written SQL for the hot paths (a transfer, the Idempotency-Key claim).
 
-Statements run on the session's own connection and transaction through
-`exec_driver_sql`: no ORM unit of work, no statement construction, compilation or cache
-keys per request (py-spy put ~40 % of the server's CPU there), while SQLAlchemy's cursor
-events still fire (SQL spans, the statement-count test). psycopg 3 prepares a statement
-on a connection once it has run `prepare_threshold` (5) times, so fixed SQL text per
-shape is what keeps these prepared.
+Statements run in the session's own transaction, on PostgreSQL straight on its psycopg
+connection: no ORM unit of work, no statement construction, compilation or cache keys,
+no greenlet hop per statement (py-spy put ~40 % of the server's CPU in the first three;
+the hop cost another ~70 us of CPU per statement, `bench/ledger.py`). What callers of
+SQLAlchemy rely on still holds: its cursor events fire for every statement (SQL spans,
+the statement-count test), and a driver error surfaces as SQLAlchemy's `DBAPIError`
+(`IntegrityError`, `OperationalError`, ...) with `connection_invalidated` set, and the
+connection discarded, when the connection was lost -- what `transactions` retries on.
+psycopg 3 prepares a statement on a connection once it has run `prepare_threshold` (5)
+times, so fixed SQL text per shape is what keeps these prepared.
 
-SQL is written once in psycopg's `%(name)s` style; on SQLite (development) it becomes
-`:name`, datetimes are bound in SQLAlchemy's SQLite text layout, and `write_together`
-runs its statements one by one instead of as one PostgreSQL statement of CTEs.
+SQL is written once in psycopg's `%(name)s` style; on SQLite (development) it runs through
+SQLAlchemy with `:name`, datetimes are bound in SQLAlchemy's SQLite text layout, and
+`write_together` runs its statements one by one instead of as one PostgreSQL statement
+of CTEs.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncSession
+import psycopg
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 POSTGRESQL = "postgresql"
 # The database clock (see core_banking.dbclock for why the transaction's start on PG).
@@ -76,15 +82,78 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-async def execute(
-    session: AsyncSession, sql: str, params: Mapping[str, Any] | None = None
-) -> CursorResult[Any]:
+class Rows:
+    """The rows a statement returned (none for one that returns none), fetched."""
+
+    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._rows = list(rows)
+
+    def all(self) -> list[tuple[Any, ...]]:
+        return list(self._rows)
+
+    def first(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> tuple[Any, ...]:
+        if len(self._rows) != 1:
+            raise ValueError(f"expected one row, got {len(self._rows)}")
+        return self._rows[0]
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+
+_CONNECTIONS = "rawsql.connections"
+
+
+async def _connections(
+    session: AsyncSession,
+) -> tuple[AsyncConnection, psycopg.AsyncConnection[Any]]:
+    """The session's connection and the psycopg connection under it, remembered for the
+    session's current transaction (looking them up costs ~20 us of CPU, and a transfer
+    runs three statements); a later transaction of the session may hold another."""
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get(_CONNECTIONS)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cached[1], cached[2]
     connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert isinstance(driver, psycopg.AsyncConnection)
+    session.info[_CONNECTIONS] = (session.sync_session.get_transaction(), connection, driver)
+    return connection, driver
+
+
+async def execute(session: AsyncSession, sql: str, params: Mapping[str, Any] | None = None) -> Rows:
     values = dict(params or {})
     if dialect(session) != POSTGRESQL:
-        sql = _sqlite_sql(sql)
-        values = {k: _sqlite_value(v) for k, v in values.items()}
-    return await connection.exec_driver_sql(sql, values)
+        sqlite_values = {k: _sqlite_value(v) for k, v in values.items()}
+        connection = await session.connection()
+        result = await connection.exec_driver_sql(_sqlite_sql(sql), sqlite_values)
+        return Rows([tuple(row) for row in result.all()] if result.returns_rows else [])
+    connection, driver = await _connections(session)
+    events = connection.sync_connection
+    assert events is not None
+    cursor = driver.cursor()
+    events.dispatch.before_cursor_execute(events, cursor, sql, values, None, False)
+    try:
+        await cursor.execute(sql, values)
+        rows = await cursor.fetchall() if cursor.description is not None else []
+    except psycopg.Error as error:
+        # The events first: an invalidated connection no longer answers them.
+        events.dispatch.after_cursor_execute(events, cursor, sql, values, None, False)
+        lost = driver.closed or driver.broken  # what SQLAlchemy's psycopg dialect checks
+        if lost:
+            # As SQLAlchemy does on a disconnect: discard this connection, and replace
+            # the pool, since a lost connection is most often a restarted server.
+            await connection.invalidate(error)
+            connection.sync_engine.dispose(close=False)
+        raise DBAPIError.instance(
+            sql, values, error, psycopg.Error, connection_invalidated=lost
+        ) from error
+    finally:
+        await cursor.close()
+    events.dispatch.after_cursor_execute(events, cursor, sql, values, None, False)
+    return Rows(rows)
 
 
 async def write_together(session: AsyncSession, writes: Sequence[Statement | Insert]) -> None:

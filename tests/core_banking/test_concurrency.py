@@ -25,6 +25,7 @@ import psycopg
 import pytest
 import uvicorn
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core_banking.app import create_app
 from core_banking.models import Account, Hold, Transfer
@@ -114,6 +115,7 @@ async def test_transfers_survive_killed_database_connections(
     run_seed: Callable[..., Any],
     session_factory: SessionFactory,
     sign: Callable[..., str],
+    engine: AsyncEngine,
 ) -> None:
     """The same workload while another thread keeps terminating the server's PostgreSQL
     backends (pg_terminate_backend, every ~75 ms, a bounded number of rounds).
@@ -131,6 +133,9 @@ async def test_transfers_survive_killed_database_connections(
     finally:
         killer.stop()
     assert killer.terminated > 0, "the killer never hit a backend"
+    # The killer also ended this test's own pooled connection, idle for less than the
+    # idle-ping interval (core_banking.db.ping_when_idle): check with fresh ones.
+    await engine.dispose()
     await _check_ledger(session_factory, seen)
 
 
