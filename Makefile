@@ -79,7 +79,7 @@ load: setup
 
 # Backup and point-in-time recovery rehearsal (scripts/drill.py, docs/operations.md).
 drill: setup
-	@$(APP)/python scripts/drill.py
+	@$(APP)/python -m scripts.drill
 
 # Prometheus against the running system (`make run` in another terminal): scrapes the
 # gateway, core_banking and the action server with deploy/prometheus/rules; :9090.

@@ -53,6 +53,8 @@ import uvicorn
 from fastapi import FastAPI, Request, WebSocket
 from websockets.asyncio.client import ClientConnection, connect
 
+from scripts.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 GIB_KIB = 1024 * 1024
 OPEN_TIMEOUT = 300.0  # seconds a socket holder may take to open its share
@@ -349,14 +351,6 @@ async def _one_socket(url: str) -> None:
     async with connect(url) as ws:
         await ws.send('{"type": "hello"}')
         await ws.recv()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def real_latency(

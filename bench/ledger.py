@@ -44,6 +44,7 @@ from psycopg import sql
 from core_banking.models.account import NUMBER_CONTEXT
 from core_banking.models.encrypted import cipher_for
 from core_banking.settings import Settings
+from scripts.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 ISSUER, AUDIENCE = "bench", "bench-api"
@@ -85,14 +86,6 @@ def token(private_pem: bytes, subject: str) -> str:
 def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     # Fixed argument lists built here, no shell: the S603/S607 warnings do not apply.
     return subprocess.run(command, capture_output=True, text=True, check=True, **kwargs)  # noqa: S603
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 Request = tuple[str, dict[str, Any], dict[str, str]]  # path, JSON body, headers

@@ -42,6 +42,7 @@ from redis.asyncio import Redis
 from gateway.transcripts.encrypted import EncryptedJSON
 from scripts.chaos_client import Conversation, Tokens, converse
 from scripts.dev_keys import ensure_key_pair
+from scripts.ports import free_port
 from scripts.stack import Stack
 from scripts.train import model_path
 
@@ -214,14 +215,6 @@ def failed(report: dict[str, Any]) -> list[str]:
     if report["conversations_failed"]:
         bad.append("conversations_failed")
     return bad
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

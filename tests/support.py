@@ -1,6 +1,5 @@
 """Helpers shared by the tests that start real services."""
 
-import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,12 +12,6 @@ from psycopg import sql
 from scripts.dev_keys import ensure_key_pair
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -3,7 +3,6 @@ process (SQLite, migrated and seeded) reached over HTTP with a real signed token
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from actions.settings import DEFAULT_CHAT_CREDENTIAL_KEY  # noqa: E402
 from scripts.dev_keys import ensure_key_pair  # noqa: E402
+from scripts.ports import free_port as _free_port  # noqa: E402
 
 APP_PYTHON = ROOT / ".venv" / "bin" / "python"
 SESSION = "session-under-test"
@@ -55,12 +55,6 @@ def sealed_metadata(
     # The clear turn_id only when the test names the turn: without it the actions key
     # their operations by Rasa's message_id, which these tests choose per message.
     return {**metadata, "turn_id": turn_id} if turn_id else metadata
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class CoreBanking:

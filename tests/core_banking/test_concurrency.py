@@ -32,8 +32,8 @@ from core_banking.models import Account, Hold, Transfer
 from core_banking.settings import Settings
 from core_banking.step_up import methods as step_up_methods
 from core_banking.verify_ledger import verify
+from scripts.ports import free_port
 from tests.core_banking.helpers import PROBLEM, Customer, SessionFactory, login
-from tests.support import free_port
 from tests.totp import code_at
 
 pytestmark = pytest.mark.parametrize("settings", ["postgresql"], indirect=True)

@@ -21,7 +21,7 @@ def postgres_binaries_present() -> bool:
 @pytest.mark.skipif(not postgres_binaries_present(), reason="PostgreSQL server binaries absent")
 def test_point_in_time_restore_holds_exactly_the_transfers_before_the_target() -> None:
     done = subprocess.run(
-        [sys.executable, "scripts/drill.py", "--customers", "2", "--transfers", "2"],
+        [sys.executable, "-m", "scripts.drill", "--customers", "2", "--transfers", "2"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from scripts.ports import free_port as _free_port
 from scripts.scaled import Balancer, haproxy_config
 
 
@@ -67,12 +68,6 @@ def _serve(dying: bool) -> tuple[ThreadingHTTPServer, int]:
     server.dying = dying  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, server.server_address[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize("retry", [True, False])

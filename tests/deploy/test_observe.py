@@ -19,8 +19,9 @@ from urllib.request import urlopen
 import pytest
 
 from scripts.observe import prometheus_command, scrape_targets, write_config
+from scripts.ports import free_port
 from scripts.stack import Stack
-from tests.support import free_port, fresh_postgres_database, key_pair
+from tests.support import fresh_postgres_database, key_pair
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None,

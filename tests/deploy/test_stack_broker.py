@@ -3,8 +3,8 @@ exchange and queue, and without RabbitMQ `make run` stops and says what to insta
 
 import pytest
 
+from scripts.ports import free_port
 from scripts.stack import StackError, ensure_rabbitmq, event_broker_env
-from tests.support import free_port
 
 
 def test_stacks_sharing_rabbitmq_get_their_own_exchange_and_queue() -> None:

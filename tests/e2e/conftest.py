@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from scripts.ports import free_port
 from scripts.stack import Stack
 from scripts.train import model_path
-from tests.support import delete_broker_objects, free_port, fresh_postgres_database, key_pair
+from tests.support import delete_broker_objects, fresh_postgres_database, key_pair
 
 
 @pytest.fixture(scope="session")

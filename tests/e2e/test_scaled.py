@@ -15,11 +15,12 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from scripts.ports import free_port
 from scripts.stack import Stack
 from tests.e2e.conftest import stack_env, started, trained_model
 from tests.e2e.test_balance import ask, bot_text
 from tests.e2e.test_supervision import until_answered
-from tests.support import delete_broker_objects, free_port, fresh_postgres_database
+from tests.support import delete_broker_objects, fresh_postgres_database
 
 pytestmark = pytest.mark.e2e
 

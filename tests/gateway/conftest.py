@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 import uuid
@@ -28,6 +27,7 @@ from gateway.app import create_app
 from gateway.auth.tokens import TokenService
 from gateway.settings import Settings
 from gateway.transcripts.broker import declare
+from scripts.ports import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SERVICE_TOKEN = "test-service-token"
@@ -35,12 +35,6 @@ RASA_AUTH_TOKEN = "test-rasa-token"
 ISSUER = "bank-gateway"
 AUDIENCE = "bank-api"
 KEY_ID = "test-key"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServerThread:
