@@ -77,6 +77,25 @@ def is_confident_yes(tracker: Tracker) -> bool:
     )
 
 
+# Entities that name no new value for a summary: "yes add her" only points at the payee.
+_NO_NEW_VALUE = frozenset({"pronoun"})
+
+
+def is_plain_yes_to_summary(tracker: Tracker) -> bool:
+    """A yes to a summary that the NLU read as the task itself ("yes add her", "ok buy
+    it"): a yes-word first, no doubt, no change of anything ("ok add Maria instead"),
+    and no new value in it, so it can only mean "do what the summary says"."""
+    latest = tracker.latest_message or {}
+    text = str(latest.get("text") or "").strip()
+    named = {str(e.get("entity")) for e in latest.get("entities") or [] if isinstance(e, dict)}
+    return (
+        bool(_PLAIN_YES.match(text))
+        and not _DOUBT.search(text)
+        and not says_a_change(text)
+        and named <= _NO_NEW_VALUE
+    )
+
+
 def confirmation_value(slot: str, value: Any, tracker: Tracker) -> dict[str, Any]:
     """The yes/no of a summary; a doubtful yes is no answer, so the summary is asked
     again (the form's slot stays empty)."""

@@ -28,7 +28,12 @@ from actions import core_banking_api
 from actions.core_banking_api import AnswerTable, Payee, say
 from actions.customer import customer_from_tracker, for_customer
 from actions.entities import entities, entity_value
-from actions.forms import CustomerTaskForm, confirmation_value, says_a_change
+from actions.forms import (
+    CustomerTaskForm,
+    confirmation_value,
+    is_plain_yes_to_summary,
+    says_a_change,
+)
 from actions.money import mask_account_number
 from actions.task_registry import task_forms
 from actions.tasks import CancelTask
@@ -149,12 +154,13 @@ def is_yes_or_no(text: str) -> bool:
 
 def reprompt_confirmation(tracker: Tracker, slot: str) -> dict[str, Any]:
     """While asking yes/no, an answer that is neither (the domain's from_intent mappings
-    fill the slot for affirm/deny) clears the slot so the summary is asked again."""
+    fill the slot for affirm/deny) clears the slot so the summary is asked again; a
+    plain yes that the NLU took for the task itself ("yes add her") is a yes."""
     if requested_slot(tracker) != slot or not is_answer(tracker):
         return {}
     if intent_of(tracker) in ("affirm", "deny"):
         return {}
-    return {slot: None}
+    return {slot: True if is_plain_yes_to_summary(tracker) else None}
 
 
 # --- IBANs and names ----------------------------------------------------------------------

@@ -432,6 +432,35 @@ async def test_confirmation_is_asked_again_for_anything_but_yes_or_no(
     }
 
 
+@pytest.mark.parametrize(
+    ("text", "entities", "confirmed"),
+    [
+        ("yes add her", [{"entity": "pronoun", "value": "her", "start": 8, "end": 11}], True),
+        ("ok add it", [], True),
+        # A change or a new value is no yes to the summary as shown.
+        ("ok add Maria instead", [{"entity": "PERSON", "value": "Maria"}], None),
+        ("yes but with another iban", [], None),
+        ("yes add Tom Becker", [{"entity": "PERSON", "value": "Tom Becker"}], None),
+    ],
+)
+async def test_a_yes_read_as_the_task_itself_confirms_the_summary(
+    text: str, entities: list[dict[str, Any]], confirmed: bool | None, dispatcher
+) -> None:
+    # The NLU often reads "yes add her" as add_payee, not affirm: no from_intent mapping
+    # fills the slot, and the summary was asked again (a known limit until now).
+    validator = ValidateAddPayeeForm()
+    said_at_summary = tracker(
+        text=text, intent="add_payee", entities=entities, requested="add_payee_confirmed"
+    )
+    extracted = await validator.extract_add_payee_confirmed(dispatcher, said_at_summary, DOMAIN)
+    assert extracted == {"add_payee_confirmed": confirmed}
+    if confirmed:
+        validated = await validator.validate_add_payee_confirmed(
+            True, dispatcher, said_at_summary, DOMAIN
+        )
+        assert validated == {"add_payee_confirmed": True}
+
+
 async def test_no_adds_nothing(dispatcher, use_core_banking) -> None:
     before = await payees_of(use_core_banking)
     slots = {"payee_name": "Nobody", "payee_iban": make_iban(), "add_payee_confirmed": False}
