@@ -19,6 +19,13 @@ _NOT_SUGGESTED = {
     "thank",
     "cancel",
     "bot_challenge",
+    "wait",
+    "unsure",
+    "frustrated",
+    "repeat_message",
+    "repeat_last_task",
+    # Offered anyway, as the last button ("Talk to a person").
+    "human_handoff",
     # Answered by the gateway's masking, never something to pick from a list.
     "shared_sensitive_data",
 }

@@ -55,6 +55,32 @@ async def test_topics_are_offered_but_never_moves_or_the_masking_warning(dispatc
     assert message["buttons"][2]["title"] == "Card arrival"
 
 
+async def test_gibberish_is_offered_topics_not_moves_nor_a_person_twice(dispatcher) -> None:
+    # "asdfgh" once ranked wait, human_handoff and unsure first: the buttons were
+    # "Wait", "Human handoff", "Unsure", then "Talk to a person" again.
+    ranking = [
+        "nlu_fallback",
+        "wait",
+        "human_handoff",
+        "unsure",
+        "frustrated",
+        "repeat_message",
+        "repeat_last_task",
+        "check_balance",
+        "card_arrival",
+        "exchange_rate",
+    ]
+    await ActionSuggestIntents().run(dispatcher, missed(ranking), {})
+    [message] = dispatcher.messages
+    assert [b["payload"] for b in message["buttons"]] == [
+        "/check_balance",
+        "/card_arrival",
+        "/exchange_rate",
+        "/nlu_fallback",
+        "/human_handoff",
+    ]
+
+
 async def test_a_second_miss_offers_a_person(dispatcher) -> None:
     users = [{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}] * 2
     await ActionSuggestIntents().run(dispatcher, missed(["check_balance"], users), {})
