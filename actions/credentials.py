@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -79,6 +80,15 @@ def seal_secret(secret: str) -> str:
     token = _fernet(get_settings().chat_credential_key).encrypt(secret.encode()).decode()
     last4 = "".join(ch for ch in secret if ch.isalnum())[-4:].upper()
     return f"[sealed:{last4}:{token}]"
+
+
+_SEALED = re.compile(r"\[sealed:([^:\]]{1,8}):[^\]]*\]")
+
+
+def conceal_sealed(text: str) -> str:
+    """`text` with every `seal_secret` output cut to ``[gift card •••• <last4>]``: for a
+    reply sent again, which must not reveal the secret a second time."""
+    return _SEALED.sub(lambda m: f"[gift card •••• {m.group(1)}]", text)
 
 
 def _text(value: object) -> str | None:

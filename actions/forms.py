@@ -60,6 +60,10 @@ _DOUBT = re.compile(
 CONFIRMING_CONFIDENCE = 0.97
 
 
+def _says_plain_yes(text: str) -> bool:
+    return bool(_PLAIN_YES.match(text)) and not _DOUBT.search(text)
+
+
 def is_confident_yes(tracker: Tracker) -> bool:
     latest = tracker.latest_message or {}
     text = str(latest.get("text") or "").strip()
@@ -67,7 +71,7 @@ def is_confident_yes(tracker: Tracker) -> bool:
     confidence = intent.get("confidence") if isinstance(intent, dict) else None
     return (
         text.startswith("/")  # a button's payload
-        or (bool(_PLAIN_YES.match(text)) and not _DOUBT.search(text))
+        or _says_plain_yes(text)
         or (
             isinstance(intent, dict)
             and intent.get("name") == "affirm"
@@ -88,12 +92,7 @@ def is_plain_yes_to_summary(tracker: Tracker) -> bool:
     latest = tracker.latest_message or {}
     text = str(latest.get("text") or "").strip()
     named = {str(e.get("entity")) for e in latest.get("entities") or [] if isinstance(e, dict)}
-    return (
-        bool(_PLAIN_YES.match(text))
-        and not _DOUBT.search(text)
-        and not says_a_change(text)
-        and named <= _NO_NEW_VALUE
-    )
+    return _says_plain_yes(text) and not says_a_change(text) and named <= _NO_NEW_VALUE
 
 
 def confirmation_value(slot: str, value: Any, tracker: Tracker) -> dict[str, Any]:

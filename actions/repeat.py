@@ -10,7 +10,6 @@ Callers may rely on:
   repeated only as its last four characters, never revealed again.
 """
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +17,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-_SEALED = re.compile(r"\[sealed:([^:\]]{1,8}):[^\]]*\]")
+from actions.credentials import conceal_sealed
 
 
 def previous_bot_messages(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -33,10 +32,6 @@ def previous_bot_messages(events: Sequence[dict[str, Any]]) -> list[dict[str, An
         elif event.get("event") == "bot" and latest_seen:
             messages.append(event)
     return messages[::-1]
-
-
-def without_secrets(text: str) -> str:
-    return _SEALED.sub(lambda m: f"[gift card •••• {m.group(1)}]", text)
 
 
 class ActionRepeatLastMessage(Action):
@@ -54,7 +49,7 @@ class ActionRepeatLastMessage(Action):
         for message in messages:
             data = message.get("data") or {}
             dispatcher.utter_message(
-                text=without_secrets(str(message.get("text") or "")) or None,
+                text=conceal_sealed(str(message.get("text") or "")) or None,
                 buttons=data.get("buttons") or [],
                 json_message=data.get("custom") or None,
             )
