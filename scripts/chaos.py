@@ -49,6 +49,7 @@ from scripts.train import model_path
 ADMIN_DSN = os.environ.get("CHAOS_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 TIERS = ("gateway", "rasa", "actions")
 DEMO_PASSWORD = "demo-password"  # core_banking.seed's customers
+SETTLE_SECONDS = 30.0
 
 
 async def killer(stack: Stack, every: float, stop: asyncio.Event, kills: Counter[str]) -> None:
@@ -71,14 +72,16 @@ async def killer(stack: Stack, every: float, stop: asyncio.Event, kills: Counter
 
 
 def transcript_rows(database_url: str) -> tuple[dict[tuple[str, str], Any], Counter[str]]:
-    """Turn rows by (session, cmid), and Rasa user events per (session:cmid). Event data
-    is encrypted at rest: read with the gateway's own column type and keys (the stack
-    runs with this process's environment)."""
+    """Turn rows (intent, failed) by (session, cmid), and Rasa user events per
+    (session:cmid). Event data is encrypted at rest: read with the gateway's own column
+    type and keys (the stack runs with this process's environment)."""
     data_column = EncryptedJSON("rasa_events.data")
     with psycopg.connect(database_url.replace("+psycopg", "")) as conn:
         turns = {
-            (r[0], r[1]): r[2]
-            for r in conn.execute("SELECT session_id, client_msg_id, intent FROM chat_turns")
+            (r[0], r[1]): {"intent": r[2], "failed": r[3]}
+            for r in conn.execute(
+                "SELECT session_id, client_msg_id, intent, failed FROM chat_turns"
+            )
         }
         users: Counter[str] = Counter()
         for sid, stored in conn.execute(
@@ -171,9 +174,19 @@ async def verify(
     # RECLAIM_IDLE_MS (30 s). Read the rows once both pipelines are empty.
     database = stack.env["TRANSCRIPT_DATABASE_URL"]
     await drained(stack.env)
-    rows, users = transcript_rows(database)
+    rows, users, settle = await settled(database, [(c.session_id, t.cmid) for c, t in acked])
     missing_rows = [t.cmid for c, t in acked if (c.session_id, t.cmid) not in rows]
-    missing_nlu = [t.cmid for c, t in acked if rows.get((c.session_id, t.cmid)) is None]
+    # What a turn without NLU tells: no user event at all (lost between Rasa and the
+    # consumer, or a turn the gateway gave up on: `failed`), or one the link missed.
+    missing_nlu = [
+        {
+            "turn": f"{c.session_id}:{t.cmid}",
+            "failed": rows[(c.session_id, t.cmid)]["failed"],
+            "user_events": users[f"{c.session_id}:{t.cmid}"],
+        }
+        for c, t in acked
+        if (c.session_id, t.cmid) in rows and rows[(c.session_id, t.cmid)]["intent"] is None
+    ]
     rasa_twice = [k for k, n in users.items() if n > 1]
     moved: dict[str, Counter[int]] = {}
     for customer in sorted({c.customer for c in chats}):
@@ -195,7 +208,9 @@ async def verify(
         "unanswered": unanswered[:20],
         "answered_twice": doubled[:20],
         "transcript_rows_missing": missing_rows[:20],
+        "transcript_settle_seconds": settle,
         "transcript_turns_without_nlu": len(missing_nlu),
+        "turns_without_nlu": missing_nlu[:20],
         "turns_rasa_processed_twice": len(rasa_twice),
         "transfers": sum(sum(a.values()) for a in moved.values()),
         "duplicated_money_moves": duplicated_money,
@@ -269,8 +284,10 @@ def scaled_stack(customers: int, workdir: Path, keep_database: bool = False) -> 
 
 
 async def drained(env: dict[str, str], timeout: float = 180.0) -> None:
-    """Waits until the transcript stream holds no entry and the events queue no message
-    (pending or unacked ones included); raises TimeoutError after `timeout` seconds."""
+    """Waits until the transcript stream holds no entry (its pending ones included: the
+    writer deletes an entry once it is in SQL) and the events queue no message waiting
+    for delivery (RabbitMQ does not count the ones a consumer holds unacked: see
+    ``settled``); raises TimeoutError after `timeout` seconds."""
     redis = Redis.from_url(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     stream = f"{env['REDIS_KEY_PREFIX']}transcripts"
     connection = await aio_pika.connect(host=env["RABBITMQ_HOST"], port=int(env["RABBITMQ_PORT"]))
@@ -287,6 +304,27 @@ async def drained(env: dict[str, str], timeout: float = 180.0) -> None:
     finally:
         await redis.aclose()
     raise TimeoutError(f"transcripts still being written after {timeout:.0f} s")
+
+
+async def settled(
+    database_url: str, turns: list[tuple[str, str]], timeout: float = SETTLE_SECONDS
+) -> tuple[dict[tuple[str, str], Any], Counter[str], float]:
+    """The transcript rows once every one of ``turns`` has its row and NLU, or as they
+    are after ``timeout`` seconds; and how long that took.
+
+    Why a wait after ``drained``: RabbitMQ counts only the messages not yet delivered,
+    so an empty queue still leaves the batch a consumer holds unacked while it writes
+    (the last turns' events, on a loaded machine, for a second or more). A turn whose
+    NLU never comes is still missing after ``timeout`` and fails the run."""
+    started = time.monotonic()
+    while True:
+        rows, users = await asyncio.to_thread(transcript_rows, database_url)
+        incomplete = sum(1 for t in turns if t not in rows or rows[t]["intent"] is None)
+        waited = time.monotonic() - started
+        if not incomplete or waited >= timeout:
+            return rows, users, round(waited, 1)
+        print(f"[chaos] {incomplete} turns still without their transcript row or NLU")
+        await asyncio.sleep(1.0)
 
 
 async def delete_broker_objects(env: dict[str, str]) -> None:
