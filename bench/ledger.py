@@ -183,6 +183,23 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def database_cpu_seconds(database: str) -> float:
+    """CPU time of the PostgreSQL backends serving `database` (their process title names
+    it): what the requests cost the database server."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            title = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if not title.startswith("postgres: ") or f" {database} " not in title:
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def quantiles_ms(latencies: list[float]) -> tuple[float, float]:
     if len(latencies) < 2:
         return 0.0, 0.0
@@ -293,26 +310,29 @@ def main() -> int:
             print(
                 f"{'clients':>7} {'transfers/s':>12} {'p50 ms':>8} {'p95 ms':>8} "
                 f"{'pgbench tps':>12} {'api/pgbench':>12} {'ceiling tps':>12} "
-                f"{'ceiling/pgb':>12} {'api/ceiling':>12} {'cpu ms/tx':>10} {'ceil cpu ms':>12}"
+                f"{'ceiling/pgb':>12} {'api/ceiling':>12} {'cpu ms/tx':>10} {'ceil cpu ms':>12} "
+                f"{'db cpu ms/tx':>12} {'ceil db ms':>10}"
             )
             transfers = transfer_requests(callers, numbers)
             for clients in levels:
                 profiler = profile(server.pid, args) if args.profile else None
-                cpu_before = cpu_seconds(server.pid)
+                cpu_before, db_before = cpu_seconds(server.pid), database_cpu_seconds(app_db)
                 tps, latencies = asyncio.run(load(base_url, transfers, clients, args.seconds))
                 cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, len(latencies))
+                db_ms = (database_cpu_seconds(app_db) - db_before) * 1000 / max(1, len(latencies))
                 if profiler is not None:
                     profiler.wait(timeout=60)
                 p50, p95 = quantiles_ms(latencies)
                 reference = pgbench_tps(f"{base}/{pgb_db}", clients, args.seconds)
-                cpu_before = cpu_seconds(ceiling.pid)
+                cpu_before, db_before = cpu_seconds(ceiling.pid), database_cpu_seconds(pgb_db)
                 bound, done = asyncio.run(load(ceiling_url, tpcb_request, clients, args.seconds))
                 bound_cpu_ms = (cpu_seconds(ceiling.pid) - cpu_before) * 1000 / max(1, len(done))
+                bound_db_ms = (database_cpu_seconds(pgb_db) - db_before) * 1000 / max(1, len(done))
                 print(
                     f"{clients:>7} {tps:>12.1f} {p50:>8.1f} {p95:>8.1f} "
                     f"{reference:>12.1f} {tps / reference:>12.3f} {bound:>12.1f} "
                     f"{bound / reference:>12.3f} {tps / bound:>12.3f} {cpu_ms:>10.2f} "
-                    f"{bound_cpu_ms:>12.2f}"
+                    f"{bound_cpu_ms:>12.2f} {db_ms:>12.2f} {bound_db_ms:>10.2f}"
                 )
     finally:
         for running in [*servers, *([server] if server is not None else [])]:

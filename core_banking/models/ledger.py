@@ -41,9 +41,9 @@ class LedgerEntry(IdMixin, Base):
     __table_args__ = (
         CheckConstraint("amount_minor <> 0", name="nonzero"),
         CheckConstraint("length(currency) = 3", name="currency_len"),
-        Index("ix_ledger_entries_account_id", "account_id"),
         Index("ix_ledger_entries_journal_id", "journal_id"),
-        # Account history: newest first, keyset-paginated on (booked_at, id).
+        # Account history: newest first, keyset-paginated on (booked_at, id); also every
+        # lookup by account_id alone (no single-column index: migration 0007).
         Index("ix_ledger_entries_account_booked", "account_id", "booked_at", "id"),
     )
 

@@ -42,7 +42,7 @@ async def test_migrations_reach_head_on_both_backends(engine: AsyncEngine) -> No
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
     assert tables >= EXPECTED_TABLES
-    assert version == "0006"
+    assert version == "0007"
 
 
 async def test_upgrade_is_idempotent_and_downgrade_round_trips(
