@@ -321,6 +321,8 @@ class ValidateBuyGiftCardForm(CustomerTaskForm):
             return {}
         text = latest_text(tracker).strip()
         if asked == "gift_recipient_name":
+            if _bare_relation(tracker):  # "my mom" again: asked for her name once more
+                return {}
             return {"gift_recipient_name": recipient_name(text)}
         corrected = _CORRECTED_RECIPIENT.search(text)
         if asked == "buy_gift_card_confirmed" and corrected:
@@ -333,7 +335,11 @@ class ValidateBuyGiftCardForm(CustomerTaskForm):
         if found and found.group("name").lower() not in _NOT_RECIPIENTS:
             # "for my sister Maria": the name after the relation, when there is one
             named = _RELATION_THEN_NAME.match(request[found.start("name") :].strip(" .!"))
-            return {"gift_recipient_name": named.group("name") if named else found.group("name")}
+            if named:
+                return {"gift_recipient_name": named.group("name")}
+            if not _bare_relation(tracker) and not found.group("name").lower().startswith("my "):
+                return {"gift_recipient_name": found.group("name")}
+            # "for my mom": no name to print yet; action_ask_gift_recipient_name asks it.
         return {}
 
     async def validate_gift_recipient_name(
@@ -419,6 +425,32 @@ class ValidateBuyGiftCardForm(CustomerTaskForm):
 
 def _message_text(value: Any) -> str:
     return "no message" if not value or value == NO_MESSAGE else f"the message “{value}”"
+
+
+def _bare_relation(tracker: Tracker) -> str | None:
+    """The relation the NLU found in the latest message said without a name ("for my
+    mom"), else None: a relation is never the name printed on a card."""
+    relation = entity_value(tracker, "relation")
+    return str(relation) if relation and not entity_value(tracker, "person") else None
+
+
+class ActionAskGiftRecipientName(Action):
+    """Asks whom the card is for; after "for my mom" it asks for her name instead."""
+
+    def name(self) -> str:
+        return "action_ask_gift_recipient_name"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        relation = _bare_relation(tracker)
+        if relation:
+            dispatcher.utter_message(
+                response="utter_ask_gift_recipient_relation_name", relation=relation
+            )
+        else:
+            dispatcher.utter_message(response="utter_ask_gift_recipient_name")
+        return []
 
 
 class ActionAskBuyGiftCardConfirmed(Action):

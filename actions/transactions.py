@@ -17,6 +17,7 @@ from actions.core_banking_api import Transaction
 from actions.customer import customer_from_tracker
 from actions.entities import entities, entity_value, offered_entities
 from actions.money import format_money, to_minor
+from actions.periods import shifted
 
 MAX_LINES = 10  # listed when the customer names no count
 MAX_COUNT = 50  # the most a count ("last 80 transactions") lists in a chat
@@ -241,6 +242,10 @@ def read_search(tracker: Tracker, refines: bool = False) -> Search:
         kept.pop("category", None)
     else:  # the merchants of "at amazon and tesco" are kept with the first
         kept["more_texts"] = follow_up.more_texts
+    shift = entity_value(tracker, "period_shift")
+    if search.period is None and follow_up.period is not None and shift is not None:
+        # "and the month before?": the last period, moved (kept as it was if it cannot be)
+        kept["period"] = shifted(follow_up.period, shift) or follow_up.period
     return replace(search, **kept)
 
 
@@ -269,7 +274,8 @@ def _bound(tracker: Tracker, role: str) -> str | None:
 def _follow_up_of(tracker: Tracker, text: str, refines: bool = False) -> Search | None:
     """The last search, when this message only refines it ("and on fuel?")."""
     last = tracker.get_slot("last_transaction_search")
-    if not isinstance(last, dict) or not (refines or _FOLLOW_UP.match(text)):
+    moves_its_period = entity_value(tracker, "period_shift") is not None  # "the month before?"
+    if not isinstance(last, dict) or not (refines or moves_its_period or _FOLLOW_UP.match(text)):
         return None
     period = last.get("period")
     return Search(

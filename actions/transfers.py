@@ -71,6 +71,12 @@ def _account_slot(account: Account) -> dict[str, Any]:
     }
 
 
+def _own_destination(number: str, account_type: str) -> dict[str, Any]:
+    """One of the customer's own accounts as the transfer's destination slot."""
+    label = f"your {ACCOUNT_LABELS.get(account_type, account_type)}"
+    return {"kind": "own", "account_number": number, "account_type": account_type, "label": label}
+
+
 def _payee_destination(payee: Payee) -> dict[str, Any]:
     return {
         "kind": "payee",
@@ -295,13 +301,7 @@ class ValidateTransferForm(CustomerTaskForm):
                 accounts = await core_banking_api.list_accounts(customer.access_token)
                 own = next((a for a in accounts if a.type == own_type), None)
                 if own:
-                    return {
-                        "transfer_destination": {
-                            "kind": "own",
-                            "account_number": own.number,
-                            "label": f"your {ACCOUNT_LABELS.get(own_type, own_type)}",
-                        }
-                    }
+                    return {"transfer_destination": _own_destination(own.number, own_type)}
             payees = await core_banking_api.list_payees(customer.access_token)
         except core_banking_api.CoreBankingError:
             return {}
@@ -348,8 +348,7 @@ class ValidateTransferForm(CustomerTaskForm):
                 own = next((a for a in accounts if a.type == own_type), None)
                 if own is None or own.number == current.get("account_number"):
                     return {}
-                label = f"your {ACCOUNT_LABELS.get(own_type, own_type)}"
-                destination = {"kind": "own", "account_number": own.number, "label": label}
+                destination = _own_destination(own.number, own_type)
                 return {"transfer_destination": destination, "transfer_confirmed": None}
             payees = await core_banking_api.list_payees(token)
         except core_banking_api.CoreBankingError:
@@ -440,7 +439,16 @@ class ValidateTransferForm(CustomerTaskForm):
             accounts = await core_banking_api.list_accounts(customer.access_token)
         except core_banking_api.CoreBankingError:
             return {}
-        source = choose_source(accounts, destination, entity_value(tracker, "account_type", "from"))
+        to_type = entity_value(tracker, "account_type", "to")
+        moved: dict[str, Any] = {}
+        if changing and to_type:
+            # "no wait, from savings to checking": both ends change together (the
+            # destination read alone would be the old one, the source's own account).
+            own = next((a for a in accounts if a.type == to_type), None)
+            if own is not None and own.number != destination.get("account_number"):
+                destination = _own_destination(own.number, to_type)
+                moved = {"transfer_destination": destination}
+        source = choose_source(accounts, destination, self._source_named(tracker))
         if source is None:
             return {}
         if destination.get("account_number") == source.number:
@@ -449,6 +457,7 @@ class ValidateTransferForm(CustomerTaskForm):
             return {"transfer_confirmed": None} if changing else {"transfer_destination": None}
         if changing:  # the amount is validated again against the new account's balance
             return {
+                **moved,
                 "transfer_source": _account_slot(source),
                 "transfer_confirmed": None,
                 "transfer_amount": tracker.get_slot("transfer_amount")
@@ -468,9 +477,28 @@ class ValidateTransferForm(CustomerTaskForm):
 
     @staticmethod
     def _another_source_named(tracker: Tracker) -> bool:
-        wanted = entity_value(tracker, "account_type", "from")
+        wanted = ValidateTransferForm._source_named(tracker)
         current = tracker.get_slot("transfer_source") or {}
         return wanted is not None and wanted != current.get("type")
+
+    @staticmethod
+    def _source_named(tracker: Tracker) -> str | None:
+        """The account type the message names to pay from: after "from", or, once the
+        summary or a refused amount stands, an account said alone ("ok use savings
+        instead") that is not where the money goes."""
+        wanted = entity_value(tracker, "account_type", "from")
+        if wanted is not None:
+            return str(wanted)
+        asked = tracker.get_slot("requested_slot")
+        if asked != "transfer_confirmed" and not (
+            asked == "transfer_amount" and tracker.get_slot("transfer_refused_amount")
+        ):
+            return None
+        alone = [e.get("value") for e in entities(tracker, "account_type") if not e.get("role")]
+        destination = tracker.get_slot("transfer_destination") or {}
+        if len(alone) != 1 or alone[0] == destination.get("account_type"):
+            return None
+        return str(alone[0])
 
     async def validate_transfer_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

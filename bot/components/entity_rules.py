@@ -20,6 +20,9 @@ Found entities (value types are what callers may rely on):
 - `time_period`: {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}, both inclusive, relative
   expressions resolved against `today` (`periods`).
 - `time_anchor`: "payday" for "since payday": a date only the account history knows.
+- `period_shift`: {"unit": "day"|"week"|"month"|"year", "by": -1|1} for "the month
+  before", "a week later": the last search's period moved by one unit (only when the
+  text names no period of its own).
 - `count`: int, how many to list ("last 5 transactions").
 - `person`: str, a name said with a relation ("my sister Anna" -> "Anna"); `relation`:
   str, the relation ("sister"), which is never a name (`people`).
@@ -41,7 +44,7 @@ from typing import Any
 
 from bot.components.amounts import amounts
 from bot.components.people import people
-from bot.components.periods import MONTHS, WEEKDAYS, payday, time_period
+from bot.components.periods import MONTHS, WEEKDAYS, payday, period_shift, time_period
 
 MIN_WORDS = r"(?:over|above|more than|greater than|at least|bigger than|larger than|exceeding)"
 MAX_WORDS = r"(?:under|below|less than|at most|up to|smaller than|no more than)"
@@ -455,11 +458,14 @@ def extract(text: str, today: date | None = None, locale: str | None = None) -> 
     cards = _gift_cards(text, ibans)
     period = time_period(text, today)
     anchor = payday(text) if period is None else None
+    shift = period_shift(text) if period is None and anchor is None else None
     periods = (
         [Found("time_period", period[0], period[1], period[2])]
         if period
         else [Found("time_anchor", "payday", *anchor)]
         if anchor
+        else [Found("period_shift", shift[0], shift[1], shift[2])]
+        if shift
         else []
     )
     count = _count(text)

@@ -88,6 +88,9 @@ def time_period(text: str, today: date) -> tuple[dict[str, str], int, int] | Non
         ),
         (rf"\bsince\s+(?P<m>{MONTH_RE})\b(?:\s+(?P<y>\d{{4}}))?(?!\s+\d)", "since_month"),
         (rf"\bsince\s+(?:the\s+)?(?P<x>{DATE_RE})", "since_date"),
+        # Before "yesterday" and "last month" below, which they contain.
+        (r"\b(?:the\s+)?day\s+before\s+yesterday\b", "day_before_yesterday"),
+        (r"\bthe\s+(?P<u>week|month|year)\s+before\s+last\b", "before_last"),
         (r"\btoday\b", "today"),
         (r"\byesterday\b", "yesterday"),
         (r"\bthis\s+week\b", "this_week"),
@@ -147,6 +150,12 @@ def _resolve(kind: str, m: re.Match[str], today: date) -> tuple[date, date] | No
     if kind == "last_weekday":  # the latest one before today
         back = (today.weekday() - WEEKDAYS.index(g["wd"])) % 7 or 7
         return today - timedelta(days=back), today - timedelta(days=back)
+    if kind == "day_before_yesterday":
+        return _ago(2, "day", today)
+    if kind == "before_last":
+        if g["u"] == "year":
+            return date(today.year - 2, 1, 1), date(today.year - 2, 12, 31)
+        return _ago(2, g["u"], today)
     if kind == "ago":
         return _ago(AGO_COUNTS.get(g["n"]) or int(g["n"]), g["u"].rstrip("s"), today)
     if kind == "year":
@@ -199,3 +208,22 @@ def payday(text: str) -> tuple[int, int] | None:
     """Where the text says "since payday" (or the like), if it does."""
     m = _PAYDAY.search(text)
     return m.span() if m else None
+
+
+# "and the month before?", "what about the week after", "a year earlier": the period of
+# the search before, moved by one unit (the action knows that period; the NLU only the
+# words).
+_SHIFT = re.compile(
+    r"\b(?:the|a|one)\s+(?P<u>day|week|month|year)\s+(?P<d>before|after|earlier|later|prior)\b",
+    re.IGNORECASE,
+)
+
+
+def period_shift(text: str) -> tuple[dict[str, Any], int, int] | None:
+    """({"unit": "day"|"week"|"month"|"year", "by": -1|1}, start, end) where the text
+    moves the last period by one unit, if it does."""
+    m = _SHIFT.search(text)
+    if m is None:
+        return None
+    by = 1 if m.group("d").lower() in ("after", "later") else -1
+    return {"unit": m.group("u").lower(), "by": by}, m.start(), m.end()

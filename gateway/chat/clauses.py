@@ -51,13 +51,15 @@ _BOUNDARY = re.compile(
 # A payment ("send 10 to savings", "pls transfer €50 to Anna") and, after it, another
 # amount with a recipient of its own ("and 20 to alpine energy", ", then another 5 to
 # Tom"): a second payment said without its verb.
+# The verb may come after a greeting or a lead-in of a few words ("hi, can you send",
+# "good morning, I need to transfer").
 _PAYMENT = re.compile(
-    r"^(?:\W*(?:ok(?:ay)?|please|pls|can you|could you|i want to|i'd like to|i would like to)"
-    r"\b)*\W*(?P<verb>send|transfer|pay|move|wire)\b",
+    r"^(?:\W*[\w']+){0,6}?\W*\b(?P<verb>send|transfer|pay|move|wire)\b",
     re.IGNORECASE,
 )
 _AMOUNT = r"(?:[€$£]\s?)?\d[\d.,]*(?:\s?k\b)?(?:\s?(?:€|eur\b|euros?\b|bucks\b|dollars?\b))?"
-_AND = r"(?:\s*,\s*(?:and\s+)?|\s+(?:and|&|plus)\s+)(?:then\s+)?(?:also\s+)?"
+# A comma between two digits is inside an amount ("75,50", "1,100"), never a connector.
+_AND = r"(?:\s*(?:(?<!\d),|,(?!\d))\s*(?:and\s+)?|\s+(?:and|&|plus)\s+)(?:then\s+)?(?:also\s+)?"
 # "… and 20 to alpine energy": an amount, then its recipient.
 _ANOTHER_PAYMENT = re.compile(
     rf"{_AND}(?:another\s+)?(?=(?P<amount>{_AMOUNT})\s+to\s+\w)", re.IGNORECASE
@@ -91,6 +93,9 @@ def _payments(part: str) -> list[str]:
         return [part]
     found: list[str] = []
     rest, verb = part, payment.group("verb")
+    # Where the first payment's recipient may start: after its verb ("i want to
+    # transfer 75 …": the "to" of "want to" names no one).
+    after_verb = payment.end()
     # "pay anna 20 and tom 30": recipients before their amounts (never "send 50 to Anna
     # and Tom", where Tom has no amount of his own).
     named_first = not _TO.search(part) and _NAME_THEN_AMOUNT.match(part[payment.end() :])
@@ -98,13 +103,18 @@ def _payments(part: str) -> list[str]:
     while len(found) < MAX_PARTS - 1:
         # "send 10 to savings and 20 to …": a second amount only after a recipient.
         cut = next(
-            (m for m in another.finditer(rest) if named_first or _TO.search(rest, 0, m.start())),
+            (
+                m
+                for m in another.finditer(rest, after_verb)
+                if named_first or _TO.search(rest, after_verb, m.start())
+            ),
             None,
         )
         if cut is None:
             break
         found.append(rest[: cut.start()].strip(" ,"))
         rest = f"{verb} {rest[cut.end() :].strip()}"
+        after_verb = len(verb)
     return [*found, rest]
 
 

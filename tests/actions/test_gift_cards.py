@@ -24,6 +24,7 @@ from actions import core_banking_api, gateway_client
 from actions.gift_cards import (
     NO_MESSAGE,
     ActionAskBuyGiftCardConfirmed,
+    ActionAskGiftRecipientName,
     ActionAskRedeemGiftCardConfirmed,
     ActionBuyGiftCard,
     ActionCancelBuyGiftCardForm,
@@ -288,6 +289,46 @@ async def test_a_relation_and_name_in_the_request(dispatcher, use_core_banking) 
     )
     events = await ValidateBuyGiftCardForm().run(dispatcher, request, DOMAIN)
     assert slot_events(events)["gift_recipient_name"] == "Tom"
+
+
+async def test_a_relation_without_a_name_is_no_recipient(dispatcher, use_core_banking) -> None:
+    """ "for my mom": the card would show "my mom"; her name is asked for instead."""
+    request = tracker(
+        text="buy a 50 euro gift card for my mom",
+        intent="buy_gift_card",
+        metadata=logged_in(use_core_banking),
+        entities=[entity("amount", "50"), entity("currency", "EUR"), entity("relation", "mom")],
+    )
+    events = await ValidateBuyGiftCardForm().run(dispatcher, request, DOMAIN)
+    assert slot_events(events).get("gift_recipient_name") is None
+    await ActionAskGiftRecipientName().run(dispatcher, request, DOMAIN)
+    assert dispatcher.messages[-1]["response"] == "utter_ask_gift_recipient_relation_name"
+    assert dispatcher.messages[-1]["relation"] == "mom"
+
+
+async def test_the_name_asked_after_a_relation_is_the_recipient(
+    dispatcher, use_core_banking
+) -> None:
+    asked = {"gift_amount": "50.00"}
+    again = tracker(
+        text="my mom",
+        metadata=logged_in(use_core_banking),
+        entities=[entity("relation", "mom")],
+        slots=asked,
+        requested="gift_recipient_name",
+    )
+    events = await ValidateBuyGiftCardForm().run(dispatcher, again, DOMAIN)
+    assert slot_events(events).get("gift_recipient_name") is None
+    answer = tracker(
+        text="Anna Schmidt",
+        metadata=logged_in(use_core_banking),
+        slots=asked,
+        requested="gift_recipient_name",
+    )
+    events = await ValidateBuyGiftCardForm().run(dispatcher, answer, DOMAIN)
+    assert slot_events(events)["gift_recipient_name"] == "Anna Schmidt"
+    await ActionAskGiftRecipientName().run(dispatcher, answer, DOMAIN)
+    assert dispatcher.messages[-1]["response"] == "utter_ask_gift_recipient_name"
 
 
 @pytest.mark.parametrize(

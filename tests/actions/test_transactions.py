@@ -318,6 +318,33 @@ async def test_what_about_october_after_a_november_search_searches_october(
     assert f"from {october['from']} to {october['to']}" in dispatcher.messages[0]["search_summary"]
 
 
+async def test_the_month_before_moves_the_last_search_back_a_month(
+    make_tracker, use_core_banking, nlu
+) -> None:
+    """ "what did i spend at rewe last month" then "and the month before?" (it repeated
+    November before)."""
+    november_at_rewe = {
+        "text": "rewe",
+        "category": None,
+        "direction": "out",
+        "period": {"from": "2026-11-01", "to": "2026-11-30"},
+        "low": None,
+        "high": None,
+        "currency": "EUR",
+        "limit": None,
+    }
+    dispatcher, [remembered] = await demo001_search(
+        make_tracker,
+        use_core_banking,
+        nlu,
+        "and the month before?",
+        slots={"last_transaction_search": november_at_rewe},
+    )
+    assert remembered["value"]["period"] == {"from": "2026-10-01", "to": "2026-10-31"}
+    assert remembered["value"]["text"] == "rewe"  # the other filters are kept
+    assert "from 2026-10-01 to 2026-10-31" in dispatcher.messages[0]["search_summary"]
+
+
 async def test_and_tesco_after_an_amazon_search_searches_tesco(
     make_tracker, use_core_banking, nlu
 ) -> None:

@@ -593,6 +593,74 @@ async def test_another_source_at_the_summary_replaces_it_and_asks_again(
     }
 
 
+async def test_an_account_said_alone_at_the_summary_is_the_new_source(
+    make_tracker, use_core_banking
+) -> None:
+    """ "ok use savings instead" at a summary paying Alpine Energy from checking: the
+    money comes from savings (it was "didn't get that", and a "yes" paid from checking)."""
+    metadata = use_core_banking.metadata("demo002")
+    payee = {"kind": "iban", "account_number": "DE89370400440532013000", "label": "x"}
+    slots = {
+        **slots_for(use_core_banking, "demo002", "45.90", payee, confirmed=None),
+        "requested_slot": "transfer_confirmed",
+    }
+    savings = [{"entity": "account_type", "value": "savings"}]
+    tracker = make_tracker(
+        text="ok use savings instead",
+        intent="inform",
+        metadata=metadata,
+        slots=slots,
+        entities=savings,
+    )
+    events = await ValidateTransferForm().run(CollectingDispatcher(), tracker, DOMAIN)
+    changed = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert changed["transfer_source"]["type"] == "savings"
+    assert changed["transfer_confirmed"] is None
+
+    # Said alone before any summary, an account is where the money goes, not its source.
+    asking = {**slots, "requested_slot": "transfer_destination", "transfer_destination": None}
+    tracker = make_tracker(
+        text="savings", intent="inform", metadata=metadata, slots=asking, entities=savings
+    )
+    assert ValidateTransferForm._source_named(tracker) is None
+
+
+async def test_both_ends_changed_at_the_summary_swap_the_transfer(
+    make_tracker, use_core_banking
+) -> None:
+    """ "no wait, make it from savings to checking" at a checking-to-savings summary:
+    both ends change (it said "can't go to the account it comes from" and kept them)."""
+    metadata = use_core_banking.metadata("demo002")
+    mine = accounts(use_core_banking, "demo002")
+    to_savings = {
+        "kind": "own",
+        "account_number": mine["savings"]["number"],
+        "label": "your savings account",
+    }
+    slots = {
+        **slots_for(use_core_banking, "demo002", "200", to_savings, confirmed=None),
+        "requested_slot": "transfer_confirmed",
+    }
+    swapped = [
+        {"entity": "account_type", "value": "savings", "role": "from"},
+        {"entity": "account_type", "value": "checking", "role": "to"},
+    ]
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        text="no wait, make it from savings to checking",
+        intent="inform",
+        metadata=metadata,
+        slots=slots,
+        entities=swapped,
+    )
+    events = await ValidateTransferForm().run(dispatcher, tracker, DOMAIN)
+    changed = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert "utter_same_account" not in responses(dispatcher)
+    assert changed["transfer_source"]["type"] == "savings"
+    assert changed["transfer_destination"]["account_number"] == mine["checking"]["number"]
+    assert changed["transfer_amount"] == "200" and changed["transfer_confirmed"] is None
+
+
 async def test_declined_summary_moves_nothing(make_tracker, dispatcher, use_core_banking) -> None:
     before = accounts(use_core_banking, "demo002")
     destination = {"kind": "own", "account_number": before["savings"]["number"], "label": "s"}

@@ -280,6 +280,23 @@ def test_the_locale_decides_how_a_number_is_read(text: str, locale: str, amount:
         ("any payments to lidl?", [("merchant", "lidl", None), ("direction", "out", None)]),
         ("and tesco?", [("merchant", "tesco", None)]),
         ("what about at Lidl", [("merchant", "Lidl", None)]),
+        # The last search's period moved by one unit (actions/periods.py moves it) …
+        ("and the month before?", [("period_shift", {"unit": "month", "by": -1}, None)]),
+        ("what about the week after", [("period_shift", {"unit": "week", "by": 1}, None)]),
+        ("a year earlier?", [("period_shift", {"unit": "year", "by": -1}, None)]),
+        # … unless the words name a period themselves (2026-11-25 is a Wednesday).
+        (
+            "the month before last",
+            [("time_period", {"from": "2026-09-01", "to": "2026-09-30"}, None)],
+        ),
+        (
+            "the week before last",
+            [("time_period", {"from": "2026-11-09", "to": "2026-11-15"}, None)],
+        ),
+        (
+            "the day before yesterday",
+            [("time_period", {"from": "2026-11-23", "to": "2026-11-23"}, None)],
+        ),
     ],
 )
 def test_dates_counts_and_follow_ups(text: str, expected: list[tuple[str, object, object]]) -> None:

@@ -57,6 +57,20 @@ from tests.gateway.test_ws import hello, socket, turn
             "list my payees and my last 3 transactions",
             ["list my payees", "my last 3 transactions"],
         ),
+        # After a greeting or a lead-in the second payment is still found.
+        (
+            "hi, can you send 20 to my savings and another 10 to alpine energy?",
+            ["hi, can you send 20 to my savings", "send 10 to alpine energy?"],
+        ),
+        (
+            "good morning! i need to pay 30 to alpine energy and 40 to city housing",
+            ["good morning! i need to pay 30 to alpine energy", "pay 40 to city housing"],
+        ),
+        # A decimal comma stays in its amount; a comma before a space still connects.
+        (
+            "i want to send 75,50 to anna, and 20 to tom",
+            ["i want to send 75,50 to anna", "send 20 to tom"],
+        ),
     ],
 )
 def test_requests_are_split_in_order(text: str, parts: list[str]) -> None:
@@ -82,6 +96,11 @@ def test_requests_are_split_in_order(text: str, parts: list[str]) -> None:
         "pay my rent and 20 more to anna",  # no recipient before the second amount
         "pay anna 20 and tom",  # Tom has no amount of his own
         "transfer 50 and tom 60",
+        # A comma inside an amount is no connector, and the "to" of "want to" names no
+        # recipient ("i want to transfer 75" + "transfer 50 to my savings" was a real split).
+        "i want to transfer 75,50 to my savings",
+        "i want to transfer 1,100 to savings",
+        "please send 1,250.75 to city housing",
     ],
 )
 def test_one_request_stays_whole(text: str) -> None:
