@@ -158,6 +158,12 @@ def _offered_direction(tracker: Tracker) -> str | None:
 
 # "and on fuel?", "what about last week?": the last search with what this one changes.
 _FOLLOW_UP = re.compile(r"^\W*(?:and|what about|how about|only|just|also|same)\b", re.I)
+# "whats the biggest one", "the smallest of those": a ranking of what was just listed.
+_OF_THOSE = re.compile(
+    r"\b(?:biggest|largest|highest|smallest|lowest|most expensive)\s+(?:one|ones)\b"
+    r"|\bof\s+(?:those|these|them)\b",
+    re.I,
+)
 # What a follow-up names, where the NLU's merchant rule (which wants a spending verb)
 # found nothing: "and on fuel?", "what about at Lidl".
 _FOLLOW_UP_TOPIC = re.compile(r"\b(?:on|at|from|for)\s+([A-Za-z][\w.&'-]*)")
@@ -275,7 +281,8 @@ def _follow_up_of(tracker: Tracker, text: str, refines: bool = False) -> Search 
     """The last search, when this message only refines it ("and on fuel?")."""
     last = tracker.get_slot("last_transaction_search")
     moves_its_period = entity_value(tracker, "period_shift") is not None  # "the month before?"
-    if not isinstance(last, dict) or not (refines or moves_its_period or _FOLLOW_UP.match(text)):
+    leans_on_it = _FOLLOW_UP.match(text) or _OF_THOSE.search(text)
+    if not isinstance(last, dict) or not (refines or moves_its_period or leans_on_it):
         return None
     period = last.get("period")
     return Search(
@@ -459,7 +466,7 @@ def _say_sum(
 # "what was my biggest payment?", "my 3 largest purchases", "smallest transaction".
 _RANKED = re.compile(
     r"\b(?P<rank>biggest|largest|highest|most expensive|smallest|lowest)\s+(?:(?P<n>\d+)\s+)?"
-    r"(?P<noun>payment|transaction|purchase|expense|transfer|deposit|incoming payment)"
+    r"(?P<noun>payment|transaction|purchase|expense|transfer|deposit|incoming payment|one)"
     r"(?P<plural>s)?\b",
     re.IGNORECASE,
 )

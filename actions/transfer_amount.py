@@ -24,7 +24,13 @@ class ActionAskTransferAmount(Action):
             thousands = format_money(to_minor(str(options["thousands"]), currency), currency)
             decimal = format_money(to_minor(str(options["decimal"]), currency), currency)
         except (KeyError, TypeError, ValueError):
-            dispatcher.utter_message(response="utter_ask_transfer_amount")
+            # "How much would you like to send to City Housing (rent)?": the recipient the
+            # form picked ("send my landlord the rent") is said before any amount is.
+            label = (tracker.get_slot("transfer_destination") or {}).get("label")
+            if label:
+                dispatcher.utter_message(response="utter_ask_transfer_amount_to", recipient=label)
+            else:
+                dispatcher.utter_message(response="utter_ask_transfer_amount")
             return []
         # The buttons send the amounts written out in full, which the NLU reads unambiguously.
         dispatcher.utter_message(

@@ -216,21 +216,41 @@ def choose_source(
     return next((a for a in accounts if a.type == "checking"), accounts[0] if accounts else None)
 
 
+_REFERENCE_WORD = r"(?:reference\b|ref\b\.?|memo\b|note\b)"
+# "... with reference rent november", "ref: INV-2291": the reference after the word.
 _REFERENCE = re.compile(
     r"(?:,\s*|\b)(?:with\s+(?:the\s+|a\s+)?|and\s+)?(?:payment\s+)?"
-    r"(?:reference|ref\.?|memo|note)\s*(?:is\b|:|=|-)?\s*(?P<ref>.+)$",
+    rf"{_REFERENCE_WORD}\s*(?:is\b|:|=|-)?\s*(?P<ref>.+)$",
+    re.IGNORECASE,
+)
+# "put rent as the reference", "and use INV 7 as ref": the reference before the word.
+_REFERENCE_BEFORE = re.compile(
+    r"(?:,\s*|\b)(?:and\s+)?(?:put|use|add|write|set|with)\s+(?P<ref>.+?)\s+as\s+"
+    rf"(?:the\s+|a\s+|my\s+)?(?:payment\s+)?{_REFERENCE_WORD}",
     re.IGNORECASE,
 )
 
 
+def _reference_match(text: str) -> re.Match[str] | None:
+    return _REFERENCE_BEFORE.search(text) or _REFERENCE.search(text)
+
+
 def reference_in(text: str) -> str | None:
     """The payment reference the customer gave ("... with reference rent november",
-    "ref: INV-2291"), tidied and cut to what core_banking accepts."""
-    found = _REFERENCE.search(text)
+    "ref: INV-2291", "put rent as the reference"), tidied and cut to what core_banking
+    accepts."""
+    found = _reference_match(text)
     if found is None:
         return None
     ref = re.sub(r"\s+", " ", found.group("ref")).strip(" \t\"'\u201c\u201d\u2018\u2019.,;!?")
     return ref[:REFERENCE_MAX] or None
+
+
+def without_reference(text: str) -> str:
+    """The text less its payment reference: the words of a reference ("put rent as the
+    reference") never name the recipient (City Housing (rent)) or the amount."""
+    found = _reference_match(text)
+    return text if found is None else text[: found.start()] + " " + text[found.end() :]
 
 
 _WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
@@ -307,7 +327,8 @@ class ValidateTransferForm(CustomerTaskForm):
             return {}
         # "my sister Anna": the NLU's person, not the relation, names the payee.
         person = entity_value(tracker, "person")
-        payee = _payee_named_in(str(person or tracker.latest_message.get("text") or ""), payees)
+        text = without_reference(str(tracker.latest_message.get("text") or ""))
+        payee = _payee_named_in(str(person or text), payees)
         last_payee = tracker.get_slot("last_payee")
         if payee is None and last_payee and entity_value(tracker, "pronoun"):
             # "now send her 30": the payee the conversation named last (added, paid).
@@ -338,9 +359,11 @@ class ValidateTransferForm(CustomerTaskForm):
         text = str(tracker.latest_message.get("text") or "")
         # At the summary, or while the amount is asked ("actually to city housing").
         asked = tracker.get_slot("requested_slot")
+        current = tracker.get_slot("transfer_destination") or {}
+        if asked == "transfer_amount" and not _CORRECTS.search(text):
+            return await self._same_payee_again(tracker, token, current)
         if asked not in ("transfer_confirmed", "transfer_amount") or not _CORRECTS.search(text):
             return {}
-        current = tracker.get_slot("transfer_destination") or {}
         own_type = entity_value(tracker, "account_type", "to")
         try:
             if own_type:  # "oops no, to my savings account"
@@ -353,10 +376,29 @@ class ValidateTransferForm(CustomerTaskForm):
             payees = await core_banking_api.list_payees(token)
         except core_banking_api.CoreBankingError:
             return {}
-        payee = _payee_named_in(_NOT_THIS.sub(" ", text), payees)
+        payee = _payee_named_in(_NOT_THIS.sub(" ", without_reference(text)), payees)
         if payee is None or payee.id == current.get("payee_id"):
             return {}
         return {"transfer_destination": _payee_destination(payee), "transfer_confirmed": None}
+
+    @staticmethod
+    async def _same_payee_again(
+        tracker: Tracker, token: str, current: dict[str, Any]
+    ) -> dict[str, Any]:
+        """ "city housing" while the amount is asked, for the payee already chosen: it
+        answers who, which stands; the form asks the amount again (naming them) instead
+        of "Sorry, I didn't get that"."""
+        if entities(tracker, "amount") or current.get("kind") != "payee":
+            return {}
+        try:
+            payees = await core_banking_api.list_payees(token)
+        except core_banking_api.CoreBankingError:
+            return {}
+        text = without_reference(str(tracker.latest_message.get("text") or ""))
+        payee = _payee_named_in(text, payees)
+        if payee is None or payee.id != current.get("payee_id"):
+            return {}
+        return {"transfer_destination": current}
 
     async def extract_transfer_amount(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -373,7 +415,7 @@ class ValidateTransferForm(CustomerTaskForm):
 
     @staticmethod
     def _amount(tracker: Tracker, text: str) -> dict[str, Any]:
-        reference = _REFERENCE.search(text)
+        reference = _reference_match(text)
         # A number inside the reference ("reference invoice 42") is not the amount.
         amounts = [
             e

@@ -510,6 +510,10 @@ async def test_a_gateway_retry_of_the_confirming_turn_makes_one_transfer(
         ("memo - birthday present", "birthday present"),
         ("send 50 to my savings", None),
         ("what is the reference?", None),
+        # Said before the word (it was "erence", the rest of "reference").
+        ("actually no, make it 25 and put rent as the reference", "rent"),
+        ("pay alpine 40, use INV 7 as ref", "INV 7"),
+        ("put the rent in the reference", None),
     ],
 )
 def test_reference_in_the_request(text: str, reference: str | None) -> None:
@@ -623,6 +627,37 @@ async def test_an_account_said_alone_at_the_summary_is_the_new_source(
         text="savings", intent="inform", metadata=metadata, slots=asking, entities=savings
     )
     assert ValidateTransferForm._source_named(tracker) is None
+
+
+async def test_a_reference_naming_a_payee_changes_no_recipient(
+    make_tracker, use_core_banking
+) -> None:
+    """ "actually no, make it 25 and put rent as the reference" at a summary to savings:
+    the amount and the reference change, the recipient stays (it became City Housing
+    (rent), with the reference "erence")."""
+    metadata = use_core_banking.metadata("demo002")
+    to_savings = {
+        "kind": "own",
+        "account_number": accounts(use_core_banking, "demo002")["savings"]["number"],
+        "label": "your savings account",
+    }
+    slots = {
+        **slots_for(use_core_banking, "demo002", "20", to_savings, confirmed=None),
+        "requested_slot": "transfer_confirmed",
+    }
+    text = "actually no, make it 25 and put rent as the reference"
+    tracker = make_tracker(
+        text=text,
+        intent="inform",
+        metadata=metadata,
+        slots=slots,
+        entities=[{"entity": "amount", "value": "25", "start": 21, "end": 23}],
+    )
+    events = await ValidateTransferForm().run(CollectingDispatcher(), tracker, DOMAIN)
+    changed = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert "transfer_destination" not in changed
+    assert changed["transfer_amount"] == "25" and changed["transfer_reference"] == "rent"
+    assert changed["transfer_confirmed"] is None
 
 
 async def test_both_ends_changed_at_the_summary_swap_the_transfer(
@@ -976,10 +1011,18 @@ async def test_an_ambiguous_amount_is_asked_with_both_readings(
             )
             == expected
         )
-    # Without a question pending, the plain amount question is asked.
+    # Without a question pending, the plain amount question is asked, naming the
+    # recipient once there is one ("send my landlord the rent": City Housing (rent)).
     dispatcher = CollectingDispatcher()
     await ActionAskTransferAmount().run(
         dispatcher, make_tracker(metadata=metadata, slots=slots), {}
+    )
+    assert responses(dispatcher) == ["utter_ask_transfer_amount_to"]
+    assert dispatcher.messages[0]["recipient"] == slots["transfer_destination"]["label"]
+    dispatcher = CollectingDispatcher()
+    nobody_yet = {**slots, "transfer_destination": None}
+    await ActionAskTransferAmount().run(
+        dispatcher, make_tracker(metadata=metadata, slots=nobody_yet), {}
     )
     assert responses(dispatcher) == ["utter_ask_transfer_amount"]
 
@@ -1098,6 +1141,33 @@ async def test_take_it_from_savings_after_too_much_for_checking(
     assert changed["transfer_source"]["type"] == "savings"
     assert changed["transfer_amount"] == "2000"
     assert "transfer_destination" not in changed  # the recipient is kept
+
+
+async def test_the_chosen_payee_named_again_while_the_amount_is_asked_is_no_error(
+    make_tracker, use_core_banking
+) -> None:
+    """ "city housing" when asked how much to send to City Housing (rent): the form takes
+    the message and asks the amount again (it said "Sorry, I didn't get that")."""
+    metadata = use_core_banking.metadata("demo003")
+    rent = next(p for p in api(use_core_banking, "demo003", "/v1/payees") if "rent" in p["name"])
+    rent_payee = {
+        "kind": "payee",
+        "payee_id": rent["id"],
+        "account_number": rent["iban"],
+        "label": rent["name"],
+    }
+    slots = {
+        **slots_for(use_core_banking, "demo003", "10", rent_payee, confirmed=None),
+        "transfer_amount": None,
+        "requested_slot": "transfer_amount",
+    }
+    tracker = make_tracker(text="city housing", intent="inform", metadata=metadata, slots=slots)
+    events = await ValidateTransferForm().run(CollectingDispatcher(), tracker, DOMAIN)
+    changed = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert changed == {"transfer_destination": rent_payee}
+    other = make_tracker(text="alpine energy", intent="inform", metadata=metadata, slots=slots)
+    events = await ValidateTransferForm().run(CollectingDispatcher(), other, DOMAIN)
+    assert not [e for e in events if e.get("event") == "slot"]
 
 
 async def test_take_it_from_savings_after_the_bank_refused_it_for_funds(
