@@ -1018,7 +1018,7 @@ async def test_an_ambiguous_amount_is_asked_with_both_readings(
         dispatcher, make_tracker(metadata=metadata, slots=slots), {}
     )
     assert responses(dispatcher) == ["utter_ask_transfer_amount_to"]
-    assert dispatcher.messages[0]["recipient"] == slots["transfer_destination"]["label"]
+    assert dispatcher.messages[0]["recipient"] == "x"  # the destination's label
     dispatcher = CollectingDispatcher()
     nobody_yet = {**slots, "transfer_destination": None}
     await ActionAskTransferAmount().run(
