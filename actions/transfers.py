@@ -302,11 +302,15 @@ class ValidateTransferForm(CustomerTaskForm):
             return await self._corrected_payee(tracker, customer.access_token)
         iban = entity_value(tracker, "iban")
         if iban:
+            # "to my friend Lisa Müller, her IBAN is …": the summary names her too (the
+            # NLU's person; core_banking's transfer has no field for it, the chat shows it).
+            person = entity_value(tracker, "person")
+            label = f"IBAN {mask_account_number(iban)}"
             return {
                 "transfer_destination": {
                     "kind": "iban",
                     "account_number": iban,
-                    "label": f"IBAN {mask_account_number(iban)}",
+                    "label": f"{person} ({label})" if person else label,
                 }
             }
         asked = tracker.get_slot("requested_slot") == "transfer_destination"

@@ -10,7 +10,9 @@ transfer resumes.
 Callers may rely on: ``split`` returns the text itself as its only part unless a
 connector ("and then", ", and", "and also", "; ", "? ", ". ", "then", "after that") is
 followed by the start of a new request (a question word or a banking verb: "show",
-"send", "freeze" …) of two words or more, and preceded by something; each part is
+"send", "freeze" …) of two words or more, or a question mark by a follow-up of two
+words or more ("and on groceries?", "what about october?"), and preceded by something;
+each part is
 stripped and non-empty, and the parts, in order, are the text less the connectors. A
 name list ("send 50 to Anna and Tom") is never split: "Tom" starts no request. One
 exception adds words: a second amount with its own recipient after a payment ("send
@@ -39,12 +41,15 @@ _AFTERWARDS = (
     r"(?:after\s+(?:that|this)|afterwards|once\s+(?:that|it|this)(?:'?s|\s+is)\s+done|"
     r"when\s+(?:that|it|this)(?:'?s|\s+is)\s+done)"
 )
-# The connector, then (looking ahead, not consumed) the start of a new request.
+# The connector, then (looking ahead, not consumed) the start of a new request; or, after
+# a question, a follow-up of it ("… in november? and on groceries?", "… amazon? what
+# about tesco?"), which Rasa answers from the search before it.
 _BOUNDARY = re.compile(
-    rf"(?:\s*,?\s*(?:\band\s+(?:then\s+)?)?\b{_AFTERWARDS},?\s*|"
+    rf"(?:(?:\s*,?\s*(?:\band\s+(?:then\s+)?)?\b{_AFTERWARDS},?\s*|"
     r"\s*(?:,\s*)?\band\s+then\b\s*|\s*,?\s+then\s+|\s*,?\s*\band\s+also\b\s*|"
     r"\s*,\s*and\s+|\s+and\s+|\s*;\s*|(?<=[?.!])\s+(?:and\s+|also,?\s+|then\s+)?)"
-    rf"(?={_STARTS_A_REQUEST})",
+    rf"(?={_STARTS_A_REQUEST})"
+    r"|(?<=\?)\s+(?=(?:and|what about|how about)\s+\S))",
     re.IGNORECASE,
 )
 

@@ -131,6 +131,18 @@ async def test_own_account_and_iban_destinations(
         "account_number": iban,
         "label": "IBAN •••• 3000",
     }
+    # A name said with it (the NLU's person) is shown with the IBAN.
+    named = make_tracker(
+        text=f"send 20 to my friend Lisa Müller, her IBAN is {iban}",
+        metadata=metadata,
+        entities=[
+            {"entity": "iban", "value": iban},
+            {"entity": "relation", "value": "friend"},
+            {"entity": "person", "value": "Lisa Müller"},
+        ],
+    )
+    found = await ValidateTransferForm().extract_transfer_destination(dispatcher, named, {})
+    assert found["transfer_destination"]["label"] == "Lisa Müller (IBAN •••• 3000)"
 
 
 async def test_unknown_destination_when_asked_lists_the_payees(

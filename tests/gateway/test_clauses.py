@@ -66,6 +66,15 @@ from tests.gateway.test_ws import hello, socket, turn
             "good morning! i need to pay 30 to alpine energy and 40 to city housing",
             ["good morning! i need to pay 30 to alpine energy", "pay 40 to city housing"],
         ),
+        # After a question, its follow-up is a request of its own (it was dropped).
+        (
+            "how much did i spend on fuel in november? and on groceries?",
+            ["how much did i spend on fuel in november?", "and on groceries?"],
+        ),
+        (
+            "what did i spend at amazon? what about tesco?",
+            ["what did i spend at amazon?", "what about tesco?"],
+        ),
         # A decimal comma stays in its amount; a comma before a space still connects.
         (
             "i want to send 75,50 to anna, and 20 to tom",
