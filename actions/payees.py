@@ -463,7 +463,16 @@ def _name_in(part: str) -> str | None:
     part = _OLD_NAME_FIRST.sub("", part)
     called = _NAME_IS.search(part) or _CALLED.search(part)
     candidate = called.group("name") if called else _ANSWER_LEAD.sub("", _CHANGE_LEAD.sub("", part))
-    return _tidy_name(_OLD_NAME_AFTER.sub("", candidate))
+    return _tidy_name(_SPELLING_NOTE.sub("", _OLD_NAME_AFTER.sub("", candidate)))
+
+
+# "Jonas Webber with two b", "Lee (double e)", "Meier spelt with e-i": how it is written,
+# not part of the name.
+_SPELLING_NOTE = re.compile(
+    r"\s*(?:\(.*|\bwith\s+(?:a|an|one|two|three|double|\d)\s+\S.*|\bspel(?:t|led)\b.*|"
+    r"\bwritten\b.*)$",
+    re.IGNORECASE,
+)
 
 
 # --- listing ------------------------------------------------------------------------------

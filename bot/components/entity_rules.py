@@ -303,11 +303,20 @@ INCOMING = re.compile(
 )
 OUTGOING = re.compile(
     r"\b(spen[dt]|spending|paid|pay|payments?|purchases?|bought|charged|charges|"
-    r"outgoing|debits?|debited|withdrawals?|withdrew|sent|expenses?|money out)\b",
+    r"outgoing|debits?|debited|withdrawals?|withdrew|sent|expenses?|money out|"
+    r"went out|go(?:es|ing)? out|left my account)\b",
     re.I,
 )
 TRANSACTION_QUESTION = re.compile(
     r"\b(spen[dt]|spending|paid|pay|payments?|purchases?|bought|transactions?)\b", re.I
+)
+
+
+# A number that names a document ("invoice 55", "order #1234", "policy no. 9"): no money.
+_DOCUMENT_NUMBER = re.compile(
+    r"\b(?:invoice|inv|order|policy|contract|customer|membership|booking|ticket|case)"
+    r"\s*(?:no\.?|number|nr\.?|#)?\s*#?(?P<n>[A-Z]{0,3}-?\d[\d/-]*)",
+    re.IGNORECASE,
 )
 
 
@@ -474,6 +483,7 @@ def extract(text: str, today: date | None = None, locale: str | None = None) -> 
     blocked = masked + [(f.start, f.end) for f in (*ibans, *cards, *periods, *count)]
     last4 = _card_last4(text)
     blocked += [(f.start, f.end) for f in last4]  # "ending 4321" is no money
+    blocked += [m.span("n") for m in _DOCUMENT_NUMBER.finditer(text)]  # "invoice 55" neither
     found = [
         *ibans,
         *cards,
@@ -485,7 +495,7 @@ def extract(text: str, today: date | None = None, locale: str | None = None) -> 
     ]
     found += _people(text, blocked)
     found += _pronouns(text)
-    if TRANSACTION_QUESTION.search(text) or INCOMING.search(text):
+    if TRANSACTION_QUESTION.search(text) or INCOMING.search(text) or OUTGOING.search(text):
         found += _merchants(text, blocked + [(f.start, f.end) for f in found])
         found += _direction(text)
     elif not any(f.entity == "merchant" for f in found):

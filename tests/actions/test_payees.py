@@ -666,6 +666,9 @@ async def test_a_relation_alone_is_no_name(dispatcher, use_core_banking, nlu) ->
         ("the name is wrong, it should be Maria Lopez", "inform", "Maria Lopez"),
         ("her last name is García López", "inform", "Maria García López"),
         ("my bad, it's María García", "inform", "María García"),  # the accents
+        # How it is spelt is no part of it (it saved "Maria Garcias with an s").
+        ("oh wait her name is Maria Garcias with an s", "inform", "Maria Garcias"),
+        ("sorry, Maria Garcya (spelled with a y)", "inform", "Maria Garcya"),
     ],
 )
 async def test_a_new_name_at_the_summary_replaces_the_old_one(

@@ -284,6 +284,8 @@ def test_the_locale_decides_how_a_number_is_read(text: str, locale: str, amount:
         ("and the month before?", [("period_shift", {"unit": "month", "by": -1}, None)]),
         ("what about the week after", [("period_shift", {"unit": "week", "by": 1}, None)]),
         ("a year earlier?", [("period_shift", {"unit": "year", "by": -1}, None)]),
+        # Money going out said plainly, after a search of money coming in.
+        ("and what went out?", [("direction", "out", None)]),
         # … unless the words name a period themselves (2026-11-25 is a Wednesday).
         (
             "the month before last",
@@ -384,3 +386,19 @@ def test_each_merchant_of_a_list(text: str, merchants: list[str]) -> None:
 )
 def test_a_pronoun_the_money_goes_to(text: str, pronoun: str | None) -> None:
     assert {kind: value for kind, value, _ in found(text)}.get("pronoun") == pronoun
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        # A number naming a document is no amount ("ok put invoice 55" at a summary of 60
+        # made it a transfer of 55).
+        ("ok put invoice 55", []),
+        ("pay 50 for invoice 2231", ["50"]),
+        ("send 30 to alpine, order #1234", ["30"]),
+        ("policy no. 9981, pay 120", ["120"]),
+        ("pay my bill 45", ["45"]),
+    ],
+)
+def test_a_documents_number_is_no_amount(text: str, amounts: list[str]) -> None:
+    assert [f.value for f in extract(text) if f.entity == "amount"] == amounts
