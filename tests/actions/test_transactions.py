@@ -292,25 +292,28 @@ async def test_last_5_transactions_lists_five(make_tracker, use_core_banking, nl
     assert total["count_text"].endswith("(the latest 5 shown)")
 
 
+# The search "what did i spend in november" leaves behind (the slot's value).
+NOVEMBER_PAYMENTS = {
+    "text": None,
+    "category": None,
+    "direction": "out",
+    "period": {"from": "2026-11-01", "to": "2026-11-30"},
+    "low": None,
+    "high": None,
+    "currency": "EUR",
+    "limit": None,
+}
+
+
 async def test_what_about_october_after_a_november_search_searches_october(
     make_tracker, use_core_banking, nlu
 ) -> None:
-    november = {
-        "text": None,
-        "category": None,
-        "direction": "out",
-        "period": {"from": "2026-11-01", "to": "2026-11-30"},
-        "low": None,
-        "high": None,
-        "currency": "EUR",
-        "limit": None,
-    }
     dispatcher, [remembered] = await demo001_search(
         make_tracker,
         use_core_banking,
         nlu,
         "what about october?",
-        slots={"last_transaction_search": november},
+        slots={"last_transaction_search": NOVEMBER_PAYMENTS},
     )
     october = remembered["value"]["period"]
     assert october["from"].endswith("-10-01") and october["to"].endswith("-10-31")
@@ -323,16 +326,7 @@ async def test_the_month_before_moves_the_last_search_back_a_month(
 ) -> None:
     """ "what did i spend at rewe last month" then "and the month before?" (it repeated
     November before)."""
-    november_at_rewe = {
-        "text": "rewe",
-        "category": None,
-        "direction": "out",
-        "period": {"from": "2026-11-01", "to": "2026-11-30"},
-        "low": None,
-        "high": None,
-        "currency": "EUR",
-        "limit": None,
-    }
+    november_at_rewe = {**NOVEMBER_PAYMENTS, "text": "rewe"}
     dispatcher, [remembered] = await demo001_search(
         make_tracker,
         use_core_banking,

@@ -47,6 +47,33 @@ def accounts(core_banking: Any, username: str) -> dict[str, dict[str, Any]]:
     return {a["type"]: a for a in api(core_banking, username, "/v1/accounts")}
 
 
+def own_account(core_banking: Any, username: str, kind: str) -> dict[str, Any]:
+    """The customer's own account as the transfer's destination slot."""
+    number = accounts(core_banking, username)[kind]["number"]
+    return {"kind": "own", "account_number": number, "label": f"your {kind} account"}
+
+
+def rent_payee_of(core_banking: Any, username: str) -> dict[str, Any]:
+    """The customer's seeded rent payee, City Housing (rent), as the destination slot."""
+    rent = next(p for p in api(core_banking, username, "/v1/payees") if "rent" in p["name"])
+    return {
+        "kind": "payee",
+        "payee_id": rent["id"],
+        "account_number": rent["iban"],
+        "label": rent["name"],
+    }
+
+
+def at_summary(
+    core_banking: Any, username: str, amount: str, destination: dict[str, Any]
+) -> dict[str, Any]:
+    """The transfer form's slots while its summary waits for a yes or no."""
+    return {
+        **slots_for(core_banking, username, amount, destination, confirmed=None),
+        "requested_slot": "transfer_confirmed",
+    }
+
+
 def slots_for(
     core_banking: Any,
     username: str,
@@ -589,15 +616,8 @@ async def test_another_source_at_the_summary_replaces_it_and_asks_again(
     assert changed["transfer_amount"] == "30" and changed["transfer_confirmed"] is None
 
     # From the account the money goes to: said, and the summary is asked again unchanged.
-    own = {
-        "kind": "own",
-        "account_number": accounts(use_core_banking, "demo002")["savings"]["number"],
-        "label": "your savings account",
-    }
-    slots = {
-        **slots_for(use_core_banking, "demo002", "30", own, confirmed=None),
-        "requested_slot": "transfer_confirmed",
-    }
+    own = own_account(use_core_banking, "demo002", "savings")
+    slots = at_summary(use_core_banking, "demo002", "30", own)
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(
         text="from savings", intent="inform", metadata=metadata, slots=slots, entities=savings
@@ -616,10 +636,7 @@ async def test_an_account_said_alone_at_the_summary_is_the_new_source(
     money comes from savings (it was "didn't get that", and a "yes" paid from checking)."""
     metadata = use_core_banking.metadata("demo002")
     payee = {"kind": "iban", "account_number": "DE89370400440532013000", "label": "x"}
-    slots = {
-        **slots_for(use_core_banking, "demo002", "45.90", payee, confirmed=None),
-        "requested_slot": "transfer_confirmed",
-    }
+    slots = at_summary(use_core_banking, "demo002", "45.90", payee)
     savings = [{"entity": "account_type", "value": "savings"}]
     tracker = make_tracker(
         text="ok use savings instead",
@@ -648,15 +665,8 @@ async def test_a_reference_naming_a_payee_changes_no_recipient(
     the amount and the reference change, the recipient stays (it became City Housing
     (rent), with the reference "erence")."""
     metadata = use_core_banking.metadata("demo002")
-    to_savings = {
-        "kind": "own",
-        "account_number": accounts(use_core_banking, "demo002")["savings"]["number"],
-        "label": "your savings account",
-    }
-    slots = {
-        **slots_for(use_core_banking, "demo002", "20", to_savings, confirmed=None),
-        "requested_slot": "transfer_confirmed",
-    }
+    to_savings = own_account(use_core_banking, "demo002", "savings")
+    slots = at_summary(use_core_banking, "demo002", "20", to_savings)
     text = "actually no, make it 25 and put rent as the reference"
     tracker = make_tracker(
         text=text,
@@ -679,15 +689,9 @@ async def test_both_ends_changed_at_the_summary_swap_the_transfer(
     both ends change (it said "can't go to the account it comes from" and kept them)."""
     metadata = use_core_banking.metadata("demo002")
     mine = accounts(use_core_banking, "demo002")
-    to_savings = {
-        "kind": "own",
-        "account_number": mine["savings"]["number"],
-        "label": "your savings account",
-    }
-    slots = {
-        **slots_for(use_core_banking, "demo002", "200", to_savings, confirmed=None),
-        "requested_slot": "transfer_confirmed",
-    }
+    slots = at_summary(
+        use_core_banking, "demo002", "200", own_account(use_core_banking, "demo002", "savings")
+    )
     swapped = [
         {"entity": "account_type", "value": "savings", "role": "from"},
         {"entity": "account_type", "value": "checking", "role": "to"},
@@ -1161,13 +1165,7 @@ async def test_the_chosen_payee_named_again_while_the_amount_is_asked_is_no_erro
     """ "city housing" when asked how much to send to City Housing (rent): the form takes
     the message and asks the amount again (it said "Sorry, I didn't get that")."""
     metadata = use_core_banking.metadata("demo003")
-    rent = next(p for p in api(use_core_banking, "demo003", "/v1/payees") if "rent" in p["name"])
-    rent_payee = {
-        "kind": "payee",
-        "payee_id": rent["id"],
-        "account_number": rent["iban"],
-        "label": rent["name"],
-    }
+    rent_payee = rent_payee_of(use_core_banking, "demo003")
     slots = {
         **slots_for(use_core_banking, "demo003", "10", rent_payee, confirmed=None),
         "transfer_amount": None,
@@ -1187,13 +1185,7 @@ async def test_take_it_from_savings_after_the_bank_refused_it_for_funds(
 ) -> None:
     # core_banking refuses 2,000.00 from demo003's checking (1,000.00): the transfer ends.
     metadata = use_core_banking.metadata("demo003")
-    rent = next(p for p in api(use_core_banking, "demo003", "/v1/payees") if "rent" in p["name"])
-    rent_payee = {
-        "kind": "payee",
-        "payee_id": rent["id"],
-        "account_number": rent["iban"],
-        "label": rent["name"],
-    }
+    rent_payee = rent_payee_of(use_core_banking, "demo003")
     slots = slots_for(use_core_banking, "demo003", "2000", rent_payee)
     dispatcher = CollectingDispatcher()
     reset = await ActionExecuteTransfer().run(
