@@ -46,6 +46,7 @@ from actions.payees import (
     is_answer,
     is_yes_or_no,
     latest_text,
+    person_named,
     reprompt_confirmation,
     requested_slot,
 )
@@ -430,8 +431,8 @@ def _message_text(value: Any) -> str:
 def _bare_relation(tracker: Tracker) -> str | None:
     """The relation the NLU found in the latest message said without a name ("for my
     mom"), else None: a relation is never the name printed on a card."""
-    relation = entity_value(tracker, "relation")
-    return str(relation) if relation and not entity_value(tracker, "person") else None
+    relation_said, name = person_named(tracker)
+    return str(entity_value(tracker, "relation")) if relation_said and name is None else None
 
 
 class ActionAskGiftRecipientName(Action):

@@ -319,7 +319,7 @@ def _name_instead_of_iban(text: str) -> bool:
     )
 
 
-def _person_named(tracker: Tracker) -> tuple[bool, str | None]:
+def person_named(tracker: Tracker) -> tuple[bool, str | None]:
     """(a relation was said, the name said with it): the NLU's person ("my brother, Tom
     Becker" -> (True, "Tom Becker")); "my brother" alone is no name: (True, None)."""
     person = entity_value(tracker, "person")
@@ -335,7 +335,7 @@ _NAME_AFTER_IBAN = re.compile(r"^\s*[A-Z][^\W\d_]*(?:[\s'-]+[A-Z][^\W\d_]*){0,3}
 
 def name_from_request(tracker: Tracker) -> str | None:
     """A payee name given along with the request or the IBAN, if there is one."""
-    relation, person = _person_named(tracker)
+    relation, person = person_named(tracker)
     if relation:
         return person
     text = latest_text(tracker)
@@ -360,7 +360,7 @@ def name_from_request(tracker: Tracker) -> str | None:
 
 
 def name_from_answer(tracker: Tracker) -> str | None:
-    relation, person = _person_named(tracker)
+    relation, person = person_named(tracker)
     if relation:
         return person
     before, after = _without_ibans(tracker, latest_text(tracker))
@@ -403,7 +403,7 @@ def corrected_name(tracker: Tracker, current: str | None) -> str | None:
     text = latest_text(tracker)
     if is_yes_or_no(text) or text.strip().startswith("/"):
         return None
-    relation, person = _person_named(tracker)
+    relation, person = person_named(tracker)
     if relation:  # "it's for my sister Maria López": the NLU's person
         return person if person and person != current else None
     before, after = _without_ibans(tracker, text)
@@ -646,7 +646,7 @@ class ValidateAddPayeeForm(CustomerTaskForm):
         asked = requested_slot(tracker)
         if asked == "payee_name":
             name = name_from_answer(tracker)
-            if name is None and _person_named(tracker)[0]:  # "my brother": whose name?
+            if name is None and person_named(tracker)[0]:  # "my brother": whose name?
                 dispatcher.utter_message(
                     response="utter_payee_name_not_a_relation",
                     relation=entity_value(tracker, "relation"),

@@ -34,6 +34,7 @@ from actions.customer import Customer, customer_from_tracker
 from actions.entities import ACCOUNT_LABELS, entities, entity_value
 from actions.forms import CustomerTaskForm, confirmation_value, says_a_change
 from actions.money import format_money, mask_account_number, minor_to_decimal, to_minor
+from actions.payees import person_named
 from actions.tasks import answers_the_form, turn_key
 
 TRANSFER_SLOTS = (
@@ -304,7 +305,7 @@ class ValidateTransferForm(CustomerTaskForm):
         if iban:
             # "to my friend Lisa Müller, her IBAN is …": the summary names her too (the
             # NLU's person; core_banking's transfer has no field for it, the chat shows it).
-            person = entity_value(tracker, "person")
+            person = person_named(tracker)[1]
             label = f"IBAN {mask_account_number(iban)}"
             return {
                 "transfer_destination": {
@@ -331,8 +332,8 @@ class ValidateTransferForm(CustomerTaskForm):
             return {}
         # "my sister Anna": the NLU's person, not the relation, names the payee.
         person = entity_value(tracker, "person")
-        text = without_reference(str(tracker.latest_message.get("text") or ""))
-        payee = _payee_named_in(str(person or text), payees)
+        said = without_reference(str(tracker.latest_message.get("text") or ""))
+        payee = _payee_named_in(str(person or said), payees)
         last_payee = tracker.get_slot("last_payee")
         if payee is None and last_payee and entity_value(tracker, "pronoun"):
             # "now send her 30": the payee the conversation named last (added, paid).

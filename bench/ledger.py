@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -168,35 +168,41 @@ def start_server(command: list[str], env: dict[str, Any], base_url: str) -> subp
     raise RuntimeError(f"{command} did not become healthy")
 
 
+def _processes() -> Iterator[tuple[Path, list[str]]]:
+    """Every process's /proc directory and the fields of its `stat` after the command
+    name (index 1: ppid, 11 and 12: utime and stime in clock ticks)."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            yield proc, (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+
+
+def _seconds(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) of process `pid` and its children (uvicorn's workers),
     from /proc: what one request costs the server, whatever else loads the machine."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: ppid
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
+    return sum(
+        _seconds(fields)
+        for proc, fields in _processes()
+        if int(proc.name) == pid or int(fields[1]) == pid
+    )
 
 
 def database_cpu_seconds(database: str) -> float:
     """CPU time of the PostgreSQL backends serving `database` (their process title names
     it): what the requests cost the database server."""
-    ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for proc in Path("/proc").glob("[0-9]*"):
+    for proc, fields in _processes():
         try:
             title = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            if not title.startswith("postgres: ") or f" {database} " not in title:
-                continue
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
+        if title.startswith("postgres: ") and f" {database} " in title:
+            total += _seconds(fields)
     return total
 
 
