@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -79,6 +79,8 @@ def _sqlite_value(value: Any) -> Any:
         if value.tzinfo is not None:
             value = value.astimezone(timezone.utc).replace(tzinfo=None)
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):  # as SQLAlchemy's Date stores it on SQLite
+        return value.isoformat()
     return value
 
 

@@ -4,7 +4,9 @@ Prints per-currency totals and checks that
   1. every journal sums to zero per currency,
   2. every account's cached balance equals the sum of its entries,
   3. all balances of a currency (customer and bank accounts) sum to zero,
-  4. each currency's gift_card_liability balance equals the sum of its gift cards' balances.
+  4. each currency's gift_card_liability balance equals the sum of its gift cards' balances,
+  5. each customer's daily-limit total per UTC day (transfer_daily_usage) equals what their
+     completed non-own transfers created that day add up to,
 Exits 1 if any check fails (listing what failed), 0 otherwise. Read-only.
 """
 
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +29,8 @@ from core_banking.models import (
     HoldStatus,
     LedgerEntry,
     Transfer,
+    TransferDailyUsage,
+    TransferKind,
     TransferStatus,
 )
 from core_banking.settings import Settings, get_settings
@@ -123,6 +129,7 @@ async def verify(session: AsyncSession) -> LedgerReport:
                 f"{liabilities.get(currency, 0)} but gift cards hold {cards.get(currency, 0)}"
             )
     await _check_holds(session, report)
+    report.problems += await daily_usage_problems(session)
     return report
 
 
@@ -146,6 +153,33 @@ async def _check_holds(session: AsyncSession, report: LedgerReport) -> None:
     for transfer_id, status, hold_status in rows.all():
         if hold_status not in _HOLD_STATES.get(status, set()):
             report.problems.append(f"transfer {transfer_id} is {status} but its hold {hold_status}")
+
+
+async def daily_usage_problems(session: AsyncSession) -> list[str]:
+    """Check 5: the running totals that transfers.usage reads against the transfers."""
+    expected: dict[tuple[str, date], int] = defaultdict(int)
+    completed = await session.execute(
+        select(Transfer.customer_id, Transfer.created_at, Transfer.amount_minor).where(
+            Transfer.status == TransferStatus.completed.value,
+            Transfer.kind != TransferKind.own.value,
+        )
+    )
+    for customer_id, created_at, amount in completed.all():
+        expected[(customer_id, created_at.astimezone(timezone.utc).date())] += amount
+    kept = await session.execute(
+        select(
+            TransferDailyUsage.customer_id,
+            TransferDailyUsage.day,
+            TransferDailyUsage.completed_minor,
+        )
+    )
+    totals = {(customer_id, day): int(minor) for customer_id, day, minor in kept.all()}
+    return [
+        f"customer {customer_id} on {day}: daily usage {totals.get((customer_id, day), 0)}"
+        f" but completed transfers {expected.get((customer_id, day), 0)}"
+        for customer_id, day in sorted(expected.keys() | totals.keys())
+        if totals.get((customer_id, day), 0) != expected.get((customer_id, day), 0)
+    ]
 
 
 async def run(settings: Settings) -> LedgerReport:

@@ -19,6 +19,7 @@ from core_banking.models.payee import Payee
 from core_banking.models.staff_user import StaffRole, StaffUser
 from core_banking.models.step_up import StepUpFactor, StepUpFactorStatus
 from core_banking.models.transfer import Transfer, TransferKind, TransferStatus
+from core_banking.models.transfer_usage import TransferDailyUsage
 
 __all__ = [
     "Account",
@@ -44,6 +45,7 @@ __all__ = [
     "StepUpFactor",
     "StepUpFactorStatus",
     "Transfer",
+    "TransferDailyUsage",
     "TransferKind",
     "TransferStatus",
 ]

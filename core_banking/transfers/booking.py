@@ -18,6 +18,7 @@ from core_banking.models.account import NUMBER_CONTEXT, number_indexes
 from core_banking.models.customer import name_from_raw
 from core_banking.models.encrypted import opened, seal
 from core_banking.rawsql import Insert, Statement
+from core_banking.transfers import usage
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ class LockedAccount:
 @dataclass(frozen=True)
 class Usage:
     """The customer's non-own transfers: today's amount that counts against the daily
-    limit, and how many were created in the velocity window."""
+    limit, and how many were created in the velocity window (counted up to the rule's
+    maximum)."""
 
     spent_today: int
     recent_count: int
@@ -96,13 +98,14 @@ class BookingRepository:
         system_code: str | None,
         day_start: datetime,
         since: datetime,
+        velocity_cap: int,
     ) -> tuple[list[LockedAccount], Usage]:
         """One statement: lock, in id order, the customer's source account and the
         destination (by IBAN, or a bank account by system code), each with its available
-        amount and owner's name, and read the customer's usage (what counts against the
-        daily limit: completed transfers and held ones whose hold is active and unexpired
-        by the database clock; cancelled and expired holds never count). An IBAN is
-        found by its blind index under each index key (one, but during a rotation)."""
+        amount and owner's name, and read the customer's usage (transfers.usage: what
+        counts against the daily limit, and the non-own transfers since `since` counted
+        up to `velocity_cap`). An IBAN is found by its blind index under each index key
+        (one, but during a rotation)."""
         now = rawsql.clock(self.session)
         lock = rawsql.lock_clause(self.session, "FOR NO KEY UPDATE OF a")
         others: dict[str, str] = {}
@@ -116,19 +119,7 @@ class BookingRepository:
             other = "a.system_code = %(other0)s"
         sql = f"""
             WITH usage AS (
-                SELECT
-                    COALESCE(SUM(t.amount_minor) FILTER (
-                        WHERE t.created_at >= %(day_start)s AND (
-                            t.status = 'completed' OR (
-                                t.status = 'requires_confirmation' AND h.status = 'active'
-                                AND h.expires_at > {now}
-                            )
-                        )
-                    ), 0) AS spent,
-                    COUNT(*) FILTER (WHERE t.created_at >= %(since)s) AS recent
-                FROM transfers t LEFT JOIN holds h ON h.id = t.hold_id
-                WHERE t.customer_id = %(customer_id)s AND t.kind <> 'own'
-                    AND t.created_at >= %(earliest)s
+                SELECT {usage.spent_sql(now)} AS spent, {usage.RECENT_SQL} AS recent
             )
             SELECT a.id, a.customer_id, a.number, a.system_code, a.currency, a.balance_minor,
                 a.balance_minor - COALESCE((
@@ -148,9 +139,9 @@ class BookingRepository:
             "customer_id": customer_id,
             "source_id": source_id,
             **others,
-            "day_start": day_start,
+            **usage.params(customer_id, day_start),
             "since": since,
-            "earliest": min(day_start, since),
+            "velocity_cap": velocity_cap,
         }
         result = await rawsql.execute(self.session, sql, params)
         rows: list[tuple[Any, ...]] = [tuple(row) for row in result.all()]
@@ -168,8 +159,8 @@ class BookingRepository:
             )
             for row in rows
         ]
-        usage = Usage(int(rows[0][8]), int(rows[0][9])) if rows else Usage(0, 0)
-        return accounts, usage
+        used = Usage(int(rows[0][8]), int(rows[0][9])) if rows else Usage(0, 0)
+        return accounts, used
 
     async def save(
         self,

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core_banking import audit
+from core_banking import audit, rawsql
 from core_banking.holds import service as holds
 from core_banking.ledger.repository import LedgerRepository
-from core_banking.models import Account, Hold, HoldStatus, Transfer, TransferStatus
+from core_banking.models import Account, Hold, HoldStatus, Transfer, TransferKind, TransferStatus
 from core_banking.problems import (
     ConfirmationExpired,
     InvalidConfirmationCode,
@@ -22,6 +22,7 @@ from core_banking.security import Principal
 from core_banking.settings import Settings
 from core_banking.step_up import methods as step_up_methods
 from core_banking.step_up.methods import Verdict
+from core_banking.transfers import usage
 from core_banking.transfers.repository import LockedTransfer, TransferRepository
 from core_banking.transfers.service import move_money
 from core_banking.transfers.views import render
@@ -105,6 +106,10 @@ async def _execute(
     source, target = accounts[transfer.from_account_id], accounts[transfer.to_account_id]
     await move_money(session, transfer, source, target, payer_name, held=hold)
     await session.flush()
+    if transfer.kind != TransferKind.own.value:  # it counts on the day it was created
+        day = transfer.created_at.date()
+        added = usage.completed(transfer.customer_id, day, transfer.amount_minor)
+        await rawsql.execute(session, added.sql, added.params)
 
 
 async def cancel(

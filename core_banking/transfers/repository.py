@@ -12,12 +12,9 @@ from core_banking.models import (
     Account,
     Customer,
     Hold,
-    HoldStatus,
     Journal,
     LedgerEntry,
     Transfer,
-    TransferKind,
-    TransferStatus,
 )
 from core_banking.models.account import number_indexes
 from core_banking.models.encrypted import blind_indexes
@@ -127,43 +124,6 @@ class TransferRepository:
             stmt = stmt.where(tuple_(Transfer.created_at, Transfer.id) < tuple_(*after))
         stmt = stmt.order_by(Transfer.created_at.desc(), Transfer.id.desc()).limit(limit)
         return (await self.session.scalars(stmt)).all()
-
-    async def recent_outgoing(
-        self, customer_id: str, day_start: datetime, since: datetime
-    ) -> tuple[int, int]:
-        """(amount of today's non-own transfers that count against the daily limit,
-        number of non-own transfers created since `since`), in one query.
-
-        What counts: completed transfers and held ones whose hold is still active and
-        unexpired by the database clock; cancelled and expired holds never count."""
-        counts = or_(
-            Transfer.status == TransferStatus.completed.value,
-            and_(
-                Transfer.status == TransferStatus.requires_confirmation.value,
-                Hold.status == HoldStatus.active.value,
-                Hold.expires_at > db_now(),
-            ),
-        )
-        stmt = (
-            select(
-                func.coalesce(
-                    func.sum(Transfer.amount_minor).filter(
-                        counts, Transfer.created_at >= day_start
-                    ),
-                    0,
-                ),
-                func.count().filter(Transfer.created_at >= since),
-            )
-            .select_from(Transfer)
-            .outerjoin(Hold, Hold.id == Transfer.hold_id)
-            .where(
-                Transfer.customer_id == customer_id,
-                Transfer.kind != TransferKind.own.value,
-                Transfer.created_at >= min(day_start, since),
-            )
-        )
-        spent, count = (await self.session.execute(stmt)).one()
-        return int(spent or 0), int(count or 0)
 
     def _customer_payments(self, customer_id: str) -> Select[LedgerEntry]:
         # Money the customer sent to someone else: kind "transfer" journals (own-account

@@ -23,8 +23,9 @@ async def assess(
     amount_minor: int,
     recent_count: int,
 ) -> list[str]:
-    """`recent_count`: the customer's non-own transfers in the velocity window
-    (TransferRepository.recent_outgoing), fetched with the daily-limit total."""
+    """`recent_count`: the customer's non-own transfers in the velocity window, counted
+    up to RISK_VELOCITY_MAX_TRANSFERS (transfers.usage), fetched with the daily-limit
+    total."""
     reasons: list[str] = []
     # (a) a large first payment to a destination this customer never paid before.
     if amount_minor > settings.risk_new_payee_threshold_minor and not await repository.has_paid(

@@ -37,7 +37,7 @@ from core_banking.security import Principal
 from core_banking.settings import Settings
 from core_banking.step_up import methods as step_up_methods
 from core_banking.system import accounts as system_accounts
-from core_banking.transfers import destination, risk
+from core_banking.transfers import destination, risk, usage
 from core_banking.transfers.booking import TRANSFER_COLUMNS, BookingRepository, LockedAccount
 from core_banking.transfers.repository import TransferRepository
 from core_banking.transfers.schemas import TransferCreate
@@ -59,7 +59,7 @@ async def daily_limit(
     resets. A read without locks: a transfer made meanwhile is checked when made."""
     now = utcnow()
     day_start = limit_day_start(now)
-    used, _ = await TransferRepository(session).recent_outgoing(customer.id, day_start, now)
+    used = await usage.spent_today(session, customer.id, day_start)
     limit = settings.daily_transfer_limit_minor
     return {
         "limit_minor": limit,
@@ -102,13 +102,14 @@ async def create(
     clearing_code = system_accounts.system_code(system_accounts.CLEARING, body.currency)
     now = utcnow()
     day_start = limit_day_start(now)
-    rows, usage = await repository.lock_accounts(
+    rows, used = await repository.lock_accounts(
         customer.id,
         body.from_account_id,
         number=None if requested.external else requested.number,
         system_code=clearing_code if requested.external else None,
         day_start=day_start,
         since=now - timedelta(seconds=settings.risk_velocity_window_seconds),
+        velocity_cap=settings.risk_velocity_max_transfers,
     )
     source = next(
         (a for a in rows if a.id == body.from_account_id and a.customer_id == customer.id), None
@@ -133,7 +134,7 @@ async def create(
 
     reasons: list[str] = []
     if dest.kind != TransferKind.own:
-        spent = usage.spent_today
+        spent = used.spent_today
         if spent + body.amount_minor > settings.daily_transfer_limit_minor:
             raise DailyLimitExceeded(
                 extra={
@@ -147,7 +148,7 @@ async def create(
             customer_id=customer.id,
             to_number=dest.number,
             amount_minor=body.amount_minor,
-            recent_count=usage.recent_count,
+            recent_count=used.recent_count,
         )
 
     transfer = Transfer(
@@ -192,6 +193,9 @@ async def create(
                 f"available {source.available_minor} < {body.amount_minor} minor units"
             )
         posting = _journal(transfer, source, dest.account, payer_name)
+        if dest.kind != TransferKind.own:
+            day = transfer.created_at.date()
+            posting.append(usage.completed(customer.id, day, body.amount_minor))
     stored = await render(session, transfer, known=(source.number, payer_name))
     await repository.save(
         {c: getattr(transfer, c) for c in TRANSFER_COLUMNS},

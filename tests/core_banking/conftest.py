@@ -56,6 +56,7 @@ TABLES_CHILD_FIRST = (
     "gift_card_activities",
     "gift_cards",
     "idempotency_records",
+    "transfer_daily_usage",
     "transfers",
     "holds",
     "step_up_factors",

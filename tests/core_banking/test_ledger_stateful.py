@@ -69,6 +69,7 @@ from core_banking.transactions import TransactionRunner
 from core_banking.transfers import confirmation, risk
 from core_banking.transfers import service as transfers
 from core_banking.transfers.schemas import TransferCreate
+from core_banking.verify_ledger import daily_usage_problems
 from tests.core_banking.conftest import Keys, make_settings
 from tests.totp import code_at, wrong_code
 
@@ -656,6 +657,8 @@ class LedgerMachine(RuleBasedStateMachine):
             )
             # What the API shows (the ORM's computed available_minor), per account.
             available = {a.id: a.available_minor for a in await session.scalars(select(Account))}
+            # The daily-limit totals the transfer path reads agree with the transfers.
+            assert await daily_usage_problems(session) == []
         return (
             [(*row, available[row[0]]) for row in accounts],
             {str(h): int(b) for h, b in cards},

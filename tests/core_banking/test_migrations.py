@@ -1,19 +1,23 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core_banking import migrate
 from core_banking.db import create_engine, create_sessionmaker
 from core_banking.models import Account
+from core_banking.seed import seed
 from core_banking.settings import Settings
-from tests.core_banking.conftest import Keys, make_settings
+from tests.core_banking.conftest import PG_ADMIN_URL, Keys, make_settings
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED_TABLES = {
@@ -34,6 +38,7 @@ EXPECTED_TABLES = {
     "audit_log",
     "holds",
     "step_up_factors",
+    "transfer_daily_usage",
 }
 
 
@@ -42,7 +47,7 @@ async def test_migrations_reach_head_on_both_backends(engine: AsyncEngine) -> No
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
     assert tables >= EXPECTED_TABLES
-    assert version == "0007"
+    assert version == "0008"
 
 
 async def test_upgrade_is_idempotent_and_downgrade_round_trips(
@@ -187,3 +192,58 @@ async def test_0003_holds_the_amount_of_transfers_already_waiting_for_a_code(
         assert available.fetchall() == [(900,)]
         expiry = db.execute("SELECT otp_expires_at FROM transfers WHERE id = 'held'").fetchone()
         assert str(expiry[0]).startswith("2999")
+
+
+async def test_0008_counts_completed_transfers_into_daily_usage(rsa_keys: Keys) -> None:
+    """On PostgreSQL (the backfill's day is `AT TIME ZONE 'UTC'`): completed non-own
+    transfers are summed per customer and UTC day; own, held and cancelled ones are not."""
+    name = f"cb_mig_{secrets.token_hex(4)}"
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    settings = make_settings(f"{base}/{name}", rsa_keys)
+    try:
+        await migrate.upgrade(settings, "0007")
+        engine = create_engine(settings)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                await seed(session, 2, settings, history=False)
+        finally:
+            await engine.dispose()
+        with psycopg.connect(f"{base}/{name}", autocommit=True) as db:
+            db.execute("SET TIME ZONE 'Europe/Berlin'")  # the session's zone must not matter
+            ids = db.execute(
+                "SELECT a.customer_id, a.id FROM accounts a JOIN customers c"
+                " ON c.id = a.customer_id WHERE a.type = 'checking' ORDER BY c.username"
+            ).fetchall()
+            (payer, source), (_, target) = ids
+            for n, (kind, status, amount, created) in enumerate(
+                [
+                    ("internal", "completed", 100, "2026-03-01 23:30:00+00"),
+                    # 00:30 in Berlin is 23:30 UTC on the day before: the same UTC day.
+                    ("external", "completed", 20, "2026-03-02 00:30:00+01"),
+                    ("internal", "completed", 7, "2026-03-02 00:30:00+00"),
+                    ("own", "completed", 1000, "2026-03-01 12:00:00+00"),
+                    ("internal", "cancelled", 3000, "2026-03-01 12:00:00+00"),
+                    ("internal", "requires_confirmation", 5000, "2026-03-01 12:00:00+00"),
+                ]
+            ):
+                db.execute(
+                    "INSERT INTO transfers (id, created_at, customer_id, from_account_id,"
+                    " to_account_id, to_account_number, kind, amount_minor, currency,"
+                    " reference, status, risk_reasons, otp_attempts) VALUES (%s, %s, %s, %s,"
+                    " %s, 'x', %s, %s, 'EUR', '', %s, '', 0)",
+                    (f"t{n}", created, payer, source, target, kind, amount, status),
+                )
+        await migrate.upgrade(settings)
+        with psycopg.connect(f"{base}/{name}") as db:
+            rows = db.execute(
+                "SELECT customer_id, day::text, completed_minor FROM transfer_daily_usage"
+                " ORDER BY day"
+            ).fetchall()
+        assert rows == [(payer, "2026-03-01", 120), (payer, "2026-03-02", 7)]
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
