@@ -99,6 +99,7 @@ lint: setup
 	$(APP)/mypy bench/gateway.py
 	$(APP)/mypy bench/ledger.py bench/ledger_ceiling.py bench/console_search.py bench/history_search.py \
 		bench/transfer_encryption.py
+	$(APP)/mypy bench/transfer_cpu.py
 	$(APP)/mypy bench/nlu.py bench/rasa_turns.py
 	$(APP)/mypy bench/locustfile.py
 	$(APP)/mypy --python-executable $(RASA)/python --python-version 3.10 actions tests/actions \

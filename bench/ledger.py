@@ -55,6 +55,52 @@ def admin_execute(admin_url: str, statement: sql.Composed) -> None:
         conn.execute(statement)
 
 
+def create_database(admin_url: str, name: str) -> None:
+    admin_execute(admin_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    admin_execute(admin_url, statement)
+
+
+def server_settings(database_url: str, public_key: Path) -> dict[str, str]:
+    """The environment core_banking is measured with (bench/ledger.py's server and
+    bench/transfer_cpu.py's app)."""
+    return {
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "JWT_PUBLIC_KEY_FILE": str(public_key),
+        "JWT_ISSUER": ISSUER,
+        "JWT_AUDIENCE": AUDIENCE,
+        # Measure the ledger path, not the risk hold. The velocity rule counts a
+        # customer's transfers in its window up to its maximum (5 by default): with the
+        # maximum out of reach, a 1-second window keeps that count to the ~25 transfers
+        # a second each bench customer makes, not every transfer of the run (the
+        # default 600 s would read them all).
+        "DAILY_TRANSFER_LIMIT_MINOR": str(10**12),
+        "RISK_VELOCITY_MAX_TRANSFERS": str(10**9),
+        "RISK_VELOCITY_WINDOW_SECONDS": "1",
+    }
+
+
+def seeded_accounts(env: dict[str, Any], customers: int) -> list[tuple[str, str, str]]:
+    """Migrate and seed env's DATABASE_URL: (customer id, checking account id, its IBAN)
+    per demo customer. The IBANs are encrypted at rest: decrypted with the server's
+    keys (this process reads the same environment's defaults)."""
+    run([sys.executable, "-m", "core_banking.migrate"], env=env)
+    run([sys.executable, "-m", "core_banking.seed", "--customers", str(customers)], env=env)
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        rows = conn.execute(
+            "SELECT customer_id, id, number FROM accounts WHERE type = 'checking'"
+        ).fetchall()
+    cipher = cipher_for(Settings())
+    return [
+        (str(customer), str(account), cipher.decrypt(str(number), context=NUMBER_CONTEXT))
+        for customer, account, number in rows
+    ]
+
+
 def make_keys(directory: Path) -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (directory / "public.pem").write_bytes(
@@ -256,7 +302,7 @@ def main() -> int:
     base = args.admin_url.rsplit("/", 1)[0]
     app_db, pgb_db = (f"bench_{kind}_{secrets.token_hex(4)}" for kind in ("ledger", "pgbench"))
     for name in (app_db, pgb_db):
-        admin_execute(args.admin_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        create_database(args.admin_url, name)
     server: subprocess.Popen[bytes] | None = None
     servers: list[subprocess.Popen[bytes]] = []
     try:
@@ -265,32 +311,13 @@ def main() -> int:
             env: dict[str, Any] = {
                 **os.environ,
                 "PYTHONPATH": str(REPO),
-                "APP_ENV": "test",
-                "DATABASE_URL": f"{base}/{app_db}",
-                "JWT_PUBLIC_KEY_FILE": str(Path(tmp) / "public.pem"),
-                "JWT_ISSUER": ISSUER,
-                "JWT_AUDIENCE": AUDIENCE,
-                # Measure the ledger path, not the risk hold. The velocity rule counts
-                # a customer's transfers in its window up to its maximum (5 by default):
-                # with the maximum out of reach, a 1-second window keeps that count to
-                # the ~25 transfers a second each bench customer makes, not every
-                # transfer of the run (the default 600 s would read them all).
-                "DAILY_TRANSFER_LIMIT_MINOR": str(10**12),
-                "RISK_VELOCITY_MAX_TRANSFERS": str(10**9),
-                "RISK_VELOCITY_WINDOW_SECONDS": "1",
+                **server_settings(f"{base}/{app_db}", Path(tmp) / "public.pem"),
             }
             python = sys.executable
-            run([python, "-m", "core_banking.migrate"], env=env)
-            run([python, "-m", "core_banking.seed", "--customers", str(args.customers)], env=env)
+            accounts = seeded_accounts(env, args.customers)
             run(["pgbench", "-i", "-q", "-s", "1", f"{base}/{pgb_db}"])
-            with psycopg.connect(f"{base}/{app_db}") as conn:
-                rows = conn.execute(
-                    "SELECT customer_id, id, number FROM accounts WHERE type = 'checking'"
-                ).fetchall()
-            callers = [(token(private_pem, str(c)), str(a)) for c, a, _ in rows]
-            # Account numbers are encrypted at rest (the server's keys: the same env).
-            cipher = cipher_for(Settings())
-            numbers = [cipher.decrypt(str(n), context=NUMBER_CONTEXT) for _, _, n in rows]
+            callers = [(token(private_pem, customer), account) for customer, account, _ in accounts]
+            numbers = [number for _, _, number in accounts]
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
             server = start_server(
@@ -352,10 +379,7 @@ def main() -> int:
             running.terminate()
             running.wait(timeout=10)
         for name in (app_db, pgb_db):
-            admin_execute(
-                args.admin_url,
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
-            )
+            drop_database(args.admin_url, name)
     return 0
 
 
