@@ -15,6 +15,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.tasks import ActionResetTaskSlots, turn_key
 from actions.transfer_amount import ActionAskTransferAmount
+from actions.transfer_form import ValidateTransferForm
+from actions.transfer_wording import reference_in
 from actions.transfers import (
     ActionAskTransferConfirmed,
     ActionCancelTransferTask,
@@ -22,9 +24,7 @@ from actions.transfers import (
     ActionExecuteTransfer,
     ActionRepeatTransfer,
     ValidateOtpForm,
-    ValidateTransferForm,
     idempotency_key,
-    reference_in,
 )
 from tests.totp import current_code, wrong_code
 

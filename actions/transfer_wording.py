@@ -1,0 +1,187 @@
+"""How customers word a transfer, read from the message text where the NLU's entities
+say too little: whether a name is given, a correction at the summary, the payment
+reference ("... with reference rent", "put rent as the reference"), a payee named by
+part of its name, a date that makes it a standing order, "all of it"."""
+
+import re
+
+from rasa_sdk import Tracker
+
+from actions.core_banking_api import Payee
+
+REFERENCE_MAX = 140  # core_banking's limit
+
+# "50", "12,50 EUR": an amount given where the destination was asked (the amount slot
+# takes it); not a name to report as unknown.
+BARE_AMOUNT = re.compile(
+    r"^\s*(?:[€$£]\s*)?\d[\d.,\s]*(?:€|eur|euros?|usd|dollars?|gbp|pounds?)?\s*$", re.IGNORECASE
+)
+
+
+_NOT_A_NAME = frozenset(
+    {
+        "my",
+        "the",
+        "a",
+        "an",
+        "your",
+        "our",
+        "me",
+        "savings",
+        "checking",
+        "current",
+        "account",
+        "iban",
+        "someone",
+        "somebody",
+        "them",
+        "him",
+        "her",
+        "us",
+        "you",
+        "it",
+        "this",
+        "that",
+        "whom",
+        "who",
+        "anyone",
+        "everyone",
+        "people",
+        "friend",
+        "family",
+    }
+)
+# A lower-case word after "to" is a name only where a name ends the request: "transfer
+# 90 to anna", "send 20 to bob for dinner"; "want to send money" names nobody.
+_LOWER_NAME = re.compile(
+    r"\bto\s+([a-z][\w'-]+)\s*(?:$|[.!?,]|\b(?:for|with|please|now|today|tomorrow|from|"
+    r"ref|reference|as)\b)"
+)
+
+
+def names_someone(text: str) -> bool:
+    """The text sends to someone by name: capitalised anywhere ("to Anna", "pay Anna
+    25"), or lower-case where the name ends the request ("transfer 90 to anna")."""
+    found = re.search(r"\b(?:to|pay)\s+([A-Z][\w'-]+)", text) or _LOWER_NAME.search(text)
+    return found is not None and found.group(1).lower() not in _NOT_A_NAME
+
+
+# A name the NLU sees no request in: `inform`, or too unsure to be one.
+_ANSWER_INTENTS = frozenset({"inform", "nlu_fallback"})
+_ANSWER_BELOW_CONFIDENCE = 0.8
+
+
+def plain_answer(tracker: Tracker) -> bool:
+    intent = tracker.latest_message.get("intent") or {}
+    return (
+        intent.get("name") in _ANSWER_INTENTS
+        or float(intent.get("confidence") or 0.0) < _ANSWER_BELOW_CONFIDENCE
+    )
+
+
+# Words of a transfer request itself: never the reason to pick a payee.
+_REQUEST_WORDS = frozenset(
+    {
+        "send",
+        "transfer",
+        "money",
+        "payment",
+        "payments",
+        "account",
+        "bank",
+        "please",
+        "euro",
+        "euros",
+        "savings",
+        "checking",
+        "from",
+        "with",
+        "reference",
+    }
+)
+
+
+# A correction at the summary ("i meant …", "… not Alpine", "actually to Anna"), and the
+# part of it that names what was wrong ("not alpine", "instead of Tom").
+CORRECTS = re.compile(
+    r"\b(?:meant|mean|not|instead|actually|rather|wrong|oops|whoops|sorry|no,?\s+to)\b",
+    re.IGNORECASE,
+)
+NOT_THIS = re.compile(
+    r"\b(?:not|instead of|rather than)\s+(?:to\s+)?[\w'-]+(?:\s+(?!but\b|i\b)[\w'-]+)?",
+    re.IGNORECASE,
+)
+
+
+def payee_named_in(text: str, payees: list[Payee]) -> Payee | None:
+    lowered = f" {text.lower()} "
+    for payee in payees:  # full names first, then first names
+        if f" {payee.name.lower()}" in lowered:
+            return payee
+    for payee in payees:
+        first = payee.name.split()[0].lower()
+        if re.search(rf"\b{re.escape(first)}\b", lowered):
+            return payee
+    # "pay my rent" -> "City Housing (rent)", "my energy bill" -> "Alpine Energy AG": a
+    # word of four letters or more from one payee's name, when only one has it.
+    by_word = [
+        payee
+        for payee in payees
+        if any(
+            re.search(rf"\b{re.escape(word)}\b", lowered)
+            for word in re.findall(r"[^\W\d_]{4,}", payee.name.lower())
+            if word not in _REQUEST_WORDS
+        )
+    ]
+    return by_word[0] if len(by_word) == 1 else None
+
+
+_REFERENCE_WORD = r"(?:reference\b|ref\b\.?|memo\b|note\b)"
+# "... with reference rent november", "ref: INV-2291": the reference after the word.
+_REFERENCE = re.compile(
+    r"(?:,\s*|\b)(?:with\s+(?:the\s+|a\s+)?|and\s+)?(?:payment\s+)?"
+    rf"{_REFERENCE_WORD}\s*(?:is\b|:|=|-)?\s*(?P<ref>.+)$",
+    re.IGNORECASE,
+)
+# "put rent as the reference", "and use INV 7 as ref": the reference before the word.
+_REFERENCE_BEFORE = re.compile(
+    r"(?:,\s*|\b)(?:and\s+)?(?:put|use|add|write|set|with)\s+(?P<ref>.+?)\s+as\s+"
+    rf"(?:the\s+|a\s+|my\s+)?(?:payment\s+)?{_REFERENCE_WORD}",
+    re.IGNORECASE,
+)
+
+
+def reference_match(text: str) -> re.Match[str] | None:
+    return _REFERENCE_BEFORE.search(text) or _REFERENCE.search(text)
+
+
+def reference_in(text: str) -> str | None:
+    """The payment reference the customer gave ("... with reference rent november",
+    "ref: INV-2291", "put rent as the reference"), tidied and cut to what core_banking
+    accepts."""
+    found = reference_match(text)
+    if found is None:
+        return None
+    ref = re.sub(r"\s+", " ", found.group("ref")).strip(" \t\"'\u201c\u201d\u2018\u2019.,;!?")
+    return ref[:REFERENCE_MAX] or None
+
+
+def without_reference(text: str) -> str:
+    """The text less its payment reference: the words of a reference ("put rent as the
+    reference") never name the recipient (City Housing (rent)) or the amount."""
+    found = reference_match(text)
+    return text if found is None else text[: found.start()] + " " + text[found.end() :]
+
+
+_WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+LATER = re.compile(
+    rf"\b(?:tomorrow|next (?:week|month|year|{_WEEKDAY})|on {_WEEKDAY}|in \d+ (?:days?|weeks?)|"
+    r"on the \d{1,2}(?:st|nd|rd|th)|every (?:day|week|month)|monthly|weekly|"
+    r"standing order|schedule[ds]?|later today|at the end of the month)\b",
+    re.IGNORECASE,
+)
+WHOLE_BALANCE = re.compile(
+    r"^\W*(?:(?:all|everything)(?: of it| that'?s (?:there|in it|available))?|"
+    r"(?:the )?(?:whole|full|entire) (?:balance|amount)|all (?:the|my) money)\W*$",
+    re.IGNORECASE,
+)
