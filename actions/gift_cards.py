@@ -23,7 +23,6 @@ from decimal import Decimal
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -39,17 +38,20 @@ from actions.core_banking_api import (
 from actions.credentials import seal_secret
 from actions.customer import customer_from_tracker, turn_claims
 from actions.entities import ACCOUNT_LABELS, entity_value
-from actions.forms import CustomerTaskForm, confirmation_value, says_a_change
-from actions.money import format_money, to_minor
-from actions.payees import (
+from actions.forms import (
+    CustomerTaskForm,
+    cleared,
+    confirmation_value,
     intent_of,
     is_answer,
     is_yes_or_no,
     latest_text,
-    person_named,
     reprompt_confirmation,
     requested_slot,
+    says_a_change,
 )
+from actions.money import format_money, to_minor
+from actions.payee_wording import person_named
 from actions.tasks import CancelTask, turn_key
 
 CURRENCY = "EUR"
@@ -218,10 +220,6 @@ def _known_account(dispatcher: CollectingDispatcher, slot: str, value: Any) -> d
 
 def _pick_account(accounts: list[Account], kind: str) -> Account | None:
     return next((a for a in accounts if a.type == kind and a.currency == CURRENCY), None)
-
-
-def _reset(slots: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [SlotSet(slot, None) for slot in slots]
 
 
 # Buying a card (`context`: account_label, the account it is paid from).
@@ -488,10 +486,10 @@ class ActionBuyGiftCard(Action):
         label = ACCOUNT_LABELS.get(kind, kind)
         if customer is None:
             dispatcher.utter_message(response="utter_login_required")
-            return _reset(BUY_SLOTS)
+            return cleared(BUY_SLOTS)
         if tracker.get_slot("buy_gift_card_confirmed") is not True or minor is None:
             dispatcher.utter_message(response="utter_buy_gift_card_cancelled")
-            return _reset(BUY_SLOTS)
+            return cleared(BUY_SLOTS)
         message = tracker.get_slot("gift_message")
         try:
             account = _pick_account(
@@ -501,7 +499,7 @@ class ActionBuyGiftCard(Action):
                 dispatcher.utter_message(
                     response="utter_gift_card_account_not_found", account_label=label
                 )
-                return _reset(BUY_SLOTS)
+                return cleared(BUY_SLOTS)
             purchase = GiftCardPurchase(
                 from_account_id=account.id,
                 amount_minor=minor,
@@ -531,7 +529,7 @@ class ActionBuyGiftCard(Action):
                 dispatcher.utter_message(
                     response="utter_gift_card_already_bought", amount=amount, last4=card.last4
                 )
-        return _reset(BUY_SLOTS)
+        return cleared(BUY_SLOTS)
 
 
 class ActionCancelBuyGiftCardForm(CancelTask, Action):
@@ -642,7 +640,7 @@ class ActionCheckGiftCardBalance(Action):
         last4 = str(tracker.get_slot("gift_card_last4") or "")
         if not value:
             dispatcher.utter_message(response="utter_check_gift_card_balance_cancelled")
-            return _reset(CODE_SLOTS)
+            return cleared(CODE_SLOTS)
         try:
             code = await code_from_slot(tracker, str(value))
             if customer is None:  # a guest: asked on their behalf, counted per address
@@ -663,7 +661,7 @@ class ActionCheckGiftCardBalance(Action):
                 status=_STATUS_TEXT.get(card.status, card.status),
                 expires_on=card.expires_on.isoformat(),
             )
-        return _reset(CODE_SLOTS)
+        return cleared(CODE_SLOTS)
 
 
 class ActionCancelCheckGiftCardBalanceForm(CancelTask, Action):
@@ -772,10 +770,10 @@ class ActionRedeemGiftCard(Action):
         amount = tracker.get_slot("redeem_amount")
         if customer is None:
             dispatcher.utter_message(response="utter_login_required")
-            return _reset(REDEEM_SLOTS)
+            return cleared(REDEEM_SLOTS)
         if tracker.get_slot("redeem_gift_card_confirmed") is not True or not value:
             dispatcher.utter_message(response="utter_redeem_gift_card_cancelled")
-            return _reset(REDEEM_SLOTS)
+            return cleared(REDEEM_SLOTS)
         try:
             account = _pick_account(
                 await core_banking_api.list_accounts(customer.access_token), kind
@@ -784,7 +782,7 @@ class ActionRedeemGiftCard(Action):
                 dispatcher.utter_message(
                     response="utter_gift_card_account_not_found", account_label=label
                 )
-                return _reset(REDEEM_SLOTS)
+                return cleared(REDEEM_SLOTS)
             code = await code_from_slot(tracker, str(value))
             result = await core_banking_api.redeem_gift_card(
                 customer.access_token,
@@ -806,7 +804,7 @@ class ActionRedeemGiftCard(Action):
                 amount=format_money(result.redeemed_minor, result.currency),
                 balance=format_money(card.balance_minor, card.currency),
             )
-        return _reset(REDEEM_SLOTS)
+        return cleared(REDEEM_SLOTS)
 
 
 class ActionCancelRedeemGiftCardForm(CancelTask, Action):

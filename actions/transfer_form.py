@@ -17,7 +17,7 @@ from actions.customer import customer_from_tracker
 from actions.entities import ACCOUNT_LABELS, entities, entity_value
 from actions.forms import CustomerTaskForm, confirmation_value, says_a_change
 from actions.money import format_money, mask_account_number, minor_to_decimal, to_minor
-from actions.payees import person_named
+from actions.payee_wording import person_named
 from actions.tasks import answers_the_form
 from actions.transfer_wording import (
     BARE_AMOUNT,

@@ -26,7 +26,8 @@ from actions.core_banking_api import (
 from actions.core_banking_api.client import _parsed
 from actions.core_banking_api.errors import problem_from
 from actions.gift_cards import BUY_ANSWERS, CODE_ANSWERS
-from actions.payees import ADD_PAYEE_ANSWERS, REMOVE_PAYEE_ANSWERS
+from actions.payee_removal import REMOVE_PAYEE_ANSWERS
+from actions.payees import ADD_PAYEE_ANSWERS
 from actions.transfers import TRANSFER_ANSWERS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,19 +11,21 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import core_banking_api
-from actions.payees import (
+from actions.payee_removal import (
     NO_PAYEES,
-    ActionAddPayee,
-    ActionAskAddPayeeConfirmed,
     ActionAskRemovePayeeConfirmed,
     ActionAskRemovePayeeName,
-    ActionCancelAddPayeeForm,
     ActionCancelRemovePayeeForm,
-    ActionListPayees,
     ActionRemovePayee,
-    ValidateAddPayeeForm,
     ValidateRemovePayeeForm,
-    iban_is_valid,
+)
+from actions.payee_wording import iban_is_valid
+from actions.payees import (
+    ActionAddPayee,
+    ActionAskAddPayeeConfirmed,
+    ActionCancelAddPayeeForm,
+    ActionListPayees,
+    ValidateAddPayeeForm,
 )
 from tests.actions.conftest import sealed_metadata
 
