@@ -25,7 +25,8 @@ from actions.core_banking_api import (
 )
 from actions.core_banking_api.client import _parsed
 from actions.core_banking_api.errors import problem_from
-from actions.gift_cards import BUY_ANSWERS, CODE_ANSWERS
+from actions.gift_card_purchase import BUY_ANSWERS
+from actions.gift_cards import CODE_ANSWERS
 from actions.payee_removal import REMOVE_PAYEE_ANSWERS
 from actions.payees import ADD_PAYEE_ANSWERS
 from actions.transfers import TRANSFER_ANSWERS

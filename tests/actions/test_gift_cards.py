@@ -21,23 +21,27 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import actions.core_banking_api.client
 from actions import core_banking_api, gateway_client
-from actions.gift_cards import (
+from actions.gift_card_purchase import (
     NO_MESSAGE,
     ActionAskBuyGiftCardConfirmed,
     ActionAskGiftRecipientName,
-    ActionAskRedeemGiftCardConfirmed,
     ActionBuyGiftCard,
     ActionCancelBuyGiftCardForm,
-    ActionCancelCheckGiftCardBalanceForm,
-    ActionCancelRedeemGiftCardForm,
-    ActionCheckGiftCardBalance,
-    ActionRedeemGiftCard,
     ValidateBuyGiftCardForm,
-    ValidateCheckGiftCardBalanceForm,
+    recipient_name,
+)
+from actions.gift_card_redemption import (
+    ActionAskRedeemGiftCardConfirmed,
+    ActionCancelRedeemGiftCardForm,
+    ActionRedeemGiftCard,
     ValidateRedeemGiftCardForm,
+)
+from actions.gift_cards import (
+    ActionCancelCheckGiftCardBalanceForm,
+    ActionCheckGiftCardBalance,
+    ValidateCheckGiftCardBalanceForm,
     idempotency_key,
     normalise_code,
-    recipient_name,
 )
 from actions.settings import DEFAULT_CHAT_CREDENTIAL_KEY, get_settings
 from tests.actions.conftest import sealed_metadata
