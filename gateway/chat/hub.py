@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.chat.frames import Frame
-from gateway.chat.store import Fanout
+from gateway.chat.store_results import Fanout
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[Frame], None]

@@ -1,7 +1,7 @@
 """Cross-instance limits in Redis: message token buckets and open sockets per user.
 
 Callers may rely on:
-- ``allow_message`` (or the turn admission script in ``store.py``, given
+- ``allow_message`` (or the turn admission script in ``store_scripts.py``, given
   ``message_buckets``) takes one token from the session's bucket and, for customers,
   from the user's bucket, atomically (both or neither), using Redis' clock so every
   instance agrees. Capacity N refills at N per window: bursts up to N, N per window
@@ -27,7 +27,7 @@ BUCKET_NAMES = ("session", "user")
 # take_tokens(first_key, first_arg, n): KEYS[first_key .. first_key+n-1] are buckets,
 # ARGV from first_arg holds (capacity, window ms) per bucket. Returns 0 when a token was
 # taken from every bucket, else the 1-based index of the first empty one (nothing
-# taken). Shared with the turn admission script (``store.py``), which runs it in the
+# taken). Shared with the turn admission script (``store_scripts.py``), which runs it in the
 # same round trip as the rest of the admission.
 TAKE_TOKENS_LUA = """
 local function take_tokens(first_key, first_arg, n)

@@ -38,7 +38,8 @@ from gateway.chat.credentials import TurnSealer, conceal_frame
 from gateway.chat.frames import FeedbackFrame, Frame, HelloFrame, MessageFrame, RatingFrame
 from gateway.chat.hub import SessionHub
 from gateway.chat.limits import BUCKET_NAMES, SOCKET_REFRESH_SECONDS, Limits
-from gateway.chat.store import ChatStore, Known, Limited, QueueFull
+from gateway.chat.store import ChatStore
+from gateway.chat.store_results import Known, Limited, QueueFull
 from gateway.chat.turns import TurnRunner
 from gateway.metrics import Metrics
 

@@ -53,7 +53,8 @@ from gateway.chat import clauses, frames, pii, protocol, sequence
 from gateway.chat.credentials import TurnClaims, TurnSealer
 from gateway.chat.hub import SessionHub
 from gateway.chat.rasa_client import BotUnavailable, RasaClient
-from gateway.chat.store import ChatStore, Fanout, NextTurn
+from gateway.chat.store import ChatStore
+from gateway.chat.store_results import Fanout, NextTurn
 from gateway.metrics import Metrics
 from gateway.observability import traceparent
 from gateway.settings import Settings

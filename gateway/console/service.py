@@ -37,7 +37,8 @@ from redis.exceptions import RedisError
 
 from gateway.chat import frames
 from gateway.chat.hub import SessionHub
-from gateway.chat.store import ChatStore, FrameRefused, HandoffState
+from gateway.chat.store import ChatStore
+from gateway.chat.store_results import FrameRefused, HandoffState
 from gateway.console.live import ConsoleFeed
 from gateway.console.schemas import Handoff, Posted
 from gateway.console.staff import Staff
