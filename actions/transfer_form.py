@@ -15,9 +15,18 @@ from actions import core_banking_api
 from actions.core_banking_api import Account, Payee
 from actions.customer import customer_from_tracker
 from actions.entities import ACCOUNT_LABELS, entities, entity_value
-from actions.forms import CustomerTaskForm, confirmation_value, says_a_change
+from actions.forms import (
+    SWITCH_CONFIDENCE,
+    CustomerTaskForm,
+    confirmation_value,
+    intent_confidence,
+    intent_of,
+    is_digression,
+    says_a_change,
+)
 from actions.money import format_money, mask_account_number, minor_to_decimal, to_minor
 from actions.payee_wording import person_named
+from actions.task_registry import task_forms
 from actions.tasks import answers_the_form
 from actions.transfer_wording import (
     BARE_AMOUNT,
@@ -70,6 +79,21 @@ def choose_source(
     if destination and destination.get("kind") == "own":
         return next((a for a in accounts if a.number != destination["account_number"]), None)
     return next((a for a in accounts if a.type == "checking"), accounts[0] if accounts else None)
+
+
+def _asks_something_else(tracker: Tracker) -> bool:
+    """A confident request of another task ("hmm actually how much do i have in checking
+    first?", check_balance) or a digression, while the summary or the amount is asked:
+    the task policy answers it and the form asks again; it never changes the transfer,
+    whatever accounts or payees it names."""
+    tasks = task_forms()
+    intent = intent_of(tracker)
+    other_task = (
+        intent in tasks
+        and tasks[intent] != "transfer_form"
+        and intent_confidence(tracker) >= SWITCH_CONFIDENCE
+    )
+    return other_task or is_digression(tracker)
 
 
 def same_amount(a: Any, b: Any) -> bool:
@@ -169,6 +193,8 @@ class ValidateTransferForm(CustomerTaskForm):
         # At the summary, or while the amount is asked ("actually to city housing").
         asked = tracker.get_slot("requested_slot")
         current = tracker.get_slot("transfer_destination") or {}
+        if _asks_something_else(tracker):
+            return {}
         if asked == "transfer_amount" and not CORRECTS.search(text):
             return await self._same_payee_again(tracker, token, current)
         if asked not in ("transfer_confirmed", "transfer_amount") or not CORRECTS.search(text):
@@ -322,9 +348,13 @@ class ValidateTransferForm(CustomerTaskForm):
         again because it was too much for the source."""
         asked = tracker.get_slot("requested_slot")
         return (
-            asked == "transfer_confirmed"
-            or (asked == "transfer_amount" and tracker.get_slot("transfer_refused_amount"))
-        ) and ValidateTransferForm._another_source_named(tracker)
+            (
+                asked == "transfer_confirmed"
+                or (asked == "transfer_amount" and tracker.get_slot("transfer_refused_amount"))
+            )
+            and not _asks_something_else(tracker)
+            and ValidateTransferForm._another_source_named(tracker)
+        )
 
     @staticmethod
     def _another_source_named(tracker: Tracker) -> bool:

@@ -658,6 +658,29 @@ async def test_an_account_said_alone_at_the_summary_is_the_new_source(
     assert ValidateTransferForm._source_named(tracker) is None
 
 
+async def test_a_balance_question_at_the_summary_changes_nothing(
+    make_tracker, use_core_banking
+) -> None:
+    """ "hmm actually how much do i have in checking first?" at a checking-to-savings
+    summary is a question for the digression rules to answer (the NLU gives it
+    check_balance, with "checking" in the role "to"): it made the summary "from your
+    checking account to your checking account", which the bank then refused."""
+    metadata = use_core_banking.metadata("demo002")
+    to_savings = own_account(use_core_banking, "demo002", "savings")
+    slots = at_summary(use_core_banking, "demo002", "30", to_savings)
+    tracker = make_tracker(
+        text="hmm actually how much do i have in checking first?",
+        intent="check_balance",
+        metadata=metadata,
+        slots=slots,
+        entities=[{"entity": "account_type", "value": "checking", "role": "to"}],
+    )
+    events = await ValidateTransferForm().run(CollectingDispatcher(), tracker, DOMAIN)
+    changed = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert "transfer_destination" not in changed, changed
+    assert "transfer_source" not in changed, changed
+
+
 async def test_a_reference_naming_a_payee_changes_no_recipient(
     make_tracker, use_core_banking
 ) -> None:
