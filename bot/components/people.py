@@ -83,6 +83,13 @@ _FILLER = re.compile(
 _LETTERS = "a-z\u00e0-\u00ff'\u2019"  # lower case, accented, apostrophes
 _CAPITALISED = re.compile(rf"[A-Z][{_LETTERS}]+(?:[ -][A-Z][{_LETTERS}]+){{0,2}}")
 _LOWER_NAME = re.compile(rf"[{_LETTERS[:-2]}][{_LETTERS}]+")
+_BARE_TITLE = re.compile(r"(?:mrs?|ms|miss|dr|prof)\.?", re.IGNORECASE)
+# A title and the name after it, however typed ("my landlord mr. o'brien", "Dr Weber"):
+# the title alone is no name (the rules above stopped at its full stop).
+_TITLED = re.compile(
+    rf"(?:[Mm]rs?|[Mm]s|[Mm]iss|[Dd]r|[Pp]rof)\.?\s+[A-Za-z\u00c0-\u00ff][{_LETTERS}]+"
+    rf"(?:[ -][A-Z][{_LETTERS}]+)?"
+)
 # Lower-case words straight after a relation that are no name ("my sister for dinner").
 _NOT_NAMES = frozenset(
     {
@@ -156,12 +163,14 @@ def people(text: str) -> list[Person]:
         rest = text[m.end() :]
         filler = _FILLER.match(rest)
         offset = m.end() + (filler.end() if filler else 0)
-        name = _CAPITALISED.match(text, offset)
+        name = _TITLED.match(text, offset) or _CAPITALISED.match(text, offset)
         if name is None:
             lower = _LOWER_NAME.match(text, m.end() + len(rest) - len(rest.lstrip()))
             if lower and lower.group(0).lower() not in _NOT_NAMES | RELATIONS:
                 name = lower
         relation = m.group("rel").lower()
+        if name is not None and _BARE_TITLE.fullmatch(name.group(0)):
+            name = None  # "my landlord mr." names nobody yet
         if name is None:
             found.append(Person(None, relation, m.start(), m.end(), m.start(), m.end()))
         else:

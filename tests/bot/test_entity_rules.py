@@ -334,6 +334,10 @@ def test_a_follow_up_without_a_merchant_names_none(text: str) -> None:
         ("send 50 to my sister anna please", "anna", "sister"),
         ("a gift card for my best friend, Maria Lopez", "Maria Lopez", "friend"),
         ("send 20 to my mum for dinner", None, "mum"),
+        # A title and the name after it: it saved the payee as "mr".
+        ("thats my landlord mr. o'brien", "mr. o'brien", "landlord"),
+        ("pay my landlord Mr Brown 700", "Mr Brown", "landlord"),
+        ("my landlord mr.", None, "landlord"),
     ],
 )
 def test_a_relation_and_the_name_said_with_it(text: str, person: str | None, relation: str) -> None:
