@@ -194,19 +194,66 @@ def _amounts(text: str, blocked: list[tuple[int, int]], locale: str | None) -> l
     return found
 
 
+_ACCOUNT_WORDS = re.compile(
+    r"\b(savings?(?:\s+account)?|(?:checking|chequing)(?:\s+account)?|current\s+account|"
+    r"main\s+account|everyday\s+account)\b",
+    re.IGNORECASE,
+)
+# A misspelt account after a word that announces one ("sned 40 to savigns", "from my
+# chekcing"): one letter wrong, missing, extra or two swapped, never the first. Only
+# there, so that the same word said otherwise stays a word.
+_AFTER_ACCOUNT_LEAD = re.compile(
+    r"\b(?:to|into|in|from|my|the)\s+(?:my\s+|the\s+)?(?P<word>[a-z]{5,9})\b", re.IGNORECASE
+)
+_SPELLINGS = {"savings": "savings", "saving": "savings", "checking": "checking"}
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """Optimal string alignment distance of at most 1 (a swap of neighbours is one)."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def _account_role(text: str, start: int) -> str | None:
+    before = text[max(0, start - 12) : start].lower()
+    if re.search(r"\bfrom\s+(my\s+|the\s+)?$", before):
+        return "from"
+    return "to" if re.search(r"\b(to|into|in)\s+(my\s+|the\s+)?$", before) else None
+
+
 def _account_types(text: str) -> list[Found]:
     found = []
-    pattern = r"\b(savings?(?:\s+account)?|checking(?:\s+account)?|current\s+account|main\s+account|everyday\s+account)\b"  # noqa: E501
-    for m in re.finditer(pattern, text, re.IGNORECASE):
+    for m in _ACCOUNT_WORDS.finditer(text):
         kind = "savings" if m.group(1).lower().startswith("saving") else "checking"
-        before = text[max(0, m.start() - 12) : m.start()].lower()
-        role = (
-            "from"
-            if re.search(r"\bfrom\s+(my\s+|the\s+)?$", before)
-            else ("to" if re.search(r"\b(to|into|in)\s+(my\s+|the\s+)?$", before) else None)
+        found.append(
+            Found("account_type", kind, m.start(), m.end(), _account_role(text, m.start()))
         )
-        found.append(Found("account_type", kind, m.start(), m.end(), role))
-    return found
+    for m in _AFTER_ACCOUNT_LEAD.finditer(text):
+        word = m.group("word").lower()
+        if _ACCOUNT_WORDS.fullmatch(word):
+            continue  # spelt right: found above
+        kind = next(
+            (k for w, k in _SPELLINGS.items() if word[0] == w[0] and _one_edit_apart(word, w)),
+            None,  # the first letter stays: "paving" or "having" is no "saving"
+        )
+        if kind is not None:
+            start = m.start("word")
+            found.append(
+                Found("account_type", kind, start, m.end("word"), _account_role(text, start))
+            )
+    return sorted(found, key=lambda f: f.start)
 
 
 STOP_AFTER_AT = {

@@ -406,3 +406,28 @@ def test_a_pronoun_the_money_goes_to(text: str, pronoun: str | None) -> None:
 )
 def test_a_documents_number_is_no_amount(text: str, amounts: list[str]) -> None:
     assert [f.value for f in extract(text) if f.entity == "amount"] == amounts
+
+
+# Misspelt accounts where a word announces one ("sned 40 to savigns" asked who to pay).
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sned 40 to savigns", [("amount", "40", None), ("account_type", "savings", "to")]),
+        ("send 20 to my savngs", [("amount", "20", None), ("account_type", "savings", "to")]),
+        (
+            "move 50 from my chekcing to savings",
+            [
+                ("amount", "50", None),
+                ("account_type", "checking", "from"),
+                ("account_type", "savings", "to"),
+            ],
+        ),
+        ("put 10 in my chequing", [("amount", "10", None), ("account_type", "checking", "to")]),
+        # Not a misspelt account: another first letter, or no word announcing one.
+        ("send 50 to the paving company", [("amount", "50", None)]),
+        ("i am having trouble", []),
+        ("savigns", []),
+    ],
+)
+def test_misspelt_accounts(text: str, expected: list[tuple[str, str, str | None]]) -> None:
+    assert found(text) == expected
