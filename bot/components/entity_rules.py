@@ -244,14 +244,14 @@ def _account_types(text: str) -> list[Found]:
         word = m.group("word").lower()
         if _ACCOUNT_WORDS.fullmatch(word):
             continue  # spelt right: found above
-        kind = next(
+        meant = next(
             (k for w, k in _SPELLINGS.items() if word[0] == w[0] and _one_edit_apart(word, w)),
             None,  # the first letter stays: "paving" or "having" is no "saving"
         )
-        if kind is not None:
+        if meant is not None:
             start = m.start("word")
             found.append(
-                Found("account_type", kind, start, m.end("word"), _account_role(text, start))
+                Found("account_type", meant, start, m.end("word"), _account_role(text, start))
             )
     return sorted(found, key=lambda f: f.start)
 
