@@ -34,6 +34,7 @@ from actions.transfer_wording import (
     LATER,
     NOT_THIS,
     WHOLE_BALANCE,
+    WHOLE_BALANCE_IN_REQUEST,
     names_someone,
     payee_named_in,
     plain_answer,
@@ -340,7 +341,24 @@ class ValidateTransferForm(CustomerTaskForm):
                 "transfer_amount": tracker.get_slot("transfer_amount")
                 or tracker.get_slot("transfer_refused_amount"),
             }
+        if self._whole_balance_requested(tracker):
+            # "move everything from savings to checking": the source's whole available
+            # balance, validated like any amount and shown in the summary before the yes.
+            whole = minor_to_decimal(source.available_minor, source.currency)
+            return {"transfer_source": account_slot(source), "transfer_amount": str(whole)}
         return {"transfer_source": account_slot(source)}
+
+    @staticmethod
+    def _whole_balance_requested(tracker: Tracker) -> bool:
+        """The request asks for the whole balance and gives no amount."""
+        text = str(tracker.latest_message.get("text") or "")
+        return (
+            tracker.get_slot("transfer_amount") is None
+            and not entities(tracker, "amount")
+            and not entities(tracker, "amount_ambiguous")
+            and answers_the_form(tracker)
+            and WHOLE_BALANCE_IN_REQUEST.search(text) is not None
+        )
 
     @staticmethod
     def _source_changed_at_summary(tracker: Tracker) -> bool:

@@ -180,6 +180,13 @@ LATER = re.compile(
     r"standing order|schedule[ds]?|later today|at the end of the month)\b",
     re.IGNORECASE,
 )
+# The whole balance asked for in the request itself: "move everything from savings to
+# checking", "send all my savings to checking", "empty my savings into checking".
+WHOLE_BALANCE_IN_REQUEST = re.compile(
+    r"\b(?:everything|all (?:of )?(?:my |the )?(?:money|savings|balance|funds)|"
+    r"(?:my |the )?(?:whole|full|entire) (?:balance|amount)|empty (?:out )?my)\b",
+    re.IGNORECASE,
+)
 WHOLE_BALANCE = re.compile(
     r"^\W*(?:(?:all|everything)(?: of it| that'?s (?:there|in it|available))?|"
     r"(?:the )?(?:whole|full|entire) (?:balance|amount)|all (?:the|my) money)\W*$",

@@ -681,6 +681,48 @@ async def test_a_balance_question_at_the_summary_changes_nothing(
     assert "transfer_source" not in changed, changed
 
 
+@pytest.mark.parametrize(
+    ("text", "said", "source"),
+    [
+        (
+            "move everything from savings to checking",
+            [("savings", "from"), ("checking", "to")],
+            "savings",
+        ),
+        (
+            "send all my savings to checking",
+            [("savings", None), ("checking", "to")],
+            "savings",
+        ),
+        ("put all my money into savings", [("savings", "to")], "checking"),
+    ],
+)
+async def test_the_whole_balance_asked_in_the_request(
+    text: str,
+    said: list[tuple[str, str | None]],
+    source: str,
+    make_tracker,
+    use_core_banking,
+) -> None:
+    """ "move everything from savings to checking" asked "How much?": the amount is the
+    source's whole available balance, shown in the summary before any yes."""
+    found = [
+        {"entity": "account_type", "value": kind, **({"role": role} if role else {})}
+        for kind, role in said
+    ]
+    tracker = make_tracker(
+        text=text,
+        intent="transfer_money",
+        metadata=use_core_banking.metadata("demo003"),
+        entities=found,
+    )
+    events = await ValidateTransferForm().run(CollectingDispatcher(), tracker, DOMAIN)
+    changed = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert changed["transfer_source"]["type"] == source
+    available = accounts(use_core_banking, "demo003")[source]["available_minor"]
+    assert Decimal(changed["transfer_amount"]) * 100 == available
+
+
 async def test_a_reference_naming_a_payee_changes_no_recipient(
     make_tracker, use_core_banking
 ) -> None:
