@@ -163,13 +163,23 @@ def is_answer(tracker: Tracker) -> bool:
     intent = intent_of(tracker)
     if intent in INTERRUPTIONS:
         return False
-    tasks = task_forms()
-    if intent in tasks and intent_confidence(tracker) >= SWITCH_CONFIDENCE:
+    if intent in task_forms() and intent_confidence(tracker) >= SWITCH_CONFIDENCE:
         active = (tracker.active_loop or {}).get("name")
         # No active loop yet: this message is activating the form (Rasa validates the
         # request's slots before it records the form as active).
-        return active is None or tasks[intent] == active
+        return active is None or not asks_for_another_task(tracker, active)
     return not is_digression(tracker)
+
+
+def asks_for_another_task(tracker: Tracker, form: str) -> bool:
+    """A confident request of a task other than the one `form` does (bot/tasks.yml)."""
+    tasks = task_forms()
+    intent = intent_of(tracker)
+    return (
+        intent in tasks
+        and tasks[intent] != form
+        and intent_confidence(tracker) >= SWITCH_CONFIDENCE
+    )
 
 
 def is_digression(tracker: Tracker) -> bool:

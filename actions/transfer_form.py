@@ -16,17 +16,14 @@ from actions.core_banking_api import Account, Payee
 from actions.customer import customer_from_tracker
 from actions.entities import ACCOUNT_LABELS, entities, entity_value
 from actions.forms import (
-    SWITCH_CONFIDENCE,
     CustomerTaskForm,
+    asks_for_another_task,
     confirmation_value,
-    intent_confidence,
-    intent_of,
     is_digression,
     says_a_change,
 )
 from actions.money import format_money, mask_account_number, minor_to_decimal, to_minor
 from actions.payee_wording import person_named
-from actions.task_registry import task_forms
 from actions.tasks import answers_the_form
 from actions.transfer_wording import (
     BARE_AMOUNT,
@@ -87,14 +84,7 @@ def _asks_something_else(tracker: Tracker) -> bool:
     first?", check_balance) or a digression, while the summary or the amount is asked:
     the task policy answers it and the form asks again; it never changes the transfer,
     whatever accounts or payees it names."""
-    tasks = task_forms()
-    intent = intent_of(tracker)
-    other_task = (
-        intent in tasks
-        and tasks[intent] != "transfer_form"
-        and intent_confidence(tracker) >= SWITCH_CONFIDENCE
-    )
-    return other_task or is_digression(tracker)
+    return asks_for_another_task(tracker, "transfer_form") or is_digression(tracker)
 
 
 def same_amount(a: Any, b: Any) -> bool:

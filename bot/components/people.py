@@ -83,12 +83,12 @@ _FILLER = re.compile(
 _LETTERS = "a-z\u00e0-\u00ff'\u2019"  # lower case, accented, apostrophes
 _CAPITALISED = re.compile(rf"[A-Z][{_LETTERS}]+(?:[ -][A-Z][{_LETTERS}]+){{0,2}}")
 _LOWER_NAME = re.compile(rf"[{_LETTERS[:-2]}][{_LETTERS}]+")
-_BARE_TITLE = re.compile(r"(?:mrs?|ms|miss|dr|prof)\.?", re.IGNORECASE)
+_TITLE = r"(?:mrs?|ms|miss|dr|prof)"  # in any case
+_BARE_TITLE = re.compile(rf"{_TITLE}\.?", re.IGNORECASE)
 # A title and the name after it, however typed ("my landlord mr. o'brien", "Dr Weber"):
 # the title alone is no name (the rules above stopped at its full stop).
 _TITLED = re.compile(
-    rf"(?:[Mm]rs?|[Mm]s|[Mm]iss|[Dd]r|[Pp]rof)\.?\s+[A-Za-z\u00c0-\u00ff][{_LETTERS}]+"
-    rf"(?:[ -][A-Z][{_LETTERS}]+)?"
+    rf"(?i:{_TITLE})\.?\s+[A-Za-z\u00c0-\u00ff][{_LETTERS}]+(?:[ -][A-Z][{_LETTERS}]+)?"
 )
 # Lower-case words straight after a relation that are no name ("my sister for dinner").
 _NOT_NAMES = frozenset(
