@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Header
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,7 +65,7 @@ class Claim:
         """The UPDATE that stores the response (encrypted: it holds names and IBANs),
         for rawsql.write_together."""
         self.finished = True
-        body = json.dumps(stored_body, separators=(",", ":"))
+        body = orjson.dumps(stored_body).decode()  # replays read it back with json.loads
         sealed = seal(IdempotencyRecord.__table__, {"response_body": body})
         return Statement(
             FINISH_SQL,

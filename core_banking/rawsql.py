@@ -19,7 +19,6 @@ of CTEs.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,9 @@ from datetime import date, datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+import orjson
 import psycopg
+from psycopg import pq
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -139,7 +140,7 @@ async def execute(session: AsyncSession, sql: str, params: Mapping[str, Any] | N
     events.dispatch.before_cursor_execute(events, cursor, sql, values, None, False)
     try:
         await cursor.execute(sql, values)
-        rows = await cursor.fetchall() if cursor.description is not None else []
+        rows = await cursor.fetchall() if _returned_rows(cursor) else []
     except psycopg.Error as error:
         # The events first: an invalidated connection no longer answers them.
         events.dispatch.after_cursor_execute(events, cursor, sql, values, None, False)
@@ -158,6 +159,14 @@ async def execute(session: AsyncSession, sql: str, params: Mapping[str, Any] | N
     return Rows(rows)
 
 
+def _returned_rows(cursor: psycopg.AsyncCursor[Any]) -> bool:
+    # What `cursor.description is not None` answers for these statements (no pipeline,
+    # no streaming), without building a Column per field: py-spy put ~10 % of a
+    # transfer's CPU in that property (three statements, up to ten columns each).
+    result = cursor.pgresult
+    return result is not None and result.status == pq.ExecStatus.TUPLES_OK
+
+
 async def write_together(session: AsyncSession, writes: Sequence[Statement | Insert]) -> None:
     """Run data-modifying statements as one round trip on PostgreSQL (each a CTE of one
     statement, all executed exactly once; foreign keys are checked at its end), or in
@@ -166,7 +175,8 @@ async def write_together(session: AsyncSession, writes: Sequence[Statement | Ins
     On PostgreSQL an Insert's rows travel as one JSON parameter
     (`json_populate_recordset`): the SQL text stays short, fixed and with few
     parameters, so psycopg caches its parsing and prepares it (it does neither for
-    statements of more than 50 parameters)."""
+    statements of more than 50 parameters). orjson writes it (aware datetimes in ISO 8601
+    with their offset, dates as YYYY-MM-DD) at a fifth of json's CPU."""
     if dialect(session) != POSTGRESQL:
         for write in writes:
             if isinstance(write, Insert):
@@ -184,15 +194,9 @@ async def write_together(session: AsyncSession, writes: Sequence[Statement | Ins
             sql = (
                 f"INSERT INTO {write.table} ({write.columns}) SELECT {write.columns} FROM {source}"
             )
-            params[f"w{n}"] = json.dumps(write.rows, default=_json_value, separators=(",", ":"))
+            params[f"w{n}"] = orjson.dumps(write.rows).decode()
         else:
             sql = write.sql
             params.update(write.params)
         parts.append(f"w{n} AS ({sql})")
     await execute(session, f"WITH {', '.join(parts)} SELECT 1", params)
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()  # aware UTC datetimes: PostgreSQL reads the offset
-    raise TypeError(f"{type(value).__name__} in a row for JSON")

@@ -64,6 +64,29 @@ class Metrics:
             registry=self.registry,
         )
         ProcessCollector(registry=self.registry)
+        # Each series' child, once: prometheus_client's labels() validates the values
+        # and takes a lock on every call (~1.5 % of a transfer's CPU, three calls).
+        self._answered: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._transfer_counts: dict[str, Any] = {}
+
+    def answered(self, method: str, route: str, status: int, seconds: float) -> None:
+        """A request answered: its count and its duration."""
+        key = (method, route, status)
+        series = self._answered.get(key)
+        if series is None:
+            series = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._answered[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
+
+    def transfer_reached(self, status: str) -> None:
+        counter = self._transfer_counts.get(status)
+        if counter is None:
+            counter = self._transfer_counts[status] = self.transfers.labels(status=status)
+        counter.inc()
 
 
 @router.get("/metrics", include_in_schema=False)
@@ -100,8 +123,7 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            self.metrics.answered(method, route, status, time.perf_counter() - started)
             current_metrics.reset(token)
 
 
@@ -110,7 +132,7 @@ def count_transfer(status: str) -> None:
     the ORM event below does not see."""
     metrics = current_metrics.get()
     if metrics is not None:
-        metrics.transfers.labels(status=status).inc()
+        metrics.transfer_reached(status)
 
 
 @event.listens_for(Transfer, "after_insert")
@@ -122,4 +144,4 @@ def _transfer_created(_mapper: Any, _connection: Any, transfer: Transfer) -> Non
 def _transfer_changed(_mapper: Any, _connection: Any, transfer: Transfer) -> None:
     metrics = current_metrics.get()
     if metrics is not None and inspect(transfer).attrs.status.history.has_changes():
-        metrics.transfers.labels(status=str(transfer.status)).inc()
+        metrics.transfer_reached(str(transfer.status))

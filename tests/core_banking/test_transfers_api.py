@@ -128,6 +128,26 @@ async def test_idempotency_replays_and_rejects_reuse(
     assert (await accounts(client, me))["checking"]["balance_minor"] == 99_500
 
 
+async def test_a_reference_beyond_ascii_is_kept_in_the_transfer_its_replay_and_history(
+    client: httpx.AsyncClient, demo: list[Customer]
+) -> None:
+    """The write travels as one JSON parameter and the stored response as JSON text
+    (rawsql.write_together, Claim.finish): UTF-8 and JSON's escapes must come back as
+    typed."""
+    me, other = demo[0], demo[1]
+    mine, theirs = await accounts(client, me), await accounts(client, other)
+    reference = 'Miete März · Zoë "Ø" \\ 東京 🏠'
+    body = body_to(mine["checking"]["id"], theirs["checking"]["number"], 700, reference=reference)
+    first = await post_transfer(client, me, "utf8-key", **body)
+    assert first.status_code == 201, first.text
+    assert first.json()["reference"] == reference
+    again = await post_transfer(client, me, "utf8-key", **body)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    read = await client.get(f"/v1/transfers/{first.json()['id']}", headers=me.headers)
+    assert read.json()["reference"] == reference
+
+
 async def test_insufficient_funds_moves_nothing_and_key_can_be_retried(
     client: httpx.AsyncClient, demo: list[Customer]
 ) -> None:
