@@ -25,11 +25,13 @@ from actions.forms import (
 from actions.money import format_money, mask_account_number, minor_to_decimal, to_minor
 from actions.payee_wording import person_named
 from actions.tasks import answers_the_form
+from actions.transfer_amount import last_payment_to
 from actions.transfer_wording import (
     BARE_AMOUNT,
     CORRECTS,
     LATER,
     NOT_THIS,
+    USUAL_AMOUNT,
     WHOLE_BALANCE,
     WHOLE_BALANCE_IN_REQUEST,
     names_someone,
@@ -37,6 +39,7 @@ from actions.transfer_wording import (
     plain_answer,
     reference_in,
     reference_match,
+    settled_amount,
     without_reference,
 )
 
@@ -237,7 +240,43 @@ class ValidateTransferForm(CustomerTaskForm):
         # The reference rides along with whatever message gives it (no question of its own).
         reference = reference_in(text)
         extra = {"transfer_reference": reference} if reference else {}
-        return {**self._amount(tracker, text), **extra}
+        amount = self._amount(tracker, text)
+        if not amount and USUAL_AMOUNT.search(text) and answers_the_form(tracker):
+            amount = await self._usual_amount(dispatcher, tracker)
+        return {**amount, **extra}
+
+    @staticmethod
+    async def _usual_amount(dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        """ "pay alpine energy the usual amount": the amount of the latest payment to the
+        saved payee, said before the summary (which the customer still confirms). Only
+        while no amount is set, and only for a payee: there is no "usual" to one's own
+        account or a new IBAN."""
+        customer = customer_from_tracker(tracker)
+        destination = tracker.get_slot("transfer_destination") or {}
+        if customer is None or tracker.get_slot("transfer_amount") or not destination:
+            return {}  # without a recipient yet, the form asks who first
+        if destination.get("kind") != "payee":
+            dispatcher.utter_message(response="utter_usual_amount_needs_payee")
+            return {}
+        name = str(destination.get("label") or "")
+        try:
+            last = await last_payment_to(customer.access_token, name)
+        except core_banking_api.CoreBankingError:
+            last = None  # the amount question follows: the customer can still type it
+        if last is None:
+            dispatcher.utter_message(response="utter_no_usual_amount", payee=name)
+            return {}
+        paid = -last.amount_minor
+        dispatcher.utter_message(
+            response="utter_usual_amount",
+            amount=format_money(paid, last.currency),
+            payee=name,
+            date=last.booked_on,
+        )
+        return {
+            "transfer_amount": str(minor_to_decimal(paid, last.currency)),
+            "transfer_currency": last.currency,
+        }
 
     @staticmethod
     def _amount(tracker: Tracker, text: str) -> dict[str, Any]:
@@ -248,7 +287,8 @@ class ValidateTransferForm(CustomerTaskForm):
             for e in entities(tracker, "amount")
             if reference is None or int(e.get("start", 0)) < reference.start()
         ]
-        amount = amounts[0].get("value") if amounts else None
+        settled = settled_amount(amounts, text)
+        amount = settled.get("value") if settled else None
         at_summary = tracker.get_slot("requested_slot") == "transfer_confirmed"
         source = tracker.get_slot("transfer_source")
         ambiguous = [

@@ -4,10 +4,13 @@ reference ("... with reference rent", "put rent as the reference"), a payee name
 part of its name, a date that makes it a standing order, "all of it"."""
 
 import re
+from itertools import pairwise
+from typing import Any
 
 from rasa_sdk import Tracker
 
 from actions.core_banking_api import Payee
+from actions.forms import says_a_change
 
 REFERENCE_MAX = 140  # core_banking's limit
 
@@ -113,6 +116,33 @@ NOT_THIS = re.compile(
 )
 
 
+# An amount named to rule it out: "50 not 500", "instead of €500", "rather than 500".
+_RULED_OUT = re.compile(
+    r"\b(?:not|instead of|rather than)\s*(?:[€$£]|eur(?:os?)?|usd|gbp)?\s*$", re.IGNORECASE
+)
+
+
+def settled_amount(amounts: list[dict[str, Any]], text: str) -> dict[str, Any] | None:
+    """Of the `amount` entities one message gives (in order), the one the customer
+    settled on: one after words of change ("send 5 to savings. actually no, make it 7",
+    "100, wait, 200") replaces those before it; one named to rule it out ("50 not 500",
+    "no, not 500 - 50") never counts; otherwise the first. Entities without offsets
+    leave the first."""
+    kept = [e for e in amounts if not _RULED_OUT.search(text[: _offset(e, "start")])]
+    if not kept:
+        return None
+    chosen = kept[0]
+    for before, after in pairwise(kept):
+        if says_a_change(text[_offset(before, "end") : _offset(after, "start")]):
+            chosen = after
+    return chosen
+
+
+def _offset(entity: dict[str, Any], key: str) -> int:
+    value = entity.get(key)
+    return value if isinstance(value, int) else 0
+
+
 def payee_named_in(text: str, payees: list[Payee]) -> Payee | None:
     lowered = f" {text.lower()} "
     for payee in payees:  # full names first, then first names
@@ -182,6 +212,13 @@ LATER = re.compile(
 )
 # The whole balance asked for in the request itself: "move everything from savings to
 # checking", "send all my savings to checking", "empty my savings into checking".
+# "pay alpine energy the usual amount", "same as last time": what was last paid to them.
+USUAL_AMOUNT = re.compile(
+    r"\b(?:(?:the )?usual(?: amount)?|same (?:amount|as (?:last time|before|last month|usual))"
+    r"|(?:what|how much) i (?:paid|sent|send|pay) (?:them |him |her )?(?:last time|before|"
+    r"last month|usually))\b",
+    re.IGNORECASE,
+)
 WHOLE_BALANCE_IN_REQUEST = re.compile(
     r"\b(?:everything|all (?:of )?(?:my |the )?(?:money|savings|balance|funds)|"
     r"(?:my |the )?(?:whole|full|entire) (?:balance|amount)|empty (?:out )?my)\b",

@@ -404,6 +404,60 @@ async def test_a_number_in_the_reference_is_not_the_amount(
     assert changed["transfer_reference"] == "invoice 42"
 
 
+def amount_entities(text: str, *values: str) -> list[dict[str, Any]]:
+    """`amount` entities at each value's first place in `text`, as the NLU gives them."""
+    found, start = [], 0
+    for value in values:
+        start = text.index(value, start)
+        found.append(
+            {"entity": "amount", "value": value, "start": start, "end": start + len(value)}
+        )
+        start += len(value)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "meant"),
+    [
+        ("send 5 euros to savings. actually no, make it 7", ("5", "7"), "7"),
+        ("send 100 to savings, wait, 200", ("100", "200"), "200"),
+        ("send 50 not 500 to savings", ("50", "500"), "50"),
+        ("send 40 to savings, reference room 12", ("40",), "40"),
+    ],
+)
+async def test_the_request_s_own_correction_gives_the_amount(
+    text: str, values: tuple[str, ...], meant: str, make_tracker, dispatcher
+) -> None:
+    """An amount after words of change in the same message replaces the one before it
+    (the summary said 5.00 EUR and sent it); one ruled out with "not" never counts."""
+    tracker = make_tracker(
+        text=text, intent="transfer_money", entities=amount_entities(text, *values)
+    )
+    extracted = await ValidateTransferForm().extract_transfer_amount(dispatcher, tracker, {})
+    assert extracted["transfer_amount"] == meant
+
+
+async def test_not_the_old_amount_then_the_new_one_at_the_summary_corrects_it(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    destination = {"kind": "own", "account_number": "x", "label": "your savings"}
+    slots = {
+        **slots_for(use_core_banking, "demo001", "500", destination, False),
+        "requested_slot": "transfer_confirmed",
+    }
+    text = "no, not 500 - 50"
+    tracker = make_tracker(
+        text=text,
+        intent="deny",
+        slots=slots,
+        metadata=use_core_banking.metadata("demo001"),
+        entities=amount_entities(text, "500", "50"),
+    )
+    extracted = await ValidateTransferForm().extract_transfer_amount(dispatcher, tracker, {})
+    assert extracted["transfer_amount"] == "50"
+    assert extracted["transfer_confirmed"] is None
+
+
 @pytest.mark.parametrize("amount", ["-5", "20.999"])
 async def test_a_negative_amount_or_too_many_decimals_is_refused(
     amount: str, make_tracker, dispatcher, use_core_banking
@@ -1222,6 +1276,42 @@ async def test_take_it_from_savings_after_too_much_for_checking(
     assert changed["transfer_source"]["type"] == "savings"
     assert changed["transfer_amount"] == "2000"
     assert "transfer_destination" not in changed  # the recipient is kept
+
+
+@pytest.mark.parametrize("text", ["the usual amount", "same as last time"])
+async def test_the_usual_amount_is_the_last_payment_to_the_payee(
+    text: str, make_tracker, use_core_banking
+) -> None:
+    """Asked how much to send to Alpine Energy AG: "the usual amount" is the seeded
+    history's latest payment to them (95.00 EUR), said before the summary ("Sorry, I
+    didn't get that" before)."""
+    metadata = use_core_banking.metadata("demo003")
+    energy = next(
+        p for p in api(use_core_banking, "demo003", "/v1/payees") if p["name"].startswith("Alpine")
+    )
+    destination = {
+        "kind": "payee",
+        "payee_id": energy["id"],
+        "account_number": energy["iban"],
+        "label": energy["name"],
+    }
+    slots = {
+        **slots_for(use_core_banking, "demo003", "10", destination, confirmed=None),
+        "transfer_amount": None,
+        "requested_slot": "transfer_amount",
+    }
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text=text, intent="inform", metadata=metadata, slots=slots)
+    extracted = await ValidateTransferForm().extract_transfer_amount(dispatcher, tracker, {})
+    assert extracted == {"transfer_amount": "95.00", "transfer_currency": "EUR"}
+    assert responses(dispatcher) == ["utter_usual_amount"]
+    assert dispatcher.messages[0]["amount"] == "95.00 EUR"
+
+    own = {**slots, "transfer_destination": own_account(use_core_banking, "demo003", "savings")}
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text=text, intent="inform", metadata=metadata, slots=own)
+    assert await ValidateTransferForm().extract_transfer_amount(dispatcher, tracker, {}) == {}
+    assert responses(dispatcher) == ["utter_usual_amount_needs_payee"]
 
 
 async def test_the_chosen_payee_named_again_while_the_amount_is_asked_is_no_error(
