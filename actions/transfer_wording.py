@@ -52,6 +52,20 @@ _NOT_A_NAME = frozenset(
         "people",
         "friend",
         "family",
+        "money",
+        "cash",
+        "funds",
+        "back",
+        "another",
+        "some",
+        "more",
+        "all",
+        "now",
+        "again",
+        "only",
+        "just",
+        "euros",
+        "eur",
     }
 )
 # A lower-case word after "to" is a name only where a name ends the request: "transfer
@@ -62,10 +76,21 @@ _LOWER_NAME = re.compile(
 )
 
 
+# The one paid, right after the verb and before the amount: "send anna 20", "pay tom €15".
+_NAME_THEN_AMOUNT = re.compile(
+    r"\b(?:send|pay|give|transfer|wire)\s+([a-z][\w'-]+)\s+(?:[€$£]\s*)?\d", re.IGNORECASE
+)
+
+
 def names_someone(text: str) -> bool:
     """The text sends to someone by name: capitalised anywhere ("to Anna", "pay Anna
-    25"), or lower-case where the name ends the request ("transfer 90 to anna")."""
-    found = re.search(r"\b(?:to|pay)\s+([A-Z][\w'-]+)", text) or _LOWER_NAME.search(text)
+    25"), lower-case where the name ends the request ("transfer 90 to anna"), or between
+    the verb and the amount ("send anna 20")."""
+    found = (
+        re.search(r"\b(?:to|pay)\s+([A-Z][\w'-]+)", text)
+        or _LOWER_NAME.search(text)
+        or _NAME_THEN_AMOUNT.search(text)
+    )
     return found is not None and found.group(1).lower() not in _NOT_A_NAME
 
 

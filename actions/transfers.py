@@ -29,9 +29,11 @@ from actions.core_banking_api import (
     say,
 )
 from actions.customer import Customer, customer_from_tracker
+from actions.entities import entities
 from actions.money import format_money, to_minor
 from actions.tasks import turn_key
 from actions.transfer_form import account_slot, choose_source
+from actions.transfer_wording import settled_amount
 
 TRANSFER_SLOTS = (
     "transfer_amount",
@@ -282,7 +284,8 @@ class ActionRepeatTransfer(Action):
     """ "do the same again" after a transfer: the last transfer sent, as a new one with a
     fresh summary and its own yes (the task policy runs this for the registry's `repeat`
     of transfer_form). The account it comes from is read again, so the amount is checked
-    against today's balance when the form validates the slots it finds filled."""
+    against today's balance when the form validates the slots it finds filled. An amount
+    in the message ("and another 10") replaces the last one."""
 
     def name(self) -> str:
         return "action_repeat_transfer"
@@ -307,10 +310,14 @@ class ActionRepeatTransfer(Action):
         if source is None:
             dispatcher.utter_message(response="utter_nothing_to_repeat")
             return []
+        # "and another 10": the same transfer with the amount this message gives.
+        text = str(tracker.latest_message.get("text") or "")
+        settled = settled_amount(entities(tracker, "amount"), text)
+        amount = settled.get("value") if settled else last["amount"]
         return [
             *_reset(),
             SlotSet("transfer_destination", last["destination"]),
-            SlotSet("transfer_amount", last["amount"]),
+            SlotSet("transfer_amount", str(amount)),
             SlotSet("transfer_currency", last.get("currency")),
             SlotSet("transfer_reference", last.get("reference")),
             SlotSet("transfer_source", account_slot(source)),

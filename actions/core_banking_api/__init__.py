@@ -18,6 +18,7 @@ from actions.core_banking_api.client import (
     list_cards,
     list_payees,
     list_transactions,
+    list_transfers,
     redeem_gift_card,
     report_card_lost,
 )
@@ -39,6 +40,7 @@ from actions.core_banking_api.models import (
     NewTransfer,
     Payee,
     Problem,
+    SentTransfer,
     Transaction,
     Transfer,
 )
@@ -62,6 +64,7 @@ __all__ = [
     "NewTransfer",
     "Payee",
     "Problem",
+    "SentTransfer",
     "Then",
     "Transaction",
     "Transfer",
@@ -79,6 +82,7 @@ __all__ = [
     "list_cards",
     "list_payees",
     "list_transactions",
+    "list_transfers",
     "redeem_gift_card",
     "report_card_lost",
     "say",

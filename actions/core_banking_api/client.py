@@ -30,6 +30,7 @@ from actions.core_banking_api.models import (
     NewPayee,
     NewTransfer,
     Payee,
+    SentTransfer,
     Transaction,
     Transfer,
     TransferCode,
@@ -153,6 +154,12 @@ async def create_transfer(token: str, transfer: NewTransfer, idempotency_key: st
         "POST", "/v1/transfers", token, body=_sent(transfer), idempotency_key=idempotency_key
     )
     return _parsed(Transfer, answer)
+
+
+async def list_transfers(token: str, limit: int = 3) -> list[SentTransfer]:
+    """The customer's latest transfers, newest first (the first page of `limit`)."""
+    body = await _request("GET", "/v1/transfers", token, params={"limit": limit})
+    return _listed(SentTransfer, body)
 
 
 async def daily_limit(token: str) -> DailyLimit:

@@ -20,6 +20,8 @@ OPENAPI_SCHEMAS = {
     "Counterparty": "Counterparty",
     "Transaction": "TransactionRead",
     "Transfer": "TransferRead",
+    "SentTransfer": "TransferRead",
+    "TransferParty": "AccountRef",
     "Payee": "PayeeRead",
     "Card": "CardRead",
     "CardReported": "ReportLostResult",
@@ -82,6 +84,19 @@ class Transfer(Model):
     @property
     def held_for_step_up(self) -> bool:
         return self.status == "requires_confirmation"
+
+
+class TransferParty(Model):
+    number: str  # the IBAN
+    name: str | None  # other customers' names are masked ("Anna M.")
+
+
+class SentTransfer(Transfer):
+    """A transfer as the customer's list shows it (newest first)."""
+
+    kind: str  # own, internal, external
+    created_at: datetime
+    to_account: TransferParty
 
 
 class DailyLimit(Model):

@@ -251,6 +251,11 @@ async def test_the_form_resuming_after_a_digression_does_not_judge_that_question
         ("i want to send money", False),
         ("i'd like to transfer 50 to my mum", False),
         ("move 20 to savings", False),
+        # Between the verb and the amount (it asked who, as if no one was named).
+        ("send anna 20", True),
+        ("pay tom €15", True),
+        ("send money 20", False),
+        ("send another 20", False),
     ],
 )
 async def test_a_lower_case_name_that_ends_the_request_is_said_unknown(
@@ -1661,6 +1666,30 @@ async def test_the_repeat_opens_the_transfer_form(make_tracker, use_core_banking
     )
     events = await ActionRepeatTransfer().run(CollectingDispatcher(), tracker, {})
     assert events[-1] == {"event": "followup", "timestamp": None, "name": "transfer_form"}
+
+
+async def test_and_another_10_repeats_the_last_transfer_with_the_new_amount(
+    make_tracker, use_core_banking
+) -> None:
+    last = {
+        "destination": {"kind": "own", "account_number": "X", "label": "your savings"},
+        "amount": "5",
+        "currency": "EUR",
+        "reference": None,
+        "source_type": None,
+    }
+    text = "and another 10"
+    tracker = make_tracker(
+        text=text,
+        intent="repeat_last_task",
+        metadata=use_core_banking.metadata("demo003"),
+        slots={"last_transfer": last},
+        entities=amount_entities(text, "10"),
+    )
+    events = await ActionRepeatTransfer().run(CollectingDispatcher(), tracker, {})
+    filled = {str(e.get("name")): e.get("value") for e in events if e.get("event") == "slot"}
+    assert filled["transfer_amount"] == "10"
+    assert filled["transfer_destination"] == last["destination"]
 
 
 async def test_nothing_to_repeat_is_said_so(make_tracker, dispatcher, use_core_banking) -> None:
