@@ -53,15 +53,20 @@ def own_account(core_banking: Any, username: str, kind: str) -> dict[str, Any]:
     return {"kind": "own", "account_number": number, "label": f"your {kind} account"}
 
 
-def rent_payee_of(core_banking: Any, username: str) -> dict[str, Any]:
-    """The customer's seeded rent payee, City Housing (rent), as the destination slot."""
-    rent = next(p for p in api(core_banking, username, "/v1/payees") if "rent" in p["name"])
+def payee_of(core_banking: Any, username: str, named: str) -> dict[str, Any]:
+    """The customer's seeded payee whose name has `named`, as the destination slot."""
+    payee = next(p for p in api(core_banking, username, "/v1/payees") if named in p["name"])
     return {
         "kind": "payee",
-        "payee_id": rent["id"],
-        "account_number": rent["iban"],
-        "label": rent["name"],
+        "payee_id": payee["id"],
+        "account_number": payee["iban"],
+        "label": payee["name"],
     }
+
+
+def rent_payee_of(core_banking: Any, username: str) -> dict[str, Any]:
+    """The customer's seeded rent payee, City Housing (rent), as the destination slot."""
+    return payee_of(core_banking, username, "rent")
 
 
 def at_summary(
@@ -446,10 +451,7 @@ async def test_not_the_old_amount_then_the_new_one_at_the_summary_corrects_it(
     make_tracker, dispatcher, use_core_banking
 ) -> None:
     destination = {"kind": "own", "account_number": "x", "label": "your savings"}
-    slots = {
-        **slots_for(use_core_banking, "demo001", "500", destination, False),
-        "requested_slot": "transfer_confirmed",
-    }
+    slots = at_summary(use_core_banking, "demo001", "500", destination)
     text = "no, not 500 - 50"
     tracker = make_tracker(
         text=text,
@@ -1291,15 +1293,7 @@ async def test_the_usual_amount_is_the_last_payment_to_the_payee(
     history's latest payment to them (95.00 EUR), said before the summary ("Sorry, I
     didn't get that" before)."""
     metadata = use_core_banking.metadata("demo003")
-    energy = next(
-        p for p in api(use_core_banking, "demo003", "/v1/payees") if p["name"].startswith("Alpine")
-    )
-    destination = {
-        "kind": "payee",
-        "payee_id": energy["id"],
-        "account_number": energy["iban"],
-        "label": energy["name"],
-    }
+    destination = payee_of(use_core_banking, "demo003", "Alpine")
     slots = {
         **slots_for(use_core_banking, "demo003", "10", destination, confirmed=None),
         "transfer_amount": None,
