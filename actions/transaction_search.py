@@ -7,6 +7,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from actions import core_banking_api
 from actions.core_banking_api import Transaction
 from actions.entities import entities, entity_value, offered_entities
 from actions.money import format_money, to_minor
@@ -19,6 +20,7 @@ from actions.transaction_categories import (
 )
 
 MAX_COUNT = 50  # the most a count ("last 80 transactions") lists in a chat
+WHAT = {None: "transactions", "out": "payments", "in": "incoming payments"}
 
 
 @dataclass(frozen=True)
@@ -244,3 +246,34 @@ def _within(item: Transaction, low: str | None, high: str | None) -> bool:
     except ValueError:
         return True
     return True
+
+
+async def find(token: str, search: Search, account_type: str | None) -> list[Transaction]:
+    """Newest first, over the customer's accounts (or those of `account_type`). A
+    category is matched here, over the page core_banking returns per account (the newest
+    100 in the period, `core_banking_api.list_transactions`)."""
+    accounts = await core_banking_api.list_accounts(token)
+    if account_type:
+        accounts = [a for a in accounts if a.type == account_type] or accounts
+    found: list[Transaction] = []
+    for account in accounts:
+        for text in search.texts:
+            found += await core_banking_api.list_transactions(
+                token,
+                account.id,
+                q=text,
+                date_from=search.period["from"] if search.period else None,
+                date_to=search.period["to"] if search.period else None,
+            )
+    if len(search.texts) > 1:  # a transaction two merchants' names both match: once
+        unique = {(t.booked_at, t.amount_minor, t.description): t for t in found}
+        found = list(unique.values())
+    found = [t for t in found if search.keeps(t)]
+    found.sort(key=lambda t: t.booked_at, reverse=True)
+    return found
+
+
+def count_text(count: int, shown: int) -> str:
+    """'1 transaction', '4 transactions', '14 transactions (the latest 10 shown)'."""
+    text = f"{count} transaction{'' if count == 1 else 's'}"
+    return f"{text} (the latest {shown} shown)" if count > shown else text

@@ -16,12 +16,12 @@ from actions import core_banking_api
 from actions.balance import ActionCheckBalance
 from actions.core_banking_api import Transaction
 from actions.customer import customer_from_tracker
-from actions.entities import entity_value
+from actions.entities import entities, entity_value
 from actions.money import format_money
-from actions.transaction_search import Search, read_search
+from actions.transaction_comparison import say_comparison
+from actions.transaction_search import WHAT, Search, count_text, find, read_search
 
 MAX_LINES = 10  # listed when the customer names no count
-WHAT = {None: "transactions", "out": "payments", "in": "incoming payments"}
 
 
 class ActionSearchTransactions(Action):
@@ -48,8 +48,17 @@ class ActionSearchTransactions(Action):
             search = replace(search, period={"from": payday, "to": date.today().isoformat()})
         remembered = [SlotSet("last_transaction_search", asdict(search))]
         account_type = entity_value(tracker, "account_type")
+        # "this month compared to last month": the NLU gives both periods, in that order.
+        periods = [
+            e["value"] for e in entities(tracker, "time_period") if isinstance(e.get("value"), dict)
+        ]
         try:
-            found = await _search(customer.access_token, search, account_type)
+            if len(periods) == 2:
+                await say_comparison(
+                    dispatcher, customer.access_token, search, periods, account_type
+                )
+                return remembered
+            found = await find(customer.access_token, search, account_type)
         except core_banking_api.CoreBankingError as error:
             core_banking_api.say_failure(dispatcher, error)
             return remembered
@@ -91,7 +100,7 @@ def _say_total(
     }.get(search.direction or "", "utter_transactions_total")
     dispatcher.utter_message(
         response=response,
-        count_text=_count_text(len(found), shown),
+        count_text=count_text(len(found), shown),
         money_out=format_money(-sum(a for a in amounts if a < 0), currency),
         money_in=format_money(sum(a for a in amounts if a > 0), currency),
     )
@@ -132,7 +141,7 @@ class ActionTotalTransactions(Action):
         search = read_search(tracker, refines=True)
         account_type = entity_value(tracker, "account_type")
         try:
-            found = await _search(customer.access_token, search, account_type)
+            found = await find(customer.access_token, search, account_type)
         except core_banking_api.CoreBankingError as error:
             core_banking_api.say_failure(dispatcher, error)
             return []
@@ -172,7 +181,7 @@ def _say_sum(
         response=response,
         what=what,
         search_summary=summary,
-        count_text=_count_text(len(found), len(found)),
+        count_text=count_text(len(found), len(found)),
         money_out=format_money(money_out, currency),
         money_in=format_money(money_in, currency),
     )
@@ -219,37 +228,6 @@ def _say_line(dispatcher: CollectingDispatcher, item: Transaction) -> None:
         description=_describe(item),
         amount=format_money(item.amount_minor, item.currency),
     )
-
-
-async def _search(token: str, search: Search, account_type: str | None) -> list[Transaction]:
-    """Newest first, over the customer's accounts (or those of `account_type`). A
-    category is matched here, over the page core_banking returns per account (the newest
-    100 in the period, `core_banking_api.list_transactions`)."""
-    accounts = await core_banking_api.list_accounts(token)
-    if account_type:
-        accounts = [a for a in accounts if a.type == account_type] or accounts
-    found: list[Transaction] = []
-    for account in accounts:
-        for text in search.texts:
-            found += await core_banking_api.list_transactions(
-                token,
-                account.id,
-                q=text,
-                date_from=search.period["from"] if search.period else None,
-                date_to=search.period["to"] if search.period else None,
-            )
-    if len(search.texts) > 1:  # a transaction two merchants' names both match: once
-        unique = {(t.booked_at, t.amount_minor, t.description): t for t in found}
-        found = list(unique.values())
-    found = [t for t in found if search.keeps(t)]
-    found.sort(key=lambda t: t.booked_at, reverse=True)
-    return found
-
-
-def _count_text(count: int, shown: int = MAX_LINES) -> str:
-    """'1 transaction', '4 transactions', '14 transactions (the latest 10 shown)'."""
-    text = f"{count} transaction{'' if count == 1 else 's'}"
-    return f"{text} (the latest {shown} shown)" if count > shown else text
 
 
 # Salary credits: what core_banking's text search finds them by (description or payer).

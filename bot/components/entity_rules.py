@@ -44,7 +44,14 @@ from typing import Any
 
 from bot.components.amounts import amounts
 from bot.components.people import people
-from bot.components.periods import MONTHS, WEEKDAYS, payday, period_shift, time_period
+from bot.components.periods import (
+    MONTHS,
+    WEEKDAYS,
+    compared_periods,
+    payday,
+    period_shift,
+    time_period,
+)
 
 MIN_WORDS = r"(?:over|above|more than|greater than|at least|bigger than|larger than|exceeding)"
 MAX_WORDS = r"(?:under|below|less than|at most|up to|smaller than|no more than)"
@@ -512,11 +519,14 @@ def extract(text: str, today: date | None = None, locale: str | None = None) -> 
     ibans = _ibans(text)
     ibans += _invalid_ibans(text, ibans)
     cards = _gift_cards(text, ibans)
-    period = time_period(text, today)
+    compared = compared_periods(text, today)  # "this month compared to last month"
+    period = compared[0] if compared else time_period(text, today)
     anchor = payday(text) if period is None else None
     shift = period_shift(text) if period is None and anchor is None else None
     periods = (
-        [Found("time_period", period[0], period[1], period[2])]
+        [Found("time_period", *p) for p in compared]
+        if compared
+        else [Found("time_period", period[0], period[1], period[2])]
         if period
         else [Found("time_anchor", "payday", *anchor)]
         if anchor

@@ -126,6 +126,45 @@ def time_period(text: str, today: date) -> tuple[dict[str, str], int, int] | Non
     return None
 
 
+# Two periods set against each other: "this month compared to last month", "october vs
+# november", "did i spend more in october or in november".
+_COMPARED = re.compile(r"\b(?:compared?|comparison|vs\.?|versus|than|or|and)\b", re.IGNORECASE)
+
+
+def compared_periods(text: str, today: date) -> list[tuple[dict[str, str], int, int]]:
+    """The two periods a comparison names, in the order said (each as time_period gives
+    it), with a word of comparison between them; [] when the text compares no two
+    periods. A month needs no "in" here ("october vs november")."""
+    if not _COMPARED.search(text):
+        return []
+    found: list[tuple[dict[str, str], int, int]] = []
+    rest = text
+    for _ in range(2):
+        period = time_period(rest, today) or _bare_month(rest, today)
+        if period is None:
+            return []
+        found.append(period)
+        _, start, end = period
+        rest = rest[:start] + " " * (end - start) + rest[end:]
+    first, second = sorted(found, key=lambda p: p[1])
+    if first[0] == second[0] or not _COMPARED.search(text[first[2] : second[1]]):
+        return []
+    return [first, second]
+
+
+# A month said alone: its full name, but never "may" ("or may i ...").
+_BARE_MONTH_RE = "|".join(m.lower() for m in calendar.month_name if m and m != "May")
+_BARE_MONTH = re.compile(rf"\b(?P<m>{_BARE_MONTH_RE})\b(?:\s+(?P<y>\d{{4}}))?(?!\s+\d)")
+
+
+def _bare_month(text: str, today: date) -> tuple[dict[str, str], int, int] | None:
+    m = _BARE_MONTH.search(text.lower())
+    span = _resolve("month", m, today) if m else None
+    if m is None or span is None:
+        return None
+    return {"from": span[0].isoformat(), "to": span[1].isoformat()}, m.start(), m.end()
+
+
 def _resolve(kind: str, m: re.Match[str], today: date) -> tuple[date, date] | None:
     g = m.groupdict()
     if kind == "range":

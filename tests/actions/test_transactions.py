@@ -586,3 +586,42 @@ async def test_a_total_of_nothing_listed_asks_what_to_add_up(
     )
     assert await ActionTotalTransactions().run(dispatcher, tracker, {}) == []
     assert shown(dispatcher) == ["utter_total_of_what"]
+
+
+async def test_two_periods_are_compared_with_their_totals_and_the_difference(
+    make_tracker, dispatcher, use_core_banking
+) -> None:
+    """ "this month compared to last month" answered the first period only. The seeded
+    history (core_banking/seed.py, days before the seeding): 30 to 7 days ago six
+    payments, 774.61 EUR; 44 to 36 days ago three, 1,235.39 EUR (the salary is money in)."""
+    today = date.today()
+
+    def days_ago(start: int, end: int) -> dict[str, str]:
+        return {
+            "from": (today - timedelta(days=start)).isoformat(),
+            "to": (today - timedelta(days=end)).isoformat(),
+        }
+
+    recent, earlier = days_ago(32, 6), days_ago(50, 33)
+    messages = await search_as_demo001(
+        make_tracker,
+        dispatcher,
+        use_core_banking,
+        "what did i spend in the first period compared to the second",
+        [
+            {"entity": "time_period", "value": recent},
+            {"entity": "time_period", "value": earlier},
+            {"entity": "direction", "value": "out"},
+        ],
+    )
+    assert shown(dispatcher) == [
+        "utter_transactions_period_total",
+        "utter_transactions_period_total",
+        "utter_transactions_compared_out_more",
+    ]
+    first, second, difference = messages
+    assert (first["money"], first["count_text"]) == ("774.61 EUR", "6 transactions")
+    assert (second["money"], second["count_text"]) == ("1,235.39 EUR", "3 transactions")
+    assert first["search_summary"] == f" from {recent['from']} to {recent['to']}"
+    assert difference["difference"] == "460.78 EUR"
+    assert (difference["larger_from"], difference["larger_to"]) == (earlier["from"], earlier["to"])

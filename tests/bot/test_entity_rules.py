@@ -431,3 +431,29 @@ def test_a_documents_number_is_no_amount(text: str, amounts: list[str]) -> None:
 )
 def test_misspelt_accounts(text: str, expected: list[tuple[str, str, str | None]]) -> None:
     assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "periods"),
+    [
+        (
+            "whats my spending this month compared to last month",
+            [("2026-11-01", "2026-11-25"), ("2026-10-01", "2026-10-31")],
+        ),
+        ("october vs november", [("2026-10-01", "2026-10-31"), ("2026-11-01", "2026-11-25")]),
+        (
+            "did i spend more in september or in october",
+            [("2026-09-01", "2026-09-30"), ("2026-10-01", "2026-10-31")],
+        ),
+        # One period, or none compared: as before.
+        ("show my transactions last month", [("2026-10-01", "2026-10-31")]),
+        ("between 1 march and 5 march", [("2026-03-01", "2026-03-05")]),
+        ("what did i spend last month or may i ask that later", [("2026-10-01", "2026-10-31")]),
+    ],
+)
+def test_two_periods_compared_are_both_found_in_the_order_said(
+    text: str, periods: list[tuple[str, str]]
+) -> None:
+    """It found only the first ("this month"), so the comparison answered one period."""
+    said = [f.value for f in extract(text, TODAY) if f.entity == "time_period"]
+    assert said == [{"from": start, "to": end} for start, end in periods]
