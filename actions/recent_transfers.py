@@ -27,10 +27,13 @@ STATUS_RESPONSES = {
 }
 
 
-def recipient(transfer: SentTransfer) -> str:
+def recipient(transfer: SentTransfer, own_types: dict[str, str]) -> str:
+    """Whom it went to: one of the customer's accounts by its type (`own_types`: IBAN ->
+    checking, savings), else the name and the IBAN's last four characters."""
     number = mask_account_number(transfer.to_account.number)
     if transfer.kind == "own":
-        return f"your account {number}"
+        kind = own_types.get(transfer.to_account.number)
+        return f"your {kind} account" if kind else f"your account {number}"
     name = transfer.to_account.name
     return f"{name} ({number})" if name else f"IBAN {number}"
 
@@ -48,19 +51,21 @@ class ActionRecentTransfers(Action):
             return []
         try:
             transfers = await core_banking_api.list_transfers(customer.access_token, SHOWN)
+            accounts = await core_banking_api.list_accounts(customer.access_token)
         except core_banking_api.CoreBankingError as error:
             core_banking_api.say_failure(dispatcher, error)
             return []
         if not transfers:
             dispatcher.utter_message(response="utter_no_transfers_yet")
             return []
+        own_types = {account.number: account.type for account in accounts}
         dispatcher.utter_message(response="utter_recent_transfers_intro")
         for transfer in transfers:
             dispatcher.utter_message(
                 response=STATUS_RESPONSES.get(transfer.status, "utter_recent_transfer_other"),
                 created_on=transfer.created_at.date().isoformat(),
                 amount=format_money(transfer.amount_minor, transfer.currency),
-                recipient=recipient(transfer),
+                recipient=recipient(transfer, own_types),
                 status=transfer.status.replace("_", " "),
             )
         return []

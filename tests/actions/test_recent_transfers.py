@@ -33,7 +33,7 @@ async def test_the_latest_transfer_comes_first_with_where_it_stands(
     newest = dispatcher.messages[1]
     assert newest["response"] == "utter_recent_transfer_sent"
     assert newest["amount"] == "1.23 EUR"
-    assert newest["recipient"] == f"your account •••• {savings['account_number'][-4:]}"
+    assert newest["recipient"] == "your savings account"
 
 
 async def test_a_guest_is_asked_to_log_in(make_tracker) -> None:
