@@ -39,6 +39,7 @@ def _http() -> httpx.AsyncClient:
         _client = httpx.AsyncClient(
             base_url=settings.gateway_url,
             timeout=httpx.Timeout(settings.core_banking_timeout_seconds),
+            limits=httpx.Limits(keepalive_expiry=settings.keepalive_seconds),
         )
     return _client
 

@@ -6,7 +6,7 @@ Rasa 3.6 pins pydantic 1.x, so this is pydantic's v1 `BaseSettings`.
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseSettings
+from pydantic import BaseSettings, Field
 
 DEFAULT_ACTION_SERVER_TOKEN = "dev-action-token"
 # A Fernet key for development and tests only: the gateway's default too.
@@ -19,6 +19,10 @@ class ActionSettings(BaseSettings):
     # Well under Rasa's own action timeout, so a slow backend becomes a plain answer
     # to the customer instead of a failed action.
     core_banking_timeout_seconds: float = 5.0
+    # Idle pooled connections (to core_banking and the gateway) are dropped after this
+    # long: under the 5 s after which uvicorn closes them (timeout_keep_alive), so that
+    # a reused connection never races the server's close ("server disconnected").
+    keepalive_seconds: float = Field(default=2.0, gt=0, lt=5.0)
     action_server_host: str = "127.0.0.1"
     action_server_port: int = 5055
     # What Rasa must send as X-Action-Token (actions/server.py).

@@ -87,7 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         )
         identity_http = httpx.AsyncClient(
-            base_url=settings.core_banking_url, timeout=settings.core_banking_timeout_seconds
+            base_url=settings.core_banking_url,
+            timeout=settings.core_banking_timeout_seconds,
+            limits=httpx.Limits(keepalive_expiry=settings.core_banking_keepalive_seconds),
         )
         rasa = RasaClient(
             settings.rasa_url, settings.rasa_timeout_seconds, auth_token=settings.rasa_auth_token

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=5, ge=1)
     core_banking_url: str = "http://127.0.0.1:8001"
     core_banking_timeout_seconds: float = 10.0
+    # Idle pooled connections to core_banking are dropped after this long: under the
+    # 5 s after which its uvicorn closes them (timeout_keep_alive). As long as the
+    # server's, a reused connection raced the server's close: a login failed with
+    # "identity service unreachable" (503) in the conversation suite.
+    core_banking_keepalive_seconds: float = Field(default=2.0, gt=0, lt=5.0)
     service_token: str = DEFAULT_SERVICE_TOKEN
 
     jwt_issuer: str = "bank-gateway"

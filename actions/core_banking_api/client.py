@@ -52,6 +52,7 @@ def _http() -> httpx.AsyncClient:
         _client = httpx.AsyncClient(
             base_url=settings.core_banking_url,
             timeout=httpx.Timeout(settings.core_banking_timeout_seconds),
+            limits=httpx.Limits(keepalive_expiry=settings.keepalive_seconds),
         )
     return _client
 
