@@ -30,6 +30,14 @@ def _just_sent(tracker: Tracker) -> dict[str, Any] | None:
     return last
 
 
+def _amount_of(sent: dict[str, Any]) -> str | None:
+    currency = str(sent.get("currency") or "EUR")
+    try:
+        return format_money(to_minor(str(sent["amount"]), currency), currency)
+    except (KeyError, ValueError):
+        return None
+
+
 class ActionNothingToCancel(Action):
     def name(self) -> str:
         return "action_nothing_to_cancel"
@@ -39,12 +47,8 @@ class ActionNothingToCancel(Action):
     ) -> list[dict[str, Any]]:
         sent = _just_sent(tracker)
         destination = (sent or {}).get("destination") or {}
-        try:
-            currency = str(sent["currency"] or "EUR") if sent else "EUR"
-            amount = format_money(to_minor(str(sent["amount"]), currency), currency) if sent else ""
-        except (KeyError, ValueError):
-            sent = None
-        if not sent or not destination.get("label"):
+        amount = _amount_of(sent) if sent else None
+        if sent is None or amount is None or not destination.get("label"):
             dispatcher.utter_message(response="utter_nothing_to_cancel")
             return []
         own = destination.get("kind") == "own"

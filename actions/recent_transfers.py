@@ -15,6 +15,7 @@ from rasa_sdk.types import DomainDict
 from actions import core_banking_api
 from actions.core_banking_api import SentTransfer
 from actions.customer import customer_from_tracker
+from actions.entities import ACCOUNT_LABELS
 from actions.money import format_money, mask_account_number
 
 SHOWN = 3
@@ -33,7 +34,9 @@ def recipient(transfer: SentTransfer, own_types: dict[str, str]) -> str:
     number = mask_account_number(transfer.to_account.number)
     if transfer.kind == "own":
         kind = own_types.get(transfer.to_account.number)
-        return f"your {kind} account" if kind else f"your account {number}"
+        if kind is None:
+            return f"your account {number}"
+        return f"your {ACCOUNT_LABELS.get(kind, f'{kind} account')}"
     name = transfer.to_account.name
     return f"{name} ({number})" if name else f"IBAN {number}"
 
